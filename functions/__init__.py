@@ -1,0 +1,1 @@
+"""The edge: HTTP endpoints, Cloud Functions entry points, the local server and the CLI."""

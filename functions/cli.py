@@ -1,0 +1,279 @@
+"""The `mailbeacon` command. Bad input: one line on stderr, a non-zero exit, nothing written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from mailbeacon.clock import parse_time
+from mailbeacon.config import DEFAULT_PORT, Config
+from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
+from mailbeacon.model import Notify, QuietHours, Settings, Strictness
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (no usage dump) and never exit from inside parsing."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _http_url(value: str) -> str:
+    if value == "":
+        return value  # an empty value clears the setting
+    from mailbeacon.services import check_link
+
+    try:
+        return check_link(value)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _quiet_hours(value: str) -> str:
+    if value in ("", "off"):
+        return ""
+    try:
+        start, end = (int(part) for part in value.split("-"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected START-END hours such as 22-7, got {value!r}"
+        ) from exc
+    if not (0 <= start <= 23 and 0 <= end <= 23) or start == end:
+        raise argparse.ArgumentTypeError(f"quiet hours must be two different hours 0-23: {value!r}")
+    return value
+
+
+def _timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+def _on_off(value: str) -> bool:
+    if value.lower() in ("on", "yes", "true", "1"):
+        return True
+    if value.lower() in ("off", "no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {value!r}")
+
+
+def _iso_time(value: str) -> datetime:
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {value!r}") from exc
+
+
+def _positive_port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range: {value}")
+    return port
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="mailbeacon", description="Honest email open and click tracking.")
+    common = Parser(add_help=False)
+    common.add_argument(
+        "--data-dir", type=Path, help="where the embedded store lives (MAILBEACON_DATA_DIR)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    serve = sub.add_parser("serve", parents=[common], help="run every endpoint and the notifier")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=_positive_port, default=DEFAULT_PORT)
+    serve.add_argument("--public-url", type=_http_url, help="base URL recipients reach")
+    serve.add_argument("--trust-proxy", type=int, default=None, metavar="N")
+    serve.add_argument("--insecure-dev-auth", action="store_true")
+
+    track = sub.add_parser("track", parents=[common], help="register a tracked message")
+    track.add_argument("--sender", required=True)
+    track.add_argument("--to", action="append", required=True, default=[])
+    track.add_argument("--subject", default="")
+    track.add_argument("--link", action="append", default=[])
+    track.add_argument("--sent-at", type=_iso_time, help="ISO 8601 time the message was sent")
+    track.add_argument("--public-url", type=_http_url, help="base URL for the pixel and links")
+    track.add_argument("--json", action="store_true")
+
+    stats = sub.add_parser("stats", parents=[common], help="show a message's opens and clicks")
+    stats.add_argument("message_id")
+    stats.add_argument("--json", action="store_true")
+
+    settings = sub.add_parser("settings", parents=[common], help="show or change a user's alerts")
+    settings.add_argument("--user", required=True)
+    settings.add_argument("--slack-webhook", type=_http_url, metavar="URL")
+    settings.add_argument("--slack-app-dm", type=_on_off, metavar="on|off")
+    settings.add_argument("--chat-webhook", type=_http_url, metavar="URL")
+    settings.add_argument("--chat-app-dm", type=_on_off, metavar="on|off")
+    settings.add_argument("--email-to", metavar="ADDR")
+    settings.add_argument("--notify", choices=[n.value for n in Notify])
+    settings.add_argument("--quiet-hours", type=_quiet_hours, metavar="START-END")
+    settings.add_argument("--timezone", type=_timezone)
+    settings.add_argument("--strictness", choices=[s.value for s in Strictness])
+    settings.add_argument("--json", action="store_true")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return Config.from_env(
+        data_dir=args.data_dir,
+        public_url=getattr(args, "public_url", None),
+        trust_proxy=getattr(args, "trust_proxy", None),
+        insecure_dev_auth=getattr(args, "insecure_dev_auth", None) or None,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    return serve(_config(args), host=args.host, port=args.port)
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from mailbeacon.bootstrap import bootstrap
+    from mailbeacon.services import track_message
+
+    app = bootstrap(_config(args))
+    tracked = track_message(
+        app.store,
+        app.urls,
+        app.clock,
+        sender=args.sender,
+        recipients=args.to,
+        subject=args.subject,
+        links=args.link,
+        sent_at=args.sent_at,
+    )
+    data = tracked.to_public()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"Tracking message {data['message_id']}")
+        print(f"  pixel: {data['pixel_url']}")
+        for link in data["links"]:
+            print(f"  link:  {link['url']} -> {link['tracked_url']}")
+        print("Paste this HTML at the end of the email:")
+        print(data["html"])
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from mailbeacon.bootstrap import bootstrap
+    from mailbeacon.bus import HITS
+    from mailbeacon.services import get_stats
+
+    app = bootstrap(_config(args))
+    drain = getattr(app.bus, "drain", None)
+    if drain is not None:
+        drain([HITS], include_leased=True)  # hits the server answered but has not processed yet
+    data = get_stats(app.store, args.message_id)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    opens, clicks = data["opens"], data["clicks"]
+    print(f"{data['subject'] or '(no subject)'} [{data['message_id']}]: {data['status']}")
+    print(
+        f"  opens: {opens['human']} human ({opens['unique_human']} unique),"
+        f" {opens['machine']} machine"
+    )
+    print(f"  clicks: {clicks['human']} human, {clicks['machine']} machine")
+    for event in data["events"]:
+        reasons = ", ".join(event["reasons"])
+        url = f" {event['url']}" if event["url"] else ""
+        print(
+            f"  {event['at']} {event['kind']:<5} {event['verdict']:<8} {event['client']:<10}"
+            f"{url} ({reasons})"
+        )
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from mailbeacon.bootstrap import bootstrap
+    from mailbeacon.services import check_email
+
+    user = check_email(args.user)
+    email_to = check_email(args.email_to) if args.email_to else args.email_to
+    app = bootstrap(_config(args))
+    current = app.store.get_settings(user)
+    changes: dict[str, Any] = {}
+    for name in ("slack_webhook", "chat_webhook", "email_to"):
+        value = email_to if name == "email_to" else getattr(args, name)
+        if value is not None:
+            changes[name] = value or None
+    for name in ("slack_app_dm", "chat_app_dm", "timezone"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.notify:
+        changes["notify"] = Notify(args.notify)
+    if args.strictness:
+        changes["strictness"] = Strictness(args.strictness)
+    if args.quiet_hours is not None:
+        start_end = args.quiet_hours.split("-") if args.quiet_hours else None
+        changes["quiet_hours"] = QuietHours(*map(int, start_end)) if start_end else None
+    updated: Settings = replace(current, **changes)
+    if changes:
+        app.store.put_settings(updated)
+    data = updated.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": cmd_serve,
+    "track": cmd_track,
+    "stats": cmd_stats,
+    "settings": cmd_settings,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.INFO if args.command == "serve" else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidInput as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnknownMessage as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except MailbeaconError as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

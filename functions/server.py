@@ -1,0 +1,82 @@
+"""`mailbeacon serve`: every endpoint and the pipeline in one process, on the embedded store."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import replace
+from typing import Any
+
+from mailbeacon.bootstrap import App, bootstrap
+from mailbeacon.config import Config
+
+log = logging.getLogger(__name__)
+
+
+def _maintain(app: App, stop: threading.Event, every: float = 3600.0) -> None:
+    """Enforce retention on the embedded store (Firestore does it with a TTL policy)."""
+    while not stop.wait(every):
+        try:
+            removed = app.store.purge_expired(app.clock.now())
+            if removed:
+                log.info("retention: removed %s expired events", removed)
+        except Exception:
+            log.exception("retention sweep failed")
+
+
+def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
+    from waitress import create_server
+
+    from .app import create_app
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    server: Any = create_server(
+        lambda environ, start: web(environ, start),  # bound below, once the URL is known
+        host=host,
+        port=port,
+        threads=threads,
+        ident="mailbeacon",
+        clear_untrusted_proxy_headers=False,
+    )
+    bound = f"http://{host if ':' not in host else f'[{host}]'}:{server.effective_port}"
+    public = (config.public_url or bound).rstrip("/")
+    config.server_file.write_text(json.dumps({"public_url": public, "listen": bound}))
+    app = bootstrap(replace(config, public_url=public))
+    web = create_app(app)
+    app.bus.start()  # type: ignore[attr-defined]
+    stop = threading.Event()
+    threading.Thread(target=_maintain, args=(app, stop), daemon=True, name="retention").start()
+
+    if config.insecure_dev_auth:
+        banner = "!" * 72
+        print(
+            f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
+            f" that user.\n! Never expose this server to anyone else.\n{banner}",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(f"Mailbeacon listening on {bound} (public URL {public}, data in {config.data_dir})")
+    print(
+        f"Track a first message: mailbeacon track --data-dir {config.data_dir}"
+        " --sender you@example.com --to them@example.com --subject Hello",
+        flush=True,
+    )
+
+    def shutdown(signum: int, _frame: Any) -> None:
+        server.close()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    except OSError:  # select() on a closed socket after SIGTERM
+        pass
+    finally:
+        stop.set()
+        app.bus.stop()  # type: ignore[attr-defined]
+        app.close()
+    return 0

@@ -1,0 +1,62 @@
+"""One error tree, so edges can map failures to responses without knowing which adapter failed."""
+
+from __future__ import annotations
+
+
+class MailbeaconError(Exception):
+    """Base of every error Mailbeacon raises on purpose."""
+
+
+class InvalidToken(MailbeaconError):
+    """A token was malformed, truncated, forged or signed by an unknown key."""
+
+
+class InvalidInput(MailbeaconError):
+    """A caller gave a value Mailbeacon will not accept (bad address, non-http link...)."""
+
+
+class UnknownMessage(MailbeaconError):
+    """No tracked message has that id (or it belongs to someone else)."""
+
+
+class StoreUnavailable(MailbeaconError):
+    """The store could not be reached or written in time; the caller may retry."""
+
+
+class BusUnavailable(MailbeaconError):
+    """A message could not be made durable on the bus."""
+
+
+class DeliveryFailed(MailbeaconError):
+    """A notification could not be delivered.
+
+    ``permanent`` says whether retrying can help; ``retry_after`` is the server's hint in seconds.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        detail: str,
+        *,
+        permanent: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(f"{channel}: {detail}")
+        self.channel = channel
+        self.detail = detail
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.status = status
+
+
+class Unauthorized(MailbeaconError):
+    """An inbound request could not be verified as coming from Google or Slack."""
+
+
+class RetryLater(MailbeaconError):
+    """A consumer asks the bus to deliver this message again after ``seconds``."""
+
+    def __init__(self, seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {seconds:.0f}s")
+        self.seconds = seconds

@@ -1,0 +1,113 @@
+"""Turn a request into a Hit, dropping the client address as soon as it is reduced.
+
+The address is kept only as a keyed hash (to tell sources apart without knowing them) and a
+network prefix (IPv4 /24, IPv6 /48). Catalogue tags are looked up here, while the address is
+still in hand, so the classifier never needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from .model import Hit, HitKind
+from .tokens import TokenClaims
+
+MAX_HEADER_CHARS = 1024
+NetworkTagger = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], tuple[str, ...]]
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def no_tags(_address: IpAddress) -> tuple[str, ...]:
+    return ()
+
+
+def parse_address(text: str | None) -> IpAddress | None:
+    """An IP address from a header or socket value, or None when it is not one."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.9:5123"
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(
+    remote_addr: str | None, forwarded_for: str | None, trust_proxy: int
+) -> IpAddress | None:
+    """The client's address: with ``trust_proxy`` N, the N-th last X-Forwarded-For entry.
+
+    Proxies append the address they saw, so the last N entries were written by the N proxies
+    we trust and the N-th last is what the outermost trusted one saw. Anything else in the
+    header is the client's to forge. With too few entries we fall back to the socket peer.
+    """
+    if trust_proxy > 0 and forwarded_for:
+        entries = [e.strip() for e in forwarded_for[:MAX_HEADER_CHARS].split(",")]
+        if len(entries) >= trust_proxy:
+            return parse_address(entries[-trust_proxy])
+    return parse_address(remote_addr)
+
+
+def network_prefix(address: IpAddress | None) -> str:
+    if address is None:
+        return ""
+    length = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{length}", strict=False))
+
+
+def address_hash(key: bytes, address: IpAddress | None) -> str:
+    if address is None:
+        return ""
+    return hmac.new(key, address.packed, hashlib.sha256).hexdigest()[:20]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    value = headers.get(name) or ""
+    return value[:MAX_HEADER_CHARS]
+
+
+def build_hit(
+    claims: TokenClaims,
+    *,
+    method: str,
+    headers: Mapping[str, str],
+    address: IpAddress | None,
+    at: datetime,
+    ip_key: bytes,
+    tagger: NetworkTagger = no_tags,
+) -> Hit:
+    """The Hit for one verified request. ``headers`` is case-insensitive (as WSGI gives it)."""
+    kind: HitKind = "click" if claims.kind == "click" else "open"
+    try:
+        tags = tagger(address) if address is not None else ()
+    except Exception:  # a broken catalogue must never cost us the hit
+        tags = ()
+    return Hit(
+        id=secrets.token_hex(12),
+        kind=kind,
+        message_id=claims.message_id,
+        at=at,
+        method=method.upper()[:16],
+        user_agent=_header(headers, "User-Agent"),
+        accept=_header(headers, "Accept"),
+        purpose=_header(headers, "Sec-Purpose") or _header(headers, "Purpose"),
+        has_referer=bool(headers.get("Referer")),
+        via=_header(headers, "Via"),
+        ip_hash=address_hash(ip_key, address),
+        network=network_prefix(address),
+        network_tags=tuple(tags),
+        link_index=claims.link_index,
+        url=claims.url,
+    )

@@ -1,0 +1,219 @@
+"""Use cases. Each takes the ports it needs; none knows which adapter is behind them."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from .bus import HITS, NOTIFY, Bus
+from .clock import Clock
+from .errors import InvalidInput, UnknownMessage
+from .model import (
+    DEFAULT_RETENTION,
+    Classification,
+    Event,
+    Hit,
+    Link,
+    Message,
+    MessageContext,
+    Verdict,
+)
+from .store import Store
+from .summary import message_stats
+from .tokens import TokenSigner, new_message_id
+
+log = logging.getLogger(__name__)
+
+Classifier = Callable[[Hit, MessageContext], Classification]
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_LABEL}(?:\.{_LABEL})+$")
+MAX_URL_CHARS = 2000
+MAX_SUBJECT_CHARS = 500
+MAX_RECIPIENTS = 500
+
+
+def check_email(value: str) -> str:
+    """A plausible single address, lower-cased; anything else is InvalidInput."""
+    address = value.strip()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise InvalidInput(f"not an email address: {value!r}")
+    return address.lower()
+
+
+def check_link(value: str) -> str:
+    """An absolute http(s) URL with a host; javascript:, data: and relative links are refused."""
+    url = value.strip()
+    if not url.isascii():  # an IRI: keep what the browser would send, percent-encoded
+        url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"not an absolute http(s) link: {value!r}")
+    if len(url) > MAX_URL_CHARS or any(ch in url for ch in "\r\n\t "):
+        raise InvalidInput(f"link too long or contains white space: {value[:80]!r}")
+    return url
+
+
+@dataclass(frozen=True)
+class TrackedMessage:
+    """What `track` hands back: where the pixel and each link live, and ready-made HTML."""
+
+    message: Message
+    pixel_url: str
+    links: tuple[tuple[str, str], ...]
+
+    @property
+    def pixel_html(self) -> str:
+        return pixel_html(self.pixel_url)
+
+    def to_public(self) -> dict[str, Any]:
+        anchors = "".join(
+            f'<p><a href="{html.escape(tracked)}">{html.escape(url)}</a></p>'
+            for url, tracked in self.links
+        )
+        return {
+            "message_id": self.message.id,
+            "pixel_url": self.pixel_url,
+            "links": [{"url": url, "tracked_url": tracked} for url, tracked in self.links],
+            "html": anchors + self.pixel_html,
+        }
+
+
+def pixel_html(pixel_url: str) -> str:
+    return (
+        f'<img src="{html.escape(pixel_url)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0" />'
+    )
+
+
+class Urls:
+    """Public URLs for tokens, under the base URL the recipients can reach."""
+
+    def __init__(self, base_url: str, signer: TokenSigner) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer
+
+    def pixel(self, message_id: str) -> str:
+        return f"{self.base_url}/p/{self.signer.pixel(message_id)}.gif"
+
+    def link(self, message_id: str, link: Link) -> str:
+        return f"{self.base_url}/c/{self.signer.link(message_id, link.index, link.url)}"
+
+
+def track_message(
+    store: Store,
+    urls: Urls,
+    clock: Clock,
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str = "",
+    links: Sequence[str] = (),
+    sent_at: datetime | None = None,
+) -> TrackedMessage:
+    """Register a message and sign its pixel and links. Validates everything before writing."""
+    owner = check_email(sender)
+    to = tuple(dict.fromkeys(check_email(r) for r in recipients))
+    if not to:
+        raise InvalidInput("a tracked message needs at least one recipient")
+    if len(to) > MAX_RECIPIENTS:
+        raise InvalidInput(f"at most {MAX_RECIPIENTS} recipients")
+    checked = tuple(Link(i, check_link(url)) for i, url in enumerate(links, start=1))
+    message = Message(
+        id=new_message_id(),
+        owner=owner,
+        recipients=to,
+        subject=subject.strip()[:MAX_SUBJECT_CHARS],
+        created_at=clock.now(),
+        sent_at=sent_at,
+        links=checked,
+    )
+    store.add_message(message)
+    return TrackedMessage(
+        message,
+        urls.pixel(message.id),
+        tuple((link.url, urls.link(message.id, link)) for link in checked),
+    )
+
+
+def add_link(store: Store, urls: Urls, *, owner: str, message_id: str, url: str) -> str:
+    """Track one more link of an owner's message and return its tracked URL."""
+    checked = check_link(url)
+    owned_message(store, message_id, owner)
+    link = store.add_link(message_id, checked)
+    return urls.link(message_id, link)
+
+
+def owned_message(store: Store, message_id: str, owner: str | None) -> Message:
+    """The message, if it exists and (when ``owner`` is given) belongs to that user."""
+    message = store.get_message(message_id)
+    if message is None or (owner is not None and message.owner != owner.lower()):
+        raise UnknownMessage(f"no tracked message {message_id!r}")
+    return message
+
+
+def get_stats(store: Store, message_id: str, owner: str | None = None) -> dict[str, Any]:
+    message = owned_message(store, message_id, owner)
+    return message_stats(message, store.list_events(message_id))
+
+
+def record_hit(bus: Bus, hit: Hit) -> None:
+    """The edge's one durable write. Raises BusUnavailable; the edge still answers."""
+    bus.publish(HITS, hit.to_dict())
+
+
+def process_hit(
+    store: Store,
+    bus: Bus,
+    classifier: Classifier,
+    payload: dict[str, Any],
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+) -> Event | None:
+    """Classify a hit and store it as an event, once, however often it is delivered.
+
+    Human events are handed to the notifier every time (it is idempotent per event and
+    channel), so a crash between storing and handing over loses no alert.
+    """
+    try:
+        hit = Hit.from_dict(payload)
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("dropping a malformed hit: %s", exc)
+        return None
+    message = store.get_message(hit.message_id)
+    if message is None:
+        log.info("hit for unknown message %s ignored", hit.message_id)
+        return None
+    settings = store.get_settings(message.owner)
+    context = MessageContext(
+        message=message,
+        earlier=tuple(e for e in store.list_events(message.id) if e.id != hit.id),
+        self_views=tuple(store.list_self_views(message.id)),
+        strictness=settings.strictness,
+    )
+    verdict = classifier(hit, context)
+    event = Event(
+        id=hit.id,
+        message_id=message.id,
+        kind=hit.kind,
+        at=hit.at,
+        verdict=verdict.verdict,
+        reasons=verdict.reasons,
+        client=verdict.client,
+        link_index=hit.link_index,
+        url=hit.url,
+        ip_hash=hit.ip_hash,
+        network=hit.network,
+        user_agent=hit.user_agent[:512],
+        expires_at=hit.at + retention,
+    )
+    store.add_event(event)
+    if event.verdict is Verdict.HUMAN:
+        bus.publish(NOTIFY, {"event_id": event.id, "message_id": message.id})
+    return event

@@ -1,0 +1,165 @@
+"""Signed, compact tokens for pixels and links.
+
+A token names the message (and, for a link, its index and destination URL) and nothing about
+the people involved. It is verified with HMAC-SHA256 alone, so the pixel path needs no
+database read, and a click can only ever redirect to a URL that we signed.
+
+Layout before base64url: key id (1 byte) | version (1) | kind (1) | message id (12) |
+[link index (2) | URL (UTF-8)] | MAC (first 16 bytes of HMAC-SHA256 over all that precedes).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidToken
+
+VERSION = 1
+MAC_SIZE = 16
+MESSAGE_ID_SIZE = 12
+MAX_TOKEN_CHARS = 4096
+_KINDS = {b"o": "open", b"c": "click"}
+_KIND_BYTES = {v: k for k, v in _KINDS.items()}
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    if len(text) > MAX_TOKEN_CHARS:
+        raise InvalidToken("token too long")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidToken("token is not base64url") from exc
+
+
+def new_message_id() -> str:
+    """A random, unguessable message id (16 URL-safe characters)."""
+    return _b64encode(secrets.token_bytes(MESSAGE_ID_SIZE))
+
+
+def message_id_bytes(message_id: str) -> bytes:
+    raw = _b64decode(message_id)
+    if len(raw) != MESSAGE_ID_SIZE or _b64encode(raw) != message_id:
+        raise InvalidToken("malformed message id")
+    return raw
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says."""
+
+    kind: str
+    message_id: str
+    link_index: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """Signing keys by id. ``current`` signs; every key in ``keys`` still verifies."""
+
+    keys: dict[int, bytes]
+    current: int
+
+    @classmethod
+    def parse(cls, spec: str) -> Keyring:
+        """Read ``ID:SECRET[,ID:SECRET...]`` (the first signs) or one bare secret (key id 0)."""
+        keys: dict[int, bytes] = {}
+        order: list[int] = []
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            head, sep, tail = part.partition(":")
+            if sep and head.isdigit() and 0 <= int(head) <= 255 and tail:
+                kid, secret = int(head), tail
+            else:
+                kid, secret = 0, part
+            if len(secret) < 16:
+                raise ValueError("each MAILBEACON_SECRET key needs at least 16 characters")
+            if kid in keys:
+                raise ValueError(f"key id {kid} appears twice in MAILBEACON_SECRET")
+            keys[kid] = secret.encode()
+            order.append(kid)
+        if not keys:
+            raise ValueError("MAILBEACON_SECRET holds no key")
+        return cls(keys=keys, current=order[0])
+
+    def derive(self, purpose: str) -> bytes:
+        """A separate key for another use (such as hashing addresses) from the signing key."""
+        return hmac.new(self.keys[self.current], purpose.encode(), hashlib.sha256).digest()
+
+
+def load_keyring(data_dir: Path, env: dict[str, str] | None = None) -> Keyring:
+    """The keyring from MAILBEACON_SECRET, or from a secret generated once in the data dir."""
+    env = os.environ if env is None else env
+    if env.get("MAILBEACON_SECRET"):
+        return Keyring.parse(env["MAILBEACON_SECRET"])
+    path = data_dir / "secret"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return Keyring.parse(path.read_text().strip())
+    with os.fdopen(fd, "w") as f:
+        f.write(f"1:{secrets.token_hex(32)}\n")
+    return Keyring.parse(path.read_text().strip())
+
+
+class TokenSigner:
+    """Makes and checks tokens. Fails closed: anything unexpected is InvalidToken."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+
+    def _mac(self, kid: int, body: bytes) -> bytes:
+        return hmac.new(self._keyring.keys[kid], body, hashlib.sha256).digest()[:MAC_SIZE]
+
+    def _sign(self, payload: bytes) -> str:
+        kid = self._keyring.current
+        body = bytes([kid, VERSION]) + payload
+        return _b64encode(body + self._mac(kid, body))
+
+    def pixel(self, message_id: str) -> str:
+        return self._sign(b"o" + message_id_bytes(message_id))
+
+    def link(self, message_id: str, index: int, url: str) -> str:
+        if not 0 < index < 65536:
+            raise ValueError("link index out of range")
+        return self._sign(
+            b"c" + message_id_bytes(message_id) + index.to_bytes(2, "big") + url.encode("utf-8")
+        )
+
+    def verify(self, token: str) -> TokenClaims:
+        raw = _b64decode(token)
+        if len(raw) < 3 + MESSAGE_ID_SIZE + MAC_SIZE:
+            raise InvalidToken("token too short")
+        body, mac = raw[:-MAC_SIZE], raw[-MAC_SIZE:]
+        kid, version = body[0], body[1]
+        key = self._keyring.keys.get(kid)
+        expected = self._mac(kid, body) if key is not None else bytes(MAC_SIZE)
+        if not hmac.compare_digest(expected, mac) or key is None:
+            raise InvalidToken("bad signature")
+        if version != VERSION:
+            raise InvalidToken("unknown token version")
+        kind = _KINDS.get(body[2:3])
+        message_id = _b64encode(body[3 : 3 + MESSAGE_ID_SIZE])
+        rest = body[3 + MESSAGE_ID_SIZE :]
+        if kind == "open" and not rest:
+            return TokenClaims(kind="open", message_id=message_id)
+        if kind == "click" and len(rest) > 2:
+            try:
+                url = rest[2:].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InvalidToken("bad link URL") from exc
+            return TokenClaims("click", message_id, int.from_bytes(rest[:2], "big"), url)
+        raise InvalidToken("malformed token")
