@@ -6,7 +6,7 @@ import html
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -186,17 +186,12 @@ def process_hit(
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("dropping a malformed hit: %s", exc)
         return None
-    message = store.get_message(hit.message_id)
-    if message is None:
+    loaded = store.get_context(hit.message_id)  # one read on Firestore
+    if loaded is None:
         log.info("hit for unknown message %s ignored", hit.message_id)
         return None
-    settings = store.get_settings(message.owner)
-    context = MessageContext(
-        message=message,
-        earlier=tuple(e for e in store.list_events(message.id) if e.id != hit.id),
-        self_views=tuple(store.list_self_views(message.id)),
-        strictness=settings.strictness,
-    )
+    message = loaded.message
+    context = replace(loaded, earlier=tuple(e for e in loaded.earlier if e.id != hit.id))
     verdict = classifier(hit, context)
     event = Event(
         id=hit.id,

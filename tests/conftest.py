@@ -15,6 +15,8 @@ from mailbeacon.store.memory import MemoryStore
 from mailbeacon.store.sqlite import Database, SqliteStore
 from tests.support.processes import ServerProcess
 
+pytest_plugins = ["tests.support.emulators"]
+
 StoreFactory = Callable[[Path], Store]
 
 
@@ -26,8 +28,25 @@ def _sqlite(path: Path) -> Store:
 STORE_FACTORIES: dict[str, StoreFactory] = {"memory": lambda _path: MemoryStore(), "sqlite": _sqlite}
 
 
+def _firestore(_path: Path) -> Store:
+    """On the Firestore emulator, under a random collection prefix so tests never collide."""
+    import secrets
+
+    from mailbeacon.store.firestore import FirestoreStore
+    from tests.support.emulators import PROJECT
+
+    # A short coalescing interval keeps the suite quick; the hot-document test uses the real one.
+    return FirestoreStore(project=PROJECT, prefix=f"t{secrets.token_hex(4)}_", flush_interval=0.05)
+
+
+STORE_FACTORIES["firestore"] = _firestore
+NEEDS_EMULATORS = {"firestore"}
+
+
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param in NEEDS_EMULATORS:
+        request.getfixturevalue("emulators")
     store = STORE_FACTORIES[request.param](tmp_path)
     yield store
     store.close()

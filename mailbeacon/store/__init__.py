@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..model import Event, Link, Message, Settings
+from ..model import Event, Link, Message, MessageContext, Settings
 
 
 class Store(Protocol):
@@ -33,6 +33,11 @@ class Store(Protocol):
     def list_events(self, message_id: str) -> list[Event]:
         """A message's unexpired events, oldest first."""
 
+    def get_context(self, message_id: str) -> MessageContext | None:
+        """What classifying a hit needs (message, earlier events, self views, the owner's
+        strictness), in one read where the backend allows. ``earlier`` holds at least the
+        message's latest 100 unexpired events, oldest first; None for an unknown message."""
+
     def add_self_view(self, message_id: str, at: datetime) -> None: ...
 
     def list_self_views(self, message_id: str) -> list[datetime]: ...
@@ -59,3 +64,16 @@ class Store(Protocol):
         """Delete events past their expiry; returns how many (Firestore leaves this to TTL)."""
 
     def close(self) -> None: ...
+
+
+def assemble_context(store: Store, message_id: str) -> MessageContext | None:
+    """get_context from the finer methods, for stores where reads are cheap (SQLite, memory)."""
+    message = store.get_message(message_id)
+    if message is None:
+        return None
+    return MessageContext(
+        message=message,
+        earlier=tuple(store.list_events(message_id)),
+        self_views=tuple(store.list_self_views(message_id)),
+        strictness=store.get_settings(message.owner).strictness,
+    )

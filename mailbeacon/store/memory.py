@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import UnknownMessage
-from ..model import Event, Link, Message, Settings
+from ..model import Event, Link, Message, MessageContext, Settings
+from . import assemble_context
 
 
 class MemoryStore:
@@ -78,6 +79,9 @@ class MemoryStore:
             for key in gone:
                 del self._events[key]
             return len(gone)
+
+    def get_context(self, message_id: str) -> MessageContext | None:
+        return assemble_context(self, message_id)
 
     def add_self_view(self, message_id: str, at: datetime) -> None:
         with self._lock:

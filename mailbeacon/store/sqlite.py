@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreUnavailable, UnknownMessage
-from ..model import Event, Link, Message, Settings, Verdict
+from ..model import Event, Link, Message, MessageContext, Settings, Verdict
+from . import assemble_context
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema.
@@ -249,6 +250,9 @@ class SqliteStore:
     def purge_expired(self, now: datetime) -> int:
         with self.db.write() as conn:
             return conn.execute("DELETE FROM events WHERE expires_at <= ?", (_ts(now),)).rowcount
+
+    def get_context(self, message_id: str) -> MessageContext | None:
+        return assemble_context(self, message_id)
 
     # self views
     def add_self_view(self, message_id: str, at: datetime) -> None:

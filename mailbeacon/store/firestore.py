@@ -1,0 +1,402 @@
+"""The Store port on Firestore, for Mailbeacon in the customer's own Google Cloud project.
+
+Layout (every collection name takes an optional prefix, so tests and tenants never collide):
+- ``messages/{id}``: the message, its links and self views, plus ``recent``: a map of the
+  message's latest events (what the classifier needs), so classifying a hit costs one read.
+- ``events/{event id}``: one document per classified hit, created once (insert-if-absent),
+  with ``expires_at`` as the TTL field. Counting reads these at read time, so no counter
+  document is written per hit.
+- ``settings/{user}``, ``recordsets/{namespace}/records/{key}``.
+
+Hot documents: each hit creates its own event document; the message document's ``recent`` map
+is updated through a Coalescer, at most about once per second per message however many hits
+arrive. google-cloud-firestore is imported on first use, never at module import, so the pixel
+(which never touches the store) does not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import StoreUnavailable, UnknownMessage
+from ..model import Event, Link, Message, MessageContext, Settings, Strictness, Verdict
+from .coalesce import Coalescer
+
+log = logging.getLogger(__name__)
+
+RECENT_EVENTS = 100
+"""How many of a message's latest events its document keeps for the classifier."""
+
+_MESSAGE_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "links"]
+
+
+def doc_id(value: str) -> str:
+    """A Firestore document id for any string: no '/', never '.' or '..' or '__x__'."""
+    return quote(value, safe="@+-_~").replace(".", "%2E") or "%00"
+
+
+def _time(value: Any) -> datetime | None:
+    """Firestore's DatetimeWithNanoseconds as a plain aware datetime (microseconds)."""
+    if value is None:
+        return None
+    v = value.astimezone(UTC)
+    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, UTC)
+
+
+def _event_data(event: Event) -> dict[str, Any]:
+    return {
+        "message_id": event.message_id,
+        "kind": event.kind,
+        "at": event.at,
+        "verdict": event.verdict.value,
+        "reasons": list(event.reasons),
+        "client": event.client,
+        "link_index": event.link_index,
+        "url": event.url,
+        "ip_hash": event.ip_hash,
+        "network": event.network,
+        "user_agent": event.user_agent,
+        "expires_at": event.expires_at,
+    }
+
+
+def _event(event_id: str, d: dict[str, Any]) -> Event:
+    return Event(
+        id=event_id,
+        message_id=d["message_id"],
+        kind=d["kind"],
+        at=_time(d["at"]),  # type: ignore[arg-type]
+        verdict=Verdict(d["verdict"]),
+        reasons=tuple(d.get("reasons") or ()),
+        client=d.get("client") or "other",
+        link_index=d.get("link_index"),
+        url=d.get("url"),
+        ip_hash=d.get("ip_hash") or "",
+        network=d.get("network") or "",
+        user_agent=d.get("user_agent") or "",
+        expires_at=_time(d.get("expires_at")),
+    )
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``."""
+    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
+        return None
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+class FirestoreStore:
+    """The Store port on Firestore. Takes a ready client, or makes one on first use."""
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        project: str | None = None,
+        database: str | None = None,
+        prefix: str = "",
+        settings_ttl: float = 60.0,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self._client_obj = client
+        self._project = project
+        self._database = database
+        self.prefix = prefix
+        self._lock = threading.Lock()
+        self._settings_ttl = settings_ttl
+        self._strictness: dict[str, tuple[float, Strictness]] = {}
+        self._trim: dict[str, list[str]] = {}
+        self.recent = Coalescer(self._flush_recent, interval=flush_interval)
+
+    # plumbing
+    @property
+    def client(self) -> Any:
+        if self._client_obj is None:
+            with self._lock:
+                if self._client_obj is None:
+                    from google.cloud import firestore
+
+                    kwargs = {"database": self._database} if self._database else {}
+                    self._client_obj = firestore.Client(project=self._project, **kwargs)
+        return self._client_obj
+
+    def _col(self, name: str) -> Any:
+        return self.client.collection(self.prefix + name)
+
+    def _message_ref(self, message_id: str) -> Any:
+        return self._col("messages").document(doc_id(message_id))
+
+    def _record_ref(self, namespace: str, key: str) -> Any:
+        return (self._col("recordsets").document(doc_id(namespace)).collection("records")).document(
+            doc_id(key)
+        )
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """Vendor errors become StoreUnavailable (transient: the caller may retry)."""
+        from google.api_core import exceptions as gexc
+
+        try:
+            yield
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            raise StoreUnavailable(f"Firestore {what} failed: {exc}") from exc
+
+    # messages
+    def add_message(self, message: Message) -> None:
+        data = {
+            "owner": message.owner,
+            "recipients": list(message.recipients),
+            "subject": message.subject,
+            "created_at": message.created_at,
+            "sent_at": message.sent_at,
+            "links": [{"index": link.index, "url": link.url} for link in message.links],
+            "self_views": [],
+            "recent": {},
+        }
+        with self._translated("add_message"):
+            self._message_ref(message.id).set(data)
+
+    @staticmethod
+    def _message(message_id: str, d: dict[str, Any]) -> Message:
+        return Message(
+            id=message_id,
+            owner=d["owner"],
+            recipients=tuple(d.get("recipients") or ()),
+            subject=d.get("subject") or "",
+            created_at=_time(d["created_at"]),  # type: ignore[arg-type]
+            sent_at=_time(d.get("sent_at")),
+            links=tuple(Link(int(x["index"]), x["url"]) for x in d.get("links") or ()),
+        )
+
+    def get_message(self, message_id: str) -> Message | None:
+        with self._translated("get_message"):
+            snap = self._message_ref(message_id).get(field_paths=_MESSAGE_FIELDS)
+        return self._message(message_id, snap.to_dict()) if snap.exists else None
+
+    def add_link(self, message_id: str, url: str) -> Link:
+        from google.cloud import firestore
+
+        ref = self._message_ref(message_id)
+
+        @firestore.transactional
+        def append(transaction: Any) -> Link:
+            snap = ref.get(field_paths=["links"], transaction=transaction)
+            if not snap.exists:
+                raise UnknownMessage(f"no tracked message {message_id!r}")
+            links = snap.to_dict().get("links") or []
+            link = Link(max((int(x["index"]) for x in links), default=0) + 1, url)
+            transaction.update(ref, {"links": [*links, {"index": link.index, "url": url}]})
+            return link
+
+        with self._translated("add_link"):
+            return append(self.client.transaction())
+
+    def mark_sent(self, message_id: str, at: datetime) -> None:
+        from google.api_core.exceptions import FailedPrecondition, NotFound
+
+        ref = self._message_ref(message_id)
+        with self._translated("mark_sent"):
+            snap = ref.get(field_paths=["sent_at"])
+            if not snap.exists or snap.get("sent_at") is not None:
+                return
+            try:  # only if nobody changed the document since we looked
+                ref.update(
+                    {"sent_at": at},
+                    option=self.client.write_option(last_update_time=snap.update_time),
+                )
+            except (FailedPrecondition, NotFound):
+                self.mark_sent(message_id, at)
+
+    def list_messages(
+        self, owner: str, *, limit: int = 20, before: datetime | None = None
+    ) -> list[Message]:
+        from google.cloud.firestore import FieldFilter, Query
+
+        query = self._col("messages").where(filter=FieldFilter("owner", "==", owner.lower()))
+        if before is not None:
+            query = query.where(filter=FieldFilter("created_at", "<", before))
+        query = (
+            query.order_by("created_at", direction=Query.DESCENDING)
+            .order_by("__name__")
+            .select(_MESSAGE_FIELDS)
+            .limit(limit)
+        )
+        with self._translated("list_messages"):
+            return [self._message(self._unquote(s.id), s.to_dict()) for s in query.stream()]
+
+    @staticmethod
+    def _unquote(value: str) -> str:
+        from urllib.parse import unquote
+
+        return unquote(value)
+
+    # events
+    def add_event(self, event: Event) -> bool:
+        from google.api_core.exceptions import AlreadyExists
+
+        with self._translated("add_event"):
+            try:
+                self._col("events").document(doc_id(event.id)).create(_event_data(event))
+            except AlreadyExists:
+                return False
+        try:
+            self.recent.submit(event.message_id, event)
+        except Exception as exc:  # the context is advisory: counting reads the event documents
+            log.warning("could not add event %s to its message context: %s", event.id, exc)
+        return True
+
+    def _flush_recent(self, message_id: str, events: list[Event]) -> None:
+        """One write of the message document for a batch of that message's new events."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        update: dict[str, Any] = {
+            FieldPath("recent", e.id).to_api_repr(): _event_data(e) for e in events
+        }
+        with self._lock:
+            for old in self._trim.pop(message_id, []):
+                update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
+        update["recent_written_at"] = SERVER_TIMESTAMP
+        with self._translated("update message context"):
+            try:
+                self._message_ref(message_id).update(update)
+            except NotFound:
+                log.info("events for unknown message %s: no context to update", message_id)
+
+    def list_events(self, message_id: str) -> list[Event]:
+        from google.cloud.firestore import FieldFilter
+
+        query = (
+            self._col("events")
+            .where(filter=FieldFilter("message_id", "==", message_id))
+            .order_by("at")
+            .order_by("__name__")
+        )
+        now = datetime.now(UTC)
+        with self._translated("list_events"):
+            events = [_event(self._unquote(s.id), s.to_dict()) for s in query.stream()]
+        return [e for e in events if e.expires_at is None or e.expires_at > now]
+
+    def get_context(self, message_id: str) -> MessageContext | None:
+        """One read of the message document; the owner's strictness comes from a short cache."""
+        with self._translated("get_context"):
+            snap = self._message_ref(message_id).get()
+        if not snap.exists:
+            return None
+        d = snap.to_dict()
+        message = self._message(message_id, d)
+        now = datetime.now(UTC)
+        recent = sorted(
+            (_event(eid, e) for eid, e in (d.get("recent") or {}).items()),
+            key=lambda e: (e.at, e.id),
+        )
+        if len(recent) > RECENT_EVENTS:
+            with self._lock:
+                self._trim[message_id] = [e.id for e in recent[:-RECENT_EVENTS]]
+        written = d.get("recent_written_at")
+        if written is not None:
+            self.recent.written_elsewhere(message_id, written.timestamp())
+        return MessageContext(
+            message=message,
+            earlier=tuple(
+                e for e in recent[-RECENT_EVENTS:] if e.expires_at is None or e.expires_at > now
+            ),
+            self_views=tuple(sorted(_time(t) for t in d.get("self_views") or ())),  # type: ignore[type-var]
+            strictness=self._owner_strictness(message.owner),
+        )
+
+    def _owner_strictness(self, owner: str) -> Strictness:
+        """Settings change rarely; a minute's staleness saves a read on every hit."""
+        cached = self._strictness.get(owner)
+        if cached is not None and time.monotonic() - cached[0] < self._settings_ttl:
+            return cached[1]
+        strictness = self.get_settings(owner).strictness
+        self._strictness[owner] = (time.monotonic(), strictness)
+        return strictness
+
+    def purge_expired(self, now: datetime) -> int:
+        """Firestore's TTL policy on ``events.expires_at`` deletes expired events (within a
+        day); reads already hide them. Nothing to do here."""
+        return 0
+
+    # self views
+    def add_self_view(self, message_id: str, at: datetime) -> None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import ArrayUnion
+
+        with self._translated("add_self_view"):
+            try:
+                self._message_ref(message_id).update({"self_views": ArrayUnion([at])})
+            except NotFound:
+                log.info("self view for unknown message %s ignored", message_id)
+
+    def list_self_views(self, message_id: str) -> list[datetime]:
+        with self._translated("list_self_views"):
+            snap = self._message_ref(message_id).get(field_paths=["self_views"])
+        views = snap.to_dict().get("self_views") if snap.exists else None
+        return sorted(_time(t) for t in views or ())  # type: ignore[type-var]
+
+    # settings
+    def get_settings(self, user: str) -> Settings:
+        with self._translated("get_settings"):
+            snap = self._col("settings").document(doc_id(user.lower())).get()
+        if not snap.exists:
+            return Settings(user=user.lower())
+        return Settings.from_dict(json.loads(snap.get("json")))
+
+    def put_settings(self, settings: Settings) -> None:
+        user = settings.user.lower()
+        data = {**settings.to_dict(), "user": user}
+        with self._translated("put_settings"):
+            self._col("settings").document(doc_id(user)).set({"json": json.dumps(data)})
+        self._strictness.pop(user, None)
+
+    # records
+    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
+        with self._translated("get_record"):
+            snap = self._record_ref(namespace, key).get()
+        return json.loads(snap.get("json")) if snap.exists else None
+
+    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        with self._translated("put_record"):
+            self._record_ref(namespace, key).set({"key": key, "json": json.dumps(value)})
+
+    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
+        from google.api_core.exceptions import AlreadyExists
+
+        with self._translated("add_record"):
+            try:
+                self._record_ref(namespace, key).create({"key": key, "json": json.dumps(value)})
+            except AlreadyExists:
+                return False
+        return True
+
+    def delete_record(self, namespace: str, key: str) -> None:
+        with self._translated("delete_record"):
+            self._record_ref(namespace, key).delete()
+
+    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        from google.cloud.firestore import FieldFilter
+
+        query = self._col("recordsets").document(doc_id(namespace)).collection("records")
+        if prefix:
+            query = query.where(filter=FieldFilter("key", ">=", prefix))
+            upper = _successor(prefix)
+            if upper is not None:
+                query = query.where(filter=FieldFilter("key", "<", upper))
+        query = query.order_by("key")
+        with self._translated("list_records"):
+            found = [(s.get("key"), json.loads(s.get("json"))) for s in query.stream()]
+        return [(k, v) for k, v in found if k.startswith(prefix)]
+
+    def close(self) -> None:
+        """Nothing to release: the client's channels close with the process."""

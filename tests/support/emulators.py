@@ -1,0 +1,151 @@
+"""Google's Firestore and Pub/Sub emulators as a pytest plugin, started only when a test asks.
+
+The emulators are the Debian packages google-cloud-cli-firestore-emulator and
+google-cloud-cli-pubsub-emulator. We run their jars with ``java`` directly on free loopback
+ports (stopping gcloud's wrapper would leave its java child running), wait for ``Ok`` on
+``GET /`` and stop them at the end of the session, also when tests fail.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import free_port
+
+SDK = Path(os.environ.get("MAILBEACON_GCLOUD_SDK", "/usr/lib/google-cloud-sdk"))
+FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+PUBSUB_JARS = str(SDK / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")
+PROJECT = "mailbeacon-test"
+
+
+@dataclass
+class Emulator:
+    """One emulator process on a free loopback port."""
+
+    name: str
+    command: list[str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
+                return response.read().strip() == b"Ok"
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 60.0) -> Emulator:
+        self.proc = subprocess.Popen(
+            [*self.command, f"--host=127.0.0.1", f"--port={self.port}"],
+            stdout=self.log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while not self._ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} emulator exited: {self.log_path.read_text()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} emulator not ready in {timeout}s")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def firestore_command() -> list[str]:
+    java = shutil.which("java")
+    if java is None or not FIRESTORE_JAR.exists():
+        raise RuntimeError(
+            f"the Firestore emulator needs java and {FIRESTORE_JAR} "
+            "(apt-get install google-cloud-cli-firestore-emulator default-jre-headless)"
+        )
+    main = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+    return [java, "-Duser.language=en", "-cp", str(FIRESTORE_JAR), main, "start"]
+
+
+def pubsub_command() -> list[str]:
+    java = shutil.which("java")
+    jars = sorted(glob.glob(PUBSUB_JARS))
+    if java is None or not jars:
+        raise RuntimeError(
+            f"the Pub/Sub emulator needs java and {PUBSUB_JARS} "
+            "(apt-get install google-cloud-cli-pubsub-emulator default-jre-headless)"
+        )
+    return [java, "-jar", jars[-1]]
+
+
+@dataclass
+class Emulators:
+    """What tests need to talk to the running emulators."""
+
+    firestore_host: str
+    pubsub_host: str
+    project: str = PROJECT
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "FIRESTORE_EMULATOR_HOST": self.firestore_host,
+            "PUBSUB_EMULATOR_HOST": self.pubsub_host,
+            "GOOGLE_CLOUD_PROJECT": self.project,
+        }
+
+    def reset_firestore(self) -> None:
+        """Drop every document (the emulator's own reset endpoint)."""
+        url = (
+            f"http://{self.firestore_host}/emulator/v1/projects/{self.project}"
+            "/databases/(default)/documents"
+        )
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+    """Both emulators for the session; their hosts are exported for client libraries."""
+    logs = tmp_path_factory.mktemp("emulators")
+    try:
+        firestore = Emulator("Firestore", firestore_command(), logs / "firestore.log")
+        pubsub = Emulator("Pub/Sub", pubsub_command(), logs / "pubsub.log")
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    started: list[Emulator] = []
+    try:
+        for emulator in (firestore, pubsub):  # started in turn: two cores are shared
+            started.append(emulator.start())
+        running = Emulators(firestore.host, pubsub.host)
+        saved = {k: os.environ.get(k) for k in running.env}
+        os.environ.update(running.env)
+        yield running
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    finally:
+        for emulator in started:
+            emulator.stop()
