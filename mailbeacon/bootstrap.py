@@ -73,6 +73,14 @@ def bootstrap(
     if store is None:
         if config.store == "sqlite":
             store, db = _sqlite(config)
+        elif config.store == "firestore":
+            from .store.firestore import FirestoreStore  # the client is made on first use
+
+            store = FirestoreStore(
+                project=config.gcp_project,
+                database=config.firestore_database,
+                timeout=config.firestore_timeout,
+            )
         else:
             raise ValueError(f"unknown store {config.store!r}")
     if bus is None:
@@ -81,6 +89,10 @@ def bootstrap(
             from .store.sqlite import Database
 
             bus = LocalBus(db if db is not None else Database(config.data_dir / "mailbeacon.db"))
+        elif config.bus == "pubsub":
+            from .bus.pubsub import PubsubBus
+
+            bus = PubsubBus(config.gcp_project, topic_prefix=config.topic_prefix)
         else:
             raise ValueError(f"unknown bus {config.bus!r}")
     app = App(
@@ -89,7 +101,7 @@ def bootstrap(
         bus=bus,
         keyring=keyring,
         signer=signer,
-        urls=Urls(config.resolved_public_url(), signer),
+        urls=Urls(config.resolved_public_url(), signer, config.click_url),
         clock=clock or SystemClock(),
         classifier=classify,
         tagger=no_tags,

@@ -23,6 +23,10 @@ class Config:
     bus: str = "local"
     retention: timedelta = timedelta(days=180)
     gcp_project: str | None = None
+    click_url: str | None = None
+    firestore_database: str | None = None
+    topic_prefix: str = "mailbeacon-"
+    firestore_timeout: float = 20.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
@@ -35,6 +39,10 @@ class Config:
             "bus": env.get("MAILBEACON_BUS") or "local",
             "retention": timedelta(days=int(env.get("MAILBEACON_RETENTION_DAYS") or 180)),
             "gcp_project": env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
+            "click_url": env.get("MAILBEACON_CLICK_URL") or None,
+            "firestore_database": env.get("MAILBEACON_FIRESTORE_DATABASE") or None,
+            "topic_prefix": env.get("MAILBEACON_TOPIC_PREFIX") or "mailbeacon-",
+            "firestore_timeout": float(env.get("MAILBEACON_FIRESTORE_TIMEOUT") or 20),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

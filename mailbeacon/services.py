@@ -95,15 +95,16 @@ def pixel_html(pixel_url: str) -> str:
 class Urls:
     """Public URLs for tokens, under the base URL the recipients can reach."""
 
-    def __init__(self, base_url: str, signer: TokenSigner) -> None:
+    def __init__(self, base_url: str, signer: TokenSigner, click_url: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.click_url = (click_url or base_url).rstrip("/")  # clicks may have their own function
         self.signer = signer
 
     def pixel(self, message_id: str) -> str:
         return f"{self.base_url}/p/{self.signer.pixel(message_id)}.gif"
 
     def link(self, message_id: str, link: Link) -> str:
-        return f"{self.base_url}/c/{self.signer.link(message_id, link.index, link.url)}"
+        return f"{self.click_url}/c/{self.signer.link(message_id, link.index, link.url)}"
 
 
 def track_message(

@@ -105,6 +105,7 @@ class FirestoreStore:
         prefix: str = "",
         settings_ttl: float = 60.0,
         flush_interval: float = 1.0,
+        timeout: float = 20.0,
     ) -> None:
         self._client_obj = client
         self._project = project
@@ -112,6 +113,8 @@ class FirestoreStore:
         self.prefix = prefix
         self._lock = threading.Lock()
         self._settings_ttl = settings_ttl
+        self.timeout = timeout
+        self._rpc: dict[str, Any] = {}
         self._strictness: dict[str, tuple[float, Strictness]] = {}
         self._trim: dict[str, list[str]] = {}
         self.recent = Coalescer(self._flush_recent, interval=flush_interval)
@@ -126,6 +129,13 @@ class FirestoreStore:
 
                     kwargs = {"database": self._database} if self._database else {}
                     self._client_obj = firestore.Client(project=self._project, **kwargs)
+        if not self._rpc:
+            from google.api_core.retry import Retry, if_transient_error
+
+            # The client's default retry ignores the timeout and can wait minutes; a consumer
+            # should rather fail soon and let Pub/Sub redeliver.
+            retry = Retry(if_transient_error, 0.1, 2.0, 2.0, timeout=self.timeout)
+            self._rpc = {"retry": retry, "timeout": self.timeout}
         return self._client_obj
 
     def _col(self, name: str) -> Any:
@@ -162,7 +172,7 @@ class FirestoreStore:
             "recent": {},
         }
         with self._translated("add_message"):
-            self._message_ref(message.id).set(data)
+            self._message_ref(message.id).set(data, **self._rpc)
 
     @staticmethod
     def _message(message_id: str, d: dict[str, Any]) -> Message:
@@ -178,7 +188,7 @@ class FirestoreStore:
 
     def get_message(self, message_id: str) -> Message | None:
         with self._translated("get_message"):
-            snap = self._message_ref(message_id).get(field_paths=_MESSAGE_FIELDS)
+            snap = self._message_ref(message_id).get(field_paths=_MESSAGE_FIELDS, **self._rpc)
         return self._message(message_id, snap.to_dict()) if snap.exists else None
 
     def add_link(self, message_id: str, url: str) -> Link:
@@ -204,13 +214,14 @@ class FirestoreStore:
 
         ref = self._message_ref(message_id)
         with self._translated("mark_sent"):
-            snap = ref.get(field_paths=["sent_at"])
+            snap = ref.get(field_paths=["sent_at"], **self._rpc)
             if not snap.exists or snap.get("sent_at") is not None:
                 return
             try:  # only if nobody changed the document since we looked
                 ref.update(
                     {"sent_at": at},
                     option=self.client.write_option(last_update_time=snap.update_time),
+                    **self._rpc,
                 )
             except (FailedPrecondition, NotFound):
                 self.mark_sent(message_id, at)
@@ -230,7 +241,9 @@ class FirestoreStore:
             .limit(limit)
         )
         with self._translated("list_messages"):
-            return [self._message(self._unquote(s.id), s.to_dict()) for s in query.stream()]
+            return [
+                self._message(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)
+            ]
 
     @staticmethod
     def _unquote(value: str) -> str:
@@ -244,7 +257,9 @@ class FirestoreStore:
 
         with self._translated("add_event"):
             try:
-                self._col("events").document(doc_id(event.id)).create(_event_data(event))
+                self._col("events").document(doc_id(event.id)).create(
+                    _event_data(event), **self._rpc
+                )
             except AlreadyExists:
                 return False
         try:
@@ -268,7 +283,7 @@ class FirestoreStore:
         update["recent_written_at"] = SERVER_TIMESTAMP
         with self._translated("update message context"):
             try:
-                self._message_ref(message_id).update(update)
+                self._message_ref(message_id).update(update, **self._rpc)
             except NotFound:
                 log.info("events for unknown message %s: no context to update", message_id)
 
@@ -283,13 +298,13 @@ class FirestoreStore:
         )
         now = datetime.now(UTC)
         with self._translated("list_events"):
-            events = [_event(self._unquote(s.id), s.to_dict()) for s in query.stream()]
+            events = [_event(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)]
         return [e for e in events if e.expires_at is None or e.expires_at > now]
 
     def get_context(self, message_id: str) -> MessageContext | None:
         """One read of the message document; the owner's strictness comes from a short cache."""
         with self._translated("get_context"):
-            snap = self._message_ref(message_id).get()
+            snap = self._message_ref(message_id).get(**self._rpc)
         if not snap.exists:
             return None
         d = snap.to_dict()
@@ -335,20 +350,20 @@ class FirestoreStore:
 
         with self._translated("add_self_view"):
             try:
-                self._message_ref(message_id).update({"self_views": ArrayUnion([at])})
+                self._message_ref(message_id).update({"self_views": ArrayUnion([at])}, **self._rpc)
             except NotFound:
                 log.info("self view for unknown message %s ignored", message_id)
 
     def list_self_views(self, message_id: str) -> list[datetime]:
         with self._translated("list_self_views"):
-            snap = self._message_ref(message_id).get(field_paths=["self_views"])
+            snap = self._message_ref(message_id).get(field_paths=["self_views"], **self._rpc)
         views = snap.to_dict().get("self_views") if snap.exists else None
         return sorted(_time(t) for t in views or ())  # type: ignore[type-var]
 
     # settings
     def get_settings(self, user: str) -> Settings:
         with self._translated("get_settings"):
-            snap = self._col("settings").document(doc_id(user.lower())).get()
+            snap = self._col("settings").document(doc_id(user.lower())).get(**self._rpc)
         if not snap.exists:
             return Settings(user=user.lower())
         return Settings.from_dict(json.loads(snap.get("json")))
@@ -357,32 +372,38 @@ class FirestoreStore:
         user = settings.user.lower()
         data = {**settings.to_dict(), "user": user}
         with self._translated("put_settings"):
-            self._col("settings").document(doc_id(user)).set({"json": json.dumps(data)})
+            self._col("settings").document(doc_id(user)).set(
+                {"json": json.dumps(data)}, **self._rpc
+            )
         self._strictness.pop(user, None)
 
     # records
     def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
         with self._translated("get_record"):
-            snap = self._record_ref(namespace, key).get()
+            snap = self._record_ref(namespace, key).get(**self._rpc)
         return json.loads(snap.get("json")) if snap.exists else None
 
     def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
         with self._translated("put_record"):
-            self._record_ref(namespace, key).set({"key": key, "json": json.dumps(value)})
+            self._record_ref(namespace, key).set(
+                {"key": key, "json": json.dumps(value)}, **self._rpc
+            )
 
     def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
         from google.api_core.exceptions import AlreadyExists
 
         with self._translated("add_record"):
             try:
-                self._record_ref(namespace, key).create({"key": key, "json": json.dumps(value)})
+                self._record_ref(namespace, key).create(
+                    {"key": key, "json": json.dumps(value)}, **self._rpc
+                )
             except AlreadyExists:
                 return False
         return True
 
     def delete_record(self, namespace: str, key: str) -> None:
         with self._translated("delete_record"):
-            self._record_ref(namespace, key).delete()
+            self._record_ref(namespace, key).delete(**self._rpc)
 
     def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
         from google.cloud.firestore import FieldFilter
@@ -395,7 +416,7 @@ class FirestoreStore:
                 query = query.where(filter=FieldFilter("key", "<", upper))
         query = query.order_by("key")
         with self._translated("list_records"):
-            found = [(s.get("key"), json.loads(s.get("json"))) for s in query.stream()]
+            found = [(s.get("key"), json.loads(s.get("json"))) for s in query.stream(**self._rpc)]
         return [(k, v) for k, v in found if k.startswith(prefix)]
 
     def close(self) -> None:

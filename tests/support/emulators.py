@@ -51,7 +51,7 @@ class Emulator:
 
     def start(self, timeout: float = 60.0) -> Emulator:
         self.proc = subprocess.Popen(
-            [*self.command, f"--host=127.0.0.1", f"--port={self.port}"],
+            [*self.command, "--host=127.0.0.1", f"--port={self.port}"],
             stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,

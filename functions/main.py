@@ -1,0 +1,149 @@
+"""Cloud Functions (2nd gen) entry points. Each is thin: it hands the request to the one WSGI app
+that `mailbeacon serve` runs locally (functions/app.py), or a Pub/Sub message to the handler
+the bootstrap subscribed for its topic.
+
+Nothing is wired at import: the App is bootstrapped on the first request, from the environment
+(MAILBEACON_STORE=firestore, MAILBEACON_BUS=pubsub, GOOGLE_CLOUD_PROJECT, MAILBEACON_SECRET,
+MAILBEACON_PUBLIC_URL...). The pixel never touches Firestore, so it never imports its client.
+
+Deploy with ``--entry-point NAME`` from a source folder that holds this file as main.py
+(``mailbeacon deploy`` assembles it); run locally with
+``functions-framework --source functions/main.py --target pixel``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+import functions_framework
+
+_lock = threading.Lock()
+_wired: dict[str, Any] = {}
+
+# Which paths each HTTP entry point serves: one app, but each function answers only its own.
+MOUNTS: dict[str, tuple[str, ...]] = {
+    "pixel": ("/p/", "/c/", "/healthz"),  # the public URL may point here for clicks too
+    "click": ("/c/", "/healthz"),
+    "addon": ("/addon",),
+    "chat": ("/chat",),
+    "slack": ("/slack",),
+    "dashboard": ("/dashboard",),
+}
+
+
+def application() -> tuple[Any, Any]:
+    """The bootstrapped App and its Flask app, built once per instance on first use."""
+    if not _wired:
+        with _lock:
+            if not _wired:
+                from functions.app import create_app
+                from mailbeacon.bootstrap import bootstrap
+                from mailbeacon.config import Config
+
+                config = Config.from_env()
+                if config.store != "sqlite" and not os.environ.get("MAILBEACON_SECRET"):
+                    # A secret made up per instance would make every token invalid elsewhere.
+                    raise RuntimeError("MAILBEACON_SECRET is not set (Secret Manager)")
+                app = bootstrap(config)
+                _wired["web"] = create_app(app)
+                _wired["app"] = app
+    return _wired["app"], _wired["web"]
+
+
+def _path_for(name: str, path: str) -> str | None:
+    """The app path for a request to function ``name``, or None when it is not ours to serve.
+
+    Behind ``https://REGION-PROJECT.cloudfunctions.net/NAME/...`` or the function's own run.app
+    URL, the function name may or may not lead the path; both forms reach the same route.
+    """
+    mounts = MOUNTS[name]
+    if path == f"/{name}" or path.startswith(f"/{name}/"):
+        rest = path[len(name) + 1 :] or "/"
+        if not any(rest.startswith(m) for m in mounts):
+            rest = path  # "/addon/..." is already the app's own path
+        path = rest
+    if any(path.startswith(m) for m in mounts):
+        return path
+    if len(mounts) == 1:  # a one-mount function: "/x" on the add-on's URL means "/addon/x"
+        return mounts[0] + (path if path != "/" else "")
+    return None
+
+
+def _dispatch(name: str, request: Any) -> Any:
+    _, web = application()
+    path = _path_for(name, request.path)
+    if path is None:
+        return ("not found\n", 404, {"Content-Type": "text/plain"})
+    environ = dict(request.environ)
+    environ["PATH_INFO"] = path
+    with web.request_context(environ):
+        return web.full_dispatch_request()
+
+
+def _deliver(topic: str, cloud_event: Any) -> None:
+    from mailbeacon.bus.pubsub import deliver
+
+    app, _ = application()
+    deliver(getattr(app.bus, "handlers", {}).get(topic), topic, cloud_event)
+
+
+@functions_framework.http
+def pixel(request: Any) -> Any:
+    """GET|HEAD /p/{token}.gif: verify, publish the hit (one awaited call), answer the GIF."""
+    return _dispatch("pixel", request)
+
+
+@functions_framework.http
+def click(request: Any) -> Any:
+    """GET|HEAD /c/{token}: verify, publish the hit, redirect to the signed URL."""
+    return _dispatch("click", request)
+
+
+@functions_framework.http
+def addon(request: Any) -> Any:
+    """POST /addon/...: the Workspace add-on's HTTP runtime."""
+    return _dispatch("addon", request)
+
+
+@functions_framework.http
+def chat(request: Any) -> Any:
+    """POST /chat: the Google Chat app."""
+    return _dispatch("chat", request)
+
+
+@functions_framework.http
+def slack(request: Any) -> Any:
+    """POST /slack/...: Slack events, interactivity and OAuth."""
+    return _dispatch("slack", request)
+
+
+@functions_framework.http
+def dashboard(request: Any) -> Any:
+    """GET /dashboard/...: the web dashboard."""
+    return _dispatch("dashboard", request)
+
+
+@functions_framework.cloud_event
+def process_hit(cloud_event: Any) -> None:
+    """Pub/Sub (hits topic): classify and store the hit; raising makes Pub/Sub redeliver."""
+    from mailbeacon.bus import HITS
+
+    _deliver(HITS, cloud_event)
+
+
+@functions_framework.cloud_event
+def notify(cloud_event: Any) -> None:
+    """Pub/Sub (notify topic): tell the sender about a human open or click."""
+    from mailbeacon.bus import NOTIFY
+
+    _deliver(NOTIFY, cloud_event)
+
+
+@functions_framework.cloud_event
+def digest(cloud_event: Any) -> None:
+    """Pub/Sub (digest topic, fed by Cloud Scheduler): send the grouped notifications."""
+    from mailbeacon.bus import DIGEST
+
+    _deliver(DIGEST, cloud_event)

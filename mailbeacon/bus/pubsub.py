@@ -1,0 +1,131 @@
+"""The Bus port on Google Cloud Pub/Sub, and the consumer side that Cloud Functions call.
+
+Publishing is one POST to Pub/Sub's REST API (``topics.publish``), through google-auth's
+AuthorizedSession in the cloud and a plain requests session against the emulator. We avoid
+google-cloud-pubsub here on purpose: its gRPC stack costs about 0.4 s of imports, and the pixel
+pays every import at cold start. The call returns once Pub/Sub has stored the message, so a
+hit is durable before the pixel answers.
+
+Delivery is at least once. ``deliver`` turns one pushed message into a handler call: a message
+that is not JSON is acknowledged and logged (retrying cannot fix it); a handler's exception
+propagates, so the function fails and Pub/Sub redelivers. Idempotency lives in the handlers
+(an event's id is its hit's id, and events are stored insert-if-absent).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+from ..errors import BusUnavailable
+from . import DIGEST, HITS, NOTIFY, Handler
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://www.googleapis.com/auth/pubsub"
+DEFAULT_TOPIC_PREFIX = "mailbeacon-"
+ATTRIBUTES = ("kind", "message_id")
+"""Payload fields copied into message attributes, for filters and for reading the logs."""
+
+
+def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
+    """Our topic names as Pub/Sub topic ids (which need at least three characters)."""
+    return {topic: f"{prefix}{topic}" for topic in (HITS, NOTIFY, DIGEST)}
+
+
+class PubsubBus:
+    """Publishes to ``projects/{project}/topics/{prefix}{topic}``; records consumer handlers."""
+
+    def __init__(
+        self,
+        project: str | None,
+        *,
+        topic_prefix: str = DEFAULT_TOPIC_PREFIX,
+        emulator_host: str | None = None,
+        session: Any = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if not project:
+            raise BusUnavailable("Pub/Sub needs a project: set GOOGLE_CLOUD_PROJECT")
+        self.project = project
+        self.topics = topic_ids(topic_prefix)
+        self.emulator_host = emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
+        self.base_url = (
+            f"http://{self.emulator_host}"
+            if self.emulator_host
+            else "https://pubsub.googleapis.com"
+        )
+        self.timeout = timeout
+        self.handlers: dict[str, Handler] = {}
+        self._session = session
+        self._lock = threading.Lock()
+
+    def topic_path(self, topic: str) -> str:
+        return f"projects/{self.project}/topics/{self.topics.get(topic, topic)}"
+
+    @property
+    def session(self) -> Any:
+        """A pooled HTTP session, made on first publish (credentials only off the emulator)."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    if self.emulator_host:
+                        import requests
+
+                        self._session = requests.Session()
+                    else:
+                        import google.auth
+                        from google.auth.transport.requests import AuthorizedSession
+
+                        credentials, _ = google.auth.default(scopes=[SCOPE])
+                        self._session = AuthorizedSession(credentials)
+        return self._session
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        """Remember who consumes ``topic``; the Cloud Function for that topic calls it."""
+        self.handlers[topic] = handler
+
+    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        attributes = {k: str(payload[k]) for k in ATTRIBUTES if payload.get(k) not in (None, "")}
+        message: dict[str, Any] = {"data": base64.b64encode(data).decode("ascii")}
+        if attributes:
+            message["attributes"] = attributes
+        url = f"{self.base_url}/v1/{self.topic_path(topic)}:publish"
+        try:
+            response = self.session.post(url, json={"messages": [message]}, timeout=self.timeout)
+        except Exception as exc:  # requests' and google-auth's transport errors alike
+            raise BusUnavailable(f"publishing to {topic}: {exc}") from exc
+        if response.status_code != 200:
+            raise BusUnavailable(
+                f"publishing to {topic}: HTTP {response.status_code} {response.text[:200]}"
+            )
+
+
+def decode(message: dict[str, Any]) -> dict[str, Any] | None:
+    """A Pub/Sub message's JSON object payload, or None when it has none."""
+    try:
+        payload = json.loads(base64.b64decode(message.get("data") or "", validate=True))
+    except (binascii.Error, ValueError, TypeError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def deliver(handler: Handler | None, topic: str, cloud_event: Any) -> None:
+    """Hand one Pub/Sub CloudEvent to ``handler``; raise to have it delivered again."""
+    data = cloud_event.data if hasattr(cloud_event, "data") else cloud_event["data"]
+    message = (data or {}).get("message") or {}
+    message_id = message.get("messageId") or message.get("message_id") or "?"
+    payload = decode(message)
+    if payload is None:
+        log.error("acknowledging malformed %s message %s: not a JSON object", topic, message_id)
+        return
+    if handler is None:
+        log.error("no handler for %s; acknowledging message %s", topic, message_id)
+        return
+    handler(payload)
