@@ -32,6 +32,7 @@ class _Batch:
 class _Slot:
     pending: _Batch = field(default_factory=_Batch)
     leader: bool = False
+    writing: threading.Lock = field(default_factory=threading.Lock)
     last_write: float = 0.0
     not_before: float = 0.0  # another process wrote this document at about this time
 
@@ -78,28 +79,32 @@ class Coalescer:
             raise batch.error
 
     def _lead(self, key: Hashable, slot: _Slot) -> None:
-        # Rate limiting, not synchronisation: wait out the rest of the document's interval.
-        wait = max(slot.last_write + self.interval, slot.not_before) - self._clock()
-        if wait > 0:
-            self._sleep(min(wait, self.interval))
-        with self._lock:
-            batch, slot.pending = slot.pending, _Batch()
-            slot.leader = False
-            slot.last_write = self._clock()
-            if len(self._slots) > 10_000:
-                self._forget_idle()
-        try:
-            self._flush(key, batch.items)
-        except BaseException as exc:
-            batch.error = exc
-        finally:
-            batch.done.set()  # whoever submitted meanwhile leads the next batch
+        with slot.writing:  # one write per key at a time, spaced from the end of the last one
+            # Rate limiting, not synchronisation: wait out the rest of the document's interval.
+            wait = max(slot.last_write + self.interval, slot.not_before) - self._clock()
+            if wait > 0:
+                self._sleep(min(wait, self.interval))
+            with self._lock:
+                batch, slot.pending = slot.pending, _Batch()
+                slot.leader = False  # whoever submits from now on leads the next batch
+                if len(self._slots) > 10_000:
+                    self._forget_idle()
+            try:
+                self._flush(key, batch.items)
+            except BaseException as exc:
+                batch.error = exc
+            finally:
+                slot.last_write = self._clock()
+                batch.done.set()
 
     def _forget_idle(self) -> None:
         horizon = self._clock() - 2 * self.interval
         for key in [
             k
             for k, s in self._slots.items()
-            if not s.leader and not s.pending.items and max(s.last_write, s.not_before) < horizon
+            if not s.leader
+            and not s.writing.locked()
+            and not s.pending.items
+            and max(s.last_write, s.not_before) < horizon
         ]:
             del self._slots[key]

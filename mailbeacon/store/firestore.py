@@ -112,6 +112,7 @@ class FirestoreStore:
         self._database = database
         self.prefix = prefix
         self._lock = threading.Lock()
+        self._settings_lock = threading.Lock()
         self._settings_ttl = settings_ttl
         self.timeout = timeout
         self._rpc: dict[str, Any] = {}
@@ -331,12 +332,21 @@ class FirestoreStore:
 
     def _owner_strictness(self, owner: str) -> Strictness:
         """Settings change rarely; a minute's staleness saves a read on every hit."""
-        cached = self._strictness.get(owner)
-        if cached is not None and time.monotonic() - cached[0] < self._settings_ttl:
-            return cached[1]
-        strictness = self.get_settings(owner).strictness
-        self._strictness[owner] = (time.monotonic(), strictness)
-        return strictness
+
+        def fresh() -> Strictness | None:
+            cached = self._strictness.get(owner)
+            if cached is not None and time.monotonic() - cached[0] < self._settings_ttl:
+                return cached[1]
+            return None
+
+        if (known := fresh()) is not None:
+            return known
+        with self._settings_lock:  # one read per owner, however many hits arrive at once
+            if (known := fresh()) is not None:
+                return known
+            strictness = self.get_settings(owner).strictness
+            self._strictness[owner] = (time.monotonic(), strictness)
+            return strictness
 
     def purge_expired(self, now: datetime) -> int:
         """Firestore's TTL policy on ``events.expires_at`` deletes expired events (within a

@@ -1,0 +1,83 @@
+"""A message opened 500 times within a minute: every open counts, and no Firestore document is
+written more than about once per second (Firestore's sustained limit per document)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mailbeacon.bus.local import LocalBus
+from mailbeacon.classify import classify
+from mailbeacon.model import Hit, Message
+from mailbeacon.services import get_stats, process_hit
+from mailbeacon.store.firestore import RECENT_EVENTS, FirestoreStore
+from mailbeacon.store.sqlite import Database
+from tests.support.counting import Counts, count_firestore
+from tests.support.emulators import PROJECT, Emulators
+
+pytestmark = pytest.mark.emulators
+
+OPENS = 500
+GMAIL_PROXY = "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"
+
+
+def test_500_opens_in_a_minute_all_count_and_no_document_takes_more_than_1_write_per_second(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    from google.cloud import firestore
+
+    counts = Counts()
+    client = count_firestore(firestore.Client(project=PROJECT), counts)
+    store = FirestoreStore(client, prefix=f"hot{secrets.token_hex(3)}_")  # real 1 s interval
+    bus = LocalBus(Database(tmp_path / "outbox.db"))  # takes the notifier hand-offs
+    sent = datetime.now(UTC) - timedelta(minutes=5)
+    message = Message(
+        id=secrets.token_urlsafe(12),
+        owner="ann@example.com",
+        recipients=tuple(f"r{i}@example.org" for i in range(OPENS)),
+        subject="All hands",
+        created_at=sent,
+        sent_at=sent,
+    )
+    store.add_message(message)
+    hits = [
+        Hit(
+            id=secrets.token_hex(12),
+            kind="open",
+            message_id=message.id,
+            at=sent + timedelta(minutes=1, seconds=i * 60 / OPENS),  # 500 opens in one minute
+            user_agent=GMAIL_PROXY,
+            ip_hash=f"h{i}",
+            network="66.249.84.0/24",
+        ).to_dict()
+        for i in range(OPENS)
+    ]
+    before = counts.total_writes, counts.reads
+
+    started = time.monotonic()
+    # Delivered as fast as Pub/Sub and one instance at concurrency 64 manage: the worst case.
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        events = list(pool.map(lambda h: process_hit(store, bus, classify, h), hits))
+    elapsed = time.monotonic() - started
+    writes, reads = counts.total_writes - before[0], counts.reads - before[1]
+
+    assert all(e is not None and e.verdict.value == "human" for e in events)
+    stats = get_stats(store, message.id)
+    assert stats["opens"]["human"] == OPENS  # every open counts
+    assert stats["opens"]["unique_human"] == OPENS
+
+    message_doc = next(p for p in counts.writes if p.endswith(f"messages/{message.id}"))
+    event_docs = [p for p in counts.writes if "_events/" in p]
+    assert len(event_docs) == OPENS
+    assert all(len(counts.writes[p]) == 1 for p in event_docs)  # each event written once
+    assert counts.max_writes_per_second() <= 1  # no document twice within any second
+    assert len(counts.writes[message_doc]) <= elapsed + 2  # the message doc: ~once a second
+    assert writes / OPENS <= 2 and reads / OPENS <= 1.01  # what bench/cost.py reports
+    context = store.get_context(message.id)
+    assert context is not None and len(context.earlier) == RECENT_EVENTS
+    assert context.earlier[-1].at == max(e.at for e in events if e is not None)
