@@ -129,6 +129,18 @@ def build_parser() -> Parser:
     settings.add_argument("--timezone", type=_timezone)
     settings.add_argument("--strictness", choices=[s.value for s in Strictness])
     settings.add_argument("--json", action="store_true")
+
+    deploy = sub.add_parser("deploy", help="deploy to Google Cloud (Functions, Firestore, Pub/Sub)")
+    deploy.add_argument("--project", required=True, help="Google Cloud project id")
+    deploy.add_argument("--region", required=True, help="such as europe-west1")
+    deploy.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
+    deploy.add_argument("--public-url", type=_http_url, help="a custom domain for pixel and links")
+    deploy.add_argument(
+        "--retention-days", type=int, help="default MAILBEACON_RETENTION_DAYS or 180"
+    )
+    deploy.add_argument(
+        "--source-dir", type=Path, default=Path("build/functions-source"), help="assembled here"
+    )
     return parser
 
 
@@ -240,11 +252,26 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from .deploy import deploy
+
+    retention = args.retention_days or int(Config.from_env().retention.days)
+    return deploy(
+        args.project,
+        args.region,
+        source_dir=args.source_dir,
+        dry_run=args.dry_run,
+        public_url=args.public_url,
+        retention_days=retention,
+    )
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "track": cmd_track,
     "stats": cmd_stats,
     "settings": cmd_settings,
+    "deploy": cmd_deploy,
 }
 
 

@@ -237,7 +237,6 @@ class FirestoreStore:
             query = query.where(filter=FieldFilter("created_at", "<", before))
         query = (
             query.order_by("created_at", direction=Query.DESCENDING)
-            .order_by("__name__")
             .select(_MESSAGE_FIELDS)
             .limit(limit)
         )
@@ -295,7 +294,6 @@ class FirestoreStore:
             self._col("events")
             .where(filter=FieldFilter("message_id", "==", message_id))
             .order_by("at")
-            .order_by("__name__")
         )
         now = datetime.now(UTC)
         with self._translated("list_events"):
