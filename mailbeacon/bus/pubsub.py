@@ -1,10 +1,9 @@
 """The Bus port on Google Cloud Pub/Sub, and the consumer side that Cloud Functions call.
 
-Publishing is one POST to Pub/Sub's REST API (``topics.publish``), through google-auth's
-AuthorizedSession in the cloud and a plain requests session against the emulator. We avoid
-google-cloud-pubsub here on purpose: its gRPC stack costs about 0.4 s of imports, and the pixel
-pays every import at cold start. The call returns once Pub/Sub has stored the message, so a
-hit is durable before the pixel answers.
+Publishing is one POST to Pub/Sub's REST API (``topics.publish``) with a bearer token from
+google-auth (none against the emulator). We avoid google-cloud-pubsub here on purpose: its gRPC
+stack costs about 0.4 s of imports, and the pixel pays every import at cold start. The call
+returns once Pub/Sub has stored the message, so a hit is durable before the pixel answers.
 
 Delivery is at least once. ``deliver`` turns one pushed message into a handler call: a message
 that is not JSON is acknowledged and logged (retrying cannot fix it); a handler's exception
@@ -38,8 +37,17 @@ def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
     return {topic: f"{prefix}{topic}" for topic in (HITS, NOTIFY, DIGEST)}
 
 
+class _Local(threading.local):
+    conn: Any = None
+
+
 class PubsubBus:
-    """Publishes to ``projects/{project}/topics/{prefix}{topic}``; records consumer handlers."""
+    """Publishes to ``projects/{project}/topics/{prefix}{topic}``; records consumer handlers.
+
+    The POST goes through http.client (already loaded with the web stack) on a kept-alive
+    connection per thread. ``session`` (anything with requests' ``post``) replaces that
+    transport, for instrumentation.
+    """
 
     def __init__(
         self,
@@ -55,36 +63,17 @@ class PubsubBus:
         self.project = project
         self.topics = topic_ids(topic_prefix)
         self.emulator_host = emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
-        self.base_url = (
-            f"http://{self.emulator_host}"
-            if self.emulator_host
-            else "https://pubsub.googleapis.com"
-        )
+        self.host = self.emulator_host or "pubsub.googleapis.com"
+        self.base_url = f"{'http' if self.emulator_host else 'https'}://{self.host}"
         self.timeout = timeout
         self.handlers: dict[str, Handler] = {}
-        self._session = session
+        self.session = session
+        self._local = _Local()
         self._lock = threading.Lock()
+        self._credentials: Any = None
 
     def topic_path(self, topic: str) -> str:
         return f"projects/{self.project}/topics/{self.topics.get(topic, topic)}"
-
-    @property
-    def session(self) -> Any:
-        """A pooled HTTP session, made on first publish (credentials only off the emulator)."""
-        if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    if self.emulator_host:
-                        import requests
-
-                        self._session = requests.Session()
-                    else:
-                        import google.auth
-                        from google.auth.transport.requests import AuthorizedSession
-
-                        credentials, _ = google.auth.default(scopes=[SCOPE])
-                        self._session = AuthorizedSession(credentials)
-        return self._session
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Remember who consumes ``topic``; the Cloud Function for that topic calls it."""
@@ -96,15 +85,59 @@ class PubsubBus:
         message: dict[str, Any] = {"data": base64.b64encode(data).decode("ascii")}
         if attributes:
             message["attributes"] = attributes
-        url = f"{self.base_url}/v1/{self.topic_path(topic)}:publish"
+        path = f"/v1/{self.topic_path(topic)}:publish"
         try:
-            response = self.session.post(url, json={"messages": [message]}, timeout=self.timeout)
-        except Exception as exc:  # requests' and google-auth's transport errors alike
-            raise BusUnavailable(f"publishing to {topic}: {exc}") from exc
-        if response.status_code != 200:
-            raise BusUnavailable(
-                f"publishing to {topic}: HTTP {response.status_code} {response.text[:200]}"
-            )
+            status, text = self._post(path, {"messages": [message]})
+        except BusUnavailable:
+            raise
+        except Exception as exc:  # transport and credential errors alike
+            raise BusUnavailable(f"publishing to {topic}: {exc!r}") from exc
+        if status != 200:
+            raise BusUnavailable(f"publishing to {topic}: HTTP {status} {text[:200]}")
+
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        if self.session is not None:
+            response = self.session.post(self.base_url + path, json=body, timeout=self.timeout)
+            return response.status_code, response.text
+        import http.client
+
+        headers = {"Content-Type": "application/json", **self._auth_headers()}
+        encoded = json.dumps(body).encode()
+        for attempt in (1, 2):  # a kept-alive connection the server closed is retried once
+            conn = self._local.conn
+            reused = conn is not None
+            if conn is None:
+                kind = (
+                    http.client.HTTPConnection
+                    if self.emulator_host
+                    else http.client.HTTPSConnection
+                )
+                conn = self._local.conn = kind(self.host, timeout=self.timeout)
+            try:
+                conn.request("POST", path, encoded, headers)
+                response = conn.getresponse()
+                return response.status, response.read().decode("utf-8", "replace")
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                self._local.conn = None
+                if not reused or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _auth_headers(self) -> dict[str, str]:
+        """A bearer token from Application Default Credentials (none for the emulator)."""
+        if self.emulator_host:
+            return {}
+        with self._lock:
+            if self._credentials is None:
+                import google.auth
+
+                self._credentials, _ = google.auth.default(scopes=[SCOPE])
+            if not self._credentials.valid:
+                from google.auth.transport.requests import Request
+
+                self._credentials.refresh(Request())
+            return {"Authorization": f"Bearer {self._credentials.token}"}
 
 
 def decode(message: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,0 +1,152 @@
+"""What a hit costs in the cloud: Firestore reads and writes and Pub/Sub publishes per hit.
+
+Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
+(tests/support/counting.py). The edge is the real WSGI app (pixel and click through the Flask
+test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
+subscription. Ours: FirestoreStore.get_context (one read of the message document, coalesced
+context writes). Baseline, same run and same hits: the context assembled from the finer reads
+(get_message, get_settings, list_events, list_self_views), as the core did before.
+Goal: <= 1 read, <= 2 writes, 1 publish per hit on average.
+
+Run: .venv/bin/python bench/cost.py [--messages 20] [--hits-per-message 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import secrets
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mailbeacon.bootstrap import App, bootstrap  # noqa: E402
+from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
+from mailbeacon.clock import FixedClock  # noqa: E402
+from mailbeacon.config import Config  # noqa: E402
+from mailbeacon.model import MessageContext  # noqa: E402
+from mailbeacon.services import track_message  # noqa: E402
+from mailbeacon.store import assemble_context  # noqa: E402
+from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
+from tests.support.cloud import PubsubAdmin  # noqa: E402
+from tests.support.counting import CountingSession, Counts, count_firestore  # noqa: E402
+from tests.support.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
+
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15",
+    "python-requests/2.31",
+]
+
+
+class AssembledContext(FirestoreStore):
+    """The baseline: the context from four finer reads instead of one document."""
+
+    def get_context(self, message_id: str) -> MessageContext | None:
+        return assemble_context(self, message_id)
+
+
+def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namespace) -> Counts:
+    import os
+
+    from google.cloud import firestore
+
+    os.environ.update(hosts)
+    project, prefix = "bench-cost", f"{kind}{secrets.token_hex(3)}-"
+    counts = Counts()
+    admin = PubsubAdmin(hosts["PUBSUB_EMULATOR_HOST"], project)
+    for topic in ("hits", "notify", "digest"):
+        admin.create_topic(prefix + topic)
+    admin.create_subscription(prefix + "hits-pull", prefix + "hits")
+    import requests
+
+    bus = PubsubBus(
+        project, topic_prefix=prefix, session=CountingSession(requests.Session(), counts)
+    )
+    client = count_firestore(firestore.Client(project=project), counts)
+    store = store_cls(client, prefix=prefix)
+    clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
+    data_dir = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
+    config = Config(
+        data_dir=data_dir, public_url="http://127.0.0.1", store="firestore", bus="pubsub"
+    )
+    app: App = bootstrap(config, clock=clock, store=store, bus=bus)
+    from functions.app import create_app
+
+    web = create_app(app).test_client()
+    rng = random.Random(7)
+    urls = []
+    for i in range(args.messages):
+        tracked = track_message(
+            store,
+            app.urls,
+            clock,
+            sender=f"u{i % 3}@example.com",
+            recipients=["r@example.org"],
+            links=["https://example.com/a"],
+            sent_at=clock.now(),
+        )
+        urls += [tracked.pixel_url] * (args.hits_per_message - 1) + [tracked.links[0][1]]
+    rng.shuffle(urls)
+    clock.advance(minutes=5)
+    before = counts.reads, counts.total_writes, counts.publishes
+
+    for url in urls:  # the edge: one publish per hit, no store access
+        ua = rng.choice(AGENTS)
+        assert web.get(
+            url.removeprefix("http://127.0.0.1"), headers={"User-Agent": ua}
+        ).status_code in (200, 302)
+    edge_publishes = counts.publishes - before[2]
+
+    def consume(received: dict[str, Any]) -> str:
+        app.handle_hit(decode(received["message"]))  # what process_hit does per delivery
+        return received["ackId"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16
+        while batch := admin.pull(prefix + "hits-pull", 100):
+            admin.ack(prefix + "hits-pull", list(pool.map(consume, batch)))
+    hits = len(urls)
+    reads, writes = counts.reads - before[0], counts.total_writes - before[1]
+    publishes = counts.publishes - before[2]
+    print(
+        f"  {kind:<9} per hit: {reads / hits:5.2f} reads  {writes / hits:5.2f} writes  "
+        f"{edge_publishes / hits:4.2f} edge publishes  "
+        f"{(publishes - edge_publishes) / hits:4.2f} notify publishes   ({hits} hits)"
+    )
+    counts.hits = hits  # type: ignore[attr-defined]
+    counts.reads_only, counts.writes_only = reads, writes  # type: ignore[attr-defined]
+    return counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument("--hits-per-message", type=int, default=25)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
+    firestore = Emulator("Firestore", firestore_command(), work / "firestore.log").start()
+    pubsub = Emulator("Pub/Sub", pubsub_command(), work / "pubsub.log").start()
+    try:
+        hosts = {
+            "FIRESTORE_EMULATOR_HOST": firestore.host,
+            "PUBSUB_EMULATOR_HOST": pubsub.host,
+        }
+        print(f"cost per hit ({args.messages} messages x {args.hits_per_message} hits)")
+        ours = run("ours", FirestoreStore, hosts, args)
+        base = run("baseline", AssembledContext, hosts, args)
+        ratio_reads = ours.reads_only / base.reads_only  # type: ignore[attr-defined]
+        ratio_writes = ours.writes_only / base.writes_only  # type: ignore[attr-defined]
+        print(f"  ratio ours/baseline: reads {ratio_reads:.2f}x  writes {ratio_writes:.2f}x")
+    finally:
+        pubsub.stop()
+        firestore.stop()
+
+
+if __name__ == "__main__":
+    main()
