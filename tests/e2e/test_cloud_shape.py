@@ -43,7 +43,10 @@ class Cloud:
         return cli_json(*args, data_dir=self.data_dir, env=self.env)
 
     def stats(self, message_id: str) -> dict[str, Any]:
-        return self.cli_json("stats", message_id)
+        # "--": a message id may start with "-" (URL-safe base64)
+        result = run_cli("stats", "--json", "--", message_id, data_dir=self.data_dir, env=self.env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
 
     def track(self) -> dict[str, Any]:
         return self.cli_json(
