@@ -13,6 +13,8 @@ Deploy with ``--entry-point NAME`` from a source folder that holds this file as 
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 from typing import Any
@@ -33,11 +35,38 @@ MOUNTS: dict[str, tuple[str, ...]] = {
 }
 
 
+class _CloudLogFormat(logging.Formatter):
+    """One JSON line per record: Cloud Logging reads ``severity`` from it, so an error logged
+    here (a failed publish, say) shows up as an error, not as plain stderr text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "severity": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["message"] += "\n" + self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_CloudLogFormat())
+    mailbeacon_loggers = ("mailbeacon", "functions", "addon", "notifier")
+    for name in mailbeacon_loggers:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def application() -> tuple[Any, Any]:
     """The bootstrapped App and its Flask app, built once per instance on first use."""
     if not _wired:
         with _lock:
             if not _wired:
+                _configure_logging()
                 from functions.app import create_app
                 from mailbeacon.bootstrap import bootstrap
                 from mailbeacon.config import Config

@@ -83,7 +83,7 @@ class Coalescer:
             # Rate limiting, not synchronisation: wait out the rest of the document's interval.
             wait = max(slot.last_write + self.interval, slot.not_before) - self._clock()
             if wait > 0:
-                self._sleep(min(wait, self.interval))
+                self._sleep(min(wait, 2 * self.interval))  # bounded against clock skew
             with self._lock:
                 batch, slot.pending = slot.pending, _Batch()
                 slot.leader = False  # whoever submits from now on leads the next batch

@@ -218,3 +218,29 @@ def test_stats_against_firestore_refuses_an_unknown_message(cloud: Cloud) -> Non
     result = run_cli("stats", "nope", data_dir=cloud.data_dir, env=cloud.env)
     assert result.returncode != 0
     assert "no tracked message" in result.stderr
+
+
+def test_when_publishing_fails_the_pixel_still_answers_and_logs_an_error(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    tracked = cloud.track()
+    down = FunctionProcess(
+        "pixel", {**cloud.env, "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"}, tmp_path
+    ).start()
+    try:
+        path = tracked["pixel_url"].split("/pixel", 1)[1]
+        gif = requests.get(down.url + path, headers={"User-Agent": GMAIL_PROXY}, timeout=30)
+        assert gif.status_code == 200 and len(gif.content) == 43
+        errors = wait_until(
+            lambda: [
+                json.loads(line)
+                for line in down.log.splitlines()
+                if line.startswith("{") and '"severity": "ERROR"' in line
+            ]
+        )
+        assert "could not record open hit" in errors[0]["message"]
+        health = requests.get(down.url + "/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["status"] == "degraded"
+    finally:
+        down.stop()
+    assert cloud.stats(tracked["message_id"])["events"] == []  # nothing half-recorded
