@@ -36,7 +36,9 @@ class Store(Protocol):
     def get_context(self, message_id: str) -> MessageContext | None:
         """What classifying a hit needs (message, earlier events, self views, the owner's
         strictness), in one read where the backend allows. ``earlier`` holds at least the
-        message's latest 100 unexpired events, oldest first; None for an unknown message."""
+        message's latest 100 unexpired events, oldest first (on Firestore, as of the message
+        document's last context write, about a second behind at most); None for an unknown
+        message."""
 
     def add_self_view(self, message_id: str, at: datetime) -> None: ...
 
