@@ -1,8 +1,9 @@
 """The Store port on Firestore, for Mailbeacon in the customer's own Google Cloud project.
 
 Layout (every collection name takes an optional prefix, so tests and tenants never collide):
-- ``messages/{id}``: the message, its links and self views, plus ``recent``: a map of the
-  message's latest events (what the classifier needs), so classifying a hit costs one read.
+- ``messages/{id}``: the message, its links and self views, ``written_at`` (its last write),
+  and ``recent``: a map of the message's latest events (what the classifier needs), so
+  classifying a hit costs one read.
 - ``events/{event id}``: one document per classified hit, created once (insert-if-absent),
   with ``expires_at`` as the TTL field. Counting reads these at read time, so no counter
   document is written per hit.
@@ -10,8 +11,9 @@ Layout (every collection name takes an optional prefix, so tests and tenants nev
 
 Hot documents: each hit creates its own event document; the message document's ``recent`` map
 is updated through a Coalescer, at most about once per second per message however many hits
-arrive. google-cloud-firestore is imported on first use, never at module import, so the pixel
-(which never touches the store) does not pay for it.
+arrive (and a second after any other process's write it has seen). google-cloud-firestore is
+imported on first use, never at module import, so the pixel (which never touches the store)
+does not pay for it.
 """
 
 from __future__ import annotations
@@ -162,6 +164,8 @@ class FirestoreStore:
 
     # messages
     def add_message(self, message: Message) -> None:
+        from google.cloud.firestore import SERVER_TIMESTAMP
+
         data = {
             "owner": message.owner,
             "recipients": list(message.recipients),
@@ -171,6 +175,7 @@ class FirestoreStore:
             "links": [{"index": link.index, "url": link.url} for link in message.links],
             "self_views": [],
             "recent": {},
+            "written_at": SERVER_TIMESTAMP,  # every write of a message sets it: see Coalescer
         }
         with self._translated("add_message"):
             self._message_ref(message.id).set(data, **self._rpc)
@@ -204,7 +209,8 @@ class FirestoreStore:
                 raise UnknownMessage(f"no tracked message {message_id!r}")
             links = snap.to_dict().get("links") or []
             link = Link(max((int(x["index"]) for x in links), default=0) + 1, url)
-            transaction.update(ref, {"links": [*links, {"index": link.index, "url": url}]})
+            links = [*links, {"index": link.index, "url": url}]
+            transaction.update(ref, {"links": links, "written_at": firestore.SERVER_TIMESTAMP})
             return link
 
         with self._translated("add_link"):
@@ -212,6 +218,7 @@ class FirestoreStore:
 
     def mark_sent(self, message_id: str, at: datetime) -> None:
         from google.api_core.exceptions import FailedPrecondition, NotFound
+        from google.cloud.firestore import SERVER_TIMESTAMP
 
         ref = self._message_ref(message_id)
         with self._translated("mark_sent"):
@@ -220,7 +227,7 @@ class FirestoreStore:
                 return
             try:  # only if nobody changed the document since we looked
                 ref.update(
-                    {"sent_at": at},
+                    {"sent_at": at, "written_at": SERVER_TIMESTAMP},
                     option=self.client.write_option(last_update_time=snap.update_time),
                     **self._rpc,
                 )
@@ -280,7 +287,7 @@ class FirestoreStore:
         with self._lock:
             for old in self._trim.pop(message_id, []):
                 update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
-        update["recent_written_at"] = SERVER_TIMESTAMP
+        update["written_at"] = SERVER_TIMESTAMP
         with self._translated("update message context"):
             try:
                 self._message_ref(message_id).update(update, **self._rpc)
@@ -316,7 +323,7 @@ class FirestoreStore:
         if len(recent) > RECENT_EVENTS:
             with self._lock:
                 self._trim[message_id] = [e.id for e in recent[:-RECENT_EVENTS]]
-        written = d.get("recent_written_at")
+        written = d.get("written_at")
         if written is not None:
             self.recent.written_elsewhere(message_id, written.timestamp())
         return MessageContext(
@@ -354,11 +361,13 @@ class FirestoreStore:
     # self views
     def add_self_view(self, message_id: str, at: datetime) -> None:
         from google.api_core.exceptions import NotFound
-        from google.cloud.firestore import ArrayUnion
+        from google.cloud.firestore import SERVER_TIMESTAMP, ArrayUnion
 
         with self._translated("add_self_view"):
             try:
-                self._message_ref(message_id).update({"self_views": ArrayUnion([at])}, **self._rpc)
+                self._message_ref(message_id).update(
+                    {"self_views": ArrayUnion([at]), "written_at": SERVER_TIMESTAMP}, **self._rpc
+                )
             except NotFound:
                 log.info("self view for unknown message %s ignored", message_id)
 
