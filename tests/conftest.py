@@ -46,7 +46,7 @@ NEEDS_EMULATORS = {"firestore"}
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param in NEEDS_EMULATORS:
-        request.getfixturevalue("emulators")
+        request.getfixturevalue("emulators").reset_firestore()
     store = STORE_FACTORIES[request.param](tmp_path)
     yield store
     store.close()

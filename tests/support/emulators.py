@@ -12,6 +12,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +27,15 @@ SDK = Path(os.environ.get("MAILBEACON_GCLOUD_SDK", "/usr/lib/google-cloud-sdk"))
 FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
 PUBSUB_JARS = str(SDK / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")
 PROJECT = "mailbeacon-test"
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel stop the emulator if pytest itself is killed."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -54,7 +64,7 @@ class Emulator:
             [*self.command, "--host=127.0.0.1", f"--port={self.port}"],
             stdout=self.log_path.open("wb"),
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not self._ready():

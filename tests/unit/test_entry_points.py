@@ -3,6 +3,11 @@ function's name leads the path (cloudfunctions.net URL or the function's own URL
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from functions.main import _path_for
@@ -27,3 +32,38 @@ from functions.main import _path_for
 )
 def test_paths(function: str, path: str, expected: str | None) -> None:
     assert _path_for(function, path) == expected
+
+
+def _probe(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def test_importing_the_entry_points_wires_nothing() -> None:
+    result = _probe(
+        "import sys, functions.main as m; "
+        "print(bool(m._wired), 'mailbeacon.bootstrap' in sys.modules, 'flask' in sys.modules)"
+    )
+    assert result.returncode == 0, result.stderr
+    # functions-framework brings Flask; our wiring waits for the first request.
+    assert result.stdout.split() == ["False", "False", "True"]
+
+
+def test_the_cloud_refuses_to_start_without_the_token_secret(tmp_path: Path) -> None:
+    result = _probe(
+        "import functions.main as m; m.application()",
+        MAILBEACON_STORE="firestore",
+        MAILBEACON_BUS="pubsub",
+        GOOGLE_CLOUD_PROJECT="p",
+        MAILBEACON_DATA_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "MAILBEACON_SECRET is not set" in result.stderr
+    assert not (tmp_path / "secret").exists()  # no per-instance key was made up
