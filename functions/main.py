@@ -56,6 +56,8 @@ def _configure_logging() -> None:
     mailbeacon_loggers = ("mailbeacon", "functions", "addon", "notifier")
     for name in mailbeacon_loggers:
         logger = logging.getLogger(name)
+        if any(isinstance(h.formatter, _CloudLogFormat) for h in logger.handlers):
+            continue  # configured by an earlier, failed start
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
