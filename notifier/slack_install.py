@@ -40,7 +40,7 @@ class StoreInstallationStore(InstallationStore):
 
     def save(self, installation: Installation) -> None:
         data = {
-            k: iso(v) if isinstance(v, datetime) else v
+            k: str(int(v.timestamp())) if isinstance(v, datetime) else v
             for k, v in installation.to_dict_for_copying().items()
         }
         self.store.put_record(

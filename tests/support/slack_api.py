@@ -51,6 +51,7 @@ class FakeSlack:
         **headers: str,
     ) -> None:
         body = {"ok": False, "error": error or "ratelimited"}
+        headers = {k.replace("_", "-"): v for k, v in headers.items()}
         with self._lock:
             self.failures.setdefault(method, []).extend([_json(status, body, **headers)] * times)
 
