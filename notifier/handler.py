@@ -165,7 +165,7 @@ class Notifier:
             return "no channel configured"
         now = self.clock.now()
         last = self.store.get_record(DIGEST_SENT, user)
-        since = parse_time(last["at"]) if last else now - timedelta(days=1)
+        since = parse_time(last["at"]) if last else now - timedelta(days=7)  # first digest
         digest = build_digest(
             self.store,
             user,
