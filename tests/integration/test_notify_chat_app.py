@@ -64,11 +64,10 @@ def test_added_to_a_dm_then_alerts_arrive_there_threaded_and_idempotent(
     rig.settle()
     [message] = chat.created
     event = rig.app.store.list_events(tracked.message.id)[0]
-    assert (
-        message["name"]
-        == f"spaces/DM123/messages/client-{event.id.lower()}"[: len(message["name"])]
-    )
-    assert message["_query"]["messageId"].startswith("client-")
+    message_id = message["_query"]["messageId"]
+    assert re.fullmatch(r"client-[a-z0-9-]+", message_id) and len(message_id) <= 63
+    assert event.id.lower().replace("_", "-")[:20] in message_id
+    assert message["name"] == f"spaces/DM123/messages/{message_id}"
     assert message["_query"]["messageReplyOption"] == "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
     assert message["thread"]["threadKey"] == f"mailbeacon-{tracked.message.id}"
     assert message["cardsV2"][0]["card"]["header"]["title"].startswith("bo@example.org opened")
@@ -131,10 +130,9 @@ def test_chat_api_429_is_retried(rig: Rig, chat: FakeChat) -> None:
 
     chat.dms["users/ana@example.com"] = "spaces/DM9"
     rig.settings(chat_app_dm=True)
-    chat.failures.append(
-        (429, {"Content-Type": "application/json", "Retry-After": "3"},
-         json.dumps({"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "slow"}}).encode())
-    )  # fmt: skip
+    error = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "slow"}}
+    headers = {"Content-Type": "application/json", "Retry-After": "3"}
+    chat.failures.append((429, headers, json.dumps(error).encode()))
     rig.open(rig.track())
     rig.settle()
     assert len(chat.created) == 1 and rig.sleeps == [3.0]

@@ -86,7 +86,8 @@ def test_bootstrap_loads_no_channel_sdk() -> None:
         "import sys, tempfile, pathlib\n"
         "from mailbeacon.bootstrap import bootstrap\nfrom mailbeacon.config import Config\n"
         "bootstrap(Config(data_dir=pathlib.Path(tempfile.mkdtemp())))\n"
-        "print([m for m in sys.modules if m.split('.')[0] in ('slack_sdk', 'googleapiclient', 'aiosmtpd')])"
+        "sdks = ('slack_sdk', 'googleapiclient', 'aiosmtpd')\n"
+        "print([m for m in sys.modules if m.split('.')[0] in sdks])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
