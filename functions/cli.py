@@ -128,6 +128,8 @@ def build_parser() -> Parser:
     settings.add_argument("--quiet-hours", type=_quiet_hours, metavar="START-END")
     settings.add_argument("--timezone", type=_timezone)
     settings.add_argument("--strictness", choices=[s.value for s in Strictness])
+    settings.add_argument("--mute", action="append", default=[], metavar="MESSAGE_ID")
+    settings.add_argument("--unmute", action="append", default=[], metavar="MESSAGE_ID")
     settings.add_argument("--clear-problems", action="store_true", help="forget recorded failures")
     settings.add_argument("--json", action="store_true")
 
@@ -235,6 +237,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
         changes["quiet_hours"] = QuietHours(*map(int, start_end)) if start_end else None
     if args.clear_problems:
         changes["problems"] = ()
+    if args.mute or args.unmute:
+        muted = [m for m in (*current.muted, *args.mute) if m not in args.unmute]
+        changes["muted"] = tuple(dict.fromkeys(muted))
     updated: Settings = replace(current, **changes)
     if changes:
         app.store.put_settings(updated)
