@@ -172,3 +172,28 @@ def test_chat_webhook_posts_a_threaded_card(make_rig, hook: WebhookReceiver) -> 
     assert (
         labels["Link clicked"] == "https://example.com/a" and labels["Subject"] == "Quarterly plan"
     )
+
+
+def test_a_webhook_that_times_out_is_retried_then_left_on_the_bus(make_rig) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from tests.support.http import LoopbackServer
+
+    release = threading.Event()
+
+    def stall(method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+        release.wait(3)  # longer than the notifier's 1 s timeout
+        return 200, {}, b"ok"
+
+    slow = LoopbackServer(stall).start()
+    try:
+        rig = make_rig(notify_timeout="1")
+        rig.settings(slack_webhook=slow.url + "/hook")
+        tracked = rig.track()
+        assert rig.open(tracked) == 200
+        rig.settle()
+        assert len(slow.requests) == 3 and len(rig.sleeps) == 2  # timeouts retried in place
+        assert rig.app.bus.pending(NOTIFY) == 1 and rig.problems() == ()
+    finally:
+        release.set()
+        slow.stop()
