@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def register_notifier_routes(web: Flask, app: App) -> None:
-    """Add /slack/install, /slack/oauth/callback, /slack/interactivity and /chat to ``web``."""
+    """Add /slack/install, /slack/oauth/callback, /slack/events, /slack/interactivity, /chat."""
     from notifier.chat_events import handle_chat_event
-    from notifier.slack_actions import handle_interaction
+    from notifier.slack_actions import handle_event, handle_interaction
 
     routes = Blueprint("notifier", __name__)
     config = app.notifier.config
@@ -53,10 +53,17 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         team = html.escape(installation.team_name or installation.team_id or "your workspace")
         return Response(f"<p>Mailbeacon is installed in {team}.</p>", 200, mimetype="text/html")
 
+    @routes.post("/slack/events")
+    def slack_events() -> tuple[Response, int]:
+        return slack(handle_event)
+
     @routes.post("/slack/interactivity")
     def slack_interactivity() -> tuple[Response, int]:
+        return slack(handle_interaction)
+
+    def slack(handler) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
         try:
-            reply = handle_interaction(
+            reply = handler(
                 app.store,
                 config.slack_signing_secret,
                 app.clock,

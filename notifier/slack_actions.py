@@ -76,3 +76,28 @@ def handle_interaction(
         store.put_settings(replace(settings, muted=(*settings.muted, message_id)))
     subject = message.subject or "(no subject)"
     return {"response_type": "ephemeral", "text": f"Muted “{subject}”: no more alerts for it."}
+
+
+def handle_event(
+    store: Store, signing_secret: str | None, clock: Clock, body: bytes, headers: Mapping[str, str]
+) -> dict[str, Any]:
+    """Events API: answer the URL check, forget a workspace that uninstalled the app."""
+    from .slack_install import StoreInstallationStore
+
+    verify_slack(signing_secret, clock, body, headers)
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput("not a Slack event") from exc
+    if envelope.get("type") == "url_verification":
+        return {"challenge": str(envelope.get("challenge", ""))}
+    event = envelope.get("event") or {}
+    if event.get("type") in ("app_uninstalled", "tokens_revoked"):
+        team = envelope.get("team_id")
+        StoreInstallationStore(store).delete_installation(
+            enterprise_id=envelope.get("enterprise_id"), team_id=team
+        )
+        for email, dm in store.list_records(DMS):
+            if dm.get("team_id") == team:
+                store.delete_record(DMS, email)
+    return {}

@@ -209,3 +209,25 @@ def test_freshness_is_judged_by_the_injected_clock(rig: Rig, delivered: str) -> 
     rig.clock.at = datetime.fromtimestamp(signed_at + 10, UTC)
     fresh = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=signed_at))
     assert fresh.status_code == 200
+
+
+def test_events_api_url_check_and_uninstall(rig: Rig, delivered: str, slack: FakeSlack) -> None:
+    now = rig.clock.now().timestamp()
+    check = json.dumps({"type": "url_verification", "challenge": "c-123"}).encode()
+    answer = rig.web.post("/slack/events", data=check, headers=signed(check, at=now))
+    assert answer.status_code == 200 and answer.get_json() == {"challenge": "c-123"}
+    uninstall = json.dumps(
+        {"type": "event_callback", "team_id": "T0EXAMPLE", "event": {"type": "app_uninstalled"}}
+    ).encode()
+    forged = rig.web.post(
+        "/slack/events", data=uninstall, headers=signed(uninstall, at=now, secret="x")
+    )
+    assert forged.status_code == 401
+    assert rig.app.store.list_records("slack-installation") != []
+    done = rig.web.post("/slack/events", data=uninstall, headers=signed(uninstall, at=now))
+    assert done.status_code == 200
+    assert rig.app.store.list_records("slack-installation") == []
+    rig.open(rig.track("After uninstall"))
+    rig.settle()
+    assert len(slack.posts) == 1  # nothing more was posted
+    assert any("the Slack app is not installed" in p for p in rig.problems())
