@@ -243,6 +243,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
     updated: Settings = replace(current, **changes)
     if changes:
         app.store.put_settings(updated)
+        from notifier.digest import register_digest_user
+
+        register_digest_user(app.store, user)
     data = updated.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))

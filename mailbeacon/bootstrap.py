@@ -98,7 +98,6 @@ def bootstrap(
     from notifier.wiring import build_notifier  # channel SDKs load lazily, on first send
 
     app.notifier = build_notifier(app)
-    app.notifier.bus_publish = lambda payload: bus.publish(DIGEST, payload)
     subscribe = getattr(bus, "subscribe", None)
     if subscribe is not None:
         subscribe(HITS, app.handle_hit)

@@ -61,6 +61,11 @@ class Digest:
         ]
 
 
+def register_digest_user(store: Store, user: str) -> None:
+    """Include ``user`` in the daily fan-out (called when settings are saved or an alert fires)."""
+    store.add_record(USERS, user.lower(), {})
+
+
 def build_digest(
     store: Store, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
 ) -> Digest:

@@ -19,7 +19,7 @@ from mailbeacon.store import Store
 from .config import NotifierConfig
 from .decide import Action, Alert, Decision, LastAlert, decide
 from .delivery import Channel, DeliveryLog, deliver
-from .digest import HELD, build_digest, digest_post
+from .digest import HELD, build_digest, digest_post, register_digest_user
 from .digest import USERS as DIGEST_USERS
 from .post import Post
 from .render import AlertView
@@ -44,6 +44,7 @@ class Notifier:
         policy: RetryPolicy | None = None,
         window: timedelta = timedelta(minutes=10),
         config: NotifierConfig | None = None,
+        publish_digest: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -53,7 +54,7 @@ class Notifier:
         self.window = window
         self.deliveries = DeliveryLog(store, clock)
         self.config = config or NotifierConfig()
-        self.bus_publish: Callable[[dict[str, Any]], None] = lambda payload: None
+        self.publish_digest = publish_digest or self._send_digest_inline
 
     def handle(self, payload: dict[str, Any]) -> Decision | None:
         """Bus handler for NOTIFY. Raises RetryLater or DeliveryFailed to be redelivered."""
@@ -69,7 +70,7 @@ class Notifier:
         channels = [c for c in self.channels if c.enabled(settings)]
         if not channels:
             return None
-        self.store.add_record(DIGEST_USERS, settings.user, {})
+        register_digest_user(self.store, settings.user)
         opens = [e for e in events if e.is_human and e.kind == "open"]
         now = self.clock.now()
         decision = decide(
@@ -151,11 +152,14 @@ class Notifier:
         if not user:
             day = payload.get("date") or self.clock.now().date().isoformat()
             for known, _ in self.store.list_records(DIGEST_USERS):
-                self.bus_publish({"user": known, "key": f"digest-{day}"})
+                self.publish_digest({"user": known, "key": f"digest-{day}"})
             return
         self.send_digest(
             str(user), key=str(payload.get("key") or f"digest-{iso(self.clock.now())}")
         )
+
+    def _send_digest_inline(self, payload: dict[str, Any]) -> None:
+        self.send_digest(str(payload["user"]), key=str(payload["key"]))
 
     def send_digest(self, user: str, *, key: str) -> str:
         """Build and deliver one user's digest; returns what happened, for the CLI."""

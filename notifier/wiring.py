@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mailbeacon.bus import DIGEST
+
 from .channels.chat_webhook import ChatWebhookChannel
 from .channels.slack_webhook import SlackWebhookChannel
 from .config import NotifierConfig
@@ -43,4 +45,5 @@ def build_notifier(app: App, config: NotifierConfig | None = None) -> Notifier:
         policy=policy,
         window=config.coalesce_window,
         config=config,
+        publish_digest=lambda payload: app.bus.publish(DIGEST, payload),
     )
