@@ -39,7 +39,18 @@ def _is_dm(space: dict[str, Any]) -> bool:
 
 
 def handle_chat_event(store: Store, event: dict[str, Any]) -> dict[str, Any]:
-    """Apply one verified event; the returned dict is the synchronous reply (may be empty)."""
+    """Apply one verified event; the returned dict is the synchronous reply (may be empty).
+
+    A Chat app built as a Workspace add-on must wrap its reply in a ``hostAppDataAction``.
+    """
+    reply = _apply(store, event)
+    if reply and isinstance(event.get("chat"), dict):
+        action = {"createMessageAction": {"message": reply}}
+        return {"hostAppDataAction": {"chatDataAction": action}}
+    return reply
+
+
+def _apply(store: Store, event: dict[str, Any]) -> dict[str, Any]:
     kind, space, user = _normalise(event)
     email = str(user.get("email") or "").lower()
     if not email or "@" not in email:

@@ -136,3 +136,25 @@ def test_chat_api_429_is_retried(rig: Rig, chat: FakeChat) -> None:
     rig.open(rig.track())
     rig.settle()
     assert len(chat.created) == 1 and rig.sleeps == [3.0]
+
+
+def test_add_on_shaped_events_are_understood_and_answered_in_kind(
+    rig: Rig, issuer: TokenIssuer
+) -> None:
+    event = {
+        "commonEventObject": {"hostApp": "CHAT"},
+        "chat": {
+            "user": {"name": "users/2222", "email": "cy@example.com", "type": "HUMAN"},
+            "eventTime": "2026-03-02T09:00:00Z",
+            "addedToSpacePayload": {
+                "space": {"name": "spaces/DMCY", "spaceType": "DIRECT_MESSAGE"}
+            },
+        },
+    }
+    reply = post_event(rig, event, issuer.token(audience=AUDIENCE, email=CHAT_SA))
+    assert reply.status_code == 200
+    message = reply.get_json()["hostAppDataAction"]["chatDataAction"]["createMessageAction"][
+        "message"
+    ]
+    assert "Mailbeacon" in message["text"]
+    assert rig.app.store.get_record("chat-dm", "cy@example.com") == {"space": "spaces/DMCY"}
