@@ -56,6 +56,11 @@ def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
         log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
     stop = threading.Event()
     threading.Thread(target=_maintain, args=(app, stop), daemon=True, name="retention").start()
+    from notifier.digest import DigestScheduler
+
+    digests = DigestScheduler(
+        app.store, app.bus, app.clock, app.notifier.config.digest_hour
+    ).start()
 
     if config.insecure_dev_auth:
         banner = "!" * 72
@@ -84,6 +89,7 @@ def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
         pass
     finally:
         stop.set()
+        digests.stop()
         app.bus.stop()  # type: ignore[attr-defined]
         app.close()
     return 0
