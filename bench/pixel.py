@@ -218,12 +218,14 @@ def main() -> int:
             proc.terminate()
             proc.wait()
     print(
-        f"load generator: {'wrk' if load is run_wrk else 'python threads'}, {args.connections} connections, best of 2 x {args.seconds}s"
+        f"load generator: {'wrk' if load is run_wrk else 'python threads'},"
+        f" {args.connections} connections, best of 2 x {args.seconds}s"
     )
     for name in ("noop", "ours"):
         r = best[name]
         print(
-            f"{name:>5}: {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms   non-200 {r['errors']}"
+            f"{name:>5}: {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
+            f"   p99 {r['p99_ms']:6.2f} ms   non-200 {r['errors']}"
         )
     ratio = best["ours"]["rps"] / best["noop"]["rps"]
     print(f"ratio (ours / no-op throughput): {ratio:.2f}   (goal >= 0.90)")

@@ -152,7 +152,8 @@ def test_the_core_imports_no_web_framework_or_cloud_sdk() -> None:
     code = (
         "import sys, mailbeacon.bootstrap, mailbeacon.services, mailbeacon.store.sqlite, "
         "mailbeacon.bus.local, mailbeacon.classify;"
-        "bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'slack_sdk', 'googleapiclient', 'grpc') "
+        "bad = [m for m in sys.modules"
+        " if m.split('.')[0] in ('flask', 'slack_sdk', 'googleapiclient', 'grpc') "
         "or m.startswith('google.cloud.')];"
         "print(','.join(bad))"
     )
