@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -34,7 +35,8 @@ def fake_time() -> tuple[list[float], object, object]:
     def clock() -> float:
         return now[0]
 
-    def sleep(seconds: float) -> None:  # time passes only when someone waits
+    def sleep(seconds: float) -> None:  # fake time passes only when someone waits
+        time.sleep(0.005)  # and other threads get to submit meanwhile, as in real life
         with lock:
             now[0] += seconds
 
