@@ -26,11 +26,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import StoreUnavailable, UnknownMessage
-from ..model import Event, Link, Message, MessageContext, Settings, Strictness, Verdict
+from ..model import Event, Link, Message, MessageContext, Settings, Strictness
 from .coalesce import Coalescer
+from .firestore_docs import (
+    doc_id,
+    event_data,
+    event_from,
+    message_from,
+    successor,
+    to_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,61 +45,6 @@ RECENT_EVENTS = 100
 """How many of a message's latest events its document keeps for the classifier."""
 
 _MESSAGE_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "links"]
-
-
-def doc_id(value: str) -> str:
-    """A Firestore document id for any string: no '/', never '.' or '..' or '__x__'."""
-    return quote(value, safe="@+-_~").replace(".", "%2E") or "%00"
-
-
-def _time(value: Any) -> datetime | None:
-    """Firestore's DatetimeWithNanoseconds as a plain aware datetime (microseconds)."""
-    if value is None:
-        return None
-    v = value.astimezone(UTC)
-    return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, UTC)
-
-
-def _event_data(event: Event) -> dict[str, Any]:
-    return {
-        "message_id": event.message_id,
-        "kind": event.kind,
-        "at": event.at,
-        "verdict": event.verdict.value,
-        "reasons": list(event.reasons),
-        "client": event.client,
-        "link_index": event.link_index,
-        "url": event.url,
-        "ip_hash": event.ip_hash,
-        "network": event.network,
-        "user_agent": event.user_agent,
-        "expires_at": event.expires_at,
-    }
-
-
-def _event(event_id: str, d: dict[str, Any]) -> Event:
-    return Event(
-        id=event_id,
-        message_id=d["message_id"],
-        kind=d["kind"],
-        at=_time(d["at"]),  # type: ignore[arg-type]
-        verdict=Verdict(d["verdict"]),
-        reasons=tuple(d.get("reasons") or ()),
-        client=d.get("client") or "other",
-        link_index=d.get("link_index"),
-        url=d.get("url"),
-        ip_hash=d.get("ip_hash") or "",
-        network=d.get("network") or "",
-        user_agent=d.get("user_agent") or "",
-        expires_at=_time(d.get("expires_at")),
-    )
-
-
-def _successor(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix``."""
-    if not prefix or ord(prefix[-1]) >= 0x10FFFF:
-        return None
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class FirestoreStore:
@@ -180,22 +132,10 @@ class FirestoreStore:
         with self._translated("add_message"):
             self._message_ref(message.id).set(data, **self._rpc)
 
-    @staticmethod
-    def _message(message_id: str, d: dict[str, Any]) -> Message:
-        return Message(
-            id=message_id,
-            owner=d["owner"],
-            recipients=tuple(d.get("recipients") or ()),
-            subject=d.get("subject") or "",
-            created_at=_time(d["created_at"]),  # type: ignore[arg-type]
-            sent_at=_time(d.get("sent_at")),
-            links=tuple(Link(int(x["index"]), x["url"]) for x in d.get("links") or ()),
-        )
-
     def get_message(self, message_id: str) -> Message | None:
         with self._translated("get_message"):
             snap = self._message_ref(message_id).get(field_paths=_MESSAGE_FIELDS, **self._rpc)
-        return self._message(message_id, snap.to_dict()) if snap.exists else None
+        return message_from(message_id, snap.to_dict()) if snap.exists else None
 
     def add_link(self, message_id: str, url: str) -> Link:
         from google.cloud import firestore
@@ -249,7 +189,7 @@ class FirestoreStore:
         )
         with self._translated("list_messages"):
             return [
-                self._message(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)
+                message_from(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)
             ]
 
     @staticmethod
@@ -265,7 +205,7 @@ class FirestoreStore:
         with self._translated("add_event"):
             try:
                 self._col("events").document(doc_id(event.id)).create(
-                    _event_data(event), **self._rpc
+                    event_data(event), **self._rpc
                 )
             except AlreadyExists:
                 return False
@@ -282,7 +222,7 @@ class FirestoreStore:
         from google.cloud.firestore_v1.field_path import FieldPath
 
         update: dict[str, Any] = {
-            FieldPath("recent", e.id).to_api_repr(): _event_data(e) for e in events
+            FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
         }
         with self._lock:
             for old in self._trim.pop(message_id, []):
@@ -304,7 +244,9 @@ class FirestoreStore:
         )
         now = datetime.now(UTC)
         with self._translated("list_events"):
-            events = [_event(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)]
+            events = [
+                event_from(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)
+            ]
         return [e for e in events if e.expires_at is None or e.expires_at > now]
 
     def get_context(self, message_id: str) -> MessageContext | None:
@@ -314,10 +256,10 @@ class FirestoreStore:
         if not snap.exists:
             return None
         d = snap.to_dict()
-        message = self._message(message_id, d)
+        message = message_from(message_id, d)
         now = datetime.now(UTC)
         recent = sorted(
-            (_event(eid, e) for eid, e in (d.get("recent") or {}).items()),
+            (event_from(eid, e) for eid, e in (d.get("recent") or {}).items()),
             key=lambda e: (e.at, e.id),
         )
         if len(recent) > RECENT_EVENTS:
@@ -331,7 +273,7 @@ class FirestoreStore:
             earlier=tuple(
                 e for e in recent[-RECENT_EVENTS:] if e.expires_at is None or e.expires_at > now
             ),
-            self_views=tuple(sorted(_time(t) for t in d.get("self_views") or ())),  # type: ignore[type-var]
+            self_views=tuple(sorted(to_time(t) for t in d.get("self_views") or ())),  # type: ignore[type-var]
             strictness=self._owner_strictness(message.owner),
         )
 
@@ -375,7 +317,7 @@ class FirestoreStore:
         with self._translated("list_self_views"):
             snap = self._message_ref(message_id).get(field_paths=["self_views"], **self._rpc)
         views = snap.to_dict().get("self_views") if snap.exists else None
-        return sorted(_time(t) for t in views or ())  # type: ignore[type-var]
+        return sorted(to_time(t) for t in views or ())  # type: ignore[type-var]
 
     # settings
     def get_settings(self, user: str) -> Settings:
@@ -428,7 +370,7 @@ class FirestoreStore:
         query = self._col("recordsets").document(doc_id(namespace)).collection("records")
         if prefix:
             query = query.where(filter=FieldFilter("key", ">=", prefix))
-            upper = _successor(prefix)
+            upper = successor(prefix)
             if upper is not None:
                 query = query.where(filter=FieldFilter("key", "<", upper))
         query = query.order_by("key")
