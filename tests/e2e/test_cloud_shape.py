@@ -4,6 +4,7 @@ in the Firestore emulator, and `mailbeacon stats` (pointed at Firestore) shows i
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Iterator
@@ -244,3 +245,31 @@ def test_when_publishing_fails_the_pixel_still_answers_and_logs_an_error(
     finally:
         down.stop()
     assert cloud.stats(tracked["message_id"])["events"] == []  # nothing half-recorded
+
+
+def test_process_hit_also_takes_the_cloudevent_an_eventarc_pubsub_trigger_sends(
+    cloud: Cloud,
+) -> None:
+    tracked = cloud.track()
+    hit = _hit(tracked["message_id"])
+    data = base64.b64encode(json.dumps(hit.to_dict()).encode()).decode()
+    event = {
+        "specversion": "1.0",
+        "id": "eventarc-1",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "source": "//pubsub.googleapis.com/projects/p/topics/mailbeacon-hits",
+        "datacontenttype": "application/json",
+        "data": {
+            "message": {"data": data, "messageId": "m-1", "attributes": {"kind": "open"}},
+            "subscription": "projects/p/subscriptions/eventarc-sub",
+        },
+    }
+    response = requests.post(
+        cloud.consumer.url + "/",
+        data=json.dumps(event),
+        headers={"Content-Type": "application/cloudevents+json"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    stats = cloud.stats(tracked["message_id"])
+    assert [(e["kind"], e["verdict"]) for e in stats["events"]] == [("open", "human")]
