@@ -14,6 +14,7 @@ functions/main.py as a 2nd gen function built from a source folder assembled her
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -149,11 +150,14 @@ def plan(
     source: Path,
     public_url: str | None = None,
     retention_days: int = 180,
+    digest_hour: int = 8,
 ) -> str:
     """The deployment as a bash script, in order."""
     check(project, region)
     if retention_days < 1:
         raise InvalidInput(f"retention must be at least one day, got {retention_days}")
+    if not 0 <= digest_hour <= 23:
+        raise InvalidInput(f"MAILBEACON_DIGEST_HOUR must be 0-23, got {digest_hour}")
     p = f"--project={project}"
     q = shlex.quote
     sa = f"{ACCOUNT}@{project}.iam.gserviceaccount.com"
@@ -244,11 +248,12 @@ def plan(
             f"--role=roles/pubsub.subscriber {p} >/dev/null",
         ]
     lines += [
-        "# The digest runs every 15 minutes",
+        "# The daily digest (the notifier fans it out per user, once a day per user)",
         f"gcloud scheduler jobs describe mailbeacon-digest --location={region} {p} "
         ">/dev/null 2>&1 || "
         f"gcloud scheduler jobs create pubsub mailbeacon-digest --location={region} "
-        "--schedule='*/15 * * * *' --topic=mailbeacon-digest --message-body='{}' "
+        f"--schedule='0 {digest_hour} * * *' --time-zone=Etc/UTC --topic=mailbeacon-digest "
+        "--message-body='{}' "
         f"{p}",
         f"echo 'Mailbeacon is deployed. Pixel and links: {public}'",
     ]
@@ -266,7 +271,12 @@ def deploy(
 ) -> int:
     """Assemble the source folder, then print the plan (dry run) or run it."""
     script = plan(
-        project, region, source=source_dir, public_url=public_url, retention_days=retention_days
+        project,
+        region,
+        source=source_dir,
+        public_url=public_url,
+        retention_days=retention_days,
+        digest_hour=int(os.environ.get("MAILBEACON_DIGEST_HOUR") or 8),  # the notifier's hour
     )
     assemble_source(source_dir)
     if dry_run:
