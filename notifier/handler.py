@@ -43,7 +43,7 @@ class Notifier:
         clock: Clock,
         channels: Sequence[Channel],
         *,
-        base_url: str,
+        dashboard_link: Callable[[str], str],
         policy: RetryPolicy | None = None,
         window: timedelta = timedelta(minutes=10),
         config: NotifierConfig | None = None,
@@ -52,7 +52,7 @@ class Notifier:
         self.store = store
         self.clock = clock
         self.channels = list(channels)
-        self.base_url = base_url
+        self.dashboard_link = dashboard_link
         self.policy = policy or RetryPolicy()
         self.window = window
         self.deliveries = DeliveryLog(store, clock)
@@ -91,7 +91,9 @@ class Notifier:
         return decision
 
     def send(self, alert: Alert, settings: Settings, channels: Sequence[Channel]) -> None:
-        view = AlertView.of(alert, base_url=self.base_url, timezone=settings.timezone)
+        view = AlertView.of(
+            alert, dashboard_url=self.dashboard_link(alert.message.id), timezone=settings.timezone
+        )
         self.post(Post.of_alert(alert.key, view), settings, channels)
         if alert.event.kind == "open":
             self.mark_alerted(alert.message, alert.event)
@@ -183,7 +185,7 @@ class Notifier:
         )
         if digest.empty:
             return "nothing to report"
-        post = digest_post(digest, f"{key}-{user}", self.base_url)
+        post = digest_post(digest, f"{key}-{user}")
         self.post(post, settings, channels)
         for held_key, _ in self.store.list_records(HELD, prefix=f"{user}/"):
             self.store.delete_record(HELD, held_key)
