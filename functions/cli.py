@@ -129,6 +129,24 @@ def build_parser() -> Parser:
     settings.add_argument("--timezone", type=_timezone)
     settings.add_argument("--strictness", choices=[s.value for s in Strictness])
     settings.add_argument("--json", action="store_true")
+
+    accuracy = sub.add_parser(
+        "accuracy", parents=[common], help="score the classifier on a labelled corpus"
+    )
+    accuracy.add_argument("corpus", type=Path, help="JSON Lines corpus (see tests/corpus)")
+    accuracy.add_argument("--strictness", choices=[s.value for s in Strictness])
+    accuracy.add_argument("--json", action="store_true")
+
+    catalogs = sub.add_parser("catalogs", help="manage the network catalogues")
+    catalogs_sub = catalogs.add_subparsers(
+        dest="catalogs_command", required=True, parser_class=Parser
+    )
+    refresh = catalogs_sub.add_parser(
+        "refresh", parents=[common], help="download the published lists into the data dir"
+    )
+    refresh.add_argument("--url", action="append", default=[], metavar="NAME=URL")
+    refresh.add_argument("--only", action="append", default=[], metavar="NAME")
+    refresh.add_argument("--json", action="store_true")
     return parser
 
 
@@ -240,11 +258,25 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    from mailbeacon.evaluation.cli import run_accuracy
+
+    return run_accuracy(_config(args), args.corpus, strictness=args.strictness, as_json=args.json)
+
+
+def cmd_catalogs(args: argparse.Namespace) -> int:
+    from mailbeacon.catalogs.command import run_refresh
+
+    return run_refresh(_config(args), urls=args.url, only=args.only, as_json=args.json)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "track": cmd_track,
     "stats": cmd_stats,
     "settings": cmd_settings,
+    "accuracy": cmd_accuracy,
+    "catalogs": cmd_catalogs,
 }
 
 
