@@ -63,7 +63,7 @@ def test_accuracy_command_prints_the_report(tmp_path: Path) -> None:
 def test_a_bad_corpus_is_a_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"request": "GET /p/x.gif", "t": 1, "expect": "human"}\n{oops\n')
-    with pytest.raises(InvalidInput, match="bad.jsonl:2"):
+    with pytest.raises(InvalidInput, match=r"bad\.jsonl:2"):
         load_corpus(bad)
     wrong = tmp_path / "wrong.jsonl"
     wrong.write_text('{"request": "GET /p/x.gif", "t": 1, "expect": "maybe"}\n')

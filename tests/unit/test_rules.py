@@ -234,7 +234,7 @@ def test_two_links_from_one_source_within_seconds_is_a_scanner_walking_the_mail(
     first, second = replay(hit("click", t=7200, link=1), hit("click", t=7201, link=2))
     assert first.verdict is Verdict.HUMAN  # alone it looked like a person; reconcile fixes it
     assert (second.verdict, second.reasons[0]) == (Verdict.SCANNER, "link-burst")
-    a, b = replay(hit("click", t=7200, link=1), hit("click", t=7260, link=2))
+    _, b = replay(hit("click", t=7200, link=1), hit("click", t=7260, link=2))
     assert b.verdict is Verdict.HUMAN
 
 
