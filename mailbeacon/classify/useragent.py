@@ -69,6 +69,15 @@ _SCANNER_MARKERS = (
     "skypeuripreview",
     "ironport",
 )
+# Exact browser builds seen scanning links for Microsoft 365: Safe Links' Chrome 57 on Windows 7
+# (gophish #973) and Windows 10 with Chrome 80/96/79 (gophish #2446). Exact builds, so a person
+# on a merely old browser is not caught.
+_SCANNER_BUILDS = (
+    "Chrome/57.0.2987.133",
+    "Chrome/80.0.3987.132",
+    "Chrome/96.0.4664.110",
+    "Chrome/79.0.3945.136",
+)
 # Generic automation markers: warmbly abuse.rs and Mautic's do_not_track_bots list.
 _BOT_MARKERS = (
     "bot",
@@ -163,6 +172,8 @@ def inspect(ua: str) -> UserAgentInfo:
         return UserAgentInfo("yahoo-proxy", "yahoo", family, "yahoo-mail-proxy")
     if any(marker in lowered for marker in _SCANNER_MARKERS):
         return UserAgentInfo("scanner", "other", family, "scanner-user-agent")
+    if "Windows NT" in text and any(build in text for build in _SCANNER_BUILDS):
+        return UserAgentInfo("scanner", "other", family, "known-scanner-user-agent")
     if family in _TOOL_FAMILIES or device == "Spider":
         return UserAgentInfo("bot", "other", family, "bot-user-agent")
     if _APPLE_MPP.match(text):
