@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 import struct
 from array import array
 from bisect import bisect_right
@@ -47,6 +48,23 @@ def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | 
         return None
 
 
+def network_bounds(text: str) -> tuple[int, int, int] | None:
+    """(version, first, last) of a CIDR, or None. inet_pton keeps Apple's 300k-line list to
+    about a second where `ipaddress` takes twenty."""
+    address, _, length = text.strip().partition("/")
+    family, bits = (socket.AF_INET6, 128) if ":" in address else (socket.AF_INET, 32)
+    try:
+        value = int.from_bytes(socket.inet_pton(family, address), "big")
+        prefix = int(length) if length else bits
+    except (OSError, ValueError):
+        return None
+    if not 0 <= prefix <= bits or (length and not length.isdigit()):
+        return None
+    host = (1 << (bits - prefix)) - 1
+    first = value & ~host
+    return (6 if bits == 128 else 4), first, first | host
+
+
 def find_cidrs(text: str) -> list[str]:
     """Every CIDR-looking token in free text (a vendor's HTML page), validated."""
     return [m for m in _CIDR.findall(text) if parse_network(m) is not None]
@@ -67,11 +85,11 @@ class RangeSet:
         v4: list[tuple[int, int]] = []
         v6: list[tuple[int, int]] = []
         for text in networks:
-            net = parse_network(text)
-            if net is None:
+            bounds = network_bounds(text)
+            if bounds is None:
                 continue
-            first, last = int(net.network_address), int(net.broadcast_address)
-            if net.version == 4:
+            version, first, last = bounds
+            if version == 4:
                 v4.append((first, last))
             else:
                 v6.append((first >> _V6_SHIFT, last >> _V6_SHIFT))

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import SOURCES, CatalogSource
 from .loader import read_cidr_lines
-from .ranges import RangeSet, find_cidrs, parse_network
+from .ranges import RangeSet, find_cidrs, network_bounds
 
 MAX_BYTES = 64 << 20
 TIMEOUT_SECONDS = 30.0
@@ -87,7 +87,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def refresh_one(source: CatalogSource, url: str, target: Path, now: datetime) -> RefreshResult:
     try:
         text = _download(url)
-        found = [n for n in PARSERS[source.format](text) if n and parse_network(n) is not None]
+        found = [n for n in PARSERS[source.format](text) if n and network_bounds(n) is not None]
     except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return RefreshResult(source.name, False, detail=f"{url}: {exc}")
     if not found:
