@@ -142,18 +142,53 @@ _TOOL_FAMILIES = frozenset(
 _MAIL_CLIENTS = {"Outlook": "outlook", "Thunderbird": "thunderbird", "Apple Mail": "apple-mail"}
 
 
-def _parse(ua: str) -> tuple[str, str, str]:
-    """(browser family, OS family, device family) from ua-parser; never raises."""
-    try:
-        from ua_parser import parse
+# Families that are a person's browser or mail client: for these the costly device pass
+# (two thirds of a parse) cannot find a "Spider", so it is skipped.
+_PEOPLE_FAMILIES = frozenset(
+    {
+        "Chrome",
+        "Chrome Mobile",
+        "Chrome Mobile iOS",
+        "Chrome Mobile WebView",
+        "Firefox",
+        "Firefox Mobile",
+        "Firefox iOS",
+        "Safari",
+        "Mobile Safari",
+        "Mobile Safari UI/WKWebView",
+        "Edge",
+        "Edge Mobile",
+        "Opera",
+        "Samsung Internet",
+        "IE",
+        "Outlook",
+        "Thunderbird",
+        "Apple Mail",
+    }
+)
 
-        result = parse(ua)
+
+def _parse(ua: str) -> tuple[str, str]:
+    """(browser family, OS family) from ua-parser; never raises."""
+    try:
+        from ua_parser import Domain, parser
+
+        result = parser(ua, Domain.USER_AGENT | Domain.OS)
     except Exception:  # ua-parser on hostile input must not cost us the hit
-        return "Other", "Other", "Other"
+        return "Other", "Other"
     family = result.user_agent.family if result.user_agent else "Other"
-    os_family = result.os.family if result.os else "Other"
-    device = result.device.family if result.device else "Other"
-    return family, os_family, device
+    return family, result.os.family if result.os else "Other"
+
+
+def _is_spider(ua: str) -> bool:
+    """uap-core's device pass names crawlers "Spider"."""
+    try:
+        from ua_parser import parse_device
+
+        device = parse_device(ua)
+    except Exception:
+        return False
+    return device is not None and device.family == "Spider"
 
 
 @lru_cache(maxsize=8192)
@@ -165,7 +200,7 @@ def inspect(ua: str) -> UserAgentInfo:
     lowered = text.lower()
     if text in (_GMAIL_PREFETCH, _GMAIL_PREFETCH_2022):
         return UserAgentInfo("gmail-prefetch", "gmail", "Edge", "gmail-prefetch-user-agent")
-    family, os_family, device = _parse(text)
+    family, os_family = _parse(text)
     if family == "GmailImageProxy" or "googleimageproxy" in lowered:
         return UserAgentInfo("gmail-proxy", "gmail", family, "gmail-image-proxy")
     if family == "YahooMailProxy" or "yahoomailproxy" in lowered:
@@ -174,7 +209,7 @@ def inspect(ua: str) -> UserAgentInfo:
         return UserAgentInfo("scanner", "other", family, "scanner-user-agent")
     if "Windows NT" in text and any(build in text for build in _SCANNER_BUILDS):
         return UserAgentInfo("scanner", "other", family, "known-scanner-user-agent")
-    if family in _TOOL_FAMILIES or device == "Spider":
+    if family in _TOOL_FAMILIES or (family not in _PEOPLE_FAMILIES and _is_spider(text)):
         return UserAgentInfo("bot", "other", family, "bot-user-agent")
     if _APPLE_MPP.match(text):
         return UserAgentInfo("apple-mpp", "apple-mail", family, "apple-mpp-user-agent")
