@@ -3,6 +3,7 @@ and the pipeline stores a verdict for every hit (label, never drop)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,15 +51,14 @@ def test_hostile_requests_get_the_gif_and_a_stored_verdict(tmp_path: Path) -> No
         app.close()
     events = stats["events"]
     assert len(events) == 2 * len(HOSTILE_HEADERS) + 1
-    assert events[-1]["reasons"][0] == "head-request"
-    events = events[:-1]
     assert all(
         e["verdict"] in {"human", "self", "prefetch", "scanner", "bot"} and e["reasons"]
         for e in events
     )
+    first_reasons = Counter(e["reasons"][0] for e in events)
     # the IPv4-mapped Microsoft address was still recognised at the edge
-    assert any("network:microsoft-eop" in e["reasons"] for e in events)
-    # a huge unreadable user agent, and nothing at all, are bots
-    assert [e["verdict"] for e in events[:2]] == ["bot", "bot"]
-    assert events[0]["reasons"][0] == "unrecognised-user-agent"
-    assert [e["reasons"][0] for e in events[-2:]] == ["no-user-agent", "no-user-agent"]
+    assert first_reasons["network:microsoft-eop"] == 2
+    # nothing at all is a bot; so is a huge unreadable user agent
+    assert first_reasons["no-user-agent"] == 2 and first_reasons["head-request"] == 1
+    assert first_reasons["unrecognised-user-agent"] == 2 * len(HOSTILE_HEADERS) - 4
+    assert stats["opens"]["human"] == 0 and stats["status"] == "sent"
