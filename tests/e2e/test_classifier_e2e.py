@@ -128,7 +128,8 @@ def test_a_safe_links_scan_then_a_late_gmail_open(server: ServerProcess) -> None
     assert stats["status"] == "opened"
     assert stats["opens"] == {"human": 1, "unique_human": 1, "machine": 0, "implied_by_click": 0}
     assert stats["clicks"] == {"human": 0, "machine": 1}
-    scanner, human = stats["events"]
+    by_kind = {e["kind"]: e for e in stats["events"]}
+    scanner, human = by_kind["click"], by_kind["open"]
     assert (scanner["verdict"], scanner["reasons"][0]) == ("scanner", "network:microsoft-eop")
     assert (human["verdict"], human["client"]) == ("human", "gmail")
     assert stats["machine"]["by_reason"]["network:microsoft-eop"] == 1
