@@ -213,6 +213,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f" {opens['machine']} machine"
     )
     print(f"  clicks: {clicks['human']} human, {clicks['machine']} machine")
+    machine = data.get("machine", {})
+    if machine.get("by_verdict"):
+        kinds = ", ".join(f"{n} {verdict}" for verdict, n in machine["by_verdict"].items())
+        reasons = ", ".join(f"{reason} {n}" for reason, n in machine["by_reason"].items())
+        print(f"  machine hits: {kinds} ({reasons})")
     for event in data["events"]:
         reasons = ", ".join(event["reasons"])
         url = f" {event['url']}" if event["url"] else ""

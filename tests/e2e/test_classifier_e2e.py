@@ -133,3 +133,6 @@ def test_a_safe_links_scan_then_a_late_gmail_open(server: ServerProcess) -> None
     assert (scanner["verdict"], scanner["reasons"][0]) == ("scanner", "network:microsoft-eop")
     assert (human["verdict"], human["client"]) == ("human", "gmail")
     assert stats["machine"]["by_reason"]["network:microsoft-eop"] == 1
+    text = server.cli("stats", tracked["message_id"])
+    assert text.returncode == 0, text.stderr
+    assert "machine hits: 1 scanner (network:microsoft-eop 1" in text.stdout
