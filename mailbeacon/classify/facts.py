@@ -46,16 +46,20 @@ class Facts:
         """Accept */* (or none) and no Referer: a proxy-style fetch. Unverified, so weak."""
         return self.hit.accept.strip() in ("", "*/*") and not self.hit.has_referer
 
+    def _before(self) -> list[Event]:
+        # the pipeline may process hits out of order: only what happened before counts here
+        return [e for e in self.same_source if e.at <= self.hit.at]
+
     def opened_before(self) -> bool:
         """Did this source fetch the pixel before this click?"""
-        return any(e.kind == "open" for e in self.same_source)
+        return any(e.kind == "open" for e in self._before())
 
     def opened_before_as_human(self) -> bool:
-        return any(e.kind == "open" and e.verdict is Verdict.HUMAN for e in self.same_source)
+        return any(e.kind == "open" and e.verdict is Verdict.HUMAN for e in self._before())
 
     def machine_before(self) -> bool:
         """Was this source already judged a scanner or bot on this message?"""
-        return any(e.verdict in (Verdict.SCANNER, Verdict.BOT) for e in self.same_source)
+        return any(e.verdict in (Verdict.SCANNER, Verdict.BOT) for e in self._before())
 
     def burst(self) -> bool:
         """A different link of this message clicked by this source moments ago."""

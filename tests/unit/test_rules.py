@@ -265,3 +265,10 @@ def test_strict_lets_weak_hints_decide_inside_the_probable_window() -> None:
     proxy_style = hit(t=300, headers={"Accept": "*/*"})
     assert judge(proxy_style, strictness=Strictness.STRICT).reasons[0] == "accept-any-no-referer"
     assert judge(proxy_style).reasons == ("browser-user-agent", "accept-any-no-referer")
+
+
+def test_only_what_happened_before_counts_when_hits_arrive_out_of_order() -> None:
+    later_open = hit(t=100, ua=OUTLOOK)
+    opened = event(later_open, judge(later_open))
+    early_click = judge(hit("click", t=20), earlier=(opened,))
+    assert early_click.reasons[:2] == ("early-click", "click-without-open")
