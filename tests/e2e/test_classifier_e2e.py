@@ -136,3 +136,26 @@ def test_a_safe_links_scan_then_a_late_gmail_open(server: ServerProcess) -> None
     text = server.cli("stats", tracked["message_id"])
     assert text.returncode == 0, text.stderr
     assert "machine hits: 1 scanner (network:microsoft-eop 1" in text.stdout
+
+
+def test_each_senders_strictness_moves_the_windows(server: ServerProcess) -> None:
+    """An open 45 s after sending: a scan for a balanced sender, a person for a lenient one."""
+    chrome = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Safari/537.36"
+    )
+    server.cli_json("settings", "--user", "easy@example.com", "--strictness", "lenient")
+    verdicts = {}
+    for sender in ("easy@example.com", "default@example.com"):
+        sent_at = datetime.now(UTC) - timedelta(seconds=45)
+        tracked = server.cli_json(
+            "track", "--sender", sender, "--to", "r@example.com", "--sent-at", sent_at.isoformat()
+        )
+        case = Case("o", "m", "GET", "open", 45, "human", {"User-Agent": chrome}, "203.0.113.50")
+        assert send(server, tracked["pixel_url"], case) == 200
+        (event,) = server.cli_json("stats", tracked["message_id"])["events"]
+        verdicts[sender] = (event["verdict"], event["reasons"][0])
+    assert verdicts == {
+        "easy@example.com": ("human", "browser-user-agent"),
+        "default@example.com": ("scanner", "early-open"),
+    }
