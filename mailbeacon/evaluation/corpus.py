@@ -90,6 +90,9 @@ def _case(data: dict[str, Any], where: str) -> Case:
         expect = str(data["expect"])
         if expect not in VERDICTS:
             raise ValueError(f"expect must be one of {', '.join(VERDICTS)}, got {expect!r}")
+        strictness = data.get("strictness")
+        if strictness is not None:
+            strictness = Strictness(strictness).value
         return Case(
             id=str(data.get("id") or where),
             message=str(data.get("message") or data.get("id") or where),
@@ -103,7 +106,7 @@ def _case(data: dict[str, Any], where: str) -> Case:
             client=data.get("client"),
             source=str(data.get("source") or ""),
             self_views=tuple(float(v) for v in data.get("self_views") or ()),
-            strictness=data.get("strictness"),
+            strictness=strictness,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(f"{where}: bad corpus case: {exc}") from exc
