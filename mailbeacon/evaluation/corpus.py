@@ -35,6 +35,7 @@ from ..tokens import TokenClaims, new_message_id
 
 VERDICTS = tuple(v.value for v in Verdict)
 _IP_KEY = b"mailbeacon-corpus-replay"
+MAX_SECONDS = 10 * 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ def _case(data: dict[str, Any], where: str) -> Case:
         expect = str(data["expect"])
         if expect not in VERDICTS:
             raise ValueError(f"expect must be one of {', '.join(VERDICTS)}, got {expect!r}")
+        t = float(data["t"])
+        if not abs(t) <= MAX_SECONDS:  # also refuses NaN
+            raise ValueError(f"t must be within {MAX_SECONDS} seconds of sending, got {t}")
         strictness = data.get("strictness")
         if strictness is not None:
             strictness = Strictness(strictness).value
@@ -98,14 +102,16 @@ def _case(data: dict[str, Any], where: str) -> Case:
             message=str(data.get("message") or data.get("id") or where),
             method=method.upper(),
             kind=kind,
-            t=float(data["t"]),
+            t=t,
             expect=expect,
             headers=Headers(data.get("headers") or {}),
             ip=str(data.get("ip") or ""),
             link=int(data.get("link") or 1),
             client=data.get("client"),
             source=str(data.get("source") or ""),
-            self_views=tuple(float(v) for v in data.get("self_views") or ()),
+            self_views=tuple(
+                v for v in (float(x) for x in data.get("self_views") or ()) if abs(v) <= MAX_SECONDS
+            ),
             strictness=strictness,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
