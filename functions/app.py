@@ -74,6 +74,10 @@ def create_app(app: App) -> Flask:
             {"Location": url, "Cache-Control": NO_STORE, "Referrer-Policy": "no-referrer"},
         )
 
+    from .notify_routes import register_notifier_routes
+
+    register_notifier_routes(web, app)
+
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
         report = app.health.report()

@@ -128,6 +128,9 @@ def build_parser() -> Parser:
     settings.add_argument("--quiet-hours", type=_quiet_hours, metavar="START-END")
     settings.add_argument("--timezone", type=_timezone)
     settings.add_argument("--strictness", choices=[s.value for s in Strictness])
+    settings.add_argument("--mute", action="append", default=[], metavar="MESSAGE_ID")
+    settings.add_argument("--unmute", action="append", default=[], metavar="MESSAGE_ID")
+    settings.add_argument("--clear-problems", action="store_true", help="forget recorded failures")
     settings.add_argument("--json", action="store_true")
 
     accuracy = sub.add_parser(
@@ -147,6 +150,10 @@ def build_parser() -> Parser:
     refresh.add_argument("--url", action="append", default=[], metavar="NAME=URL")
     refresh.add_argument("--only", action="append", default=[], metavar="NAME")
     refresh.add_argument("--json", action="store_true")
+
+    digest = sub.add_parser("digest", parents=[common], help="send a user's digest now")
+    digest.add_argument("--user", required=True)
+    digest.add_argument("--json", action="store_true")
     return parser
 
 
@@ -251,9 +258,17 @@ def cmd_settings(args: argparse.Namespace) -> int:
     if args.quiet_hours is not None:
         start_end = args.quiet_hours.split("-") if args.quiet_hours else None
         changes["quiet_hours"] = QuietHours(*map(int, start_end)) if start_end else None
+    if args.clear_problems:
+        changes["problems"] = ()
+    if args.mute or args.unmute:
+        muted = [m for m in (*current.muted, *args.mute) if m not in args.unmute]
+        changes["muted"] = tuple(dict.fromkeys(muted))
     updated: Settings = replace(current, **changes)
     if changes:
         app.store.put_settings(updated)
+        from notifier.digest import register_digest_user
+
+        register_digest_user(app.store, user)
     data = updated.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
@@ -275,6 +290,12 @@ def cmd_catalogs(args: argparse.Namespace) -> int:
     return run_refresh(_config(args), urls=args.url, only=args.only, as_json=args.json)
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    from notifier.cli import send_digest_now
+
+    return send_digest_now(_config(args), args.user, as_json=args.json)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "track": cmd_track,
@@ -282,6 +303,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "settings": cmd_settings,
     "accuracy": cmd_accuracy,
     "catalogs": cmd_catalogs,
+    "digest": cmd_digest,
 }
 
 
