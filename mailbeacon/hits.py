@@ -63,8 +63,9 @@ def client_address(
 def network_prefix(address: IpAddress | None) -> str:
     if address is None:
         return ""
-    length = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{length}", strict=False))
+    if address.version == 4:
+        return f"{ipaddress.IPv4Address(int(address) & 0xFFFFFF00)}/24"
+    return f"{ipaddress.IPv6Address(int(address) >> 80 << 80)}/48"
 
 
 def address_hash(key: bytes, address: IpAddress | None) -> str:

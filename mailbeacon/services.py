@@ -37,6 +37,7 @@ _EMAIL = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_LABEL}(?:\.{_LABEL})+$")
 MAX_URL_CHARS = 2000
 MAX_SUBJECT_CHARS = 500
 MAX_RECIPIENTS = 500
+CONTEXT_EVENTS = 200  # the latest events a classification may look back on
 
 
 def check_email(value: str) -> str:
@@ -193,7 +194,9 @@ def process_hit(
     settings = store.get_settings(message.owner)
     context = MessageContext(
         message=message,
-        earlier=tuple(e for e in store.list_events(message.id) if e.id != hit.id),
+        earlier=tuple(
+            e for e in store.list_events(message.id, limit=CONTEXT_EVENTS) if e.id != hit.id
+        ),
         self_views=tuple(store.list_self_views(message.id)),
         strictness=settings.strictness,
     )

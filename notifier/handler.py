@@ -31,6 +31,9 @@ LAST_ALERT = "notify-last"
 DIGEST_SENT = "digest-sent"
 
 
+RECENT_EVENTS = 500  # an alert concerns a just-recorded event; older history is not needed
+
+
 class Notifier:
     """Decides and delivers alerts; built once by bootstrap with its channels."""
 
@@ -61,7 +64,7 @@ class Notifier:
         message = self.store.get_message(str(payload.get("message_id", "")))
         if message is None:
             return None
-        events = self.store.list_events(message.id)
+        events = self.store.list_events(message.id, limit=RECENT_EVENTS)
         event = next((e for e in events if e.id == payload.get("event_id")), None)
         if event is None:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
