@@ -103,7 +103,11 @@ def build_hit(
         method=method.upper()[:16],
         user_agent=_header(headers, "User-Agent"),
         accept=_header(headers, "Accept"),
-        purpose=_header(headers, "Sec-Purpose") or _header(headers, "Purpose"),
+        # warmbly abuse.rs reads all four; Mautic #15844 the first two.
+        purpose=_header(headers, "Sec-Purpose")
+        or _header(headers, "Purpose")
+        or _header(headers, "X-Purpose")
+        or _header(headers, "X-Moz"),
         has_referer=bool(headers.get("Referer")),
         via=_header(headers, "Via"),
         ip_hash=address_hash(ip_key, address),

@@ -43,8 +43,14 @@ def _b64decode(text: str) -> bytes:
 
 
 def new_message_id() -> str:
-    """A random, unguessable message id (16 URL-safe characters)."""
-    return _b64encode(secrets.token_bytes(MESSAGE_ID_SIZE))
+    """A random, unguessable message id (16 URL-safe characters).
+
+    Never starting with "-": `mailbeacon stats -abc...` would read the id as an option.
+    """
+    while True:
+        message_id = _b64encode(secrets.token_bytes(MESSAGE_ID_SIZE))
+        if not message_id.startswith("-"):
+            return message_id
 
 
 def message_id_bytes(message_id: str) -> bytes:
