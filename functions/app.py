@@ -74,9 +74,11 @@ def create_app(app: App) -> Flask:
             {"Location": url, "Cache-Control": NO_STORE, "Referrer-Policy": "no-referrer"},
         )
 
+    from . import dashboard
     from .notify_routes import register_notifier_routes
 
     register_notifier_routes(web, app)
+    dashboard.register(web, app)
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -16,7 +16,7 @@ from .classify import classify
 from .clock import Clock, SystemClock
 from .config import Config
 from .health import Health
-from .hits import NetworkTagger, no_tags
+from .hits import NetworkTagger
 from .services import Classifier, Urls, process_hit
 from .store import Store
 from .tokens import Keyring, TokenSigner, load_keyring
@@ -58,6 +58,13 @@ def _sqlite(config: Config) -> tuple[Store, Any]:
 
     db = Database(config.data_dir / "mailbeacon.db")
     return SqliteStore(db), db
+
+
+def _tagger(config: Config) -> NetworkTagger:
+    """Catalogue tags at the edge; the catalogues load on the first hit, not at start."""
+    from .catalogs.loader import CatalogTagger
+
+    return CatalogTagger(config.data_dir / "catalogs")
 
 
 def bootstrap(
@@ -105,7 +112,7 @@ def bootstrap(
         urls=Urls(config.resolved_public_url(), signer, config.click_url),
         clock=clock or SystemClock(),
         classifier=classify,
-        tagger=no_tags,
+        tagger=_tagger(config),
     )
     from notifier.wiring import build_notifier  # channel SDKs load lazily, on first send
 

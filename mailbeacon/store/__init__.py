@@ -7,6 +7,9 @@ from typing import Any, Protocol
 
 from ..model import Event, Link, Message, MessageContext, Settings
 
+CONTEXT_EVENTS = 200
+"""The latest events a classification may look back on."""
+
 
 class Store(Protocol):
     """Persistence the services need, and no more. Every method is safe to call from threads."""
@@ -30,13 +33,17 @@ class Store(Protocol):
     def add_event(self, event: Event) -> bool:
         """Store an event once: False if an event with that id was already stored."""
 
-    def list_events(self, message_id: str) -> list[Event]:
-        """A message's unexpired events, oldest first."""
+    def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
+        """A message's unexpired events, oldest first; with ``limit``, only the latest ones.
+
+        The pipeline reads a bounded window so that a message opened thousands of times does
+        not make each new hit slower to process.
+        """
 
     def get_context(self, message_id: str) -> MessageContext | None:
         """What classifying a hit needs (message, earlier events, self views, the owner's
-        strictness), in one read where the backend allows. ``earlier`` holds at least the
-        message's latest 100 unexpired events, oldest first (on Firestore, as of the message
+        strictness), in one read where the backend allows. ``earlier`` holds the message's
+        latest CONTEXT_EVENTS unexpired events, oldest first (on Firestore, as of the message
         document's last context write, about a second behind at most); None for an unknown
         message."""
 
@@ -75,7 +82,7 @@ def assemble_context(store: Store, message_id: str) -> MessageContext | None:
         return None
     return MessageContext(
         message=message,
-        earlier=tuple(store.list_events(message_id)),
+        earlier=tuple(store.list_events(message_id, limit=CONTEXT_EVENTS)),
         self_views=tuple(store.list_self_views(message_id)),
         strictness=store.get_settings(message.owner).strictness,
     )

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Strictness
+from . import CONTEXT_EVENTS
 from .coalesce import Coalescer
 from .firestore_docs import (
     doc_id,
@@ -41,7 +42,7 @@ from .firestore_docs import (
 
 log = logging.getLogger(__name__)
 
-RECENT_EVENTS = 100
+RECENT_EVENTS = CONTEXT_EVENTS
 """How many of a message's latest events its document keeps for the classifier."""
 
 _MESSAGE_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "links"]
@@ -234,19 +235,24 @@ class FirestoreStore:
             except NotFound:
                 log.info("events for unknown message %s: no context to update", message_id)
 
-    def list_events(self, message_id: str) -> list[Event]:
-        from google.cloud.firestore import FieldFilter
+    def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
+        from google.cloud.firestore import FieldFilter, Query
 
+        # Newest first (one index serves both forms), then put back in time order.
         query = (
             self._col("events")
             .where(filter=FieldFilter("message_id", "==", message_id))
-            .order_by("at")
+            .order_by("at", direction=Query.DESCENDING)
         )
+        if limit is not None:
+            if limit <= 0:
+                return []
+            query = query.limit(limit)
         now = datetime.now(UTC)
         with self._translated("list_events"):
-            events = [
-                event_from(self._unquote(s.id), s.to_dict()) for s in query.stream(**self._rpc)
-            ]
+            snaps = list(query.stream(**self._rpc))
+        events = [event_from(self._unquote(s.id), s.to_dict()) for s in reversed(snaps)]
+        events.sort(key=lambda e: (e.at, e.id))  # ties in ``at``: by id, as the other stores
         return [e for e in events if e.expires_at is None or e.expires_at > now]
 
     def get_context(self, message_id: str) -> MessageContext | None:

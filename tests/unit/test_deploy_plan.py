@@ -119,7 +119,7 @@ def test_indexes_cover_the_stores_queries_and_retention_is_configurable(tmp_path
         for i in indexes["indexes"]
     }
     # FirestoreStore.list_events and list_messages: equality, then an ordered (range) field.
-    assert ("events", (("message_id", "ASCENDING"), ("at", "ASCENDING"))) in composite
+    assert ("events", (("message_id", "ASCENDING"), ("at", "DESCENDING"))) in composite
     assert ("messages", (("owner", "ASCENDING"), ("created_at", "DESCENDING"))) in composite
     lines = _plan(tmp_path, "--retention-days", "30")
     for group, fields in composite:
