@@ -48,6 +48,10 @@ RECENT_EVENTS = CONTEXT_EVENTS
 _MESSAGE_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "links"]
 
 
+def _order(event: Event) -> tuple[datetime, str]:
+    return (event.at, event.id)
+
+
 class FirestoreStore:
     """The Store port on Firestore. Takes a ready client, or makes one on first use."""
 
@@ -73,6 +77,9 @@ class FirestoreStore:
         self._rpc: dict[str, Any] = {}
         self._strictness: dict[str, tuple[float, Strictness]] = {}
         self._trim: dict[str, list[str]] = {}
+        # Events this process created in the last few seconds, by message: a hit processed
+        # while an earlier one waits for its coalesced context write still sees it.
+        self._fresh: dict[str, list[tuple[float, Event]]] = {}
         self.recent = Coalescer(self._flush_recent, interval=flush_interval)
 
     # plumbing
@@ -210,6 +217,8 @@ class FirestoreStore:
                 )
             except AlreadyExists:
                 return False
+        with self._lock:
+            self._fresh.setdefault(event.message_id, []).append((time.monotonic(), event))
         try:
             self.recent.submit(event.message_id, event)
         except Exception as exc:  # the context is advisory: counting reads the event documents
@@ -264,10 +273,8 @@ class FirestoreStore:
         d = snap.to_dict()
         message = message_from(message_id, d)
         now = datetime.now(UTC)
-        recent = sorted(
-            (event_from(eid, e) for eid, e in (d.get("recent") or {}).items()),
-            key=lambda e: (e.at, e.id),
-        )
+        stored = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}
+        recent = sorted({**self._fresh_events(message_id), **stored}.values(), key=_order)
         if len(recent) > RECENT_EVENTS:
             with self._lock:
                 self._trim[message_id] = [e.id for e in recent[:-RECENT_EVENTS]]
@@ -282,6 +289,16 @@ class FirestoreStore:
             self_views=tuple(sorted(to_time(t) for t in d.get("self_views") or ())),  # type: ignore[type-var]
             strictness=self._owner_strictness(message.owner),
         )
+
+    def _fresh_events(self, message_id: str, keep: float = 10.0) -> dict[str, Event]:
+        horizon = time.monotonic() - keep
+        with self._lock:
+            for key in [k for k, v in self._fresh.items() if v[-1][0] < horizon]:
+                del self._fresh[key]
+            kept = [(t, e) for t, e in self._fresh.get(message_id, ()) if t >= horizon]
+            if kept:
+                self._fresh[message_id] = kept
+        return {e.id: e for _, e in kept}
 
     def _owner_strictness(self, owner: str) -> Strictness:
         """Settings change rarely; a minute's staleness saves a read on every hit."""
