@@ -82,7 +82,9 @@ class GoogleTokenVerifier:
             raise Unauthorized(f"unexpected issuer {claims.get('iss')!r}")
         if self.emails:
             if claims.get("email") not in self.emails or not claims.get("email_verified"):
-                raise Unauthorized(f"token is not from an expected account: {claims.get('email')!r}")
+                raise Unauthorized(
+                    f"token is not from an expected account: {claims.get('email')!r}"
+                )
         return claims
 
 
