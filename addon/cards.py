@@ -125,8 +125,14 @@ def selection(
         {"text": esc(text, MAX_LABEL), "value": value, "selected": value == selected}
         for value, text in options
     ]
-    return {"selectionInput": {"name": name, "label": esc(label, MAX_LABEL), "type": kind,
-                               "items": items}}  # fmt: skip
+    return {
+        "selectionInput": {
+            "name": name,
+            "label": esc(label, MAX_LABEL),
+            "type": kind,
+            "items": items,
+        }
+    }
 
 
 def switch(name: str, selected: bool) -> Json:
@@ -191,8 +197,9 @@ def render(built: Json, *, push: bool = False, notify: str = "") -> Json:
     return {"renderActions": {"action": act}}
 
 
-def update_draft(content: str, where: str, *, content_type: str, then: Json | None = None,
-                 notify: str = "") -> Json:  # fmt: skip
+def update_draft(
+    content: str, where: str, *, content_type: str, then: Json | None = None, notify: str = ""
+) -> Json:
     """Insert ``content`` into the draft (updateDraftActionMarkup), then show ``then``."""
     if where not in ("IN_PLACE_INSERT", "INSERT_AT_START", "INSERT_AT_END"):
         raise CardError(f"unsupported draft update type {where!r}")

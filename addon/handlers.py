@@ -113,8 +113,13 @@ class Handlers:
     def track(self, event: AddonEvent, user: User) -> c.Json:
         message, pixel = self._state(event, user)
         if message and pixel:
-            card = views.compose_card(self.cfg, event.recipients, message, pixel=True,
-                                      notice="Opens are already tracked in this draft.")  # fmt: skip
+            card = views.compose_card(
+                self.cfg,
+                event.recipients,
+                message,
+                pixel=True,
+                notice="Opens are already tracked in this draft.",
+            )
             return c.render(card)
         if message is None:
             try:
@@ -125,17 +130,30 @@ class Handlers:
                     if not event.recipients
                     else str(exc)
                 )
-                card = views.compose_card(self.cfg, event.recipients, None, pixel=False,
-                                          error=error, label=event.value("subject"))  # fmt: skip
+                card = views.compose_card(
+                    self.cfg,
+                    event.recipients,
+                    None,
+                    pixel=False,
+                    error=error,
+                    label=event.value("subject"),
+                )
                 return c.render(card)
         pixel_url = self.app.urls.pixel(message.id)  # type: ignore[attr-defined]
         card = views.compose_card(
-            self.cfg, event.recipients, message, pixel=True,
+            self.cfg,
+            event.recipients,
+            message,
+            pixel=True,
             notice="Open tracking is on: a 1x1 image was added at the end of the draft.",
-        )  # fmt: skip
-        return c.update_draft(pixel_html(pixel_url), "INSERT_AT_END",
-                              content_type="IMMUTABLE_HTML", then=card,
-                              notify="Open tracking added to this draft")  # fmt: skip
+        )
+        return c.update_draft(
+            pixel_html(pixel_url),
+            "INSERT_AT_END",
+            content_type="IMMUTABLE_HTML",
+            then=card,
+            notify="Open tracking added to this draft",
+        )
 
     def insert_link(self, event: AddonEvent, user: User) -> c.Json:
         message, pixel = self._state(event, user)
@@ -143,27 +161,48 @@ class Handlers:
         try:
             url = check_link(raw_url)
         except InvalidInput:
-            error = "Type the link's address first." if not raw_url else (
-                f"Not a web link: {raw_url[:200]}. Use an address starting with https://"
-            )  # fmt: skip
-            card = views.compose_card(self.cfg, event.recipients, message, pixel=pixel,
-                                      error=error)  # fmt: skip
+            error = (
+                "Type the link's address first."
+                if not raw_url
+                else (f"Not a web link: {raw_url[:200]}. Use an address starting with https://")
+            )
+            card = views.compose_card(self.cfg, event.recipients, message, pixel=pixel, error=error)
             return c.render(card)
         if message is None:
             try:
                 message = self._register(event, user)
             except InvalidInput as exc:
-                card = views.compose_card(self.cfg, event.recipients, None, pixel=False,
-                                          error=f"Add a recipient first ({exc}).")  # fmt: skip
+                card = views.compose_card(
+                    self.cfg,
+                    event.recipients,
+                    None,
+                    pixel=False,
+                    error=f"Add a recipient first ({exc}).",
+                )
                 return c.render(card)
-        tracked = add_link(self.store, self.app.urls, owner=user.email,  # type: ignore[attr-defined]
-                           message_id=message.id, url=url)  # fmt: skip
+        tracked = add_link(
+            self.store,
+            self.app.urls,
+            owner=user.email,  # type: ignore[attr-defined]
+            message_id=message.id,
+            url=url,
+        )
         message = owned_message(self.store, message.id, user.email)
         anchor = f'<a href="{html.escape(tracked)}">{html.escape(text or url)}</a>'
-        card = views.compose_card(self.cfg, event.recipients, message, pixel=pixel,
-                                  notice=f"Tracked link inserted at the cursor: {url}")  # fmt: skip
-        return c.update_draft(anchor, "IN_PLACE_INSERT", content_type="MUTABLE_HTML", then=card,
-                              notify="Tracked link inserted")  # fmt: skip
+        card = views.compose_card(
+            self.cfg,
+            event.recipients,
+            message,
+            pixel=pixel,
+            notice=f"Tracked link inserted at the cursor: {url}",
+        )
+        return c.update_draft(
+            anchor,
+            "IN_PLACE_INSERT",
+            content_type="MUTABLE_HTML",
+            then=card,
+            notify="Tracked link inserted",
+        )
 
     # contextual (an opened email) ----------------------------------------------------------
     def message(self, event: AddonEvent, user: User) -> c.Json:
@@ -173,9 +212,13 @@ class Handlers:
             )
         except GmailError as exc:
             log.info("could not read message %s: %s", event.message_id[:40], exc)
-            return c.push_card(views.message_card(
-                "Not available", "Mailbeacon could not read this email from Gmail, so it cannot"
-                " tell whether it is tracked. Try reopening it."))  # fmt: skip
+            return c.push_card(
+                views.message_card(
+                    "Not available",
+                    "Mailbeacon could not read this email from Gmail, so it cannot"
+                    " tell whether it is tracked. Try reopening it.",
+                )
+            )
         for token in pixel_tokens(mail.html):
             try:
                 claims = self.app.signer.verify(token)  # type: ignore[attr-defined]
@@ -193,8 +236,9 @@ class Handlers:
             self.store.add_self_view(tracked.id, now)
             note = "You are viewing your own copy: the open this causes is not counted."
             return c.push_card(self._detail(tracked, event, user, note=note))
-        return c.push_card(views.message_card(
-            "Not tracked", "This email is not one you tracked with Mailbeacon."))  # fmt: skip
+        return c.push_card(
+            views.message_card("Not tracked", "This email is not one you tracked with Mailbeacon.")
+        )
 
     # settings ------------------------------------------------------------------------------
     def settings(self, event: AddonEvent, user: User) -> c.Json:
@@ -207,8 +251,9 @@ class Handlers:
         updated, errors = parse_settings(current, event)
         if errors:
             form = {name: event.value(name) for name in event.form}
-            card = settings_card(self.cfg, current, event.timezone or current.timezone,
-                                 errors=errors, form=form)  # fmt: skip
+            card = settings_card(
+                self.cfg, current, event.timezone or current.timezone, errors=errors, form=form
+            )
             return c.render(card, notify="Not saved: please fix the fields marked in red")
         self.store.put_settings(updated)
         card = settings_card(self.cfg, updated, updated.timezone, saved=True)

@@ -31,9 +31,13 @@ def _problem(errors: Mapping[str, str], *names: str) -> list[c.Json]:
 
 
 def _channel(
-    prefix: str, label: str, webhook: str | None, app_dm: bool, errors: Mapping[str, str],
+    prefix: str,
+    label: str,
+    webhook: str | None,
+    app_dm: bool,
+    errors: Mapping[str, str],
     form: Mapping[str, str],
-) -> list[c.Json]:  # fmt: skip
+) -> list[c.Json]:
     mode = form.get(f"{prefix}_mode") or (WEBHOOK if webhook else APP_DM if app_dm else OFF)
     options = [
         (OFF, "Off"),
@@ -53,7 +57,7 @@ def _channel(
             f"{label} webhook URL",
             value=form.get(f"{prefix}_webhook", webhook or ""),
             hint=hint,
-        ),  # fmt: skip
+        ),
         *_problem(errors, f"{prefix}_webhook"),
     ]
 
@@ -86,26 +90,41 @@ def settings_card(
             "email_to",
             "Email alerts to (empty: no email)",
             value=form.get("email_to", settings.email_to or ""),
-        ),  # fmt: skip
+        ),
         *_problem(errors, "email_to"),
     ]
     when = [
-        c.selection("notify", "Tell me about",
-                    [(n.value, NOTIFY_TEXT[n]) for n in Notify],
-                    form.get("notify", settings.notify.value), kind="RADIO_BUTTON"),  # fmt: skip
+        c.selection(
+            "notify",
+            "Tell me about",
+            [(n.value, NOTIFY_TEXT[n]) for n in Notify],
+            form.get("notify", settings.notify.value),
+            kind="RADIO_BUTTON",
+        ),
         *_problem(errors, "notify"),
-        c.selection("quiet_start", "Quiet hours start", HOURS,
-                    form.get("quiet_start", str(quiet.start) if quiet else OFF),
-                    kind="DROPDOWN"),  # fmt: skip
+        c.selection(
+            "quiet_start",
+            "Quiet hours start",
+            HOURS,
+            form.get("quiet_start", str(quiet.start) if quiet else OFF),
+            kind="DROPDOWN",
+        ),
         *_problem(errors, "quiet_start"),
-        c.selection("quiet_end", "Quiet hours end", HOURS,
-                    form.get("quiet_end", str(quiet.end) if quiet else OFF),
-                    kind="DROPDOWN"),  # fmt: skip
+        c.selection(
+            "quiet_end",
+            "Quiet hours end",
+            HOURS,
+            form.get("quiet_end", str(quiet.end) if quiet else OFF),
+            kind="DROPDOWN",
+        ),
         *_problem(errors, "quiet_end"),
-        c.decorated(timezone or settings.timezone, top="Time zone (from Gmail)",
-                    bottom="Quiet hours follow this zone; it is updated when you save."),
+        c.decorated(
+            timezone or settings.timezone,
+            top="Time zone (from Gmail)",
+            bottom="Quiet hours follow this zone; it is updated when you save.",
+        ),
         *_problem(errors, "timezone"),
-    ]  # fmt: skip
+    ]
     accuracy = [
         c.selection(
             "strictness",
@@ -113,7 +132,7 @@ def settings_card(
             [(s.value, STRICTNESS_TEXT[s]) for s in Strictness],
             form.get("strictness", settings.strictness.value),
             kind="RADIO_BUTTON",
-        ),  # fmt: skip
+        ),
         *_problem(errors, "strictness"),
     ]
     if settings.problems:
@@ -125,5 +144,6 @@ def settings_card(
         c.section(when, "When"),
         c.section(accuracy, "Accuracy"),
     ]
-    return c.card("Notification settings", sections, subtitle="Mailbeacon", name="settings",
-                  footer=save)  # fmt: skip
+    return c.card(
+        "Notification settings", sections, subtitle="Mailbeacon", name="settings", footer=save
+    )

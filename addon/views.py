@@ -156,7 +156,7 @@ def detail_card(
                 ],
                 "Tracked links",
                 collapsible=3,
-            )  # fmt: skip
+            )
         )
     timeline = [_event_widget(e, tz) for e in reversed(events)][:MAX_TIMELINE]
     if len(events) > MAX_TIMELINE:
@@ -206,10 +206,11 @@ def compose_card(
                     "Label (only you see it)",
                     value=label,
                     hint="For example: Proposal to ACME",
-                )  # fmt: skip
+                )
             )
-        track.append(c.buttons(c.button("Track opens", c.on_action(cfg.url(TRACK), state),
-                                         filled=True)))  # fmt: skip
+        track.append(
+            c.buttons(c.button("Track opens", c.on_action(cfg.url(TRACK), state), filled=True))
+        )
     link_widgets = [
         c.text_input("link_url", "Link address", hint="https://example.com/page"),
         c.text_input("link_text", "Link text (optional)"),

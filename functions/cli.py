@@ -129,6 +129,16 @@ def build_parser() -> Parser:
     settings.add_argument("--timezone", type=_timezone)
     settings.add_argument("--strictness", choices=[s.value for s in Strictness])
     settings.add_argument("--json", action="store_true")
+
+    deployment = sub.add_parser(
+        "addon-deployment", help="write the Workspace add-on HTTP deployment descriptor"
+    )
+    deployment.add_argument("--base-url", required=True, help="https:// base of the endpoints")
+    deployment.add_argument(
+        "--output", default="deploy/addon-deployment.json", help="file to write, or - for stdout"
+    )
+    deployment.add_argument("--name", default="Mailbeacon")
+    deployment.add_argument("--logo-url", default=None)
     return parser
 
 
@@ -240,11 +250,29 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_addon_deployment(args: argparse.Namespace) -> int:
+    from addon.deployment import DEFAULT_LOGO, write_deployment
+
+    path = None if args.output == "-" else Path(args.output)
+    text = write_deployment(
+        path, args.base_url, name=args.name, logo_url=args.logo_url or DEFAULT_LOGO
+    )
+    if path is None:
+        print(text, end="")
+    else:
+        print(
+            f"wrote {path}; next: gcloud workspace-add-ons deployments create mailbeacon"
+            f" --deployment-file={path}"
+        )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "track": cmd_track,
     "stats": cmd_stats,
     "settings": cmd_settings,
+    "addon-deployment": cmd_addon_deployment,
 }
 
 
