@@ -37,6 +37,11 @@ def esc(text: object, limit: int = MAX_TEXT) -> str:
     return escaped
 
 
+def shorten(text: str, limit: int) -> str:
+    """Plain text cut to ``limit`` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _fit(value: str, limit: int, what: str) -> str:
     if len(value) > limit:
         raise CardError(f"{what} is {len(value)} characters; the limit is {limit}")
@@ -170,9 +175,9 @@ def card(
     parts = list(sections)
     if not parts or len(parts) > MAX_SECTIONS:
         raise CardError(f"a card holds 1 to {MAX_SECTIONS} sections, got {len(parts)}")
-    header: Json = {"title": _fit(title, MAX_LABEL, "card title")}
+    header: Json = {"title": shorten(title, MAX_LABEL) or "Untitled"}
     if subtitle:
-        header["subtitle"] = subtitle[:MAX_LABEL]
+        header["subtitle"] = shorten(subtitle, MAX_LABEL)
     result: Json = {"header": header, "sections": parts}
     if name:
         result["name"] = name

@@ -68,7 +68,10 @@ class AddonConfig:
         """Audiences a system ID token may carry: configured, else every endpoint URL."""
         if self.audiences:
             return self.audiences
-        return (f"{self.base_url}/addon", *(self.url(route) for route in ROUTES))
+        base = f"{self.base_url}/addon"
+        by_path = (self.url(route) for route in ROUTES)
+        by_query = (f"{base}?route={route}" for route in ROUTES)  # whether Google keeps the
+        return (base, *by_path, *by_query)  # query in the audience is not documented: allow both
 
     @classmethod
     def from_env(
