@@ -23,10 +23,7 @@ def _sqlite(path: Path) -> Store:
 
 
 # Every Store implementation the contract suite runs on; other backends add themselves here.
-STORE_FACTORIES: dict[str, StoreFactory] = {
-    "memory": lambda _path: MemoryStore(),
-    "sqlite": _sqlite,
-}
+STORE_FACTORIES: dict[str, StoreFactory] = {"memory": lambda _path: MemoryStore(), "sqlite": _sqlite}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
