@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import html
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from mailbeacon.clock import iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
@@ -89,6 +91,11 @@ class Handlers:
         return c.render(self._detail(message, event, user), push=True)
 
     # compose -------------------------------------------------------------------------------
+    @staticmethod
+    def draft(event: AddonEvent) -> str:
+        key = event.parameters.get("draft", "")
+        return key if key.replace("-", "").replace("_", "").isalnum() and len(key) <= 32 else ""
+
     def _state(self, event: AddonEvent, user: User) -> tuple[Message | None, bool]:
         """The message this compose card already tracks (from the action's parameters)."""
         message_id = event.parameters.get("message_id")
@@ -97,8 +104,15 @@ class Handlers:
         message = owned_message(self.store, message_id, user.email)
         return message, event.parameters.get("pixel") == "yes"
 
+    def _compose(self, event: AddonEvent, message: Message | None, **kwargs: Any) -> c.Json:
+        return views.compose_card(
+            self.cfg, event.recipients, message, draft=self.draft(event), **kwargs
+        )
+
     def compose(self, event: AddonEvent, user: User) -> c.Json:
-        return c.push_card(views.compose_card(self.cfg, event.recipients, None, pixel=False))
+        draft = secrets.token_urlsafe(12)
+        card = views.compose_card(self.cfg, event.recipients, None, pixel=False, draft=draft)
+        return c.push_card(card)
 
     def _register(self, event: AddonEvent, user: User) -> Message:
         return track_message(
@@ -113,9 +127,8 @@ class Handlers:
     def track(self, event: AddonEvent, user: User) -> c.Json:
         message, pixel = self._state(event, user)
         if message and pixel:
-            card = views.compose_card(
-                self.cfg,
-                event.recipients,
+            card = self._compose(
+                event,
                 message,
                 pixel=True,
                 notice="Opens are already tracked in this draft.",
@@ -130,9 +143,8 @@ class Handlers:
                     if not event.recipients
                     else str(exc)
                 )
-                card = views.compose_card(
-                    self.cfg,
-                    event.recipients,
+                card = self._compose(
+                    event,
                     None,
                     pixel=False,
                     error=error,
@@ -140,9 +152,8 @@ class Handlers:
                 )
                 return c.render(card)
         pixel_url = self.app.urls.pixel(message.id)  # type: ignore[attr-defined]
-        card = views.compose_card(
-            self.cfg,
-            event.recipients,
+        card = self._compose(
+            event,
             message,
             pixel=True,
             notice="Open tracking is on: a 1x1 image was added at the end of the draft.",
@@ -166,32 +177,30 @@ class Handlers:
                 if not raw_url
                 else (f"Not a web link: {raw_url[:200]}. Use an address starting with https://")
             )
-            card = views.compose_card(self.cfg, event.recipients, message, pixel=pixel, error=error)
+            card = self._compose(
+                event,
+                message,
+                pixel=pixel,
+                error=error,
+            )
             return c.render(card)
         if message is None:
             try:
                 message = self._register(event, user)
             except InvalidInput as exc:
-                card = views.compose_card(
-                    self.cfg,
-                    event.recipients,
+                card = self._compose(
+                    event,
                     None,
                     pixel=False,
                     error=f"Add a recipient first ({exc}).",
                 )
                 return c.render(card)
-        tracked = add_link(
-            self.store,
-            self.app.urls,
-            owner=user.email,  # type: ignore[attr-defined]
-            message_id=message.id,
-            url=url,
-        )
+        urls = self.app.urls  # type: ignore[attr-defined]
+        tracked = add_link(self.store, urls, owner=user.email, message_id=message.id, url=url)
         message = owned_message(self.store, message.id, user.email)
         anchor = f'<a href="{html.escape(tracked)}">{html.escape(text or url)}</a>'
-        card = views.compose_card(
-            self.cfg,
-            event.recipients,
+        card = self._compose(
+            event,
             message,
             pixel=pixel,
             notice=f"Tracked link inserted at the cursor: {url}",

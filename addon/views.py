@@ -176,9 +176,16 @@ def compose_card(
     error: str = "",
     notice: str = "",
     label: str = "",
+    draft: str = "",
 ) -> c.Json:
-    """The compose sidebar: whom it sees, what it has put in the draft, and what it cannot do."""
-    state = {"message_id": message.id, "pixel": "yes" if pixel else "no"} if message else {}
+    """The compose sidebar: whom it sees, what it has put in the draft, and what it cannot do.
+
+    ``draft`` is a random key for this compose window, carried in every action so a client that
+    cannot update the card along with the draft (Apps Script) can keep the state itself.
+    """
+    state = {"draft": draft} if draft else {}
+    if message:
+        state |= {"message_id": message.id, "pixel": "yes" if pixel else "no"}
     top: list[c.Json] = []
     if error:
         top.append(c.paragraph(markup=f'<font color="#b3261e">{c.esc(error)}</font>'))
