@@ -31,10 +31,16 @@ def esc(text: object, limit: int = MAX_TEXT) -> str:
     """Escape user text for Gmail's simple HTML, shortening it (before escaping) to fit."""
     value = str(text)
     escaped = html.escape(value, quote=True)
-    while len(escaped) > limit:  # entities grow the text, so cut the plain text and retry
-        value = value[: max(0, len(value) - (len(escaped) - limit) - 1)]
-        escaped = html.escape(value, quote=True) + "…"
-    return escaped
+    if len(escaped) <= limit:
+        return escaped
+    low, high = 0, min(len(value), limit)  # the longest prefix whose escaped form fits
+    while low < high:
+        mid = (low + high + 1) // 2
+        if len(html.escape(value[:mid], quote=True)) + 1 <= limit:
+            low = mid
+        else:
+            high = mid - 1
+    return html.escape(value[:low], quote=True) + "…"
 
 
 def shorten(text: str, limit: int) -> str:
