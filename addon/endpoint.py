@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
 
 from . import cards as c
@@ -38,13 +39,13 @@ def _route_of_url(url: str) -> str | None:
 class AddonEndpoint:
     """Built once per process (it holds the certificate cache)."""
 
-    def __init__(self, app: Any, cfg: AddonConfig) -> None:
+    def __init__(self, app: App, cfg: AddonConfig) -> None:
         self.cfg = cfg
         self.auth = Authenticator(cfg)
         self.handlers = Handlers(app, cfg, GmailReader(cfg.gmail_api_url))
 
     @classmethod
-    def for_app(cls, app: Any) -> AddonEndpoint:
+    def for_app(cls, app: App) -> AddonEndpoint:
         config = app.config
         return cls(
             app,

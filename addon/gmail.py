@@ -53,7 +53,9 @@ class GmailReader:
     """Fetches one message with the add-on's per-event credentials."""
 
     def __init__(self, api_url: str, timeout: float = 10.0) -> None:
-        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        root = api_url.rstrip("/")
+        root = root.removesuffix("/gmail/v1")  # accept the service URL as well as the root
+        self.api_url = root + "/"
         self.timeout = timeout
 
     def fetch(self, message_id: str, oauth_token: str, access_token: str) -> GmailMessage:

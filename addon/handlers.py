@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mailbeacon.bootstrap import App
 from mailbeacon.clock import iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
 from mailbeacon.model import Message
 from mailbeacon.services import add_link, check_link, owned_message, pixel_html, track_message
+from mailbeacon.store import Store
 from mailbeacon.summary import summarize
 
 from . import cards as c
@@ -35,13 +37,13 @@ Handler = Callable[["Handlers", AddonEvent, User], c.Json]
 class Handlers:
     """The add-on's behaviour over a bootstrapped Mailbeacon ``app``."""
 
-    app: object  # mailbeacon.bootstrap.App (kept loose so the add-on imports no wiring)
+    app: App
     cfg: AddonConfig
     gmail: GmailReader
 
     @property
-    def store(self):  # type: ignore[no-untyped-def]
-        return self.app.store  # type: ignore[attr-defined]
+    def store(self) -> Store:
+        return self.app.store
 
     def tz(self, event: AddonEvent, user: User) -> str:
         return event.timezone or self.store.get_settings(user.email).timezone
@@ -117,8 +119,8 @@ class Handlers:
     def _register(self, event: AddonEvent, user: User) -> Message:
         return track_message(
             self.store,
-            self.app.urls,  # type: ignore[attr-defined]
-            self.app.clock,  # type: ignore[attr-defined]
+            self.app.urls,
+            self.app.clock,
             sender=user.email,
             recipients=event.recipients,
             subject=event.value("subject"),
@@ -151,7 +153,7 @@ class Handlers:
                     label=event.value("subject"),
                 )
                 return c.render(card)
-        pixel_url = self.app.urls.pixel(message.id)  # type: ignore[attr-defined]
+        pixel_url = self.app.urls.pixel(message.id)
         card = self._compose(
             event,
             message,
@@ -195,7 +197,7 @@ class Handlers:
                     error=f"Add a recipient first ({exc}).",
                 )
                 return c.render(card)
-        urls = self.app.urls  # type: ignore[attr-defined]
+        urls = self.app.urls
         tracked = add_link(self.store, urls, owner=user.email, message_id=message.id, url=url)
         message = owned_message(self.store, message.id, user.email)
         anchor = f'<a href="{html.escape(tracked)}">{html.escape(text or url)}</a>'
@@ -230,7 +232,7 @@ class Handlers:
             )
         for token in pixel_tokens(mail.html):
             try:
-                claims = self.app.signer.verify(token)  # type: ignore[attr-defined]
+                claims = self.app.signer.verify(token)
             except InvalidToken:
                 continue
             if claims.kind != "open":
@@ -241,7 +243,7 @@ class Handlers:
                 continue  # somebody else's tracked email: not ours to show
             if mail.sender != user.email and not mail.is_sent:
                 continue  # a copy someone else sent (a reply quoting the pixel, a forward)
-            now = self.app.clock.now()  # type: ignore[attr-defined]
+            now = self.app.clock.now()
             self.store.add_self_view(tracked.id, now)
             note = "You are viewing your own copy: the open this causes is not counted."
             return c.push_card(self._detail(tracked, event, user, note=note))
