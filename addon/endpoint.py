@@ -19,7 +19,7 @@ from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, Unkno
 from . import cards as c
 from . import views
 from .config import TRIGGERS, AddonConfig, resolve_route
-from .events import parse_event
+from .events import AddonEvent, parse_event
 from .gmail import GmailReader
 from .handlers import ROUTES, Handlers
 from .identity import Authenticator
@@ -58,14 +58,16 @@ class AddonEndpoint:
         self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, Any]]:
         try:
-            event = parse_event(body)
+            event, problem = parse_event(body), ""
         except InvalidInput as exc:
-            return 400, {"error": str(exc)}
+            event, problem = AddonEvent(), str(exc)  # still verify first: 401 beats 400
         try:
             user = self.auth.authenticate(headers, event)
         except Unauthorized as exc:
             log.warning("add-on request refused: %s", exc)
             return 401, {"error": "unauthorized"}
+        if problem:
+            return 400, {"error": problem}
         route = resolve_route(path) if path.strip("/") else None
         if route is None and query_route:
             route = resolve_route(query_route)

@@ -167,3 +167,19 @@ def test_signed_requests_over_http(tmp_path: Path, issuer: TokenIssuer) -> None:
         assert "Not opened yet" in after
     finally:
         server.stop()
+
+
+def test_dev_server_answers_errors_plainly(dev_server: ServerProcess) -> None:
+    dev = {"Authorization": f"Bearer dev:{USER}", "Content-Type": "application/json"}
+    status, _, body = request(dev_server.url + "/addon/homepage", "POST", None, dev)
+    assert status == 200  # an empty body is an empty event
+    assert request(dev_server.url + "/addon/nowhere", "POST", {}, dev)[0] == 404
+    assert request(dev_server.url + "/addon/homepage", "POST", {}, {})[0] == 401
+    assert (
+        request(dev_server.url + "/addon/homepage", "POST", {}, {"Authorization": "Bearer dev:"})[0]
+        == 401
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", dev_server.port, timeout=10)
+    conn.request("POST", "/addon/homepage", b"{oops", dev)
+    assert conn.getresponse().status == 400
+    conn.close()

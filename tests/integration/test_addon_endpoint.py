@@ -516,3 +516,10 @@ def test_detail_card_of_a_busy_message_stays_within_limits(web, app, issuer):
     )
     card = ui.the_card(post(web, issuer, "/addon/detail", press))
     assert "170 older events not shown" in ui.text_of(card)
+
+
+def test_malformed_bodies_are_refused_before_anything_else(web, app, issuer):
+    assert web.post("/addon/homepage", data=b"{oops").status_code == 401
+    headers, _ = signed(issuer, ui.event("homepage"), "/addon/homepage")
+    assert web.post("/addon/homepage", data=b"{oops", headers=headers).status_code == 401
+    assert web.post("/addon/nowhere", json=ui.event("homepage")).status_code == 401
