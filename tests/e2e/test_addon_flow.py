@@ -171,7 +171,7 @@ def test_signed_requests_over_http(tmp_path: Path, issuer: TokenIssuer) -> None:
 
 def test_dev_server_answers_errors_plainly(dev_server: ServerProcess) -> None:
     dev = {"Authorization": f"Bearer dev:{USER}", "Content-Type": "application/json"}
-    status, _, body = request(dev_server.url + "/addon/homepage", "POST", None, dev)
+    status, _, _ = request(dev_server.url + "/addon/homepage", "POST", None, dev)
     assert status == 200  # an empty body is an empty event
     assert request(dev_server.url + "/addon/nowhere", "POST", {}, dev)[0] == 404
     assert request(dev_server.url + "/addon/homepage", "POST", {}, {})[0] == 401
