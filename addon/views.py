@@ -132,6 +132,7 @@ def detail_card(
 ) -> c.Json:
     """One message: its numbers, then the timeline of hits (newest first) with verdicts."""
     facts = [
+        c.decorated(message.subject or "(no label)", top="Email"),
         c.decorated(status(summary, tz), top="Status", bottom=machine_note(summary)),
         c.decorated(recipients_text(message), top="To"),
         c.decorated(when(message.sent_at or message.created_at, tz), top="Tracked since"),
@@ -164,7 +165,8 @@ def detail_card(
     if not timeline:
         timeline = [c.paragraph("No opens or clicks yet.")]
     sections.append(c.section(timeline, "Timeline", collapsible=10))
-    return c.card(message.subject or "Tracked email", sections, subtitle=TITLE, name="detail")
+    # The subject stays out of the header: headers are not HTML, widgets are (and escaped).
+    return c.card("Tracked email", sections, subtitle=TITLE, name="detail")
 
 
 def compose_card(
