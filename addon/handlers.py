@@ -66,7 +66,7 @@ class Handlers:
             rows,
             self.tz(event, user),
             older=older,
-            page=int(page) if page.isdigit() else 1,
+            page=min(int(page), 10_000) if page.isdigit() and len(page) < 6 else 1,
         )
 
     def homepage(self, event: AddonEvent, user: User) -> c.Json:
@@ -271,7 +271,7 @@ class Handlers:
         return c.render(card, notify="Settings saved")
 
 
-ROUTES: dict[str, Callable[[Handlers, AddonEvent, User], c.Json]] = {
+ROUTES: dict[str, Handler] = {
     r.HOMEPAGE: Handlers.homepage,
     r.REFRESH: Handlers.refresh,
     r.OLDER: Handlers.older,
