@@ -88,7 +88,9 @@ class AddonConfig:
             base_url=base_url.rstrip("/"),
             audiences=split_list(env.get("MAILBEACON_ADDON_AUDIENCE")),
             service_accounts=split_list(env.get("MAILBEACON_ADDON_SERVICE_ACCOUNT")),
-            client_ids=split_list(env.get("MAILBEACON_ADDON_CLIENT_ID")),
+            client_ids=split_list(
+                env.get("MAILBEACON_ADDON_CLIENT_ID") or env.get("MAILBEACON_ADDON_OAUTH_CLIENT_ID")
+            ),
             certs_url=env.get("MAILBEACON_GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
             gmail_api_url=env.get("MAILBEACON_GMAIL_API_URL") or GMAIL_API_URL,
             insecure_dev_auth=insecure_dev_auth,
