@@ -71,7 +71,12 @@ class AddonConfig:
         base = f"{self.base_url}/addon"
         by_path = (self.url(route) for route in ROUTES)
         by_query = (f"{base}?route={route}" for route in ROUTES)  # whether Google keeps the
-        return (base, *by_path, *by_query)  # query in the audience is not documented: allow both
+        return (
+            base,
+            base + "/",
+            *by_path,
+            *by_query,
+        )  # query in the audience is not documented: allow both
 
     @classmethod
     def from_env(
