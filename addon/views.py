@@ -83,7 +83,10 @@ def home_card(
     widgets: list[c.Json] = []
     for message, summary in rows:
         title = message.subject or f"To {recipients_text(message)}"
-        bottom = machine_note(summary) or f"To {recipients_text(message)}"
+        note = machine_note(summary)
+        bottom = (
+            f"{note} · To {recipients_text(message)}" if note else f"To {recipients_text(message)}"
+        )
         widgets.append(
             c.decorated(
                 status(summary, tz),
