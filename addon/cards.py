@@ -63,6 +63,7 @@ def action(function: str, parameters: Mapping[str, str] | None = None) -> Json:
 
 
 def button(text: str, on_click: Json, *, filled: bool = False, disabled: bool = False) -> Json:
+    """A text button; ``filled`` marks the one primary action of a card."""
     result: Json = {"text": _fit(text, MAX_BUTTON, "button text"), "onClick": on_click}
     if filled:
         result["color"] = {"red": 0.10, "green": 0.45, "blue": 0.91, "alpha": 1}
@@ -72,14 +73,17 @@ def button(text: str, on_click: Json, *, filled: bool = False, disabled: bool = 
 
 
 def on_action(function: str, parameters: Mapping[str, str] | None = None) -> Json:
+    """An onClick that calls the add-on back at ``function``."""
     return {"action": action(function, parameters)}
 
 
 def open_link(url: str) -> Json:
+    """An onClick that opens ``url`` in a new tab."""
     return {"openLink": {"url": url, "openAs": "FULL_SIZE", "onClose": "NOTHING"}}
 
 
 def buttons(*items: Json) -> Json:
+    """A buttonList widget."""
     if not items:
         raise CardError("a button list needs a button")
     return {"buttonList": {"buttons": list(items)}}
@@ -118,6 +122,7 @@ def decorated(
 
 
 def text_input(name: str, label: str, *, value: str = "", hint: str = "") -> Json:
+    """A single-line textInput; its value arrives as ``formInputs[name]``."""
     widget: Json = {"name": name, "label": esc(label, MAX_LABEL), "type": "SINGLE_LINE"}
     if value:
         widget["value"] = value
@@ -147,14 +152,17 @@ def selection(
 
 
 def switch(name: str, selected: bool) -> Json:
+    """A switchControl for a decoratedText (left out of formInputs when off)."""
     return {"name": name, "value": "on", "selected": selected, "controlType": "SWITCH"}
 
 
 def divider() -> Json:
+    """A thin line between widgets."""
     return {"divider": {}}
 
 
 def section(widgets: Iterable[Json], header: str = "", *, collapsible: int | None = None) -> Json:
+    """A section of 1 to 100 widgets; long ones collapse after ``collapsible``."""
     items = list(widgets)
     if not items:
         raise CardError("a section needs at least one widget")

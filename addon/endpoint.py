@@ -46,6 +46,7 @@ class AddonEndpoint:
 
     @classmethod
     def for_app(cls, app: App) -> AddonEndpoint:
+        """The endpoint for a bootstrapped app, configured from the environment."""
         config = app.config
         return cls(
             app,
@@ -57,6 +58,7 @@ class AddonEndpoint:
     def handle(
         self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, dict[str, Any]]:
+        """Verify, route and answer one request: (HTTP status, JSON body)."""
         try:
             event, problem = parse_event(body), ""
         except InvalidInput as exc:

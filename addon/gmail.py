@@ -39,6 +39,7 @@ class GmailMessage:
 
     @property
     def is_sent(self) -> bool:
+        """Gmail labels the sender's own copy SENT."""
         return "SENT" in self.label_ids
 
 
@@ -59,6 +60,7 @@ class GmailReader:
         self.timeout = timeout
 
     def fetch(self, message_id: str, oauth_token: str, access_token: str) -> GmailMessage:
+        """users.messages.get(format=full) for the open message; GmailError otherwise."""
         import google_auth_httplib2
         import httplib2
         from google.oauth2.credentials import Credentials

@@ -43,9 +43,11 @@ class Handlers:
 
     @property
     def store(self) -> Store:
+        """The app's store."""
         return self.app.store
 
     def tz(self, event: AddonEvent, user: User) -> str:
+        """The zone times are shown in: Gmail's, else the saved one."""
         return event.timezone or self.store.get_settings(user.email).timezone
 
     # homepage ------------------------------------------------------------------------------
@@ -70,12 +72,15 @@ class Handlers:
         )
 
     def homepage(self, event: AddonEvent, user: User) -> c.Json:
+        """Homepage trigger: the first page of tracked emails."""
         return c.push_card(self._home(event, user))
 
     def refresh(self, event: AddonEvent, user: User) -> c.Json:
+        """Refresh button: the first page again, in place."""
         return c.render(self._home(event, user))
 
     def older(self, event: AddonEvent, user: User) -> c.Json:
+        """Older button: the next page, pushed over this one."""
         return c.render(self._home(event, user), push=True)
 
     def _detail(self, message: Message, event: AddonEvent, user: User, note: str = "") -> c.Json:
@@ -85,6 +90,7 @@ class Handlers:
         )
 
     def detail(self, event: AddonEvent, user: User) -> c.Json:
+        """Tap on an email: its detail card, if it is the user's."""
         message_id = event.parameters.get("message_id", "")
         try:
             message = owned_message(self.store, message_id, user.email)
@@ -95,6 +101,7 @@ class Handlers:
     # compose -------------------------------------------------------------------------------
     @staticmethod
     def draft(event: AddonEvent) -> str:
+        """The compose window's random key from the parameters, if well formed."""
         key = event.parameters.get("draft", "")
         return key if key.replace("-", "").replace("_", "").isalnum() and len(key) <= 32 else ""
 
@@ -112,6 +119,7 @@ class Handlers:
         )
 
     def compose(self, event: AddonEvent, user: User) -> c.Json:
+        """Compose trigger: the card for a fresh draft."""
         draft = secrets.token_urlsafe(12)
         card = views.compose_card(self.cfg, event.recipients, None, pixel=False, draft=draft)
         return c.push_card(card)
@@ -127,6 +135,7 @@ class Handlers:
         ).message
 
     def track(self, event: AddonEvent, user: User) -> c.Json:
+        """Track opens: register the message (once) and insert the pixel at the end."""
         message, pixel = self._state(event, user)
         if message and pixel:
             card = self._compose(
@@ -169,6 +178,7 @@ class Handlers:
         )
 
     def insert_link(self, event: AddonEvent, user: User) -> c.Json:
+        """Insert tracked link: add it to the same message, insert the anchor in place."""
         message, pixel = self._state(event, user)
         raw_url, text = event.value("link_url"), event.value("link_text")
         try:
@@ -217,6 +227,7 @@ class Handlers:
 
     # contextual (an opened email) ----------------------------------------------------------
     def message(self, event: AddonEvent, user: User) -> c.Json:
+        """Contextual trigger: the detail card of the user's own tracked email, else not tracked."""
         try:
             mail = self.gmail.fetch(
                 event.message_id, event.user_oauth_token, event.gmail_access_token
@@ -253,11 +264,13 @@ class Handlers:
 
     # settings ------------------------------------------------------------------------------
     def settings(self, event: AddonEvent, user: User) -> c.Json:
+        """Settings button: the form, filled with the saved settings."""
         current = self.store.get_settings(user.email)
         card = settings_card(self.cfg, current, event.timezone or current.timezone)
         return c.render(card, push=True)
 
     def save_settings(self, event: AddonEvent, user: User) -> c.Json:
+        """Save: validate every field, then save all or nothing."""
         current = self.store.get_settings(user.email)
         updated, errors = parse_settings(current, event)
         if errors:

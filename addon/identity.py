@@ -47,6 +47,7 @@ class Authenticator:
         self.user = GoogleTokenVerifier(audiences=config.client_ids, certs_url=config.certs_url)
 
     def authenticate(self, headers: Mapping[str, str], event: AddonEvent) -> User:
+        """The verified user behind a request, or Unauthorized."""
         token = bearer(headers)
         if not token:
             raise Unauthorized("no bearer token")

@@ -30,6 +30,7 @@ REASONS = {
 
 
 def zone(name: str) -> ZoneInfo:
+    """The named time zone, or UTC when Gmail sent an unknown one."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -57,6 +58,7 @@ def status(summary: MessageSummary, tz: str) -> str:
 
 
 def machine_note(summary: MessageSummary) -> str:
+    """How many hits were machines (shown apart, never counted as opens)."""
     machine = summary.machine_opens + summary.machine_clicks
     if not machine:
         return ""
@@ -66,6 +68,7 @@ def machine_note(summary: MessageSummary) -> str:
 
 
 def recipients_text(message: Message) -> str:
+    """The first five recipients, and how many more."""
     shown = ", ".join(message.recipients[:5])
     more = len(message.recipients) - 5
     return f"{shown} and {more} more" if more > 0 else shown
@@ -247,4 +250,5 @@ def message_card(title: str, text: str) -> c.Json:
 
 
 def error_card(text: str) -> c.Json:
+    """A card saying what went wrong, in words a user can act on."""
     return c.card(TITLE, [c.section([c.paragraph(text)])], subtitle="Something went wrong")
