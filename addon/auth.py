@@ -80,9 +80,9 @@ class GoogleTokenVerifier:
             raise Unauthorized(f"ID token rejected: {exc}") from exc
         if claims.get("iss") not in self.issuers:
             raise Unauthorized(f"unexpected issuer {claims.get('iss')!r}")
-        expected = claims.get("email") in self.emails and claims.get("email_verified")
-        if self.emails and not expected:
-            raise Unauthorized(f"token is not from an expected account: {claims.get('email')!r}")
+        email = claims.get("email")
+        if self.emails and (email not in self.emails or not claims.get("email_verified")):
+            raise Unauthorized(f"token is not from an expected account: {email!r}")
         return claims
 
 

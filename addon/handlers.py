@@ -280,6 +280,9 @@ class Handlers:
             )
             return c.render(card, notify="Not saved: please fix the fields marked in red")
         self.store.put_settings(updated)
+        from notifier.digest import register_digest_user  # as `mailbeacon settings` does
+
+        register_digest_user(self.store, user.email)
         card = settings_card(self.cfg, updated, updated.timezone, saved=True)
         return c.render(card, notify="Settings saved")
 

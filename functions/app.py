@@ -89,6 +89,10 @@ def create_app(app: App) -> Flask:
         )
         return jsonify(payload), status
 
+    from .notify_routes import register_notifier_routes
+
+    register_notifier_routes(web, app)
+
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
         report = app.health.report()

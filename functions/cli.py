@@ -128,6 +128,9 @@ def build_parser() -> Parser:
     settings.add_argument("--quiet-hours", type=_quiet_hours, metavar="START-END")
     settings.add_argument("--timezone", type=_timezone)
     settings.add_argument("--strictness", choices=[s.value for s in Strictness])
+    settings.add_argument("--mute", action="append", default=[], metavar="MESSAGE_ID")
+    settings.add_argument("--unmute", action="append", default=[], metavar="MESSAGE_ID")
+    settings.add_argument("--clear-problems", action="store_true", help="forget recorded failures")
     settings.add_argument("--json", action="store_true")
 
     deployment = sub.add_parser(
@@ -139,6 +142,9 @@ def build_parser() -> Parser:
     )
     deployment.add_argument("--name", default="Mailbeacon")
     deployment.add_argument("--logo-url", default=None)
+    digest = sub.add_parser("digest", parents=[common], help="send a user's digest now")
+    digest.add_argument("--user", required=True)
+    digest.add_argument("--json", action="store_true")
     return parser
 
 
@@ -238,9 +244,17 @@ def cmd_settings(args: argparse.Namespace) -> int:
     if args.quiet_hours is not None:
         start_end = args.quiet_hours.split("-") if args.quiet_hours else None
         changes["quiet_hours"] = QuietHours(*map(int, start_end)) if start_end else None
+    if args.clear_problems:
+        changes["problems"] = ()
+    if args.mute or args.unmute:
+        muted = [m for m in (*current.muted, *args.mute) if m not in args.unmute]
+        changes["muted"] = tuple(dict.fromkeys(muted))
     updated: Settings = replace(current, **changes)
     if changes:
         app.store.put_settings(updated)
+        from notifier.digest import register_digest_user
+
+        register_digest_user(app.store, user)
     data = updated.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
@@ -267,12 +281,19 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    from notifier.cli import send_digest_now
+
+    return send_digest_now(_config(args), args.user, as_json=args.json)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "track": cmd_track,
     "stats": cmd_stats,
     "settings": cmd_settings,
     "addon-deployment": cmd_addon_deployment,
+    "digest": cmd_digest,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -33,6 +34,9 @@ def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
     from .app import create_app
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    # Request threads hand the GIL to one another around every SQLite write; the default 5 ms
+    # switch interval turns each hand-over into a convoy behind the write lock.
+    sys.setswitchinterval(0.0005)
     server: Any = create_server(
         lambda environ, start: web(environ, start),  # bound below, once the URL is known
         host=host,
@@ -46,9 +50,17 @@ def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
     config.server_file.write_text(json.dumps({"public_url": public, "listen": bound}))
     app = bootstrap(replace(config, public_url=public))
     web = create_app(app)
-    app.bus.start()  # type: ignore[attr-defined]
+    if os.environ.get("MAILBEACON_WORKER", "on").lower() != "off":
+        app.bus.start()  # type: ignore[attr-defined]
+    else:  # edge only: another process drains the outbox
+        log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
     stop = threading.Event()
     threading.Thread(target=_maintain, args=(app, stop), daemon=True, name="retention").start()
+    from notifier.digest import DigestScheduler
+
+    digests = DigestScheduler(
+        app.store, app.bus, app.clock, app.notifier.config.digest_hour
+    ).start()
 
     if config.insecure_dev_auth:
         banner = "!" * 72
@@ -77,6 +89,7 @@ def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
         pass
     finally:
         stop.set()
+        digests.stop()
         app.bus.stop()  # type: ignore[attr-defined]
         app.close()
     return 0

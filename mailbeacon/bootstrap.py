@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bus import HITS, NOTIFY, Bus
+from .bus import DIGEST, HITS, NOTIFY, Bus
 from .classify import classify
 from .clock import Clock, SystemClock
 from .config import Config
@@ -38,6 +38,7 @@ class App:
     classifier: Classifier
     tagger: NetworkTagger
     health: Health = field(default_factory=Health)
+    notifier: Any = None  # notifier.handler.Notifier, built by bootstrap
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -94,9 +95,13 @@ def bootstrap(
         classifier=classify,
         tagger=no_tags,
     )
+    from notifier.wiring import build_notifier  # channel SDKs load lazily, on first send
+
+    app.notifier = build_notifier(app)
     subscribe = getattr(bus, "subscribe", None)
     if subscribe is not None:
         subscribe(HITS, app.handle_hit)
-        subscribe(NOTIFY, lambda payload: None)  # the notifier package takes this over
+        subscribe(NOTIFY, app.notifier.handle)
+        subscribe(DIGEST, app.notifier.handle_digest)
     app.closers.append(store.close)
     return app

@@ -4,7 +4,7 @@ tests/e2e (the running server and the CLI as subprocesses)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,10 @@ def _sqlite(path: Path) -> Store:
 
 
 # Every Store implementation the contract suite runs on; other backends add themselves here.
-STORE_FACTORIES: dict[str, StoreFactory] = {"memory": lambda _path: MemoryStore(), "sqlite": _sqlite}
+STORE_FACTORIES: dict[str, StoreFactory] = {
+    "memory": lambda _path: MemoryStore(),
+    "sqlite": _sqlite,
+}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -35,7 +38,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    return FixedClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
 
 
 @pytest.fixture

@@ -63,10 +63,15 @@ def _dt(text: str | None) -> datetime | None:
 class Database:
     """A SQLite file with per-thread connections and versioned migrations."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
         self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
+        self.busy_timeout_ms = busy_timeout_ms or int(
+            os.environ.get("MAILBEACON_SQLITE_BUSY_MS") or 5000
+        )
         self._local = threading.local()
+        # Threads of one process take turns here rather than in SQLite's busy handler, which
+        # sleeps in growing steps and turns contention into long tail latencies.
+        self._write_lock = threading.Lock()
         self._sync = os.environ.get("MAILBEACON_SQLITE_SYNC", "NORMAL").upper()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
@@ -76,7 +81,10 @@ class Database:
         if conn is None:
             try:
                 conn = sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=30
+                    self.path,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=self.busy_timeout_ms / 1000,
                 )
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
                 conn.execute("PRAGMA journal_mode = WAL")
@@ -90,19 +98,24 @@ class Database:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back."""
         conn = self.connection()
+        if not self._write_lock.acquire(timeout=self.busy_timeout_ms / 1000):
+            raise StoreUnavailable("database busy: timed out waiting for the write lock")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"database busy: {exc}") from exc
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreUnavailable(f"write failed: {exc}") from exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"database busy: {exc}") from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StoreUnavailable(f"write failed: {exc}") from exc
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            self._write_lock.release()
 
     def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         try:

@@ -21,6 +21,7 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.config import Config
 from mailbeacon.model import Event, Verdict
 from mailbeacon.services import track_message
+from notifier.digest import USERS as DIGEST_USERS
 from tests.support import addon as ui
 from tests.support.google_tokens import TokenIssuer
 from tests.support.http import LoopbackServer
@@ -365,6 +366,7 @@ def test_settings_save_valid_form_writes_settings(web, app, issuer):
         "Europe/Berlin",
     )
     assert (saved.quiet_hours.start, saved.quiet_hours.end) == (22, 7)
+    assert app.store.get_record(DIGEST_USERS, USER) is not None  # in the daily digest fan-out
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,12 @@ class LoopbackServer:
                 headers = {k: v for k, v in self.headers.items()}
                 with outer.received:
                     outer.requests.append(
-                        {"method": self.command, "path": self.path, "headers": headers, "body": body}
+                        {
+                            "method": self.command,
+                            "path": self.path,
+                            "headers": headers,
+                            "body": body,
+                        }
                     )
                     outer.received.notify_all()
                 status, out_headers, out = outer.respond(self.command, self.path, headers, body)

@@ -34,7 +34,9 @@ def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) ->
         time.sleep(interval)
 
 
-def run_cli(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "MAILBEACON_DATA_DIR": str(data_dir), **(env or {})}
     return subprocess.run(
         [*MAILBEACON, *args], capture_output=True, text=True, env=full_env, timeout=60
@@ -63,7 +65,9 @@ class ServerProcess:
 
     def _healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(f"server exited: {self.proc.stdout.read() if self.proc.stdout else ''}")
+            raise AssertionError(
+                f"server exited: {self.proc.stdout.read() if self.proc.stdout else ''}"
+            )
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                 return response.status in (200, 503)

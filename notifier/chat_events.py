@@ -1,0 +1,74 @@
+"""Events the Google Chat app receives: learn and forget the user's DM space.
+
+Accepts both the classic Chat event shape (top-level ``type``, ``space``, ``user``) and the
+Workspace add-on shape (``chat.{user, addedToSpacePayload|messagePayload|...}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from mailbeacon.store import Store
+
+from .channels.chat_app import DMS, USERS
+
+WELCOME = (
+    "Mailbeacon will tell you here when a person opens or clicks in an email you tracked. "
+    "Use the add-on or `mailbeacon settings` to choose what you hear about."
+)
+
+
+def _normalise(event: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(type, space, user) from either event shape."""
+    chat = event.get("chat")
+    if isinstance(chat, dict):
+        for key, kind in (
+            ("addedToSpacePayload", "ADDED_TO_SPACE"),
+            ("removedFromSpacePayload", "REMOVED_FROM_SPACE"),
+            ("messagePayload", "MESSAGE"),
+        ):
+            if key in chat:
+                return kind, (chat[key] or {}).get("space") or {}, chat.get("user") or {}
+        return "OTHER", {}, chat.get("user") or {}
+    return str(event.get("type") or ""), event.get("space") or {}, event.get("user") or {}
+
+
+def _is_dm(space: dict[str, Any]) -> bool:
+    return space.get("spaceType") == "DIRECT_MESSAGE" or space.get("type") == "DM"
+
+
+def handle_chat_event(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+    """Apply one verified event; the returned dict is the synchronous reply (may be empty).
+
+    A Chat app built as a Workspace add-on must wrap its reply in a ``hostAppDataAction``.
+    """
+    reply = _apply(store, event)
+    if reply and isinstance(event.get("chat"), dict):
+        action = {"createMessageAction": {"message": reply}}
+        return {"hostAppDataAction": {"chatDataAction": action}}
+    return reply
+
+
+def _apply(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+    kind, space, user = _normalise(event)
+    email = str(user.get("email") or "").lower()
+    if not email or "@" not in email:
+        return {}
+    if user.get("name"):
+        store.put_record(USERS, email, {"name": user["name"]})
+    if kind in ("ADDED_TO_SPACE", "MESSAGE") and _is_dm(space) and space.get("name"):
+        known = store.get_record(DMS, email)
+        store.put_record(DMS, email, {"space": space["name"]})
+        settings = store.get_settings(email)
+        if kind == "ADDED_TO_SPACE" and not settings.chat_app_dm:
+            store.put_settings(replace(settings, chat_app_dm=True))
+        if kind == "ADDED_TO_SPACE" or known is None:
+            return {"text": WELCOME}
+        return {"text": "Alerts for your tracked emails arrive in this chat."}
+    if kind == "REMOVED_FROM_SPACE" and _is_dm(space):
+        store.delete_record(DMS, email)
+        settings = store.get_settings(email)
+        if settings.chat_app_dm:
+            store.put_settings(replace(settings, chat_app_dm=False))
+    return {}

@@ -1,0 +1,137 @@
+"""Deliver each (alert, channel) once, however often the bus hands us the same message.
+
+The store's insert-if-absent record is the idempotency log. A delivery is *claimed* with a
+lease before the send and marked *sent* after it. The crash window between the send and the
+mark is closed as far as the channel allows: a claim whose lease ran out is taken over (one
+winner per generation, again by insert-if-absent) and sent again, so an alert is never lost;
+the Chat app's ``client-`` message id makes that resend a no-op, while a webhook may, in that
+rare crash case only, show the alert twice. Permanent failures are marked *failed* and written
+into the user's Settings.problems, where `mailbeacon settings` shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from mailbeacon.clock import Clock, iso, parse_time
+from mailbeacon.errors import DeliveryFailed, RetryLater
+from mailbeacon.model import Settings
+from mailbeacon.store import Store
+
+from .post import Post
+from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DELIVERIES = "notify-delivery"
+MAX_PROBLEMS = 10
+
+
+class Channel(Protocol):
+    """One way of telling a user. ``send`` raises DeliveryFailed; it never returns an error."""
+
+    name: str
+
+    def enabled(self, settings: Settings) -> bool: ...
+
+    def send(self, post: Post, settings: Settings) -> None: ...
+
+
+class DeliveryLog:
+    """Claim / sent / failed states per (key, channel), on the records API."""
+
+    def __init__(self, store: Store, clock: Clock, lease: timedelta = timedelta(seconds=60)):
+        self.store = store
+        self.clock = clock
+        self.lease = lease
+
+    def claim(self, key: str) -> bool:
+        """True if this worker should send now; False if it is already settled.
+
+        Raises RetryLater while another worker holds a live lease on the same delivery.
+        """
+        now = self.clock.now()
+        fresh = {"state": "sending", "gen": 0, "until": iso(now + self.lease)}
+        if self.store.add_record(DELIVERIES, key, fresh):
+            return True
+        record = self.store.get_record(DELIVERIES, key) or {}
+        if record.get("state") in ("sent", "failed"):
+            return False
+        until = parse_time(record["until"]) if record.get("until") else now
+        if until > now:
+            raise RetryLater((until - now).total_seconds(), f"{key} is being delivered")
+        generation = int(record.get("gen", 0)) + 1
+        if not self.store.add_record(DELIVERIES, f"{key}#{generation}", {"at": iso(now)}):
+            raise RetryLater(self.lease.total_seconds(), f"{key} was taken over")
+        self.store.put_record(
+            DELIVERIES, key, {"state": "sending", "gen": generation, "until": iso(now + self.lease)}
+        )
+        return True
+
+    def release(self, key: str) -> None:
+        """Give up the lease after a transient failure so the next delivery retries at once."""
+        record = self.store.get_record(DELIVERIES, key) or {}
+        if record.get("state") == "sending":
+            self.store.put_record(DELIVERIES, key, {**record, "until": iso(self.clock.now())})
+
+    def settle(self, key: str, state: str, detail: str = "") -> None:
+        value = {"state": state, "at": iso(self.clock.now())}
+        if detail:
+            value["detail"] = detail[:300]
+        self.store.put_record(DELIVERIES, key, value)
+
+    def state(self, key: str) -> str | None:
+        record = self.store.get_record(DELIVERIES, key)
+        return record.get("state") if record else None
+
+
+def record_problem(store: Store, user: str, problem: str, at: datetime) -> Settings:
+    """Add a permanent failure to the user's settings (newest last, deduplicated, capped)."""
+    settings = store.get_settings(user)
+    text = f"{iso(at)} {problem}"
+    kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
+    updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
+    store.put_settings(updated)
+    return updated
+
+
+def deliver(
+    channel: Channel,
+    post: Post,
+    settings: Settings,
+    *,
+    deliveries: DeliveryLog,
+    store: Store,
+    policy: RetryPolicy,
+) -> str:
+    """Send ``post`` on ``channel`` at most once per key; returns what happened.
+
+    Transient failures are raised (RetryLater for long waits) after releasing the claim, so the
+    bus redelivers and only undelivered channels are tried again.
+    """
+    key = f"{post.key}/{channel.name}"
+    if not deliveries.claim(key):
+        return "already"
+    try:
+        if getattr(channel, "self_retrying", False):
+            channel.send(post, settings)  # its SDK retries with the same policy
+        else:
+            policy.call(lambda: channel.send(post, settings))
+    except DeliveryFailed as exc:
+        if exc.permanent:
+            deliveries.settle(key, "failed", exc.detail)
+            record_problem(
+                store, settings.user, f"{channel.name}: {exc.detail}", deliveries.clock.now()
+            )
+            log.warning("permanent %s failure for %s: %s", channel.name, settings.user, exc.detail)
+            return "failed"
+        deliveries.release(key)
+        raise policy.settle(exc) from exc
+    except Exception:
+        deliveries.release(key)
+        raise
+    deliveries.settle(key, "sent")
+    return "sent"

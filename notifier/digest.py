@@ -1,0 +1,182 @@
+"""The daily digest: what was opened and clicked, what quiet hours held back, what is unread.
+
+Cloud Scheduler publishes ``{}`` on the DIGEST topic (fanned out here to one message per user);
+locally a scheduler thread in `mailbeacon serve` does the same, and `mailbeacon digest --user`
+sends one at once. A digest is delivered once per (key, channel) like any alert.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from mailbeacon.bus import DIGEST, Bus
+from mailbeacon.clock import Clock, iso
+from mailbeacon.model import Message
+from mailbeacon.store import Store
+
+from . import cards
+from .blocks import check_blocks
+from .mail import html_page
+from .post import Post, chat_message_id
+from .render import dashboard_url, local_time
+
+log = logging.getLogger(__name__)
+
+USERS = "digest-user"
+HELD = "notify-held"
+RUNS = "digest-run"
+MAX_LINES = 40
+
+
+@dataclass
+class Digest:
+    """The facts of one user's digest, before any channel renders them."""
+
+    user: str
+    since: datetime
+    opened: list[str] = field(default_factory=list)
+    clicked: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    unopened: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.opened or self.clicked or self.held or self.unopened)
+
+    def sections(self) -> list[tuple[str, list[str]]]:
+        return [
+            (title, lines[:MAX_LINES])
+            for title, lines in (
+                ("Opened", self.opened),
+                ("Clicked", self.clicked),
+                ("Held back by quiet hours", self.held),
+                ("Not opened yet", self.unopened),
+            )
+            if lines
+        ]
+
+
+def register_digest_user(store: Store, user: str) -> None:
+    """Include ``user`` in the daily fan-out (called when settings are saved or an alert fires)."""
+    store.add_record(USERS, user.lower(), {})
+
+
+def build_digest(
+    store: Store, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
+) -> Digest:
+    """Gather the user's activity since ``since`` from the store (read only)."""
+    digest = Digest(user=user, since=since)
+    horizon = now - timedelta(days=max(unopened_days, 1) + 30)
+    for message in store.list_messages(user, limit=500):
+        if message.created_at < horizon:
+            break
+        events = [e for e in store.list_events(message.id) if e.is_human]
+        label = _label(message)
+        opens = [e for e in events if e.kind == "open" and e.at >= since]
+        if opens:
+            digest.opened.append(
+                f"{label}: {len(opens)} open(s), last {local_time(opens[-1].at, timezone)}"
+            )
+        for click in (e for e in events if e.kind == "click" and e.at >= since):
+            digest.clicked.append(f"{label}: {click.url} at {local_time(click.at, timezone)}")
+        sent = message.reference_time
+        if not any(e.kind == "open" for e in events) and sent <= now - timedelta(
+            days=unopened_days
+        ):
+            digest.unopened.append(f"{label}: sent {local_time(sent, timezone)}")
+    for _key, record in store.list_records(HELD, prefix=f"{user}/"):
+        digest.held.append(f"{record.get('headline', '')} ({record.get('at', '')})")
+    return digest
+
+
+def _label(message: Message) -> str:
+    to = ", ".join(message.recipients[:2])
+    return f"“{message.subject or '(no subject)'}” to {to}"
+
+
+def digest_post(digest: Digest, key: str, base_url: str) -> Post:
+    """Render a digest for every channel."""
+    title = f"Your Mailbeacon digest ({len(digest.opened)} opened, {len(digest.clicked)} clicked)"
+    text_lines = [title]
+    html_parts = [f"<h2>{html.escape(title)}</h2>"]
+    for heading, lines in digest.sections():
+        text_lines += ["", f"{heading}:"] + [f"- {line}" for line in lines]
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        html_parts.append(f"<h3>{html.escape(heading)}</h3><ul>{items}</ul>")
+    dashboard = dashboard_url(base_url, "").rstrip("/").rsplit("/", 1)[0]
+    text_lines += ["", f"Dashboard: {dashboard}"]
+    text = "\n".join(text_lines)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}}
+    ]
+    for heading, lines in digest.sections():
+        body = f"*{heading}*\n" + "\n".join(f"• {line}" for line in lines)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body[:2990]}})
+    slack = {"text": title, "blocks": blocks}
+    check_blocks(slack)
+    widgets = [
+        {
+            "textParagraph": {
+                "text": f"<b>{html.escape(h)}</b><br>" + "<br>".join(map(html.escape, ls))
+            }
+        }
+        for h, ls in digest.sections()
+    ]
+    chat = {
+        "text": title,
+        "cardsV2": [
+            {
+                "cardId": "digest",
+                "card": {"header": {"title": title}, "sections": [{"widgets": widgets}]},
+            }
+        ],
+        "thread": {"threadKey": f"mailbeacon-digest-{digest.user}"[:100]},
+    }
+    cards.check_message(chat)
+    return Post(
+        key=key,
+        subject=f"[Mailbeacon] {title}",
+        text=text,
+        html=html_page(title, "".join(html_parts)),
+        slack=slack,
+        slack_app=slack,
+        chat=chat,
+        chat_message_id=chat_message_id(key),
+    )
+
+
+class DigestScheduler:
+    """A daemon thread for `mailbeacon serve`: once a day after ``hour`` (UTC), publish DIGEST."""
+
+    def __init__(self, store: Store, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
+        self.store, self.bus, self.clock, self.hour, self.every = store, bus, clock, hour, every
+        self._stop = threading.Event()
+
+    def tick(self) -> bool:
+        now = self.clock.now()
+        if now.hour < self.hour:
+            return False
+        day = now.date().isoformat()
+        if not self.store.add_record(RUNS, day, {"at": iso(now)}):
+            return False
+        self.bus.publish(DIGEST, {"date": day})
+        return True
+
+    def run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("digest scheduler")
+
+    def start(self) -> DigestScheduler:
+        threading.Thread(target=self.run, daemon=True, name="digest-scheduler").start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()

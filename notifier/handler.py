@@ -1,0 +1,188 @@
+"""The NOTIFY consumer: load what `decide` needs, act on its Decision, deliver on each channel.
+
+Payload ``{"event_id", "message_id"}`` is published for every human event, also again when a
+hit is redelivered; everything here is idempotent per (event, channel).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from mailbeacon.clock import Clock, iso, parse_time
+from mailbeacon.errors import DeliveryFailed, RetryLater
+from mailbeacon.model import Event, Message, Settings
+from mailbeacon.store import Store
+
+from .config import NotifierConfig
+from .decide import Action, Alert, Decision, LastAlert, decide
+from .delivery import Channel, DeliveryLog, deliver
+from .digest import HELD, build_digest, digest_post, register_digest_user
+from .digest import USERS as DIGEST_USERS
+from .post import Post
+from .render import AlertView
+from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+LAST_ALERT = "notify-last"
+DIGEST_SENT = "digest-sent"
+
+
+class Notifier:
+    """Decides and delivers alerts; built once by bootstrap with its channels."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        channels: Sequence[Channel],
+        *,
+        base_url: str,
+        policy: RetryPolicy | None = None,
+        window: timedelta = timedelta(minutes=10),
+        config: NotifierConfig | None = None,
+        publish_digest: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.channels = list(channels)
+        self.base_url = base_url
+        self.policy = policy or RetryPolicy()
+        self.window = window
+        self.deliveries = DeliveryLog(store, clock)
+        self.config = config or NotifierConfig()
+        self.publish_digest = publish_digest or self._send_digest_inline
+
+    def handle(self, payload: dict[str, Any]) -> Decision | None:
+        """Bus handler for NOTIFY. Raises RetryLater or DeliveryFailed to be redelivered."""
+        message = self.store.get_message(str(payload.get("message_id", "")))
+        if message is None:
+            return None
+        events = self.store.list_events(message.id)
+        event = next((e for e in events if e.id == payload.get("event_id")), None)
+        if event is None:
+            log.info("notify: event %s not found (expired?)", payload.get("event_id"))
+            return None
+        settings = self.store.get_settings(message.owner)
+        channels = [c for c in self.channels if c.enabled(settings)]
+        if not channels:
+            return None
+        register_digest_user(self.store, settings.user)
+        opens = [e for e in events if e.is_human and e.kind == "open"]
+        now = self.clock.now()
+        decision = decide(
+            event, message, settings, opens, self.last_alert(message.id), now, self.window
+        )
+        if decision.action is Action.WAIT:
+            assert decision.wait_until is not None
+            raise RetryLater(max(0.05, (decision.wait_until - now).total_seconds()), "coalescing")
+        if decision.action is Action.HOLD:
+            assert decision.alert is not None
+            self.hold(settings, decision.alert)
+        elif decision.action is Action.SEND:
+            assert decision.alert is not None
+            self.send(decision.alert, settings, channels)
+        return decision
+
+    def send(self, alert: Alert, settings: Settings, channels: Sequence[Channel]) -> None:
+        view = AlertView.of(alert, base_url=self.base_url, timezone=settings.timezone)
+        self.post(Post.of_alert(alert.key, view), settings, channels)
+        if alert.event.kind == "open":
+            self.mark_alerted(alert.message, alert.event)
+
+    def post(self, post: Post, settings: Settings, channels: Sequence[Channel]) -> None:
+        """Deliver on every channel; one channel's failure neither blocks nor repeats another."""
+        pending: list[Exception] = []
+        for channel in channels:
+            try:
+                deliver(
+                    channel,
+                    post,
+                    settings,
+                    deliveries=self.deliveries,
+                    store=self.store,
+                    policy=self.policy,
+                )
+            except (RetryLater, DeliveryFailed) as exc:
+                pending.append(exc)
+            except Exception as exc:  # an SDK surprise: retried by the bus like a 5xx
+                log.exception("%s failed unexpectedly", channel.name)
+                pending.append(exc)
+        if pending:
+            waits = [e.seconds for e in pending if isinstance(e, RetryLater)]
+            if waits and len(waits) == len(pending):
+                raise RetryLater(max(waits), "; ".join(map(str, pending)))
+            raise next(e for e in pending if not isinstance(e, RetryLater))
+
+    def last_alert(self, message_id: str) -> LastAlert | None:
+        record = self.store.get_record(LAST_ALERT, message_id)
+        if not record:
+            return None
+        return LastAlert(parse_time(record["sent_at"]), parse_time(record["covered_until"]))
+
+    def mark_alerted(self, message: Message, event: Event) -> None:
+        """Start a new coalescing window, unless a redelivery of an older alert got here."""
+        last = self.last_alert(message.id)
+        if last is None or event.at > last.covered_until:
+            value = {"sent_at": iso(self.clock.now()), "covered_until": iso(event.at)}
+            self.store.put_record(LAST_ALERT, message.id, value)
+
+    def hold(self, settings: Settings, alert: Alert) -> None:
+        """Keep a quiet-hours alert for the user's next digest (once per event)."""
+        key = f"{settings.user}/{iso(alert.event.at)}/{alert.event.id}"
+        self.store.add_record(
+            HELD,
+            key,
+            {
+                "message_id": alert.message.id,
+                "event_id": alert.event.id,
+                "headline": alert.headline,
+                "at": iso(alert.event.at),
+            },
+        )
+        if alert.event.kind == "open":
+            self.mark_alerted(alert.message, alert.event)
+
+    def handle_digest(self, payload: dict[str, Any]) -> None:
+        """Bus handler for DIGEST: ``{}`` or ``{"date"}`` fans out, ``{"user", ...}`` sends one."""
+        user = payload.get("user")
+        if not user:
+            day = payload.get("date") or self.clock.now().date().isoformat()
+            for known, _ in self.store.list_records(DIGEST_USERS):
+                self.publish_digest({"user": known, "key": f"digest-{day}"})
+            return
+        self.send_digest(
+            str(user), key=str(payload.get("key") or f"digest-{iso(self.clock.now())}")
+        )
+
+    def _send_digest_inline(self, payload: dict[str, Any]) -> None:
+        self.send_digest(str(payload["user"]), key=str(payload["key"]))
+
+    def send_digest(self, user: str, *, key: str) -> str:
+        """Build and deliver one user's digest; returns what happened, for the CLI."""
+        settings = self.store.get_settings(user)
+        channels = [c for c in self.channels if c.enabled(settings)]
+        if not channels:
+            return "no channel configured"
+        now = self.clock.now()
+        last = self.store.get_record(DIGEST_SENT, user)
+        since = parse_time(last["at"]) if last else now - timedelta(days=7)  # first digest
+        digest = build_digest(
+            self.store,
+            user,
+            now,
+            since=since,
+            unopened_days=self.config.digest_unopened_days,
+            timezone=settings.timezone,
+        )
+        if digest.empty:
+            return "nothing to report"
+        post = digest_post(digest, f"{key}-{user}", self.base_url)
+        self.post(post, settings, channels)
+        for held_key, _ in self.store.list_records(HELD, prefix=f"{user}/"):
+            self.store.delete_record(HELD, held_key)
+        self.store.put_record(DIGEST_SENT, user, {"at": iso(now)})
+        return "sent"

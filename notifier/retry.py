@@ -1,0 +1,87 @@
+"""Retry policies as small objects, independent of HTTP, with the sleep injected.
+
+Short waits (a 429 asking for a second or two, a 5xx, a timeout) are retried in place. A long
+Retry-After is not slept through: the caller raises RetryLater and the bus redelivers later,
+so a worker thread (or a billed Cloud Function) never idles for a minute.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
+from typing import Any, TypeVar
+from urllib.error import URLError
+
+from mailbeacon.errors import DeliveryFailed, RetryLater
+
+T = TypeVar("T")
+Sleep = Callable[[float], None]
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how long to retry a transient failure in place."""
+
+    retries: int = 2
+    base: float = 0.5
+    cap: float = 5.0
+    max_inline_wait: float = 5.0
+    sleep: Sleep = field(default=time.sleep, repr=False)
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before retry ``attempt`` (1-based): the server's hint, else jittered backoff."""
+        if retry_after is not None:
+            return retry_after
+        return random.uniform(0.5, 1.0) * min(self.cap, self.base * 2 ** (attempt - 1))
+
+    def call(self, send: Callable[[], T]) -> T:
+        """Run ``send``; retry transient DeliveryFailed; hand long waits back as RetryLater."""
+        attempt = 0
+        while True:
+            try:
+                return send()
+            except DeliveryFailed as exc:
+                if exc.permanent:
+                    raise
+                too_long = exc.retry_after is not None and exc.retry_after > self.max_inline_wait
+                if too_long or attempt >= self.retries:
+                    raise
+                attempt += 1
+                self.sleep(self.delay(attempt, exc.retry_after))
+
+    def settle(self, exc: DeliveryFailed) -> Exception:
+        """What to raise to the bus for a transient failure that survived inline retries."""
+        if exc.retry_after is not None and exc.retry_after > self.max_inline_wait:
+            return RetryLater(exc.retry_after, str(exc))
+        return exc
+
+    def slack_handlers(self) -> list[Any]:
+        """The same policy as slack_sdk retry handlers (connection, 5xx, short 429)."""
+        from .slack_retry import slack_handlers
+
+        return slack_handlers(self)
+
+
+def header_seconds(headers: Any) -> float | None:
+    """Retry-After in seconds from a header mapping (values may be lists), or None."""
+    for key, value in dict(headers or {}).items():
+        if key.lower() == "retry-after":
+            value = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    URLError,
+    ConnectionError,
+    RemoteDisconnected,
+    TimeoutError,
+    socket.timeout,
+)

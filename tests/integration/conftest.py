@@ -1,0 +1,100 @@
+"""An in-process Mailbeacon (SQLite store, local bus drained by hand) behind Flask's test client,
+with the notifier pointed at loopback fakes through the same environment variables as prod."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailbeacon.bootstrap import App, bootstrap
+from mailbeacon.bus import HITS, NOTIFY
+from mailbeacon.clock import FixedClock
+from mailbeacon.config import Config
+from mailbeacon.services import TrackedMessage, track_message
+
+# Today at 09:00 UTC: stored events expire after the retention period counted from real time.
+START = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
+
+
+@dataclass
+class Rig:
+    app: App
+    clock: FixedClock
+    sleeps: list[float] = field(default_factory=list)
+
+    @property
+    def web(self) -> Any:
+        from functions.app import create_app
+
+        if not hasattr(self, "_web"):
+            self._web = create_app(self.app).test_client()
+        return self._web
+
+    def track(
+        self, subject: str = "Quarterly plan", owner: str = "ana@example.com", **kw: Any
+    ) -> TrackedMessage:
+        return track_message(
+            self.app.store,
+            self.app.urls,
+            self.clock,
+            sender=owner,
+            recipients=kw.pop("to", ["bo@example.org"]),
+            subject=subject,
+            sent_at=kw.pop("sent_at", self.clock.now() - timedelta(days=1)),
+            **kw,
+        )
+
+    def open(self, tracked: TrackedMessage, user_agent: str = CHROME) -> int:
+        path = tracked.pixel_url.removeprefix(self.app.urls.base_url)
+        return self.web.get(path, headers={"User-Agent": user_agent}).status_code
+
+    def click(self, tracked: TrackedMessage, index: int = 0, user_agent: str = CHROME) -> int:
+        path = tracked.links[index][1].removeprefix(self.app.urls.base_url)
+        return self.web.get(path, headers={"User-Agent": user_agent}).status_code
+
+    def settle(self) -> int:
+        """Run the pipeline and the notifier until nothing is ready."""
+        return self.app.bus.drain([HITS, NOTIFY])  # type: ignore[attr-defined]
+
+    def settings(self, user: str = "ana@example.com", **changes: Any) -> None:
+        from dataclasses import replace
+
+        store = self.app.store
+        store.put_settings(replace(store.get_settings(user), **changes))
+
+    def problems(self, user: str = "ana@example.com") -> tuple[str, ...]:
+        return self.app.store.get_settings(user).problems
+
+
+@pytest.fixture
+def notifier_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("SLACK_API_URL", "CHAT_API_URL", "SMTP_HOST", "SLACK_SIGNING_SECRET"):
+        monkeypatch.delenv(f"MAILBEACON_{name}", raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def make_rig(tmp_path: Path, notifier_env: pytest.MonkeyPatch) -> Iterator[Any]:
+    apps: list[App] = []
+
+    def make(**env: str) -> Rig:
+        for key, value in env.items():
+            notifier_env.setenv(f"MAILBEACON_{key.upper()}", value)
+        clock = FixedClock(START)
+        data = tmp_path / f"data{len(apps)}"
+        data.mkdir()
+        app = bootstrap(Config(data_dir=data, public_url="http://mb.test"), clock=clock)
+        rig = Rig(app, clock)
+        app.notifier.policy.sleep = rig.sleeps.append
+        apps.append(app)
+        return rig
+
+    yield make
+    for app in apps:
+        app.close()

@@ -1,0 +1,109 @@
+"""The outbox bus: durable on publish, delivered at least once, retried, never lost."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailbeacon.bus.local import LocalBus
+from mailbeacon.errors import RetryLater
+from mailbeacon.store.sqlite import Database
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return Database(tmp_path / "bus.db")
+
+
+def test_published_messages_survive_a_restart(db: Database, tmp_path: Path) -> None:
+    LocalBus(db).publish("hits", {"n": 1})
+    got: list[dict[str, Any]] = []
+    restarted = LocalBus(Database(tmp_path / "bus.db"))
+    restarted.subscribe("hits", got.append)
+    assert restarted.drain() == 1
+    assert got == [{"n": 1}]
+    assert restarted.pending() == 0
+
+
+def test_failures_retry_with_backoff_then_dead_letter(db: Database) -> None:
+    clock = Clock()
+    bus = LocalBus(db, max_attempts=3, now=clock)
+    calls = []
+
+    def flaky(payload: dict[str, Any]) -> None:
+        calls.append(payload)
+        raise ConnectionError("downstream down")
+
+    bus.subscribe("notify", flaky)
+    bus.publish("notify", {"id": "e1"})
+    bus.drain()
+    assert len(calls) == 1 and bus.pending("notify") == 1
+    bus.drain()
+    assert len(calls) == 1  # not yet: backing off
+    for _ in range(2):
+        clock.t += 3600
+        bus.drain()
+    assert len(calls) == 3
+    assert bus.pending("notify") == 0
+    [dead] = bus.dead_letters()
+    assert dead["payload"] == {"id": "e1"} and dead["attempts"] == 3
+    assert "downstream down" in dead["error"]
+
+
+def test_retry_later_waits_the_asked_time_and_never_dead_letters(db: Database) -> None:
+    clock = Clock()
+    bus = LocalBus(db, max_attempts=1, now=clock)
+    answers = iter([RetryLater(120), RetryLater(120), None])
+    seen = []
+
+    def rate_limited(payload: dict[str, Any]) -> None:
+        seen.append(clock.t)
+        answer = next(answers)
+        if answer:
+            raise answer
+
+    bus.subscribe("notify", rate_limited)
+    bus.publish("notify", {})
+    bus.drain()
+    clock.t += 119
+    bus.drain()
+    assert len(seen) == 1
+    clock.t += 2
+    bus.drain()
+    clock.t += 121
+    bus.drain()
+    assert len(seen) == 3 and bus.pending() == 0 and bus.dead_letters() == []
+
+
+def test_worker_thread_delivers_promptly_on_publish(db: Database) -> None:
+    bus = LocalBus(db, poll_seconds=30)  # a long poll: only the wake-up can make this quick
+    delivered = threading.Event()
+    bus.subscribe("hits", lambda payload: delivered.set())
+    bus.start()
+    try:
+        bus.publish("hits", {"n": 1})
+        assert delivered.wait(5)
+    finally:
+        bus.stop()
+
+
+def test_leased_rows_are_not_taken_twice_unless_asked(db: Database) -> None:
+    bus = LocalBus(db)
+    bus.publish("hits", {"n": 1})
+    assert len(bus._claim(["hits"], include_leased=False)) == 1
+    assert bus._claim(["hits"], include_leased=False) == []
+    got: list[dict[str, Any]] = []
+    bus.subscribe("hits", got.append)
+    assert bus.drain(["hits"], include_leased=True) == 1
+    assert got == [{"n": 1}]

@@ -1,0 +1,160 @@
+"""The Google Chat app: verified events remember the DM; alerts go through the Chat API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from mailbeacon.bus import NOTIFY
+from tests.support.chat_api import FakeChat
+from tests.support.google_tokens import TokenIssuer
+
+from .conftest import Rig
+
+AUDIENCE = "http://mb.test/chat"
+CHAT_SA = "chat@system.gserviceaccount.com"
+
+
+@pytest.fixture
+def issuer() -> Iterator[TokenIssuer]:
+    google = TokenIssuer().start()
+    yield google
+    google.stop()
+
+
+@pytest.fixture
+def chat() -> Iterator[FakeChat]:
+    fake = FakeChat().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def rig(make_rig, issuer: TokenIssuer, chat: FakeChat) -> Rig:  # type: ignore[no-untyped-def]
+    return make_rig(
+        chat_audience=AUDIENCE, google_certs_url=issuer.certs_url, chat_api_url=chat.url
+    )
+
+
+def added_to_dm(email: str = "ana@example.com", kind: str = "ADDED_TO_SPACE") -> dict:
+    return {
+        "type": kind,
+        "eventTime": "2026-03-02T09:00:00Z",
+        "space": {"name": "spaces/DM123", "type": "DM", "spaceType": "DIRECT_MESSAGE"},
+        "user": {"name": "users/1111", "email": email, "displayName": "Ana", "type": "HUMAN"},
+    }
+
+
+def post_event(rig: Rig, event: dict, token: str):  # type: ignore[no-untyped-def]
+    return rig.web.post("/chat", json=event, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_added_to_a_dm_then_alerts_arrive_there_threaded_and_idempotent(
+    rig: Rig, issuer: TokenIssuer, chat: FakeChat
+) -> None:
+    chat.dms["users/1111"] = "spaces/DM123"
+    token = issuer.token(audience=AUDIENCE, email=CHAT_SA)
+    reply = post_event(rig, added_to_dm(), token)
+    assert reply.status_code == 200 and "Mailbeacon" in reply.get_json()["text"]
+    assert rig.app.store.get_settings("ana@example.com").chat_app_dm is True
+    tracked = rig.track()
+    rig.open(tracked)
+    rig.settle()
+    [message] = chat.created
+    event = rig.app.store.list_events(tracked.message.id)[0]
+    message_id = message["_query"]["messageId"]
+    assert re.fullmatch(r"client-[a-z0-9-]+", message_id) and len(message_id) <= 63
+    assert event.id.lower().replace("_", "-")[:20] in message_id
+    assert message["name"] == f"spaces/DM123/messages/{message_id}"
+    assert message["_query"]["messageReplyOption"] == "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+    assert message["thread"]["threadKey"] == f"mailbeacon-{tracked.message.id}"
+    assert message["cardsV2"][0]["card"]["header"]["title"].startswith("bo@example.org opened")
+    # a crash after the post but before the delivery log: the resend is absorbed by Chat (409)
+    rig.app.store.delete_record("notify-delivery", f"{event.id}/chat-app")
+    rig.app.bus.publish(NOTIFY, {"event_id": event.id, "message_id": tracked.message.id})
+    rig.settle()
+    assert len(chat.created) == 1 and rig.problems() == ()
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        lambda issuer: issuer.token(audience="https://elsewhere.example/chat", email=CHAT_SA),
+        lambda issuer: issuer.token(audience=AUDIENCE, email="mallory@example.com"),
+        lambda issuer: issuer.token(audience=AUDIENCE, email=CHAT_SA, issued_at=0),
+        lambda issuer: "not-a-token",
+        lambda issuer: "",
+    ],
+    ids=["wrong-audience", "wrong-signer", "expired", "garbage", "missing"],
+)
+def test_unverified_chat_events_are_refused_and_change_nothing(
+    rig: Rig, issuer: TokenIssuer, token
+) -> None:  # type: ignore[no-untyped-def]
+    response = post_event(rig, added_to_dm(), token(issuer))
+    assert response.status_code == 401
+    assert rig.app.store.get_record("chat-dm", "ana@example.com") is None
+    assert rig.app.store.get_settings("ana@example.com").chat_app_dm is False
+
+
+def test_without_a_known_dm_find_direct_message_is_used(rig: Rig, chat: FakeChat) -> None:
+    chat.dms["users/ana@example.com"] = "spaces/DMFOUND"
+    rig.settings(chat_app_dm=True)
+    rig.open(rig.track())
+    rig.settle()
+    assert [m["name"].split("/messages/")[0] for m in chat.created] == ["spaces/DMFOUND"]
+    assert any("spaces:findDirectMessage" in r["path"] for r in chat.server.requests)
+
+
+def test_not_installed_is_recorded_for_the_user_and_not_retried(rig: Rig, chat: FakeChat) -> None:
+    rig.settings(chat_app_dm=True)
+    rig.open(rig.track())
+    rig.settle()
+    assert chat.created == []
+    [problem] = rig.problems()
+    assert "chat-app: the Chat app is not installed for you" in problem
+    assert rig.app.bus.pending(NOTIFY) == 0 and len(chat.server.requests) == 1
+
+
+def test_removed_from_the_dm_forgets_it(rig: Rig, issuer: TokenIssuer) -> None:
+    token = issuer.token(audience=AUDIENCE, email=CHAT_SA)
+    post_event(rig, added_to_dm(), token)
+    assert post_event(rig, added_to_dm(kind="REMOVED_FROM_SPACE"), token).status_code == 200
+    assert rig.app.store.get_record("chat-dm", "ana@example.com") is None
+    assert rig.app.store.get_settings("ana@example.com").chat_app_dm is False
+
+
+def test_chat_api_429_is_retried(rig: Rig, chat: FakeChat) -> None:
+    import json
+
+    chat.dms["users/ana@example.com"] = "spaces/DM9"
+    rig.settings(chat_app_dm=True)
+    error = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "slow"}}
+    headers = {"Content-Type": "application/json", "Retry-After": "3"}
+    chat.failures.append((429, headers, json.dumps(error).encode()))
+    rig.open(rig.track())
+    rig.settle()
+    assert len(chat.created) == 1 and rig.sleeps == [3.0]
+
+
+def test_add_on_shaped_events_are_understood_and_answered_in_kind(
+    rig: Rig, issuer: TokenIssuer
+) -> None:
+    event = {
+        "commonEventObject": {"hostApp": "CHAT"},
+        "chat": {
+            "user": {"name": "users/2222", "email": "cy@example.com", "type": "HUMAN"},
+            "eventTime": "2026-03-02T09:00:00Z",
+            "addedToSpacePayload": {
+                "space": {"name": "spaces/DMCY", "spaceType": "DIRECT_MESSAGE"}
+            },
+        },
+    }
+    reply = post_event(rig, event, issuer.token(audience=AUDIENCE, email=CHAT_SA))
+    assert reply.status_code == 200
+    message = reply.get_json()["hostAppDataAction"]["chatDataAction"]["createMessageAction"][
+        "message"
+    ]
+    assert "Mailbeacon" in message["text"]
+    assert rig.app.store.get_record("chat-dm", "cy@example.com") == {"space": "spaces/DMCY"}

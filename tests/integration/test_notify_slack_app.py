@@ -1,0 +1,233 @@
+"""The Slack app: OAuth v2 install round trip, DM alerts found by email, the mute button."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from mailbeacon.bus import NOTIFY
+from tests.support.slack_api import FakeSlack
+
+from .conftest import Rig
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def rig(make_rig, slack: FakeSlack) -> Rig:  # type: ignore[no-untyped-def]
+    return make_rig(
+        slack_client_id=slack.client_id,
+        slack_client_secret=slack.client_secret,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+    )
+
+
+def install(rig: Rig, slack: FakeSlack, team: str = "T0EXAMPLE") -> None:
+    start = rig.web.get("/slack/install")
+    assert start.status_code == 302
+    authorize = urlsplit(start.headers["Location"])
+    query = parse_qs(authorize.query)
+    assert authorize.netloc == "slack.com" and authorize.path == "/oauth/v2/authorize"
+    assert query["client_id"] == [slack.client_id]
+    assert "users:read.email" in query["scope"][0].split(",")
+    assert query["redirect_uri"] == ["http://mb.test/slack/oauth/callback"]
+    slack.codes["code-1"] = team
+    done = rig.web.get(
+        f"/slack/oauth/callback?{urlencode({'code': 'code-1', 'state': query['state'][0]})}"
+    )
+    assert done.status_code == 200, done.data
+    assert b"Example Team" in done.data
+
+
+def test_install_round_trip_then_alerts_reach_the_senders_dm(rig: Rig, slack: FakeSlack) -> None:
+    install(rig, slack)
+    [exchange] = slack.calls("oauth.v2.access")
+    assert parse_qs(exchange["body"].decode())["code"] == ["code-1"]
+    slack.users["ana@example.com"] = "U0ANA"
+    rig.settings(slack_app_dm=True)
+    tracked = rig.track()
+    rig.open(tracked)
+    rig.settle()
+    assert [c["headers"]["Authorization"] for c in slack.calls("chat.postMessage")] == [
+        "Bearer xoxb-T0EXAMPLE-bot"
+    ]
+    [post] = slack.posts
+    assert post["channel"] == "D0ANA"
+    assert "Quarterly plan" in post["text"]
+    blocks = json.loads(post["blocks"]) if isinstance(post["blocks"], str) else post["blocks"]
+    mute = blocks[-1]["elements"][-1]
+    assert mute["action_id"] == "mailbeacon_mute" and mute["value"] == tracked.message.id
+    # the DM is remembered: a second alert costs one chat.postMessage
+    second = rig.track("Second")
+    rig.open(second)
+    rig.settle()
+    assert len(slack.calls("users.lookupByEmail")) == 1 and len(slack.posts) == 2
+
+
+def test_a_callback_with_a_forged_state_is_refused_and_installs_nothing(
+    rig: Rig, slack: FakeSlack
+) -> None:
+    slack.codes["code-1"] = "T0EXAMPLE"
+    response = rig.web.get("/slack/oauth/callback?code=code-1&state=made-up")
+    assert response.status_code == 401
+    assert slack.calls("oauth.v2.access") == []
+    assert rig.app.store.list_records("slack-installation") == []
+
+
+def test_a_state_is_single_use(rig: Rig, slack: FakeSlack) -> None:
+    state = parse_qs(urlsplit(rig.web.get("/slack/install").headers["Location"]).query)["state"][0]
+    slack.codes["c1"] = slack.codes["c2"] = "T0EXAMPLE"
+    assert rig.web.get(f"/slack/oauth/callback?code=c1&state={state}").status_code == 200
+    assert rig.web.get(f"/slack/oauth/callback?code=c2&state={state}").status_code == 401
+
+
+def test_a_user_slack_does_not_know_is_recorded_and_not_retried(rig: Rig, slack: FakeSlack) -> None:
+    install(rig, slack)
+    rig.settings(slack_app_dm=True)
+    tracked = rig.track()
+    rig.open(tracked)
+    rig.settle()
+    assert slack.posts == [] and len(slack.calls("users.lookupByEmail")) == 1
+    [problem] = rig.problems()
+    assert "slack-app: users_not_found" in problem
+    assert rig.app.bus.pending(NOTIFY) == 0
+
+
+def test_revoked_token_is_a_permanent_problem(rig: Rig, slack: FakeSlack) -> None:
+    install(rig, slack)
+    slack.users["ana@example.com"] = "U0ANA"
+    slack.tokens.clear()  # the workspace uninstalled the app: invalid_auth from now on
+    rig.settings(slack_app_dm=True)
+    rig.open(rig.track())
+    rig.settle()
+    assert any("invalid_auth" in p for p in rig.problems())
+    assert rig.app.bus.pending(NOTIFY) == 0
+
+
+def test_429_from_the_web_api_is_retried_after_retry_after(rig: Rig, slack: FakeSlack) -> None:
+    install(rig, slack)
+    slack.users["ana@example.com"] = "U0ANA"
+    slack.fail("chat.postMessage", "ratelimited", status=429, Retry_After="1")
+    rig.settings(slack_app_dm=True)
+    rig.open(rig.track())
+    rig.settle()
+    assert len(slack.calls("chat.postMessage")) == 2 and len(slack.posts) == 1
+    assert rig.sleeps == [1.0] and rig.problems() == ()
+
+
+def signed(body: bytes, *, at: float, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    base = f"v0:{int(at)}:".encode() + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": str(int(at)),
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def mute_body(message_id: str, user: str = "U0ANA", team: str = "T0EXAMPLE") -> bytes:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": team},
+        "team": {"id": team},
+        "actions": [{"action_id": "mailbeacon_mute", "value": message_id, "type": "button"}],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+@pytest.fixture
+def delivered(rig: Rig, slack: FakeSlack) -> str:
+    install(rig, slack)
+    slack.users["ana@example.com"] = "U0ANA"
+    rig.settings(slack_app_dm=True)
+    tracked = rig.track()
+    rig.open(tracked)
+    rig.settle()
+    assert len(slack.posts) == 1
+    return tracked.message.id
+
+
+def test_the_mute_button_mutes_that_email(rig: Rig, delivered: str) -> None:
+    body = mute_body(delivered)
+    now = rig.clock.now().timestamp()
+    response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
+    assert response.status_code == 200
+    assert "Muted" in response.get_json()["text"]
+    assert rig.app.store.get_settings("ana@example.com").muted == (delivered,)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        lambda body, now: signed(body, at=now, secret="not-the-secret"),
+        lambda body, now: signed(body, at=now - 301),  # stale: replayed after five minutes
+        lambda body, now: {"Content-Type": "application/x-www-form-urlencoded"},
+    ],
+    ids=["bad-signature", "stale", "unsigned"],
+)
+def test_unverified_interactivity_is_refused_and_changes_nothing(
+    rig: Rig, delivered: str, headers
+) -> None:  # type: ignore[no-untyped-def]
+    body = mute_body(delivered)
+    now = rig.clock.now().timestamp()
+    response = rig.web.post("/slack/interactivity", data=body, headers=headers(body, now))
+    assert response.status_code == 401
+    assert rig.app.store.get_settings("ana@example.com").muted == ()
+
+
+def test_someone_else_cannot_mute_your_email(rig: Rig, delivered: str) -> None:
+    body = mute_body(delivered, user="U0MALLORY")
+    response = rig.web.post(
+        "/slack/interactivity", data=body, headers=signed(body, at=rig.clock.now().timestamp())
+    )
+    assert response.status_code == 200
+    assert rig.app.store.get_settings("ana@example.com").muted == ()
+
+
+def test_freshness_is_judged_by_the_injected_clock(rig: Rig, delivered: str) -> None:
+    from datetime import UTC, datetime
+
+    body = mute_body(delivered)
+    signed_at = time.time()
+    rig.clock.at = datetime.fromtimestamp(signed_at + 3600, UTC)  # an hour after signing
+    late = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=signed_at))
+    assert late.status_code == 401
+    rig.clock.at = datetime.fromtimestamp(signed_at + 10, UTC)
+    fresh = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=signed_at))
+    assert fresh.status_code == 200
+
+
+def test_events_api_url_check_and_uninstall(rig: Rig, delivered: str, slack: FakeSlack) -> None:
+    now = rig.clock.now().timestamp()
+    check = json.dumps({"type": "url_verification", "challenge": "c-123"}).encode()
+    answer = rig.web.post("/slack/events", data=check, headers=signed(check, at=now))
+    assert answer.status_code == 200 and answer.get_json() == {"challenge": "c-123"}
+    uninstall = json.dumps(
+        {"type": "event_callback", "team_id": "T0EXAMPLE", "event": {"type": "app_uninstalled"}}
+    ).encode()
+    forged = rig.web.post(
+        "/slack/events", data=uninstall, headers=signed(uninstall, at=now, secret="x")
+    )
+    assert forged.status_code == 401
+    assert rig.app.store.list_records("slack-installation") != []
+    done = rig.web.post("/slack/events", data=uninstall, headers=signed(uninstall, at=now))
+    assert done.status_code == 200
+    assert rig.app.store.list_records("slack-installation") == []
+    rig.open(rig.track("After uninstall"))
+    rig.settle()
+    assert len(slack.posts) == 1  # nothing more was posted
+    assert any("the Slack app is not installed" in p for p in rig.problems())

@@ -1,0 +1,154 @@
+"""One contract for every Store: memory, SQLite, and Firestore when its emulator runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailbeacon.errors import UnknownMessage
+from mailbeacon.model import Event, Link, Message, Notify, QuietHours, Settings, Verdict
+from mailbeacon.store import Store
+from mailbeacon.tokens import new_message_id
+
+T0 = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0)
+
+
+def owner() -> str:
+    return f"owner-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def message(who: str, *, at: datetime = T0, links: tuple[Link, ...] = ()) -> Message:
+    return Message(
+        id=new_message_id(),
+        owner=who,
+        recipients=("a@example.org", "b@example.org"),
+        subject="Quarterly numbers",
+        created_at=at,
+        sent_at=None,
+        links=links,
+    )
+
+
+def event(message_id: str, at: datetime, *, verdict: Verdict = Verdict.HUMAN, **kw) -> Event:  # type: ignore[no-untyped-def]
+    return Event(
+        id=kw.pop("id", uuid.uuid4().hex),
+        message_id=message_id,
+        kind=kw.pop("kind", "open"),
+        at=at,
+        verdict=verdict,
+        reasons=("gmail-image-proxy",),
+        client="gmail",
+        ip_hash="abc",
+        network="203.0.113.0/24",
+        user_agent="UA",
+        expires_at=kw.pop("expires_at", at + timedelta(days=180)),
+        **kw,
+    )
+
+
+def test_messages_round_trip_with_links(any_store: Store) -> None:
+    m = message(owner(), links=(Link(1, "https://example.com/a"), Link(2, "https://x.org/?q=1")))
+    any_store.add_message(m)
+    assert any_store.get_message(m.id) == m
+    assert any_store.get_message(new_message_id()) is None
+
+
+def test_links_are_appended_with_the_next_index(any_store: Store) -> None:
+    m = message(owner(), links=(Link(1, "https://example.com/a"),))
+    any_store.add_message(m)
+    assert any_store.add_link(m.id, "https://example.com/b") == Link(2, "https://example.com/b")
+    assert [lk.index for lk in any_store.get_message(m.id).links] == [1, 2]  # type: ignore[union-attr]
+    with pytest.raises(UnknownMessage):
+        any_store.add_link(new_message_id(), "https://example.com/c")
+
+
+def test_mark_sent_sets_the_time_once(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    any_store.mark_sent(m.id, T0 + timedelta(minutes=5))
+    any_store.mark_sent(m.id, T0 + timedelta(minutes=9))
+    assert any_store.get_message(m.id).sent_at == T0 + timedelta(minutes=5)  # type: ignore[union-attr]
+
+
+def test_list_messages_is_per_owner_newest_first_and_pages(any_store: Store) -> None:
+    me, other = owner(), owner()
+    mine = [message(me, at=T0 + timedelta(minutes=i)) for i in range(5)]
+    for m in [*mine, message(other)]:
+        any_store.add_message(m)
+    first = any_store.list_messages(me, limit=3)
+    assert [m.id for m in first] == [m.id for m in reversed(mine)][:3]
+    rest = any_store.list_messages(me, limit=3, before=first[-1].created_at)
+    assert [m.id for m in rest] == [mine[1].id, mine[0].id]
+    assert any_store.list_messages(me.upper(), limit=10)[0].owner == me
+
+
+def test_events_are_stored_once_and_listed_in_time_order(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    late = event(m.id, T0 + timedelta(minutes=2), id="late")
+    early = event(
+        m.id,
+        T0 + timedelta(minutes=1),
+        id="early",
+        kind="click",
+        link_index=1,
+        url="https://e.com/",
+    )
+    assert any_store.add_event(late) is True
+    assert any_store.add_event(early) is True
+    assert any_store.add_event(late) is False  # redelivery
+    assert any_store.list_events(m.id) == [early, late]
+    assert any_store.list_events(new_message_id()) == []
+
+
+def test_expired_events_are_hidden_and_purged(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    now = datetime.now(UTC)
+    gone = event(m.id, now - timedelta(days=200), expires_at=now - timedelta(days=20))
+    kept = event(m.id, now - timedelta(days=1))
+    any_store.add_event(gone)
+    any_store.add_event(kept)
+    assert [e.id for e in any_store.list_events(m.id)] == [kept.id]
+    any_store.purge_expired(now)
+    assert [e.id for e in any_store.list_events(m.id)] == [kept.id]
+
+
+def test_self_views_accumulate_in_order(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=3))
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=1))
+    assert any_store.list_self_views(m.id) == [T0 + timedelta(minutes=1), T0 + timedelta(minutes=3)]
+
+
+def test_settings_default_then_round_trip(any_store: Store) -> None:
+    who = owner()
+    assert any_store.get_settings(who) == Settings(user=who)
+    settings = Settings(
+        user=who,
+        notify=Notify.EVERY_OPEN,
+        slack_webhook="https://hooks.slack.com/services/T/B/X",
+        quiet_hours=QuietHours(22, 7),
+        timezone="Europe/Paris",
+        muted=("m1",),
+        problems=("slack: invalid_auth",),
+    )
+    any_store.put_settings(settings)
+    assert any_store.get_settings(who.upper()) == settings
+
+
+def test_records_insert_if_absent_put_list_delete(any_store: Store) -> None:
+    ns = f"ns-{uuid.uuid4().hex[:6]}"
+    assert any_store.get_record(ns, "a") is None
+    assert any_store.add_record(ns, "a/1", {"n": 1}) is True
+    assert any_store.add_record(ns, "a/1", {"n": 2}) is False
+    any_store.put_record(ns, "a/2", {"n": 3, "nested": {"x": [1, 2]}})
+    any_store.put_record(ns, "b/1", {"n": 4})
+    assert any_store.get_record(ns, "a/1") == {"n": 1}
+    assert [k for k, _ in any_store.list_records(ns, "a/")] == ["a/1", "a/2"]
+    any_store.put_record(ns, "a/1", {"n": 5})
+    any_store.delete_record(ns, "a/2")
+    assert any_store.list_records(ns, "a/") == [("a/1", {"n": 5})]

@@ -1,0 +1,53 @@
+"""A webhook receiver on 127.0.0.1 for Slack and Chat webhooks, with scripted answers.
+
+By default it answers like Slack (200 ``ok``); tests queue other answers (429 with
+Retry-After, 500, 404 for a revoked hook) to exercise retries and permanent failures.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from .http import LoopbackServer
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+class WebhookReceiver:
+    def __init__(self, default: Answer = (200, {"Content-Type": "text/plain"}, b"ok")) -> None:
+        self.default = default
+        self.script: list[Answer] = []
+        self._lock = threading.Lock()
+        self.server = LoopbackServer(self._respond)
+
+    def _respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        with self._lock:
+            return self.script.pop(0) if self.script else self.default
+
+    def then(self, status: int, body: bytes = b"", **headers: str) -> WebhookReceiver:
+        with self._lock:
+            self.script.append((status, {k.replace("_", "-"): v for k, v in headers.items()}, body))
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        return self.server.requests
+
+    def json_bodies(self) -> list[Any]:
+        return [json.loads(r["body"]) for r in self.server.requests]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        return self.server.wait_for(count, timeout)
+
+    def start(self) -> WebhookReceiver:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
