@@ -252,7 +252,7 @@ class Handlers:
                 tracked = owned_message(self.store, claims.message_id, user.email)
             except UnknownMessage:
                 continue  # somebody else's tracked email: not ours to show
-            if mail.sender != user.email and not mail.is_sent:
+            if mail.sender and mail.sender != user.email and not mail.is_sent:
                 continue  # a copy someone else sent (a reply quoting the pixel, a forward)
             now = self.app.clock.now()
             self.store.add_self_view(tracked.id, now)

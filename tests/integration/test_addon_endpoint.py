@@ -50,7 +50,9 @@ class FakeGmail:
             return status, {"Content-Type": "application/json"}, json.dumps(error).encode()
         return 200, {"Content-Type": "application/json"}, json.dumps(self.message).encode()
 
-    def set_html(self, html: str, *, sender: str = USER, labels: tuple[str, ...] = ("SENT",)):
+    def set_html(
+        self, html: str, *, sender: str | None = USER, labels: tuple[str, ...] = ("SENT",)
+    ):
         data = base64.urlsafe_b64encode(html.encode()).decode().rstrip("=")
         plain = base64.urlsafe_b64encode(b"Hello").decode().rstrip("=")
         self.message = {
@@ -59,7 +61,7 @@ class FakeGmail:
             "labelIds": list(labels),
             "payload": {
                 "mimeType": "multipart/alternative",
-                "headers": [{"name": "From", "value": f"Sam <{sender}>"}],
+                "headers": [{"name": "From", "value": f"Sam <{sender}>"}] if sender else [],
                 "body": {"size": 0},
                 "parts": [
                     {"mimeType": "text/plain", "body": {"size": 5, "data": plain}},
@@ -525,3 +527,13 @@ def test_malformed_bodies_are_refused_before_anything_else(web, app, issuer):
     headers, _ = signed(issuer, ui.event("homepage"), "/addon/homepage")
     assert web.post("/addon/homepage", data=b"{oops", headers=headers).status_code == 401
     assert web.post("/addon/nowhere", json=ui.event("homepage")).status_code == 401
+
+
+def test_message_card_without_a_from_header_trusts_ownership(web, app, issuer, gmail):
+    message = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Bare"
+    ).message
+    gmail.set_html(f'<img src="{app.urls.pixel(message.id)}">', sender=None, labels=())
+    card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
+    assert "Bare" in ui.text_of(card)
+    assert len(app.store.list_self_views(message.id)) == 1
