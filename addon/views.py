@@ -38,11 +38,11 @@ def zone(name: str) -> ZoneInfo:
 
 
 def when(at: datetime | None, tz: str) -> str:
-    """A short local time such as "Mar 2, 10:15"."""
+    """A short local time such as "Mar 2, 10:15 CET"."""
     if at is None:
         return "never"
     local = at.astimezone(zone(tz))
-    return f"{local:%b} {local.day}, {local:%H:%M}"
+    return f"{local:%b} {local.day}, {local:%H:%M} {local.tzname() or ''}".rstrip()
 
 
 def status(summary: MessageSummary, tz: str) -> str:

@@ -86,8 +86,9 @@ def test_status_lines_say_what_a_sender_wants_to_know() -> None:
     at = datetime(2026, 7, 1, 14, 5, tzinfo=UTC)
     assert views.status(_summary(), "UTC") == "Not opened yet"
     opened = _summary(status="opened", human_opens=3, last_opened_at=at)
-    assert views.status(opened, "Europe/Paris") == "Opened 3 times, last at Jul 1, 16:05"
+    assert views.status(opened, "Europe/Paris") == "Opened 3 times, last at Jul 1, 16:05 CEST"
     clicked = _summary(status="clicked", human_opens=1, human_clicks=2, last_opened_at=at)
-    assert views.status(clicked, "UTC") == "Clicked (2 clicks). Opened once, last at Jul 1, 14:05"
+    expected = "Clicked (2 clicks). Opened once, last at Jul 1, 14:05 UTC"
+    assert views.status(clicked, "UTC") == expected
     assert views.machine_note(_summary(machine_opens=2, machine_clicks=1)).startswith("3 machine")
-    assert views.when(at - timedelta(days=1), "Not/AZone") == "Jun 30, 14:05"
+    assert views.when(at - timedelta(days=1), "Not/AZone") == "Jun 30, 14:05 UTC"
