@@ -18,13 +18,28 @@ from .config import DETAIL, INSERT_LINK, OLDER, REFRESH, SETTINGS, TRACK, AddonC
 
 TITLE = "Mailbeacon"
 MAX_TIMELINE = 80
-REASONS = {
-    "gmail-image-proxy": "Gmail's image proxy fetched it for a reader",
+REASONS = {  # the classifier's reason codes, in words (unknown codes are shown as they are)
+    "after-self-view": "right after you opened your own copy",
     "before-send": "before the email was sent (you, while writing)",
     "head-request": "a HEAD request: a link checker, not a person",
     "prefetch-header": "the client said it was prefetching",
-    "no-user-agent": "no user agent: a script",
+    "gmail-prefetch-user-agent": "Gmail fetching images ahead of the reader",
+    "apple-mpp-user-agent": "Apple Mail Privacy Protection loads every image",
+    "known-scanner-user-agent": "a known security scanner",
+    "scanner-user-agent": "a security scanner",
     "bot-user-agent": "the user agent names a bot or script",
+    "no-user-agent": "no user agent: a script",
+    "unrecognised-user-agent": "an unrecognised client",
+    "probable-window": "seconds after delivery, as scanners do",
+    "probable-scanner-network-late": "from a scanner's network",
+    "link-burst": "many links opened at once: a scanner",
+    "source-seen-as-machine": "the same source was a machine before",
+    "early-open": "opened too soon after sending for a person",
+    "early-click": "clicked too soon after sending for a person",
+    "click-without-open": "a click with no open before it",
+    "accept-any-no-referer": "strict mode: no referrer",
+    "gmail-image-proxy": "Gmail's image proxy fetched it for a reader",
+    "mail-client-user-agent": "a mail app",
     "browser-user-agent": "a browser",
 }
 
@@ -116,6 +131,13 @@ def home_card(
     return c.card(TITLE, sections, subtitle="Opens and clicks", name="home", footer=footer)
 
 
+def _reason(code: str) -> str:
+    """A reason code in words; ``network:NAME`` names the catalogue the address fell in."""
+    if code.startswith("network:"):
+        return f"from a {code.removeprefix('network:')} network"
+    return REASONS.get(code, code)
+
+
 def _event_widget(event: Event, tz: str) -> c.Json:
     what = "Click" if event.kind == "click" else "Open"
     top = f"{what} · {event.verdict.value} · {when(event.at, tz)}"
@@ -123,7 +145,7 @@ def _event_widget(event: Event, tz: str) -> c.Json:
     text = f"{client}: {event.url}" if event.url else client
     bottom = ""
     if not event.is_human:
-        bottom = "Why: " + "; ".join(REASONS.get(r, r) for r in event.reasons or ("unknown",))
+        bottom = "Why: " + "; ".join(_reason(r) for r in event.reasons or ("unknown",))
     return c.decorated(text, top=top, bottom=bottom)
 
 

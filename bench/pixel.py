@@ -1,7 +1,8 @@
 """Pixel throughput: our endpoint recording durably on the embedded store, against a no-op.
 
-Both run as `waitress` servers with the same settings (8 threads, one process); the no-op is a
-Flask app answering the same 43-byte GIF with the same headers and recording nothing. Ours is
+Both run as `waitress` servers with the same settings (8 threads, one process); the no-op is
+Mailbeacon's own Flask app with one extra route that answers the same 43-byte GIF with the same
+headers and records nothing, so the difference is exactly what the pixel does. Ours is
 `mailbeacon serve` with its outbox worker classifying and storing every hit in the same process.
 The load comes from `wrk` when installed (apt-get install wrk), else from a Python generator,
 which is slower and flatters both sides equally; the script says which it used.
@@ -36,23 +37,28 @@ BROWSER_UA = (
 )
 
 
-def serve_noop(port: int) -> None:
-    from flask import Flask, Response
+def serve_noop(port: int, data_dir: str) -> None:
+    """Mailbeacon's own app and server settings, plus one route that only answers the GIF."""
+    from flask import Response
     from waitress import serve
 
-    from functions.app import GIF, NO_STORE
+    from functions.app import GIF, NO_STORE, create_app
+    from mailbeacon.bootstrap import bootstrap
+    from mailbeacon.config import Config
 
-    web = Flask("noop")
+    web = create_app(bootstrap(Config.from_env(data_dir=Path(data_dir))))
 
-    @web.route("/p/<token>.gif", methods=["GET", "HEAD"])
-    def pixel(token: str) -> Response:
+    @web.route("/noop/<token>.gif", methods=["GET", "HEAD"])
+    def noop(token: str) -> Response:
         return Response(GIF, 200, {"Cache-Control": NO_STORE, "Expires": "0"}, mimetype="image/gif")
 
-    @web.get("/healthz")
-    def healthz() -> str:
-        return "ok"
+    serve(web, host="127.0.0.1", port=port, threads=8, ident="mailbeacon", _quiet=True)
 
-    serve(web, host="127.0.0.1", port=port, threads=8, ident="noop", _quiet=True)
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process: a cost per request that other load cannot skew."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def up(url: str) -> bool:
@@ -136,9 +142,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--serve-noop", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--noop-data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_noop:
-        serve_noop(args.serve_noop)
+        serve_noop(args.serve_noop, args.noop_data)
         return 0
 
     load = run_wrk if shutil.which("wrk") else run_python
@@ -154,7 +161,14 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
-            [sys.executable, __file__, "--serve-noop", str(noop_port)],
+            [
+                sys.executable,
+                __file__,
+                "--serve-noop",
+                str(noop_port),
+                "--noop-data",
+                str(data / "noop"),
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -190,14 +204,14 @@ def main() -> int:
             ).stdout
         )
         path = urlsplit(tracked["pixel_url"]).path
-        results = {}
-        for name, port in (
-            ("noop", noop_port),
-            ("ours", ours_port),
-            ("noop", noop_port),
-            ("ours", ours_port),
-        ):
-            result = load(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections)
+        results: dict[str, list[dict[str, float]]] = {}
+        pids = {"noop": procs[1].pid, "ours": procs[0].pid}
+        for name, port in (("noop", noop_port), ("ours", ours_port)) * 2:
+            before = cpu_seconds(pids[name])
+            url_path = path if name == "ours" else path.replace("/p/", "/noop/", 1)
+            result = load(f"http://127.0.0.1:{port}{url_path}", args.seconds, args.connections)
+            spent = cpu_seconds(pids[name]) - before
+            result["cpu_us"] = spent / (result["rps"] * args.seconds) * 1e6
             results.setdefault(name, []).append(result)
         best = {name: max(runs, key=lambda r: r["rps"]) for name, runs in results.items()}
         # `stats` processes whatever the worker has not reached yet, so every hit is counted.
@@ -225,7 +239,8 @@ def main() -> int:
         r = best[name]
         print(
             f"{name:>5}: {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
-            f"   p99 {r['p99_ms']:6.2f} ms   non-200 {r['errors']}"
+            f"   p99 {r['p99_ms']:6.2f} ms   server CPU {r['cpu_us']:5.0f} us/request"
+            f"   non-200 {r['errors']}"
         )
     ratio = best["ours"]["rps"] / best["noop"]["rps"]
     print(f"ratio (ours / no-op throughput): {ratio:.2f}   (goal >= 0.90)")

@@ -89,9 +89,11 @@ def create_app(app: App) -> Flask:
         )
         return jsonify(payload), status
 
+    from . import dashboard
     from .notify_routes import register_notifier_routes
 
     register_notifier_routes(web, app)
+    dashboard.register(web, app)
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:

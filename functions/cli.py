@@ -142,6 +142,24 @@ def build_parser() -> Parser:
     )
     deployment.add_argument("--name", default="Mailbeacon")
     deployment.add_argument("--logo-url", default=None)
+    accuracy = sub.add_parser(
+        "accuracy", parents=[common], help="score the classifier on a labelled corpus"
+    )
+    accuracy.add_argument("corpus", type=Path, help="JSON Lines corpus (see tests/corpus)")
+    accuracy.add_argument("--strictness", choices=[s.value for s in Strictness])
+    accuracy.add_argument("--json", action="store_true")
+
+    catalogs = sub.add_parser("catalogs", help="manage the network catalogues")
+    catalogs_sub = catalogs.add_subparsers(
+        dest="catalogs_command", required=True, parser_class=Parser
+    )
+    refresh = catalogs_sub.add_parser(
+        "refresh", parents=[common], help="download the published lists into the data dir"
+    )
+    refresh.add_argument("--url", action="append", default=[], metavar="NAME=URL")
+    refresh.add_argument("--only", action="append", default=[], metavar="NAME")
+    refresh.add_argument("--json", action="store_true")
+
     digest = sub.add_parser("digest", parents=[common], help="send a user's digest now")
     digest.add_argument("--user", required=True)
     digest.add_argument("--json", action="store_true")
@@ -211,6 +229,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f" {opens['machine']} machine"
     )
     print(f"  clicks: {clicks['human']} human, {clicks['machine']} machine")
+    machine = data.get("machine", {})
+    if machine.get("by_verdict"):
+        kinds = ", ".join(f"{n} {verdict}" for verdict, n in machine["by_verdict"].items())
+        reasons = ", ".join(f"{reason} {n}" for reason, n in machine["by_reason"].items())
+        print(f"  machine hits: {kinds} ({reasons})")
     for event in data["events"]:
         reasons = ", ".join(event["reasons"])
         url = f" {event['url']}" if event["url"] else ""
@@ -281,6 +304,18 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    from mailbeacon.evaluation.cli import run_accuracy
+
+    return run_accuracy(_config(args), args.corpus, strictness=args.strictness, as_json=args.json)
+
+
+def cmd_catalogs(args: argparse.Namespace) -> int:
+    from mailbeacon.catalogs.command import run_refresh
+
+    return run_refresh(_config(args), urls=args.url, only=args.only, as_json=args.json)
+
+
 def cmd_digest(args: argparse.Namespace) -> int:
     from notifier.cli import send_digest_now
 
@@ -293,6 +328,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stats": cmd_stats,
     "settings": cmd_settings,
     "addon-deployment": cmd_addon_deployment,
+    "accuracy": cmd_accuracy,
+    "catalogs": cmd_catalogs,
     "digest": cmd_digest,
 }
 

@@ -34,9 +34,6 @@ def serve(config: Config, *, host: str, port: int, threads: int = 8) -> int:
     from .app import create_app
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    # Request threads hand the GIL to one another around every SQLite write; the default 5 ms
-    # switch interval turns each hand-over into a convoy behind the write lock.
-    sys.setswitchinterval(0.0005)
     server: Any = create_server(
         lambda environ, start: web(environ, start),  # bound below, once the URL is known
         host=host,

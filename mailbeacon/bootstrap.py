@@ -16,7 +16,7 @@ from .classify import classify
 from .clock import Clock, SystemClock
 from .config import Config
 from .health import Health
-from .hits import NetworkTagger, no_tags
+from .hits import NetworkTagger
 from .services import Classifier, Urls, process_hit
 from .store import Store
 from .tokens import Keyring, TokenSigner, load_keyring
@@ -60,6 +60,13 @@ def _sqlite(config: Config) -> tuple[Store, Any]:
     return SqliteStore(db), db
 
 
+def _tagger(config: Config) -> NetworkTagger:
+    """Catalogue tags at the edge; the catalogues load on the first hit, not at start."""
+    from .catalogs.loader import CatalogTagger
+
+    return CatalogTagger(config.data_dir / "catalogs")
+
+
 def bootstrap(
     config: Config,
     *,
@@ -93,7 +100,7 @@ def bootstrap(
         urls=Urls(config.resolved_public_url(), signer),
         clock=clock or SystemClock(),
         classifier=classify,
-        tagger=no_tags,
+        tagger=_tagger(config),
     )
     from notifier.wiring import build_notifier  # channel SDKs load lazily, on first send
 

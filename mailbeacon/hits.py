@@ -63,8 +63,9 @@ def client_address(
 def network_prefix(address: IpAddress | None) -> str:
     if address is None:
         return ""
-    length = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{length}", strict=False))
+    if address.version == 4:
+        return f"{ipaddress.IPv4Address(int(address) & 0xFFFFFF00)}/24"
+    return f"{ipaddress.IPv6Address(int(address) >> 80 << 80)}/48"
 
 
 def address_hash(key: bytes, address: IpAddress | None) -> str:
@@ -102,7 +103,11 @@ def build_hit(
         method=method.upper()[:16],
         user_agent=_header(headers, "User-Agent"),
         accept=_header(headers, "Accept"),
-        purpose=_header(headers, "Sec-Purpose") or _header(headers, "Purpose"),
+        # warmbly abuse.rs reads all four; Mautic #15844 the first two.
+        purpose=_header(headers, "Sec-Purpose")
+        or _header(headers, "Purpose")
+        or _header(headers, "X-Purpose")
+        or _header(headers, "X-Moz"),
         has_referer=bool(headers.get("Referer")),
         via=_header(headers, "Via"),
         ip_hash=address_hash(ip_key, address),

@@ -95,10 +95,24 @@ class Hit:
     url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["at"] = iso(self.at)
-        data["network_tags"] = list(self.network_tags)
-        return data
+        # By hand rather than dataclasses.asdict: this runs on the pixel's hot path.
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "message_id": self.message_id,
+            "at": iso(self.at),
+            "method": self.method,
+            "user_agent": self.user_agent,
+            "accept": self.accept,
+            "purpose": self.purpose,
+            "has_referer": self.has_referer,
+            "via": self.via,
+            "ip_hash": self.ip_hash,
+            "network": self.network,
+            "network_tags": list(self.network_tags),
+            "link_index": self.link_index,
+            "url": self.url,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hit:

@@ -37,6 +37,8 @@ _EMAIL = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_LABEL}(?:\.{_LABEL})+$")
 MAX_URL_CHARS = 2000
 MAX_SUBJECT_CHARS = 500
 MAX_RECIPIENTS = 500
+VIEW_KEY_LIFETIME = timedelta(days=30)
+CONTEXT_EVENTS = 200  # the latest events a classification may look back on
 
 
 def check_email(value: str) -> str:
@@ -104,6 +106,13 @@ class Urls:
 
     def link(self, message_id: str, link: Link) -> str:
         return f"{self.base_url}/c/{self.signer.link(message_id, link.index, link.url)}"
+
+    def dashboard(
+        self, message_id: str, *, now: datetime, valid: timedelta = VIEW_KEY_LIFETIME
+    ) -> str:
+        """The message's page, with a key that lets its owner in for ``valid``."""
+        key = self.signer.view(message_id, int((now + valid).timestamp()))
+        return f"{self.base_url}/dashboard/messages/{message_id}?key={key}"
 
 
 def track_message(
@@ -193,7 +202,9 @@ def process_hit(
     settings = store.get_settings(message.owner)
     context = MessageContext(
         message=message,
-        earlier=tuple(e for e in store.list_events(message.id) if e.id != hit.id),
+        earlier=tuple(
+            e for e in store.list_events(message.id, limit=CONTEXT_EVENTS) if e.id != hit.id
+        ),
         self_views=tuple(store.list_self_views(message.id)),
         strictness=settings.strictness,
     )

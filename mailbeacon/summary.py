@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .classify.reconcile import reconcile
 from .clock import iso
 from .model import Event, Message
 
 
 @dataclass(frozen=True)
 class MessageSummary:
-    """A message's engagement. A human click implies an open, so it sets ``opened`` too."""
+    """A message's engagement. A human click implies an open, so it sets ``opened`` too.
+
+    ``human_opens`` counts human pixel fetches; when people clicked but no pixel fetch was
+    human (images blocked, the pixel cut off) the click implies one open. A Gmail reader's
+    open (proxy) and click (browser) come from different devices, so implying an open per
+    clicking device would count one person twice. ``unique_human_opens`` counts devices: a
+    keyed address hash, user agent and UTC day.
+    Machine hits are counted apart, by verdict and by reason, never dropped.
+    """
 
     status: str
     human_opens: int
@@ -23,6 +33,9 @@ class MessageSummary:
     machine_clicks: int
     first_opened_at: datetime | None
     last_opened_at: datetime | None
+    implied_opens: int = 0
+    machine_by_verdict: dict[str, int] = field(default_factory=dict)
+    machine_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -32,44 +45,59 @@ class MessageSummary:
                 "unique_human": self.unique_human_opens,
                 "machine": self.machine_opens,
             },
+            # beside "opens", whose keys are a contract (DESIGN.md)
+            "opens_implied_by_click": self.implied_opens,
             "clicks": {"human": self.human_clicks, "machine": self.machine_clicks},
             "first_opened_at": iso(self.first_opened_at),
             "last_opened_at": iso(self.last_opened_at),
+            "machine": {
+                "by_verdict": dict(sorted(self.machine_by_verdict.items())),
+                "by_reason": dict(sorted(self.machine_by_reason.items())),
+            },
         }
 
 
 def summarize(events: Iterable[Event]) -> MessageSummary:
     human_opens = machine_opens = human_clicks = machine_clicks = 0
-    devices: set[str] = set()
+    open_devices: set[str] = set()
     opened_at: list[datetime] = []
+    by_verdict: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
     for event in events:
-        if event.kind == "open":
-            if event.is_human:
-                human_opens += 1
-            else:
+        if not event.is_human:
+            by_verdict[event.verdict.value] += 1
+            by_reason.update(event.reasons)
+            if event.kind == "open":
                 machine_opens += 1
-        elif event.is_human:
-            human_clicks += 1
+            else:
+                machine_clicks += 1
+            continue
+        opened_at.append(event.at)
+        if event.kind == "open":
+            human_opens += 1
+            open_devices.add(event.device)
         else:
-            machine_clicks += 1
-        if event.is_human:
-            devices.add(event.device)
-            opened_at.append(event.at)
+            human_clicks += 1
+    implied = 1 if human_clicks and not human_opens else 0
     status = "clicked" if human_clicks else "opened" if opened_at else "sent"
     return MessageSummary(
         status=status,
-        human_opens=human_opens,
-        unique_human_opens=len(devices),
+        human_opens=human_opens + implied,
+        unique_human_opens=len(open_devices) + implied,
         machine_opens=machine_opens,
         human_clicks=human_clicks,
         machine_clicks=machine_clicks,
         first_opened_at=min(opened_at, default=None),
         last_opened_at=max(opened_at, default=None),
+        implied_opens=implied,
+        machine_by_verdict=dict(by_verdict),
+        machine_by_reason=dict(by_reason),
     )
 
 
 def message_stats(message: Message, events: list[Event]) -> dict[str, Any]:
     """The stats contract of DESIGN.md, plus a few extra fields (recipients, links, times)."""
+    events = reconcile(events)
     return {
         "message_id": message.id,
         "subject": message.subject,

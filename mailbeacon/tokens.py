@@ -25,7 +25,7 @@ VERSION = 1
 MAC_SIZE = 16
 MESSAGE_ID_SIZE = 12
 MAX_TOKEN_CHARS = 4096
-_KINDS = {b"o": "open", b"c": "click"}
+_KINDS = {b"o": "open", b"c": "click", b"v": "view"}
 _KIND_BYTES = {v: k for k, v in _KINDS.items()}
 
 
@@ -43,8 +43,14 @@ def _b64decode(text: str) -> bytes:
 
 
 def new_message_id() -> str:
-    """A random, unguessable message id (16 URL-safe characters)."""
-    return _b64encode(secrets.token_bytes(MESSAGE_ID_SIZE))
+    """A random, unguessable message id (16 URL-safe characters).
+
+    Never starting with "-": `mailbeacon stats -abc...` would read the id as an option.
+    """
+    while True:
+        message_id = _b64encode(secrets.token_bytes(MESSAGE_ID_SIZE))
+        if not message_id.startswith("-"):
+            return message_id
 
 
 def message_id_bytes(message_id: str) -> bytes:
@@ -62,6 +68,7 @@ class TokenClaims:
     message_id: str
     link_index: int | None = None
     url: str | None = None
+    expires: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +146,14 @@ class TokenSigner:
             b"c" + message_id_bytes(message_id) + index.to_bytes(2, "big") + url.encode("utf-8")
         )
 
+    def view(self, message_id: str, expires: int) -> str:
+        """A read-only key to one message's page, valid until ``expires`` (Unix seconds).
+
+        Sent only to the owner's own channels (Slack DM, Chat DM, email), so the link in an
+        alert opens without a sign-in, and stops working after a while.
+        """
+        return self._sign(b"v" + message_id_bytes(message_id) + expires.to_bytes(5, "big"))
+
     def verify(self, token: str) -> TokenClaims:
         raw = _b64decode(token)
         if len(raw) < 3 + MESSAGE_ID_SIZE + MAC_SIZE:
@@ -156,6 +171,8 @@ class TokenSigner:
         rest = body[3 + MESSAGE_ID_SIZE :]
         if kind == "open" and not rest:
             return TokenClaims(kind="open", message_id=message_id)
+        if kind == "view" and len(rest) == 5:
+            return TokenClaims("view", message_id, expires=int.from_bytes(rest, "big"))
         if kind == "click" and len(rest) > 2:
             try:
                 url = rest[2:].decode("utf-8")

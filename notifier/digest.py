@@ -23,7 +23,7 @@ from . import cards
 from .blocks import check_blocks
 from .mail import html_page
 from .post import Post, chat_message_id
-from .render import dashboard_url, local_time
+from .render import local_time
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _label(message: Message) -> str:
     return f"“{message.subject or '(no subject)'}” to {to}"
 
 
-def digest_post(digest: Digest, key: str, base_url: str) -> Post:
+def digest_post(digest: Digest, key: str) -> Post:
     """Render a digest for every channel."""
     title = f"Your Mailbeacon digest ({len(digest.opened)} opened, {len(digest.clicked)} clicked)"
     text_lines = [title]
@@ -108,8 +108,6 @@ def digest_post(digest: Digest, key: str, base_url: str) -> Post:
         text_lines += ["", f"{heading}:"] + [f"- {line}" for line in lines]
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
         html_parts.append(f"<h3>{html.escape(heading)}</h3><ul>{items}</ul>")
-    dashboard = dashboard_url(base_url, "").rstrip("/").rsplit("/", 1)[0]
-    text_lines += ["", f"Dashboard: {dashboard}"]
     text = "\n".join(text_lines)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}}

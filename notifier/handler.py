@@ -31,6 +31,9 @@ LAST_ALERT = "notify-last"
 DIGEST_SENT = "digest-sent"
 
 
+RECENT_EVENTS = 500  # an alert concerns a just-recorded event; older history is not needed
+
+
 class Notifier:
     """Decides and delivers alerts; built once by bootstrap with its channels."""
 
@@ -40,7 +43,7 @@ class Notifier:
         clock: Clock,
         channels: Sequence[Channel],
         *,
-        base_url: str,
+        dashboard_link: Callable[[str], str],
         policy: RetryPolicy | None = None,
         window: timedelta = timedelta(minutes=10),
         config: NotifierConfig | None = None,
@@ -49,7 +52,7 @@ class Notifier:
         self.store = store
         self.clock = clock
         self.channels = list(channels)
-        self.base_url = base_url
+        self.dashboard_link = dashboard_link
         self.policy = policy or RetryPolicy()
         self.window = window
         self.deliveries = DeliveryLog(store, clock)
@@ -61,7 +64,7 @@ class Notifier:
         message = self.store.get_message(str(payload.get("message_id", "")))
         if message is None:
             return None
-        events = self.store.list_events(message.id)
+        events = self.store.list_events(message.id, limit=RECENT_EVENTS)
         event = next((e for e in events if e.id == payload.get("event_id")), None)
         if event is None:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
@@ -88,7 +91,9 @@ class Notifier:
         return decision
 
     def send(self, alert: Alert, settings: Settings, channels: Sequence[Channel]) -> None:
-        view = AlertView.of(alert, base_url=self.base_url, timezone=settings.timezone)
+        view = AlertView.of(
+            alert, dashboard_url=self.dashboard_link(alert.message.id), timezone=settings.timezone
+        )
         self.post(Post.of_alert(alert.key, view), settings, channels)
         if alert.event.kind == "open":
             self.mark_alerted(alert.message, alert.event)
@@ -180,7 +185,7 @@ class Notifier:
         )
         if digest.empty:
             return "nothing to report"
-        post = digest_post(digest, f"{key}-{user}", self.base_url)
+        post = digest_post(digest, f"{key}-{user}")
         self.post(post, settings, channels)
         for held_key, _ in self.store.list_records(HELD, prefix=f"{user}/"):
             self.store.delete_record(HELD, held_key)

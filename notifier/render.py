@@ -33,7 +33,7 @@ class AlertView:
     message_id: str
 
     @classmethod
-    def of(cls, alert: Alert, *, base_url: str, timezone: str) -> AlertView:
+    def of(cls, alert: Alert, *, dashboard_url: str, timezone: str) -> AlertView:
         message = alert.message
         return cls(
             headline=alert.headline,
@@ -42,7 +42,7 @@ class AlertView:
             when=local_time(alert.event.at, timezone),
             client=alert.event.client or "other",
             link=alert.event.url if alert.event.kind == "click" else None,
-            dashboard_url=dashboard_url(base_url, message.id),
+            dashboard_url=dashboard_url,
             thread_key=f"mailbeacon-{message.id}",
             message_id=message.id,
         )
@@ -60,7 +60,3 @@ class AlertView:
         lines += [f"{label}: {value}" for label, value in self.fields()]
         lines += ["", f"Details: {self.dashboard_url}"]
         return "\n".join(lines)
-
-
-def dashboard_url(base_url: str, message_id: str) -> str:
-    return f"{base_url.rstrip('/')}/dashboard/messages/{message_id}"

@@ -41,7 +41,7 @@ def build_notifier(app: App, config: NotifierConfig | None = None) -> Notifier:
         app.store,
         app.clock,
         build_channels(app, config, policy),
-        base_url=app.urls.base_url,
+        dashboard_link=lambda message_id: app.urls.dashboard(message_id, now=app.clock.now()),
         policy=policy,
         window=config.coalesce_window,
         config=config,

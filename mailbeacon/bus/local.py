@@ -58,11 +58,12 @@ class LocalBus:
         self.handlers[topic] = handler
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        """Insert one row and return once it is committed."""
+        row = (topic, json.dumps(payload, separators=(",", ":")), self.now())
         try:
             with self.db.write() as conn:
                 conn.execute(
-                    "INSERT INTO outbox (topic, payload, available_at) VALUES (?, ?, ?)",
-                    (topic, json.dumps(payload, separators=(",", ":")), self.now()),
+                    "INSERT INTO outbox (topic, payload, available_at) VALUES (?, ?, ?)", row
                 )
         except StoreUnavailable as exc:
             raise BusUnavailable(str(exc)) from exc

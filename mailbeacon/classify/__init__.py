@@ -1,28 +1,32 @@
-"""Give every hit a verdict with reasons. A pure function of the hit and its context."""
+"""Give every hit a verdict with reasons. A pure function of the hit and its context.
+
+The rules live in `rules` (precedence order, each citing its source), the user-agent reading
+in `useragent`, the per-strictness windows in `policy`. Hostile input never raises: anything
+unexpected ends as ``bot`` with the reason ``unclassifiable``.
+"""
 
 from __future__ import annotations
 
-from ..model import Classification, Hit, MessageContext, Verdict
+import logging
 
-_BOT_MARKERS = ("bot", "crawler", "spider", "curl/", "wget/", "python-requests", "headless")
+from ..model import Classification, Hit, MessageContext, Verdict
+from .facts import gather
+from .rules import RULES, human
+
+log = logging.getLogger(__name__)
+
+__all__ = ["classify"]
 
 
 def classify(hit: Hit, context: MessageContext) -> Classification:
-    """First rules; precedence: proxy identity, self, method/headers, bot markers, human."""
-    ua = hit.user_agent
-    lowered = ua.lower()
-    if "googleimageproxy" in lowered:
-        if hit.at < context.message.reference_time:
-            return Classification(Verdict.SELF, ("before-send",), "gmail")
-        return Classification(Verdict.HUMAN, ("gmail-image-proxy",), "gmail")
-    if hit.at < context.message.reference_time:
-        return Classification(Verdict.SELF, ("before-send",), "other")
-    if hit.method == "HEAD":
-        return Classification(Verdict.PREFETCH, ("head-request",), "other")
-    if "prefetch" in hit.purpose.lower():
-        return Classification(Verdict.PREFETCH, ("prefetch-header",), "other")
-    if not ua.strip():
-        return Classification(Verdict.BOT, ("no-user-agent",), "other")
-    if any(marker in lowered for marker in _BOT_MARKERS):
-        return Classification(Verdict.BOT, ("bot-user-agent",), "other")
-    return Classification(Verdict.HUMAN, ("browser-user-agent",), "other")
+    """The verdict for one hit: the first rule that speaks, else human."""
+    try:
+        facts = gather(hit, context)
+        for rule in RULES:
+            result = rule(facts)
+            if result is not None:
+                return result
+        return human(facts)
+    except Exception:  # label, never drop: a bug here must not lose the hit
+        log.exception("classifier failed on hit %s", getattr(hit, "id", "?"))
+        return Classification(Verdict.BOT, ("unclassifiable",), "other")

@@ -30,8 +30,12 @@ class Store(Protocol):
     def add_event(self, event: Event) -> bool:
         """Store an event once: False if an event with that id was already stored."""
 
-    def list_events(self, message_id: str) -> list[Event]:
-        """A message's unexpired events, oldest first."""
+    def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
+        """A message's unexpired events, oldest first; with ``limit``, only the latest ones.
+
+        The pipeline reads a bounded window so that a message opened thousands of times does
+        not make each new hit slower to process.
+        """
 
     def add_self_view(self, message_id: str, at: datetime) -> None: ...
 

@@ -62,7 +62,7 @@ class MemoryStore:
             self._events[event.id] = event
             return True
 
-    def list_events(self, message_id: str) -> list[Event]:
+    def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         now = datetime.now(UTC)
         with self._lock:
             found = [
@@ -70,7 +70,8 @@ class MemoryStore:
                 for e in self._events.values()
                 if e.message_id == message_id and (e.expires_at is None or e.expires_at > now)
             ]
-        return sorted(found, key=lambda e: (e.at, e.id))
+        found.sort(key=lambda e: (e.at, e.id))
+        return found if limit is None else found[len(found) - limit :] if limit else []
 
     def purge_expired(self, now: datetime) -> int:
         with self._lock:

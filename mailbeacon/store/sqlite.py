@@ -234,12 +234,13 @@ class SqliteStore:
             )
             return cursor.rowcount == 1
 
-    def list_events(self, message_id: str) -> list[Event]:
+    def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         rows = self.db.read(
             "SELECT * FROM events WHERE message_id = ? AND (expires_at IS NULL OR expires_at > ?) "
-            "ORDER BY at, id",
-            (message_id, _ts(datetime.now(UTC))),
+            "ORDER BY at DESC, id DESC LIMIT ?",
+            (message_id, _ts(datetime.now(UTC)), -1 if limit is None else limit),
         )
+        rows.reverse()
         return [
             Event(
                 id=r[0],

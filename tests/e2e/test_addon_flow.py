@@ -21,6 +21,7 @@ from tests.support.processes import ServerProcess, wait_until
 USER = "sam@example.com"
 SERVICE_ACCOUNT = "service-42@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
 CLIENT_ID = "42-addon.apps.googleusercontent.com"
+BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 PROXY_UA = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
@@ -88,7 +89,7 @@ def test_compose_flow_end_to_end(dev_server: ServerProcess) -> None:
 
     status, headers, body = request(pixel_url, headers={"User-Agent": PROXY_UA})
     assert (status, headers["Content-Type"], len(body)) == (200, "image/gif", 43)
-    status, headers, _ = request(tracked_url, headers={"User-Agent": "Mozilla/5.0 Firefox/128.0"})
+    status, headers, _ = request(tracked_url, headers={"User-Agent": BROWSER_UA})
     assert (status, headers["Location"]) == (302, "https://example.com/pricing")
 
     def homepage() -> str:

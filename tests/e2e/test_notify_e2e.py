@@ -84,6 +84,13 @@ def test_one_alert_for_a_human_open_none_for_machines(
     assert "Quarterly plan" in body["text"] and "bo@example.org" in body["text"]
     assert body["blocks"][0]["type"] == "section"
     assert "Scanned only" not in request["body"].decode()
+    # the alert's button opens the message page, keyed for its owner
+    button = next(
+        e for b in body["blocks"] if b["type"] == "actions" for e in b["elements"] if e.get("url")
+    )
+    with urllib.request.urlopen(button["url"], timeout=10) as page:
+        html = page.read().decode()
+    assert "Quarterly plan" in html and 'id="status">opened<' in html
 
 
 def _outbox_empty(data_dir: Path) -> bool:

@@ -30,6 +30,7 @@ BASE = "https://mb.example.com"
 SERVICE_ACCOUNT = "service-1234567890@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
 CLIENT_ID = "1234567890-addon.apps.googleusercontent.com"
 USER = "sam@example.com"
+BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 PROXY_UA = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
@@ -271,9 +272,11 @@ def test_compose_track_then_link_inserts_pixel_and_anchor_of_one_message(web, ap
     assert "Open tracking pixel" in now and "https://example.com/deck?q=1&amp;r=2" in now
     assert len(app.store.list_messages(USER)) == 1  # the link joined the same message
 
-    # the recipient opens and clicks; the homepage shows it
+    # the recipient opens and clicks, minutes later; the homepage shows it
+    app.clock.advance(minutes=12)
     web.get(app.urls.pixel(message.id)[len(BASE) :], headers={"User-Agent": PROXY_UA})
-    redirect = web.get(tracked[len(BASE) :], headers={"User-Agent": "Mozilla/5.0 Firefox/120"})
+    app.clock.advance(minutes=1)
+    redirect = web.get(tracked[len(BASE) :], headers={"User-Agent": BROWSER_UA})
     assert redirect.status_code == 302
     assert redirect.headers["Location"] == "https://example.com/deck?q=1&r=2"
     app.bus.drain([HITS])
@@ -537,3 +540,27 @@ def test_message_card_without_a_from_header_trusts_ownership(web, app, issuer, g
     card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
     assert "Bare" in ui.text_of(card)
     assert len(app.store.list_self_views(message.id)) == 1
+
+
+def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issuer, gmail):
+    message = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Mine"
+    ).message
+    app.clock.advance(minutes=30)
+    gmail.set_html(f'<img src="{app.urls.pixel(message.id)}">')
+    post(web, issuer, "/addon/message", ui.event("message"))
+    app.clock.advance(seconds=2)  # Gmail's proxy fetches the image as the copy is shown
+    web.get(app.urls.pixel(message.id)[len(BASE) :], headers={"User-Agent": PROXY_UA})
+    app.bus.drain([HITS])
+    (event,) = app.store.list_events(message.id)
+    assert event.verdict is Verdict.SELF and "after-self-view" in event.reasons
+    press = ui.press(
+        {
+            "function": BASE + "/addon/detail",
+            "parameters": [{"key": "message_id", "value": message.id}],
+        },
+        ui.event("homepage"),
+    )
+    text = ui.text_of(ui.the_card(post(web, issuer, "/addon/detail", press)))
+    assert "Open · self" in text and "right after you opened your own copy" in text
+    assert "Not opened yet" in text  # the sender's own view is not an open

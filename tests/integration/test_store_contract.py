@@ -152,3 +152,14 @@ def test_records_insert_if_absent_put_list_delete(any_store: Store) -> None:
     any_store.put_record(ns, "a/1", {"n": 5})
     any_store.delete_record(ns, "a/2")
     assert any_store.list_records(ns, "a/") == [("a/1", {"n": 5})]
+
+
+def test_list_events_with_a_limit_keeps_the_latest_in_time_order(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    events = [event(m.id, T0 + timedelta(seconds=i), id=f"e{i:02}") for i in range(12)]
+    for e in reversed(events):
+        any_store.add_event(e)
+    assert any_store.list_events(m.id, limit=5) == events[-5:]
+    assert any_store.list_events(m.id, limit=50) == events
+    assert any_store.list_events(m.id) == events

@@ -23,7 +23,9 @@ def view(subject: str = "Plan <b>&", url: str | None = "https://example.com/x") 
     message = Message("m1", "ana@example.com", ("bo@example.org",), subject, AT)
     event = Event("e1", "m1", "click", AT, Verdict.HUMAN, (), "outlook", link_index=1, url=url)
     return AlertView.of(
-        Alert(AlertKind.CLICKED, message, event), base_url="http://mb.test/", timezone="Asia/Tokyo"
+        Alert(AlertKind.CLICKED, message, event),
+        dashboard_url=f"http://mb.test/dashboard/messages/{message.id}?key=k",
+        timezone="Asia/Tokyo",
     )
 
 

@@ -1,0 +1,125 @@
+"""`mailbeacon catalogs refresh`: download the published lists and compile them for the edge.
+
+Each list is parsed in its publisher's format, checked (a download that yields no network is
+refused, so a broken page never empties a catalogue) and written atomically into
+``DATA_DIR/catalogs`` as a readable ``NAME.txt`` (with its source and date) and a compiled
+``NAME.bin`` the tagger loads. A running server picks them up when it next starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import SOURCES, CatalogSource
+from .loader import read_cidr_lines
+from .ranges import RangeSet, find_cidrs, network_bounds
+
+MAX_BYTES = 64 << 20
+TIMEOUT_SECONDS = 30.0
+
+
+def _apple_csv(text: str) -> list[str]:
+    # "prefix,country,region,city," per line (mask-api.icloud.com/egress-ip-ranges.csv)
+    return [line.split(",", 1)[0] for line in text.splitlines() if line.strip()]
+
+
+def _google_json(text: str) -> list[str]:
+    data = json.loads(text)
+    return [p.get("ipv4Prefix") or p.get("ipv6Prefix") or "" for p in data.get("prefixes", [])]
+
+
+def _office365_smtp(text: str) -> list[str]:
+    # The Microsoft 365 endpoint list: the Exchange sets that speak SMTP (port 25) are
+    # Exchange Online Protection, the filtering tier (set 9 in the worldwide list).
+    networks: list[str] = []
+    for entry in json.loads(text):
+        ports = str(entry.get("tcpPorts", "")).split(",")
+        if entry.get("serviceArea") == "Exchange" and "25" in ports:
+            networks.extend(entry.get("ips", []))
+    return networks
+
+
+PARSERS: dict[str, Callable[[str], list[str]]] = {
+    "cidr-lines": read_cidr_lines,
+    "apple-csv": _apple_csv,
+    "google-json": _google_json,
+    "office365-smtp": _office365_smtp,
+    "html-cidrs": find_cidrs,
+}
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What happened to one catalogue."""
+
+    name: str
+    ok: bool
+    networks: int = 0
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "networks": self.networks, "detail": self.detail}
+
+
+def _download(url: str) -> str:
+    request = urllib.request.Request(url, headers={"User-Agent": "mailbeacon-catalogs/1"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        body = response.read(MAX_BYTES + 1)
+    if len(body) > MAX_BYTES:
+        raise ValueError(f"larger than {MAX_BYTES} bytes")
+    return body.decode("utf-8", errors="replace")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def refresh_one(source: CatalogSource, url: str, target: Path, now: datetime) -> RefreshResult:
+    try:
+        text = _download(url)
+        found = [n for n in PARSERS[source.format](text) if n and network_bounds(n) is not None]
+    except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return RefreshResult(source.name, False, detail=f"{url}: {exc}")
+    if not found:
+        return RefreshResult(source.name, False, detail=f"{url}: no networks found; kept the old")
+    ranges = RangeSet.from_networks(found)
+    header = (
+        f"# catalogue: {source.name}\n# source: {url}\n"
+        f"# snapshot: {now.astimezone(UTC).isoformat(timespec='seconds')}\n"
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    _write_atomically(target / f"{source.name}.txt", (header + "\n".join(found) + "\n").encode())
+    _write_atomically(target / f"{source.name}.bin", ranges.to_bytes())
+    return RefreshResult(source.name, True, len(found), url)
+
+
+def refresh(
+    target: Path,
+    *,
+    urls: Mapping[str, str] | None = None,
+    only: Sequence[str] = (),
+    now: datetime | None = None,
+) -> list[RefreshResult]:
+    """Refresh every catalogue with a published URL (or ``only`` those); ``urls`` overrides."""
+    urls = dict(urls or {})
+    now = now or datetime.now(UTC)
+    results = []
+    for source in SOURCES:
+        if only and source.name not in only:
+            continue
+        url = urls.get(source.name) or source.url
+        if not url:
+            results.append(RefreshResult(source.name, True, detail="no published list; snapshot"))
+            continue
+        results.append(refresh_one(source, url, target, now))
+    return results

@@ -1,0 +1,109 @@
+"""`mailbeacon catalogs refresh` against publishers' formats served on a loopback server."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+
+from mailbeacon.catalogs.loader import CatalogTagger
+from tests.support.http import LoopbackServer
+from tests.support.processes import run_cli
+
+APPLE_CSV = "172.225.6.0/24,US,US-CA,Los Angeles,\n2a02:26f7:b3c0:4000::/64,GB,GB-ENG,London,\n"
+GOOGLE_JSON = json.dumps(
+    {
+        "creationTime": "2026-11-01",
+        "prefixes": [{"ipv4Prefix": "66.249.66.0/27"}, {"ipv6Prefix": "2001:4860:4801:10::/64"}],
+    }
+)
+OFFICE_JSON = json.dumps(
+    [
+        {"id": 1, "serviceArea": "Exchange", "tcpPorts": "80,443", "ips": ["13.107.6.152/31"]},
+        {
+            "id": 9,
+            "serviceArea": "Exchange",
+            "tcpPorts": "25",
+            "ips": ["40.92.0.0/15", "2a01:111:f403::/48"],
+        },
+    ]
+)
+HTML = "<table><tr><td>US</td><td>209.222.82.0/24</td></tr></table>"
+
+PAGES = {
+    "/apple.csv": (200, APPLE_CSV),
+    "/googlebot.json": (200, GOOGLE_JSON),
+    "/office.json": (200, OFFICE_JSON),
+    "/barracuda.html": (200, HTML),
+    "/empty.html": (200, "<p>moved</p>"),
+}
+
+
+def serve(method: str, path: str, headers: dict[str, str], body: bytes):
+    status, text = PAGES.get(path, (404, "not found"))
+    return status, {"Content-Type": "text/plain"}, text.encode()
+
+
+def refresh(server: LoopbackServer, data_dir: Path, *pairs: str):
+    args = ["catalogs", "refresh", "--json"]
+    for pair in pairs:
+        name, path = pair.split("=")
+        args += ["--url", f"{name}={server.url}{path}", "--only", name]
+    return run_cli(*args, data_dir=data_dir)
+
+
+def test_refresh_downloads_parses_and_compiles_each_format(tmp_path: Path) -> None:
+    server = LoopbackServer(serve).start()
+    try:
+        result = refresh(
+            server,
+            tmp_path,
+            "apple-mpp=/apple.csv",
+            "googlebot=/googlebot.json",
+            "microsoft-eop=/office.json",
+            "barracuda=/barracuda.html",
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    report = {r["name"]: r for r in json.loads(result.stdout)}
+    assert {n: r["networks"] for n, r in report.items()} == {
+        "apple-mpp": 2,
+        "microsoft-eop": 2,
+        "barracuda": 1,
+        "googlebot": 2,
+    }
+    text = (tmp_path / "catalogs" / "microsoft-eop.txt").read_text()
+    assert f"# source: {server.url}/office.json" in text and "13.107.6.152" not in text
+    tagger = CatalogTagger(tmp_path / "catalogs")
+    ip = ipaddress.ip_address
+    assert tagger(ip("2a02:26f7:b3c0:4000::9")) == ("apple-mpp",)
+    assert tagger(ip("172.226.0.1")) == ()  # the refreshed list replaced the shipped seed
+    assert tagger(ip("66.249.66.3")) == ("googlebot",)
+    assert tagger(ip("104.47.0.1")) == ()  # not in the downloaded list any more
+    assert tagger(ip("40.93.1.1")) == ("microsoft-eop",)
+
+
+def test_a_failed_or_empty_download_keeps_the_previous_list(tmp_path: Path) -> None:
+    server = LoopbackServer(serve).start()
+    try:
+        ok = refresh(server, tmp_path, "barracuda=/barracuda.html")
+        empty = refresh(server, tmp_path, "barracuda=/empty.html")
+        missing = refresh(server, tmp_path, "barracuda=/gone.html")
+    finally:
+        server.stop()
+    assert ok.returncode == 0
+    assert empty.returncode == 1 and missing.returncode == 1
+    assert "no networks found" in json.loads(empty.stdout)[0]["detail"]
+    assert "404" in json.loads(missing.stdout)[0]["detail"]
+    tagger = CatalogTagger(tmp_path / "catalogs")
+    assert tagger(ipaddress.ip_address("209.222.82.9")) == ("barracuda",)
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    bad_url = run_cli("catalogs", "refresh", "--url", "nonsense", data_dir=tmp_path)
+    bad_name = run_cli("catalogs", "refresh", "--only", "nope", data_dir=tmp_path)
+    for result in (bad_url, bad_name):
+        assert result.returncode == 2
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "catalogs").exists()

@@ -1,0 +1,274 @@
+"""Each rule and the precedence between them, through the public `classify` entry point.
+
+Hits are built the way the edge builds them (build_hit with the shipped catalogue tagger),
+so a network rule is exercised by a real address, not by a hand-set tag.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailbeacon.catalogs.loader import CatalogTagger
+from mailbeacon.classify import classify
+from mailbeacon.hits import build_hit, parse_address
+from mailbeacon.model import (
+    Classification,
+    Event,
+    Hit,
+    Link,
+    Message,
+    MessageContext,
+    Strictness,
+    Verdict,
+)
+from mailbeacon.tokens import TokenClaims
+
+SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+MESSAGE = Message(
+    id="m" * 16,
+    owner="sender@example.com",
+    recipients=("r@example.com",),
+    subject="Hello",
+    created_at=SENT - timedelta(minutes=5),
+    sent_at=SENT,
+    links=(Link(1, "https://example.com/a"), Link(2, "https://example.com/b")),
+)
+TAGGER = CatalogTagger(None)
+GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+OUTLOOK = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+MPP = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+
+
+def hit(
+    kind: str = "open",
+    t: float = 3600,
+    ua: str = CHROME,
+    ip: str = "203.0.113.9",
+    *,
+    link: int = 1,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+) -> Hit:
+    claims = TokenClaims(kind, MESSAGE.id, link if kind == "click" else None, None)
+    return build_hit(
+        claims,
+        method=method,
+        headers={"User-Agent": ua, **(headers or {})},
+        address=parse_address(ip),
+        at=SENT + timedelta(seconds=t),
+        ip_key=b"k",
+        tagger=TAGGER,
+    )
+
+
+def event(h: Hit, c: Classification) -> Event:
+    return Event(
+        h.id,
+        h.message_id,
+        h.kind,
+        h.at,
+        c.verdict,
+        c.reasons,
+        c.client,
+        h.link_index,
+        h.url,
+        h.ip_hash,
+        h.network,
+        h.user_agent,
+    )
+
+
+def judge(
+    h: Hit, *, earlier: tuple[Event, ...] = (), self_views=(), strictness=Strictness.BALANCED
+):
+    return classify(h, MessageContext(MESSAGE, earlier, tuple(self_views), strictness))
+
+
+def replay(*hits: Hit, strictness=Strictness.BALANCED) -> list[Classification]:
+    events: list[Event] = []
+    out = []
+    for h in hits:
+        c = judge(h, earlier=tuple(events), strictness=strictness)
+        events.append(event(h, c))
+        out.append(c)
+    return out
+
+
+# user agents
+def test_gmail_proxy_open_is_human_gmail_even_seconds_after_sending() -> None:
+    for t in (5, 600, 86400 * 30):
+        c = judge(hit(t=t, ua=GMAIL_PROXY, ip="66.249.84.12"))
+        assert (c.verdict, c.client) == (Verdict.HUMAN, "gmail")
+        assert "gmail-image-proxy" in c.reasons
+
+
+def test_gmail_proxy_wins_over_googles_crawler_network() -> None:
+    h = hit(ua=GMAIL_PROXY, ip="74.125.151.30")
+    assert h.network_tags == ("google-crawlers",)
+    assert judge(h).verdict is Verdict.HUMAN
+
+
+def test_gmail_prefetch_user_agent_is_prefetch() -> None:
+    ua = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"
+    )
+    c = judge(hit(t=3, ua=ua, ip="66.249.91.10"))
+    assert (c.verdict, c.client, c.reasons[0]) == (
+        Verdict.PREFETCH,
+        "gmail",
+        "gmail-prefetch-user-agent",
+    )
+
+
+def test_yahoo_proxy_and_outlook_desktop_are_people_even_early() -> None:
+    yahoo = judge(
+        hit(t=20, ua="YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html")
+    )
+    outlook = judge(hit(t=20, ua=OUTLOOK))
+    assert (yahoo.verdict, yahoo.client) == (Verdict.HUMAN, "yahoo")
+    assert (outlook.verdict, outlook.client) == (Verdict.HUMAN, "outlook")
+
+
+def test_missing_and_tool_user_agents_are_bots() -> None:
+    assert judge(hit(ua="")).reasons[0] == "no-user-agent"
+    assert judge(hit(ua="curl/8.4.0")).verdict is Verdict.BOT
+    assert judge(hit(ua="x9Zq-7")).reasons[0] == "unrecognised-user-agent"
+
+
+# Apple MPP
+def test_apple_mpp_shape_is_prefetch_from_anywhere() -> None:
+    c = judge(hit(ua=MPP, ip="198.51.100.7"))
+    assert (c.verdict, c.client, c.reasons) == (
+        Verdict.PREFETCH,
+        "apple-mail",
+        ("apple-mpp-user-agent",),
+    )
+
+
+def test_apple_egress_is_prefetch_for_opens_but_not_for_clicks() -> None:
+    open_ = judge(hit(ua=CHROME, ip="172.225.6.41"))
+    click = judge(hit("click", ua=CHROME, ip="172.225.6.41"))
+    assert (open_.verdict, open_.reasons[0]) == (Verdict.PREFETCH, "network:apple-mpp")
+    assert click.verdict is Verdict.HUMAN  # iCloud Private Relay carries Safari's own clicks
+
+
+# networks
+def test_certain_scanner_network_is_scanner_at_any_time_and_whatever_the_ua() -> None:
+    for t, ua in ((3, CHROME), (86400, CHROME), (10, GMAIL_PROXY)):
+        c = judge(hit("click", t=t, ua=ua, ip="40.107.218.12"))
+        assert (c.verdict, c.reasons[0]) == (Verdict.SCANNER, "network:microsoft-eop")
+
+
+def test_ipv6_and_ipv4_mapped_addresses_are_matched() -> None:
+    assert judge(hit(ip="2a01:111:f403:c201::5")).verdict is Verdict.SCANNER
+    assert judge(hit(ip="::ffff:40.107.3.4")).verdict is Verdict.SCANNER
+
+
+def test_probable_scanner_network_only_inside_its_window() -> None:
+    inside = judge(hit("click", t=300, ip="148.163.150.10"))
+    later = judge(hit("click", t=7200, ip="148.163.150.10"))
+    assert (inside.verdict, inside.reasons[:2]) == (
+        Verdict.SCANNER,
+        ("network:proofpoint", "probable-window"),
+    )
+    assert later.verdict is Verdict.HUMAN
+    assert "probable-scanner-network-late" in later.reasons
+
+
+def test_google_crawler_network_with_a_browser_ua_is_a_bot() -> None:
+    assert judge(hit("click", ua=CHROME, ip="66.249.66.20")).reasons[0] == "network:googlebot"
+
+
+# method and headers
+@pytest.mark.parametrize(
+    ("method", "headers", "reason"),
+    [
+        ("HEAD", {}, "head-request"),
+        ("GET", {"Sec-Purpose": "prefetch;prerender"}, "prefetch-header"),
+        ("GET", {"Purpose": "prefetch"}, "prefetch-header"),
+        ("GET", {"X-Moz": "prefetch"}, "prefetch-header"),
+    ],
+)
+def test_explicit_prefetch_requests(method: str, headers: dict[str, str], reason: str) -> None:
+    c = judge(hit("click", method=method, headers=headers))
+    assert (c.verdict, c.reasons[0]) == (Verdict.PREFETCH, reason)
+
+
+# self
+def test_hits_before_sending_are_the_senders_preview() -> None:
+    c = judge(hit(t=-30, ua=GMAIL_PROXY, ip="66.249.84.1"))
+    assert (c.verdict, c.reasons[0], c.client) == (Verdict.SELF, "before-send", "gmail")
+
+
+def test_proxy_hit_right_after_a_self_view_is_the_sender() -> None:
+    view = SENT + timedelta(seconds=600)
+    right_after = judge(hit(t=615, ua=GMAIL_PROXY), self_views=[view])
+    much_later = judge(hit(t=7200, ua=GMAIL_PROXY), self_views=[view])
+    assert (right_after.verdict, right_after.reasons[0]) == (Verdict.SELF, "after-self-view")
+    assert much_later.verdict is Verdict.HUMAN
+
+
+# timing
+def test_early_open_and_click_with_a_browser_ua_are_scanners() -> None:
+    assert judge(hit(t=30)).reasons[0] == "early-open"
+    assert judge(hit("click", t=10)).reasons[:2] == ("early-click", "click-without-open")
+    assert judge(hit(t=61)).verdict is Verdict.HUMAN
+    assert judge(hit("click", t=31)).verdict is Verdict.HUMAN
+
+
+def test_early_click_after_a_human_open_from_the_same_source_is_human() -> None:
+    opened, clicked = replay(hit(t=20, ua=OUTLOOK), hit("click", t=25, ua=CHROME))
+    assert (opened.verdict, clicked.verdict) == (Verdict.HUMAN, Verdict.HUMAN)
+
+
+def test_two_links_from_one_source_within_seconds_is_a_scanner_walking_the_mail() -> None:
+    first, second = replay(hit("click", t=7200, link=1), hit("click", t=7201, link=2))
+    assert first.verdict is Verdict.HUMAN  # alone it looked like a person; reconcile fixes it
+    assert (second.verdict, second.reasons[0]) == (Verdict.SCANNER, "link-burst")
+    _, b = replay(hit("click", t=7200, link=1), hit("click", t=7260, link=2))
+    assert b.verdict is Verdict.HUMAN
+
+
+def test_a_source_seen_as_a_machine_stays_one_inside_the_window() -> None:
+    _, click = replay(hit(t=6), hit("click", t=70))
+    assert (click.verdict, click.reasons[0]) == (Verdict.SCANNER, "source-seen-as-machine")
+
+
+# strictness
+def test_strictness_moves_the_timing_and_probable_windows() -> None:
+    open_45 = hit(t=45)
+    proofpoint_300 = hit("click", t=300, ip="148.163.150.10")
+    assert judge(open_45, strictness=Strictness.LENIENT).verdict is Verdict.HUMAN
+    assert judge(open_45, strictness=Strictness.BALANCED).verdict is Verdict.SCANNER
+    assert judge(proofpoint_300, strictness=Strictness.LENIENT).verdict is Verdict.HUMAN
+    assert judge(proofpoint_300, strictness=Strictness.STRICT).verdict is Verdict.SCANNER
+    assert judge(hit(t=100), strictness=Strictness.STRICT).verdict is Verdict.SCANNER
+
+
+def test_strict_lets_weak_hints_decide_inside_the_probable_window() -> None:
+    lone_click = hit("click", t=300)
+    assert judge(lone_click).verdict is Verdict.HUMAN
+    strict = judge(lone_click, strictness=Strictness.STRICT)
+    assert (strict.verdict, strict.reasons[:2]) == (
+        Verdict.SCANNER,
+        ("click-without-open", "strict"),
+    )
+    proxy_style = hit(t=300, headers={"Accept": "*/*"})
+    assert judge(proxy_style, strictness=Strictness.STRICT).reasons[0] == "accept-any-no-referer"
+    assert judge(proxy_style).reasons == ("browser-user-agent", "accept-any-no-referer")
+
+
+def test_only_what_happened_before_counts_when_hits_arrive_out_of_order() -> None:
+    later_open = hit(t=100, ua=OUTLOOK)
+    opened = event(later_open, judge(later_open))
+    early_click = judge(hit("click", t=20), earlier=(opened,))
+    assert early_click.reasons[:2] == ("early-click", "click-without-open")
