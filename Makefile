@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/mailbeacon serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
