@@ -74,6 +74,21 @@ def create_app(app: App) -> Flask:
             {"Location": url, "Cache-Control": NO_STORE, "Referrer-Policy": "no-referrer"},
         )
 
+    addon_endpoint: list[object] = []  # built on first use: it holds a certificate cache
+
+    @web.post("/addon", defaults={"route": ""})
+    @web.post("/addon/<path:route>")
+    def addon(route: str) -> tuple[Response, int]:
+        from addon.endpoint import AddonEndpoint
+
+        if not addon_endpoint:
+            addon_endpoint.append(AddonEndpoint.for_app(app))
+        endpoint: AddonEndpoint = addon_endpoint[0]  # type: ignore[assignment]
+        status, payload = endpoint.handle(
+            route, request.args.get("route"), request.headers, request.get_data()
+        )
+        return jsonify(payload), status
+
     from . import dashboard
     from .notify_routes import register_notifier_routes
 

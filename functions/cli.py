@@ -133,6 +133,15 @@ def build_parser() -> Parser:
     settings.add_argument("--clear-problems", action="store_true", help="forget recorded failures")
     settings.add_argument("--json", action="store_true")
 
+    deployment = sub.add_parser(
+        "addon-deployment", help="write the Workspace add-on HTTP deployment descriptor"
+    )
+    deployment.add_argument("--base-url", required=True, help="https:// base of the endpoints")
+    deployment.add_argument(
+        "--output", default="deploy/addon-deployment.json", help="file to write, or - for stdout"
+    )
+    deployment.add_argument("--name", default="Mailbeacon")
+    deployment.add_argument("--logo-url", default=None)
     accuracy = sub.add_parser(
         "accuracy", parents=[common], help="score the classifier on a labelled corpus"
     )
@@ -290,6 +299,23 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_addon_deployment(args: argparse.Namespace) -> int:
+    from addon.deployment import DEFAULT_LOGO, write_deployment
+
+    path = None if args.output == "-" else Path(args.output)
+    text = write_deployment(
+        path, args.base_url, name=args.name, logo_url=args.logo_url or DEFAULT_LOGO
+    )
+    if path is None:
+        print(text, end="")
+    else:
+        print(
+            f"wrote {path}; next: gcloud workspace-add-ons deployments create mailbeacon"
+            f" --deployment-file={path}"
+        )
+    return 0
+
+
 def cmd_accuracy(args: argparse.Namespace) -> int:
     from mailbeacon.evaluation.cli import run_accuracy
 
@@ -327,6 +353,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "track": cmd_track,
     "stats": cmd_stats,
     "settings": cmd_settings,
+    "addon-deployment": cmd_addon_deployment,
     "accuracy": cmd_accuracy,
     "catalogs": cmd_catalogs,
     "digest": cmd_digest,

@@ -1,0 +1,102 @@
+"""The add-on's routes and settings: one table shared by the endpoint, the cards and the
+deployment descriptor, so a button can never point at a URL the server does not answer."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .auth import GOOGLE_CERTS_URL, split_list
+
+HOMEPAGE = "homepage"
+COMPOSE = "compose"
+MESSAGE = "message"
+SETTINGS = "settings"
+SAVE_SETTINGS = "settings/save"
+TRACK = "compose/track"
+INSERT_LINK = "compose/link"
+OLDER = "homepage/older"
+DETAIL = "detail"
+REFRESH = "homepage/refresh"
+
+TRIGGERS = (HOMEPAGE, COMPOSE, MESSAGE)
+ACTIONS = (SETTINGS, SAVE_SETTINGS, TRACK, INSERT_LINK, OLDER, DETAIL, REFRESH)
+ROUTES = TRIGGERS + ACTIONS
+ALIASES = {
+    "home": HOMEPAGE,
+    "contextual": MESSAGE,
+    "gmail/message": MESSAGE,
+    "track": TRACK,
+    "link": INSERT_LINK,
+    "insert-link": INSERT_LINK,
+    "save-settings": SAVE_SETTINGS,
+    "older": OLDER,
+    "refresh": REFRESH,
+}
+GMAIL_API_URL = "https://gmail.googleapis.com/"
+
+
+def resolve_route(name: str) -> str | None:
+    """A route name from a path or a ``?route=`` value, tolerating slashes and aliases."""
+    key = name.strip().strip("/").lower()
+    if key.startswith("addon/"):
+        key = key[len("addon/") :]
+    if key in ROUTES:
+        return key
+    return ALIASES.get(key)
+
+
+@dataclass(frozen=True)
+class AddonConfig:
+    """Who may call the add-on endpoints, and where the Google services live."""
+
+    base_url: str
+    audiences: tuple[str, ...] = ()
+    service_accounts: tuple[str, ...] = ()
+    client_ids: tuple[str, ...] = ()
+    certs_url: str = GOOGLE_CERTS_URL
+    gmail_api_url: str = GMAIL_API_URL
+    insecure_dev_auth: bool = False
+
+    def url(self, route: str) -> str:
+        """The full HTTPS URL Google calls for ``route`` (the action's ``function``)."""
+        return f"{self.base_url}/addon/{route}"
+
+    @property
+    def endpoint_audiences(self) -> tuple[str, ...]:
+        """Audiences a system ID token may carry: configured, else every endpoint URL."""
+        if self.audiences:
+            return self.audiences
+        base = f"{self.base_url}/addon"
+        by_path = (self.url(route) for route in ROUTES)
+        by_query = (f"{base}?route={route}" for route in ROUTES)  # whether Google keeps the
+        return (
+            base,
+            base + "/",
+            *by_path,
+            *by_query,
+        )  # query in the audience is not documented: allow both
+
+    @classmethod
+    def from_env(
+        cls,
+        base_url: str,
+        *,
+        insecure_dev_auth: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> AddonConfig:
+        """MAILBEACON_ADDON_AUDIENCE, MAILBEACON_ADDON_SERVICE_ACCOUNT and
+        MAILBEACON_ADDON_CLIENT_ID take comma-separated lists."""
+        env = os.environ if env is None else env
+        return cls(
+            base_url=base_url.rstrip("/"),
+            audiences=split_list(env.get("MAILBEACON_ADDON_AUDIENCE")),
+            service_accounts=split_list(env.get("MAILBEACON_ADDON_SERVICE_ACCOUNT")),
+            client_ids=split_list(
+                env.get("MAILBEACON_ADDON_CLIENT_ID") or env.get("MAILBEACON_ADDON_OAUTH_CLIENT_ID")
+            ),
+            certs_url=env.get("MAILBEACON_GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
+            gmail_api_url=env.get("MAILBEACON_GMAIL_API_URL") or GMAIL_API_URL,
+            insecure_dev_auth=insecure_dev_auth,
+        )

@@ -1,0 +1,95 @@
+"""The add-on's HTTP boundary without a web framework: (route, headers, body) -> (status, JSON).
+
+``functions/app.py`` hands every ``POST /addon/...`` here. The route comes from the path
+(``/addon/compose/track``), else from ``?route=``, else from the event's ``invokedFunction``
+(the action's URL). Verification happens before anything else; a request that fails it
+answers 401 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from mailbeacon.bootstrap import App
+from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
+
+from . import cards as c
+from . import views
+from .config import TRIGGERS, AddonConfig, resolve_route
+from .events import AddonEvent, parse_event
+from .gmail import GmailReader
+from .handlers import ROUTES, Handlers
+from .identity import Authenticator
+
+log = logging.getLogger(__name__)
+
+
+def _route_of_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query).get("route")
+    if query:
+        return resolve_route(query[0])
+    path = parts.path
+    return resolve_route(path.split("/addon/", 1)[1]) if "/addon/" in path else None
+
+
+class AddonEndpoint:
+    """Built once per process (it holds the certificate cache)."""
+
+    def __init__(self, app: App, cfg: AddonConfig) -> None:
+        self.cfg = cfg
+        self.auth = Authenticator(cfg)
+        self.handlers = Handlers(app, cfg, GmailReader(cfg.gmail_api_url))
+
+    @classmethod
+    def for_app(cls, app: App) -> AddonEndpoint:
+        """The endpoint for a bootstrapped app, configured from the environment."""
+        config = app.config
+        return cls(
+            app,
+            AddonConfig.from_env(
+                app.urls.base_url, insecure_dev_auth=bool(config.insecure_dev_auth)
+            ),
+        )
+
+    def handle(
+        self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """Verify, route and answer one request: (HTTP status, JSON body)."""
+        try:
+            event, problem = parse_event(body), ""
+        except InvalidInput as exc:
+            event, problem = AddonEvent(), str(exc)  # still verify first: 401 beats 400
+        try:
+            user = self.auth.authenticate(headers, event)
+        except Unauthorized as exc:
+            log.warning("add-on request refused: %s", exc)
+            return 401, {"error": "unauthorized"}
+        if problem:
+            return 400, {"error": problem}
+        route = resolve_route(path) if path.strip("/") else None
+        if route is None and query_route:
+            route = resolve_route(query_route)
+        if route is None and event.invoked_function:
+            route = _route_of_url(event.invoked_function)
+        if route is None:
+            return 404, {"error": f"no add-on route {path or query_route or ''!r}"[:200]}
+        handler = ROUTES[route]
+        try:
+            return 200, handler(self.handlers, event, user)
+        except (InvalidInput, UnknownMessage) as exc:
+            log.info("add-on %s for %s: %s", route, user.email, exc)
+            text = (
+                "That email is not one of your tracked emails."
+                if isinstance(exc, UnknownMessage)
+                else f"Mailbeacon could not do that: {exc}"
+            )
+            card = views.error_card(text)
+            return 200, c.push_card(card) if route in TRIGGERS else c.render(card)
+        except MailbeaconError as exc:
+            log.error("add-on %s failed: %s", route, exc)
+            card = views.error_card("Mailbeacon is having trouble right now. Please try again.")
+            return 200, c.push_card(card) if route in TRIGGERS else c.render(card)

@@ -1,0 +1,301 @@
+"""One function per route: take the verified user and the event, call the use cases, answer
+with card JSON. Nothing here knows about HTTP; ``endpoint`` does that."""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mailbeacon.bootstrap import App
+from mailbeacon.clock import iso, parse_time
+from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
+from mailbeacon.model import Message
+from mailbeacon.services import add_link, check_link, owned_message, pixel_html, track_message
+from mailbeacon.store import Store
+from mailbeacon.summary import summarize
+
+from . import cards as c
+from . import config as r
+from . import views
+from .config import AddonConfig
+from .events import AddonEvent
+from .gmail import GmailError, GmailReader, pixel_tokens
+from .identity import User
+from .settings_card import settings_card
+from .settings_form import parse_settings
+
+log = logging.getLogger(__name__)
+PAGE_SIZE = 10
+Handler = Callable[["Handlers", AddonEvent, User], c.Json]
+
+
+@dataclass
+class Handlers:
+    """The add-on's behaviour over a bootstrapped Mailbeacon ``app``."""
+
+    app: App
+    cfg: AddonConfig
+    gmail: GmailReader
+
+    @property
+    def store(self) -> Store:
+        """The app's store."""
+        return self.app.store
+
+    def tz(self, event: AddonEvent, user: User) -> str:
+        """The zone times are shown in: Gmail's, else the saved one."""
+        return event.timezone or self.store.get_settings(user.email).timezone
+
+    # homepage ------------------------------------------------------------------------------
+    def _home(self, event: AddonEvent, user: User) -> c.Json:
+        before = None
+        if raw := event.parameters.get("before"):
+            try:
+                before = parse_time(raw)
+            except ValueError as exc:
+                raise InvalidInput(f"bad paging cursor {raw[:40]!r}") from exc
+        page = event.parameters.get("page", "1")
+        messages = self.store.list_messages(user.email, limit=PAGE_SIZE + 1, before=before)
+        more = len(messages) > PAGE_SIZE
+        rows = [(m, summarize(self.store.list_events(m.id))) for m in messages[:PAGE_SIZE]]
+        older = iso(messages[PAGE_SIZE - 1].created_at) if more else None
+        return views.home_card(
+            self.cfg,
+            rows,
+            self.tz(event, user),
+            older=older,
+            page=min(int(page), 10_000) if page.isdigit() and len(page) < 6 else 1,
+        )
+
+    def homepage(self, event: AddonEvent, user: User) -> c.Json:
+        """Homepage trigger: the first page of tracked emails."""
+        return c.push_card(self._home(event, user))
+
+    def refresh(self, event: AddonEvent, user: User) -> c.Json:
+        """Refresh button: the first page again, in place."""
+        return c.render(self._home(event, user))
+
+    def older(self, event: AddonEvent, user: User) -> c.Json:
+        """Older button: the next page, pushed over this one."""
+        return c.render(self._home(event, user), push=True)
+
+    def _detail(self, message: Message, event: AddonEvent, user: User, note: str = "") -> c.Json:
+        events = self.store.list_events(message.id)
+        return views.detail_card(
+            self.cfg, message, events, summarize(events), self.tz(event, user), note=note
+        )
+
+    def detail(self, event: AddonEvent, user: User) -> c.Json:
+        """Tap on an email: its detail card, if it is the user's."""
+        message_id = event.parameters.get("message_id", "")
+        try:
+            message = owned_message(self.store, message_id, user.email)
+        except UnknownMessage:
+            return c.render(views.error_card("That email is not one of your tracked emails."))
+        return c.render(self._detail(message, event, user), push=True)
+
+    # compose -------------------------------------------------------------------------------
+    @staticmethod
+    def draft(event: AddonEvent) -> str:
+        """The compose window's random key from the parameters, if well formed."""
+        key = event.parameters.get("draft", "")
+        return key if key.replace("-", "").replace("_", "").isalnum() and len(key) <= 32 else ""
+
+    def _state(self, event: AddonEvent, user: User) -> tuple[Message | None, bool]:
+        """The message this compose card already tracks (from the action's parameters)."""
+        message_id = event.parameters.get("message_id")
+        if not message_id:
+            return None, False
+        message = owned_message(self.store, message_id, user.email)
+        return message, event.parameters.get("pixel") == "yes"
+
+    def _compose(self, event: AddonEvent, message: Message | None, **kwargs: Any) -> c.Json:
+        return views.compose_card(
+            self.cfg, event.recipients, message, draft=self.draft(event), **kwargs
+        )
+
+    def compose(self, event: AddonEvent, user: User) -> c.Json:
+        """Compose trigger: the card for a fresh draft."""
+        draft = secrets.token_urlsafe(12)
+        card = views.compose_card(self.cfg, event.recipients, None, pixel=False, draft=draft)
+        return c.push_card(card)
+
+    def _register(self, event: AddonEvent, user: User) -> Message:
+        return track_message(
+            self.store,
+            self.app.urls,
+            self.app.clock,
+            sender=user.email,
+            recipients=event.recipients,
+            subject=event.value("subject"),
+        ).message
+
+    def track(self, event: AddonEvent, user: User) -> c.Json:
+        """Track opens: register the message (once) and insert the pixel at the end."""
+        message, pixel = self._state(event, user)
+        if message and pixel:
+            card = self._compose(
+                event,
+                message,
+                pixel=True,
+                notice="Opens are already tracked in this draft.",
+            )
+            return c.render(card)
+        if message is None:
+            try:
+                message = self._register(event, user)
+            except InvalidInput as exc:
+                error = (
+                    "Add at least one recipient to the draft, then press Track opens again."
+                    if not event.recipients
+                    else str(exc)
+                )
+                card = self._compose(
+                    event,
+                    None,
+                    pixel=False,
+                    error=error,
+                    label=event.value("subject"),
+                )
+                return c.render(card)
+        pixel_url = self.app.urls.pixel(message.id)
+        card = self._compose(
+            event,
+            message,
+            pixel=True,
+            notice="Open tracking is on: a 1x1 image was added at the end of the draft.",
+        )
+        return c.update_draft(
+            pixel_html(pixel_url),
+            "INSERT_AT_END",
+            content_type="IMMUTABLE_HTML",
+            then=card,
+            notify="Open tracking added to this draft",
+        )
+
+    def insert_link(self, event: AddonEvent, user: User) -> c.Json:
+        """Insert tracked link: add it to the same message, insert the anchor in place."""
+        message, pixel = self._state(event, user)
+        raw_url, text = event.value("link_url"), event.value("link_text")
+        try:
+            url = check_link(raw_url)
+        except InvalidInput:
+            error = (
+                "Type the link's address first."
+                if not raw_url
+                else (f"Not a web link: {raw_url[:200]}. Use an address starting with https://")
+            )
+            card = self._compose(
+                event,
+                message,
+                pixel=pixel,
+                error=error,
+            )
+            return c.render(card)
+        if message is None:
+            try:
+                message = self._register(event, user)
+            except InvalidInput as exc:
+                card = self._compose(
+                    event,
+                    None,
+                    pixel=False,
+                    error=f"Add a recipient first ({exc}).",
+                )
+                return c.render(card)
+        urls = self.app.urls
+        tracked = add_link(self.store, urls, owner=user.email, message_id=message.id, url=url)
+        message = owned_message(self.store, message.id, user.email)
+        anchor = f'<a href="{html.escape(tracked)}">{html.escape(text or url)}</a>'
+        card = self._compose(
+            event,
+            message,
+            pixel=pixel,
+            notice=f"Tracked link inserted at the cursor: {url}",
+        )
+        return c.update_draft(
+            anchor,
+            "IN_PLACE_INSERT",
+            content_type="MUTABLE_HTML",
+            then=card,
+            notify="Tracked link inserted",
+        )
+
+    # contextual (an opened email) ----------------------------------------------------------
+    def message(self, event: AddonEvent, user: User) -> c.Json:
+        """Contextual trigger: the detail card of the user's own tracked email, else not tracked."""
+        try:
+            mail = self.gmail.fetch(
+                event.message_id, event.user_oauth_token, event.gmail_access_token
+            )
+        except GmailError as exc:
+            log.info("could not read message %s: %s", event.message_id[:40], exc)
+            return c.push_card(
+                views.message_card(
+                    "Not available",
+                    "Mailbeacon could not read this email from Gmail, so it cannot"
+                    " tell whether it is tracked. Try reopening it.",
+                )
+            )
+        for token in pixel_tokens(mail.html):
+            try:
+                claims = self.app.signer.verify(token)
+            except InvalidToken:
+                continue
+            if claims.kind != "open":
+                continue
+            try:
+                tracked = owned_message(self.store, claims.message_id, user.email)
+            except UnknownMessage:
+                continue  # somebody else's tracked email: not ours to show
+            if mail.sender and mail.sender != user.email and not mail.is_sent:
+                continue  # a copy someone else sent (a reply quoting the pixel, a forward)
+            now = self.app.clock.now()
+            self.store.add_self_view(tracked.id, now)
+            note = "You are viewing your own copy: the open this causes is not counted."
+            return c.push_card(self._detail(tracked, event, user, note=note))
+        return c.push_card(
+            views.message_card("Not tracked", "This email is not one you tracked with Mailbeacon.")
+        )
+
+    # settings ------------------------------------------------------------------------------
+    def settings(self, event: AddonEvent, user: User) -> c.Json:
+        """Settings button: the form, filled with the saved settings."""
+        current = self.store.get_settings(user.email)
+        card = settings_card(self.cfg, current, event.timezone or current.timezone)
+        return c.render(card, push=True)
+
+    def save_settings(self, event: AddonEvent, user: User) -> c.Json:
+        """Save: validate every field, then save all or nothing."""
+        current = self.store.get_settings(user.email)
+        updated, errors = parse_settings(current, event)
+        if errors:
+            form = {name: event.value(name) for name in event.form}
+            card = settings_card(
+                self.cfg, current, event.timezone or current.timezone, errors=errors, form=form
+            )
+            return c.render(card, notify="Not saved: please fix the fields marked in red")
+        self.store.put_settings(updated)
+        from notifier.digest import register_digest_user  # as `mailbeacon settings` does
+
+        register_digest_user(self.store, user.email)
+        card = settings_card(self.cfg, updated, updated.timezone, saved=True)
+        return c.render(card, notify="Settings saved")
+
+
+ROUTES: dict[str, Handler] = {
+    r.HOMEPAGE: Handlers.homepage,
+    r.REFRESH: Handlers.refresh,
+    r.OLDER: Handlers.older,
+    r.DETAIL: Handlers.detail,
+    r.COMPOSE: Handlers.compose,
+    r.TRACK: Handlers.track,
+    r.INSERT_LINK: Handlers.insert_link,
+    r.MESSAGE: Handlers.message,
+    r.SETTINGS: Handlers.settings,
+    r.SAVE_SETTINGS: Handlers.save_settings,
+}

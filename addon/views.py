@@ -1,0 +1,276 @@
+"""The add-on's screens as card JSON: homepage list, message detail, compose, not-tracked.
+
+Each function turns domain objects into a card through the checked builders in ``cards``; no
+user text reaches a card without passing through them (and so being escaped).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mailbeacon.model import Event, Message
+from mailbeacon.summary import MessageSummary
+
+from . import cards as c
+from .config import DETAIL, INSERT_LINK, OLDER, REFRESH, SETTINGS, TRACK, AddonConfig
+
+TITLE = "Mailbeacon"
+MAX_TIMELINE = 80
+REASONS = {  # the classifier's reason codes, in words (unknown codes are shown as they are)
+    "after-self-view": "right after you opened your own copy",
+    "before-send": "before the email was sent (you, while writing)",
+    "head-request": "a HEAD request: a link checker, not a person",
+    "prefetch-header": "the client said it was prefetching",
+    "gmail-prefetch-user-agent": "Gmail fetching images ahead of the reader",
+    "apple-mpp-user-agent": "Apple Mail Privacy Protection loads every image",
+    "known-scanner-user-agent": "a known security scanner",
+    "scanner-user-agent": "a security scanner",
+    "bot-user-agent": "the user agent names a bot or script",
+    "no-user-agent": "no user agent: a script",
+    "unrecognised-user-agent": "an unrecognised client",
+    "probable-window": "seconds after delivery, as scanners do",
+    "probable-scanner-network-late": "from a scanner's network",
+    "link-burst": "many links opened at once: a scanner",
+    "source-seen-as-machine": "the same source was a machine before",
+    "early-open": "opened too soon after sending for a person",
+    "early-click": "clicked too soon after sending for a person",
+    "click-without-open": "a click with no open before it",
+    "accept-any-no-referer": "strict mode: no referrer",
+    "gmail-image-proxy": "Gmail's image proxy fetched it for a reader",
+    "mail-client-user-agent": "a mail app",
+    "browser-user-agent": "a browser",
+}
+
+
+def zone(name: str) -> ZoneInfo:
+    """The named time zone, or UTC when Gmail sent an unknown one."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def when(at: datetime | None, tz: str) -> str:
+    """A short local time such as "Mar 2, 10:15 CET"."""
+    if at is None:
+        return "never"
+    local = at.astimezone(zone(tz))
+    return f"{local:%b} {local.day}, {local:%H:%M} {local.tzname() or ''}".rstrip()
+
+
+def status(summary: MessageSummary, tz: str) -> str:
+    """The one line a sender wants: not opened / opened N times, last at ... / clicked."""
+    if summary.status == "sent":
+        return "Not opened yet"
+    times = "once" if summary.human_opens == 1 else f"{summary.human_opens} times"
+    opened = f"Opened {times}, last at {when(summary.last_opened_at, tz)}"
+    if summary.human_clicks:
+        clicks = "1 click" if summary.human_clicks == 1 else f"{summary.human_clicks} clicks"
+        return f"Clicked ({clicks}). {opened}" if summary.human_opens else f"Clicked ({clicks})"
+    return opened
+
+
+def machine_note(summary: MessageSummary) -> str:
+    """How many hits were machines (shown apart, never counted as opens)."""
+    machine = summary.machine_opens + summary.machine_clicks
+    if not machine:
+        return ""
+    return (
+        f"{machine} machine hit{'s' if machine != 1 else ''} (scanners, prefetch, you) not counted"
+    )
+
+
+def recipients_text(message: Message) -> str:
+    """The first five recipients, and how many more."""
+    shown = ", ".join(message.recipients[:5])
+    more = len(message.recipients) - 5
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def home_card(
+    cfg: AddonConfig,
+    rows: Sequence[tuple[Message, MessageSummary]],
+    tz: str,
+    *,
+    older: str | None = None,
+    page: int = 1,
+) -> c.Json:
+    """The user's tracked emails, newest first, with their status; ``older`` pages on."""
+    widgets: list[c.Json] = []
+    for message, summary in rows:
+        title = message.subject or f"To {recipients_text(message)}"
+        note = machine_note(summary)
+        bottom = (
+            f"{note} · To {recipients_text(message)}" if note else f"To {recipients_text(message)}"
+        )
+        widgets.append(
+            c.decorated(
+                status(summary, tz),
+                top=title,
+                bottom=bottom,
+                on_click=c.on_action(cfg.url(DETAIL), {"message_id": message.id}),
+            )
+        )
+    if not widgets:
+        widgets.append(
+            c.paragraph(
+                "No tracked emails yet. Open a draft, click the Mailbeacon icon in the compose"
+                " toolbar and press Track opens."
+            )
+        )
+    sections = [c.section(widgets, "Your tracked emails" if page == 1 else f"Page {page}")]
+    nav = [c.button("Refresh", c.on_action(cfg.url(REFRESH)))]
+    if older:
+        nav.append(
+            c.button("Older", c.on_action(cfg.url(OLDER), {"before": older, "page": str(page + 1)}))
+        )
+    sections.append(c.section([c.buttons(*nav)]))
+    footer = c.button("Notification settings", c.on_action(cfg.url(SETTINGS)))
+    return c.card(TITLE, sections, subtitle="Opens and clicks", name="home", footer=footer)
+
+
+def _reason(code: str) -> str:
+    """A reason code in words; ``network:NAME`` names the catalogue the address fell in."""
+    if code.startswith("network:"):
+        return f"from a {code.removeprefix('network:')} network"
+    return REASONS.get(code, code)
+
+
+def _event_widget(event: Event, tz: str) -> c.Json:
+    what = "Click" if event.kind == "click" else "Open"
+    top = f"{what} · {event.verdict.value} · {when(event.at, tz)}"
+    client = event.client if event.client != "other" else "unknown client"
+    text = f"{client}: {event.url}" if event.url else client
+    bottom = ""
+    if not event.is_human:
+        bottom = "Why: " + "; ".join(_reason(r) for r in event.reasons or ("unknown",))
+    return c.decorated(text, top=top, bottom=bottom)
+
+
+def detail_card(
+    cfg: AddonConfig,
+    message: Message,
+    events: Sequence[Event],
+    summary: MessageSummary,
+    tz: str,
+    *,
+    note: str = "",
+) -> c.Json:
+    """One message: its numbers, then the timeline of hits (newest first) with verdicts."""
+    facts = [
+        c.decorated(message.subject or "(no label)", top="Email"),
+        c.decorated(status(summary, tz), top="Status", bottom=machine_note(summary)),
+        c.decorated(recipients_text(message), top="To"),
+        c.decorated(when(message.sent_at or message.created_at, tz), top="Tracked since"),
+        c.decorated(
+            f"{summary.human_opens} by people ({summary.unique_human_opens} devices),"
+            f" {summary.machine_opens} by machines",
+            top="Opens",
+        ),
+        c.decorated(
+            f"{summary.human_clicks} by people, {summary.machine_clicks} by machines",
+            top="Clicks",
+        ),
+    ]
+    if note:
+        facts.insert(0, c.paragraph(note))
+    sections = [c.section(facts, "Summary")]
+    if message.links:
+        sections.append(
+            c.section(
+                [c.decorated(link.url, top=f"Link {link.index}") for link in message.links][
+                    : c.MAX_WIDGETS
+                ],
+                "Tracked links",
+                collapsible=3,
+            )
+        )
+    timeline = [_event_widget(e, tz) for e in reversed(events)][:MAX_TIMELINE]
+    if len(events) > MAX_TIMELINE:
+        timeline.append(c.paragraph(f"{len(events) - MAX_TIMELINE} older events not shown."))
+    if not timeline:
+        timeline = [c.paragraph("No opens or clicks yet.")]
+    sections.append(c.section(timeline, "Timeline", collapsible=10))
+    # The subject stays out of the header: headers are not HTML, widgets are (and escaped).
+    return c.card("Tracked email", sections, subtitle=TITLE, name="detail")
+
+
+def compose_card(
+    cfg: AddonConfig,
+    recipients: Sequence[str],
+    message: Message | None,
+    *,
+    pixel: bool,
+    error: str = "",
+    notice: str = "",
+    label: str = "",
+    draft: str = "",
+) -> c.Json:
+    """The compose sidebar: whom it sees, what it has put in the draft, and what it cannot do.
+
+    ``draft`` is a random key for this compose window, carried in every action so a client that
+    cannot update the card along with the draft (Apps Script) can keep the state itself.
+    """
+    state = {"draft": draft} if draft else {}
+    if message:
+        state |= {"message_id": message.id, "pixel": "yes" if pixel else "no"}
+    top: list[c.Json] = []
+    if error:
+        top.append(c.paragraph(markup=f'<font color="#b3261e">{c.esc(error)}</font>'))
+    if notice:
+        top.append(c.paragraph(notice))
+    if recipients:
+        shown = list(recipients[:20])
+        more = f" and {len(recipients) - 20} more" if len(recipients) > 20 else ""
+        top.append(c.decorated(", ".join(shown) + more, top="Recipients"))
+    else:
+        top.append(c.paragraph("No recipients yet: add them to the draft before tracking it."))
+    in_draft: list[c.Json] = []
+    if message and pixel:
+        in_draft.append(c.decorated("Open tracking pixel, at the end of the body", top="Inserted"))
+    for link in message.links if message else ():
+        in_draft.append(c.decorated(link.url, top=f"Tracked link {link.index}"))
+    if not in_draft:
+        in_draft.append(c.paragraph("Nothing yet: this draft is not tracked."))
+    track: list[c.Json] = []
+    if not (message and pixel):
+        if message is None:
+            track.append(
+                c.text_input(
+                    "subject",
+                    "Label (only you see it)",
+                    value=label,
+                    hint="For example: Proposal to ACME",
+                )
+            )
+        track.append(
+            c.buttons(c.button("Track opens", c.on_action(cfg.url(TRACK), state), filled=True))
+        )
+    link_widgets = [
+        c.text_input("link_url", "Link address", hint="https://example.com/page"),
+        c.text_input("link_text", "Link text (optional)"),
+        c.buttons(c.button("Insert tracked link", c.on_action(cfg.url(INSERT_LINK), state))),
+    ]
+    limits = c.paragraph(
+        "Mailbeacon cannot read your draft: links you type or paste yourself are not tracked,"
+        " only links inserted here. To stop tracking, delete the inserted image (and tracked"
+        " links) from the draft by hand; the add-on cannot remove them. Opens are counted only"
+        " when the reader's mail app loads images."
+    )
+    sections = [c.section(top, "This draft"), c.section(in_draft, "In the draft now")]
+    if track:
+        sections.append(c.section(track, "Open tracking"))
+    sections += [c.section(link_widgets, "Click tracking"), c.section([limits], "Good to know")]
+    return c.card(TITLE, sections, subtitle="Track this draft", name="compose")
+
+
+def message_card(title: str, text: str) -> c.Json:
+    """A short card for the contextual trigger when there is nothing to show."""
+    return c.card(TITLE, [c.section([c.paragraph(text)])], subtitle=title, name="message")
+
+
+def error_card(text: str) -> c.Json:
+    """A card saying what went wrong, in words a user can act on."""
+    return c.card(TITLE, [c.section([c.paragraph(text)])], subtitle="Something went wrong")

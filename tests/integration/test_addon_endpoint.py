@@ -1,0 +1,566 @@
+"""The add-on endpoints through the real WSGI app: real signed ID tokens verified against a
+loopback certificate server, Gmail answered by a loopback server speaking its JSON, the SQLite
+store. Every response is validated against the card schema."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from addon import views
+from functions.app import create_app
+from mailbeacon.bootstrap import App, bootstrap
+from mailbeacon.bus import HITS
+from mailbeacon.clock import FixedClock
+from mailbeacon.config import Config
+from mailbeacon.model import Event, Verdict
+from mailbeacon.services import track_message
+from notifier.digest import USERS as DIGEST_USERS
+from tests.support import addon as ui
+from tests.support.google_tokens import TokenIssuer
+from tests.support.http import LoopbackServer
+
+BASE = "https://mb.example.com"
+SERVICE_ACCOUNT = "service-1234567890@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
+CLIENT_ID = "1234567890-addon.apps.googleusercontent.com"
+USER = "sam@example.com"
+BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+PROXY_UA = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
+
+
+class FakeGmail:
+    """users.messages.get on a loopback port, answering with the message set by the test."""
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] | None = None
+        self.status = 200
+        self.server = LoopbackServer(self.respond).start()
+
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        status = self.status if self.message is not None else 404
+        if status != 200:
+            error = {"error": {"code": status, "message": "refused", "status": "UNAUTHENTICATED"}}
+            return status, {"Content-Type": "application/json"}, json.dumps(error).encode()
+        return 200, {"Content-Type": "application/json"}, json.dumps(self.message).encode()
+
+    def set_html(
+        self, html: str, *, sender: str | None = USER, labels: tuple[str, ...] = ("SENT",)
+    ):
+        data = base64.urlsafe_b64encode(html.encode()).decode().rstrip("=")
+        plain = base64.urlsafe_b64encode(b"Hello").decode().rstrip("=")
+        self.message = {
+            "id": "18c5f0e1a2b3c4d5",
+            "threadId": "18c5f0e1a2b3c4d5",
+            "labelIds": list(labels),
+            "payload": {
+                "mimeType": "multipart/alternative",
+                "headers": [{"name": "From", "value": f"Sam <{sender}>"}] if sender else [],
+                "body": {"size": 0},
+                "parts": [
+                    {"mimeType": "text/plain", "body": {"size": 5, "data": plain}},
+                    {"mimeType": "text/html", "body": {"size": len(html), "data": data}},
+                ],
+            },
+        }
+
+
+@pytest.fixture
+def issuer() -> Iterator[TokenIssuer]:
+    issuer = TokenIssuer().start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture
+def gmail() -> Iterator[FakeGmail]:
+    fake = FakeGmail()
+    yield fake
+    fake.server.stop()
+
+
+@pytest.fixture
+def app(tmp_path: Path, issuer: TokenIssuer, gmail: FakeGmail, monkeypatch) -> Iterator[App]:
+    monkeypatch.setenv("MAILBEACON_GOOGLE_CERTS_URL", issuer.certs_url)
+    monkeypatch.setenv("MAILBEACON_ADDON_SERVICE_ACCOUNT", SERVICE_ACCOUNT)
+    monkeypatch.setenv("MAILBEACON_ADDON_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MAILBEACON_GMAIL_API_URL", gmail.server.url)
+    config = Config(data_dir=tmp_path / "data", public_url=BASE)
+    # a recent fixed time: events older than the retention period are not listed
+    start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    app = bootstrap(config, clock=FixedClock(start))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def web(app: App):
+    return create_app(app).test_client()
+
+
+def signed(issuer: TokenIssuer, event: dict[str, Any], path: str, user: str = USER):
+    """Headers and body as Google sends them: system token in the header, user token inside."""
+    system = issuer.token(audience=BASE + path, email=SERVICE_ACCOUNT)
+    auth = event.setdefault("authorizationEventObject", {})
+    auth["systemIdToken"] = system
+    auth["userIdToken"] = issuer.token(audience=CLIENT_ID, email=user, sub="10769150350006150715")
+    return {"Authorization": f"Bearer {system}"}, event
+
+
+def post(web, issuer: TokenIssuer, path: str, event: dict[str, Any], user: str = USER):
+    headers, body = signed(issuer, event, path, user)
+    response = web.post(path, json=body, headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return ui.check_response(response.get_json())
+
+
+def test_homepage_lists_tracked_emails_newest_first_with_status(web, app, issuer):
+    old = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Older <one>"
+    ).message
+    app.clock.advance(minutes=5)
+    new = track_message(
+        app.store,
+        app.urls,
+        app.clock,
+        sender=USER,
+        recipients=["b@x.org"],
+        subject="Newer & better",
+    ).message
+    track_message(
+        app.store,
+        app.urls,
+        app.clock,
+        sender="other@example.com",
+        recipients=["c@x.org"],
+        subject="Not yours",
+    )
+    for i, (verdict, kind) in enumerate([(Verdict.HUMAN, "open"), (Verdict.SCANNER, "click")]):
+        app.store.add_event(Event(f"e{i}", old.id, kind, app.clock.now(), verdict, ("r",), "gmail"))
+    card = ui.the_card(post(web, issuer, "/addon/homepage", ui.event("homepage")))
+    text = ui.text_of(card)
+    assert text.index("Newer &amp; better") < text.index("Older &lt;one&gt;")
+    assert "Not yours" not in text
+    assert "Not opened yet" in text
+    assert f"Opened once, last at {views.when(app.clock.now(), 'Europe/London')}" in text
+    assert "1 machine hit (scanners, prefetch, you) not counted" in text
+    detail = ui.buttons(card)["Not opened yet"]
+    assert {"key": "message_id", "value": new.id} in detail["parameters"]
+
+
+def test_detail_card_shows_the_timeline_with_reasons_and_refuses_other_users(web, app, issuer):
+    message = track_message(
+        app.store,
+        app.urls,
+        app.clock,
+        sender=USER,
+        recipients=["a@x.org"],
+        subject="Deck",
+        links=["https://example.com/deck"],
+    ).message
+    at = app.clock.now() + timedelta(minutes=3)
+    app.store.add_event(
+        Event("h1", message.id, "open", at, Verdict.HUMAN, ("gmail-image-proxy",), "gmail")
+    )
+    app.store.add_event(
+        Event(
+            "h2",
+            message.id,
+            "click",
+            at,
+            Verdict.SCANNER,
+            ("safe-links",),
+            "outlook",
+            1,
+            "https://example.com/deck",
+        )
+    )
+    press = ui.press(
+        {
+            "function": BASE + "/addon/detail",
+            "parameters": [{"key": "message_id", "value": message.id}],
+        },
+        ui.event("homepage"),
+    )
+    card = ui.the_card(post(web, issuer, "/addon/detail", press))
+    text = ui.text_of(card)
+    assert "Open · human" in text and "Click · scanner" in text
+    assert "outlook: https://example.com/deck" in text and "Why: safe-links" in text
+    intruder = ui.the_card(post(web, issuer, "/addon/detail", press, user="eve@example.com"))
+    assert "not one of your tracked emails" in ui.text_of(intruder)
+    assert "Deck" not in ui.text_of(intruder)
+
+
+def test_homepage_pages_through_many_emails(web, app, issuer):
+    for i in range(23):
+        track_message(
+            app.store,
+            app.urls,
+            app.clock,
+            sender=USER,
+            recipients=["a@x.org"],
+            subject=f"Mail {i:02d}",
+        )
+        app.clock.advance(minutes=1)
+    seen: list[str] = []
+    response = post(web, issuer, "/addon/homepage", ui.event("homepage"))
+    for _page in range(3):
+        card = ui.the_card(response)
+        seen += [w["decoratedText"]["topLabel"] for w in card["sections"][0]["widgets"]]
+        older = ui.buttons(card).get("Older")
+        if older is None:
+            break
+        response = post(
+            web, issuer, ui.path_of(older["function"]), ui.press(older, ui.event("homepage"))
+        )
+    assert seen == [f"Mail {i:02d}" for i in range(22, -1, -1)]
+
+
+def test_compose_track_then_link_inserts_pixel_and_anchor_of_one_message(web, app, issuer):
+    card = ui.the_card(post(web, issuer, "/addon/compose", ui.event("compose")))
+    text = ui.text_of(card)
+    for address in ("ada@example.org", "grace@example.net", "linus@example.com"):
+        assert address in text
+    assert "links you type or paste yourself are not tracked" in text
+    assert "delete the inserted image" in text
+
+    track = ui.buttons(card)["Track opens"]
+    click = ui.press(track, ui.event("compose"), subject="Q3 proposal <draft> & notes")
+    response = post(web, issuer, ui.path_of(track["function"]), click)
+    body = ui.draft_update(response)
+    assert body["type"] == "INSERT_AT_END"
+    (content,) = body["insertContents"]
+    assert content["contentType"] == "IMMUTABLE_HTML"
+    (message,) = app.store.list_messages(USER)
+    assert message.subject == "Q3 proposal <draft> & notes"
+    assert set(message.recipients) == {
+        "ada@example.org",
+        "grace@example.net",
+        "linus@example.com",
+        "archive@example.com",
+    }
+    assert app.urls.pixel(message.id) in content["content"]
+    after = ui.the_card(response)
+    assert "Open tracking pixel" in ui.text_of(after)
+    assert "Track opens" not in ui.buttons(after)
+
+    insert = ui.buttons(after)["Insert tracked link"]
+    assert {"key": "message_id", "value": message.id} in insert["parameters"]
+    click = ui.press(
+        insert,
+        ui.event("compose"),
+        link_url="https://example.com/deck?q=1&r=2",
+        link_text="Our <deck>",
+    )
+    response = post(web, issuer, ui.path_of(insert["function"]), click)
+    body = ui.draft_update(response)
+    assert body["type"] == "IN_PLACE_INSERT"
+    anchor = body["insertContents"][0]["content"]
+    (link,) = app.store.get_message(message.id).links
+    assert link.url == "https://example.com/deck?q=1&r=2"
+    assert "Our &lt;deck&gt;</a>" in anchor
+    tracked = anchor.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    assert tracked == app.urls.link(message.id, link)
+    now = ui.text_of(ui.the_card(response))
+    assert "Open tracking pixel" in now and "https://example.com/deck?q=1&amp;r=2" in now
+    assert len(app.store.list_messages(USER)) == 1  # the link joined the same message
+
+    # the recipient opens and clicks, minutes later; the homepage shows it
+    app.clock.advance(minutes=12)
+    web.get(app.urls.pixel(message.id)[len(BASE) :], headers={"User-Agent": PROXY_UA})
+    app.clock.advance(minutes=1)
+    redirect = web.get(tracked[len(BASE) :], headers={"User-Agent": BROWSER_UA})
+    assert redirect.status_code == 302
+    assert redirect.headers["Location"] == "https://example.com/deck?q=1&r=2"
+    app.bus.drain([HITS])
+    home = ui.text_of(ui.the_card(post(web, issuer, "/addon/homepage", ui.event("homepage"))))
+    assert "Clicked (1 click). Opened" in home
+
+
+def test_compose_without_recipients_or_with_a_bad_link_says_so_and_writes_nothing(web, app, issuer):
+    empty = ui.event("compose")
+    empty["gmail"] = {"toRecipients": [], "ccRecipients": [], "bccRecipients": []}
+    card = ui.the_card(post(web, issuer, "/addon/compose", empty))
+    track = ui.buttons(card)["Track opens"]
+    refused = ui.the_card(post(web, issuer, "/addon/compose/track", ui.press(track, empty)))
+    assert "Add at least one recipient" in ui.text_of(refused)
+    insert = ui.buttons(card)["Insert tracked link"]
+    bad = ui.press(insert, ui.event("compose"), link_url="javascript:alert(1)")
+    response = post(web, issuer, "/addon/compose/link", bad)
+    assert "hostAppAction" not in response["renderActions"]
+    assert "Not a web link: javascript:alert(1)" in ui.text_of(ui.the_card(response))
+    assert app.store.list_messages(USER) == []
+
+
+def test_forged_message_id_in_parameters_is_refused(web, app, issuer):
+    other = track_message(
+        app.store, app.urls, app.clock, sender="other@example.com", recipients=["a@x.org"]
+    ).message
+    click = ui.event("compose_link_click")
+    click["commonEventObject"]["parameters"]["message_id"] = other.id
+    response = post(web, issuer, "/addon/compose/link", click)
+    assert "hostAppAction" not in response["renderActions"]
+    assert app.store.get_message(other.id).links == ()
+
+
+def test_message_card_finds_own_pixel_records_self_view_and_shows_detail(web, app, issuer, gmail):
+    message = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Tracked one"
+    ).message
+    pixel = app.urls.pixel(message.id)
+    gmail.set_html(f'<div>Hi</div><img src="{pixel}" width="1" height="1" alt="">')
+    card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
+    assert "Tracked one" in ui.text_of(card) and "your own copy" in ui.text_of(card)
+    assert app.store.list_self_views(message.id) == [app.clock.now()]
+    (request,) = gmail.server.requests
+    assert request["path"].startswith("/gmail/v1/users/me/messages/18c5f0e1a2b3c4d5?")
+    assert "format=full" in request["path"]
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    assert headers["authorization"] == "Bearer ya29.a0AfB_byC-test-user-oauth-token"
+    assert headers["x-goog-gmail-access-token"] == "AKeBgvW-test-gmail-access-token"
+
+
+@pytest.mark.parametrize("case", ["no-pixel", "forged", "someone-elses", "received"])
+def test_message_card_says_not_tracked_and_records_nothing(web, app, issuer, gmail, case):
+    mine = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"]
+    ).message
+    theirs = track_message(
+        app.store, app.urls, app.clock, sender="boss@example.com", recipients=[USER]
+    ).message
+    html = {
+        "no-pixel": "<p>plain email</p>",
+        "forged": f'<img src="{BASE}/p/{"A" * 60}.gif">',
+        "someone-elses": f'<img src="{app.urls.pixel(theirs.id)}">',
+        "received": f'<img src="{app.urls.pixel(mine.id)}">',
+    }[case]
+    sender = "boss@example.com" if case in ("someone-elses", "received") else USER
+    gmail.set_html(html, sender=sender, labels=("INBOX",) if sender != USER else ("SENT",))
+    card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
+    assert "not one you tracked" in ui.text_of(card)
+    assert app.store.list_self_views(mine.id) == [] == app.store.list_self_views(theirs.id)
+
+
+def test_message_card_when_gmail_refuses(web, app, issuer, gmail):
+    gmail.status = 401
+    card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
+    assert "could not read this email" in ui.text_of(card)
+
+
+def test_settings_save_valid_form_writes_settings(web, app, issuer):
+    card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
+    assert ui.buttons(card)["Save"]["function"] == BASE + "/addon/settings/save"
+    post(web, issuer, "/addon/settings/save", ui.event("settings_save_click"))
+    saved = app.store.get_settings(USER)
+    assert saved.slack_webhook == "https://hooks.slack.com/services/T000/B000/XXXXXXXX"
+    assert (saved.chat_app_dm, saved.chat_webhook, saved.email_to) == (
+        True,
+        None,
+        "alerts@example.com",
+    )
+    assert (saved.notify.value, saved.strictness.value, saved.timezone) == (
+        "every-open",
+        "strict",
+        "Europe/Berlin",
+    )
+    assert (saved.quiet_hours.start, saved.quiet_hours.end) == (22, 7)
+    assert app.store.get_record(DIGEST_USERS, USER) is not None  # in the daily digest fan-out
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("slack_webhook", "http://hooks.slack.com/services/T/B/X", "must start with https://"),
+        ("slack_webhook", "https://hooks.slack.com.evil.example/services/T/B/X", "must be on"),
+        ("slack_webhook", "https://user@hooks.slack.com/services/T/B/X", "user name"),
+        ("slack_webhook", "", "paste the incoming webhook URL"),
+        ("email_to", "not an address", "not an email address"),
+        ("quiet_end", "off", "set both hours"),
+        ("notify", "always", "choose one of the listed options"),
+    ],
+)
+def test_settings_errors_are_shown_and_nothing_is_saved(web, app, issuer, field, value, problem):
+    click = ui.event("settings_save_click")
+    click["commonEventObject"]["formInputs"][field] = {"stringInputs": {"value": [value]}}
+    response = post(web, issuer, "/addon/settings/save", click)
+    text = ui.text_of(ui.the_card(response))
+    assert "Nothing was saved" in text and problem in text
+    assert app.store.get_settings(USER).to_dict() == app.store.get_settings("x@y.z").to_dict() | {
+        "user": USER
+    }
+
+
+def test_chat_webhook_must_be_on_chat_googleapis(web, app, issuer):
+    click = ui.event("settings_save_click")
+    form = click["commonEventObject"]["formInputs"]
+    form["chat_mode"] = {"stringInputs": {"value": ["webhook"]}}
+    form["chat_webhook"] = {"stringInputs": {"value": ["https://hooks.slack.com/services/T/B/X"]}}
+    text = ui.text_of(ui.the_card(post(web, issuer, "/addon/settings/save", click)))
+    assert "must be on chat.googleapis.com" in text
+    form["chat_webhook"]["stringInputs"]["value"] = [
+        "https://chat.googleapis.com/v1/spaces/AAAA/messages?key=k&token=t"
+    ]
+    post(web, issuer, "/addon/settings/save", click)
+    assert app.store.get_settings(USER).chat_webhook.startswith("https://chat.googleapis.com/v1/")
+
+
+def test_route_by_query_parameter_and_by_invoked_function(web, app, issuer):
+    card = ui.the_card(post(web, issuer, "/addon?route=compose", ui.event("compose")))
+    assert card["name"] == "compose"
+    event = ui.event("homepage")
+    event["commonEventObject"]["invokedFunction"] = BASE + "/addon/settings"
+    assert ui.the_card(post(web, issuer, "/addon", event))["name"] == "settings"
+
+
+def _refused(web, app, headers: dict[str, str], event: dict[str, Any], path="/addon/compose/track"):
+    event["commonEventObject"]["formInputs"] = {}
+    response = web.post(path, json=event, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "unauthorized"}
+    assert app.store.list_messages(USER) == []
+
+
+def test_unverified_requests_are_refused_and_change_nothing(web, app, issuer):
+    other = TokenIssuer()  # a different key: a forged signature (its certs are never served)
+    event = ui.event("compose_track_click")
+    headers, event = signed(issuer, event, "/addon/compose/track")
+    good_user = event["authorizationEventObject"]["userIdToken"]
+    cases = {
+        "no header": {},
+        "dev token without dev mode": {"Authorization": f"Bearer dev:{USER}"},
+        "forged": {
+            "Authorization": "Bearer "
+            + other.token(audience=BASE + "/addon/compose/track", email=SERVICE_ACCOUNT)
+        },
+        "expired": {
+            "Authorization": "Bearer "
+            + issuer.token(
+                audience=BASE + "/addon/compose/track",
+                email=SERVICE_ACCOUNT,
+                issued_at=datetime.now(UTC).timestamp() - 7200,
+                lifetime=3600,
+            )
+        },
+        "wrong audience": {
+            "Authorization": "Bearer "
+            + issuer.token(
+                audience="https://evil.example/addon/compose/track", email=SERVICE_ACCOUNT
+            )
+        },
+        "wrong email": {
+            "Authorization": "Bearer "
+            + issuer.token(
+                audience=BASE + "/addon/compose/track",
+                email="service-999@gcp-sa-gsuiteaddons.iam.gserviceaccount.com",
+            )
+        },
+        "wrong issuer": {
+            "Authorization": "Bearer "
+            + issuer.token(
+                audience=BASE + "/addon/compose/track",
+                email=SERVICE_ACCOUNT,
+                issuer="https://evil.example",
+            )
+        },
+    }
+    for bad in cases.values():
+        _refused(web, app, bad, json.loads(json.dumps(event)))
+    # a genuine system token but a bad user token inside the body
+    for user_token in (
+        other.token(audience=CLIENT_ID, email=USER),
+        issuer.token(audience="someone-else.apps.googleusercontent.com", email=USER),
+        issuer.token(audience=CLIENT_ID, email=USER, email_verified=False),
+        "",
+    ):
+        forged = json.loads(json.dumps(event))
+        forged["authorizationEventObject"]["userIdToken"] = user_token
+        _refused(web, app, headers, forged)
+    assert good_user  # the genuine request goes through
+    assert web.post("/addon/compose/track", json=event, headers=headers).status_code == 200
+    assert len(app.store.list_messages(USER)) == 1
+
+
+def test_apps_script_identity_token_is_the_user(web, app, issuer):
+    token = issuer.token(audience=CLIENT_ID, email="Sam@Example.com")
+    event = ui.event("homepage")
+    del event["authorizationEventObject"]
+    response = web.post("/addon/homepage", json=event, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    ui.check_response(response.get_json())
+    settings = web.post("/addon/settings", json=event, headers={"Authorization": f"Bearer {token}"})
+    assert "sam@example.com" in ui.text_of(ui.the_card(ui.check_response(settings.get_json())))
+
+
+def test_detail_card_of_a_busy_message_stays_within_limits(web, app, issuer):
+    message = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="x" * 500
+    ).message
+    for i in range(250):
+        app.store.add_event(
+            Event(
+                f"b{i}",
+                message.id,
+                "open",
+                app.clock.now(),
+                Verdict.BOT,
+                ("bot-user-agent",),
+                "other",
+            )
+        )
+    press = ui.press(
+        {
+            "function": BASE + "/addon/detail",
+            "parameters": [{"key": "message_id", "value": message.id}],
+        },
+        ui.event("homepage"),
+    )
+    card = ui.the_card(post(web, issuer, "/addon/detail", press))
+    assert "170 older events not shown" in ui.text_of(card)
+
+
+def test_malformed_bodies_are_refused_before_anything_else(web, app, issuer):
+    assert web.post("/addon/homepage", data=b"{oops").status_code == 401
+    headers, _ = signed(issuer, ui.event("homepage"), "/addon/homepage")
+    assert web.post("/addon/homepage", data=b"{oops", headers=headers).status_code == 401
+    assert web.post("/addon/nowhere", json=ui.event("homepage")).status_code == 401
+
+
+def test_message_card_without_a_from_header_trusts_ownership(web, app, issuer, gmail):
+    message = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Bare"
+    ).message
+    gmail.set_html(f'<img src="{app.urls.pixel(message.id)}">', sender=None, labels=())
+    card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
+    assert "Bare" in ui.text_of(card)
+    assert len(app.store.list_self_views(message.id)) == 1
+
+
+def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issuer, gmail):
+    message = track_message(
+        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Mine"
+    ).message
+    app.clock.advance(minutes=30)
+    gmail.set_html(f'<img src="{app.urls.pixel(message.id)}">')
+    post(web, issuer, "/addon/message", ui.event("message"))
+    app.clock.advance(seconds=2)  # Gmail's proxy fetches the image as the copy is shown
+    web.get(app.urls.pixel(message.id)[len(BASE) :], headers={"User-Agent": PROXY_UA})
+    app.bus.drain([HITS])
+    (event,) = app.store.list_events(message.id)
+    assert event.verdict is Verdict.SELF and "after-self-view" in event.reasons
+    press = ui.press(
+        {
+            "function": BASE + "/addon/detail",
+            "parameters": [{"key": "message_id", "value": message.id}],
+        },
+        ui.event("homepage"),
+    )
+    text = ui.text_of(ui.the_card(post(web, issuer, "/addon/detail", press)))
+    assert "Open · self" in text and "right after you opened your own copy" in text
+    assert "Not opened yet" in text  # the sender's own view is not an open
