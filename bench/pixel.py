@@ -1,6 +1,6 @@
 """Pixel throughput: our endpoint recording durably on the embedded store, against a no-op.
 
-Both run as `waitress` servers with the same settings (8 threads, one process); the no-op is
+Both run in the server `mailbeacon serve` uses (functions.server.make_server); the no-op is
 Mailbeacon's own Flask app with one extra route that answers the same 43-byte GIF with the same
 headers and records nothing, so the difference is exactly what the pixel does. Ours is
 `mailbeacon serve` with its outbox worker classifying and storing every hit in the same process.
@@ -40,9 +40,9 @@ BROWSER_UA = (
 def serve_noop(port: int, data_dir: str) -> None:
     """Mailbeacon's own app and server settings, plus one route that only answers the GIF."""
     from flask import Response
-    from waitress import serve
 
     from functions.app import GIF, NO_STORE, create_app
+    from functions.server import make_server
     from mailbeacon.bootstrap import bootstrap
     from mailbeacon.config import Config
 
@@ -52,7 +52,7 @@ def serve_noop(port: int, data_dir: str) -> None:
     def noop(token: str) -> Response:
         return Response(GIF, 200, {"Cache-Control": NO_STORE, "Expires": "0"}, mimetype="image/gif")
 
-    serve(web, host="127.0.0.1", port=port, threads=8, ident="mailbeacon", _quiet=True)
+    make_server(web, "127.0.0.1", port).serve()
 
 
 def cpu_seconds(pid: int) -> float:
