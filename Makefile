@@ -21,8 +21,8 @@ test: $(STAMP)
 	scripts/ensure-chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	node --test appsscript/tests/
 	$(BIN)/python -m pytest
-	@if [ -d appsscript/tests ]; then node --test appsscript/tests/; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
