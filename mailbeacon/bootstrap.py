@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .bus import DIGEST, HITS, NOTIFY, Bus
-from .classify import classify
 from .clock import Clock, SystemClock
 from .config import Config
 from .health import Health
@@ -22,6 +21,13 @@ from .store import Store
 from .tokens import Keyring, TokenSigner, load_keyring
 
 log = logging.getLogger(__name__)
+
+
+def _classify(hit: Any, context: Any) -> Any:
+    """The classifier, imported on first use: the pixel's cold start never needs it."""
+    from .classify import classify
+
+    return classify(hit, context)
 
 
 @dataclass
@@ -111,7 +117,7 @@ def bootstrap(
         signer=signer,
         urls=Urls(config.resolved_public_url(), signer, config.click_url),
         clock=clock or SystemClock(),
-        classifier=classify,
+        classifier=_classify,
         tagger=_tagger(config),
     )
     from notifier.wiring import build_notifier  # channel SDKs load lazily, on first send

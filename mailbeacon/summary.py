@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .classify.reconcile import reconcile
 from .clock import iso
 from .model import Event, Message
 
@@ -97,6 +96,8 @@ def summarize(events: Iterable[Event]) -> MessageSummary:
 
 def message_stats(message: Message, events: list[Event]) -> dict[str, Any]:
     """The stats contract of DESIGN.md, plus a few extra fields (recipients, links, times)."""
+    from .classify.reconcile import reconcile  # not on the pixel's cold path
+
     events = reconcile(events)
     return {
         "message_id": message.id,
