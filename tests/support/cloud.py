@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import free_port, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = [sys.executable, "-m", "functions_framework"]
@@ -144,11 +144,5 @@ class FunctionProcess:
         )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, stop_process, wait_until
 
 SDK = Path(os.environ.get("MAILBEACON_GCLOUD_SDK", "/usr/lib/google-cloud-sdk"))
 FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
@@ -66,24 +65,22 @@ class Emulator:
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
-        deadline = time.monotonic() + timeout
-        while not self._ready():
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def ready() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError(f"{self.name} emulator exited: {self.log_path.read_text()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self.name} emulator not ready in {timeout}s")
-            time.sleep(0.1)
+            return self._ready()
+
+        try:
+            wait_until(ready, timeout=timeout, interval=0.1)
+        except AssertionError as exc:
+            self.stop()
+            raise RuntimeError(f"{self.name} emulator not ready in {timeout}s") from exc
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
 

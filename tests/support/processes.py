@@ -34,6 +34,17 @@ def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) ->
         time.sleep(interval)
 
 
+def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
+    """Ask a child process to stop, and kill it if it does not within ``timeout``."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def run_cli(
     *args: str, data_dir: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -88,13 +99,7 @@ class ServerProcess:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def kill(self) -> None:
