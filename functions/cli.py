@@ -223,14 +223,15 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.bus import HITS
-    from mailbeacon.services import get_stats
+    from mailbeacon.services import get_stats_with_pending
 
     app = bootstrap(_config(args))
-    drain = getattr(app.bus, "drain", None)
-    if drain is not None:
-        drain([HITS], include_leased=True)  # hits the server answered but has not processed yet
-    data = get_stats(app.store, args.message_id)
+    # Hits the server answered but has not processed yet are counted, classified here and
+    # not stored: stats never waits for the pipeline and is never behind what was served.
+    pending = app.worker.pending_hits() if app.worker is not None else []
+    data = get_stats_with_pending(
+        app.store, app.classifier, args.message_id, pending, retention=app.config.retention
+    )
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

@@ -1,4 +1,4 @@
-"""`mailbeacon serve`: every endpoint and the pipeline in one process, on the embedded store."""
+"""`mailbeacon serve`: every endpoint, the pipeline in a worker process, the embedded store."""
 
 from __future__ import annotations
 
@@ -7,27 +7,15 @@ import logging
 import os
 import signal
 import sys
-import threading
 from dataclasses import replace
 from typing import Any
 
-from mailbeacon.bootstrap import App, bootstrap
+from mailbeacon.bootstrap import bootstrap
 from mailbeacon.config import Config
 
 log = logging.getLogger(__name__)
 
 THREADS = 8
-
-
-def _maintain(app: App, stop: threading.Event, every: float = 3600.0) -> None:
-    """Enforce retention on the embedded store (Firestore does it with a TTL policy)."""
-    while not stop.wait(every):
-        try:
-            removed = app.store.purge_expired(app.clock.now())
-            if removed:
-                log.info("retention: removed %s expired events", removed)
-        except Exception:
-            log.exception("retention sweep failed")
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -58,19 +46,14 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
     bound = f"http://{host if ':' not in host else f'[{host}]'}:{real_port}"
     public = (config.public_url or bound).rstrip("/")
     config.server_file.write_text(json.dumps({"public_url": public, "listen": bound}))
-    app = bootstrap(replace(config, public_url=public))
+    config = replace(config, public_url=public)
+    app = bootstrap(config)
     web = create_app(app)
+    worker = None
     if os.environ.get("MAILBEACON_WORKER", "on").lower() != "off":
-        app.bus.start()  # type: ignore[attr-defined]
-    else:  # edge only: another process drains the outbox
+        worker = start_worker(config)
+    else:  # edge only: another process drains the spool
         log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
-    stop = threading.Event()
-    threading.Thread(target=_maintain, args=(app, stop), daemon=True, name="retention").start()
-    from notifier.digest import DigestScheduler
-
-    digests = DigestScheduler(
-        app.store, app.bus, app.clock, app.notifier.config.digest_hour
-    ).start()
 
     if config.insecure_dev_auth:
         banner = "!" * 72
@@ -97,8 +80,24 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
         pass
     finally:
         server.stop()
-        stop.set()
-        digests.stop()
-        app.bus.stop()  # type: ignore[attr-defined]
+        if worker is not None:
+            worker.terminate()
+            worker.join(10)
+            if worker.is_alive():
+                worker.kill()
         app.close()
     return 0
+
+
+def start_worker(config: Config) -> Any:
+    """The pipeline in its own process (functions/worker.py), started fresh (spawn), so it
+    shares no lock or thread state with the server."""
+    import multiprocessing
+
+    from .worker import run
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=run, args=(config, os.getpid()), name="mailbeacon-worker", daemon=True
+    )
+    process.start()
+    return process

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .bus import DIGEST, HITS, NOTIFY, Bus
+from .bus import DIGEST, HITS, NOTIFY, Bus, Subscriber, Worker
 from .clock import Clock, SystemClock
 from .config import Config
 from .health import Health
 from .hits import NetworkTagger
-from .services import Classifier, Urls, process_hit
+from .services import Classifier, Urls, process_hit, process_hits
 from .store import Store
 from .tokens import Keyring, TokenSigner, load_keyring
 
@@ -53,6 +53,16 @@ class App:
 
     def handle_hit(self, payload: dict[str, Any]) -> None:
         process_hit(self.store, self.bus, self.classifier, payload, retention=self.config.retention)
+
+    def handle_hits(self, payloads: list[dict[str, Any]]) -> None:
+        process_hits(
+            self.store, self.bus, self.classifier, payloads, retention=self.config.retention
+        )
+
+    @property
+    def worker(self) -> Worker | None:
+        """The bus as a worker, when it delivers in this process (local, memory)."""
+        return self.bus if isinstance(self.bus, Worker) else None
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -123,10 +133,12 @@ def bootstrap(
     from notifier.wiring import build_notifier  # channel SDKs load lazily, on first send
 
     app.notifier = build_notifier(app)
-    subscribe = getattr(bus, "subscribe", None)
-    if subscribe is not None:
-        subscribe(HITS, app.handle_hit)
-        subscribe(NOTIFY, app.notifier.handle)
-        subscribe(DIGEST, app.notifier.handle_digest)
+    if isinstance(bus, Worker):
+        bus.subscribe(HITS, app.handle_hit, batch=app.handle_hits)
+    elif isinstance(bus, Subscriber):  # Pub/Sub: the function of each topic calls these
+        bus.subscribe(HITS, app.handle_hit)
+    if isinstance(bus, Worker | Subscriber):
+        bus.subscribe(NOTIFY, app.notifier.handle)
+        bus.subscribe(DIGEST, app.notifier.handle_digest)
     app.closers.append(store.close)
     return app

@@ -16,9 +16,8 @@ def send_digest_now(config: Config, user: str, *, as_json: bool = False) -> int:
     email = check_email(user)
     app = bootstrap(config)
     try:
-        drain = getattr(app.bus, "drain", None)
-        if drain is not None:
-            drain([HITS, NOTIFY], include_leased=True)
+        if app.worker is not None:
+            app.worker.drain([HITS, NOTIFY])
         outcome = app.notifier.send_digest(email, key=f"digest-now-{iso(app.clock.now())}")
         settings = app.store.get_settings(email)
     finally:

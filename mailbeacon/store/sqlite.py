@@ -44,12 +44,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE records (
         namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
         PRIMARY KEY (namespace, key));
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, available_at REAL NOT NULL,
-        leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0);
-    CREATE INDEX outbox_ready ON outbox (dead, topic, available_at);
     """,
+    # The bus's tables (outbox, spool cursor) are the bus's: bus/local.py creates them. Data
+    # dirs made before that have an outbox from this migration, with the same definition.
 )
 
 
@@ -95,10 +92,27 @@ class Database:
             self._local.conn = conn
         return conn
 
+    @property
+    def full_sync(self) -> bool:
+        """Whether writes must survive power loss (MAILBEACON_SQLITE_SYNC=FULL)."""
+        return self._sync == "FULL"
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back."""
+        """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back.
+
+        Inside another ``write`` of the same thread it joins the outer transaction, so a
+        caller can make several writes (a batch of hits, its events and the bus cursor) one
+        atomic commit.
+        """
         conn = self.connection()
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
         if not self._write_lock.acquire(timeout=self.busy_timeout_ms / 1000):
             raise StoreUnavailable("database busy: timed out waiting for the write lock")
         try:
@@ -106,6 +120,7 @@ class Database:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"database busy: {exc}") from exc
+            self._local.depth = 1
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -116,6 +131,7 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
         finally:
+            self._local.depth = 0
             self._write_lock.release()
 
     def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

@@ -1,0 +1,81 @@
+"""The pipeline's process: drains the hit spool, classifies, stores and notifies.
+
+`mailbeacon serve` starts it beside the HTTP server. It is a process rather than a thread so
+that classification and delivery never hold the edge's GIL, and it runs at a lower CPU
+priority so that under load the edge's answers come first and the pipeline catches up
+after (the spool holds what it has not reached, durably). It dies with the server: a server
+killed with -9 leaves no worker behind to race the next one (their batches would be safe
+anyway, each being one transaction with the spool cursor).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import threading
+from typing import Any
+
+from mailbeacon.config import Config
+
+log = logging.getLogger(__name__)
+
+NICENESS = 10
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill us when the server goes; elsewhere the poll in ``run`` notices."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the server went before prctl took effect
+        os._exit(0)
+
+
+def _retention(app: Any, stop: threading.Event, every: float = 3600.0) -> None:
+    """Enforce retention on the embedded store (Firestore does it with a TTL policy)."""
+    while not stop.wait(every):
+        try:
+            removed = app.store.purge_expired(app.clock.now())
+            if removed:
+                log.info("retention: removed %s expired events", removed)
+        except Exception:
+            log.exception("retention sweep failed")
+
+
+def run(config: Config, parent: int) -> None:
+    """The worker's main: runs until the server stops it or goes away."""
+    _die_with(parent)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
+    )
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    from mailbeacon.bootstrap import bootstrap
+    from notifier.digest import DigestScheduler
+
+    app = bootstrap(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = app.worker
+    assert worker is not None, "the worker process needs a bus that delivers here"
+    worker.start()
+    threading.Thread(target=_retention, args=(app, stop), daemon=True, name="retention").start()
+    digests = DigestScheduler(app.store, app.bus, app.clock, app.notifier.config.digest_hour)
+    digests.start()
+    try:
+        while not stop.wait(0.5):
+            if os.getppid() != parent:
+                log.warning("the server is gone; stopping")
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        digests.stop()
+        worker.stop()
+        app.close()
