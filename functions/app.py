@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.datastructures import EnvironHeaders
 from werkzeug.urls import iri_to_uri
 
 from mailbeacon.bootstrap import App
@@ -22,6 +22,14 @@ assert len(GIF) == 43
 NO_STORE = "no-store, no-cache, must-revalidate, private, max-age=0"
 PLAIN = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", NO_STORE)]
 NOT_FOUND_HEADERS = [*PLAIN, ("Content-Length", "10")]
+HIT_HEADERS = tuple(
+    (name, "HTTP_" + name.upper().replace("-", "_"))
+    for name in (
+        *("User-Agent", "Accept", "Referer", "Via"),
+        *("Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"),
+    )
+)
+"""The request headers a Hit reads (hits.build_hit), and their WSGI environ keys."""
 GIF_HEADERS = [
     ("Content-Type", "image/gif"),
     ("Content-Length", str(len(GIF))),
@@ -43,6 +51,9 @@ class TrackingEdge:
         self.app = app
         self.ip_key = app.ip_key
         self.trust_proxy = app.config.trust_proxy
+        # Catalogue look-ups walk nine range sets; the same proxies and scanners come back
+        # again and again. The addresses stay in memory only, never written anywhere.
+        self.tagger = functools.lru_cache(maxsize=4096)(app.tagger)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes] | None:
         """WSGI: answer a tracking request, or None for the next app to answer."""
@@ -97,14 +108,15 @@ class TrackingEdge:
         address = client_address(
             environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), self.trust_proxy
         )
+        get = environ.get
         hit = build_hit(
             claims,
             method=method,
-            headers=EnvironHeaders(environ),
+            headers={name: get(key) for name, key in HIT_HEADERS},
             address=address,
             at=app.clock.now(),
             ip_key=self.ip_key,
-            tagger=app.tagger,
+            tagger=self.tagger,
         )
         try:
             record_hit(app.bus, hit)

@@ -228,7 +228,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     app = bootstrap(_config(args))
     # Hits the server answered but has not processed yet are counted, classified here and
     # not stored: stats never waits for the pipeline and is never behind what was served.
-    pending = app.worker.pending_hits() if app.worker is not None else []
+    pending = app.worker.pending_hits(args.message_id) if app.worker is not None else []
     data = get_stats_with_pending(
         app.store, app.classifier, args.message_id, pending, retention=app.config.retention
     )

@@ -38,9 +38,9 @@ class Worker(Protocol):
     def drain(self, topics: Iterable[str] | None = None) -> int:
         """Deliver everything ready now, in the calling thread; returns how many."""
 
-    def pending_hits(self) -> list[dict[str, Any]]:
-        """Hits published and not yet processed, oldest first (for readers that must not
-        wait for the worker)."""
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Hits published and not yet processed, oldest first, optionally of one message
+        (for readers that must not wait for the worker)."""
 
     def start(self) -> None:
         """Deliver in the background from now on."""

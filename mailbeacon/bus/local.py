@@ -154,14 +154,18 @@ class LocalBus:
         )
         return Position(row[0], row[1]) if row else Position(0, 0)
 
-    def pending_hits(self) -> list[dict[str, Any]]:
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
         """Hits answered but not yet processed, oldest first (read-only: for readers that
-        must not wait for the worker, such as `mailbeacon stats`)."""
-        return [
-            payload
-            for record in spool_files.iter_pending(self.spool_dir, self._cursor())
-            if (payload := _decode(record)) is not None
-        ]
+        must not wait for the worker, such as `mailbeacon stats`). With ``message_id``, only
+        that message's, found by a byte search before any record is decoded."""
+        needle = json.dumps(message_id).encode() if message_id else b""
+        found = []
+        for record in spool_files.iter_pending(self.spool_dir, self._cursor()):
+            if needle not in record or (payload := _decode(record)) is None:
+                continue
+            if message_id is None or payload.get("message_id") == message_id:
+                found.append(payload)
+        return found
 
     def _spool_moved(self) -> bool:
         """Cheaply: has anything been appended or rotated since the last look?"""

@@ -54,8 +54,12 @@ class MemoryBus:
                 handled += 1
         return handled
 
-    def pending_hits(self) -> list[dict[str, Any]]:
-        return [p for t, p in self.published[self._delivered :] if t == HITS]
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            p
+            for t, p in self.published[self._delivered :]
+            if t == HITS and message_id in (None, p.get("message_id"))
+        ]
 
     def start(self) -> None:
         """Nothing runs in the background: tests call ``drain``."""
