@@ -16,6 +16,7 @@ from mailbeacon.config import Config
 log = logging.getLogger(__name__)
 
 THREADS = 8
+BACKLOG = 1024
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -24,10 +25,20 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
     cheroot, a thread pool over blocking sockets: waitress's event loop was measured spinning
     on its channels while pixel handlers waited on their commits, costing about 3 ms of CPU
     per request under load (see bench/pixel.py).
+
+    The listen backlog is ``BACKLOG``, not cheroot's default of 5: with 5, a burst of new
+    connections overflowed it, the kernel dropped their SYNs and the clients retried after
+    1 s and 3 s, which is where the pixel's multi-second outliers at concurrency 64 came from.
     """
     from cheroot import wsgi
 
-    server = wsgi.Server((host, port), wsgi_app, numthreads=threads, server_name="mailbeacon")
+    server = wsgi.Server(
+        (host, port),
+        wsgi_app,
+        numthreads=threads,
+        server_name="mailbeacon",
+        request_queue_size=BACKLOG,
+    )
     server.prepare()
     return server
 
