@@ -158,12 +158,16 @@ class LocalBus:
         """Hits answered but not yet processed, oldest first (read-only: for readers that
         must not wait for the worker, such as `mailbeacon stats`). With ``message_id``, only
         that message's, found by a byte search before any record is decoded."""
-        needle = json.dumps(message_id).encode() if message_id else b""
+        cursor = self._cursor()
+        if message_id is None:
+            records = list(spool_files.iter_pending(self.spool_dir, cursor))
+        else:
+            needle = b'"message_id":' + json.dumps(message_id).encode()
+            records = spool_files.find_pending(self.spool_dir, cursor, needle)
         found = []
-        for record in spool_files.iter_pending(self.spool_dir, self._cursor()):
-            if needle not in record or (payload := _decode(record)) is None:
-                continue
-            if message_id is None or payload.get("message_id") == message_id:
+        for record in records:
+            payload = _decode(record)
+            if payload is not None and message_id in (None, payload.get("message_id")):
                 found.append(payload)
         return found
 

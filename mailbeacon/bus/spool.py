@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import struct
 import threading
@@ -268,6 +269,46 @@ def iter_pending(directory: Path, start: Position) -> Iterator[bytes]:
         if batch.end == position:
             return
         position = batch.end
+
+
+def find_pending(directory: Path, start: Position, needle: bytes) -> list[bytes]:
+    """Whole records from ``start`` on that contain ``needle``, oldest first.
+
+    For readers that want a few records out of a long backlog (one message's hits): the bytes
+    are searched at C speed and only the frames around a match are parsed, so a backlog of a
+    hundred thousand other hits costs a memory scan, not a hundred thousand decodes.
+    """
+    found: list[bytes] = []
+    for number in (n for n in segments(directory) if n >= start.segment):
+        offset = start.offset if number == start.segment else 0
+        try:
+            with open(segment_path(directory, number), "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size <= offset:
+                    continue
+                with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as data:
+                    found.extend(_frames_around(data, offset, needle))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _frames_around(data: mmap.mmap, offset: int, needle: bytes) -> Iterator[bytes]:
+    at = data.find(needle, offset)
+    while at >= 0:
+        begin = data.rfind(MAGIC, offset, at)
+        end = at + 1
+        while begin >= 0:
+            if len(data) - begin >= HEADER.size:
+                _, length, crc = HEADER.unpack_from(data, begin)
+                end = begin + HEADER.size + length
+                payload = data[begin + HEADER.size : end]
+                if end > at and len(payload) == length and zlib.crc32(payload) == crc:
+                    yield payload
+                    break
+            begin = data.rfind(MAGIC, offset, begin)
+            end = at + 1
+        at = data.find(needle, max(end, at + 1))
 
 
 def remove(directory: Path, numbers: list[int]) -> None:

@@ -115,3 +115,13 @@ def test_a_failing_batch_commits_nothing_of_it_then_goes_one_by_one(tmp_path: Pa
     (retry,) = db.read("SELECT topic, payload, attempts FROM outbox")
     assert retry[0] == HITS and json.loads(retry[1]) == {"n": 3} and retry[2] == 1
     assert bus.pending(HITS) == 1  # waiting for its retry, not lost
+
+
+def test_one_messages_pending_hits_are_found_in_a_long_backlog(tmp_path: Path) -> None:
+    bus = LocalBus(Database(tmp_path / "mb.db"))
+    bus._writer = SpoolWriter(bus.spool_dir, segment_bytes=50_000)
+    for n in range(3000):
+        bus.publish(HITS, {"message_id": "busy" if n % 1000 else "quiet", "n": n})
+    assert [p["n"] for p in bus.pending_hits("quiet")] == [0, 1000, 2000]
+    assert len(bus.pending_hits("busy")) == 2997 and len(bus.pending_hits()) == 3000
+    assert bus.pending_hits("nobody") == []
