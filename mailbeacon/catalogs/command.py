@@ -15,9 +15,20 @@ def _urls(pairs: Sequence[str]) -> dict[str, str]:
     urls = {}
     for pair in pairs:
         name, sep, url = pair.partition("=")
-        if not sep or name not in BY_NAME or not url.startswith(("http://", "https://")):
+        base, _, part = name.partition(":")
+        source = BY_NAME.get(base)
+        known_part = not part or (part == "minus" and source is not None and source.minus_url)
+        if (
+            not sep
+            or source is None
+            or not known_part
+            or not url.startswith(("http://", "https://"))
+        ):
             known = ", ".join(BY_NAME)
-            raise InvalidInput(f"--url expects NAME=http(s)://..., NAME one of {known}: {pair!r}")
+            raise InvalidInput(
+                "--url expects NAME=http(s)://... (or NAME:minus=...),"
+                f" NAME one of {known}: {pair!r}"
+            )
         urls[name] = url
     return urls
 

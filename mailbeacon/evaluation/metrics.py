@@ -59,6 +59,8 @@ def _in_scanner_window(outcome: Outcome) -> bool:
         catalog = source(tag)
         if catalog is None or catalog.role != "scanner":
             continue
+        if catalog.scope not in ("all", f"{outcome.case.kind}s"):
+            continue  # a clicks-only catalogue does not speak for a pixel fetch
         if catalog.certainty == "certain" or outcome.case.t < window:
             return True
     return False
