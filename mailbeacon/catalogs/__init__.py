@@ -12,9 +12,7 @@ from typing import Literal
 Role = Literal["prefetch", "scanner", "crawler", "proxy"]
 Certainty = Literal["certain", "probable"]
 Scope = Literal["all", "opens", "clicks"]
-Format = Literal[
-    "cidr-lines", "apple-csv", "google-json", "office365-smtp", "html-cidrs", "azure-service-tag"
-]
+Format = Literal["cidr-lines", "apple-csv", "google-json", "html-cidrs", "azure-service-tag"]
 
 
 @dataclass(frozen=True)

@@ -38,17 +38,6 @@ def _google_json(text: str) -> list[str]:
     return [p.get("ipv4Prefix") or p.get("ipv6Prefix") or "" for p in data.get("prefixes", [])]
 
 
-def _office365_smtp(text: str) -> list[str]:
-    # The Microsoft 365 endpoint list: the Exchange sets that speak SMTP (port 25) are
-    # Exchange Online Protection, the filtering tier (set 9 in the worldwide list).
-    networks: list[str] = []
-    for entry in json.loads(text):
-        ports = str(entry.get("tcpPorts", "")).split(",")
-        if entry.get("serviceArea") == "Exchange" and "25" in ports:
-            networks.extend(entry.get("ips", []))
-    return networks
-
-
 _SERVICE_TAGS_LINK = re.compile(r"""[^"'\s<>]*ServiceTags_Public_\d+\.json""")
 
 
@@ -64,7 +53,6 @@ PARSERS: dict[str, Callable[[str], list[str]]] = {
     "cidr-lines": read_cidr_lines,
     "apple-csv": _apple_csv,
     "google-json": _google_json,
-    "office365-smtp": _office365_smtp,
     "html-cidrs": find_cidrs,
 }
 

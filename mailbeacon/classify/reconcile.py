@@ -20,6 +20,7 @@ from .pairing import Side, distinct, machine_of
 
 BURST_SECONDS = 5.0  # warmbly TrackingClickBurstSeconds
 PAIR_SECONDS = 10.0  # the balanced pair window (policy.Policy.pair_window)
+MULTI_SOURCE_SECONDS = 30.0  # the balanced multi-source window
 MULTI_SOURCE = 3
 
 
@@ -59,11 +60,14 @@ def _side(event: Event, events: Sequence[Event]) -> Side:
 
 
 def _multi_source_members(clicks: Sequence[Event], window: float) -> set[str]:
-    """Ids of clicks inside a window holding clicks from three or more addresses."""
+    """Ids of human clicks inside a window holding clicks from three or more networks that
+    were human or caught by this very rule (clicks judged machine for another reason are no
+    evidence about the others, see rules)."""
     members: set[str] = set()
-    for first in clicks:
-        group = [e for e in clicks if 0 <= (e.at - first.at).total_seconds() <= window]
-        if len({e.ip_hash for e in group if e.ip_hash}) >= MULTI_SOURCE:
+    humans = [e for e in clicks if e.verdict is Verdict.HUMAN or "multi-source-burst" in e.reasons]
+    for first in humans:
+        group = [e for e in humans if 0 <= (e.at - first.at).total_seconds() <= window]
+        if len({e.network for e in group}) >= MULTI_SOURCE:
             members.update(e.id for e in group)
     return members
 
@@ -89,7 +93,7 @@ def reconcile(
     burst, and the machine half of a click pair become scanners."""
     relabel: dict[str, str] = dict.fromkeys(_walk_members(events, window), "link-burst")
     clicks = sorted((e for e in events if e.kind == "click"), key=lambda e: e.at)
-    for member in _multi_source_members(clicks, window):
+    for member in _multi_source_members(clicks, MULTI_SOURCE_SECONDS):
         relabel.setdefault(member, "multi-source-burst")
     for machine in _paired_machines(clicks, events, pair_window):
         relabel.setdefault(machine, "paired-click")

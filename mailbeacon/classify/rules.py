@@ -15,7 +15,7 @@ from .facts import Facts
 from .pairing import distinct, machine_of
 
 MACHINE = (Verdict.PREFETCH, Verdict.SCANNER, Verdict.BOT)
-MULTI_SOURCE_BURST = 3  # distinct sources (IntellectITBotFilterBundle: three within 5 s)
+MULTI_SOURCE_BURST = 3  # distinct networks (IntellectITBotFilterBundle DEFAULT_MAX_IPS)
 
 Rule = Callable[[Facts], Classification | None]
 
@@ -123,10 +123,22 @@ def apple_mpp(facts: Facts) -> Classification | None:
 
 
 def automated_user_agent(facts: Facts) -> Classification | None:
-    """Scanner markers (warmbly abuse.rs), tool and crawler user agents, or none at all."""
+    """Scanner markers (warmbly abuse.rs), tool and crawler user agents, or none at all; a
+    tool on a scanner network is that scanner."""
     kind = facts.ua.kind
+    scanners = _net_reasons(facts, "scanner")
     if kind == "scanner":
-        return _result(Verdict.SCANNER, facts, facts.ua.reason, *_net_reasons(facts, "scanner"))
+        return _result(Verdict.SCANNER, facts, facts.ua.reason, *scanners)
+    in_window = _net_reasons(facts, "scanner", "certain") or (
+        _net_reasons(facts, "scanner", "probable")
+        if facts.age < facts.policy.probable_window
+        else ()
+    )
+    crawler = "bot" in facts.ua.family.lower()  # Googlebot, bingbot: crawlers, not scanners
+    if kind in ("bot", "empty", "unknown", "bare-mozilla") and in_window and not crawler:
+        # a tool on a mail-security or scanning network is that scanner (emdash #3298:
+        # headless Chrome from Microsoft's network 22 s after sending)
+        return _result(Verdict.SCANNER, facts, facts.ua.reason, *in_window)
     if kind in ("bot", "empty", "unknown", "bare-mozilla"):
         return _result(Verdict.BOT, facts, facts.ua.reason, *_net_reasons(facts, "crawler"))
     return None
@@ -160,10 +172,13 @@ def link_burst(facts: Facts) -> Classification | None:
 
 
 def multi_source_burst(facts: Facts) -> Classification | None:
-    """Clicks from three or more addresses of one message within the burst window: a scanner
-    fleet, not readers (IntellectITBotFilterBundle's multi-IP burst; issue #16 family 5)."""
-    nearby = facts.nearby_clicks(facts.policy.burst_window)
-    if len({e.ip_hash for e in nearby}) + 1 >= MULTI_SOURCE_BURST:
+    """Clicks on one message from three or more networks within the multi-source window: a
+    scanner fleet, not readers (IntellectITBotFilterBundle VelocityBotRatioHelper: 3 distinct
+    addresses within 30 s by default). Clicks already judged machine do not count: a person
+    clicking right after two known scanners (karaoke-gen PR #870) is no fleet member."""
+    nearby = facts.nearby_clicks(facts.policy.multi_source_window)
+    networks = {e.network for e in nearby if e.verdict not in MACHINE} | {facts.hit.network}
+    if len(networks) >= MULTI_SOURCE_BURST:
         return _result(Verdict.SCANNER, facts, "multi-source-burst", facts.ua.reason)
     return None
 

@@ -183,7 +183,7 @@ def test_bare_webkit_is_prefetch_on_delivery_or_from_apple_and_a_person_later() 
 def test_apple_mail_before_macos_12_cannot_be_mpp() -> None:
     # uap-core #528: Mail 13 on 10_15_6 and older; MPP needs macOS 12 (UA frozen at 10_15_7)
     for version in ("10_12_6", "10_14_6", "10_15_6"):
-        ua = f"Mozilla/5.0 (Macintosh; Intel Mac OS X {version}) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+        ua = MPP.replace("10_15_7", version)
         c = judge(hit(t=20, ua=ua, ip="198.51.100.7"))
         assert (c.verdict, c.client) == (Verdict.HUMAN, "apple-mail"), version
 
@@ -341,7 +341,10 @@ def test_a_paired_click_labels_the_machine_and_keeps_the_person() -> None:
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/148.0.0.0 Safari/537.36"
     )
-    linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/149.0.0.0 Safari/537.36"
+    linux = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/149.0.0.0 Safari/537.36"
+    )
     # the machine second: it is the one labelled
     person, machine = replay(
         hit("click", t=4000, ua=mac), hit("click", t=4002, ua=linux, ip="192.0.2.99")
