@@ -91,6 +91,7 @@ class Facts:
             self.hit.network,
             tuple(n.name for n in self.networks),
             self.opened_before_as_human(),
+            self.hit.accept.strip() in ("", "*/*"),
         )
 
     def event_side(self, event: Event) -> Side:
@@ -102,7 +103,8 @@ class Facts:
         )
         tags = tuple(r.removeprefix("network:") for r in event.reasons if r.startswith("network:"))
         at = (event.at - self.hit.at).total_seconds()
-        return Side(at, event.user_agent, event.ip_hash, event.network, tags, opened)
+        accept_any = "accept-any" in event.reasons
+        return Side(at, event.user_agent, event.ip_hash, event.network, tags, opened, accept_any)
 
     def nearby_clicks(self, window: float) -> list[Event]:
         """Clicks on this message from other sources within ``window`` seconds of this one."""

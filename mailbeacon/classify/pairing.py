@@ -28,11 +28,13 @@ class Side:
     network: str  # coarse prefix
     tags: tuple[str, ...]  # catalogue names
     opened_as_human: bool  # its source fetched the pixel as a person before
+    accept_any: bool = False  # asked for Accept */* or nothing: no browser navigates so
 
 
 def machine_score(side: Side) -> int:
-    """Evidence that this side is the machine: catalogued machine networks, a server OS, and
-    against it, an earlier human pixel fetch from the same source."""
+    """Evidence that this side is the machine: catalogued machine networks, a server OS, a
+    non-navigation Accept header, and against it, an earlier human pixel fetch from the same
+    source."""
     score = 0
     for name in side.tags:
         known = catalog(name)
@@ -40,6 +42,8 @@ def machine_score(side: Side) -> int:
             score += 2
             break
     if inspect(side.user_agent).os in _SERVER_OS:
+        score += 1
+    if side.accept_any:
         score += 1
     if side.opened_as_human:
         score -= 2

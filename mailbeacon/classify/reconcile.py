@@ -56,7 +56,9 @@ def _side(event: Event, events: Sequence[Event]) -> Side:
         if e.at <= event.at
     )
     tags = tuple(r.removeprefix("network:") for r in event.reasons if r.startswith("network:"))
-    return Side(event.at.timestamp(), event.user_agent, event.ip_hash, event.network, tags, opened)
+    accept_any = "accept-any" in event.reasons
+    at = event.at.timestamp()
+    return Side(at, event.user_agent, event.ip_hash, event.network, tags, opened, accept_any)
 
 
 def _multi_source_members(clicks: Sequence[Event], window: float) -> set[str]:

@@ -248,6 +248,8 @@ def human(facts: Facts) -> Classification:
         notes.append("probable-scanner-network-late")
     if not facts.is_open and not facts.opened_before():
         notes.append("click-without-open")
+    if not facts.is_open and facts.hit.accept.strip() in ("", "*/*"):
+        notes.append("accept-any")  # a weak hint, kept for the click-pair hindsight
     if facts.is_open and facts.weak_proxy_hint and facts.ua.kind == "browser":
         notes.append("accept-any-no-referer")
     if facts.is_open and facts.age < facts.policy.open_window:

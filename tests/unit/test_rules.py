@@ -366,3 +366,22 @@ def test_only_what_happened_before_counts_when_hits_arrive_out_of_order() -> Non
     opened = event(later_open, judge(later_open))
     early_click = judge(hit("click", t=20), earlier=(opened,))
     assert early_click.reasons[:2] == ("early-click", "click-without-open")
+
+
+# hindsight at read time
+def test_reconcile_labels_the_earlier_machine_of_a_pair_and_the_whole_fleet() -> None:
+    from mailbeacon.classify.reconcile import reconcile
+
+    linux = CHROME.replace("Windows NT 10.0; Win64; x64", "X11; Linux x86_64")
+    mac = CHROME.replace("Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7")
+    pair = [hit("click", t=4000, ua=linux, ip="192.0.2.99"), hit("click", t=4002, ua=mac)]
+    fleet = [
+        hit("click", t=75, ip="198.51.100.10"),
+        hit("click", t=77, ip="192.0.2.20", link=2),
+        hit("click", t=79, ip="203.0.113.30"),
+    ]
+    for hits, expected in ((pair, ["scanner", "human"]), (fleet, ["scanner"] * 3)):
+        events: list[Event] = []
+        for h in hits:
+            events.append(event(h, judge(h, earlier=tuple(events))))
+        assert [e.verdict.value for e in reconcile(events)] == expected
