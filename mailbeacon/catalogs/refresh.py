@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import SOURCES, CatalogSource
+from ..errors import InvalidInput
+from . import BY_NAME, SOURCES, CatalogSource
 from .loader import read_cidr_lines
 from .ranges import RangeSet, find_cidrs, network_bounds
 
@@ -153,3 +154,26 @@ def refresh(
         minus = urls.get(f"{source.name}:minus") or source.minus_url
         results.append(refresh_one(source, url, target, now, minus))
     return results
+
+
+def url_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=URL`` (or ``NAME:minus=URL`` for a list taken out of NAME) pairs, checked."""
+    urls = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        base, _, part = name.partition(":")
+        source = BY_NAME.get(base)
+        known_part = not part or (part == "minus" and source is not None and source.minus_url)
+        if (
+            not sep
+            or source is None
+            or not known_part
+            or not url.startswith(("http://", "https://"))
+        ):
+            known = ", ".join(BY_NAME)
+            raise InvalidInput(
+                "--url expects NAME=http(s)://... (or NAME:minus=...),"
+                f" NAME one of {known}: {pair!r}"
+            )
+        urls[name] = url
+    return urls
