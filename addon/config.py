@@ -58,6 +58,19 @@ class AddonConfig:
     certs_url: str = GOOGLE_CERTS_URL
     gmail_api_url: str = GMAIL_API_URL
     insecure_dev_auth: bool = False
+    # Google Workspace domains whose users may use the add-on (the ID token's ``hd`` claim).
+    # Empty refuses every Google account: a token for our client id alone proves no membership.
+    workspace_domains: tuple[str, ...] = ()
+    # Further domains alert emails may go to, beyond the user's own domain (admin's choice).
+    email_domains: tuple[str, ...] = ()
+
+    def may_email(self, user: str, address: str) -> bool:
+        """Whether ``user`` may have alerts mailed to ``address``: their own address, their own
+        domain, or a domain the admin allowed. Anything else would let a user make the relay
+        mail strangers."""
+        domain = address.rsplit("@", 1)[-1].lower()
+        own = user.rsplit("@", 1)[-1].lower()
+        return address.lower() == user.lower() or domain == own or domain in self.email_domains
 
     def url(self, route: str) -> str:
         """The full HTTPS URL Google calls for ``route`` (the action's ``function``)."""
@@ -86,8 +99,9 @@ class AddonConfig:
         insecure_dev_auth: bool = False,
         env: Mapping[str, str] | None = None,
     ) -> AddonConfig:
-        """MAILBEACON_ADDON_AUDIENCE, MAILBEACON_ADDON_SERVICE_ACCOUNT and
-        MAILBEACON_ADDON_CLIENT_ID take comma-separated lists."""
+        """MAILBEACON_ADDON_AUDIENCE, MAILBEACON_ADDON_SERVICE_ACCOUNT,
+        MAILBEACON_ADDON_CLIENT_ID, MAILBEACON_WORKSPACE_DOMAINS and
+        MAILBEACON_ALERT_EMAIL_DOMAINS take comma-separated lists."""
         env = os.environ if env is None else env
         return cls(
             base_url=base_url.rstrip("/"),
@@ -99,4 +113,10 @@ class AddonConfig:
             certs_url=env.get("MAILBEACON_GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
             gmail_api_url=env.get("MAILBEACON_GMAIL_API_URL") or GMAIL_API_URL,
             insecure_dev_auth=insecure_dev_auth,
+            workspace_domains=tuple(
+                d.lower() for d in split_list(env.get("MAILBEACON_WORKSPACE_DOMAINS"))
+            ),
+            email_domains=tuple(
+                d.lower() for d in split_list(env.get("MAILBEACON_ALERT_EMAIL_DOMAINS"))
+            ),
         )

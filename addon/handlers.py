@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ class Handlers:
             rows,
             self.tz(event, user),
             older=older,
-            page=min(int(page), 10_000) if page.isdigit() and len(page) < 6 else 1,
+            page=int(page) if re.fullmatch(r"[0-9]{1,4}", page) else 1,
         )
 
     def homepage(self, event: AddonEvent, user: User) -> c.Json:
@@ -273,6 +274,12 @@ class Handlers:
         """Save: validate every field, then save all or nothing."""
         current = self.store.get_settings(user.email)
         updated, errors = parse_settings(current, event)
+        if (
+            updated.email_to
+            and updated.email_to != current.email_to
+            and not self.cfg.may_email(user.email, updated.email_to)
+        ):
+            errors["email_to"] = "Alerts can go to your own address or your own domain only."
         if errors:
             form = {name: event.value(name) for name in event.form}
             card = settings_card(

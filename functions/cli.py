@@ -16,6 +16,7 @@ from mailbeacon.clock import parse_time
 from mailbeacon.config import DEFAULT_PORT, Config
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
 from mailbeacon.model import Notify, QuietHours, Settings, Strictness
+from mailbeacon.redact import install_log_redaction
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -179,12 +180,15 @@ def build_parser() -> Parser:
 
 
 def _config(args: argparse.Namespace) -> Config:
-    return Config.from_env(
-        data_dir=args.data_dir,
-        public_url=getattr(args, "public_url", None),
-        trust_proxy=getattr(args, "trust_proxy", None),
-        insecure_dev_auth=getattr(args, "insecure_dev_auth", None) or None,
-    )
+    try:
+        return Config.from_env(
+            data_dir=args.data_dir,
+            public_url=getattr(args, "public_url", None),
+            trust_proxy=getattr(args, "trust_proxy", None),
+            insecure_dev_auth=getattr(args, "insecure_dev_auth", None) or None,
+        )
+    except ValueError as exc:  # MAILBEACON_TRUST_PROXY=abc and the like
+        raise UsageError(f"mailbeacon: invalid MAILBEACON_* environment setting: {exc}") from exc
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -195,8 +199,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_track(args: argparse.Namespace) -> int:
     from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.services import track_message
+    from mailbeacon.services import check_track, track_message
 
+    # Refuse bad input before the store exists: a refused command creates no files.
+    check_track(sender=args.sender, recipients=args.to, subject=args.subject, links=args.link)
     app = bootstrap(_config(args))
     tracked = track_message(
         app.store,
@@ -369,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.INFO if args.command == "serve" else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        install_log_redaction()
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
@@ -382,6 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MailbeaconError as exc:
         print(f"mailbeacon: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as exc:  # an unwritable or misplaced data dir, a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"mailbeacon: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def run() -> None:

@@ -6,6 +6,7 @@ Each route verifies the request, calls one notifier function and maps errors to 
 from __future__ import annotations
 
 import html
+import json
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
@@ -92,7 +93,10 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         except Unauthorized as exc:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
-        event = request.get_json(silent=True)
+        try:
+            event = json.loads(request.get_data())
+        except (ValueError, RecursionError):  # Flask's silent get_json lets RecursionError out
+            event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400
         return jsonify(handle_chat_event(app.store, event)), 200

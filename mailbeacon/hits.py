@@ -18,6 +18,7 @@ from .model import Hit, HitKind
 from .tokens import TokenClaims
 
 MAX_HEADER_CHARS = 1024
+MAX_ADDRESS_CHARS = 100  # the longest IPv6 with zone and port is well under this
 NetworkTagger = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], tuple[str, ...]]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -28,7 +29,7 @@ def no_tags(_address: IpAddress) -> tuple[str, ...]:
 
 def parse_address(text: str | None) -> IpAddress | None:
     """An IP address from a header or socket value, or None when it is not one."""
-    if not text:
+    if not text or len(text) > MAX_ADDRESS_CHARS:
         return None
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
@@ -51,12 +52,18 @@ def client_address(
 
     Proxies append the address they saw, so the last N entries were written by the N proxies
     we trust and the N-th last is what the outermost trusted one saw. Anything else in the
-    header is the client's to forge. With too few entries we fall back to the socket peer.
+    header is the client's to forge. With too few entries, or an N-th last entry that is not an
+    address, we fall back to the socket peer.
     """
     if trust_proxy > 0 and forwarded_for:
-        entries = [e.strip() for e in forwarded_for[:MAX_HEADER_CHARS].split(",")]
+        # Split from the right, at most N times: the work is bounded by the trusted entries,
+        # however long the forged part, and nothing is cut from the left (a cut would shift
+        # which entry counts as the N-th last, handing the choice to the client).
+        entries = forwarded_for.rsplit(",", trust_proxy)
         if len(entries) >= trust_proxy:
-            return parse_address(entries[-trust_proxy])
+            found = parse_address(entries[-trust_proxy])
+            if found is not None:
+                return found
     return parse_address(remote_addr)
 
 

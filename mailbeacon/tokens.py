@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidToken
+from .files import private_dir
 
 VERSION = 1
 MAC_SIZE = 16
@@ -37,9 +38,14 @@ def _b64decode(text: str) -> bytes:
     if len(text) > MAX_TOKEN_CHARS:
         raise InvalidToken("token too long")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("token is not base64url") from exc
+    # The decoder skips junk characters, accepts padding and ignores the spare bits of the last
+    # character: only the one encoding we produce is accepted, so a token has a single spelling.
+    if _b64encode(raw) != text:
+        raise InvalidToken("token is not in canonical base64url")
+    return raw
 
 
 def new_message_id() -> str:
@@ -112,7 +118,7 @@ def load_keyring(data_dir: Path, env: dict[str, str] | None = None) -> Keyring:
     if env.get("MAILBEACON_SECRET"):
         return Keyring.parse(env["MAILBEACON_SECRET"])
     path = data_dir / "secret"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from mailbeacon.clock import Clock, iso, parse_time
-from mailbeacon.errors import DeliveryFailed, RetryLater
+from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
 from mailbeacon.model import Settings
+from mailbeacon.redact import redact
 from mailbeacon.store import Store
 
 from .post import Post
@@ -80,7 +81,7 @@ class DeliveryLog:
     def settle(self, key: str, state: str, detail: str = "") -> None:
         value = {"state": state, "at": iso(self.clock.now())}
         if detail:
-            value["detail"] = detail[:300]
+            value["detail"] = redact(detail)[:300]
         self.store.put_record(DELIVERIES, key, value)
 
     def state(self, key: str) -> str | None:
@@ -91,6 +92,7 @@ class DeliveryLog:
 def record_problem(store: Store, user: str, problem: str, at: datetime) -> Settings:
     """Add a permanent failure to the user's settings (newest last, deduplicated, capped)."""
     settings = store.get_settings(user)
+    problem = redact(problem)
     text = f"{iso(at)} {problem}"
     kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
     updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
@@ -116,11 +118,28 @@ def deliver(
     if not deliveries.claim(key):
         return "already"
     try:
-        if getattr(channel, "self_retrying", False):
-            channel.send(post, settings)  # its SDK retries with the same policy
-        else:
-            policy.call(lambda: channel.send(post, settings))
+        try:
+            if getattr(channel, "self_retrying", False):
+                channel.send(post, settings)  # its SDK retries with the same policy
+            else:
+                policy.call(lambda: channel.send(post, settings))
+        except ImportError as exc:
+            # A missing package stays missing: retrying would loop until the row dead-letters
+            # and the user would never learn why nothing arrives.
+            raise DeliveryFailed(
+                channel.name, f"not installed on this server ({exc.name or exc})", permanent=True
+            ) from exc
+        except InvalidInput as exc:  # the alert itself cannot be built: no retry will help
+            detail = f"cannot build the alert: {exc}"
+            raise DeliveryFailed(channel.name, detail, permanent=True) from exc
     except DeliveryFailed as exc:
+        if not exc.permanent and policy.gives_up(exc):
+            exc = DeliveryFailed(
+                channel.name,
+                f"{exc.detail} (asked to wait {exc.retry_after:g}s, longer than we keep an alert)",
+                permanent=True,
+                status=exc.status,
+            )
         if exc.permanent:
             deliveries.settle(key, "failed", exc.detail)
             record_problem(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreUnavailable, UnknownMessage
+from ..files import private_dir, private_file
 from ..model import Event, Link, Message, MessageContext, Settings, Verdict
 from . import assemble_context
 
@@ -74,7 +75,15 @@ class Database:
         # sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.Lock()
         self._sync = os.environ.get("MAILBEACON_SQLITE_SYNC", "NORMAL").upper()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        try:
+            # SQLite gives the -wal and -shm files the main file's mode: 0600 here makes all
+            # three private. Existing files from older versions are tightened too.
+            for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                if name == path or name.exists():
+                    private_file(name)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create {path}: {exc.strerror or exc}") from exc
         self._migrate()
 
     def connection(self) -> sqlite3.Connection:

@@ -91,6 +91,7 @@ def app(tmp_path: Path, issuer: TokenIssuer, gmail: FakeGmail, monkeypatch) -> I
     monkeypatch.setenv("MAILBEACON_GOOGLE_CERTS_URL", issuer.certs_url)
     monkeypatch.setenv("MAILBEACON_ADDON_SERVICE_ACCOUNT", SERVICE_ACCOUNT)
     monkeypatch.setenv("MAILBEACON_ADDON_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("MAILBEACON_WORKSPACE_DOMAINS", "example.com")
     monkeypatch.setenv("MAILBEACON_GMAIL_API_URL", gmail.server.url)
     config = Config(data_dir=tmp_path / "data", public_url=BASE)
     # a recent fixed time: events older than the retention period are not listed
