@@ -33,18 +33,35 @@ def register_notifier_routes(web: Flask, app: App) -> None:
 
     @routes.get("/slack/install")
     def slack_install() -> Response:
+        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE
+
         try:
-            return redirect(installer().authorize_url(), 302)  # type: ignore[return-value]
+            url, state = installer().authorize_url()
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
+        response = redirect(url, 302)
+        response.set_cookie(
+            STATE_COOKIE,
+            state,
+            max_age=600,
+            path=CALLBACK_PATH,
+            secure=base_url.startswith("https://"),
+            httponly=True,
+            samesite="Lax",  # sent on Slack's top-level redirect back to us
+        )
+        return response  # type: ignore[return-value]
 
     @routes.get("/slack/oauth/callback")
     def slack_callback() -> Response:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
         try:
+            from notifier.slack_install import STATE_COOKIE
+
             installation = installer().complete(
-                request.args.get("code", ""), request.args.get("state", "")
+                request.args.get("code", ""),
+                request.args.get("state", ""),
+                request.cookies.get(STATE_COOKIE),
             )
         except Unauthorized as exc:
             log.info("refused Slack OAuth callback: %s", exc)

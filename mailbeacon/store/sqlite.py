@@ -12,7 +12,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,20 @@ def _ts(at: datetime) -> str:
 
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+        return f"disk full ({exc})"
+    return str(exc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is still open. A failed COMMIT (a full disk) may already have rolled
+    back, and ROLLBACK itself can fail then: neither may replace the typed error."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 class Database:
@@ -114,15 +128,15 @@ class Database:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"database busy: {exc}") from exc
+                raise StoreUnavailable(f"database busy: {_describe(exc)}") from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise StoreUnavailable(f"write failed: {exc}") from exc
+                _rollback(conn)
+                raise StoreUnavailable(f"write failed: {_describe(exc)}") from exc
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         finally:
             self._write_lock.release()
