@@ -8,7 +8,7 @@ Google and Slack are loopback servers speaking their wire formats; the disk is a
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -212,10 +212,8 @@ def test_a_certificate_url_that_never_answers_does_not_stall_the_pixel(tmp_path:
 # 3 -------------------------------------------------------------------------------------------
 def raw_request(port: int, data: bytes, timeout: float = 10) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        try:
-            sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server stopped reading: its answer may still be there
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)  # the server may stop reading: its answer is still there
         try:
             return sock.recv(4096)
         except ConnectionResetError:
@@ -458,8 +456,10 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_says_why(small_disk: Path)
         assert "Traceback" not in server.log.read_text()
         (small_disk / "filler").unlink()
         wait_until(
-            lambda: http(tracked["pixel_url"], headers={"User-Agent": CHROME})[0] == 200
-            and http(server.url + "/healthz")[0] == 200
+            lambda: (
+                http(tracked["pixel_url"], headers={"User-Agent": CHROME})[0] == 200
+                and http(server.url + "/healthz")[0] == 200
+            )
         )
     finally:
         server.stop()
@@ -569,13 +569,14 @@ def test_via_addresses_are_reduced_before_they_are_stored(tmp_path: Path) -> Non
 # 12, 16 --------------------------------------------------------------------------------------
 def test_cli_refuses_bad_input_with_one_line_and_creates_nothing(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh"
+    to = ["--to", "bo@example.org"]
     cases = [
-        ["track", "--sender", "not-an-address", "--to", "bo@example.org"],
-        ["track", "--sender", USER, "--to", "bo@example.org", "--subject", "a\nb"],
-        ["track", "--sender", USER, "--to", "bo@example.org", "--subject", "x" * 100_000],
-        ["track", "--sender", USER, "--to", "bo@example.org", "--sent-at", "9999-12-31T23:59:59-23:59"],
-        ["track", "--sender", USER, "--to", "bo@example.org", "--sent-at", "0001-01-01T00:00:00+23:59"],
-    ]  # fmt: skip
+        ["track", "--sender", "not-an-address", *to],
+        ["track", "--sender", USER, *to, "--subject", "a\nb"],
+        ["track", "--sender", USER, *to, "--subject", "x" * 100_000],
+        ["track", "--sender", USER, *to, "--sent-at", "9999-12-31T23:59:59-23:59"],
+        ["track", "--sender", USER, *to, "--sent-at", "0001-01-01T00:00:00+23:59"],
+    ]
     for args in cases:
         result = run_cli(*args, data_dir=fresh)
         assert result.returncode == 2, (args[:6], result.stderr)
@@ -681,3 +682,54 @@ def test_a_missing_notifier_package_is_a_problem_not_a_retry_loop(tmp_path: Path
     finally:
         server.stop()
         hook.stop()
+
+
+# 15 ------------------------------------------------------------------------------------------
+def test_only_workspace_users_get_in_and_alerts_mail_only_their_domain(tmp_path: Path) -> None:
+    client_id = "1234567890-addon.apps.googleusercontent.com"
+    issuer = TokenIssuer().start()
+    server = ServerProcess(
+        tmp_path / "data",
+        env={
+            "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
+            "MAILBEACON_ADDON_CLIENT_ID": client_id,
+            "MAILBEACON_WORKSPACE_DOMAINS": "example.com",
+        },
+    ).start()
+
+    def call(route: str, token: str, event: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        status, data, _ = http(
+            f"{server.url}/addon/{route}",
+            method="POST",
+            body=json.dumps(event or {}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        return status, data
+
+    try:
+        outsiders = [
+            issuer.token(audience=client_id, email="eve@gmail.com", hd=None),  # consumer
+            issuer.token(audience=client_id, email="eve@other.org"),  # another Workspace
+            issuer.token(audience=client_id, email="bot@evil-project.iam.gserviceaccount.com"),
+            issuer.token(audience=client_id, email="eve@example.com.evil.org", hd="example.org"),
+        ]
+        for token in outsiders:
+            assert call("homepage", token)[0] == 401
+        ana = issuer.token(audience=client_id, email=USER)
+        assert call("homepage", ana)[0] == 200
+
+        def save(email_to: str) -> bytes:
+            form = {"email_to": {"stringInputs": {"value": [email_to]}}}
+            event = {"commonEventObject": {"formInputs": form, "timeZone": {"id": "UTC"}}}
+            status, data = call("settings/save", ana, event)
+            assert status == 200
+            return data
+
+        assert b"own domain" in save("victim@elsewhere.net")
+        assert server.cli_json("settings", "--user", USER)["email_to"] is None
+        save("ana.alerts@example.com")
+        assert server.cli_json("settings", "--user", USER)["email_to"] == "ana.alerts@example.com"
+        assert table_counts(server.data_dir)["messages"] == 0
+    finally:
+        server.stop()
+        issuer.stop()
