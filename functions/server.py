@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
-import threading
-from dataclasses import replace
 from typing import Any
 
-from mailbeacon.bootstrap import App, bootstrap
-from mailbeacon.config import Config
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.files import write_private
+
+from .bootstrap import App, bootstrap
+from .config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +21,6 @@ THREADS = 8
 # (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1 << 20  # the largest add-on event we accept (addon/events.py MAX_BODY)
-
-
-def _maintain(app: App, stop: threading.Event, every: float = 3600.0) -> None:
-    """Enforce retention on the embedded store (Firestore does it with a TTL policy)."""
-    while not stop.wait(every):
-        try:
-            removed = app.store.purge_expired(app.clock.now())
-            if removed:
-                log.info("retention: removed %s expired events", removed)
-        except Exception:
-            log.exception("retention sweep failed")
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -57,13 +44,14 @@ def _listen_url(host: str, port: int) -> str:
 
 
 def _start(
-    config: Config, host: str, port: int, threads: int, web: list[Any]
+    config: AppConfig, host: str, port: int, threads: int, web: list[Any]
 ) -> tuple[App, Any, str, str]:
     """Set everything up, then bind: a start that fails (bad secret, corrupt or unwritable
     store, port in use) leaves no process holding the port. Returns (app, server, listen URL,
     public URL)."""
-    public = (config.public_url or _listen_url(host, port)).rstrip("/")
-    app = bootstrap(replace(config, public_url=public))
+    core = config.core
+    public = (core.public_url or _listen_url(host, port)).rstrip("/")
+    app = bootstrap(config.with_core(public_url=public))
     try:
         server = make_server(
             lambda environ, start: web[0](environ, start),  # set below, once the URL is known
@@ -75,14 +63,12 @@ def _start(
         app.close()
         raise
     bound = _listen_url(host, server.bind_addr[1])
-    if port == 0 and not config.public_url:  # a free port was picked: the URLs name it
-        from mailbeacon.services import Urls
-
-        public = bound
-        app.config = replace(app.config, public_url=public)
-        app.urls = Urls(public, app.signer, config.click_url)
+    if port == 0 and not core.public_url:  # a free port was picked: the URLs must name it
+        public = app.urls.base_url = bound  # Urls is shared by everything bootstrap built
+        if not core.click_url:
+            app.urls.click_url = bound
     try:
-        write_private(config.server_file, json.dumps({"public_url": public, "listen": bound}))
+        write_private(core.server_file, json.dumps({"public_url": public, "listen": bound}))
     except OSError:
         server.stop()
         app.close()
@@ -90,9 +76,10 @@ def _start(
     return app, server, bound, public
 
 
-def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> int:
+def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) -> int:
     from .app import create_app
 
+    core = config.core
     web: list[Any] = []
     try:
         app, server, bound, public = _start(config, host, port, threads, web)
@@ -102,19 +89,9 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
         print(f"mailbeacon serve: cannot start: {reason}{where}", file=sys.stderr)
         return 2
     web.append(create_app(app))
-    if os.environ.get("MAILBEACON_WORKER", "on").lower() != "off":
-        app.bus.start()  # type: ignore[attr-defined]
-    else:  # edge only: another process drains the outbox
-        log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
-    stop = threading.Event()
-    threading.Thread(target=_maintain, args=(app, stop), daemon=True, name="retention").start()
-    from notifier.digest import DigestScheduler
+    app.start()
 
-    digests = DigestScheduler(
-        app.store, app.bus, app.clock, app.notifier.config.digest_hour
-    ).start()
-
-    if config.insecure_dev_auth:
+    if core.insecure_dev_auth:
         banner = "!" * 72
         print(
             f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
@@ -122,9 +99,9 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
             file=sys.stderr,
             flush=True,
         )
-    print(f"Mailbeacon listening on {bound} (public URL {public}, data in {config.data_dir})")
+    print(f"Mailbeacon listening on {bound} (public URL {public}, data in {core.data_dir})")
     print(
-        f"Track a first message: mailbeacon track --data-dir {config.data_dir}"
+        f"Track a first message: mailbeacon track --data-dir {core.data_dir}"
         " --sender you@example.com --to them@example.com --subject Hello",
         flush=True,
     )
@@ -139,8 +116,5 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
         pass
     finally:
         server.stop()
-        stop.set()
-        digests.stop()
-        app.bus.stop()  # type: ignore[attr-defined]
         app.close()
     return 0

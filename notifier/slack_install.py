@@ -1,4 +1,4 @@
-"""The Slack app's OAuth v2 install flow, with installations and states kept in our Store.
+"""The Slack app's OAuth v2 install flow, with installations and states kept in our store.
 
 slack_sdk supplies the interfaces (InstallationStore, OAuthStateStore) and the URL generator;
 this module backs them with the records API so SQLite and Firestore deployments need nothing
@@ -20,12 +20,13 @@ from slack_sdk.web import WebClient
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, Unauthorized
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.store import Storage
 
 from .config import NotifierConfig
 
-INSTALLATIONS = "slack-installation"
-STATES = "slack-oauth-state"
+INSTALLATIONS = Namespace.SLACK_INSTALLATIONS
+STATES = Namespace.SLACK_STATES
 CALLBACK_PATH = "/slack/oauth/callback"
 STATE_COOKIE = "mailbeacon-slack-oauth-state"
 MAX_LIVE_STATES = 200
@@ -38,7 +39,7 @@ def _key(enterprise_id: str | None, team_id: str | None) -> str:
 class StoreInstallationStore(InstallationStore):
     """One record per workspace (or org) install; the newest install wins."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.store = store
 
     def save(self, installation: Installation) -> None:
@@ -98,7 +99,7 @@ class StoreStateStore(OAuthStateStore):
 
     def __init__(
         self,
-        store: Store,
+        store: Storage,
         clock: Clock,
         ttl: timedelta = timedelta(minutes=10),
         max_live: int = MAX_LIVE_STATES,
@@ -145,7 +146,7 @@ class StoreStateStore(OAuthStateStore):
 class SlackInstaller:
     """`/slack/install` and `/slack/oauth/callback` without the web framework."""
 
-    def __init__(self, store: Store, clock: Clock, config: NotifierConfig, base_url: str):
+    def __init__(self, store: Storage, clock: Clock, config: NotifierConfig, base_url: str):
         if not config.slack_app_enabled:
             raise InvalidInput("Slack app not configured: set MAILBEACON_SLACK_CLIENT_ID/SECRET")
         self.config = config
