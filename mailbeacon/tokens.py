@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidToken
+from .errors import InvalidInput, InvalidToken
 from .files import private_dir
 
 VERSION = 1
@@ -93,7 +93,7 @@ class Keyring:
             if not part:
                 continue
             head, sep, tail = part.partition(":")
-            if sep and head.isdigit() and 0 <= int(head) <= 255 and tail:
+            if sep and head.isascii() and head.isdigit() and 0 <= int(head) <= 255 and tail:
                 kid, secret = int(head), tail
             else:
                 kid, secret = 0, part
@@ -114,9 +114,12 @@ class Keyring:
 
 def load_keyring(data_dir: Path, secret: str | None = None) -> Keyring:
     """The keyring from ``secret`` (MAILBEACON_SECRET), or from a secret generated once into
-    the data dir with mode 0600."""
+    the data dir with mode 0600. A malformed one is InvalidInput (a one-line refusal)."""
     if secret:
-        return Keyring.parse(secret)
+        try:
+            return Keyring.parse(secret)
+        except ValueError as exc:
+            raise InvalidInput(f"MAILBEACON_SECRET: {exc}") from exc
     path = data_dir / "secret"
     private_dir(data_dir)
     try:

@@ -57,6 +57,10 @@ def verify_slack(
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         # slack_sdk calls int() on it and lets the ValueError out
         raise Unauthorized("missing or malformed X-Slack-Request-Timestamp")
+    try:
+        body.decode("utf-8")  # slack_sdk decodes it unguarded; Slack only sends UTF-8
+    except UnicodeDecodeError as exc:
+        raise Unauthorized("the body is not UTF-8, so it cannot carry Slack's signature") from exc
     if not verifier.is_valid_request(body, lowered):
         raise Unauthorized("bad or stale Slack signature")
 

@@ -278,11 +278,17 @@ def test_bad_input_never_answers_500_and_writes_nothing(served: ServerProcess) -
         post("/addon/homepage", json.dumps(event).encode(), dev)
     for event in compose:
         post("/addon/compose/track", json.dumps(event).encode(), dev)
+    for hour in ("²", "٣", "99999999999999999999"):
+        form = {"quiet_start": {"stringInputs": {"value": [hour]}}}
+        event = {"commonEventObject": {"formInputs": form, "timeZone": {"id": "UTC"}}}
+        post("/addon/settings/save", json.dumps(event).encode(), dev)
     for path in ("/slack/events", "/slack/interactivity"):
         post(path, b"{}", {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"})
         post(path, b"{}", {"X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": "v0=0"})
     for body in (b"[1,2]", b'{"event": "x"}', b'{"event": {"type": "app_uninstalled"}}', deep):
         post("/slack/events", body, slack_signed(body))
+    for path in ("/slack/events", "/slack/interactivity"):
+        post(path, b"\xff\xfe", slack_signed(b"\xff\xfe"))  # not UTF-8
     for payload in ([1], {"actions": ["x"], "team": "x", "user": "y"}, {"actions": "x"}, "s"):
         body = b"payload=" + urllib.parse.quote(json.dumps(payload)).encode()
         post("/slack/interactivity", body, slack_signed(body))
@@ -582,11 +588,10 @@ def test_cli_refuses_bad_input_with_one_line_and_creates_nothing(tmp_path: Path)
         assert result.returncode == 2, (args[:6], result.stderr)
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert not fresh.exists(), args[:6]
-    result = run_cli(
-        "track", "--sender", USER, "--to", "bo@example.org",
-        data_dir=fresh, env={"MAILBEACON_TRUST_PROXY": "abc"},
-    )  # fmt: skip
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    for env in ({"MAILBEACON_TRUST_PROXY": "abc"}, {"MAILBEACON_SECRET": "1:short"}):
+        result = run_cli("track", "--sender", USER, *to, data_dir=fresh, env=env)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+        assert not fresh.exists()
     blocker = tmp_path / "file"
     blocker.write_text("")
     result = run_cli("track", "--sender", USER, "--to", "bo@example.org", data_dir=blocker / "d")
