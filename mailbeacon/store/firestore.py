@@ -29,6 +29,8 @@ from typing import Any
 
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Strictness
+from ..queries import EventKey, MessageQuery, matches, time_key
+from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
 from . import CONTEXT_EVENTS
 from .coalesce import Coalescer
 from .firestore_docs import (
@@ -46,6 +48,10 @@ RECENT_EVENTS = CONTEXT_EVENTS
 """How many of a message's latest events its document keeps for the classifier."""
 
 _MESSAGE_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "links"]
+_ROW_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "summary"]
+SEARCH_SCAN = 1000
+"""Firestore cannot match substrings: a search reads at most this many messages per page and
+hands back a cursor to go on from where it stopped."""
 
 
 def _order(event: Event) -> tuple[datetime, str]:
@@ -136,9 +142,28 @@ class FirestoreStore:
             "self_views": [],
             "recent": {},
             "written_at": SERVER_TIMESTAMP,  # every write of a message sets it: see Coalescer
+            "status": "sent",
+            "activity": "",
+            "summary": Summary().to_dict(),
         }
         with self._translated("add_message"):
             self._message_ref(message.id).set(data, **self._rpc)
+            self._add_days(message.owner, message_added(message))
+
+    def _add_days(self, owner: str, days: DayCounts) -> None:
+        """Day counters are incremented, never read-modified-written: no lost updates."""
+        from google.cloud.firestore import Increment
+
+        for day, counts in days.items():
+            self._col("days").document(doc_id(f"{owner}|{day}")).set(
+                {
+                    "owner": owner,
+                    "day": day,
+                    "counts": {name: Increment(n) for name, n in counts.items()},
+                },
+                merge=True,
+                **self._rpc,
+            )
 
     def get_message(self, message_id: str) -> Message | None:
         with self._translated("get_message"):
@@ -226,23 +251,60 @@ class FirestoreStore:
         return True
 
     def _flush_recent(self, message_id: str, events: list[Event]) -> None:
-        """One write of the message document for a batch of that message's new events."""
-        from google.api_core.exceptions import NotFound
+        """One transaction on the message document for a batch of that message's new events:
+        its context (``recent``) and its summary, then the owner's day counters.
+
+        Unique opens are judged against the devices in the message's ``recent`` window (its
+        latest CONTEXT_EVENTS events), not against every event ever stored."""
+        from google.cloud import firestore
         from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
-        update: dict[str, Any] = {
-            FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
-        }
+        ref = self._message_ref(message_id)
         with self._lock:
-            for old in self._trim.pop(message_id, []):
+            trims = self._trim.pop(message_id, [])
+
+        @firestore.transactional
+        def write(transaction: Any) -> tuple[str, DayCounts] | None:
+            snap = ref.get(transaction=transaction)
+            if not snap.exists:
+                return None
+            d = snap.to_dict()
+            message = message_from(message_id, d)
+            summary = Summary.from_dict(d.get("summary"))
+            seen = {
+                event_from(eid, e).device
+                for eid, e in (d.get("recent") or {}).items()
+                if e.get("kind") == "open" and e.get("verdict") == "human"
+            }
+            recent_ids = set(d.get("recent") or {})
+            days: DayCounts = {}
+            for event in sorted(events, key=_order):
+                if event.id in recent_ids:
+                    continue  # counted by an earlier attempt of this write
+                new_device = event.is_human and event.kind == "open" and event.device not in seen
+                if new_device:
+                    seen.add(event.device)
+                summary, more = apply_event(message, summary, event, new_device=new_device)
+                merge_days(days, more)
+            update: dict[str, Any] = {
+                FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
+            }
+            for old in trims:
                 update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
-        update["written_at"] = SERVER_TIMESTAMP
+            update["written_at"] = SERVER_TIMESTAMP
+            update["summary"] = summary.to_dict()
+            update["status"] = summary.status
+            update["activity"] = time_key(summary.last_activity_at)
+            transaction.update(ref, update)
+            return message.owner, days
+
         with self._translated("update message context"):
-            try:
-                self._message_ref(message_id).update(update, **self._rpc)
-            except NotFound:
+            done = write(self.client.transaction())
+            if done is None:
                 log.info("events for unknown message %s: no context to update", message_id)
+                return
+            self._add_days(*done)
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         from google.cloud.firestore import FieldFilter, Query
@@ -263,6 +325,97 @@ class FirestoreStore:
         events = [event_from(self._unquote(s.id), s.to_dict()) for s in reversed(snaps)]
         events.sort(key=lambda e: (e.at, e.id))  # ties in ``at``: by id, as the other stores
         return [e for e in events if e.expires_at is None or e.expires_at > now]
+
+    def list_events_page(
+        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
+    ) -> list[Event]:
+        """One query of ``limit`` documents (plus one read of the cursor's event)."""
+        from google.cloud.firestore import FieldFilter, Query
+
+        query = (
+            self._col("events")
+            .where(filter=FieldFilter("message_id", "==", message_id))
+            .order_by("at", direction=Query.DESCENDING)
+            .order_by("__name__", direction=Query.DESCENDING)
+        )
+        now = datetime.now(UTC)
+        with self._translated("list_events_page"):
+            if before is not None:
+                cursor = self._col("events").document(doc_id(before.id)).get(**self._rpc)
+                if not cursor.exists:
+                    return []
+                query = query.start_after(cursor)
+            snaps = list(query.limit(limit).stream(**self._rpc))
+        events = [event_from(self._unquote(s.id), s.to_dict()) for s in snaps]
+        return [e for e in events if e.expires_at is None or e.expires_at > now]
+
+    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+        """One query of ``limit + 1`` message documents; with ``q``, up to SEARCH_SCAN."""
+        from google.cloud.firestore import FieldFilter, Query
+
+        base = self._col("messages").where(filter=FieldFilter("owner", "==", owner.lower()))
+        if query.status:
+            base = base.where(filter=FieldFilter("status", "==", query.status))
+        if query.since:
+            base = base.where(filter=FieldFilter("created_at", ">=", query.since))
+        if query.until:
+            base = base.where(filter=FieldFilter("created_at", "<", query.until))
+        field = "activity" if query.sort == "activity" else "created_at"
+        direction = Query.ASCENDING if query.sort == "oldest" else Query.DESCENDING
+        base = base.order_by(field, direction=direction).order_by("__name__", direction=direction)
+        base = base.select(_ROW_FIELDS)
+        after = query.after
+        wanted = query.limit + 1
+        rows: list[MessageRow] = []
+        scanned = 0
+        while len(rows) < wanted and scanned < (SEARCH_SCAN if query.q else wanted):
+            page = base
+            if after is not None:
+                key, last_id = after
+                value: Any = key if field == "activity" else datetime.fromisoformat(key)
+                page = page.start_after({field: value, "__name__": self._message_ref(last_id)})
+            batch = wanted if not query.q else min(200, SEARCH_SCAN - scanned)
+            with self._translated("query_messages"):
+                snaps = list(page.limit(batch).stream(**self._rpc))
+            scanned += len(snaps)
+            for snap in snaps:
+                d = snap.to_dict()
+                message = message_from(self._unquote(snap.id), {**d, "links": []})
+                row = MessageRow(message, Summary.from_dict(d.get("summary")))
+                after = (
+                    d.get("activity") or ""
+                    if field == "activity"
+                    else time_key(message.created_at),
+                    message.id,
+                )
+                if matches(message.subject + "\n" + "\n".join(message.recipients), query.q):
+                    rows.append(row)
+                    if len(rows) == wanted:
+                        break
+            if len(snaps) < batch:
+                break
+        return rows
+
+    def get_summary(self, message_id: str) -> Summary | None:
+        with self._translated("get_summary"):
+            snap = self._message_ref(message_id).get(field_paths=["summary"], **self._rpc)
+        return Summary.from_dict(snap.to_dict().get("summary")) if snap.exists else None
+
+    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        """One query: a document per day that had any activity."""
+        from google.cloud.firestore import FieldFilter
+
+        query = (
+            self._col("days")
+            .where(filter=FieldFilter("owner", "==", owner.lower()))
+            .where(filter=FieldFilter("day", ">=", first))
+            .where(filter=FieldFilter("day", "<=", last))
+        )
+        with self._translated("day_counts"):
+            return {
+                s.get("day"): {k: int(v) for k, v in (s.to_dict().get("counts") or {}).items()}
+                for s in query.stream(**self._rpc)
+            }
 
     def get_context(self, message_id: str) -> MessageContext | None:
         """One read of the message document; the owner's strictness comes from a short cache."""
