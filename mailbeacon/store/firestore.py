@@ -87,6 +87,11 @@ class FirestoreStore:
         # while an earlier one waits for its coalesced context write still sees it.
         self._fresh: dict[str, list[tuple[float, Event]]] = {}
         self.recent = Coalescer(self._flush_recent, interval=flush_interval)
+        # Day counters of one user take the hits of all their messages: coalesced per day too.
+        self.days = Coalescer(self._flush_days, interval=flush_interval)
+        # The message documents as this process last read or wrote them, with their update
+        # time: the summary write that follows a hit's get_context needs no second read.
+        self._seen: dict[str, tuple[Any, dict[str, Any]]] = {}
 
     # plumbing
     @property
@@ -250,61 +255,111 @@ class FirestoreStore:
             log.warning("could not add event %s to its message context: %s", event.id, exc)
         return True
 
-    def _flush_recent(self, message_id: str, events: list[Event]) -> None:
-        """One transaction on the message document for a batch of that message's new events:
-        its context (``recent``) and its summary, then the owner's day counters.
+    def _remember(self, message_id: str, update_time: Any, d: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[message_id] = (update_time, d)
 
-        Unique opens are judged against the devices in the message's ``recent`` window (its
-        latest CONTEXT_EVENTS events), not against every event ever stored."""
+    def _flush_recent(self, message_id: str, events: list[Event]) -> None:
+        """One write of the message document for a batch of that message's new events: its
+        context (``recent``) and its summary; then the owner's day counters.
+
+        The summary needs the document's previous state. When this process read the document
+        for the hit's classification (get_context) or wrote it last, that copy is used and the
+        write is conditional on the document being unchanged since; otherwise (or when the
+        condition fails) a transaction reads it first. Unique opens are judged against the
+        devices in the message's ``recent`` window (its latest CONTEXT_EVENTS events)."""
+        from google.api_core.exceptions import FailedPrecondition
         from google.cloud import firestore
-        from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
-        from google.cloud.firestore_v1.field_path import FieldPath
 
         ref = self._message_ref(message_id)
         with self._lock:
             trims = self._trim.pop(message_id, [])
-
-        @firestore.transactional
-        def write(transaction: Any) -> tuple[str, DayCounts] | None:
-            snap = ref.get(transaction=transaction)
-            if not snap.exists:
-                return None
-            d = snap.to_dict()
-            message = message_from(message_id, d)
-            summary = Summary.from_dict(d.get("summary"))
-            seen = {
-                event_from(eid, e).device
-                for eid, e in (d.get("recent") or {}).items()
-                if e.get("kind") == "open" and e.get("verdict") == "human"
-            }
-            recent_ids = set(d.get("recent") or {})
-            days: DayCounts = {}
-            for event in sorted(events, key=_order):
-                if event.id in recent_ids:
-                    continue  # counted by an earlier attempt of this write
-                new_device = event.is_human and event.kind == "open" and event.device not in seen
-                if new_device:
-                    seen.add(event.device)
-                summary, more = apply_event(message, summary, event, new_device=new_device)
-                merge_days(days, more)
-            update: dict[str, Any] = {
-                FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
-            }
-            for old in trims:
-                update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
-            update["written_at"] = SERVER_TIMESTAMP
-            update["summary"] = summary.to_dict()
-            update["status"] = summary.status
-            update["activity"] = time_key(summary.last_activity_at)
-            transaction.update(ref, update)
-            return message.owner, days
-
+            seen = self._seen.pop(message_id, None)
+        done: tuple[str, DayCounts] | None = None
         with self._translated("update message context"):
-            done = write(self.client.transaction())
-            if done is None:
-                log.info("events for unknown message %s: no context to update", message_id)
-                return
-            self._add_days(*done)
+            if seen is not None:
+                update_time, d = seen
+                update, done, after = self._summary_update(message_id, d, events, trims)
+                try:
+                    result = ref.update(
+                        update,
+                        option=self.client.write_option(last_update_time=update_time),
+                        **self._rpc,
+                    )
+                    self._remember(message_id, result.update_time, after)
+                except FailedPrecondition:
+                    done = None
+                    seen = None
+            if seen is None:
+
+                @firestore.transactional
+                def write(transaction: Any) -> tuple[str, DayCounts] | None:
+                    snap = ref.get(transaction=transaction)
+                    if not snap.exists:
+                        return None
+                    update, result, _ = self._summary_update(
+                        message_id, snap.to_dict(), events, trims
+                    )
+                    transaction.update(ref, update)
+                    return result
+
+                done = write(self.client.transaction())
+        if done is None:
+            log.info("events for unknown message %s: no context to update", message_id)
+            return
+        owner, days = done
+        for day, counts in days.items():
+            self.days.submit((owner, day), counts)
+
+    def _summary_update(
+        self, message_id: str, d: dict[str, Any], events: list[Event], trims: list[str]
+    ) -> tuple[dict[str, Any], tuple[str, DayCounts], dict[str, Any]]:
+        """The message document's update for new events, what they add to the day counters,
+        and the document as it will be after the update."""
+        from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        message = message_from(message_id, d)
+        summary = Summary.from_dict(d.get("summary"))
+        recent = dict(d.get("recent") or {})
+        devices = {
+            event_from(eid, e).device
+            for eid, e in recent.items()
+            if e.get("kind") == "open" and e.get("verdict") == "human"
+        }
+        days: DayCounts = {}
+        for event in sorted(events, key=_order):
+            if event.id in recent:
+                continue  # counted by an earlier attempt of this write
+            new_device = event.is_human and event.kind == "open" and event.device not in devices
+            if new_device:
+                devices.add(event.device)
+            summary, more = apply_event(message, summary, event, new_device=new_device)
+            merge_days(days, more)
+        update: dict[str, Any] = {
+            FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
+        }
+        for e in events:
+            recent[e.id] = event_data(e)
+        for old in trims:
+            update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
+            recent.pop(old, None)
+        update["written_at"] = SERVER_TIMESTAMP
+        update["summary"] = summary.to_dict()
+        update["status"] = summary.status
+        update["activity"] = time_key(summary.last_activity_at)
+        after = {**d, "recent": recent, "summary": update["summary"]}
+        return update, (message.owner, days), after
+
+    def _flush_days(self, key: tuple[str, str], batches: list[dict[str, int]]) -> None:
+        owner, day = key
+        merged: dict[str, int] = {}
+        for counts in batches:
+            for name, n in counts.items():
+                merged[name] = merged.get(name, 0) + n
+        self._add_days(owner, {day: merged})
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         from google.cloud.firestore import FieldFilter, Query
@@ -424,6 +479,7 @@ class FirestoreStore:
         if not snap.exists:
             return None
         d = snap.to_dict()
+        self._remember(message_id, snap.update_time, d)
         message = message_from(message_id, d)
         now = datetime.now(UTC)
         stored = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}
