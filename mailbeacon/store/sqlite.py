@@ -7,13 +7,14 @@ crash; set MAILBEACON_SQLITE_SYNC=FULL to survive power loss too, at some cost p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_by_created ON messages (owner, created_at, id);
     CREATE INDEX messages_by_status ON messages (owner, status, created_at, id);
     CREATE INDEX messages_by_activity ON messages (owner, activity, id);
+    CREATE TABLE human_devices (
+        message_id TEXT NOT NULL, device TEXT NOT NULL, PRIMARY KEY (message_id, device))
+        WITHOUT ROWID;
     CREATE TABLE day_counts (
         owner TEXT NOT NULL, day TEXT NOT NULL, counts TEXT NOT NULL,
         PRIMARY KEY (owner, day));
@@ -123,6 +127,32 @@ def _event(r: sqlite3.Row | tuple[Any, ...]) -> Event:
     )
 
 
+def _insert_event(conn: sqlite3.Connection, event: Event) -> bool:
+    """Store an event once and count it into its summary and day counters."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.id,
+            event.message_id,
+            event.kind,
+            _ts(event.at),
+            event.verdict.value,
+            json.dumps(list(event.reasons)),
+            event.client,
+            event.link_index,
+            event.url,
+            event.ip_hash,
+            event.network,
+            event.user_agent,
+            _ts(event.expires_at) if event.expires_at else None,
+        ),
+    )
+    if cursor.rowcount != 1:
+        return False
+    _Rollups(conn).event_added(event)
+    return True
+
+
 class _Rollups:
     """Summary and day-counter upkeep inside a write transaction (see mailbeacon.rollup)."""
 
@@ -144,22 +174,12 @@ class _Rollups:
         before = Summary.from_dict(json.loads(row[6]))
         new_device = False
         if event.is_human and event.kind == "open":
-            day = datetime(event.at.year, event.at.month, event.at.day, tzinfo=UTC)
+            device = hashlib.sha256(event.device.encode()).hexdigest()[:32]
             new_device = (
                 self.conn.execute(
-                    "SELECT 1 FROM events WHERE message_id = ? AND at >= ? AND at < ? "
-                    "AND kind = 'open' AND verdict = 'human' AND ip_hash = ? AND user_agent = ? "
-                    "AND id != ? LIMIT 1",
-                    (
-                        event.message_id,
-                        _ts(day),
-                        _ts(day + timedelta(days=1)),
-                        event.ip_hash,
-                        event.user_agent,
-                        event.id,
-                    ),
-                ).fetchone()
-                is None
+                    "INSERT OR IGNORE INTO human_devices VALUES (?, ?)", (event.message_id, device)
+                ).rowcount
+                == 1
             )
         after, days = apply_event(message, before, event, new_device=new_device)
         self.conn.execute(
@@ -339,28 +359,12 @@ class SqliteStore:
     # events
     def add_event(self, event: Event) -> bool:
         with self.db.write() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.id,
-                    event.message_id,
-                    event.kind,
-                    _ts(event.at),
-                    event.verdict.value,
-                    json.dumps(list(event.reasons)),
-                    event.client,
-                    event.link_index,
-                    event.url,
-                    event.ip_hash,
-                    event.network,
-                    event.user_agent,
-                    _ts(event.expires_at) if event.expires_at else None,
-                ),
-            )
-            if cursor.rowcount != 1:
-                return False
-            _Rollups(conn).event_added(event)
-            return True
+            return _insert_event(conn, event)
+
+    def add_events(self, events: list[Event]) -> int:
+        """Many events in one transaction (imports, the bench); returns how many were new."""
+        with self.db.write() as conn:
+            return sum(_insert_event(conn, event) for event in events)
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         rows = self.db.read(
