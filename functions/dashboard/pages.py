@@ -230,7 +230,9 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
 
     @bp.post("/dashboard/signout")
     def signout() -> Response:
-        if g.sid and form_ok():
+        if g.sid and not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        if g.sid:
             gate.end_session(g.sid)
         response = redirect("/dashboard/signin", 303)
         response.delete_cookie(SESSION_COOKIE, path="/dashboard")
