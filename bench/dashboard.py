@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from functions.app import create_app  # noqa: E402
-from mailbeacon.bootstrap import bootstrap  # noqa: E402
+from functions.bootstrap import bootstrap  # noqa: E402
+from functions.config import AppConfig  # noqa: E402
 from mailbeacon.bus.memory import MemoryBus  # noqa: E402
-from mailbeacon.config import Config  # noqa: E402
 from mailbeacon.model import Event, Link, Message, Verdict  # noqa: E402
 from mailbeacon.store import Store  # noqa: E402
 
@@ -191,7 +191,7 @@ def deep_cursor(store: Any, messages: int) -> str | None:
 
 def run_sqlite(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="mb-bench-"))
-    config = Config.from_env(env={}, data_dir=data_dir, insecure_dev_auth=True)
+    config = AppConfig.local(data_dir, insecure_dev_auth=True)
     app = bootstrap(config, bus=MemoryBus())
     store: Any = app.store
     marker = data_dir / f"built-{args.messages}-{args.events}"
@@ -242,7 +242,7 @@ def run_firestore(args: argparse.Namespace) -> None:
         global HEAVY_EVENTS
         HEAVY_EVENTS = min(HEAVY_EVENTS, args.fs_events // 4)
         heavy = build(store, args.fs_messages, args.fs_events, datetime.now(UTC), batch=500)
-        config = Config.from_env(env={}, data_dir=work, insecure_dev_auth=True)
+        config = AppConfig.local(work, insecure_dev_auth=True)
         app = bootstrap(config, store=store, bus=MemoryBus())
         client_web = signed_in_client(create_app(app))
         first = client_web.get(

@@ -15,11 +15,11 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from mailbeacon import reporting
-from mailbeacon.bootstrap import App
 from mailbeacon.clock import parse_time
 from mailbeacon.errors import InvalidInput, StoreUnavailable, Unauthorized, UnknownMessage
 from mailbeacon.services import track_message
 
+from .bootstrap import App
 from .dashboard.signin import Gate
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from typing import Any
 
 from .clock import iso
 from .errors import InvalidInput, Unauthorized
-from .store import Store
+from .records import Namespace, Records
 
 PREFIX = "mbp_"
-BY_HASH = "access-tokens"
-BY_USER = "access-tokens-by-user"
+BY_HASH = Namespace.ACCESS_TOKENS
+BY_USER = Namespace.ACCESS_TOKENS_BY_USER
 MAX_NAME_CHARS = 80
 MAX_TOKENS = 50
 
@@ -44,7 +44,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(store: Store, user: str, name: str, now: datetime) -> tuple[AccessToken, str]:
+def create_token(store: Records, user: str, name: str, now: datetime) -> tuple[AccessToken, str]:
     """A new token for ``user``: its record and the secret, which is never shown again."""
     name = " ".join(name.split())[:MAX_NAME_CHARS]
     if not name:
@@ -63,7 +63,7 @@ def create_token(store: Store, user: str, name: str, now: datetime) -> tuple[Acc
     return token, secret
 
 
-def list_tokens(store: Store, user: str) -> list[AccessToken]:
+def list_tokens(store: Records, user: str) -> list[AccessToken]:
     user = user.lower()
     return [
         AccessToken(key.split("|", 1)[1], user, value["name"], value.get("created_at"))
@@ -71,7 +71,7 @@ def list_tokens(store: Store, user: str) -> list[AccessToken]:
     ]
 
 
-def revoke_token(store: Store, user: str, token_id: str) -> bool:
+def revoke_token(store: Records, user: str, token_id: str) -> bool:
     """Revoke one of ``user``'s tokens; False if they have no token with that id."""
     key = f"{user.lower()}|{token_id}"
     record = store.get_record(BY_USER, key)
@@ -82,7 +82,7 @@ def revoke_token(store: Store, user: str, token_id: str) -> bool:
     return True
 
 
-def user_for_token(store: Store, secret: str) -> str:
+def user_for_token(store: Records, secret: str) -> str:
     """The user a presented token acts for, or Unauthorized."""
     record = store.get_record(BY_HASH, _hash(secret)) if looks_like_token(secret) else None
     if record is None:

@@ -7,17 +7,20 @@ no framing. Alert links (`/dashboard/messages/<id>?key=`) open one message witho
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
-from mailbeacon.bootstrap import App
+from .signin import Gate
 
-from .signin import Gate, SignInConfig
+if TYPE_CHECKING:
+    from ..bootstrap import App
 
 
-def register(web: Flask, app: App, config: SignInConfig | None = None) -> None:
+def register(web: Flask, app: App) -> None:
     from .. import api
     from .pages import blueprint
 
-    gate = Gate(app, config or SignInConfig.from_env())
+    gate = Gate(app, app.config.dashboard)
     web.register_blueprint(blueprint(app, gate))
     api.register(web, app, gate)

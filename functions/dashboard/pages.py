@@ -18,7 +18,6 @@ from flask import Blueprint, Response, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from mailbeacon import access_tokens, reporting
-from mailbeacon.bootstrap import App
 from mailbeacon.clock import parse_time
 from mailbeacon.errors import (
     InvalidInput,
@@ -28,6 +27,7 @@ from mailbeacon.errors import (
     UnknownMessage,
 )
 
+from ..bootstrap import App
 from . import charts
 from .signin import FLOW_COOKIE, SESSION_COOKIE, Gate
 

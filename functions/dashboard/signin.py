@@ -18,18 +18,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from addon.auth import GOOGLE_CERTS_URL, GoogleTokenVerifier, bearer, dev_identity, split_list
+from addon.auth import GoogleTokenVerifier, bearer, dev_identity
 from mailbeacon.access_tokens import looks_like_token, user_for_token
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import Unauthorized
+from mailbeacon.platform import GOOGLE_CERTS_URL
+from mailbeacon.records import Namespace
+
+if TYPE_CHECKING:
+    from functions.bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +40,15 @@ GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
 SESSION_COOKIE = "mb_session"
 FLOW_COOKIE = "mb_signin"
-SESSIONS = "dashboard-sessions"
+SESSIONS = Namespace.DASHBOARD_SESSIONS
 
 
 @dataclass(frozen=True)
 class SignInConfig:
-    """Sign-in settings: MAILBEACON_SIGNIN_CLIENT_ID / _CLIENT_SECRET (the OAuth web client),
-    MAILBEACON_WORKSPACE_DOMAINS (comma-separated; Google sign-in needs at least one),
-    MAILBEACON_GOOGLE_CERTS_URL, MAILBEACON_GOOGLE_AUTH_URL, MAILBEACON_GOOGLE_TOKEN_URL."""
+    """Sign-in settings (read by functions.config): MAILBEACON_SIGNIN_CLIENT_ID and
+    _CLIENT_SECRET (the OAuth web client), MAILBEACON_WORKSPACE_DOMAINS (comma-separated; Google
+    sign-in needs at least one), MAILBEACON_SESSION_HOURS, and the Google endpoints
+    MAILBEACON_GOOGLE_CERTS_URL, _AUTH_URL and _TOKEN_URL (loopback ones in tests)."""
 
     client_ids: tuple[str, ...] = ()
     client_secret: str = ""
@@ -57,19 +61,6 @@ class SignInConfig:
     @property
     def google_enabled(self) -> bool:
         return bool(self.client_ids and self.client_secret and self.domains)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SignInConfig:
-        env = os.environ if env is None else env
-        return cls(
-            client_ids=split_list(env.get("MAILBEACON_SIGNIN_CLIENT_ID")),
-            client_secret=env.get("MAILBEACON_SIGNIN_CLIENT_SECRET") or "",
-            domains=tuple(d.lower() for d in split_list(env.get("MAILBEACON_WORKSPACE_DOMAINS"))),
-            certs_url=env.get("MAILBEACON_GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
-            auth_url=env.get("MAILBEACON_GOOGLE_AUTH_URL") or GOOGLE_AUTH_URL,
-            token_url=env.get("MAILBEACON_GOOGLE_TOKEN_URL") or GOOGLE_TOKEN_URL,
-            session_lifetime=timedelta(hours=float(env.get("MAILBEACON_SESSION_HOURS") or 12)),
-        )
 
 
 @dataclass
@@ -92,7 +83,7 @@ class Gate:
 
     @property
     def dev(self) -> bool:
-        return bool(self.app.config.insecure_dev_auth)
+        return bool(self.app.config.core.insecure_dev_auth)
 
     @property
     def secure(self) -> bool:

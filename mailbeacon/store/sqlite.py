@@ -2,14 +2,13 @@
 
 Each thread has its own connection; writes take the write lock up front (BEGIN IMMEDIATE) and
 wait up to ``busy_timeout`` for it. ``synchronous=NORMAL`` in WAL mode survives a process
-crash; set MAILBEACON_SQLITE_SYNC=FULL to survive power loss too, at some cost per write.
+crash; ``sync="FULL"`` (MAILBEACON_SQLITE_SYNC) survives power loss too, at some cost per write.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Verdict
 from ..queries import EventKey, MessageQuery, search_text, time_key
@@ -211,16 +211,14 @@ class _Rollups:
 class Database:
     """A SQLite file with per-thread connections and versioned migrations."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, sync: str = "NORMAL") -> None:
         self.path = path
-        self.busy_timeout_ms = busy_timeout_ms or int(
-            os.environ.get("MAILBEACON_SQLITE_BUSY_MS") or 5000
-        )
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         # Threads of one process take turns here rather than in SQLite's busy handler, which
         # sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.Lock()
-        self._sync = os.environ.get("MAILBEACON_SQLITE_SYNC", "NORMAL").upper()
+        self._sync = sync.upper()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
 
@@ -294,8 +292,9 @@ class Database:
 class SqliteStore:
     """The Store port on SQLite."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
 
     # messages
     def add_message(self, message: Message) -> None:
@@ -370,7 +369,7 @@ class SqliteStore:
         rows = self.db.read(
             "SELECT * FROM events WHERE message_id = ? AND (expires_at IS NULL OR expires_at > ?) "
             "ORDER BY at DESC, id DESC LIMIT ?",
-            (message_id, _ts(datetime.now(UTC)), -1 if limit is None else limit),
+            (message_id, _ts(self.clock.now()), -1 if limit is None else limit),
         )
         rows.reverse()
         return [_event(r) for r in rows]
@@ -379,7 +378,7 @@ class SqliteStore:
         self, message_id: str, *, before: EventKey | None = None, limit: int = 100
     ) -> list[Event]:
         sql = "SELECT * FROM events WHERE message_id = ? AND (expires_at IS NULL OR expires_at > ?)"
-        params: list[Any] = [message_id, _ts(datetime.now(UTC))]
+        params: list[Any] = [message_id, _ts(self.clock.now())]
         if before is not None:
             at = _ts(before.at)
             sql += " AND at <= ? AND (at < ? OR id < ?)"

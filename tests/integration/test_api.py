@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from functions.app import create_app
-from mailbeacon.bootstrap import App, bootstrap
+from functions.bootstrap import App, bootstrap
+from functions.config import AppConfig
 from mailbeacon.bus import HITS
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from mailbeacon.services import process_hit
 from tests.support.google_signin import FakeGoogleSignIn
 
@@ -60,22 +61,18 @@ class Api:
         return self.client.get(path, headers=who)
 
 
-def make(tmp_path: Path, clock: FixedClock, *, dev: bool) -> Api:
-    config = Config.from_env(
-        env={}, data_dir=tmp_path / ("dev" if dev else "prod"), public_url="https://mb.test",
-        insecure_dev_auth=dev,
-    )  # fmt: skip
+def make(tmp_path: Path, clock: FixedClock, *, dev: bool, google: FakeGoogleSignIn) -> Api:
+    config = AppConfig.local(
+        tmp_path / ("dev" if dev else "prod"), public_url="https://mb.test", insecure_dev_auth=dev
+    )
+    config = replace(config, dashboard=google.signin_config())
     app = bootstrap(config, clock=clock, bus=MemoryBus())
     return Api(app, create_app(app).test_client())
 
 
 @pytest.fixture
-def api(
-    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn, monkeypatch: pytest.MonkeyPatch
-) -> Api:
-    for name, value in {**google.env, "MAILBEACON_WORKSPACE_DOMAINS": "acme.test"}.items():
-        monkeypatch.setenv(name, value)
-    return make(tmp_path, clock, dev=True)
+def api(tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn) -> Api:
+    return make(tmp_path, clock, dev=True, google=google)
 
 
 def test_post_tracks_for_the_caller_and_answers_like_track_json(api: Api) -> None:
@@ -292,7 +289,7 @@ def test_credentials_google_id_tokens_access_tokens_and_dev(
         api.client.get("/api/v1/messages", headers={"Authorization": "Basic eDp5"}).status_code
         == 401
     )
-    prod = make(tmp_path, clock, dev=False)
+    prod = make(tmp_path, clock, dev=False, google=google)
     assert status("dev:ann@acme.test", prod) == 401  # dev tokens only with --insecure-dev-auth
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,10 +17,11 @@ import pytest
 from flask.testing import FlaskClient
 
 from functions.app import create_app
-from mailbeacon.bootstrap import App, bootstrap
+from functions.bootstrap import App, bootstrap
+from functions.config import AppConfig
+from functions.dashboard.signin import SignInConfig
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from mailbeacon.services import track_message
 from tests.support.google_signin import FakeGoogleSignIn
 
@@ -31,17 +33,16 @@ def google() -> Iterator[FakeGoogleSignIn]:
     fake.stop()
 
 
-@pytest.fixture
-def signin_env(google: FakeGoogleSignIn, monkeypatch: pytest.MonkeyPatch) -> FakeGoogleSignIn:
-    for name, value in {**google.env, "MAILBEACON_WORKSPACE_DOMAINS": "acme.test"}.items():
-        monkeypatch.setenv(name, value)
-    return google
-
-
-def build(tmp_path: Path, clock: FixedClock, *, dev: bool, url: str = "https://mb.test") -> App:
-    config = Config.from_env(
-        env={}, data_dir=tmp_path / str(dev), public_url=url, insecure_dev_auth=dev
-    )
+def build(
+    tmp_path: Path,
+    clock: FixedClock,
+    *,
+    dev: bool,
+    url: str = "https://mb.test",
+    signin: SignInConfig | None = None,
+) -> App:
+    config = AppConfig.local(tmp_path / str(dev), public_url=url, insecure_dev_auth=dev)
+    config = replace(config, dashboard=signin or SignInConfig())
     return bootstrap(config, clock=clock, bus=MemoryBus())
 
 
@@ -55,9 +56,11 @@ def dev_signin(client: FlaskClient, email: str = "ann@acme.test") -> object:
 
 
 def test_pages_need_a_session_and_answer_with_a_strict_csp(
-    tmp_path: Path, clock: FixedClock, signin_env: FakeGoogleSignIn
+    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn
 ) -> None:
-    client = create_app(build(tmp_path, clock, dev=False)).test_client()
+    client = create_app(
+        build(tmp_path, clock, dev=False, signin=google.signin_config())
+    ).test_client()
     for path in ("/dashboard/messages", "/dashboard/overview", "/dashboard/settings",
                  "/dashboard/messages.csv", "/dashboard/messages/abc", "/dashboard/"):  # fmt: skip
         answer = client.get(path)
@@ -136,10 +139,9 @@ def _follow_google(location: str) -> str:
 
 
 def test_google_sign_in_with_the_code_flow(
-    tmp_path: Path, clock: FixedClock, signin_env: FakeGoogleSignIn
+    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn
 ) -> None:
-    google = signin_env
-    app = build(tmp_path, clock, dev=False)
+    app = build(tmp_path, clock, dev=False, signin=google.signin_config())
     track_message(app.store, app.urls, app.clock, sender="ann@acme.test",
                   recipients=["bo@example.org"], subject="Ann's")  # fmt: skip
     client = create_app(app).test_client()
@@ -159,19 +161,22 @@ def test_google_sign_in_with_the_code_flow(
 
 @pytest.mark.parametrize("case", ["other domain", "no domain", "state", "no flow cookie"])
 def test_google_sign_in_refusals(
-    tmp_path: Path, clock: FixedClock, signin_env: FakeGoogleSignIn, case: str
+    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn, case: str
 ) -> None:
-    google = signin_env
     users = {"other domain": ("eve@evil.test", "evil.test"), "no domain": ("eve@gmail.com", None)}
     google.next_user = users.get(case, ("ann@acme.test", "acme.test"))
     try:
-        client = create_app(build(tmp_path, clock, dev=False)).test_client()
+        client = create_app(
+            build(tmp_path, clock, dev=False, signin=google.signin_config())
+        ).test_client()
         start = client.get("/dashboard/signin/google")
         back = _follow_google(start.headers["Location"]).removeprefix("https://mb.test")
         if case == "state":
             back = re.sub(r"state=[^&]+", "state=forged", back)
         if case == "no flow cookie":
-            client = create_app(build(tmp_path / "x", clock, dev=False)).test_client()
+            client = create_app(
+                build(tmp_path / "x", clock, dev=False, signin=google.signin_config())
+            ).test_client()
         answer = client.get(back)
         assert answer.status_code == 401 and "Sign-in failed" in answer.get_data(as_text=True)
         assert client.get("/dashboard/messages").status_code == 303

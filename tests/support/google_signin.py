@@ -15,6 +15,9 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from functions.config import load_config
+from functions.dashboard.signin import SignInConfig
+
 from .google_tokens import TokenIssuer
 from .http import LoopbackServer
 
@@ -28,16 +31,21 @@ class FakeGoogleSignIn:
         self._codes: dict[str, tuple[str, str | None, str, str]] = {}
         self.server = LoopbackServer(self._serve)
 
-    @property
-    def env(self) -> dict[str, str]:
+    def env(self, domains: str = "acme.test") -> dict[str, str]:
+        """The variables that point a Mailbeacon process at this Google."""
         base = self.server.url
         return {
             "MAILBEACON_SIGNIN_CLIENT_ID": self.client_id,
             "MAILBEACON_SIGNIN_CLIENT_SECRET": self.client_secret,
+            "MAILBEACON_WORKSPACE_DOMAINS": domains,
             "MAILBEACON_GOOGLE_CERTS_URL": base + "/oauth2/v1/certs",
             "MAILBEACON_GOOGLE_AUTH_URL": base + "/o/oauth2/v2/auth",
             "MAILBEACON_GOOGLE_TOKEN_URL": base + "/token",
         }
+
+    def signin_config(self, domains: str = "acme.test") -> SignInConfig:
+        """The same, as the config object an in-process app takes."""
+        return load_config(self.env(domains)).dashboard
 
     def id_token(self, email: str, hd: str | None, **claims: Any) -> str:
         extra = {"hd": hd} if hd else {}
