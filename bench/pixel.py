@@ -54,11 +54,11 @@ def serve_noop(port: int, data_dir: str) -> None:
     from flask import Response
 
     from functions.app import GIF, NO_STORE, create_app
+    from functions.bootstrap import bootstrap
+    from functions.config import load_config
     from functions.server import make_server
-    from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.config import Config
 
-    web = create_app(bootstrap(Config.from_env(data_dir=Path(data_dir))))
+    web = create_app(bootstrap(load_config(data_dir=Path(data_dir))))
 
     @web.route("/noop/<token>.gif", methods=["GET", "HEAD"])
     def noop(token: str) -> Response:
@@ -74,11 +74,11 @@ def profile_edge(calls: int = 20000) -> None:
     import pstats
 
     from functions.app import create_app
-    from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.config import Config
+    from functions.bootstrap import bootstrap
+    from functions.config import AppConfig
     from mailbeacon.services import track_message
 
-    app = bootstrap(Config(data_dir=Path(tempfile.mkdtemp(prefix="mb-prof-"))))
+    app = bootstrap(AppConfig.local(Path(tempfile.mkdtemp(prefix="mb-prof-"))))
     tracked = track_message(
         app.store, app.urls, app.clock, sender="p@example.com", recipients=["r@example.org"]
     )
@@ -271,11 +271,11 @@ def timed_stats(env: dict[str, str], message_id: str) -> float:
 
 def timed_read(data: Path, message_id: str) -> float:
     """What `stats` does once its process is up: pending hits of the message, then stats."""
-    from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.config import Config
+    from functions.bootstrap import bootstrap
+    from functions.config import AppConfig
     from mailbeacon.services import get_stats_with_pending
 
-    app = bootstrap(Config(data_dir=data))
+    app = bootstrap(AppConfig.local(data))
     start = time.perf_counter()
     pending = app.worker.pending_hits(message_id) if app.worker else []
     get_stats_with_pending(app.store, app.classifier, message_id, pending)

@@ -10,10 +10,11 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.urls import iri_to_uri
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidToken, MailbeaconError
 from mailbeacon.hits import build_hit, client_address
 from mailbeacon.services import record_hit
+
+from .bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class TrackingEdge:
     def __init__(self, app: App) -> None:
         self.app = app
         self.ip_key = app.ip_key
-        self.trust_proxy = app.config.trust_proxy
+        self.trust_proxy = app.config.core.trust_proxy
         # Catalogue look-ups walk nine range sets; the same proxies and scanners come back
         # again and again. The addresses stay in memory only, never written anywhere.
         self.tagger = functools.lru_cache(maxsize=4096)(app.tagger)
@@ -148,17 +149,10 @@ def create_app(app: App) -> Flask:
         status, headers, body = edge.answer(request.environ) or ("404", NOT_FOUND_HEADERS, b"")
         return Response(body, int(status[:3]), [h for h in headers if h[0] != "Content-Length"])
 
-    addon_endpoint: list[object] = []  # built on first use: it holds a certificate cache
-
     @web.post("/addon", defaults={"route": ""})
     @web.post("/addon/<path:route>")
     def addon(route: str) -> tuple[Response, int]:
-        from addon.endpoint import AddonEndpoint
-
-        if not addon_endpoint:
-            addon_endpoint.append(AddonEndpoint.for_app(app))
-        endpoint: AddonEndpoint = addon_endpoint[0]  # type: ignore[assignment]
-        status, payload = endpoint.handle(
+        status, payload = app.addon.handle(
             route, request.args.get("route"), request.headers, request.get_data()
         )
         return jsonify(payload), status

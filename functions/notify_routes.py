@@ -6,12 +6,14 @@ Each route verifies the request, calls one notifier function and maps errors to 
 from __future__ import annotations
 
 import html
+import json
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, Unauthorized
+
+from .bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -22,28 +24,39 @@ def register_notifier_routes(web: Flask, app: App) -> None:
     from notifier.slack_actions import handle_event, handle_interaction
 
     routes = Blueprint("notifier", __name__)
-    config = app.notifier.config
-    base_url = app.urls.base_url
-
-    def installer():  # type: ignore[no-untyped-def]
-        from notifier.slack_install import SlackInstaller
-
-        return SlackInstaller(app.store, app.clock, config, base_url)
+    config = app.config.notifier
 
     @routes.get("/slack/install")
     def slack_install() -> Response:
+        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE
+
         try:
-            return redirect(installer().authorize_url(), 302)  # type: ignore[return-value]
+            url, state = app.slack_installer.authorize_url()
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
+        response = redirect(url, 302)
+        response.set_cookie(
+            STATE_COOKIE,
+            state,
+            max_age=600,
+            path=CALLBACK_PATH,
+            secure=app.urls.base_url.startswith("https://"),
+            httponly=True,
+            samesite="Lax",  # sent on Slack's top-level redirect back to us
+        )
+        return response  # type: ignore[return-value]
 
     @routes.get("/slack/oauth/callback")
     def slack_callback() -> Response:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
         try:
-            installation = installer().complete(
-                request.args.get("code", ""), request.args.get("state", "")
+            from notifier.slack_install import STATE_COOKIE
+
+            installation = app.slack_installer.complete(
+                request.args.get("code", ""),
+                request.args.get("state", ""),
+                request.cookies.get(STATE_COOKIE),
             )
         except Unauthorized as exc:
             log.info("refused Slack OAuth callback: %s", exc)
@@ -77,22 +90,19 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from addon.auth import GoogleTokenVerifier, bearer
-
-    verifier = GoogleTokenVerifier(  # built once: it caches Google's certificates
-        audiences=config.chat_audience or (f"{base_url}/chat",),
-        emails=config.chat_issuer_emails,
-        certs_url=config.google_certs_url,
-    )
+    from addon.auth import bearer
 
     @routes.post("/chat")
     def chat() -> tuple[Response, int]:
         try:
-            verifier.verify(bearer(request.headers))
+            app.chat_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
-        event = request.get_json(silent=True)
+        try:
+            event = json.loads(request.get_data())
+        except (ValueError, RecursionError):  # Flask's silent get_json lets RecursionError out
+            event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400
         return jsonify(handle_chat_event(app.store, event)), 200

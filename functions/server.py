@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
 import sys
-from dataclasses import replace
 from typing import Any
 
-from mailbeacon.bootstrap import bootstrap
-from mailbeacon.config import Config
+from mailbeacon.errors import MailbeaconError
+from mailbeacon.files import write_private
+
+from .bootstrap import App, bootstrap
+from .config import AppConfig
 
 log = logging.getLogger(__name__)
 
 THREADS = 8
 BACKLOG = 1024
+# The request line and headers together, and a body: cheroot reads no further and answers 413
+# (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 1 << 20  # the largest add-on event we accept (addon/events.py MAX_BODY)
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -39,34 +44,69 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
         server_name="mailbeacon",
         request_queue_size=BACKLOG,
     )
+    server.max_request_header_size = MAX_HEADER_BYTES
+    server.max_request_body_size = MAX_BODY_BYTES
     server.prepare()
     return server
 
 
-def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> int:
+def _listen_url(host: str, port: int) -> str:
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+
+
+def _start(
+    config: AppConfig, host: str, port: int, threads: int, web: list[Any]
+) -> tuple[App, Any, str, str]:
+    """Set everything up, then bind: a start that fails (bad secret, corrupt or unwritable
+    store, port in use) leaves no process holding the port. Returns (app, server, listen URL,
+    public URL)."""
+    core = config.core
+    public = (core.public_url or _listen_url(host, port)).rstrip("/")
+    app = bootstrap(config.with_core(public_url=public))
+    try:
+        server = make_server(
+            lambda environ, start: web[0](environ, start),  # set below, once the URL is known
+            host,
+            port,
+            threads,
+        )
+    except BaseException:
+        app.close()
+        raise
+    bound = _listen_url(host, server.bind_addr[1])
+    if port == 0 and not core.public_url:  # a free port was picked: the URLs must name it
+        public = app.urls.base_url = bound  # Urls is shared by everything bootstrap built
+        if not core.click_url:
+            app.urls.click_url = bound
+    try:
+        write_private(core.server_file, json.dumps({"public_url": public, "listen": bound}))
+    except OSError:
+        server.stop()
+        app.close()
+        raise
+    return app, server, bound, public
+
+
+def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) -> int:
     from .app import create_app
 
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    server = make_server(
-        lambda environ, start: web(environ, start),  # bound below, once the URL is known
-        host,
-        port,
-        threads,
-    )
-    real_port = server.bind_addr[1]
-    bound = f"http://{host if ':' not in host else f'[{host}]'}:{real_port}"
-    public = (config.public_url or bound).rstrip("/")
-    config.server_file.write_text(json.dumps({"public_url": public, "listen": bound}))
-    config = replace(config, public_url=public)
-    app = bootstrap(config)
-    web = create_app(app)
+    core = config.core
+    web: list[Any] = []
+    try:
+        app, server, bound, public = _start(config, host, port, threads, web)
+    except (OSError, ValueError, MailbeaconError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        print(f"mailbeacon serve: cannot start: {reason}{where}", file=sys.stderr)
+        return 2
+    web.append(create_app(app))
     worker = None
-    if os.environ.get("MAILBEACON_WORKER", "on").lower() != "off":
-        worker = start_worker(config)
+    if core.worker:  # the pipeline in its own process; this one only answers
+        worker = start_worker(config.with_core(public_url=public))
     else:  # edge only: another process drains the spool
         log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
 
-    if config.insecure_dev_auth:
+    if core.insecure_dev_auth:
         banner = "!" * 72
         print(
             f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
@@ -74,9 +114,9 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
             file=sys.stderr,
             flush=True,
         )
-    print(f"Mailbeacon listening on {bound} (public URL {public}, data in {config.data_dir})")
+    print(f"Mailbeacon listening on {bound} (public URL {public}, data in {core.data_dir})")
     print(
-        f"Track a first message: mailbeacon track --data-dir {config.data_dir}"
+        f"Track a first message: mailbeacon track --data-dir {core.data_dir}"
         " --sender you@example.com --to them@example.com --subject Hello",
         flush=True,
     )
@@ -100,10 +140,11 @@ def serve(config: Config, *, host: str, port: int, threads: int = THREADS) -> in
     return 0
 
 
-def start_worker(config: Config) -> Any:
+def start_worker(config: AppConfig) -> Any:
     """The pipeline in its own process (functions/worker.py), started fresh (spawn), so it
     shares no lock or thread state with the server."""
     import multiprocessing
+    import os
 
     from .worker import run
 

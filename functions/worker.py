@@ -16,9 +16,8 @@ import logging
 import os
 import signal
 import threading
-from typing import Any
 
-from mailbeacon.config import Config
+from .config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,27 +27,13 @@ PR_SET_PDEATHSIG = 1
 
 def _die_with(parent: int) -> None:
     """Ask Linux to kill us when the server goes; elsewhere the poll in ``run`` notices."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the server went before prctl took effect
         os._exit(0)
 
 
-def _retention(app: Any, stop: threading.Event, every: float = 3600.0) -> None:
-    """Enforce retention on the embedded store (Firestore does it with a TTL policy)."""
-    while not stop.wait(every):
-        try:
-            removed = app.store.purge_expired(app.clock.now())
-            if removed:
-                log.info("retention: removed %s expired events", removed)
-        except Exception:
-            log.exception("retention sweep failed")
-
-
-def run(config: Config, parent: int) -> None:
+def run(config: AppConfig, parent: int) -> None:
     """The worker's main: runs until the server stops it or goes away."""
     _die_with(parent)
     logging.basicConfig(
@@ -56,19 +41,13 @@ def run(config: Config, parent: int) -> None:
     )
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
-    from mailbeacon.bootstrap import bootstrap
-    from notifier.digest import DigestScheduler
+    from .bootstrap import bootstrap
 
-    app = bootstrap(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker = app.worker
-    assert worker is not None, "the worker process needs a bus that delivers here"
-    worker.start()
-    threading.Thread(target=_retention, args=(app, stop), daemon=True, name="retention").start()
-    digests = DigestScheduler(app.store, app.bus, app.clock, app.notifier.config.digest_hour)
-    digests.start()
+    app = bootstrap(config)
     try:
+        app.start()  # the bus worker, the digest scheduler, the retention sweep
         while not stop.wait(0.5):
             if os.getppid() != parent:
                 log.warning("the server is gone; stopping")
@@ -76,6 +55,4 @@ def run(config: Config, parent: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        digests.stop()
-        worker.stop()
         app.close()

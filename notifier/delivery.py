@@ -12,28 +12,31 @@ into the user's Settings.problems, where `mailbeacon settings` shows them.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from mailbeacon.clock import Clock, iso, parse_time
-from mailbeacon.errors import DeliveryFailed, RetryLater
+from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
 from mailbeacon.model import Settings
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.redact import redact
+from mailbeacon.settings import record_problem
+from mailbeacon.store import Storage
 
 from .post import Post
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-DELIVERIES = "notify-delivery"
-MAX_PROBLEMS = 10
+DELIVERIES = Namespace.DELIVERIES
 
 
 class Channel(Protocol):
     """One way of telling a user. ``send`` raises DeliveryFailed; it never returns an error."""
 
     name: str
+    self_retrying: bool
+    """True when the channel's SDK already retries with our policy (no second retry loop)."""
 
     def enabled(self, settings: Settings) -> bool: ...
 
@@ -43,7 +46,7 @@ class Channel(Protocol):
 class DeliveryLog:
     """Claim / sent / failed states per (key, channel), on the records API."""
 
-    def __init__(self, store: Store, clock: Clock, lease: timedelta = timedelta(seconds=60)):
+    def __init__(self, store: Storage, clock: Clock, lease: timedelta = timedelta(seconds=60)):
         self.store = store
         self.clock = clock
         self.lease = lease
@@ -80,22 +83,12 @@ class DeliveryLog:
     def settle(self, key: str, state: str, detail: str = "") -> None:
         value = {"state": state, "at": iso(self.clock.now())}
         if detail:
-            value["detail"] = detail[:300]
+            value["detail"] = redact(detail)[:300]
         self.store.put_record(DELIVERIES, key, value)
 
     def state(self, key: str) -> str | None:
         record = self.store.get_record(DELIVERIES, key)
         return record.get("state") if record else None
-
-
-def record_problem(store: Store, user: str, problem: str, at: datetime) -> Settings:
-    """Add a permanent failure to the user's settings (newest last, deduplicated, capped)."""
-    settings = store.get_settings(user)
-    text = f"{iso(at)} {problem}"
-    kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
-    updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
-    store.put_settings(updated)
-    return updated
 
 
 def deliver(
@@ -104,7 +97,7 @@ def deliver(
     settings: Settings,
     *,
     deliveries: DeliveryLog,
-    store: Store,
+    store: Storage,
     policy: RetryPolicy,
 ) -> str:
     """Send ``post`` on ``channel`` at most once per key; returns what happened.
@@ -116,11 +109,28 @@ def deliver(
     if not deliveries.claim(key):
         return "already"
     try:
-        if getattr(channel, "self_retrying", False):
-            channel.send(post, settings)  # its SDK retries with the same policy
-        else:
-            policy.call(lambda: channel.send(post, settings))
+        try:
+            if channel.self_retrying:
+                channel.send(post, settings)  # its SDK retries with the same policy
+            else:
+                policy.call(lambda: channel.send(post, settings))
+        except ImportError as exc:
+            # A missing package stays missing: retrying would loop until the row dead-letters
+            # and the user would never learn why nothing arrives.
+            raise DeliveryFailed(
+                channel.name, f"not installed on this server ({exc.name or exc})", permanent=True
+            ) from exc
+        except InvalidInput as exc:  # the alert itself cannot be built: no retry will help
+            detail = f"cannot build the alert: {exc}"
+            raise DeliveryFailed(channel.name, detail, permanent=True) from exc
     except DeliveryFailed as exc:
+        if not exc.permanent and policy.gives_up(exc):
+            exc = DeliveryFailed(
+                channel.name,
+                f"{exc.detail} (asked to wait {exc.retry_after:g}s, longer than we keep an alert)",
+                permanent=True,
+                status=exc.status,
+            )
         if exc.permanent:
             deliveries.settle(key, "failed", exc.detail)
             record_problem(

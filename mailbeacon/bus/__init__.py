@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 HITS = "hits"
 NOTIFY = "notify"
 DIGEST = "digest"
+TOPICS = (HITS, NOTIFY, DIGEST)
+DEFAULT_TOPIC_PREFIX = "mailbeacon-"
+"""Cloud topic ids are the prefix plus the topic (Pub/Sub ids need at least three characters)."""
+
+
+def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
+    """Our topics as cloud topic ids: one naming rule for the bus and the deploy plan."""
+    return {topic: f"{prefix}{topic}" for topic in TOPICS}
+
 
 Handler = Callable[[dict[str, Any]], None]
 """A consumer. Raising asks for redelivery (RetryLater names when); returning acknowledges."""
@@ -21,29 +30,25 @@ class Bus(Protocol):
         """Make ``payload`` durable on ``topic`` or raise BusUnavailable."""
 
 
-@runtime_checkable
-class Subscriber(Protocol):
-    """A bus whose consumers are named in this process (Pub/Sub: each topic's function)."""
-
-    def subscribe(self, topic: str, handler: Handler) -> None: ...
-
-
-@runtime_checkable
 class Worker(Protocol):
-    """A bus that delivers in this process: the local and memory buses (Pub/Sub pushes)."""
+    """The consuming side: runs the handler subscribed to each topic, at least once per payload.
+
+    Locally the local bus's worker (in `mailbeacon serve`'s worker process); in the cloud,
+    Pub/Sub push into the entry points (or a streaming-pull worker in cluster mode). The local
+    and memory buses implement it, so callers never probe a bus with ``getattr``.
+    """
 
     def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
-        """Deliver ``topic`` to ``handler``; with ``batch``, several messages at a time."""
+        """Deliver ``topic`` to ``handler``; with ``batch``, several payloads at a time (a
+        worker that delivers one at a time may ignore it)."""
 
-    def drain(self, topics: Iterable[str] | None = None) -> int:
-        """Deliver everything ready now, in the calling thread; returns how many."""
+    def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
+        """Run every ready payload of ``topics`` now, in this thread; returns how many."""
 
     def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
-        """Hits published and not yet processed, oldest first, optionally of one message
-        (for readers that must not wait for the worker)."""
+        """Hits published and not yet processed, oldest first, optionally of one message:
+        for readers that must not wait for the worker (empty where it cannot be known)."""
 
-    def start(self) -> None:
-        """Deliver in the background from now on."""
+    def start(self) -> None: ...
 
-    def stop(self) -> None:
-        """Stop background delivery (what is not acknowledged stays for the next worker)."""
+    def stop(self) -> None: ...

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BusUnavailable, RetryLater, StoreUnavailable
+from ..redact import redact
 from ..store.sqlite import Database
 from . import HITS, NOTIFY, BatchHandler, Handler
 from . import spool as spool_files
@@ -286,7 +287,7 @@ class LocalBus:
                 conn.execute(
                     "UPDATE outbox SET attempts = ?, available_at = ?, leased_until = 0, "
                     "last_error = ?, dead = ? WHERE id = ?",
-                    (attempts, self.now() + abs(delay), error[:500], dead, row_id),
+                    (attempts, self.now() + abs(delay), redact(error)[:500], dead, row_id),
                 )
                 if dead:
                     log.error(

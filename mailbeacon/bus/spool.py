@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..files import private_dir
+
 log = logging.getLogger(__name__)
 
 MAGIC = b"\xb7\x4d"
@@ -106,7 +108,7 @@ class SpoolWriter:
         data = frame(payload)
         with self._lock:
             if self._fd < 0:
-                self.directory.mkdir(parents=True, exist_ok=True)
+                private_dir(self.directory)  # hits are personal data: owner-only, like the db
                 existing = segments(self.directory)
                 self._open((existing[-1] + 1) if existing else 1)
             before = self._size

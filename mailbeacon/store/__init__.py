@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..model import Event, Link, Message, MessageContext, Settings
+from ..queries import EventKey, MessageQuery
+from ..records import Records
+from ..rollup import MessageRow, Summary
 
 CONTEXT_EVENTS = 200
 """The latest events a classification may look back on."""
 
 
 class Store(Protocol):
-    """Persistence the services need, and no more. Every method is safe to call from threads."""
+    """Persistence the services need, and no more. Every method is safe to call from threads.
+
+    Every adapter also implements ``Records`` (mailbeacon/records.py) on the same backend.
+    """
 
     def add_message(self, message: Message) -> None:
         """Register a tracked message (with its links)."""
@@ -47,6 +53,24 @@ class Store(Protocol):
         document's last context write, about a second behind at most); None for an unknown
         message."""
 
+    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+        """A page of the owner's messages with their summaries, filtered and sorted as asked,
+        up to ``query.limit + 1`` rows (the extra one tells the caller there is more). Served
+        from indexes and summaries kept as events arrive, never by counting events."""
+
+    def get_summary(self, message_id: str) -> Summary | None:
+        """A message's summary as kept by add_event; None for an unknown message."""
+
+    def list_events_page(
+        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Up to ``limit`` of a message's unexpired events, newest first, older than
+        ``before``: the timeline, a page at a time."""
+
+    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        """The owner's daily counters (see rollup.DayCounts) for days ``first``..``last``
+        (YYYY-MM-DD, inclusive); days without any are absent."""
+
     def add_self_view(self, message_id: str, at: datetime) -> None: ...
 
     def list_self_views(self, message_id: str) -> list[datetime]: ...
@@ -55,19 +79,6 @@ class Store(Protocol):
         """A user's settings; defaults when the user never saved any."""
 
     def put_settings(self, settings: Settings) -> None: ...
-
-    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
-        """Small documents for the edges (installations, DM spaces, delivery log)."""
-
-    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None: ...
-
-    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
-        """Insert if absent: False when the key exists. The building block of idempotency."""
-
-    def delete_record(self, namespace: str, key: str) -> None: ...
-
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        """Records of a namespace whose key starts with ``prefix``, in key order."""
 
     def purge_expired(self, now: datetime) -> int:
         """Delete events past their expiry; returns how many (Firestore leaves this to TTL)."""
@@ -86,3 +97,7 @@ def assemble_context(store: Store, message_id: str) -> MessageContext | None:
         self_views=tuple(store.list_self_views(message_id)),
         strictness=store.get_settings(message.owner).strictness,
     )
+
+
+class Storage(Store, Records, Protocol):
+    """A backend that keeps both the tracking data and the records (every adapter does)."""
