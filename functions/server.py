@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from mailbeacon.errors import MailbeaconError
@@ -102,7 +104,7 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
     web.append(create_app(app))
     worker = None
     if core.worker:  # the pipeline in its own process; this one only answers
-        worker = start_worker(config.with_core(public_url=public))
+        worker = WorkerProcess(config.with_core(public_url=public)).start()
     else:  # edge only: another process drains the spool
         log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
 
@@ -132,24 +134,49 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
     finally:
         server.stop()
         if worker is not None:
-            worker.terminate()
-            worker.join(10)
-            if worker.is_alive():
-                worker.kill()
+            worker.stop()
         app.close()
     return 0
 
 
-def start_worker(config: AppConfig) -> Any:
-    """The pipeline in its own process (functions/worker.py), started fresh (spawn), so it
-    shares no lock or thread state with the server."""
-    import multiprocessing
-    import os
+class WorkerProcess:
+    """The pipeline in its own process (functions/worker.py), started fresh (spawn) so that it
+    shares no lock or thread state with the server, and started again if it dies: hits wait
+    in the spool meanwhile, so a crashed worker delays processing and loses nothing."""
 
-    from .worker import run
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.process: Any = None
+        self._stop = threading.Event()
 
-    process = multiprocessing.get_context("spawn").Process(
-        target=run, args=(config, os.getpid()), name="mailbeacon-worker", daemon=True
-    )
-    process.start()
-    return process
+    def _spawn(self) -> None:
+        import multiprocessing
+
+        from .worker import run
+
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=run, args=(self.config, os.getpid()), name="mailbeacon-worker", daemon=True
+        )
+        self.process.start()
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self._stop.wait(delay):
+            if self.process.is_alive() or self._stop.is_set():
+                delay = 1.0
+                continue
+            log.error("the worker process exited (%s); starting it again", self.process.exitcode)
+            self._spawn()
+            delay = min(60.0, delay * 2)
+
+    def start(self) -> WorkerProcess:
+        self._spawn()
+        threading.Thread(target=self._watch, daemon=True, name="worker-watch").start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.process.terminate()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()

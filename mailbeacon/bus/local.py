@@ -17,6 +17,7 @@ The bus owns its tables (``outbox``, ``bus_cursor``) and creates them itself.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import random
@@ -135,7 +136,9 @@ class LocalBus:
         try:
             writer.append(record)
         except OSError as exc:
-            raise BusUnavailable(f"hit spool: {exc}") from exc
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BusUnavailable(f"hit spool: disk full ({exc.strerror})") from exc
+            raise BusUnavailable(f"hit spool: {exc.strerror or exc}") from exc
         self._wake.set()
 
     def _open_writer(self) -> SpoolWriter:

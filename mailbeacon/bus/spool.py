@@ -17,6 +17,7 @@ known to be torn (and skipped with a warning) rather than a write still in progr
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import mmap
 import os
@@ -119,7 +120,7 @@ class SpoolWriter:
                 raise
             if written != len(data):  # a short write (disk full): take the partial frame back
                 self._cut(before)
-                raise OSError(28, f"disk full: short write ({written} of {len(data)} bytes)")
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
             self._size = before + written
             self._appended += 1
             ticket = self._appended

@@ -156,3 +156,36 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_answers_503(small_disk: Pa
         )
     finally:
         server.stop()
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of server ``pid`` (multiprocessing's helpers left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
+                continue
+            if b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_crashed_worker_is_started_again_and_its_hits_wait_in_the_spool(tmp_path: Path) -> None:
+    server = ServerProcess(data_dir=tmp_path / "data").start()
+    try:
+        assert server.proc is not None
+        (worker,) = wait_until(lambda: _children(server.proc.pid))  # type: ignore[union-attr]
+        tracked = _track(server)
+        os.kill(worker, 9)
+        assert _get(tracked["pixel_url"])[0] == 200  # the edge does not need the worker
+        db = sqlite3.connect(tmp_path / "data" / "mailbeacon.db")
+        wait_until(lambda: db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1)
+        (again,) = _children(server.proc.pid)  # type: ignore[union-attr]
+        assert again != worker
+        assert "the worker process exited" in server.log.read_text()
+    finally:
+        server.stop()
