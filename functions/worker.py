@@ -17,6 +17,8 @@ import os
 import signal
 import threading
 
+from mailbeacon.redact import install_log_redaction
+
 from .config import AppConfig
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,10 @@ def _die_with(parent: int) -> None:
 def run(config: AppConfig, parent: int) -> None:
     """The worker's main: runs until the server stops it or goes away."""
     _die_with(parent)
-    logging.basicConfig(
+    logging.basicConfig(  # as the server's (functions/cli), secrets redacted the same way
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
     )
+    install_log_redaction()
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     from .bootstrap import bootstrap
