@@ -240,12 +240,15 @@ def process_hits(
     """Classify hits and store them as events, once each, however often they are delivered.
 
     A batch reads each message's context once and extends it with the events it classifies,
-    so a burst of opens on one message costs one context read, not one per hit. Human events
-    are handed to the notifier every time (it is idempotent per event and channel), so a crash
-    between storing and handing over loses no alert.
+    so a burst of opens on one message costs one context read, not one per hit. Everything is
+    classified before anything is written, so a caller that wraps the batch in a transaction
+    holds the write lock only for the writes. Human events are handed to the notifier every
+    time (it is idempotent per event and channel), so a crash between storing and handing
+    over loses no alert.
     """
     contexts: dict[str, MessageContext | None] = {}
     events: list[Event] = []
+    owners: dict[str, str] = {}
     for payload in payloads:
         try:
             hit = Hit.from_dict(payload)
@@ -259,20 +262,16 @@ def process_hits(
             log.info("hit for unknown message %s ignored", hit.message_id)
             continue
         event = classify_hit(hit, loaded, classifier, retention)
-        store.add_event(event)
         if all(e.id != event.id for e in loaded.earlier):
             earlier = (*loaded.earlier, event)[-CONTEXT_EVENTS:]
             contexts[hit.message_id] = replace(loaded, earlier=earlier)
-        if event.verdict is Verdict.HUMAN:
-            bus.publish(
-                NOTIFY,
-                {
-                    "event_id": event.id,
-                    "message_id": event.message_id,
-                    "owner": loaded.message.owner,
-                },
-            )
+        owners[event.message_id] = loaded.message.owner
         events.append(event)
+    for event in events:
+        store.add_event(event)
+        if event.verdict is Verdict.HUMAN:
+            handoff = {"event_id": event.id, "message_id": event.message_id}
+            bus.publish(NOTIFY, {**handoff, "owner": owners[event.message_id]})
     return events
 
 

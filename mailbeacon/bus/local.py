@@ -194,7 +194,9 @@ class LocalBus:
         handler, many = self.handlers.get(HITS), self.batch_handlers.get(HITS)
         if handler is None and many is None:
             return 0
-        with self.db.write() as conn:
+        # Deferred: the batch's reads and classification run before SQLite's write lock is
+        # taken, at the first insert, so other processes' writers wait only for the writes.
+        with self.db.write(deferred=True) as conn:
             start = self._cursor(conn)
             batch = spool_files.read(self.spool_dir, start, max_records=self.batch)
             if batch.end == start:

@@ -266,12 +266,15 @@ class Database:
         return self._sync == "FULL"
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, *, deferred: bool = False) -> Iterator[sqlite3.Connection]:
         """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back.
 
         Inside another ``write`` of the same thread it joins the outer transaction, so a
         caller can make several writes (a batch of hits, its events and the bus cursor) one
-        atomic commit.
+        atomic commit. ``deferred`` takes SQLite's write lock at the first write rather than
+        at the start, so reads and computation before it do not hold other processes' writers
+        up; if another process wrote in between, that first write fails (StoreUnavailable)
+        and the caller retries.
         """
         conn = self.connection()
         if getattr(self._local, "depth", 0):
@@ -285,7 +288,7 @@ class Database:
             raise StoreUnavailable("database busy: timed out waiting for the write lock")
         try:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"database busy: {_describe(exc)}") from exc
             self._local.depth = 1
