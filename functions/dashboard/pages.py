@@ -46,6 +46,13 @@ HEADERS = {
 }
 
 
+CHOICES = {
+    "notify": (("first-open", "the first open"), ("every-open", "every open"),
+               ("clicks", "clicks only"), ("off", "nothing")),
+    "strictness": (("lenient", "lenient"), ("balanced", "balanced"), ("strict", "strict")),
+}  # fmt: skip
+
+
 def not_found() -> Response:
     return Response("not found\n", 404, mimetype="text/plain")
 
@@ -350,10 +357,39 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             days=charts.DAYS,
         )
 
-    # settings: access tokens
+    # settings: channels (through mailbeacon.settings, as the CLI and the add-on) and tokens
     def settings_page(status: int = 200, **extra: Any) -> Response:
         tokens = access_tokens.list_tokens(app.store, g.user)
-        return render("settings.html", status, tokens=tokens, **extra)
+        extra.setdefault("settings", app.store.get_settings(g.user))
+        extra.setdefault("errors", {})
+        return render("settings.html", status, tokens=tokens, choices=CHOICES, **extra)
+
+    @bp.post("/dashboard/settings")
+    def save_settings() -> Response:
+        from mailbeacon.settings import InvalidSettings, SettingsChange, update_settings
+
+        if not g.user:
+            return signed_out()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        form = request.form
+        change = SettingsChange(
+            notify=form.get("notify", ""),
+            slack_webhook=form.get("slack_webhook", ""),
+            slack_app_dm=form.get("slack_app_dm") == "on",
+            chat_webhook=form.get("chat_webhook", ""),
+            chat_app_dm=form.get("chat_app_dm") == "on",
+            email_to=form.get("email_to", ""),
+            quiet_hours=form.get("quiet_hours", ""),
+            timezone=form.get("timezone", "") or "UTC",
+            strictness=form.get("strictness", ""),
+            clear_problems=form.get("clear_problems") == "on",
+        )
+        try:
+            update_settings(app.store, app.records, g.user, change, app.webhook_rules)
+        except InvalidSettings as exc:
+            return settings_page(400, errors=exc.errors, problem="Nothing was saved: " + str(exc))
+        return settings_page(saved=True)
 
     @bp.get("/dashboard/settings")
     def settings() -> Response:
