@@ -16,7 +16,6 @@ not subtracted from these counters.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -187,10 +186,3 @@ def merge_days(into: DayCounts, more: DayCounts) -> DayCounts:
         for name, n in counts.items():
             target[name] = target.get(name, 0) + n
     return into
-
-
-def sum_counts(rows: list[dict[str, int]]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for row in rows:
-        total.update(row)
-    return total
