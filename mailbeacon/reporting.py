@@ -48,9 +48,12 @@ def _time(name: str, value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return parse_time(value)
+        at = parse_time(value)
     except ValueError as exc:
         raise InvalidInput(f"{name} must be an ISO 8601 time, got {value[:40]!r}") from exc
+    if not 1970 <= at.year <= 9000:
+        raise InvalidInput(f"{name} must be between the years 1970 and 9000")
+    return at
 
 
 def _limit(value: str | None, default: int) -> int:
@@ -91,6 +94,8 @@ def parse_message_query(
             or not isinstance(decoded.get("i"), str)
         ):
             raise InvalidInput("cursor does not belong to this listing (sort changed?)")
+        if decoded["k"] or sort != "activity":  # "" is the activity key of untouched messages
+            _time("cursor", decoded["k"])
         after = (decoded["k"], decoded["i"])
     return MessageQuery(
         status=status,

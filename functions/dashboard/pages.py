@@ -62,7 +62,7 @@ def _page_args(args: Any) -> MultiDict[str, str]:
     out: MultiDict[str, str] = MultiDict(args)
     until = out.get("until") or ""
     if len(until) == 10:
-        with contextlib.suppress(ValueError):  # reporting reports it
+        with contextlib.suppress(ValueError, OverflowError):  # reporting reports it
             out["until"] = (parse_time(until) + timedelta(days=1)).isoformat()
     return out
 

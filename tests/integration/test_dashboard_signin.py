@@ -239,3 +239,24 @@ def test_alert_settings_are_saved_through_the_settings_use_case(
     assert settings.slack_webhook == form["slack_webhook"] and settings.slack_app_dm
     assert (settings.quiet_hours.start, settings.quiet_hours.end) == (22, 7)  # type: ignore[union-attr]
     assert not settings.chat_app_dm and settings.strictness.value == "strict"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/messages?until=9999-12-31",
+        "/dashboard/messages?since=not-a-date",
+        "/dashboard/messages?limit=0",
+        "/dashboard/messages?cursor=%25%25",
+        "/dashboard/overview?until=0001-01-01",
+        "/dashboard/overview?since=2000-01-01",
+        "/dashboard/messages.csv?status=nope",
+    ],
+)
+def test_bad_page_parameters_are_400_with_the_reason(
+    tmp_path: Path, clock: FixedClock, path: str
+) -> None:
+    client = create_app(build(tmp_path, clock, dev=True)).test_client()
+    dev_signin(client)
+    answer = client.get(path)
+    assert answer.status_code == 400
