@@ -161,6 +161,8 @@ def pages(
         "list page 1 (HTML)": get("/dashboard/messages"),
         "list page 1 (API, 50 rows)": get("/api/v1/messages", headers=bearer),
         "list, clicked only (API)": get("/api/v1/messages?status=clicked", headers=bearer),
+        "search, common word (API)": get("/api/v1/messages?q=initech", headers=bearer),
+        "search, one recipient (API)": get("/api/v1/messages?q=client4242@", headers=bearer),
         "overview 30 days (HTML)": get("/dashboard/overview"),
         "overview 30 days (API)": get("/api/v1/overview", headers=bearer),
         "overview 365 days (HTML)": get(
