@@ -12,13 +12,14 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .clock import iso, parse_time
 from .errors import InvalidInput
 from .model import Event, Verdict
-from .queries import SORTS, EventKey, MessageQuery, time_key
+from .queries import SORTS, EventKey, MessageQuery
 from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
 from .services import owned_message
 from .store import Store
@@ -108,24 +109,15 @@ def parse_message_query(
     )
 
 
-def _sort_key(row: MessageRow, sort: str) -> str:
-    if sort == "activity":
-        return time_key(row.summary.last_activity_at)
-    return time_key(row.message.created_at)
-
-
 def list_messages(
     store: Store, owner: str, query: MessageQuery
 ) -> tuple[list[MessageRow], str | None]:
     """One page of the owner's messages and the cursor of the next page (None at the end)."""
-    rows = store.query_messages(owner.lower(), query)
-    page = rows[: query.limit]
-    more = len(rows) > query.limit
-    cursor = None
-    if more and page:
-        last = page[-1]
-        cursor = _encode({"s": query.sort, "k": _sort_key(last, query.sort), "i": last.message.id})
-    return page, cursor
+    page = store.query_messages(owner.lower(), query)
+    if page.next_after is None:
+        return page.rows, None
+    key, last_id = page.next_after
+    return page.rows, _encode({"s": query.sort, "k": key, "i": last_id})
 
 
 def row_public(row: MessageRow) -> dict[str, Any]:
@@ -233,16 +225,13 @@ def all_events(store: Store, owner: str, message_id: str) -> Iterator[Event]:
 
 def all_messages(store: Store, owner: str, query: MessageQuery) -> Iterator[MessageRow]:
     """Every message matching the filters (for CSV), a page at a time."""
-    query = MessageQuery(**{**query.__dict__, "limit": MAX_LIMIT})
+    query = replace(query, limit=MAX_LIMIT)
     while True:
-        rows, cursor = list_messages(store, owner, query)
-        yield from rows
-        if cursor is None:
+        page = store.query_messages(owner.lower(), query)
+        yield from page.rows
+        if page.next_after is None:
             return
-        last = rows[-1]
-        query = MessageQuery(
-            **{**query.__dict__, "after": (_sort_key(last, query.sort), last.message.id)}
-        )
+        query = replace(query, after=page.next_after)
 
 
 MESSAGE_CSV_HEADER = (

@@ -181,6 +181,21 @@ def test_ann_lists_searches_filters_opens_an_email_exports_and_signs_out(
         assert "gmail" in (page.locator("#clients-table").text_content() or "")
         page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
 
+        page.click("text=Settings")
+        page.fill("#token-name", "nightly report")
+        page.click("#create-token")
+        secret = page.locator("#new-token").input_value()
+        assert secret.startswith("mbp_")
+        page.fill("#slack-webhook", "http://169.254.169.254/latest")
+        page.click("#save-settings")
+        assert "Nothing was saved" in page.locator(".problem").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "dashboard-settings.png"), full_page=True)
+        request = urllib.request.Request(
+            base + "/api/v1/messages", headers={"Authorization": f"Bearer {secret}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert len(json.load(answer)["messages"]) == 3
+
         page.click("#signout")
         page.wait_for_url("**/dashboard/signin")
         page.goto(base + "/dashboard/messages")
