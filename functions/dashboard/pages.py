@@ -53,6 +53,22 @@ CHOICES = {
 }  # fmt: skip
 
 
+def _form_values(settings: Any) -> dict[str, Any]:
+    """What the settings form shows for saved settings."""
+    quiet = settings.quiet_hours
+    return {
+        "notify": settings.notify.value,
+        "slack_webhook": settings.slack_webhook or "",
+        "slack_app_dm": settings.slack_app_dm,
+        "chat_webhook": settings.chat_webhook or "",
+        "chat_app_dm": settings.chat_app_dm,
+        "email_to": settings.email_to or "",
+        "quiet_hours": f"{quiet.start}-{quiet.end}" if quiet else "",
+        "timezone": settings.timezone,
+        "strictness": settings.strictness.value,
+    }
+
+
 def not_found() -> Response:
     return Response("not found\n", 404, mimetype="text/plain")
 
@@ -360,8 +376,10 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
     # settings: channels (through mailbeacon.settings, as the CLI and the add-on) and tokens
     def settings_page(status: int = 200, **extra: Any) -> Response:
         tokens = access_tokens.list_tokens(app.store, g.user)
-        extra.setdefault("settings", app.store.get_settings(g.user))
+        settings = app.store.get_settings(g.user)
+        extra.setdefault("values", _form_values(settings))
         extra.setdefault("errors", {})
+        extra["settings"] = settings
         return render("settings.html", status, tokens=tokens, choices=CHOICES, **extra)
 
     @bp.post("/dashboard/settings")
@@ -388,7 +406,13 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         try:
             update_settings(app.store, app.records, g.user, change, app.webhook_rules)
         except InvalidSettings as exc:
-            return settings_page(400, errors=exc.errors, problem="Nothing was saved: " + str(exc))
+            return settings_page(
+                400,
+                errors=exc.errors,
+                values={**form.to_dict(), "slack_app_dm": "slack_app_dm" in form,
+                        "chat_app_dm": "chat_app_dm" in form},
+                problem="Nothing was saved: " + str(exc),
+            )  # fmt: skip
         return settings_page(saved=True)
 
     @bp.get("/dashboard/settings")

@@ -230,7 +230,9 @@ def test_alert_settings_are_saved_through_the_settings_use_case(
     refused = client.post(
         "/dashboard/settings", data={**form, "slack_webhook": "http://169.254.169.254/latest"}
     )
-    assert refused.status_code == 400 and "Nothing was saved" in refused.get_data(as_text=True)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Nothing was saved" in html
+    assert 'value="http://169.254.169.254/latest"' in html and 'value="Europe/Paris"' in html
     assert app.store.get_settings("ann@acme.test").notify.value == "first-open"
     saved = client.post("/dashboard/settings", data=form)
     assert saved.status_code == 200 and 'id="saved"' in saved.get_data(as_text=True)
