@@ -1,14 +1,27 @@
-"""One contract for every Store: memory, SQLite, and Firestore when its emulator runs."""
+"""One contract for every Store, run on every backend in STORE_FACTORIES (memory, SQLite, and
+Firestore on its emulator, marked ``emulators``): messages, events, self-views, settings, the
+one-read classification context, records (ids and keys awkward for a document store, prefix
+listing in key order)."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mailbeacon.errors import UnknownMessage
-from mailbeacon.model import Event, Link, Message, Notify, QuietHours, Settings, Verdict
+from mailbeacon.model import (
+    Event,
+    Link,
+    Message,
+    Notify,
+    QuietHours,
+    Settings,
+    Strictness,
+    Verdict,
+)
 from mailbeacon.store import Store
 from mailbeacon.tokens import new_message_id
 
@@ -19,14 +32,16 @@ def owner() -> str:
     return f"owner-{uuid.uuid4().hex[:8]}@example.com"
 
 
-def message(who: str, *, at: datetime = T0, links: tuple[Link, ...] = ()) -> Message:
+def message(
+    who: str, *, at: datetime = T0, links: tuple[Link, ...] = (), sent_at: datetime | None = None
+) -> Message:
     return Message(
         id=new_message_id(),
         owner=who,
         recipients=("a@example.org", "b@example.org"),
         subject="Quarterly numbers",
         created_at=at,
-        sent_at=None,
+        sent_at=sent_at,
         links=links,
     )
 
@@ -163,3 +178,71 @@ def test_list_events_with_a_limit_keeps_the_latest_in_time_order(any_store: Stor
     assert any_store.list_events(m.id, limit=5) == events[-5:]
     assert any_store.list_events(m.id, limit=50) == events
     assert any_store.list_events(m.id) == events
+
+
+def test_awkward_ids_are_just_unknown(any_store: Store) -> None:
+    m = message(owner(), sent_at=T0 + timedelta(minutes=1))
+    any_store.add_message(m)
+    assert any_store.get_message(m.id) == m
+    assert any_store.get_message("no-such-message") is None
+    assert any_store.get_message("with/slash") is None
+
+
+def test_self_views_are_listed_in_time_order(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=7))
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=2))
+    assert any_store.list_self_views(m.id) == [T0 + timedelta(minutes=2), T0 + timedelta(minutes=7)]
+    assert any_store.list_self_views("unknown") == []
+
+
+def test_context_brings_message_events_self_views_and_strictness(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    any_store.put_settings(Settings(user=m.owner, strictness=Strictness.STRICT))
+    events = [event(m.id, T0 + timedelta(seconds=s)) for s in (30, 10, 20)]
+    for e in events:
+        any_store.add_event(e)
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=1))
+    context = any_store.get_context(m.id)
+    assert context is not None
+    assert context.message == m
+    assert list(context.earlier) == sorted(events, key=lambda e: e.at)
+    assert context.self_views == (T0 + timedelta(minutes=1),)
+    assert context.strictness is Strictness.STRICT
+    assert any_store.get_context("unknown") is None
+
+
+def test_record_keys_with_slashes_and_dots(any_store: Store) -> None:
+    ns = f"ns-{secrets.token_hex(3)}"
+    value = {"team": "T1", "nested": {"list": [[1, 2], ["x"]]}, "n": 1.5, "none": None}
+    assert any_store.get_record(ns, "a/b.c") is None
+    any_store.put_record(ns, "a/b.c", value)
+    assert any_store.get_record(ns, "a/b.c") == value
+    assert any_store.add_record(ns, "a/b.c", {"other": 1}) is False
+    assert any_store.get_record(ns, "a/b.c") == value
+    assert any_store.add_record(ns, "..", {"dots": True}) is True
+    any_store.put_record(ns, "a/b.c", {"v": 2})
+    assert any_store.get_record(ns, "a/b.c") == {"v": 2}
+    any_store.delete_record(ns, "a/b.c")
+    any_store.delete_record(ns, "never-there")
+    assert any_store.get_record(ns, "a/b.c") is None
+    assert any_store.get_record(ns, "..") == {"dots": True}
+
+
+def test_records_list_by_prefix_in_key_order(any_store: Store) -> None:
+    ns = f"ns-{secrets.token_hex(3)}"
+    for key in ("user:b", "user:a", "userx", "team:1", "user:ü"):
+        any_store.put_record(ns, key, {"k": key})
+    any_store.put_record(ns + "-other", "user:z", {"k": "elsewhere"})
+    assert [k for k, _ in any_store.list_records(ns, "user:")] == ["user:a", "user:b", "user:ü"]
+    assert [k for k, _ in any_store.list_records(ns)] == [
+        "team:1",
+        "user:a",
+        "user:b",
+        "user:ü",
+        "userx",
+    ]
+    assert any_store.list_records(ns, "user:a") == [("user:a", {"k": "user:a"})]
+    assert any_store.list_records(ns, "none") == []
