@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
 
 from . import cards as c
@@ -21,7 +20,7 @@ from . import views
 from .config import TRIGGERS, AddonConfig, resolve_route
 from .events import AddonEvent, parse_event
 from .gmail import GmailReader
-from .handlers import ROUTES, Handlers
+from .handlers import ROUTES, Core, Handlers
 from .identity import Authenticator
 
 log = logging.getLogger(__name__)
@@ -39,21 +38,10 @@ def _route_of_url(url: str) -> str | None:
 class AddonEndpoint:
     """Built once per process (it holds the certificate cache)."""
 
-    def __init__(self, app: App, cfg: AddonConfig) -> None:
+    def __init__(self, app: Core, cfg: AddonConfig) -> None:
         self.cfg = cfg
         self.auth = Authenticator(cfg)
         self.handlers = Handlers(app, cfg, GmailReader(cfg.gmail_api_url))
-
-    @classmethod
-    def for_app(cls, app: App) -> AddonEndpoint:
-        """The endpoint for a bootstrapped app, configured from the environment."""
-        config = app.config
-        return cls(
-            app,
-            AddonConfig.from_env(
-                app.urls.base_url, insecure_dev_auth=bool(config.insecure_dev_auth)
-            ),
-        )
 
     def handle(
         self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes

@@ -14,7 +14,6 @@ functions/main.py as a 2nd gen function built from a source folder assembled her
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailbeacon.errors import InvalidInput
+from mailbeacon.model import DEFAULT_RETENTION
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("mailbeacon", "functions", "addon", "notifier")
@@ -149,7 +149,7 @@ def plan(
     *,
     source: Path,
     public_url: str | None = None,
-    retention_days: int = 180,
+    retention_days: int = DEFAULT_RETENTION.days,
     digest_hour: int = 8,
 ) -> str:
     """The deployment as a bash script, in order."""
@@ -267,7 +267,8 @@ def deploy(
     source_dir: Path,
     dry_run: bool,
     public_url: str | None = None,
-    retention_days: int = 180,
+    retention_days: int = DEFAULT_RETENTION.days,
+    digest_hour: int = 8,
 ) -> int:
     """Assemble the source folder, then print the plan (dry run) or run it."""
     script = plan(
@@ -276,7 +277,7 @@ def deploy(
         source=source_dir,
         public_url=public_url,
         retention_days=retention_days,
-        digest_hour=int(os.environ.get("MAILBEACON_DIGEST_HOUR") or 8),  # the notifier's hour
+        digest_hour=digest_hour,
     )
     assemble_source(source_dir)
     if dry_run:

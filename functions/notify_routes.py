@@ -10,8 +10,9 @@ import logging
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, Unauthorized
+
+from .bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -22,18 +23,12 @@ def register_notifier_routes(web: Flask, app: App) -> None:
     from notifier.slack_actions import handle_event, handle_interaction
 
     routes = Blueprint("notifier", __name__)
-    config = app.notifier.config
-    base_url = app.urls.base_url
-
-    def installer():  # type: ignore[no-untyped-def]
-        from notifier.slack_install import SlackInstaller
-
-        return SlackInstaller(app.store, app.clock, config, base_url)
+    config = app.config.notifier
 
     @routes.get("/slack/install")
     def slack_install() -> Response:
         try:
-            return redirect(installer().authorize_url(), 302)  # type: ignore[return-value]
+            return redirect(app.slack_installer.authorize_url(), 302)  # type: ignore[return-value]
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
 
@@ -42,7 +37,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
         try:
-            installation = installer().complete(
+            installation = app.slack_installer.complete(
                 request.args.get("code", ""), request.args.get("state", "")
             )
         except Unauthorized as exc:
@@ -77,18 +72,12 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from addon.auth import GoogleTokenVerifier, bearer
-
-    verifier = GoogleTokenVerifier(  # built once: it caches Google's certificates
-        audiences=config.chat_audience or (f"{base_url}/chat",),
-        emails=config.chat_issuer_emails,
-        certs_url=config.google_certs_url,
-    )
+    from addon.auth import bearer
 
     @routes.post("/chat")
     def chat() -> tuple[Response, int]:
         try:
-            verifier.verify(bearer(request.headers))
+            app.chat_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
-from mailbeacon.store import Store
+from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
+from mailbeacon.store import Storage
 
 from .blocks import MUTE_ACTION
 from .channels.slack_app import DMS
@@ -45,7 +45,7 @@ def verify_slack(
         raise Unauthorized("bad or stale Slack signature")
 
 
-def slack_user_email(store: Store, team_id: str, user_id: str) -> str | None:
+def slack_user_email(store: Storage, team_id: str, user_id: str) -> str | None:
     """The Mailbeacon user behind a Slack user, as learned when their DM was found."""
     for email, dm in store.list_records(DMS):
         if dm.get("user_id") == user_id and dm.get("team_id") == team_id:
@@ -54,7 +54,11 @@ def slack_user_email(store: Store, team_id: str, user_id: str) -> str | None:
 
 
 def handle_interaction(
-    store: Store, signing_secret: str | None, clock: Clock, body: bytes, headers: Mapping[str, str]
+    store: Storage,
+    signing_secret: str | None,
+    clock: Clock,
+    body: bytes,
+    headers: Mapping[str, str],
 ) -> dict[str, Any]:
     """Verify, then apply a block action; the returned dict is Slack's (ephemeral) reply."""
     verify_slack(signing_secret, clock, body, headers)
@@ -71,15 +75,17 @@ def handle_interaction(
     message = store.get_message(message_id)
     if email is None or message is None or message.owner != email:
         return {"response_type": "ephemeral", "text": "That email is not one of yours."}
-    settings = store.get_settings(email)
-    if message_id not in settings.muted:
-        store.put_settings(replace(settings, muted=(*settings.muted, message_id)))
+    update_settings(store, store, email, SettingsChange(mute=(message_id,)), WebhookRules())
     subject = message.subject or "(no subject)"
     return {"response_type": "ephemeral", "text": f"Muted “{subject}”: no more alerts for it."}
 
 
 def handle_event(
-    store: Store, signing_secret: str | None, clock: Clock, body: bytes, headers: Mapping[str, str]
+    store: Storage,
+    signing_secret: str | None,
+    clock: Clock,
+    body: bytes,
+    headers: Mapping[str, str],
 ) -> dict[str, Any]:
     """Events API: answer the URL check, forget a workspace that uninstalled the app."""
     from .slack_install import StoreInstallationStore

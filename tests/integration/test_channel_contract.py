@@ -46,6 +46,7 @@ import pytest
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
+from mailbeacon.settings import WebhookRules
 from mailbeacon.store.memory import MemoryStore
 from notifier.config import NotifierConfig
 from notifier.delivery import Channel
@@ -119,6 +120,11 @@ def accepted(server: Any) -> Callable[[], list[dict[str, Any]]]:
     return lambda: [r for r, st in zip(server.requests, statuses, strict=False) if st < 300]
 
 
+def loopback_rules(url: str) -> WebhookRules:
+    """The webhook allow-list (MAILBEACON_WEBHOOK_ALLOW_HOSTS) naming this loopback receiver."""
+    return WebhookRules(allow_hosts=(urlsplit(url).netloc,))
+
+
 def policy(sleeps: list[float]) -> RetryPolicy:
     """The production policy, with its sleeps recorded instead of slept."""
     return RetryPolicy(retries=2, max_inline_wait=5.0, sleep=sleeps.append)
@@ -151,9 +157,14 @@ def slack_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
         # A webhook cannot call us back: no interactive button but the dashboard link.
         assert action_ids(body["blocks"]) == ["mailbeacon_dashboard"]
 
+    channel = SlackWebhookChannel(policy(sleeps), timeout=5, rules=loopback_rules(hook.url))
+
+    def host_not_allowed() -> None:
+        channel.rules = WebhookRules()  # only hooks.slack.com: checked again before the send
+
     return Rig(
         "slack-webhook",
-        SlackWebhookChannel(policy(sleeps), timeout=5),
+        channel,
         settings,
         accepted(hook.server),
         lambda: len(hook.requests),
@@ -168,6 +179,7 @@ def slack_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
             "403 action_prohibited": always(403, b"action_prohibited"),
             "404 no_service (revoked)": always(404, b"no_service"),
             "410 channel_is_archived": always(410, b"channel_is_archived"),
+            "host not allowed": host_not_allowed,
         },
         sleeps=sleeps,
     )
@@ -260,9 +272,14 @@ def chat_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
         assert body["text"] == VIEW.headline
         assert body["cardsV2"][0]["card"]["header"]["title"] == VIEW.headline
 
+    channel = ChatWebhookChannel(timeout=5, rules=loopback_rules(hook.url))
+
+    def host_not_allowed() -> None:
+        channel.rules = WebhookRules()  # only chat.googleapis.com: checked again before the send
+
     return Rig(
         "chat-webhook",
-        ChatWebhookChannel(timeout=5),
+        channel,
         Settings(user=USER, chat_webhook=url),
         accepted(hook.server),
         lambda: len(hook.requests),
@@ -279,6 +296,7 @@ def chat_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
             "400 INVALID_ARGUMENT": always(400, "INVALID_ARGUMENT"),
             "403 PERMISSION_DENIED (revoked)": always(403, "PERMISSION_DENIED"),
             "404 NOT_FOUND (deleted)": always(404, "NOT_FOUND"),
+            "host not allowed": host_not_allowed,
         },
     )
 
@@ -461,6 +479,7 @@ FAILURE_NAMES: dict[str, dict[str, list[str]]] = {
             "403 action_prohibited",
             "404 no_service (revoked)",
             "410 channel_is_archived",
+            "host not allowed",
         ],
     },
     "slack-app": {
@@ -473,6 +492,7 @@ FAILURE_NAMES: dict[str, dict[str, list[str]]] = {
             "400 INVALID_ARGUMENT",
             "403 PERMISSION_DENIED (revoked)",
             "404 NOT_FOUND (deleted)",
+            "host not allowed",
         ],
     },
     "chat-app": {
