@@ -8,11 +8,12 @@ raises BusUnavailable and leaves nothing to deliver. Where the adapter supports 
 waits the asked time and is not counted as a failure, and a started worker delivers by itself.
 
 Pub/Sub's consumer in production is a push subscription into an entry point of
-functions/main.py, which calls ``mailbeacon.bus.pubsub.deliver`` with the handler the bus
-recorded; the function failing makes Pub/Sub redeliver. Here the emulator's pull subscription
-stands in for the push (same message, same envelope), the same ``deliver`` runs, and a raise is
-answered with a nack, as a failed push is: redelivery is the emulator's own. Running the entry
-point itself would run the app's handlers, not the contract's.
+functions/main.py, which calls ``mailbeacon.bus.pubsub.deliver`` with the handler the app
+registered (``App.handlers``); the function failing makes Pub/Sub redeliver. Here the
+emulator's pull subscription stands in for the push (same message, same envelope), the same
+``deliver`` runs, and a raise is answered with a nack, as a failed push is: redelivery is the
+emulator's own. Running the entry point itself would run the app's handlers, not the
+contract's.
 """
 
 from __future__ import annotations
@@ -155,23 +156,27 @@ class PubsubRig(Rig):
         self.admin = PubsubAdmin(host, project)
         self.bus = PubsubBus(project, topic_prefix=self.prefix, emulator_host=host, timeout=5)
         self.subscriptions: dict[str, str] = {}
+        self.handlers: dict[str, Handler] = {}  # App.handlers, which the entry points read
         for topic in (HITS, NOTIFY):
             topic_id = self.bus.topics[topic]
             self.admin.create_topic(topic_id)
             self.admin.create_subscription(f"{topic_id}-sub", topic_id)
             self.subscriptions[topic] = f"{topic_id}-sub"
 
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        self.handlers[topic] = handler
+
     def drain(self) -> int:
         from mailbeacon.bus.pubsub import deliver
 
         handled = 0
-        for topic in list(self.bus.handlers):
+        for topic in list(self.handlers):
             sub = self.subscriptions[topic]
             for received in self.admin.pull(sub):
                 handled += 1
                 event = {"data": push_envelope(received, f"projects/p/subscriptions/{sub}")}
                 try:  # what functions/main.py's entry point does with a push
-                    deliver(self.bus.handlers.get(topic), topic, event)
+                    deliver(self.handlers.get(topic), topic, event)
                 except Exception:
                     self.admin.nack(sub, [received["ackId"]])  # a failed push: redelivered
                 else:
