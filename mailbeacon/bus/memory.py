@@ -58,8 +58,11 @@ class MemoryBus:
     def subscribe(self, topic: str, handler: Handler) -> None:
         self.handlers[topic] = handler
 
-    def drain(self, topics: Iterable[str] | None = None) -> int:
-        """Deliver, once each and in this thread, the messages ready now; returns how many."""
+    def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
+        """Deliver, once each and in this thread, the messages ready now; returns how many.
+
+        Nothing is leased in memory, so ``include_leased`` (the Worker protocol's) changes nothing.
+        """
         chosen = set(self.handlers if topics is None else topics)
         with self._lock:
             now = self.now()
