@@ -227,7 +227,8 @@ def compose_card(
         state |= {"message_id": message.id, "pixel": "yes" if pixel else "no"}
     top: list[c.Json] = []
     if error:
-        top.append(c.paragraph(markup=f'<font color="#b3261e">{c.esc(error)}</font>'))
+        text = c.esc(error, c.MAX_TEXT - 40)  # room for the <font> markup around it
+        top.append(c.paragraph(markup=f'<font color="#b3261e">{text}</font>'))
     if notice:
         top.append(c.paragraph(notice))
     if recipients:
