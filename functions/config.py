@@ -167,8 +167,11 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
 
 
 def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
-    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT and _CLIENT_ID take comma-separated lists."""
+    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID, MAILBEACON_WORKSPACE_DOMAINS
+    and MAILBEACON_ALERT_EMAIL_DOMAINS take comma-separated lists."""
     return AddonConfig(
+        workspace_domains=tuple(d.lower() for d in env.list("WORKSPACE_DOMAINS")),
+        email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         audiences=env.list("ADDON_AUDIENCE"),
         service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         client_ids=env.list("ADDON_CLIENT_ID") or env.list("ADDON_OAUTH_CLIENT_ID"),

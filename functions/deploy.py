@@ -143,6 +143,20 @@ def _index_commands(p: str, indexes: dict) -> list[str]:
     return lines
 
 
+def _env_list(pairs: list[str]) -> str:
+    """gcloud's --set-env-vars value: comma-separated, or with gcloud's alternate delimiter
+    syntax (``^DELIM^A=1DELIMB=2``, see `gcloud topic escaping`) when a value holds a comma.
+    The result still needs shell quoting: every value in the plan is quoted, since a URL may
+    carry ``$(...)``, quotes or backticks."""
+    joined = ",".join(pairs)
+    if not any("," in pair for pair in pairs):
+        return joined
+    delimiter = next((d for d in "@|;~#!%" if not any(d in pair for pair in pairs)), None)
+    if delimiter is None:
+        raise InvalidInput("the public URL holds too many punctuation characters for gcloud")
+    return f"^{delimiter}^" + delimiter.join(pairs)
+
+
 def plan(
     project: str,
     region: str,
@@ -165,17 +179,15 @@ def plan(
     public = (public_url or f"{base}/pixel").rstrip("/")
     click = f"{base}/click" if public_url is None else public
     indexes = json.loads((ROOT / "deploy" / "firestore.indexes.json").read_text())
-    env = ",".join(
-        [
-            "MAILBEACON_STORE=firestore",
-            "MAILBEACON_BUS=pubsub",
-            f"GOOGLE_CLOUD_PROJECT={project}",
-            f"MAILBEACON_PUBLIC_URL={public}",
-            f"MAILBEACON_CLICK_URL={click}",
-            f"MAILBEACON_RETENTION_DAYS={retention_days}",
-            "MAILBEACON_TRUST_PROXY=1",
-        ]
-    )
+    env_vars = [
+        "MAILBEACON_STORE=firestore",
+        "MAILBEACON_BUS=pubsub",
+        f"GOOGLE_CLOUD_PROJECT={project}",
+        f"MAILBEACON_PUBLIC_URL={public}",
+        f"MAILBEACON_CLICK_URL={click}",
+        f"MAILBEACON_RETENTION_DAYS={retention_days}",
+        "MAILBEACON_TRUST_PROXY=1",
+    ]
     lines = [
         "#!/usr/bin/env bash",
         f"# Mailbeacon into project {project}, region {region}. Source: {source}",
@@ -223,7 +235,7 @@ def plan(
             f"--service-account={sa} --memory={fn.memory} --cpu=1 "
             f"--concurrency={fn.concurrency} --min-instances={fn.min_instances} "
             f"--max-instances={fn.max_instances} --timeout={fn.timeout} "
-            f"--set-env-vars={env},THREADS={fn.concurrency} "
+            f"--set-env-vars={q(_env_list([*env_vars, f'THREADS={fn.concurrency}']))} "
             f"--set-secrets=MAILBEACON_SECRET={SECRET}:latest {p} --quiet"
         )
     lines.append("# Push subscriptions: retried with backoff, dead-lettered after 10 attempts")
@@ -255,7 +267,7 @@ def plan(
         f"--schedule='0 {digest_hour} * * *' --time-zone=Etc/UTC --topic=mailbeacon-digest "
         "--message-body='{}' "
         f"{p}",
-        f"echo 'Mailbeacon is deployed. Pixel and links: {public}'",
+        f"echo {q(f'Mailbeacon is deployed. Pixel and links: {public}')}",
     ]
     return "\n".join(lines) + "\n"
 

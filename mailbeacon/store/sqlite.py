@@ -12,13 +12,14 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
+from ..files import private_dir, private_file
 from ..model import Event, Link, Message, MessageContext, Settings, Verdict
 from ..queries import EventKey, MessageQuery, search_text, time_key
 from ..rollup import (
@@ -103,6 +104,20 @@ def _ts(at: datetime) -> str:
 
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+        return f"disk full ({exc})"
+    return str(exc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is still open. A failed COMMIT (a full disk) may already have rolled
+    back, and ROLLBACK itself can fail then: neither may replace the typed error."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _message_row(row: sqlite3.Row | tuple[Any, ...], links: tuple[Link, ...] = ()) -> Message:
@@ -227,7 +242,15 @@ class Database:
         # sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.Lock()
         self._sync = sync.upper()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        try:
+            # SQLite gives the -wal and -shm files the main file's mode: 0600 here makes all
+            # three private. Existing files from older versions are tightened too.
+            for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                if name == path or name.exists():
+                    private_file(name)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create {path}: {exc.strerror or exc}") from exc
         self._migrate()
 
     def connection(self) -> sqlite3.Connection:
@@ -258,15 +281,15 @@ class Database:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"database busy: {exc}") from exc
+                raise StoreUnavailable(f"database busy: {_describe(exc)}") from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise StoreUnavailable(f"write failed: {exc}") from exc
+                _rollback(conn)
+                raise StoreUnavailable(f"write failed: {_describe(exc)}") from exc
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         finally:
             self._write_lock.release()
