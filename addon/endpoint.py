@@ -51,7 +51,7 @@ class AddonEndpoint:
         return cls(
             app,
             AddonConfig.from_env(
-                app.urls.base_url, insecure_dev_auth=bool(config.insecure_dev_auth)
+                app.urls.service("addon"), insecure_dev_auth=bool(config.insecure_dev_auth)
             ),
         )
 

@@ -168,6 +168,11 @@ def build_parser() -> Parser:
     deploy.add_argument("--project", required=True, help="Google Cloud project id")
     deploy.add_argument("--region", required=True, help="such as europe-west1")
     deploy.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
+    deploy.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="run the planned deployment on this machine (emulators) and walk the user journey",
+    )
     deploy.add_argument("--public-url", type=_http_url, help="a custom domain for pixel and links")
     deploy.add_argument(
         "--retention-days", type=int, help="default MAILBEACON_RETENTION_DAYS or 180"
@@ -335,17 +340,19 @@ def cmd_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from .deploy import deploy
+    from .deploy import DeployConfig, deploy
 
-    retention = args.retention_days or int(Config.from_env().retention.days)
-    return deploy(
+    config = DeployConfig.from_env(
         args.project,
         args.region,
-        source_dir=args.source_dir,
-        dry_run=args.dry_run,
         public_url=args.public_url,
-        retention_days=retention,
+        retention_days=args.retention_days,
     )
+    if args.rehearse:
+        from .rehearse import rehearse
+
+        return rehearse(config, source_dir=args.source_dir)
+    return deploy(config, source_dir=args.source_dir, dry_run=args.dry_run)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

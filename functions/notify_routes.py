@@ -23,12 +23,13 @@ def register_notifier_routes(web: Flask, app: App) -> None:
 
     routes = Blueprint("notifier", __name__)
     config = app.notifier.config
-    base_url = app.urls.base_url
+    slack_base = app.urls.service("slack")  # the redirect URI Slack sends users back to
+    chat_base = app.urls.service("chat")
 
     def installer():  # type: ignore[no-untyped-def]
         from notifier.slack_install import SlackInstaller
 
-        return SlackInstaller(app.store, app.clock, config, base_url)
+        return SlackInstaller(app.store, app.clock, config, slack_base)
 
     @routes.get("/slack/install")
     def slack_install() -> Response:
@@ -80,7 +81,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
     from addon.auth import GoogleTokenVerifier, bearer
 
     verifier = GoogleTokenVerifier(  # built once: it caches Google's certificates
-        audiences=config.chat_audience or (f"{base_url}/chat",),
+        audiences=config.chat_audience or (f"{chat_base}/chat",),
         emails=config.chat_issuer_emails,
         certs_url=config.google_certs_url,
     )

@@ -115,7 +115,9 @@ def bootstrap(
         bus=bus,
         keyring=keyring,
         signer=signer,
-        urls=Urls(config.resolved_public_url(), signer, config.click_url),
+        urls=Urls(
+            config.resolved_public_url(), signer, config.click_url, dict(config.service_urls)
+        ),
         clock=clock or SystemClock(),
         classifier=_classify,
         tagger=_tagger(config),

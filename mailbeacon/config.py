@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_PORT = 8080
+SERVICES = ("addon", "chat", "slack", "dashboard")
+"""Services whose base URL may differ from the public URL (MAILBEACON_<NAME>_URL)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class Config:
     firestore_database: str | None = None
     topic_prefix: str = "mailbeacon-"
     firestore_timeout: float = 20.0
+    service_urls: tuple[tuple[str, str], ...] = ()
+    """Base URL of each service that serves its own paths (``addon``, ``chat``, ``slack``,
+    ``dashboard``), when it is not the public URL: on Cloud Functions each is its function."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
@@ -43,6 +48,11 @@ class Config:
             "firestore_database": env.get("MAILBEACON_FIRESTORE_DATABASE") or None,
             "topic_prefix": env.get("MAILBEACON_TOPIC_PREFIX") or "mailbeacon-",
             "firestore_timeout": float(env.get("MAILBEACON_FIRESTORE_TIMEOUT") or 20),
+            "service_urls": tuple(
+                (name, env[f"MAILBEACON_{name.upper()}_URL"].rstrip("/"))
+                for name in SERVICES
+                if env.get(f"MAILBEACON_{name.upper()}_URL")
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
