@@ -26,6 +26,7 @@ from functions.endpoints import MOUNTS  # which paths each HTTP entry point answ
 _lock = threading.Lock()
 _wired: dict[str, Any] = {}
 
+
 class _CloudLogFormat(logging.Formatter):
     """One JSON line per record: Cloud Logging reads ``severity`` from it, so an error logged
     here (a failed publish, say) shows up as an error, not as plain stderr text."""
