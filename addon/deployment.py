@@ -81,7 +81,12 @@ def build_deployment(
                     "draftAccess": "METADATA",
                 },
             },
-            "httpOptions": {"authorizationHeader": "SYSTEM_ID_TOKEN"},
+            # OPT_IN as in Google's sample python/travel-adk-ai-agent/deployment.json: users may
+            # grant some scopes; the endpoint asks for what a route lacks (addon/consent.py).
+            "httpOptions": {
+                "authorizationHeader": "SYSTEM_ID_TOKEN",
+                "granularOauthPermissionSupport": "OPT_IN",
+            },
         },
     }
     return descriptor

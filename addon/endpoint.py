@@ -19,10 +19,11 @@ from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, Unkno
 from . import cards as c
 from . import views
 from .config import TRIGGERS, AddonConfig, resolve_route
+from .consent import missing_scopes, request_scopes
 from .events import AddonEvent, parse_event
 from .gmail import GmailReader
 from .handlers import ROUTES, Handlers
-from .identity import Authenticator
+from .identity import Authenticator, ScopesMissing
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class AddonEndpoint:
             event, problem = AddonEvent(), str(exc)  # still verify first: 401 beats 400
         try:
             user = self.auth.authenticate(headers, event)
+        except ScopesMissing as exc:
+            return 200, request_scopes(exc.scopes)
         except Unauthorized as exc:
             log.warning("add-on request refused: %s", exc)
             return 401, {"error": "unauthorized"}
@@ -77,6 +80,9 @@ class AddonEndpoint:
             route = _route_of_url(event.invoked_function)
         if route is None:
             return 404, {"error": f"no add-on route {path or query_route or ''!r}"[:200]}
+        missing = missing_scopes(route, event.authorized_scopes)
+        if missing:
+            return 200, request_scopes(missing)
         handler = ROUTES[route]
         try:
             return 200, handler(self.handlers, event, user)
