@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
+from notifier.channels.chat_app import USERS as CHAT_USERS
 
 from . import cards as c
 from . import views
@@ -23,7 +24,7 @@ from .consent import missing_scopes, request_scopes
 from .events import AddonEvent, parse_event
 from .gmail import GmailReader
 from .handlers import ROUTES, Handlers
-from .identity import Authenticator, ScopesMissing
+from .identity import Authenticator, ScopesMissing, User
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class AddonEndpoint:
 
     def __init__(self, app: App, cfg: AddonConfig) -> None:
         self.cfg = cfg
+        self.store = app.store
         self.auth = Authenticator(cfg)
         self.handlers = Handlers(app, cfg, GmailReader(cfg.gmail_api_url))
 
@@ -55,6 +57,18 @@ class AddonEndpoint:
                 app.urls.service("addon"), insecure_dev_auth=bool(config.insecure_dev_auth)
             ),
         )
+
+    def _remember_chat_user(self, user: User) -> None:
+        """The verified user's Google id is their Chat user id (``users/{sub}``, as in Google's
+        add-ons-samples python/travel-adk-ai-agent): the only name the Chat app may look their
+        DM up by. Learned once, so alerts can reach a DM before the user ever writes to it."""
+        if not user.sub.isdigit():
+            return  # dev identities and tokens without a numeric subject
+        try:
+            if self.store.get_record(CHAT_USERS, user.email) is None:
+                self.store.put_record(CHAT_USERS, user.email, {"name": f"users/{user.sub}"})
+        except MailbeaconError as exc:
+            log.warning("could not remember the Chat user of %s: %s", user.email, exc)
 
     def handle(
         self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes
@@ -73,6 +87,7 @@ class AddonEndpoint:
             return 401, {"error": "unauthorized"}
         if problem:
             return 400, {"error": problem}
+        self._remember_chat_user(user)
         route = resolve_route(path) if path.strip("/") else None
         if route is None and query_route:
             route = resolve_route(query_route)

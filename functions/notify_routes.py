@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def register_notifier_routes(web: Flask, app: App) -> None:
     """Add /slack/install, /slack/oauth/callback, /slack/events, /slack/interactivity, /chat."""
     from notifier.chat_events import handle_chat_event
-    from notifier.slack_actions import handle_event, handle_interaction
+    from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
 
     routes = Blueprint("notifier", __name__)
     config = app.notifier.config
@@ -58,11 +58,13 @@ def register_notifier_routes(web: Flask, app: App) -> None:
     def slack_events() -> tuple[Response, int]:
         return slack(handle_event)
 
+    respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
+
     @routes.post("/slack/interactivity")
     def slack_interactivity() -> tuple[Response, int]:
-        return slack(handle_interaction)
+        return slack(handle_interaction, respond)
 
-    def slack(handler) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
+    def slack(handler, *extra) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
         try:
             reply = handler(
                 app.store,
@@ -70,6 +72,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
                 app.clock,
                 request.get_data(cache=True),
                 dict(request.headers),
+                *extra,
             )
         except Unauthorized as exc:
             log.info("refused a Slack request: %s", exc)
@@ -78,12 +81,15 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from addon.auth import GoogleTokenVerifier, bearer
+    from addon.auth import ChatVerifier, bearer
 
-    verifier = GoogleTokenVerifier(  # built once: it caches Google's certificates
-        audiences=config.chat_audience or (f"{chat_base}/chat",),
-        emails=config.chat_issuer_emails,
-        certs_url=config.google_certs_url,
+    verifier = ChatVerifier(  # built once: it caches Google's certificates
+        endpoint_audiences=config.chat_audience or (f"{chat_base}/chat",),
+        project_numbers=config.chat_project_numbers,
+        # A Chat app built as an add-on is signed by the project's add-on service agent.
+        emails=tuple(dict.fromkeys((*config.chat_issuer_emails, *config.addon_service_accounts))),
+        google_certs_url=config.google_certs_url,
+        chat_certs_url=config.chat_certs_url,
     )
 
     @routes.post("/chat")

@@ -12,6 +12,9 @@ CHAT_API_URL = "https://chat.googleapis.com/"
 GMAIL_API_URL = "https://gmail.googleapis.com/"
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 CHAT_ISSUER_EMAILS = ("chat@system.gserviceaccount.com",)
+CHAT_CERTS_URL = (
+    "https://www.googleapis.com/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com"
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class NotifierConfig:
     chat_credentials: str | None = None
     chat_audience: tuple[str, ...] = ()
     chat_issuer_emails: tuple[str, ...] = CHAT_ISSUER_EMAILS
+    chat_project_numbers: tuple[str, ...] = ()
+    chat_certs_url: str = CHAT_CERTS_URL
+    addon_service_accounts: tuple[str, ...] = ()
     google_certs_url: str = GOOGLE_CERTS_URL
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -63,6 +69,9 @@ class NotifierConfig:
             chat_credentials=get("CHAT_CREDENTIALS"),
             chat_audience=split("CHAT_AUDIENCE"),
             chat_issuer_emails=split("CHAT_ISSUER_EMAILS") or CHAT_ISSUER_EMAILS,
+            chat_project_numbers=split("CHAT_PROJECT_NUMBER"),
+            chat_certs_url=get("CHAT_CERTS_URL") or CHAT_CERTS_URL,
+            addon_service_accounts=split("ADDON_SERVICE_ACCOUNT"),
             google_certs_url=get("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
             smtp_host=get("SMTP_HOST"),
             smtp_port=int(get("SMTP_PORT") or 25),

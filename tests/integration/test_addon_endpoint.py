@@ -621,3 +621,10 @@ def test_without_the_email_scope_the_user_is_asked_for_it_not_refused(web, app, 
     # A forged system token still gets 401, whatever the scopes say.
     headers["Authorization"] = "Bearer " + issuer.token(audience=BASE + "/x", email="a@b.c")
     assert web.post("/addon/homepage", json=body, headers=headers).status_code == 401
+
+
+def test_the_add_on_learns_the_users_chat_id_from_their_verified_token(web, app, issuer):
+    # The userIdToken's ``sub`` is the Google user id; Chat's DM lookup (findDirectMessage,
+    # app authentication) needs users/{id}, as Google's travel-adk-ai-agent sample does.
+    post(web, issuer, "/addon/homepage", ui.event("homepage"))
+    assert app.store.get_record("chat-user", USER) == {"name": "users/10769150350006150715"}
