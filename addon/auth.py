@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailbeacon.errors import Unauthorized
+from mailbeacon.platform import GOOGLE_CERTS_URL
 
-GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 CHAT_ISSUER = "chat@system.gserviceaccount.com"
 CHAT_CERTS_URL = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/{CHAT_ISSUER}"

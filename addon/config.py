@@ -3,11 +3,9 @@ deployment descriptor, so a button can never point at a URL the server does not 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .auth import GOOGLE_CERTS_URL, split_list
+from mailbeacon.platform import GMAIL_API_URL, GOOGLE_CERTS_URL
 
 HOMEPAGE = "homepage"
 COMPOSE = "compose"
@@ -34,7 +32,6 @@ ALIASES = {
     "older": OLDER,
     "refresh": REFRESH,
 }
-GMAIL_API_URL = "https://gmail.googleapis.com/"
 
 
 def resolve_route(name: str) -> str | None:
@@ -51,7 +48,8 @@ def resolve_route(name: str) -> str | None:
 class AddonConfig:
     """Who may call the add-on endpoints, and where the Google services live."""
 
-    base_url: str
+    base_url: str = ""
+    """The public base URL; the composition root fills it in from the app's URLs."""
     audiences: tuple[str, ...] = ()
     service_accounts: tuple[str, ...] = ()
     client_ids: tuple[str, ...] = ()
@@ -77,26 +75,3 @@ class AddonConfig:
             *by_path,
             *by_query,
         )  # query in the audience is not documented: allow both
-
-    @classmethod
-    def from_env(
-        cls,
-        base_url: str,
-        *,
-        insecure_dev_auth: bool = False,
-        env: Mapping[str, str] | None = None,
-    ) -> AddonConfig:
-        """MAILBEACON_ADDON_AUDIENCE, MAILBEACON_ADDON_SERVICE_ACCOUNT and
-        MAILBEACON_ADDON_CLIENT_ID take comma-separated lists."""
-        env = os.environ if env is None else env
-        return cls(
-            base_url=base_url.rstrip("/"),
-            audiences=split_list(env.get("MAILBEACON_ADDON_AUDIENCE")),
-            service_accounts=split_list(env.get("MAILBEACON_ADDON_SERVICE_ACCOUNT")),
-            client_ids=split_list(
-                env.get("MAILBEACON_ADDON_CLIENT_ID") or env.get("MAILBEACON_ADDON_OAUTH_CLIENT_ID")
-            ),
-            certs_url=env.get("MAILBEACON_GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
-            gmail_api_url=env.get("MAILBEACON_GMAIL_API_URL") or GMAIL_API_URL,
-            insecure_dev_auth=insecure_dev_auth,
-        )

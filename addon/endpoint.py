@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
-from notifier.channels.chat_app import USERS as CHAT_USERS
+from mailbeacon.records import Namespace
 
 from . import cards as c
 from . import views
@@ -23,7 +22,7 @@ from .config import TRIGGERS, AddonConfig, resolve_route
 from .consent import missing_scopes, request_scopes
 from .events import AddonEvent, parse_event
 from .gmail import GmailReader
-from .handlers import ROUTES, Handlers
+from .handlers import ROUTES, Core, Handlers
 from .identity import Authenticator, ScopesMissing, User
 
 log = logging.getLogger(__name__)
@@ -41,22 +40,11 @@ def _route_of_url(url: str) -> str | None:
 class AddonEndpoint:
     """Built once per process (it holds the certificate cache)."""
 
-    def __init__(self, app: App, cfg: AddonConfig) -> None:
+    def __init__(self, app: Core, cfg: AddonConfig) -> None:
         self.cfg = cfg
         self.store = app.store
         self.auth = Authenticator(cfg)
         self.handlers = Handlers(app, cfg, GmailReader(cfg.gmail_api_url))
-
-    @classmethod
-    def for_app(cls, app: App) -> AddonEndpoint:
-        """The endpoint for a bootstrapped app, configured from the environment."""
-        config = app.config
-        return cls(
-            app,
-            AddonConfig.from_env(
-                app.urls.service("addon"), insecure_dev_auth=bool(config.insecure_dev_auth)
-            ),
-        )
 
     def _remember_chat_user(self, user: User) -> None:
         """The verified user's Google id is their Chat user id (``users/{sub}``, as in Google's
@@ -65,8 +53,8 @@ class AddonEndpoint:
         if not user.sub.isdigit():
             return  # dev identities and tokens without a numeric subject
         try:
-            if self.store.get_record(CHAT_USERS, user.email) is None:
-                self.store.put_record(CHAT_USERS, user.email, {"name": f"users/{user.sub}"})
+            name = {"name": f"users/{user.sub}"}
+            self.store.add_record(Namespace.CHAT_USERS, user.email, name)  # kept if known
         except MailbeaconError as exc:
             log.warning("could not remember the Chat user of %s: %s", user.email, exc)
 

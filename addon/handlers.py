@@ -8,15 +8,24 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from mailbeacon.bootstrap import App
-from mailbeacon.clock import iso, parse_time
+from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
 from mailbeacon.model import Message
-from mailbeacon.services import add_link, check_link, owned_message, pixel_html, track_message
+from mailbeacon.records import Records
+from mailbeacon.services import (
+    Urls,
+    add_link,
+    check_link,
+    owned_message,
+    pixel_html,
+    track_message,
+)
+from mailbeacon.settings import InvalidSettings, WebhookRules, update_settings
 from mailbeacon.store import Store
 from mailbeacon.summary import summarize
+from mailbeacon.tokens import TokenSigner
 
 from . import cards as c
 from . import config as r
@@ -33,11 +42,22 @@ PAGE_SIZE = 10
 Handler = Callable[["Handlers", AddonEvent, User], c.Json]
 
 
+class Core(Protocol):
+    """What the add-on needs of the running Mailbeacon (the composition root's App has it)."""
+
+    store: Store
+    records: Records
+    urls: Urls
+    clock: Clock
+    signer: TokenSigner
+    webhook_rules: WebhookRules
+
+
 @dataclass
 class Handlers:
-    """The add-on's behaviour over a bootstrapped Mailbeacon ``app``."""
+    """The add-on's behaviour over the running Mailbeacon ``app``."""
 
-    app: App
+    app: Core
     cfg: AddonConfig
     gmail: GmailReader
 
@@ -272,17 +292,20 @@ class Handlers:
     def save_settings(self, event: AddonEvent, user: User) -> c.Json:
         """Save: validate every field, then save all or nothing."""
         current = self.store.get_settings(user.email)
-        updated, errors = parse_settings(current, event)
+        change, _, errors = parse_settings(current, event, self.app.webhook_rules)
+        if not errors:
+            try:
+                updated = update_settings(
+                    self.store, self.app.records, user.email, change, self.app.webhook_rules
+                )
+            except InvalidSettings as exc:
+                errors = exc.errors
         if errors:
             form = {name: event.value(name) for name in event.form}
             card = settings_card(
                 self.cfg, current, event.timezone or current.timezone, errors=errors, form=form
             )
             return c.render(card, notify="Not saved: please fix the fields marked in red")
-        self.store.put_settings(updated)
-        from notifier.digest import register_digest_user  # as `mailbeacon settings` does
-
-        register_digest_user(self.store, user.email)
         card = settings_card(self.cfg, updated, updated.timezone, saved=True)
         return c.render(card, notify="Settings saved")
 

@@ -22,9 +22,9 @@ from addon.events import AddonEvent
 from addon.gmail import GmailReader
 from addon.handlers import Handlers
 from addon.identity import User
-from mailbeacon.bootstrap import bootstrap
+from functions.bootstrap import bootstrap
+from functions.config import AppConfig
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from mailbeacon.model import Event, Verdict
 from mailbeacon.services import get_stats, track_message
 from mailbeacon.store.memory import MemoryStore
@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
         app = bootstrap(
-            Config(data_dir=Path(tmp), public_url="https://mb.example.com"),
+            AppConfig.local(Path(tmp), public_url="https://mb.example.com"),
             clock=clock,
             store=MemoryStore(),
         )

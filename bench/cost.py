@@ -14,6 +14,7 @@ Run: .venv/bin/python bench/cost.py [--messages 20] [--hits-per-message 25]
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import secrets
 import sys
@@ -26,10 +27,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mailbeacon.bootstrap import App, bootstrap  # noqa: E402
+from functions.bootstrap import App, bootstrap  # noqa: E402
+from functions.config import AppConfig  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
 from mailbeacon.clock import FixedClock  # noqa: E402
-from mailbeacon.config import Config  # noqa: E402
 from mailbeacon.model import MessageContext  # noqa: E402
 from mailbeacon.services import track_message  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
@@ -57,7 +58,6 @@ class AssembledContext(FirestoreStore):
 
 
 def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namespace) -> Counts:
-    import os
 
     from google.cloud import firestore
 
@@ -71,14 +71,17 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     import requests
 
     bus = PubsubBus(
-        project, topic_prefix=prefix, session=CountingSession(requests.Session(), counts)
+        project,
+        topic_prefix=prefix,
+        emulator_host=os.environ["PUBSUB_EMULATOR_HOST"],
+        session=CountingSession(requests.Session(), counts),
     )
     client = count_firestore(firestore.Client(project=project), counts)
     store = store_cls(client, prefix=prefix, flush_interval=1.0 if kind == "ours" else 0.0)
     clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
     data_dir = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
-    config = Config(
-        data_dir=data_dir, public_url="http://127.0.0.1", store="firestore", bus="pubsub"
+    config = AppConfig.local(
+        data_dir, public_url="http://127.0.0.1", store="firestore", bus="pubsub"
     )
     app: App = bootstrap(config, clock=clock, store=store, bus=bus)
     from functions.app import create_app

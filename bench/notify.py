@@ -85,7 +85,11 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MAILBEACON_DATA_DIR": str(data)}
+    env = {
+        **os.environ,
+        "MAILBEACON_DATA_DIR": str(data),
+        "MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "functions.cli", "serve", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -104,11 +108,11 @@ def start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
 def track(data: Path, port: int, receiver: Receiver, n: int, tag: str) -> list[tuple[str, str]]:
     from dataclasses import replace
 
-    from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.config import Config
+    from functions.bootstrap import bootstrap
+    from functions.config import AppConfig
     from mailbeacon.services import track_message
 
-    app = bootstrap(Config(data_dir=data, public_url=f"http://127.0.0.1:{port}"))
+    app = bootstrap(AppConfig.local(data, public_url=f"http://127.0.0.1:{port}"))
     for user in {f"sender{i % 10}@bench.test" for i in range(n)}:
         app.store.put_settings(replace(app.store.get_settings(user), slack_webhook=receiver.url))
     sent = app.clock.now().replace(year=2000)

@@ -42,11 +42,11 @@ def serve_noop(port: int, data_dir: str) -> None:
     from flask import Response
 
     from functions.app import GIF, NO_STORE, create_app
+    from functions.bootstrap import bootstrap
+    from functions.config import load_config
     from functions.server import make_server
-    from mailbeacon.bootstrap import bootstrap
-    from mailbeacon.config import Config
 
-    web = create_app(bootstrap(Config.from_env(data_dir=Path(data_dir))))
+    web = create_app(bootstrap(load_config(data_dir=Path(data_dir))))
 
     @web.route("/noop/<token>.gif", methods=["GET", "HEAD"])
     def noop(token: str) -> Response:

@@ -7,10 +7,11 @@ import logging
 
 from flask import Flask, Response, jsonify, request
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidToken, MailbeaconError
 from mailbeacon.hits import build_hit, client_address
 from mailbeacon.services import record_hit
+
+from .bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def create_app(app: App) -> Flask:
             log.info("refused a %s token used as %s", claims.kind, kind)
             return False, None
         address = client_address(
-            request.remote_addr, request.headers.get("X-Forwarded-For"), app.config.trust_proxy
+            request.remote_addr, request.headers.get("X-Forwarded-For"), app.config.core.trust_proxy
         )
         hit = build_hit(
             claims,
@@ -74,17 +75,10 @@ def create_app(app: App) -> Flask:
             {"Location": url, "Cache-Control": NO_STORE, "Referrer-Policy": "no-referrer"},
         )
 
-    addon_endpoint: list[object] = []  # built on first use: it holds a certificate cache
-
     @web.post("/addon", defaults={"route": ""})
     @web.post("/addon/<path:route>")
     def addon(route: str) -> tuple[Response, int]:
-        from addon.endpoint import AddonEndpoint
-
-        if not addon_endpoint:
-            addon_endpoint.append(AddonEndpoint.for_app(app))
-        endpoint: AddonEndpoint = addon_endpoint[0]  # type: ignore[assignment]
-        status, payload = endpoint.handle(
+        status, payload = app.addon.handle(
             route, request.args.get("route"), request.headers, request.get_data()
         )
         return jsonify(payload), status

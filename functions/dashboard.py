@@ -12,9 +12,10 @@ from importlib import resources
 
 from flask import Flask, Response, render_template_string, request
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidToken, UnknownMessage
 from mailbeacon.services import get_stats
+
+from .bootstrap import App
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mailbeacon.errors import InvalidInput
+from mailbeacon.model import DEFAULT_RETENTION
 
 from .endpoints import MOUNTS
 
@@ -180,7 +181,7 @@ class DeployConfig:
     project: str
     region: str
     public_url: str | None = None
-    retention_days: int = 180
+    retention_days: int = DEFAULT_RETENTION.days
     digest_hour: int = 8
     settings: tuple[tuple[str, str], ...] = ()
     secret_values: frozenset[str] = field(default_factory=frozenset)
@@ -208,7 +209,9 @@ class DeployConfig:
     ) -> DeployConfig:
         env = os.environ if env is None else env
         try:
-            retention = int(retention_days or env.get("MAILBEACON_RETENTION_DAYS") or 180)
+            retention = int(
+                retention_days or env.get("MAILBEACON_RETENTION_DAYS") or DEFAULT_RETENTION.days
+            )
             digest_hour = int(env.get("MAILBEACON_DIGEST_HOUR") or 8)
         except ValueError as exc:
             raise InvalidInput(f"not a whole number: {exc}") from exc

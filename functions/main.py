@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from typing import Any
 
@@ -62,11 +61,11 @@ def application() -> tuple[Any, Any]:
             if not _wired:
                 _configure_logging()
                 from functions.app import create_app
-                from mailbeacon.bootstrap import bootstrap
-                from mailbeacon.config import Config
+                from functions.bootstrap import bootstrap
+                from functions.config import load_config
 
-                config = Config.from_env()
-                if config.store != "sqlite" and not os.environ.get("MAILBEACON_SECRET"):
+                config = load_config()
+                if config.core.store != "sqlite" and not config.core.secret:
                     # A secret made up per instance would make every token invalid elsewhere.
                     raise RuntimeError("MAILBEACON_SECRET is not set (Secret Manager)")
                 app = bootstrap(config)
@@ -109,7 +108,7 @@ def _deliver(topic: str, cloud_event: Any) -> None:
     from mailbeacon.bus.pubsub import deliver
 
     app, _ = application()
-    deliver(getattr(app.bus, "handlers", {}).get(topic), topic, cloud_event)
+    deliver(app.handlers.get(topic), topic, cloud_event)
 
 
 @functions_framework.http

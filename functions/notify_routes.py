@@ -10,8 +10,9 @@ import logging
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
-from mailbeacon.bootstrap import App
 from mailbeacon.errors import InvalidInput, Unauthorized
+
+from .bootstrap import App
 
 log = logging.getLogger(__name__)
 
@@ -22,19 +23,12 @@ def register_notifier_routes(web: Flask, app: App) -> None:
     from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
 
     routes = Blueprint("notifier", __name__)
-    config = app.notifier.config
-    slack_base = app.urls.service("slack")  # the redirect URI Slack sends users back to
-    chat_base = app.urls.service("chat")
-
-    def installer():  # type: ignore[no-untyped-def]
-        from notifier.slack_install import SlackInstaller
-
-        return SlackInstaller(app.store, app.clock, config, slack_base)
+    config = app.config.notifier
 
     @routes.get("/slack/install")
     def slack_install() -> Response:
         try:
-            return redirect(installer().authorize_url(), 302)  # type: ignore[return-value]
+            return redirect(app.slack_installer.authorize_url(), 302)  # type: ignore[return-value]
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
 
@@ -43,7 +37,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
         try:
-            installation = installer().complete(
+            installation = app.slack_installer.complete(
                 request.args.get("code", ""), request.args.get("state", "")
             )
         except Unauthorized as exc:
@@ -81,21 +75,12 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from addon.auth import ChatVerifier, bearer
-
-    verifier = ChatVerifier(  # built once: it caches Google's certificates
-        endpoint_audiences=config.chat_audience or (f"{chat_base}/chat",),
-        project_numbers=config.chat_project_numbers,
-        # A Chat app built as an add-on is signed by the project's add-on service agent.
-        emails=tuple(dict.fromkeys((*config.chat_issuer_emails, *config.addon_service_accounts))),
-        google_certs_url=config.google_certs_url,
-        chat_certs_url=config.chat_certs_url,
-    )
+    from addon.auth import bearer
 
     @routes.post("/chat")
     def chat() -> tuple[Response, int]:
         try:
-            verifier.verify(bearer(request.headers))
+            app.chat_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401

@@ -1,12 +1,18 @@
-"""Settings for one running Mailbeacon, read from flags and the environment in one place."""
+"""What one running Mailbeacon is: where data lives, which backends, how the edge sees clients.
+
+Plain values only. Reading them from flags and the environment is the edge's job
+(``functions/config.py``), so the core can be built from objects in tests.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+
+from .bus import DEFAULT_TOPIC_PREFIX
+from .model import DEFAULT_RETENTION
 
 DEFAULT_PORT = 8080
 SERVICES = ("addon", "chat", "slack", "dashboard")
@@ -15,7 +21,7 @@ SERVICES = ("addon", "chat", "slack", "dashboard")
 
 @dataclass(frozen=True)
 class Config:
-    """Where data lives, which backends to use and how the edge sees its clients."""
+    """The core's configuration; every field has a working local default."""
 
     data_dir: Path
     public_url: str | None = None
@@ -23,39 +29,24 @@ class Config:
     insecure_dev_auth: bool = False
     store: str = "sqlite"
     bus: str = "local"
-    retention: timedelta = timedelta(days=180)
+    retention: timedelta = DEFAULT_RETENTION
     gcp_project: str | None = None
     click_url: str | None = None
     firestore_database: str | None = None
-    topic_prefix: str = "mailbeacon-"
+    topic_prefix: str = DEFAULT_TOPIC_PREFIX
     firestore_timeout: float = 20.0
+    secret: str | None = None
+    """MAILBEACON_SECRET (``ID:SECRET,...``); None generates one into the data dir."""
+    sqlite_sync: str = "NORMAL"
+    sqlite_busy_ms: int = 5000
+    pubsub_emulator_host: str | None = None
+    worker: bool = True
+    """Run the pipeline in this process (``MAILBEACON_WORKER=off`` runs only the edge)."""
+    webhook_allow_hosts: tuple[str, ...] = ()
+    """``host[:port]`` accepted as webhook destinations beside Slack's and Chat's own."""
     service_urls: tuple[tuple[str, str], ...] = ()
     """Base URL of each service that serves its own paths (``addon``, ``chat``, ``slack``,
     ``dashboard``), when it is not the public URL: on Cloud Functions each is its function."""
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
-        env = dict(os.environ if env is None else env)
-        values: dict[str, object] = {
-            "data_dir": Path(env.get("MAILBEACON_DATA_DIR") or ".mailbeacon"),
-            "public_url": env.get("MAILBEACON_PUBLIC_URL") or None,
-            "trust_proxy": int(env.get("MAILBEACON_TRUST_PROXY") or 0),
-            "store": env.get("MAILBEACON_STORE") or "sqlite",
-            "bus": env.get("MAILBEACON_BUS") or "local",
-            "retention": timedelta(days=int(env.get("MAILBEACON_RETENTION_DAYS") or 180)),
-            "gcp_project": env.get("GOOGLE_CLOUD_PROJECT") or env.get("GCP_PROJECT") or None,
-            "click_url": env.get("MAILBEACON_CLICK_URL") or None,
-            "firestore_database": env.get("MAILBEACON_FIRESTORE_DATABASE") or None,
-            "topic_prefix": env.get("MAILBEACON_TOPIC_PREFIX") or "mailbeacon-",
-            "firestore_timeout": float(env.get("MAILBEACON_FIRESTORE_TIMEOUT") or 20),
-            "service_urls": tuple(
-                (name, env[f"MAILBEACON_{name.upper()}_URL"].rstrip("/"))
-                for name in SERVICES
-                if env.get(f"MAILBEACON_{name.upper()}_URL")
-            ),
-        }
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
 
     @property
     def server_file(self) -> Path:

@@ -106,11 +106,11 @@ class Keyring:
         return hmac.new(self.keys[self.current], purpose.encode(), hashlib.sha256).digest()
 
 
-def load_keyring(data_dir: Path, env: dict[str, str] | None = None) -> Keyring:
-    """The keyring from MAILBEACON_SECRET, or from a secret generated once in the data dir."""
-    env = os.environ if env is None else env
-    if env.get("MAILBEACON_SECRET"):
-        return Keyring.parse(env["MAILBEACON_SECRET"])
+def load_keyring(data_dir: Path, secret: str | None = None) -> Keyring:
+    """The keyring from ``secret`` (MAILBEACON_SECRET), or from a secret generated once into
+    the data dir with mode 0600."""
+    if secret:
+        return Keyring.parse(secret)
     path = data_dir / "secret"
     data_dir.mkdir(parents=True, exist_ok=True)
     try:

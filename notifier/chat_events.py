@@ -6,12 +6,16 @@ Workspace add-on shape (``chat.{user, addedToSpacePayload|messagePayload|...}``)
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
 from typing import Any
 
-from mailbeacon.store import Store
+from mailbeacon.errors import InvalidInput
+from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
+from mailbeacon.store import Storage
 
 from .channels.chat_app import DMS, USERS
+
+log = logging.getLogger(__name__)
 
 WELCOME = (
     "Mailbeacon will tell you here when a person opens or clicks in an email you tracked. "
@@ -38,7 +42,7 @@ def _is_dm(space: dict[str, Any]) -> bool:
     return space.get("spaceType") == "DIRECT_MESSAGE" or space.get("type") == "DM"
 
 
-def handle_chat_event(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+def handle_chat_event(store: Storage, event: dict[str, Any]) -> dict[str, Any]:
     """Apply one verified event; the returned dict is the synchronous reply (may be empty).
 
     A Chat app built as a Workspace add-on must wrap its reply in a ``hostAppDataAction``.
@@ -50,7 +54,7 @@ def handle_chat_event(store: Store, event: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def _apply(store: Store, event: dict[str, Any]) -> dict[str, Any]:
+def _apply(store: Storage, event: dict[str, Any]) -> dict[str, Any]:
     kind, space, user = _normalise(event)
     email = str(user.get("email") or "").lower()
     if not email or "@" not in email:
@@ -60,15 +64,21 @@ def _apply(store: Store, event: dict[str, Any]) -> dict[str, Any]:
     if kind in ("ADDED_TO_SPACE", "MESSAGE") and _is_dm(space) and space.get("name"):
         known = store.get_record(DMS, email)
         store.put_record(DMS, email, {"space": space["name"]})
-        settings = store.get_settings(email)
-        if kind == "ADDED_TO_SPACE" and not settings.chat_app_dm:
-            store.put_settings(replace(settings, chat_app_dm=True))
+        if kind == "ADDED_TO_SPACE" and not store.get_settings(email).chat_app_dm:
+            _set_chat_app_dm(store, email, True)
         if kind == "ADDED_TO_SPACE" or known is None:
             return {"text": WELCOME}
         return {"text": "Alerts for your tracked emails arrive in this chat."}
     if kind == "REMOVED_FROM_SPACE" and _is_dm(space):
         store.delete_record(DMS, email)
-        settings = store.get_settings(email)
-        if settings.chat_app_dm:
-            store.put_settings(replace(settings, chat_app_dm=False))
+        if store.get_settings(email).chat_app_dm:
+            _set_chat_app_dm(store, email, False)
     return {}
+
+
+def _set_chat_app_dm(store: Storage, email: str, on: bool) -> None:
+    """Adding the app in a DM turns its alerts on; removing it turns them off."""
+    try:
+        update_settings(store, store, email, SettingsChange(chat_app_dm=on), WebhookRules())
+    except InvalidInput as exc:  # an address Chat vouches for but we cannot use
+        log.warning("Chat user %s: settings not changed: %s", email[:80], exc)

@@ -12,28 +12,30 @@ into the user's Settings.problems, where `mailbeacon settings` shows them.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, RetryLater
 from mailbeacon.model import Settings
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.settings import record_problem
+from mailbeacon.store import Storage
 
 from .post import Post
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-DELIVERIES = "notify-delivery"
-MAX_PROBLEMS = 10
+DELIVERIES = Namespace.DELIVERIES
 
 
 class Channel(Protocol):
     """One way of telling a user. ``send`` raises DeliveryFailed; it never returns an error."""
 
     name: str
+    self_retrying: bool
+    """True when the channel's SDK already retries with our policy (no second retry loop)."""
 
     def enabled(self, settings: Settings) -> bool: ...
 
@@ -43,7 +45,7 @@ class Channel(Protocol):
 class DeliveryLog:
     """Claim / sent / failed states per (key, channel), on the records API."""
 
-    def __init__(self, store: Store, clock: Clock, lease: timedelta = timedelta(seconds=60)):
+    def __init__(self, store: Storage, clock: Clock, lease: timedelta = timedelta(seconds=60)):
         self.store = store
         self.clock = clock
         self.lease = lease
@@ -88,23 +90,13 @@ class DeliveryLog:
         return record.get("state") if record else None
 
 
-def record_problem(store: Store, user: str, problem: str, at: datetime) -> Settings:
-    """Add a permanent failure to the user's settings (newest last, deduplicated, capped)."""
-    settings = store.get_settings(user)
-    text = f"{iso(at)} {problem}"
-    kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
-    updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
-    store.put_settings(updated)
-    return updated
-
-
 def deliver(
     channel: Channel,
     post: Post,
     settings: Settings,
     *,
     deliveries: DeliveryLog,
-    store: Store,
+    store: Storage,
     policy: RetryPolicy,
 ) -> str:
     """Send ``post`` on ``channel`` at most once per key; returns what happened.
@@ -116,7 +108,7 @@ def deliver(
     if not deliveries.claim(key):
         return "already"
     try:
-        if getattr(channel, "self_retrying", False):
+        if channel.self_retrying:
             channel.send(post, settings)  # its SDK retries with the same policy
         else:
             policy.call(lambda: channel.send(post, settings))

@@ -17,7 +17,8 @@ from typing import Any
 from mailbeacon.bus import DIGEST, Bus
 from mailbeacon.clock import Clock, iso
 from mailbeacon.model import Message
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.store import Storage
 
 from . import cards
 from .blocks import check_blocks
@@ -27,9 +28,9 @@ from .render import local_time
 
 log = logging.getLogger(__name__)
 
-USERS = "digest-user"
-HELD = "notify-held"
-RUNS = "digest-run"
+USERS = Namespace.DIGEST_USERS
+HELD = Namespace.HELD
+RUNS = Namespace.DIGEST_RUNS
 MAX_LINES = 40
 
 
@@ -61,13 +62,8 @@ class Digest:
         ]
 
 
-def register_digest_user(store: Store, user: str) -> None:
-    """Include ``user`` in the daily fan-out (called when settings are saved or an alert fires)."""
-    store.add_record(USERS, user.lower(), {})
-
-
 def build_digest(
-    store: Store, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
+    store: Storage, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
 ) -> Digest:
     """Gather the user's activity since ``since`` from the store (read only)."""
     digest = Digest(user=user, since=since)
@@ -151,7 +147,7 @@ def digest_post(digest: Digest, key: str) -> Post:
 class DigestScheduler:
     """A daemon thread for `mailbeacon serve`: once a day after ``hour`` (UTC), publish DIGEST."""
 
-    def __init__(self, store: Store, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
+    def __init__(self, store: Storage, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
         self.store, self.bus, self.clock, self.hour, self.every = store, bus, clock, hour, every
         self._stop = threading.Event()
 

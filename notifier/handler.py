@@ -14,12 +14,14 @@ from typing import Any
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, RetryLater
 from mailbeacon.model import Event, Message, Settings
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.settings import register_digest_user
+from mailbeacon.store import Storage
 
 from .config import NotifierConfig
 from .decide import Action, Alert, Decision, LastAlert, decide
 from .delivery import Channel, DeliveryLog, deliver
-from .digest import HELD, build_digest, digest_post, register_digest_user
+from .digest import HELD, build_digest, digest_post
 from .digest import USERS as DIGEST_USERS
 from .post import Post
 from .render import AlertView
@@ -27,8 +29,8 @@ from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-LAST_ALERT = "notify-last"
-DIGEST_SENT = "digest-sent"
+LAST_ALERT = Namespace.LAST_ALERT
+DIGEST_SENT = Namespace.DIGEST_SENT
 
 
 RECENT_EVENTS = 500  # an alert concerns a just-recorded event; older history is not needed
@@ -39,7 +41,7 @@ class Notifier:
 
     def __init__(
         self,
-        store: Store,
+        store: Storage,
         clock: Clock,
         channels: Sequence[Channel],
         *,

@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
-from mailbeacon.store import Store
+from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
+from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
+from mailbeacon.store import Storage
 
 from .blocks import MUTE_ACTION
 from .channels.slack_app import DMS
-from .config import SLACK_API_URL
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def verify_slack(
         raise Unauthorized("bad or stale Slack signature")
 
 
-def slack_user_email(store: Store, team_id: str, user_id: str) -> str | None:
+def slack_user_email(store: Storage, team_id: str, user_id: str) -> str | None:
     """The Mailbeacon user behind a Slack user, as learned when their DM was found."""
     for email, dm in store.list_records(DMS):
         if dm.get("user_id") == user_id and dm.get("team_id") == team_id:
@@ -57,7 +57,7 @@ def slack_user_email(store: Store, team_id: str, user_id: str) -> str | None:
     return None
 
 
-SLACK_HOOKS = "hooks.slack.com"
+SLACK_HOOKS = SLACK_WEBHOOK_HOST
 
 
 def response_url_poster(
@@ -91,7 +91,7 @@ def response_url_poster(
 
 
 def handle_interaction(
-    store: Store,
+    store: Storage,
     signing_secret: str | None,
     clock: Clock,
     body: bytes,
@@ -114,7 +114,7 @@ def handle_interaction(
     return reply
 
 
-def _apply_interaction(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
+def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any]:
     actions = [a for a in payload.get("actions") or () if a.get("action_id") == MUTE_ACTION]
     if not actions:
         return {"response_type": "ephemeral", "text": "Nothing to do."}
@@ -124,15 +124,17 @@ def _apply_interaction(store: Store, payload: dict[str, Any]) -> dict[str, Any]:
     message = store.get_message(message_id)
     if email is None or message is None or message.owner != email:
         return {"response_type": "ephemeral", "text": "That email is not one of yours."}
-    settings = store.get_settings(email)
-    if message_id not in settings.muted:
-        store.put_settings(replace(settings, muted=(*settings.muted, message_id)))
+    update_settings(store, store, email, SettingsChange(mute=(message_id,)), WebhookRules())
     subject = message.subject or "(no subject)"
     return {"response_type": "ephemeral", "text": f"Muted “{subject}”: no more alerts for it."}
 
 
 def handle_event(
-    store: Store, signing_secret: str | None, clock: Clock, body: bytes, headers: Mapping[str, str]
+    store: Storage,
+    signing_secret: str | None,
+    clock: Clock,
+    body: bytes,
+    headers: Mapping[str, str],
 ) -> dict[str, Any]:
     """Events API: answer the URL check, forget a workspace that uninstalled the app."""
     from .slack_install import StoreInstallationStore

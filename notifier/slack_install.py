@@ -1,4 +1,4 @@
-"""The Slack app's OAuth v2 install flow, with installations and states kept in our Store.
+"""The Slack app's OAuth v2 install flow, with installations and states kept in our store.
 
 slack_sdk supplies the interfaces (InstallationStore, OAuthStateStore) and the URL generator;
 this module backs them with the records API so SQLite and Firestore deployments need nothing
@@ -19,12 +19,13 @@ from slack_sdk.web import WebClient
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, Unauthorized
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.store import Storage
 
 from .config import NotifierConfig
 
-INSTALLATIONS = "slack-installation"
-STATES = "slack-oauth-state"
+INSTALLATIONS = Namespace.SLACK_INSTALLATIONS
+STATES = Namespace.SLACK_STATES
 CALLBACK_PATH = "/slack/oauth/callback"
 
 
@@ -35,7 +36,7 @@ def _key(enterprise_id: str | None, team_id: str | None) -> str:
 class StoreInstallationStore(InstallationStore):
     """One record per workspace (or org) install; the newest install wins."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Storage) -> None:
         self.store = store
 
     def save(self, installation: Installation) -> None:
@@ -89,7 +90,7 @@ class StoreInstallationStore(InstallationStore):
 class StoreStateStore(OAuthStateStore):
     """OAuth ``state`` values: random, single use, expiring after ``ttl``."""
 
-    def __init__(self, store: Store, clock: Clock, ttl: timedelta = timedelta(minutes=10)):
+    def __init__(self, store: Storage, clock: Clock, ttl: timedelta = timedelta(minutes=10)):
         self.store = store
         self.clock = clock
         self.ttl = ttl
@@ -112,7 +113,7 @@ class StoreStateStore(OAuthStateStore):
 class SlackInstaller:
     """`/slack/install` and `/slack/oauth/callback` without the web framework."""
 
-    def __init__(self, store: Store, clock: Clock, config: NotifierConfig, base_url: str):
+    def __init__(self, store: Storage, clock: Clock, config: NotifierConfig, base_url: str):
         if not config.slack_app_enabled:
             raise InvalidInput("Slack app not configured: set MAILBEACON_SLACK_CLIENT_ID/SECRET")
         self.config = config

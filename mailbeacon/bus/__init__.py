@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 HITS = "hits"
 NOTIFY = "notify"
 DIGEST = "digest"
+TOPICS = (HITS, NOTIFY, DIGEST)
+DEFAULT_TOPIC_PREFIX = "mailbeacon-"
+"""Cloud topic ids are the prefix plus the topic (Pub/Sub ids need at least three characters)."""
+
+
+def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
+    """Our topics as cloud topic ids: one naming rule for the bus and the deploy plan."""
+    return {topic: f"{prefix}{topic}" for topic in TOPICS}
+
 
 Handler = Callable[[dict[str, Any]], None]
 """A consumer. Raising asks for redelivery (RetryLater names when); returning acknowledges."""
@@ -16,3 +25,20 @@ Handler = Callable[[dict[str, Any]], None]
 class Bus(Protocol):
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         """Make ``payload`` durable on ``topic`` or raise BusUnavailable."""
+
+
+class Worker(Protocol):
+    """The consuming side: runs the handler subscribed to each topic, at least once per payload.
+
+    Locally the outbox's worker thread; in the cloud, Pub/Sub push into the entry points (or a
+    streaming-pull worker in cluster mode).
+    """
+
+    def subscribe(self, topic: str, handler: Handler) -> None: ...
+
+    def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
+        """Run every ready payload of ``topics`` now, in this thread; returns how many."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...

@@ -17,24 +17,17 @@ import base64
 import binascii
 import json
 import logging
-import os
 import threading
 from typing import Any
 
 from ..errors import BusUnavailable
-from . import DIGEST, HITS, NOTIFY, Handler
+from . import DEFAULT_TOPIC_PREFIX, Handler, topic_ids
 
 log = logging.getLogger(__name__)
 
 SCOPE = "https://www.googleapis.com/auth/pubsub"
-DEFAULT_TOPIC_PREFIX = "mailbeacon-"
 ATTRIBUTES = ("kind", "message_id")
 """Payload fields copied into message attributes, for filters and for reading the logs."""
-
-
-def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
-    """Our topic names as Pub/Sub topic ids (which need at least three characters)."""
-    return {topic: f"{prefix}{topic}" for topic in (HITS, NOTIFY, DIGEST)}
 
 
 class _Local(threading.local):
@@ -62,7 +55,7 @@ class PubsubBus:
             raise BusUnavailable("Pub/Sub needs a project: set GOOGLE_CLOUD_PROJECT")
         self.project = project
         self.topics = topic_ids(topic_prefix)
-        self.emulator_host = emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST")
+        self.emulator_host = emulator_host
         self.host = self.emulator_host or "pubsub.googleapis.com"
         self.base_url = f"{'http' if self.emulator_host else 'https'}://{self.host}"
         self.timeout = timeout

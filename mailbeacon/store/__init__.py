@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from ..model import Event, Link, Message, MessageContext, Settings
+from ..records import Records
 
 CONTEXT_EVENTS = 200
 """The latest events a classification may look back on."""
 
 
 class Store(Protocol):
-    """Persistence the services need, and no more. Every method is safe to call from threads."""
+    """Persistence the services need, and no more. Every method is safe to call from threads.
+
+    Every adapter also implements ``Records`` (mailbeacon/records.py) on the same backend.
+    """
 
     def add_message(self, message: Message) -> None:
         """Register a tracked message (with its links)."""
@@ -56,19 +60,6 @@ class Store(Protocol):
 
     def put_settings(self, settings: Settings) -> None: ...
 
-    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
-        """Small documents for the edges (installations, DM spaces, delivery log)."""
-
-    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None: ...
-
-    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
-        """Insert if absent: False when the key exists. The building block of idempotency."""
-
-    def delete_record(self, namespace: str, key: str) -> None: ...
-
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        """Records of a namespace whose key starts with ``prefix``, in key order."""
-
     def purge_expired(self, now: datetime) -> int:
         """Delete events past their expiry; returns how many (Firestore leaves this to TTL)."""
 
@@ -86,3 +77,7 @@ def assemble_context(store: Store, message_id: str) -> MessageContext | None:
         self_views=tuple(store.list_self_views(message_id)),
         strictness=store.get_settings(message.owner).strictness,
     )
+
+
+class Storage(Store, Records, Protocol):
+    """A backend that keeps both the tracking data and the records (every adapter does)."""

@@ -24,9 +24,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Strictness
 from . import CONTEXT_EVENTS
@@ -65,7 +66,9 @@ class FirestoreStore:
         settings_ttl: float = 60.0,
         flush_interval: float = 1.0,
         timeout: float = 20.0,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or SystemClock()
         self._client_obj = client
         self._project = project
         self._database = database
@@ -257,7 +260,7 @@ class FirestoreStore:
             if limit <= 0:
                 return []
             query = query.limit(limit)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         with self._translated("list_events"):
             snaps = list(query.stream(**self._rpc))
         events = [event_from(self._unquote(s.id), s.to_dict()) for s in reversed(snaps)]
@@ -272,7 +275,7 @@ class FirestoreStore:
             return None
         d = snap.to_dict()
         message = message_from(message_id, d)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         stored = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}
         recent = sorted({**self._fresh_events(message_id), **stored}.values(), key=_order)
         if len(recent) > RECENT_EVENTS:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings
 from . import assemble_context
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    """The Store port in memory: the fake the service tests run on, and product code."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
         self._lock = threading.RLock()
         self._messages: dict[str, Message] = {}
         self._events: dict[str, Event] = {}
@@ -64,7 +68,7 @@ class MemoryStore:
             return True
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
-        now = datetime.now(UTC)
+        now = self.clock.now()
         with self._lock:
             found = [
                 e

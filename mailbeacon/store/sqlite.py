@@ -2,13 +2,12 @@
 
 Each thread has its own connection; writes take the write lock up front (BEGIN IMMEDIATE) and
 wait up to ``busy_timeout`` for it. ``synchronous=NORMAL`` in WAL mode survives a process
-crash; set MAILBEACON_SQLITE_SYNC=FULL to survive power loss too, at some cost per write.
+crash; ``sync="FULL"`` (MAILBEACON_SQLITE_SYNC) survives power loss too, at some cost per write.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Verdict
 from . import assemble_context
@@ -64,16 +64,14 @@ def _dt(text: str | None) -> datetime | None:
 class Database:
     """A SQLite file with per-thread connections and versioned migrations."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int | None = None) -> None:
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, sync: str = "NORMAL") -> None:
         self.path = path
-        self.busy_timeout_ms = busy_timeout_ms or int(
-            os.environ.get("MAILBEACON_SQLITE_BUSY_MS") or 5000
-        )
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         # Threads of one process take turns here rather than in SQLite's busy handler, which
         # sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.Lock()
-        self._sync = os.environ.get("MAILBEACON_SQLITE_SYNC", "NORMAL").upper()
+        self._sync = sync.upper()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
 
@@ -145,8 +143,9 @@ class Database:
 class SqliteStore:
     """The Store port on SQLite."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock = clock or SystemClock()
 
     # messages
     def add_message(self, message: Message) -> None:
@@ -239,7 +238,7 @@ class SqliteStore:
         rows = self.db.read(
             "SELECT * FROM events WHERE message_id = ? AND (expires_at IS NULL OR expires_at > ?) "
             "ORDER BY at DESC, id DESC LIMIT ?",
-            (message_id, _ts(datetime.now(UTC)), -1 if limit is None else limit),
+            (message_id, _ts(self.clock.now()), -1 if limit is None else limit),
         )
         rows.reverse()
         return [

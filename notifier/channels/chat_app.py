@@ -13,15 +13,17 @@ from typing import Any
 from mailbeacon.clock import Clock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
-from mailbeacon.store import Store
+from mailbeacon.platform import CHAT_API_URL
+from mailbeacon.records import Namespace
+from mailbeacon.store import Storage
 
 from ..cards import REPLY_OPTION
-from ..config import CHAT_API_URL, NotifierConfig
+from ..config import NotifierConfig
 from ..post import Post
 from .google_api import build_service, execute
 
-DMS = "chat-dm"
-USERS = "chat-user"
+DMS = Namespace.CHAT_DMS
+USERS = Namespace.CHAT_USERS
 SCOPES = ["https://www.googleapis.com/auth/chat.bot"]
 PERMANENT_STATUS = {400, 401, 403, 404}
 NOT_INSTALLED = "the Chat app is not installed for you (no DM with it): add Mailbeacon in Chat"
@@ -51,8 +53,9 @@ def chat_credentials(config: NotifierConfig) -> Any:
 
 class ChatAppChannel:
     name = "chat-app"
+    self_retrying = False
 
-    def __init__(self, store: Store, config: NotifierConfig, clock: Clock) -> None:
+    def __init__(self, store: Storage, config: NotifierConfig, clock: Clock) -> None:
         self.store = store
         self.config = config
         self.clock = clock

@@ -6,10 +6,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
+from mailbeacon.settings import WebhookRules
 
 from ..cards import REPLY_OPTION
 from ..post import Post
 from ..retry import header_seconds
+from .slack_webhook import checked_webhook
 
 # 400 is a payload Chat will never accept; 401/403/404 a deleted or revoked webhook.
 PERMANENT_STATUS = {400, 401, 403, 404, 410}
@@ -27,9 +29,11 @@ class ChatWebhookChannel:
     """Posts to the user's (or their space's) Chat webhook with ``requests``."""
 
     name = "chat-webhook"
+    self_retrying = False
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, rules: WebhookRules | None = None) -> None:
         self.timeout = timeout
+        self.rules = rules or WebhookRules()
         self._session = None
 
     def enabled(self, settings: Settings) -> bool:
@@ -38,12 +42,12 @@ class ChatWebhookChannel:
     def send(self, post: Post, settings: Settings) -> None:
         import requests
 
-        assert settings.chat_webhook
+        url = checked_webhook(self.name, self.rules, settings.chat_webhook, "chat")
         if self._session is None:
             self._session = requests.Session()
         try:
             response = self._session.post(
-                threaded_url(settings.chat_webhook),
+                threaded_url(url),
                 json=post.chat,
                 headers={"Content-Type": "application/json; charset=UTF-8"},
                 timeout=self.timeout,

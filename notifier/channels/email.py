@@ -9,8 +9,9 @@ from typing import Any
 from mailbeacon.clock import Clock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
+from mailbeacon.platform import GMAIL_API_URL
 
-from ..config import GMAIL_API_URL, NotifierConfig
+from ..config import NotifierConfig
 from ..mail import build_email
 from ..post import Post
 from .google_api import build_service, execute
@@ -22,6 +23,7 @@ class SmtpChannel:
     """One SMTP transaction per alert; 5xx replies are permanent, 4xx and network errors not."""
 
     name = "email"
+    self_retrying = False
 
     def __init__(self, config: NotifierConfig, clock: Clock) -> None:
         self.config = config
@@ -73,6 +75,7 @@ class GmailChannel:
     """users.messages.send as the user, with a domain-wide-delegated service account."""
 
     name = "email"
+    self_retrying = False
 
     def __init__(self, config: NotifierConfig, clock: Clock) -> None:
         self.config = config

@@ -10,13 +10,14 @@ from typing import Any
 
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
-from mailbeacon.store import Store
+from mailbeacon.records import Namespace
+from mailbeacon.store import Storage
 
 from ..config import NotifierConfig
 from ..post import Post
 from ..retry import TRANSIENT_ERRORS, RetryPolicy, header_seconds
 
-DMS = "slack-dm"
+DMS = Namespace.SLACK_DMS
 NOT_FOUND = {"users_not_found", "user_not_found"}
 PERMANENT_ERRORS = {
     "invalid_auth",
@@ -44,7 +45,7 @@ class SlackAppChannel:
     name = "slack-app"
     self_retrying = True
 
-    def __init__(self, store: Store, config: NotifierConfig, policy: RetryPolicy) -> None:
+    def __init__(self, store: Storage, config: NotifierConfig, policy: RetryPolicy) -> None:
         self.store = store
         self.config = config
         self.policy = policy

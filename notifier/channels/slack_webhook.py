@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mailbeacon.errors import DeliveryFailed
+from mailbeacon.errors import DeliveryFailed, InvalidInput
 from mailbeacon.model import Settings
+from mailbeacon.settings import WebhookRules
 
 from ..post import Post
 from ..retry import TRANSIENT_ERRORS, RetryPolicy, header_seconds
@@ -22,9 +23,12 @@ class SlackWebhookChannel:
     name = "slack-webhook"
     self_retrying = True
 
-    def __init__(self, policy: RetryPolicy, timeout: float = 10.0) -> None:
+    def __init__(
+        self, policy: RetryPolicy, timeout: float = 10.0, rules: WebhookRules | None = None
+    ) -> None:
         self.policy = policy
         self.timeout = timeout
+        self.rules = rules or WebhookRules()
 
     def enabled(self, settings: Settings) -> bool:
         return bool(settings.slack_webhook)
@@ -32,9 +36,9 @@ class SlackWebhookChannel:
     def send(self, post: Post, settings: Settings) -> None:
         from slack_sdk.webhook import WebhookClient
 
-        assert settings.slack_webhook
+        url = checked_webhook(self.name, self.rules, settings.slack_webhook, "slack")
         client = WebhookClient(
-            settings.slack_webhook,
+            url,
             timeout=int(max(1, self.timeout)),
             retry_handlers=self.policy.slack_handlers(),
         )
@@ -43,6 +47,15 @@ class SlackWebhookChannel:
         except TRANSIENT_ERRORS as exc:
             raise DeliveryFailed(self.name, f"webhook unreachable: {exc}", permanent=False) from exc
         check_webhook_response(self.name, response.status_code, response.body, response.headers)
+
+
+def checked_webhook(channel: str, rules: WebhookRules, url: str | None, kind: str) -> str:
+    """The URL, checked again before every send: a row written before a rule tightened (or
+    by hand) must not make the server post anywhere but where the rules allow."""
+    try:
+        return rules.check(url or "", kind)
+    except InvalidInput as exc:
+        raise DeliveryFailed(channel, f"webhook refused: {exc}", permanent=True) from exc
 
 
 def check_webhook_response(

@@ -153,7 +153,11 @@ def _hit(message_id: str) -> Hit:
 
 def test_the_same_pubsub_message_redelivered_five_times_counts_once(cloud: Cloud) -> None:
     tracked = cloud.track()
-    edge = PubsubBus(cloud.env["GOOGLE_CLOUD_PROJECT"], topic_prefix=cloud.manual_prefix)
+    edge = PubsubBus(
+        cloud.env["GOOGLE_CLOUD_PROJECT"],
+        topic_prefix=cloud.manual_prefix,
+        emulator_host=cloud.env["PUBSUB_EMULATOR_HOST"],
+    )
     edge.publish("hits", _hit(tracked["message_id"]).to_dict())
     sub = (
         f"projects/{cloud.env['GOOGLE_CLOUD_PROJECT']}/subscriptions/{cloud.manual_prefix}hits-pull"

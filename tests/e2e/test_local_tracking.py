@@ -218,3 +218,36 @@ def test_settings_round_trip_through_the_cli(tmp_path) -> None:  # type: ignore[
     )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     assert cli_json("settings", "--user", "ann@example.com", data_dir=tmp_path) == saved
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://169.254.169.254/computeMetadata/v1/instance",
+        "https://hooks.slack.com.evil.example/services/T/B/X",
+    ],
+)
+def test_settings_refuses_a_webhook_outside_slack_and_chat(tmp_path, url) -> None:  # type: ignore[no-untyped-def]
+    """Without MAILBEACON_WEBHOOK_ALLOW_HOSTS, a webhook must be Slack's or Chat's own host:
+    the server posts alert contents (and the dashboard key) wherever the URL points."""
+    from tests.support.processes import run_cli
+
+    no_allow_list = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": ""}
+    result = run_cli(
+        "settings", "--user", "ann@example.com", "--slack-webhook", url,
+        data_dir=tmp_path, env=no_allow_list,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "slack_webhook" in result.stderr
+    assert not (tmp_path / "mailbeacon.db").exists()  # refused before anything was written
+
+
+def test_a_malformed_setting_in_the_environment_is_one_line_exit_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.processes import run_cli
+
+    result = run_cli(
+        "stats", "AAAAAAAAAAAAAAAA", data_dir=tmp_path, env={"MAILBEACON_TRUST_PROXY": "abc"}
+    )
+    assert result.returncode == 2 and "MAILBEACON_TRUST_PROXY" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

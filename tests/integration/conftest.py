@@ -1,5 +1,6 @@
 """An in-process Mailbeacon (SQLite store, local bus drained by hand) behind Flask's test client,
-with the notifier pointed at loopback fakes through the same environment variables as prod."""
+with the notifier pointed at loopback fakes through the same variables as production, read by
+the same ``load_config`` (from a dict, never from the process environment)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from mailbeacon.bootstrap import App, bootstrap
+from functions.bootstrap import App, bootstrap
+from functions.config import load_config
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from mailbeacon.services import TrackedMessage, track_message
 
 # Today at 09:00 UTC: stored events expire after the retention period counted from real time.
@@ -60,7 +61,8 @@ class Rig:
 
     def settle(self) -> int:
         """Run the pipeline and the notifier until nothing is ready."""
-        return self.app.bus.drain([HITS, NOTIFY])  # type: ignore[attr-defined]
+        assert self.app.worker is not None
+        return self.app.worker.drain([HITS, NOTIFY])
 
     def settings(self, user: str = "ana@example.com", **changes: Any) -> None:
         from dataclasses import replace
@@ -72,24 +74,21 @@ class Rig:
         return self.app.store.get_settings(user).problems
 
 
-@pytest.fixture
-def notifier_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("SLACK_API_URL", "CHAT_API_URL", "SMTP_HOST", "SLACK_SIGNING_SECRET"):
-        monkeypatch.delenv(f"MAILBEACON_{name}", raising=False)
-    return monkeypatch
+LOOPBACK_WEBHOOKS = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+"""The tests' webhook receivers listen on loopback; production allows only Slack and Chat."""
 
 
 @pytest.fixture
-def make_rig(tmp_path: Path, notifier_env: pytest.MonkeyPatch) -> Iterator[Any]:
+def make_rig(tmp_path: Path) -> Iterator[Any]:
     apps: list[App] = []
 
     def make(**env: str) -> Rig:
-        for key, value in env.items():
-            notifier_env.setenv(f"MAILBEACON_{key.upper()}", value)
         clock = FixedClock(START)
         data = tmp_path / f"data{len(apps)}"
         data.mkdir()
-        app = bootstrap(Config(data_dir=data, public_url="http://mb.test"), clock=clock)
+        variables = {**LOOPBACK_WEBHOOKS, **{f"MAILBEACON_{k.upper()}": v for k, v in env.items()}}
+        config = load_config(variables, data_dir=data, public_url="http://mb.test")
+        app = bootstrap(config, clock=clock)
         rig = Rig(app, clock)
         app.notifier.policy.sleep = rig.sleeps.append
         apps.append(app)

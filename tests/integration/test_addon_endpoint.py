@@ -15,10 +15,10 @@ import pytest
 
 from addon import views
 from functions.app import create_app
-from mailbeacon.bootstrap import App, bootstrap
+from functions.bootstrap import App, bootstrap
+from functions.config import load_config
 from mailbeacon.bus import HITS
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from mailbeacon.model import Event, Verdict
 from mailbeacon.services import track_message
 from notifier.digest import USERS as DIGEST_USERS
@@ -87,12 +87,14 @@ def gmail() -> Iterator[FakeGmail]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, issuer: TokenIssuer, gmail: FakeGmail, monkeypatch) -> Iterator[App]:
-    monkeypatch.setenv("MAILBEACON_GOOGLE_CERTS_URL", issuer.certs_url)
-    monkeypatch.setenv("MAILBEACON_ADDON_SERVICE_ACCOUNT", SERVICE_ACCOUNT)
-    monkeypatch.setenv("MAILBEACON_ADDON_CLIENT_ID", CLIENT_ID)
-    monkeypatch.setenv("MAILBEACON_GMAIL_API_URL", gmail.server.url)
-    config = Config(data_dir=tmp_path / "data", public_url=BASE)
+def app(tmp_path: Path, issuer: TokenIssuer, gmail: FakeGmail) -> Iterator[App]:
+    env = {
+        "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
+        "MAILBEACON_ADDON_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
+        "MAILBEACON_ADDON_CLIENT_ID": CLIENT_ID,
+        "MAILBEACON_GMAIL_API_URL": gmail.server.url,
+    }
+    config = load_config(env, data_dir=tmp_path / "data", public_url=BASE)
     # a recent fixed time: events older than the retention period are not listed
     start = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
     app = bootstrap(config, clock=FixedClock(start))
@@ -279,7 +281,7 @@ def test_compose_track_then_link_inserts_pixel_and_anchor_of_one_message(web, ap
     redirect = web.get(tracked[len(BASE) :], headers={"User-Agent": BROWSER_UA})
     assert redirect.status_code == 302
     assert redirect.headers["Location"] == "https://example.com/deck?q=1&r=2"
-    app.bus.drain([HITS])
+    app.worker.drain([HITS])
     home = ui.text_of(ui.the_card(post(web, issuer, "/addon/homepage", ui.event("homepage"))))
     assert "Clicked (1 click). Opened" in home
 
@@ -383,7 +385,7 @@ def test_settings_save_valid_form_writes_settings(web, app, issuer):
         ("slack_webhook", "", "paste the incoming webhook URL"),
         ("email_to", "not an address", "not an email address"),
         ("quiet_end", "off", "set both hours"),
-        ("notify", "always", "choose one of the listed options"),
+        ("notify", "always", "choose one of first-open"),
     ],
 )
 def test_settings_errors_are_shown_and_nothing_is_saved(web, app, issuer, field, value, problem):
@@ -551,7 +553,7 @@ def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issue
     post(web, issuer, "/addon/message", ui.event("message"))
     app.clock.advance(seconds=2)  # Gmail's proxy fetches the image as the copy is shown
     web.get(app.urls.pixel(message.id)[len(BASE) :], headers={"User-Agent": PROXY_UA})
-    app.bus.drain([HITS])
+    app.worker.drain([HITS])
     (event,) = app.store.list_events(message.id)
     assert event.verdict is Verdict.SELF and "after-self-view" in event.reasons
     press = ui.press(

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from functions.app import create_app
-from mailbeacon.bootstrap import bootstrap
+from functions.bootstrap import bootstrap
+from functions.config import AppConfig
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from tests.support import addon as ui
 
 BASE = "https://mailbeacon.example.com"
@@ -35,7 +35,7 @@ def normalise(data: Any, ids: dict[str, str]) -> Any:
 
 
 def generate(tmp_path: Path) -> dict[str, Any]:
-    config = Config(data_dir=tmp_path / "data", public_url=BASE, insecure_dev_auth=True)
+    config = AppConfig.local(tmp_path / "data", public_url=BASE, insecure_dev_auth=True)
     app = bootstrap(config, clock=FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
     web = create_app(app).test_client()
 

@@ -9,10 +9,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from functions.app import create_app
-from mailbeacon.bootstrap import App, bootstrap
+from functions.bootstrap import App, bootstrap
+from functions.config import AppConfig
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
-from mailbeacon.config import Config
 from mailbeacon.services import process_hit, track_message
 from mailbeacon.store.memory import MemoryStore
 
@@ -21,7 +21,7 @@ GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com
 
 @pytest.fixture
 def app(tmp_path: Path, clock: FixedClock) -> App:
-    config = Config.from_env(env={}, data_dir=tmp_path, public_url="https://mb.example")
+    config = AppConfig.local(tmp_path, public_url="https://mb.example")
     return bootstrap(config, clock=clock, store=MemoryStore(), bus=MemoryBus())
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from functions.app import create_app
-from mailbeacon.bootstrap import bootstrap
+from functions.bootstrap import bootstrap
+from functions.config import AppConfig
 from mailbeacon.bus import HITS
-from mailbeacon.config import Config
 from mailbeacon.services import get_stats, track_message
 
 HOSTILE_HEADERS = [
@@ -26,7 +26,7 @@ HOSTILE_HEADERS = [
 
 
 def test_hostile_requests_get_the_gif_and_a_stored_verdict(tmp_path: Path) -> None:
-    app = bootstrap(Config(data_dir=tmp_path, trust_proxy=1))
+    app = bootstrap(AppConfig.local(tmp_path, trust_proxy=1))
     try:
         web = create_app(app).test_client()
         tracked = track_message(
@@ -45,7 +45,7 @@ def test_hostile_requests_get_the_gif_and_a_stored_verdict(tmp_path: Path) -> No
             assert web.get("/" + pixel, headers=headers).status_code == 200
             assert web.get("/" + link, headers=headers).status_code == 302
         assert web.head("/" + link, headers={"User-Agent": ""}).status_code == 302
-        app.bus.drain([HITS], include_leased=True)  # type: ignore[attr-defined]
+        app.worker.drain([HITS], include_leased=True)
         stats = get_stats(app.store, tracked.message.id)
     finally:
         app.close()

@@ -197,3 +197,17 @@ def test_a_webhook_that_times_out_is_retried_then_left_on_the_bus(make_rig) -> N
     finally:
         release.set()
         slow.stop()
+
+
+def test_a_stored_webhook_outside_the_rules_is_never_posted_to(
+    make_rig, hook: WebhookReceiver
+) -> None:  # type: ignore[no-untyped-def]
+    """A URL saved before the rules tightened (or written by hand) is checked again at send
+    time: nothing is posted, and the user sees why."""
+    rig = make_rig(webhook_allow_hosts="hooks.example.invalid")
+    rig.settings(slack_webhook=f"{hook.url}/services/T1/B1/secret")
+    rig.open(rig.track())
+    rig.settle()
+    assert hook.requests == []
+    [problem] = rig.problems()
+    assert "slack-webhook" in problem and "webhook refused" in problem

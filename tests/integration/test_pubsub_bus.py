@@ -23,7 +23,7 @@ def test_a_published_payload_arrives_with_kind_and_message_id_attributes(
     admin = PubsubAdmin(emulators.pubsub_host, emulators.project)
     admin.create_topic(prefix + "hits")
     admin.create_subscription(prefix + "hits-sub", prefix + "hits")
-    bus = PubsubBus(emulators.project, topic_prefix=prefix)
+    bus = PubsubBus(emulators.project, topic_prefix=prefix, emulator_host=emulators.pubsub_host)
     payloads = [{"id": f"h{i}", "kind": "click", "message_id": "M1", "ua": "é"} for i in range(3)]
     for payload in payloads:  # over one kept-alive connection
         bus.publish("hits", payload)
@@ -41,7 +41,9 @@ def test_publishing_to_a_missing_topic_or_a_dead_host_is_bus_unavailable(
     emulators: Emulators,
 ) -> None:
     with pytest.raises(BusUnavailable, match="HTTP 404"):
-        PubsubBus(emulators.project, topic_prefix="nope-").publish("hits", {"kind": "open"})
+        PubsubBus(
+            emulators.project, topic_prefix="nope-", emulator_host=emulators.pubsub_host
+        ).publish("hits", {"kind": "open"})
     with pytest.raises(BusUnavailable, match="hits"):
         PubsubBus("p", emulator_host="127.0.0.1:9", timeout=2).publish("hits", {})
     with pytest.raises(BusUnavailable, match="GOOGLE_CLOUD_PROJECT"):

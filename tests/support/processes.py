@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 MAILBEACON = [sys.executable, "-m", "functions.cli"]
+LOOPBACK_WEBHOOKS = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+"""The tests' webhook receivers listen on loopback; production allows only Slack and Chat."""
 
 
 def free_port() -> int:
@@ -48,7 +50,12 @@ def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> N
 def run_cli(
     *args: str, data_dir: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "MAILBEACON_DATA_DIR": str(data_dir), **(env or {})}
+    full_env = {
+        **os.environ,
+        **LOOPBACK_WEBHOOKS,
+        "MAILBEACON_DATA_DIR": str(data_dir),
+        **(env or {}),
+    }
     return subprocess.run(
         [*MAILBEACON, *args], capture_output=True, text=True, env=full_env, timeout=60
     )
@@ -90,7 +97,12 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [*MAILBEACON, "serve", "--port", str(self.port), *self.extra_args],
-            env={**os.environ, "MAILBEACON_DATA_DIR": str(self.data_dir), **self.env},
+            env={
+                **os.environ,
+                **LOOPBACK_WEBHOOKS,
+                "MAILBEACON_DATA_DIR": str(self.data_dir),
+                **self.env,
+            },
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             text=True,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from addon.events import AddonEvent
-from addon.settings_form import CHAT_HOST, SLACK_HOST, check_webhook, parse_settings
+from addon.settings_form import parse_settings
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import Settings
+from mailbeacon.settings import WebhookRules
 
 
 @pytest.mark.parametrize(
@@ -29,16 +30,16 @@ from mailbeacon.model import Settings
 )
 def test_slack_webhooks_that_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput):
-        check_webhook(url, SLACK_HOST, "/services/")
+        WebhookRules().check(url, "slack")
 
 
 def test_webhooks_that_are_accepted() -> None:
     slack = "https://hooks.slack.com/services/T0/B0/abc"
-    assert check_webhook(slack, SLACK_HOST, "/services/") == slack
+    assert WebhookRules().check(slack, "slack") == slack
     chat = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=k&token=t"
-    assert check_webhook(chat, CHAT_HOST, "/v1/spaces/") == chat
+    assert WebhookRules().check(chat, "chat") == chat
     with pytest.raises(InvalidInput):
-        check_webhook(slack, CHAT_HOST, "/v1/spaces/")
+        WebhookRules().check(slack, "chat")
 
 
 def form(**values: str) -> AddonEvent:
@@ -47,7 +48,7 @@ def form(**values: str) -> AddonEvent:
 
 def test_app_dm_modes_clear_webhooks_and_time_zone_comes_from_the_event() -> None:
     current = Settings(user="u@x.org", slack_webhook="https://hooks.slack.com/services/a/b/c")
-    updated, errors = parse_settings(current, form(slack_mode="app", chat_mode="off"))
+    _, updated, errors = parse_settings(current, form(slack_mode="app", chat_mode="off"))
     assert errors == {}
     assert (updated.slack_webhook, updated.slack_app_dm, updated.timezone) == (
         None,
@@ -58,7 +59,7 @@ def test_app_dm_modes_clear_webhooks_and_time_zone_comes_from_the_event() -> Non
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    _, errors = parse_settings(
+    _, _, errors = parse_settings(
         Settings(user="u@x.org"),
         form(
             slack_mode="webhook",
@@ -74,5 +75,5 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_equal_quiet_hours_and_unknown_zone_are_refused() -> None:
     event = AddonEvent(form={"quiet_start": ("5",), "quiet_end": ("5",)}, timezone="Mars/Base")
-    _, errors = parse_settings(Settings(user="u@x.org"), event)
+    _, _, errors = parse_settings(Settings(user="u@x.org"), event)
     assert set(errors) == {"quiet_end", "timezone"}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mailbeacon.bootstrap import bootstrap
+from functions.bootstrap import bootstrap
+from functions.config import AppConfig
 from mailbeacon.catalogs import SOURCES
 from mailbeacon.catalogs.loader import PACKAGED, CatalogTagger, read_cidr_lines
 from mailbeacon.catalogs.ranges import RangeSet, find_cidrs, network_bounds
-from mailbeacon.config import Config
 
 ip = ipaddress.ip_address
 
@@ -70,7 +70,7 @@ def test_a_refreshed_copy_wins_and_a_damaged_one_falls_back(tmp_path: Path) -> N
 
 
 def test_the_edge_loads_catalogues_on_the_first_hit_not_at_start(tmp_path: Path) -> None:
-    app = bootstrap(Config(data_dir=tmp_path))
+    app = bootstrap(AppConfig.local(tmp_path))
     try:
         tagger = app.tagger
         assert isinstance(tagger, CatalogTagger)

@@ -15,7 +15,7 @@ from functions import front
 from functions.deploy import FUNCTIONS, DeployConfig
 from functions.main import _path_for
 from tests.support import fake_gcloud
-from tests.support.processes import run_cli
+from tests.support.processes import LOOPBACK_WEBHOOKS, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP = {"pixel", "click", "addon", "chat", "slack", "dashboard"}
@@ -37,7 +37,11 @@ def _script(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> s
         str(tmp_path / "src"),
         *extra,
         data_dir=tmp_path / "data",
-        env=env,
+        # The deployer's environment is part of the declaration: start from a clean one.
+        env={
+            **{k: "" for k in (*os.environ, *LOOPBACK_WEBHOOKS) if k.startswith("MAILBEACON_")},
+            **(env or {}),
+        },
     )
     assert result.returncode == 0, result.stderr
     assert subprocess.run(["bash", "-n"], input=result.stdout, text=True).returncode == 0
@@ -383,7 +387,7 @@ def test_the_source_folder_holds_main_requirements_and_our_packages(tmp_path: Pa
     # What is there is enough: every entry point imports and wires from the folder alone.
     check = (
         "import sys; sys.path.insert(0, sys.argv[1]); import main, functions.app, addon.endpoint,"
-        " notifier.wiring, mailbeacon.store.firestore, mailbeacon.bus.pubsub;"
+        " functions.bootstrap, mailbeacon.store.firestore, mailbeacon.bus.pubsub;"
         " assert main.__file__.startswith(sys.argv[1])"
     )
     result = subprocess.run([sys.executable, "-c", check, str(src)], capture_output=True, text=True)

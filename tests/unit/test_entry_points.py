@@ -49,7 +49,7 @@ def _probe(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_importing_the_entry_points_wires_nothing() -> None:
     result = _probe(
         "import sys, functions.main as m; "
-        "print(bool(m._wired), 'mailbeacon.bootstrap' in sys.modules, 'flask' in sys.modules)"
+        "print(bool(m._wired), 'functions.bootstrap' in sys.modules, 'flask' in sys.modules)"
     )
     assert result.returncode == 0, result.stderr
     # functions-framework brings Flask; our wiring waits for the first request.

@@ -86,8 +86,8 @@ def test_email_is_multipart_alternative_with_one_line_headers() -> None:
 def test_bootstrap_loads_no_channel_sdk() -> None:
     code = (
         "import sys, tempfile, pathlib\n"
-        "from mailbeacon.bootstrap import bootstrap\nfrom mailbeacon.config import Config\n"
-        "bootstrap(Config(data_dir=pathlib.Path(tempfile.mkdtemp())))\n"
+        "from functions.bootstrap import bootstrap\nfrom functions.config import AppConfig\n"
+        "bootstrap(AppConfig.local(pathlib.Path(tempfile.mkdtemp())))\n"
         "sdks = ('slack_sdk', 'googleapiclient', 'aiosmtpd')\n"
         "print([m for m in sys.modules if m.split('.')[0] in sdks])"
     )

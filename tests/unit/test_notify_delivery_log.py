@@ -10,8 +10,9 @@ import pytest
 from mailbeacon.bus import DIGEST
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import RetryLater
+from mailbeacon.settings import record_problem
 from mailbeacon.store.memory import MemoryStore
-from notifier.delivery import DeliveryLog, record_problem
+from notifier.delivery import DeliveryLog
 from notifier.digest import DigestScheduler
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -87,14 +87,14 @@ def test_fixed_vector_stays_valid() -> None:
 
 
 def test_local_secret_is_generated_once_with_mode_0600(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    first = load_keyring(tmp_path, env={})
-    second = load_keyring(tmp_path, env={})
+    first = load_keyring(tmp_path)
+    second = load_keyring(tmp_path)
     assert first == second
     assert stat.S_IMODE(os.stat(tmp_path / "secret").st_mode) == 0o600
 
 
 def test_environment_secret_wins_and_bad_ones_fail_loudly(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    ring = load_keyring(tmp_path, env={"MAILBEACON_SECRET": "3:env-secret-0123456789abc"})
+    ring = load_keyring(tmp_path, "3:env-secret-0123456789abc")
     assert ring.current == 3
     assert not (tmp_path / "secret").exists()
     with pytest.raises(ValueError):

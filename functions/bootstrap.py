@@ -1,0 +1,308 @@
+"""The composition root: the one place that chooses adapters and puts Mailbeacon together.
+
+Every entry point (the CLI, `mailbeacon serve`, each Cloud Function) reads its configuration
+with ``functions.config.load_config`` and hands it here; tests build an ``AppConfig`` from
+objects. Nothing else names a concrete store, bus, channel, verifier or installer. Parts only
+some requests need (the add-on endpoint, the Chat verifier, the Slack installer) are built on
+first use, so a pixel's cold start pays only for the pixel.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mailbeacon.bus import DIGEST, HITS, NOTIFY, Bus, Handler, Worker
+from mailbeacon.clock import Clock, SystemClock
+from mailbeacon.health import Health
+from mailbeacon.hits import NetworkTagger
+from mailbeacon.services import Classifier, Urls, process_hit
+from mailbeacon.settings import WebhookRules
+from mailbeacon.store import Storage
+from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
+from notifier.handler import Notifier
+
+from .config import AppConfig
+
+if TYPE_CHECKING:
+    from addon.auth import ChatVerifier
+    from addon.endpoint import AddonEndpoint
+    from notifier.slack_install import SlackInstaller
+
+log = logging.getLogger(__name__)
+
+RETENTION_SWEEP_SECONDS = 3600.0
+
+
+class Background(Protocol):
+    """A thread the local server runs beside the web server."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+def _classify(hit: Any, context: Any) -> Any:
+    """The classifier, imported on first use: the pixel's cold start never needs it."""
+    from mailbeacon.classify import classify
+
+    return classify(hit, context)
+
+
+@dataclass
+class App:
+    """One running Mailbeacon: every part a use case, route or consumer needs, built once."""
+
+    config: AppConfig
+    store: Storage
+    bus: Bus
+    worker: Worker | None
+    """Who runs the handlers in this process: the outbox worker locally, None on Cloud
+    Functions (Pub/Sub pushes each message into an entry point, which calls ``handlers``)."""
+    keyring: Keyring
+    signer: TokenSigner
+    urls: Urls
+    clock: Clock
+    classifier: Classifier
+    tagger: NetworkTagger
+    webhook_rules: WebhookRules
+    notifier: Notifier
+    health: Health
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    background: list[Background] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def records(self) -> Storage:
+        """The Records port: kept by the same backend as everything else."""
+        return self.store
+
+    @cached_property
+    def ip_key(self) -> bytes:
+        return self.keyring.derive("ip-address-hash")
+
+    def handle_hit(self, payload: dict[str, Any]) -> None:
+        process_hit(
+            self.store, self.bus, self.classifier, payload, retention=self.config.core.retention
+        )
+
+    @cached_property
+    def addon(self) -> AddonEndpoint:
+        """The add-on's endpoint (it keeps Google's certificates cached)."""
+        from addon.endpoint import AddonEndpoint
+
+        addon_base = self.urls.service("addon")  # the add-on function's base, not the pixel's
+        return AddonEndpoint(self, replace(self.config.addon, base_url=addon_base))
+
+    @cached_property
+    def chat_verifier(self) -> ChatVerifier:
+        """Verifies the Chat app's requests (it keeps Google's certificates cached)."""
+        from addon.auth import ChatVerifier
+
+        notifier = self.config.notifier
+        return ChatVerifier(
+            endpoint_audiences=notifier.chat_audience or (f"{self.urls.service('chat')}/chat",),
+            project_numbers=notifier.chat_project_numbers,
+            # A Chat app built as an add-on is signed by the project's add-on service agent.
+            emails=tuple(
+                dict.fromkeys((*notifier.chat_issuer_emails, *notifier.addon_service_accounts))
+            ),
+            google_certs_url=notifier.google_certs_url,
+            chat_certs_url=notifier.chat_certs_url,
+        )
+
+    @cached_property
+    def slack_installer(self) -> SlackInstaller:
+        from notifier.slack_install import SlackInstaller
+
+        slack_base = self.urls.service("slack")  # the redirect URI is the Slack function's
+        return SlackInstaller(self.store, self.clock, self.config.notifier, slack_base)
+
+    def start(self) -> None:
+        """Run the worker and the background threads (the local server does; functions don't)."""
+        if self.worker is not None and self.config.core.worker:
+            self.worker.start()
+        elif self.worker is not None:  # edge only: another process drains the outbox
+            log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
+        for part in self.background:
+            part.start()
+
+    def close(self) -> None:
+        for part in reversed(self.background):
+            part.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        for close in reversed(self.closers):
+            close()
+
+
+class RetentionSweep:
+    """Enforce retention on the embedded store hourly (Firestore does it with a TTL policy)."""
+
+    def __init__(self, store: Storage, clock: Clock, every: float = RETENTION_SWEEP_SECONDS):
+        self.store, self.clock, self.every = store, clock, every
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                removed = self.store.purge_expired(self.clock.now())
+                if removed:
+                    log.info("retention: removed %s expired events", removed)
+            except Exception:
+                log.exception("retention sweep failed")
+
+    def start(self) -> RetentionSweep:
+        threading.Thread(target=self.run, daemon=True, name="retention").start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def _store(config: AppConfig, clock: Clock) -> tuple[Storage, Any]:
+    core = config.core
+    if core.store == "sqlite":
+        from mailbeacon.store.sqlite import Database, SqliteStore
+
+        db = Database(
+            core.data_dir / "mailbeacon.db",
+            busy_timeout_ms=core.sqlite_busy_ms,
+            sync=core.sqlite_sync,
+        )
+        return SqliteStore(db, clock), db
+    if core.store == "firestore":
+        from mailbeacon.store.firestore import FirestoreStore  # the client is made on first use
+
+        store = FirestoreStore(
+            project=core.gcp_project,
+            database=core.firestore_database,
+            timeout=core.firestore_timeout,
+            clock=clock,
+        )
+        return store, None
+    raise ValueError(f"unknown store {core.store!r}")
+
+
+def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
+    core = config.core
+    if core.bus == "local":
+        from mailbeacon.bus.local import LocalBus
+        from mailbeacon.store.sqlite import Database
+
+        if db is None:
+            db = Database(
+                core.data_dir / "mailbeacon.db",
+                busy_timeout_ms=core.sqlite_busy_ms,
+                sync=core.sqlite_sync,
+            )
+        bus = LocalBus(db)
+        return bus, bus
+    if core.bus == "pubsub":
+        from mailbeacon.bus.pubsub import PubsubBus
+
+        pubsub = PubsubBus(
+            core.gcp_project,
+            topic_prefix=core.topic_prefix,
+            emulator_host=core.pubsub_emulator_host,
+        )
+        return pubsub, None
+    raise ValueError(f"unknown bus {core.bus!r}")
+
+
+def _tagger(config: AppConfig) -> NetworkTagger:
+    """Catalogue tags at the edge; the catalogues load on the first hit, not at start."""
+    from mailbeacon.catalogs.loader import CatalogTagger
+
+    return CatalogTagger(config.core.data_dir / "catalogs")
+
+
+def build_notifier(
+    store: Storage, bus: Bus, clock: Clock, urls: Urls, config: AppConfig, rules: WebhookRules
+) -> Notifier:
+    """The notifier with every channel; channel SDKs load on first send."""
+    from notifier.channels.chat_app import ChatAppChannel
+    from notifier.channels.chat_webhook import ChatWebhookChannel
+    from notifier.channels.email import email_channel
+    from notifier.channels.slack_app import SlackAppChannel
+    from notifier.channels.slack_webhook import SlackWebhookChannel
+    from notifier.delivery import Channel
+    from notifier.retry import RetryPolicy
+
+    settings = config.notifier
+    policy = RetryPolicy(retries=settings.inline_retries, max_inline_wait=settings.max_inline_wait)
+    channels: list[Channel] = [
+        SlackWebhookChannel(policy, settings.timeout_seconds, rules),
+        SlackAppChannel(store, settings, policy),
+        ChatWebhookChannel(settings.timeout_seconds, rules),
+        ChatAppChannel(store, settings, clock),
+    ]
+    email = email_channel(settings, clock)
+    if email is not None:
+        channels.append(email)
+    return Notifier(
+        store,
+        clock,
+        channels,
+        dashboard_link=lambda message_id: urls.dashboard(message_id, now=clock.now()),
+        policy=policy,
+        window=settings.coalesce_window,
+        config=settings,
+        publish_digest=lambda payload: bus.publish(DIGEST, payload),
+    )
+
+
+def bootstrap(
+    config: AppConfig,
+    *,
+    clock: Clock | None = None,
+    store: Storage | None = None,
+    bus: Bus | None = None,
+    worker: Worker | None = None,
+) -> App:
+    """Build the App for ``config``; tests may pass their own clock, store, bus or worker."""
+    core = config.core
+    clock = clock or SystemClock()
+    keyring = load_keyring(core.data_dir, core.secret)
+    signer = TokenSigner(keyring)
+    db = None
+    if store is None:
+        store, db = _store(config, clock)
+    if bus is None:
+        bus, found = _bus(config, db)
+        worker = worker or found
+    urls = Urls(core.resolved_public_url(), signer, core.click_url, dict(core.service_urls))
+    rules = WebhookRules(core.webhook_allow_hosts)
+    notifier = build_notifier(store, bus, clock, urls, config, rules)
+    app = App(
+        config=config,
+        store=store,
+        bus=bus,
+        worker=worker,
+        keyring=keyring,
+        signer=signer,
+        urls=urls,
+        clock=clock,
+        classifier=_classify,
+        tagger=_tagger(config),
+        webhook_rules=rules,
+        notifier=notifier,
+        health=Health(clock),
+    )
+    app.handlers.update(
+        {HITS: app.handle_hit, NOTIFY: notifier.handle, DIGEST: notifier.handle_digest}
+    )
+    if worker is not None:
+        for topic, handler in app.handlers.items():
+            worker.subscribe(topic, handler)
+    if worker is not None:  # started by `serve` only, never by a one-shot command
+        from notifier.digest import DigestScheduler
+
+        app.background.append(DigestScheduler(store, bus, clock, config.notifier.digest_hour))
+        app.background.append(RetentionSweep(store, clock))
+    app.closers.append(store.close)
+    return app

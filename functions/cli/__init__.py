@@ -1,0 +1,59 @@
+"""The `mailbeacon` command: parse, read the configuration once, run one command.
+
+Each command is a thin function over the use cases. Bad input is one line on stderr and exit
+status 2, an unknown message exit status 1; a refused command writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
+
+from . import operate, quality, settings, track
+from .parser import UsageError, build_parser
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": operate.cmd_serve,
+    "track": track.cmd_track,
+    "stats": track.cmd_stats,
+    "settings": settings.cmd_settings,
+    "addon-deployment": operate.cmd_addon_deployment,
+    "accuracy": quality.cmd_accuracy,
+    "catalogs": quality.cmd_catalogs,
+    "digest": operate.cmd_digest,
+    "deploy": operate.cmd_deploy,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.INFO if args.command == "serve" else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except InvalidInput as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnknownMessage as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except MailbeaconError as exc:
+        print(f"mailbeacon: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""`mailbeacon settings`: show or change a user's alerts, through the core's one set of rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mailbeacon.model import Settings
+from mailbeacon.services import check_email
+from mailbeacon.settings import (
+    InvalidSettings,
+    SettingsChange,
+    WebhookRules,
+    apply_change,
+    update_settings,
+)
+
+from ..bootstrap import bootstrap
+from .common import config_of
+
+FLAGS = (
+    "slack_webhook",
+    "slack_app_dm",
+    "chat_webhook",
+    "chat_app_dm",
+    "email_to",
+    "notify",
+    "quiet_hours",
+    "timezone",
+    "strictness",
+)
+"""Flags that set one field each; a flag not given leaves its field as it is."""
+
+
+def change_of(args: argparse.Namespace) -> SettingsChange:
+    """The flags given, as one change for the core's rules."""
+    values = {name: getattr(args, name) for name in FLAGS if getattr(args, name) is not None}
+    return SettingsChange(
+        **values,
+        mute=tuple(args.mute),
+        unmute=tuple(args.unmute),
+        clear_problems=args.clear_problems,
+    )
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    config = config_of(args)
+    user = check_email(args.user)
+    change = change_of(args)
+    rules = WebhookRules(config.core.webhook_allow_hosts)
+    _, errors = apply_change(Settings(user=user), change, rules)  # refuse before writing
+    if errors:
+        raise InvalidSettings(errors)
+    app = bootstrap(config)
+    try:
+        if change.empty:
+            current = app.store.get_settings(user)
+        else:
+            current = update_settings(app.store, app.records, user, change, app.webhook_rules)
+    finally:
+        app.close()
+    data = current.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    return 0

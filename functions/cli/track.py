@@ -1,0 +1,73 @@
+"""`mailbeacon track` and `mailbeacon stats`: register a tracked message, show its engagement."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mailbeacon.bus import HITS
+from mailbeacon.services import get_stats, track_message
+
+from ..bootstrap import bootstrap
+from .common import config_of
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    app = bootstrap(config_of(args))
+    try:
+        tracked = track_message(
+            app.store,
+            app.urls,
+            app.clock,
+            sender=args.sender,
+            recipients=args.to,
+            subject=args.subject,
+            links=args.link,
+            sent_at=args.sent_at,
+        )
+    finally:
+        app.close()
+    data = tracked.to_public()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"Tracking message {data['message_id']}")
+        print(f"  pixel: {data['pixel_url']}")
+        for link in data["links"]:
+            print(f"  link:  {link['url']} -> {link['tracked_url']}")
+        print("Paste this HTML at the end of the email:")
+        print(data["html"])
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    app = bootstrap(config_of(args))
+    try:
+        if app.worker is not None:  # hits the server answered but has not processed yet
+            app.worker.drain([HITS], include_leased=True)
+        data = get_stats(app.store, args.message_id)
+    finally:
+        app.close()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    opens, clicks = data["opens"], data["clicks"]
+    print(f"{data['subject'] or '(no subject)'} [{data['message_id']}]: {data['status']}")
+    print(
+        f"  opens: {opens['human']} human ({opens['unique_human']} unique),"
+        f" {opens['machine']} machine"
+    )
+    print(f"  clicks: {clicks['human']} human, {clicks['machine']} machine")
+    machine = data.get("machine", {})
+    if machine.get("by_verdict"):
+        kinds = ", ".join(f"{n} {verdict}" for verdict, n in machine["by_verdict"].items())
+        reasons = ", ".join(f"{reason} {n}" for reason, n in machine["by_reason"].items())
+        print(f"  machine hits: {kinds} ({reasons})")
+    for event in data["events"]:
+        reasons = ", ".join(event["reasons"])
+        url = f" {event['url']}" if event["url"] else ""
+        print(
+            f"  {event['at']} {event['kind']:<5} {event['verdict']:<8} {event['client']:<10}"
+            f"{url} ({reasons})"
+        )
+    return 0

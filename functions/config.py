@@ -1,0 +1,202 @@
+"""Every setting Mailbeacon reads from the environment, read here and nowhere else.
+
+The entry points (the CLI, the local server, the Cloud Functions) call ``load_config`` once;
+everything below them takes config objects as parameters, so a test builds an app from
+objects and never touches ``os.environ``. The README's configuration table lists these names.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from addon.config import AddonConfig
+from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
+from mailbeacon.errors import InvalidInput
+from mailbeacon.model import DEFAULT_RETENTION
+from mailbeacon.platform import (
+    CHAT_API_URL,
+    CHAT_CERTS_URL,
+    CHAT_ISSUER_EMAILS,
+    GMAIL_API_URL,
+    GOOGLE_CERTS_URL,
+    SLACK_API_URL,
+)
+from notifier.config import COALESCE_WINDOW, NotifierConfig
+
+PREFIX = "MAILBEACON_"
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+GOOGLE_NAMES = frozenset({"GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "PUBSUB_EMULATOR_HOST"})
+"""Variables set by Google's own tooling keep their own names."""
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything one process needs: the core's config and each edge's."""
+
+    core: Config
+    notifier: NotifierConfig = field(default_factory=NotifierConfig)
+    addon: AddonConfig = field(default_factory=AddonConfig)
+
+    @classmethod
+    def local(cls, data_dir: Path, **core: Any) -> AppConfig:
+        """A config for the embedded store with defaults everywhere else (tests, benches)."""
+        config = Config(data_dir=Path(data_dir), **core)
+        return cls(core=config, addon=AddonConfig(insecure_dev_auth=config.insecure_dev_auth))
+
+    def with_core(self, **changes: Any) -> AppConfig:
+        return replace(self, core=replace(self.core, **changes))
+
+
+class _Env:
+    """Typed reads of MAILBEACON_* variables; a malformed value is InvalidInput naming it."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def str(self, name: str, default: str | None = None) -> str | None:
+        """MAILBEACON_<name>, or <name> itself for variables Google's tooling sets."""
+        value = self.env.get(name if name in GOOGLE_NAMES else PREFIX + name)
+        return value.strip() if value and value.strip() else default
+
+    def int(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidInput(f"{PREFIX}{name} must be a whole number, not {raw[:40]!r}") from None
+        if value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise InvalidInput(f"{PREFIX}{name} must be {limit}, not {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidInput(f"{PREFIX}{name} must be a number, not {raw[:40]!r}") from None
+        if not 0 < value < 1e6:
+            raise InvalidInput(f"{PREFIX}{name} must be a positive number, not {raw[:40]!r}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.str(name)
+        if raw is None:
+            return default
+        if raw.lower() in TRUE:
+            return True
+        if raw.lower() in FALSE:
+            return False
+        raise InvalidInput(f"{PREFIX}{name} must be on or off, not {raw[:40]!r}")
+
+    def list(self, name: str) -> tuple[str, ...]:
+        return tuple(p.strip() for p in (self.str(name) or "").split(",") if p.strip())
+
+
+def _core(env: _Env) -> Config:
+    sync = (env.str("SQLITE_SYNC") or "NORMAL").upper()
+    if sync not in ("NORMAL", "FULL"):
+        raise InvalidInput(f"{PREFIX}SQLITE_SYNC must be NORMAL or FULL, not {sync[:20]!r}")
+    store, bus = env.str("STORE", "sqlite"), env.str("BUS", "local")
+    if store not in ("sqlite", "firestore"):
+        raise InvalidInput(f"{PREFIX}STORE must be sqlite or firestore, not {store!r}")
+    if bus not in ("local", "pubsub"):
+        raise InvalidInput(f"{PREFIX}BUS must be local or pubsub, not {bus!r}")
+    return Config(
+        data_dir=Path(env.str("DATA_DIR") or ".mailbeacon"),
+        public_url=env.str("PUBLIC_URL"),
+        trust_proxy=env.int("TRUST_PROXY", 0, high=64),
+        store=store or "sqlite",
+        bus=bus or "local",
+        retention=timedelta(
+            days=env.int("RETENTION_DAYS", DEFAULT_RETENTION.days, low=1, high=36500)
+        ),
+        gcp_project=env.str("GOOGLE_CLOUD_PROJECT") or env.str("GCP_PROJECT"),
+        click_url=env.str("CLICK_URL"),
+        firestore_database=env.str("FIRESTORE_DATABASE"),
+        topic_prefix=env.str("TOPIC_PREFIX") or DEFAULT_TOPIC_PREFIX,
+        firestore_timeout=env.float("FIRESTORE_TIMEOUT", 20.0),
+        secret=env.str("SECRET"),
+        sqlite_sync=sync,
+        sqlite_busy_ms=env.int("SQLITE_BUSY_MS", 5000, low=1, high=600_000),
+        pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
+        worker=env.bool("WORKER", True),
+        webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
+        service_urls=tuple(
+            (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
+        ),
+    )
+
+
+def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
+    return NotifierConfig(
+        slack_client_id=env.str("SLACK_CLIENT_ID"),
+        slack_client_secret=env.str("SLACK_CLIENT_SECRET"),
+        slack_signing_secret=env.str("SLACK_SIGNING_SECRET"),
+        slack_api_url=env.str("SLACK_API_URL") or SLACK_API_URL,
+        chat_api_url=env.str("CHAT_API_URL") or CHAT_API_URL,
+        chat_credentials=env.str("CHAT_CREDENTIALS"),
+        chat_audience=env.list("CHAT_AUDIENCE"),
+        chat_issuer_emails=env.list("CHAT_ISSUER_EMAILS") or CHAT_ISSUER_EMAILS,
+        chat_project_numbers=env.list("CHAT_PROJECT_NUMBER"),
+        chat_certs_url=env.str("CHAT_CERTS_URL") or CHAT_CERTS_URL,
+        addon_service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
+        google_certs_url=env.str("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
+        smtp_host=env.str("SMTP_HOST"),
+        smtp_port=env.int("SMTP_PORT", 25, low=1, high=65535),
+        smtp_user=env.str("SMTP_USER"),
+        smtp_password=env.str("SMTP_PASSWORD"),
+        smtp_starttls=env.bool("SMTP_STARTTLS", False),
+        mail_from=env.str("MAIL_FROM") or "Mailbeacon <mailbeacon@localhost>",
+        gmail_credentials=env.str("GMAIL_CREDENTIALS"),
+        gmail_api_url=env.str("GMAIL_API_URL") or GMAIL_API_URL,
+        coalesce_window=timedelta(
+            seconds=env.float("COALESCE_SECONDS", COALESCE_WINDOW.total_seconds())
+        ),
+        digest_hour=env.int("DIGEST_HOUR", 8, high=23),
+        digest_unopened_days=env.int("DIGEST_UNOPENED_DAYS", 3, high=365),
+        timeout_seconds=env.float("NOTIFY_TIMEOUT", 10.0),
+        max_inline_wait=env.float("NOTIFY_MAX_INLINE_WAIT", 5.0),
+        webhook_allow_hosts=allow_hosts,
+    )
+
+
+def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
+    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT and _CLIENT_ID take comma-separated lists."""
+    return AddonConfig(
+        audiences=env.list("ADDON_AUDIENCE"),
+        service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
+        client_ids=env.list("ADDON_CLIENT_ID") or env.list("ADDON_OAUTH_CLIENT_ID"),
+        certs_url=env.str("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
+        gmail_api_url=env.str("GMAIL_API_URL") or GMAIL_API_URL,
+        insecure_dev_auth=insecure_dev_auth,
+    )
+
+
+def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppConfig:
+    """The whole configuration from ``env`` (default: the process environment); flags win.
+
+    ``overrides`` are core fields given on the command line (None means "not given").
+    Raises InvalidInput with the variable's name when a value is malformed.
+    """
+    reader = _Env(os.environ if env is None else env)
+    core = _core(reader)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "data_dir" in given:
+        given["data_dir"] = Path(given["data_dir"])
+    core = replace(core, **given)
+    return AppConfig(
+        core=core,
+        notifier=_notifier(reader, core.webhook_allow_hosts),
+        addon=_addon(reader, core.insecure_dev_auth),
+    )

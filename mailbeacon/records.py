@@ -1,0 +1,54 @@
+"""The Records port: small keyed documents the edges keep beside the tracking data.
+
+Installations, DM spaces, the delivery log, digest bookkeeping: none is part of the tracking
+model, but all must survive restarts and be shared by every process. Every namespace in use is
+listed here, so an export, a deletion or a new backend sees all of them in one place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Namespace(StrEnum):
+    """Every record namespace, with the key each one uses."""
+
+    DELIVERIES = "notify-delivery"
+    """key ``{alert}/{channel}``: claimed, sent or failed, once per alert and channel."""
+    LAST_ALERT = "notify-last"
+    """key message id: when the owner was last told, for coalescing repeat opens."""
+    HELD = "notify-held"
+    """key ``{user}/{event}``: alerts held for the digest (quiet hours)."""
+    DIGEST_USERS = "digest-user"
+    """key user: users the daily digest fans out to (anyone who saved settings)."""
+    DIGEST_SENT = "digest-sent"
+    """key user: when that user's last digest went out."""
+    DIGEST_RUNS = "digest-run"
+    """key day: one scheduler run per day, whichever process gets there first."""
+    SLACK_DMS = "slack-dm"
+    """key user email: the Slack app's DM channel with that user."""
+    SLACK_INSTALLATIONS = "slack-installation"
+    """key ``{enterprise}/{team}``: the Slack app's bot token per workspace."""
+    SLACK_STATES = "slack-oauth-state"
+    """key state: an OAuth install in progress, with its expiry."""
+    CHAT_DMS = "chat-dm"
+    """key user email: the Chat app's DM space with that user."""
+    CHAT_USERS = "chat-user"
+    """key user email: the Chat user resource name (``users/{id}``)."""
+
+
+class Records(Protocol):
+    """Keyed JSON documents per namespace. Every method is safe to call from threads."""
+
+    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None: ...
+
+    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None: ...
+
+    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
+        """Insert if absent: False when the key exists. The building block of idempotency."""
+
+    def delete_record(self, namespace: str, key: str) -> None: ...
+
+    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        """Records of a namespace whose key starts with ``prefix``, in key order."""

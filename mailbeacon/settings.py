@@ -1,0 +1,237 @@
+"""Changing a user's settings: one set of rules for every writer.
+
+The CLI, the add-on's settings card, Slack's mute button, the Chat app and the notifier's
+problem reports all change settings through here, so a value one of them refuses, none of them
+accepts. The webhook rule matters most: an accepted URL is a destination our server will POST
+alert contents to, so anything but Slack's and Chat's own hosts (plus hosts the operator lists)
+would let a user aim the server at internal addresses (server-side request forgery).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .clock import iso
+from .errors import InvalidInput
+from .model import Notify, QuietHours, Settings, Strictness
+from .platform import CHAT_WEBHOOK_HOST, SLACK_WEBHOOK_HOST
+from .records import Namespace, Records
+from .services import check_email
+from .store import Store
+
+MAX_WEBHOOK_CHARS = 1000
+MAX_PROBLEMS = 10
+MAX_MUTED = 500
+WEBHOOK_PATHS = {
+    "slack": (SLACK_WEBHOOK_HOST, "/services/"),
+    "chat": (CHAT_WEBHOOK_HOST, "/v1/spaces/"),
+}
+
+
+class _Keep:
+    """The value of a field a change leaves alone."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = _Keep()
+
+
+class InvalidSettings(InvalidInput):
+    """Some fields of a change were refused; ``errors`` maps each field to why."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {why}" for name, why in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class WebhookRules:
+    """Where alerts may be posted: Slack's and Chat's webhook hosts, plus ``allow_hosts``.
+
+    ``allow_hosts`` (MAILBEACON_WEBHOOK_ALLOW_HOSTS) holds ``host[:port]`` entries, for loopback
+    receivers in tests and for an operator's own relay; http is accepted for them only.
+    """
+
+    allow_hosts: tuple[str, ...] = ()
+
+    def check(self, url: str, kind: str) -> str:
+        """``url`` if ``kind`` ("slack" or "chat") alerts may be posted there; else InvalidInput."""
+        host, path_prefix = WEBHOOK_PATHS[kind]
+        value = url.strip()
+        if len(value) > MAX_WEBHOOK_CHARS or not value.isascii() or any(c.isspace() for c in value):
+            raise InvalidInput("the URL is too long or contains spaces")
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidInput(f"not a URL: {exc}") from exc
+        if parts.username or parts.password:
+            raise InvalidInput("must not carry a user name or password")
+        hostname = (parts.hostname or "").lower()
+        if self._allowed(hostname, port) and parts.scheme in ("http", "https"):
+            return value
+        if parts.scheme != "https":
+            raise InvalidInput(f"must start with https://{host}/")
+        if port not in (None, 443):
+            raise InvalidInput("must not carry a port")
+        if hostname != host:
+            raise InvalidInput(f"must be on {host}, not {hostname or 'nothing'}")
+        if not parts.path.startswith(path_prefix) or len(parts.path) <= len(path_prefix):
+            raise InvalidInput(f"expected https://{host}{path_prefix}...")
+        return value
+
+    def _allowed(self, hostname: str, port: int | None) -> bool:
+        for entry in self.allow_hosts:
+            host, _, wanted = entry.strip().lower().rpartition(":")
+            if not host or not wanted.isdigit():  # "host" alone: any port
+                host, wanted = entry.strip().lower(), ""
+            host = host.strip("[]")
+            if hostname == host and (not wanted or port == int(wanted)):
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    """What a writer asks to change; fields left at KEEP stay as they are.
+
+    Text fields arrive as typed (a CLI flag, a form field); an empty string or None clears
+    the optional ones.
+    """
+
+    slack_webhook: str | _Keep | None = KEEP
+    slack_app_dm: bool | _Keep = KEEP
+    chat_webhook: str | _Keep | None = KEEP
+    chat_app_dm: bool | _Keep = KEEP
+    email_to: str | _Keep | None = KEEP
+    notify: str | _Keep = KEEP
+    quiet_hours: str | QuietHours | _Keep | None = KEEP
+    """``"22-7"``, a QuietHours, or None / "" / "off" for none."""
+    timezone: str | _Keep = KEEP
+    strictness: str | _Keep = KEEP
+    mute: tuple[str, ...] = ()
+    unmute: tuple[str, ...] = ()
+    clear_problems: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return self == SettingsChange()
+
+
+def parse_quiet_hours(value: str | QuietHours | None) -> QuietHours | None:
+    """``"22-7"`` (two different hours 0-23) as QuietHours; "", "off" or None for none."""
+    if value is None or isinstance(value, QuietHours):
+        return check_quiet_hours(value.start, value.end) if value else None
+    if value.strip().lower() in ("", "off"):
+        return None
+    try:
+        start, end = (int(part) for part in value.split("-"))
+    except ValueError:
+        raise InvalidInput(f"expected START-END hours such as 22-7, not {value[:40]!r}") from None
+    return check_quiet_hours(start, end)
+
+
+def check_quiet_hours(start: int, end: int) -> QuietHours:
+    if not (0 <= start <= 23 and 0 <= end <= 23):
+        raise InvalidInput(f"hours must be from 0 to 23, not {start}-{end}")
+    if start == end:
+        raise InvalidInput("the quiet hours must end at a different hour than they start")
+    return QuietHours(start, end)
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {value[:60]!r}") from None
+    return value
+
+
+def check_email_to(user: str, value: str) -> str:
+    """Alerts by email go to the user's own domain: a relay that mails any address a user
+    names could be made to mail arbitrary people."""
+    address = check_email(value)
+    if address.rpartition("@")[2] != user.rpartition("@")[2]:
+        raise InvalidInput(f"must be an address in your own domain ({user.rpartition('@')[2]})")
+    return address
+
+
+def apply_change(
+    current: Settings, change: SettingsChange, rules: WebhookRules
+) -> tuple[Settings, dict[str, str]]:
+    """The settings ``change`` asks for and the problems by field (empty: it may be saved)."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+
+    def take(name: str, check: Any) -> None:
+        raw = getattr(change, name)
+        if raw is KEEP:
+            return
+        try:
+            values[name] = check(raw)
+        except InvalidInput as exc:
+            errors[name] = str(exc)
+
+    def optional(check: Any) -> Any:
+        return lambda raw: check(raw) if raw not in (None, "") else None
+
+    take("slack_webhook", optional(lambda url: rules.check(url, "slack")))
+    take("chat_webhook", optional(lambda url: rules.check(url, "chat")))
+    take("email_to", optional(lambda address: check_email_to(current.user, address)))
+    take("slack_app_dm", bool)
+    take("chat_app_dm", bool)
+    take("notify", lambda v: _choice(Notify, v))
+    take("strictness", lambda v: _choice(Strictness, v))
+    take("quiet_hours", parse_quiet_hours)
+    take("timezone", check_timezone)
+    if change.clear_problems:
+        values["problems"] = ()
+    if change.mute or change.unmute:
+        muted = [m for m in (*current.muted, *change.mute) if m not in change.unmute]
+        values["muted"] = tuple(dict.fromkeys(muted))[-MAX_MUTED:]
+    return replace(current, **values), errors
+
+
+def _choice(kind: Any, value: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"choose one of {allowed}, not {str(value)[:40]!r}") from None
+
+
+def update_settings(
+    store: Store, records: Records, user: str, change: SettingsChange, rules: WebhookRules
+) -> Settings:
+    """Validate ``change`` as a whole and save it, or raise InvalidSettings and save nothing."""
+    email = check_email(user)
+    current = store.get_settings(email)
+    updated, errors = apply_change(current, change, rules)
+    if errors:
+        raise InvalidSettings(errors)
+    if updated != current:
+        store.put_settings(updated)
+    register_digest_user(records, email)
+    return updated
+
+
+def register_digest_user(records: Records, user: str) -> None:
+    """Include ``user`` in the daily digest's fan-out (anyone who saved settings or was alerted)."""
+    records.add_record(Namespace.DIGEST_USERS, user.lower(), {})
+
+
+def record_problem(store: Store, user: str, problem: str, at: datetime) -> Settings:
+    """Add a permanent delivery failure to the user's settings, where they will see it
+    (newest last, deduplicated, capped)."""
+    settings = store.get_settings(user)
+    text = f"{iso(at)} {problem}"
+    kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
+    updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
+    store.put_settings(updated)
+    return updated
