@@ -6,6 +6,10 @@ verify real signatures made with a local key; nothing is bypassed.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -14,6 +18,7 @@ from typing import Any
 
 from mailbeacon.errors import Unauthorized
 from mailbeacon.platform import GOOGLE_CERTS_URL
+from mailbeacon.redact import redact
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 CHAT_ISSUER = "chat@system.gserviceaccount.com"
@@ -21,33 +26,97 @@ CHAT_CERTS_URL = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/
 DEV_PREFIX = "dev:"
 
 
-class _CachingRequest:
-    """A google-auth transport that keeps fetched certificates for ``ttl`` seconds.
+MAX_TOKEN_CHARS = 8192
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def jwt_shaped(token: str) -> bool:
+    """Whether ``token`` could be a Google ID token: three base64url parts, the first a JSON
+    header naming RS256 and a key id. Checked before anything is fetched, so garbage in an
+    Authorization header costs no network round trip."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return False
+    parts = token.split(".")
+    if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except (ValueError, binascii.Error):
+        return False
+    return (
+        isinstance(header, dict)
+        and header.get("alg") == "RS256"
+        and isinstance(header.get("kid"), str)
+    )
+
+
+@dataclass
+class _Entry:
+    expires: float
+    response: Any = None  # the last good response, kept through a failed refresh
+    error: str = ""
+
+
+class CertificateCache:
+    """A google-auth transport for certificate URLs: cached, bounded, one fetch at a time.
 
     Google rotates its keys over days; fetching them on every request would put a network
-    round trip on every add-on click.
+    round trip on every add-on click. More importantly, a slow or unreachable certificate URL
+    must never hold the server's threads: a fetch waits at most ``timeout`` seconds, only one
+    thread fetches a URL at a time (the others answer at once from the cache, or are refused),
+    and a failure is remembered for ``failure_ttl`` seconds instead of being retried by every
+    request.
     """
 
-    def __init__(self, ttl: float = 300.0) -> None:
-        import google.auth.transport.requests as transport
-
-        self._inner = transport.Request()
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, Any]] = {}
+    def __init__(self, ttl: float = 300.0, timeout: float = 5.0, failure_ttl: float = 30.0):
+        self.ttl = ttl
+        self.timeout = timeout
+        self.failure_ttl = failure_ttl
+        self._inner: Any = None
+        self._entries: dict[str, _Entry] = {}
+        self._fetching: set[str] = set()
         self._lock = threading.Lock()
 
     def __call__(self, url: str, method: str = "GET", **kwargs: Any) -> Any:
         if method != "GET":
-            return self._inner(url, method=method, **kwargs)
+            raise Unauthorized("only certificate fetches go through this transport")
+        now = time.monotonic()
         with self._lock:
-            hit = self._cache.get(url)
-            if hit and hit[0] > time.monotonic():
-                return hit[1]
-        response = self._inner(url, method=method, **kwargs)
-        if response.status == 200:
-            with self._lock:
-                self._cache[url] = (time.monotonic() + self._ttl, response)
-        return response
+            entry = self._entries.get(url)
+            if entry is not None and (entry.expires > now or url in self._fetching):
+                if entry.response is not None:
+                    return entry.response
+                raise Unauthorized(f"Google certificates unavailable: {entry.error}")
+            if url in self._fetching:
+                raise Unauthorized("Google certificates are being fetched; try again")
+            self._fetching.add(url)
+        try:
+            response, error = self._fetch(url), ""
+            if response.status != 200:
+                error = f"certificate URL answered {response.status}"
+        except Exception as exc:  # any transport failure: remembered, never retried at once
+            response, error = None, redact(f"{type(exc).__name__}: {exc}")[:200]
+        with self._lock:
+            self._fetching.discard(url)
+            if error:
+                stale = entry.response if entry is not None else None
+                self._entries[url] = _Entry(time.monotonic() + self.failure_ttl, stale, error)
+            else:
+                self._entries[url] = _Entry(time.monotonic() + self.ttl, response)
+            kept = self._entries[url].response
+        if kept is None:
+            raise Unauthorized(f"Google certificates unavailable: {error}")
+        return kept
+
+    def _fetch(self, url: str) -> Any:
+        if self._inner is None:
+            import google.auth.transport.requests as transport
+
+            self._inner = transport.Request()
+        return self._inner(url, method="GET", timeout=self.timeout)
+
+
+_SHARED = CertificateCache()
 
 
 @dataclass
@@ -59,7 +128,7 @@ class GoogleTokenVerifier:
     certs_url: str = GOOGLE_CERTS_URL
     issuers: tuple[str, ...] = GOOGLE_ISSUERS
     clock_skew: int = 10
-    _request: Any = field(default=None, repr=False)
+    _request: Any = field(default=_SHARED, repr=False)
 
     def verify(self, token: str) -> Mapping[str, Any]:
         """The token's claims, or Unauthorized saying what did not match."""
@@ -68,8 +137,8 @@ class GoogleTokenVerifier:
 
         if not token or not self.audiences:
             raise Unauthorized("no token, or no audience configured")
-        if self._request is None:
-            self._request = _CachingRequest()
+        if not jwt_shaped(token):
+            raise Unauthorized("not a Google ID token")
         try:
             claims = id_token.verify_token(
                 token,

@@ -103,8 +103,9 @@ def parse_event(body: bytes | str | dict[str, Any]) -> AddonEvent:
             return AddonEvent()
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"event body is not JSON: {exc}") from exc
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: a body nested 100,000 deep; it is parsed before verification.
+            raise InvalidInput(f"event body is not JSON: {str(exc)[:100]}") from exc
     if not isinstance(data, dict):
         raise InvalidInput("event body is not a JSON object")
     common = _dict(data.get("commonEventObject"))

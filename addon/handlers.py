@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class Handlers:
             rows,
             self.tz(event, user),
             older=older,
-            page=min(int(page), 10_000) if page.isdigit() and len(page) < 6 else 1,
+            page=int(page) if re.fullmatch(r"[0-9]{1,4}", page) else 1,
         )
 
     def homepage(self, event: AddonEvent, user: User) -> c.Json:
@@ -293,6 +294,15 @@ class Handlers:
         """Save: validate every field, then save all or nothing."""
         current = self.store.get_settings(user.email)
         change, _, errors = parse_settings(current, event, self.app.webhook_rules)
+        email_to = change.email_to.strip() if isinstance(change.email_to, str) else ""
+        if (
+            not errors
+            and email_to
+            and email_to.lower() != (current.email_to or "")
+            and not self.cfg.may_email(user.email, email_to)
+        ):
+            # An add-on user may not make the relay mail strangers; the admin (CLI) may.
+            errors = {"email_to": "Alerts can go to your own address or your own domain only."}
         if not errors:
             try:
                 updated = update_settings(

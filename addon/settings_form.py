@@ -36,7 +36,7 @@ def _channel(event: AddonEvent, prefix: str, errors: dict[str, str]) -> tuple[st
 def _hour(value: str, name: str, errors: dict[str, str]) -> int | None:
     if value in ("", OFF):
         return None
-    if not value.isdigit() or not 0 <= int(value) <= 23:
+    if not (value.isascii() and value.isdigit()) or not 0 <= int(value) <= 23:
         errors[name] = f"an hour from 0 to 23, not {value[:20]!r}"
         return None
     return int(value)

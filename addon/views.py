@@ -25,6 +25,12 @@ REASONS = {  # the classifier's reason codes, in words (unknown codes are shown 
     "prefetch-header": "the client said it was prefetching",
     "gmail-prefetch-user-agent": "Gmail fetching images ahead of the reader",
     "apple-mpp-user-agent": "Apple Mail Privacy Protection loads every image",
+    "delivery-window": "Apple Mail Privacy Protection, on delivery",
+    "bare-webkit": "Apple Mail or Outlook",
+    "bare-mozilla": "Apple Mail Privacy Protection's bare user agent",
+    "pre-mpp-apple-mail": "Apple Mail on an older Mac (no privacy proxy)",
+    "proxy-at-send": "seconds after sending: your own Sent copy",
+    "gmail-content-sampling": "Gmail sampling the message's links",
     "known-scanner-user-agent": "a known security scanner",
     "scanner-user-agent": "a security scanner",
     "bot-user-agent": "the user agent names a bot or script",
@@ -33,11 +39,14 @@ REASONS = {  # the classifier's reason codes, in words (unknown codes are shown 
     "probable-window": "seconds after delivery, as scanners do",
     "probable-scanner-network-late": "from a scanner's network",
     "link-burst": "many links opened at once: a scanner",
+    "multi-source-burst": "several addresses clicked at once: a scanner fleet",
+    "paired-click": "a link checker clicking alongside the reader",
     "source-seen-as-machine": "the same source was a machine before",
     "early-open": "opened too soon after sending for a person",
     "early-click": "clicked too soon after sending for a person",
     "click-without-open": "a click with no open before it",
     "accept-any-no-referer": "strict mode: no referrer",
+    "accept-any": "not asked for as a page",
     "gmail-image-proxy": "Gmail's image proxy fetched it for a reader",
     "mail-client-user-agent": "a mail app",
     "browser-user-agent": "a browser",
@@ -218,7 +227,8 @@ def compose_card(
         state |= {"message_id": message.id, "pixel": "yes" if pixel else "no"}
     top: list[c.Json] = []
     if error:
-        top.append(c.paragraph(markup=f'<font color="#b3261e">{c.esc(error)}</font>'))
+        text = c.esc(error, c.MAX_TEXT - 40)  # room for the <font> markup around it
+        top.append(c.paragraph(markup=f'<font color="#b3261e">{text}</font>'))
     if notice:
         top.append(c.paragraph(notice))
     if recipients:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from addon.config import AddonConfig
+from functions.dashboard.signin import SignInConfig
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
@@ -42,6 +43,7 @@ class AppConfig:
     core: Config
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     addon: AddonConfig = field(default_factory=AddonConfig)
+    dashboard: SignInConfig = field(default_factory=SignInConfig)
 
     @classmethod
     def local(cls, data_dir: Path, **core: Any) -> AppConfig:
@@ -172,14 +174,31 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
 
 
 def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
-    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT and _CLIENT_ID take comma-separated lists."""
+    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID, MAILBEACON_WORKSPACE_DOMAINS
+    and MAILBEACON_ALERT_EMAIL_DOMAINS take comma-separated lists."""
     return AddonConfig(
+        workspace_domains=tuple(d.lower() for d in env.list("WORKSPACE_DOMAINS")),
+        email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         audiences=env.list("ADDON_AUDIENCE"),
         service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         client_ids=env.list("ADDON_CLIENT_ID") or env.list("ADDON_OAUTH_CLIENT_ID"),
         certs_url=env.str("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
         gmail_api_url=env.str("GMAIL_API_URL") or GMAIL_API_URL,
         insecure_dev_auth=insecure_dev_auth,
+    )
+
+
+def _dashboard(env: _Env) -> SignInConfig:
+    """Dashboard sign-in: the OAuth web client, the Workspace domains, Google's endpoints."""
+    defaults = SignInConfig()
+    return SignInConfig(
+        client_ids=env.list("SIGNIN_CLIENT_ID"),
+        client_secret=env.str("SIGNIN_CLIENT_SECRET") or "",
+        domains=tuple(d.lower() for d in env.list("WORKSPACE_DOMAINS")),
+        certs_url=env.str("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
+        auth_url=env.str("GOOGLE_AUTH_URL") or defaults.auth_url,
+        token_url=env.str("GOOGLE_TOKEN_URL") or defaults.token_url,
+        session_lifetime=timedelta(hours=env.float("SESSION_HOURS", 12.0)),
     )
 
 
@@ -199,4 +218,5 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
         core=core,
         notifier=_notifier(reader, core.webhook_allow_hosts),
         addon=_addon(reader, core.insecure_dev_auth),
+        dashboard=_dashboard(reader),
     )

@@ -96,6 +96,7 @@ SLACK_SECRETS = (
     Secret("MAILBEACON_SLACK_SIGNING_SECRET", "mailbeacon-slack-signing-secret"),
 )
 SMTP_SECRETS = (Secret("MAILBEACON_SMTP_PASSWORD", "mailbeacon-smtp-password"),)
+SIGNIN_SECRETS = (Secret("MAILBEACON_SIGNIN_CLIENT_SECRET", "mailbeacon-signin-client-secret"),)
 
 SETTINGS = (
     # Non-secret settings taken from the deployer's environment into every function's.
@@ -109,6 +110,9 @@ SETTINGS = (
     "MAILBEACON_DIGEST_UNOPENED_DAYS",
     "MAILBEACON_NOTIFY_TIMEOUT",
     "MAILBEACON_WEBHOOK_ALLOW_HOSTS",
+    "MAILBEACON_WORKSPACE_DOMAINS",
+    "MAILBEACON_ALERT_EMAIL_DOMAINS",
+    "MAILBEACON_SIGNIN_CLIENT_ID",
 )
 
 
@@ -164,13 +168,21 @@ def check(project: str, region: str) -> None:
         raise InvalidInput(f"not a Google Cloud region such as europe-west1: {region!r}")
 
 
+_HOST = re.compile(
+    r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+
+
 def _check_public_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
-        raise InvalidInput(f"--public-url must be an https:// URL without a query: {url!r}")
-    if parts.path.strip("/"):
-        raise InvalidInput(f"--public-url must be a bare domain (its front routes paths): {url!r}")
-    return f"https://{parts.netloc}"
+    """A custom domain: ``https://host`` and nothing else, since its front routes the paths
+    (``/p/...``, ``/addon/...``) at the root of the domain."""
+    parts = urlsplit(url.strip())
+    host = (parts.netloc or "").lower()
+    if parts.scheme != "https" or not _HOST.match(host) or parts.path.strip("/"):
+        raise InvalidInput(f"--public-url must be https://DOMAIN with no path or port: {url!r}")
+    if parts.query or parts.fragment:
+        raise InvalidInput(f"--public-url must be https://DOMAIN with no query: {url!r}")
+    return f"https://{host}"
 
 
 @dataclass(frozen=True)
@@ -223,7 +235,7 @@ class DeployConfig:
             digest_hour=digest_hour,
             settings=tuple((k, env[k]) for k in SETTINGS if env.get(k)),
             secret_values=frozenset(
-                s.env for s in (*SLACK_SECRETS, *SMTP_SECRETS) if env.get(s.env)
+                s.env for s in (*SLACK_SECRETS, *SMTP_SECRETS, *SIGNIN_SECRETS) if env.get(s.env)
             ),
         )
 
@@ -254,6 +266,8 @@ class DeployConfig:
             "slack events": f"{self.base('slack')}/slack/events",
             "slack interactivity": f"{self.base('slack')}/slack/interactivity",
             "dashboard link": f"{self.base('dashboard')}/dashboard/messages/ID?key=KEY",
+            "dashboard sign-in redirect": f"{self.base('dashboard')}/dashboard/signin/callback",
+            "api": f"{self.base('dashboard')}/api/v1/messages",
         }
         for route in ROUTES:
             urls[f"add-on {route}"] = f"{self.base('addon')}/addon/{route}"
@@ -276,6 +290,9 @@ class DeployConfig:
             chosen += SLACK_SECRETS
         if self.smtp_auth or any(s.env in self.secret_values for s in SMTP_SECRETS):
             chosen += SMTP_SECRETS
+        signin = dict(self.settings).get("MAILBEACON_SIGNIN_CLIENT_ID") is not None
+        if signin or any(s.env in self.secret_values for s in SIGNIN_SECRETS):
+            chosen += SIGNIN_SECRETS
         return tuple(chosen)
 
     def environment(self) -> dict[str, Value]:
@@ -546,12 +563,15 @@ def plan(config: DeployConfig, *, source: Path) -> str:
             " (Hosting, Add custom domain).'",
         ]
     urls = config.urls()
-    lines += [
-        "echo 'Mailbeacon is deployed.'",
-        f"echo {shlex.quote('Chat app: HTTP endpoint URL ' + urls['chat endpoint'])}",
-        f"echo {shlex.quote('Slack app: redirect URL ' + urls['slack redirect'])}",
-        f"echo {shlex.quote('Slack app: event and interactivity request URLs ' + urls['slack events'] + ' ' + urls['slack interactivity'])}",  # noqa: E501
-    ]
+    told = (
+        ("Mailbeacon is deployed.", ""),
+        ("Chat app, HTTP endpoint URL:", urls["chat endpoint"]),
+        ("Slack app, redirect URL:", urls["slack redirect"]),
+        ("Slack app, event request URL:", urls["slack events"]),
+        ("Slack app, interactivity request URL:", urls["slack interactivity"]),
+        ("Dashboard sign-in, authorised redirect URI:", urls["dashboard sign-in redirect"]),
+    )
+    lines += [f"echo {shlex.quote(f'{label} {url}'.strip())}" for label, url in told]
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ MOUNTS: dict[str, tuple[str, ...]] = {
     "addon": ("/addon",),
     "chat": ("/chat",),
     "slack": ("/slack",),
-    "dashboard": ("/dashboard",),
+    "dashboard": ("/dashboard", "/api"),  # the pages and /api/v1
 }
 """HTTP function -> the path prefixes it answers (``/addon`` covers ``/addon/...``)."""
 

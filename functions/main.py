@@ -42,6 +42,9 @@ class _CloudLogFormat(logging.Formatter):
 
 
 def _configure_logging() -> None:
+    from mailbeacon.redact import install_log_redaction
+
+    install_log_redaction()
     handler = logging.StreamHandler()
     handler.setFormatter(_CloudLogFormat())
     mailbeacon_loggers = ("mailbeacon", "functions", "addon", "notifier")

@@ -6,6 +6,7 @@ Each route verifies the request, calls one notifier function and maps errors to 
 from __future__ import annotations
 
 import html
+import json
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
@@ -27,18 +28,35 @@ def register_notifier_routes(web: Flask, app: App) -> None:
 
     @routes.get("/slack/install")
     def slack_install() -> Response:
+        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE
+
         try:
-            return redirect(app.slack_installer.authorize_url(), 302)  # type: ignore[return-value]
+            url, state = app.slack_installer.authorize_url()
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
+        response = redirect(url, 302)
+        response.set_cookie(
+            STATE_COOKIE,
+            state,
+            max_age=600,
+            path=CALLBACK_PATH,
+            secure=app.urls.base_url.startswith("https://"),
+            httponly=True,
+            samesite="Lax",  # sent on Slack's top-level redirect back to us
+        )
+        return response  # type: ignore[return-value]
 
     @routes.get("/slack/oauth/callback")
     def slack_callback() -> Response:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
         try:
+            from notifier.slack_install import STATE_COOKIE
+
             installation = app.slack_installer.complete(
-                request.args.get("code", ""), request.args.get("state", "")
+                request.args.get("code", ""),
+                request.args.get("state", ""),
+                request.cookies.get(STATE_COOKIE),
             )
         except Unauthorized as exc:
             log.info("refused Slack OAuth callback: %s", exc)
@@ -84,7 +102,10 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         except Unauthorized as exc:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
-        event = request.get_json(silent=True)
+        try:
+            event = json.loads(request.get_data())
+        except (ValueError, RecursionError):  # Flask's silent get_json lets RecursionError out
+            event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400
         return jsonify(handle_chat_event(app.store, event)), 200

@@ -8,12 +8,19 @@ import signal
 import sys
 from typing import Any
 
-from .bootstrap import bootstrap
+from mailbeacon.errors import MailbeaconError
+from mailbeacon.files import write_private
+
+from .bootstrap import App, bootstrap
 from .config import AppConfig
 
 log = logging.getLogger(__name__)
 
 THREADS = 8
+# The request line and headers together, and a body: cheroot reads no further and answers 413
+# (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 1 << 20  # the largest add-on event we accept (addon/events.py MAX_BODY)
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -26,27 +33,62 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
     from cheroot import wsgi
 
     server = wsgi.Server((host, port), wsgi_app, numthreads=threads, server_name="mailbeacon")
+    server.max_request_header_size = MAX_HEADER_BYTES
+    server.max_request_body_size = MAX_BODY_BYTES
     server.prepare()
     return server
+
+
+def _listen_url(host: str, port: int) -> str:
+    return f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+
+
+def _start(
+    config: AppConfig, host: str, port: int, threads: int, web: list[Any]
+) -> tuple[App, Any, str, str]:
+    """Set everything up, then bind: a start that fails (bad secret, corrupt or unwritable
+    store, port in use) leaves no process holding the port. Returns (app, server, listen URL,
+    public URL)."""
+    core = config.core
+    public = (core.public_url or _listen_url(host, port)).rstrip("/")
+    app = bootstrap(config.with_core(public_url=public))
+    try:
+        server = make_server(
+            lambda environ, start: web[0](environ, start),  # set below, once the URL is known
+            host,
+            port,
+            threads,
+        )
+    except BaseException:
+        app.close()
+        raise
+    bound = _listen_url(host, server.bind_addr[1])
+    if port == 0 and not core.public_url:  # a free port was picked: the URLs must name it
+        public = app.urls.base_url = bound  # Urls is shared by everything bootstrap built
+        if not core.click_url:
+            app.urls.click_url = bound
+    try:
+        write_private(core.server_file, json.dumps({"public_url": public, "listen": bound}))
+    except OSError:
+        server.stop()
+        app.close()
+        raise
+    return app, server, bound, public
 
 
 def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) -> int:
     from .app import create_app
 
     core = config.core
-    core.data_dir.mkdir(parents=True, exist_ok=True)
-    server = make_server(
-        lambda environ, start: web(environ, start),  # bound below, once the URL is known
-        host,
-        port,
-        threads,
-    )
-    real_port = server.bind_addr[1]
-    bound = f"http://{host if ':' not in host else f'[{host}]'}:{real_port}"
-    public = (core.public_url or bound).rstrip("/")
-    core.server_file.write_text(json.dumps({"public_url": public, "listen": bound}))
-    app = bootstrap(config.with_core(public_url=public))
-    web = create_app(app)
+    web: list[Any] = []
+    try:
+        app, server, bound, public = _start(config, host, port, threads, web)
+    except (OSError, ValueError, MailbeaconError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        print(f"mailbeacon serve: cannot start: {reason}{where}", file=sys.stderr)
+        return 2
+    web.append(create_app(app))
     app.start()
 
     if core.insecure_dev_auth:

@@ -32,9 +32,16 @@ class FixedClock:
 
 
 def parse_time(value: str) -> datetime:
-    """Parse ISO 8601; a naive value is taken as UTC."""
+    """Parse ISO 8601 into UTC; a naive value is taken as UTC.
+
+    Converting here means a time at the edge of the calendar (9999-12-31T23:59:59-23:59 is
+    past year 9999 in UTC) is a ValueError now, not an OverflowError wherever it is first used.
+    """
     at = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+    try:
+        return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise ValueError(f"time out of range: {value[:40]!r}") from exc
 
 
 def iso(at: datetime | None) -> str | None:

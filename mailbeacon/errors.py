@@ -42,6 +42,9 @@ class DeliveryFailed(MailbeaconError):
         retry_after: float | None = None,
         status: int | None = None,
     ) -> None:
+        from .redact import redact
+
+        detail = redact(detail)  # it is logged and stored: no webhook URL or token in it
         super().__init__(f"{channel}: {detail}")
         self.channel = channel
         self.detail = detail

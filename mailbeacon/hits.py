@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -18,6 +19,7 @@ from .model import Hit, HitKind
 from .tokens import TokenClaims
 
 MAX_HEADER_CHARS = 1024
+MAX_ADDRESS_CHARS = 100  # the longest IPv6 with zone and port is well under this
 NetworkTagger = Callable[[ipaddress.IPv4Address | ipaddress.IPv6Address], tuple[str, ...]]
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -28,7 +30,7 @@ def no_tags(_address: IpAddress) -> tuple[str, ...]:
 
 def parse_address(text: str | None) -> IpAddress | None:
     """An IP address from a header or socket value, or None when it is not one."""
-    if not text:
+    if not text or len(text) > MAX_ADDRESS_CHARS:
         return None
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
@@ -54,7 +56,10 @@ def client_address(
     header is the client's to forge. With too few entries we fall back to the socket peer.
     """
     if trust_proxy > 0 and forwarded_for:
-        entries = [e.strip() for e in forwarded_for[:MAX_HEADER_CHARS].split(",")]
+        # Split from the right, at most N times: the work is bounded by the trusted entries,
+        # however long the forged part, and nothing is cut from the left (a cut would shift
+        # which entry counts as the N-th last, handing the choice to the client).
+        entries = forwarded_for.rsplit(",", trust_proxy)
         if len(entries) >= trust_proxy:
             return parse_address(entries[-trust_proxy])
     return parse_address(remote_addr)
@@ -72,6 +77,25 @@ def address_hash(key: bytes, address: IpAddress | None) -> str:
     if address is None:
         return ""
     return hmac.new(key, address.packed, hashlib.sha256).hexdigest()[:20]
+
+
+_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]+")
+
+
+def reduce_via(value: str) -> str:
+    """The Via header with every address in it reduced to its network prefix.
+
+    Via lists the proxies a request passed ("1.1 203.0.113.9:3128 (squid)"); a received-by
+    field or comment may be a client's or an internal address. Protocols, proxy names and
+    comments are kept for classification; the addresses become what the hit keeps of the
+    client address anyway.
+    """
+
+    def reduced(match: re.Match[str]) -> str:
+        address = parse_address(match.group(0))
+        return network_prefix(address) if address is not None else match.group(0)
+
+    return _ADDRESS_LIKE.sub(reduced, value[:MAX_HEADER_CHARS])
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -109,7 +133,7 @@ def build_hit(
         or _header(headers, "X-Purpose")
         or _header(headers, "X-Moz"),
         has_referer=bool(headers.get("Referer")),
-        via=_header(headers, "Via"),
+        via=reduce_via(headers.get("Via") or ""),
         ip_hash=address_hash(ip_key, address),
         network=network_prefix(address),
         network_tags=tuple(tags),

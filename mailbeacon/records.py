@@ -36,6 +36,12 @@ class Namespace(StrEnum):
     """key user email: the Chat app's DM space with that user."""
     CHAT_USERS = "chat-user"
     """key user email: the Chat user resource name (``users/{id}``)."""
+    ACCESS_TOKENS = "access-tokens"
+    """key SHA-256 of a personal access token: the user it acts for (access_tokens.py)."""
+    ACCESS_TOKENS_BY_USER = "access-tokens-by-user"
+    """key ``{user}|{token id}``: the token's name, creation time and hash."""
+    DASHBOARD_SESSIONS = "dashboard-sessions"
+    """key SHA-256 of a session id: the signed-in user and the session's expiry."""
 
 
 class Records(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,6 +38,8 @@ _EMAIL = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_LABEL}(?:\.{_LABEL})+$")
 MAX_URL_CHARS = 2000
 MAX_SUBJECT_CHARS = 500
 MAX_RECIPIENTS = 500
+# Tracked links per message: the add-on lists each in one card (100 widgets at most).
+MAX_LINKS = 50
 VIEW_KEY_LIFETIME = timedelta(days=30)
 
 
@@ -44,7 +47,7 @@ def check_email(value: str) -> str:
     """A plausible single address, lower-cased; anything else is InvalidInput."""
     address = value.strip()
     if len(address) > 254 or not _EMAIL.match(address):
-        raise InvalidInput(f"not an email address: {value!r}")
+        raise InvalidInput(f"not an email address: {value[:80]!r}")
     return address.lower()
 
 
@@ -55,7 +58,7 @@ def check_link(value: str) -> str:
         url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"not an absolute http(s) link: {value!r}")
+        raise InvalidInput(f"not an absolute http(s) link: {value[:80]!r}")
     if len(url) > MAX_URL_CHARS or any(ch in url for ch in "\r\n\t "):
         raise InvalidInput(f"link too long or contains white space: {value[:80]!r}")
     return url
@@ -127,6 +130,46 @@ class Urls:
         return f"{self.service('dashboard')}/dashboard/messages/{message_id}?key={key}"
 
 
+@dataclass(frozen=True)
+class TrackRequest:
+    """A message to track, every field checked."""
+
+    owner: str
+    recipients: tuple[str, ...]
+    subject: str
+    links: tuple[Link, ...]
+
+
+def check_subject(subject: str) -> str:
+    """The subject, stripped; refused (never cut) when too long or holding control characters.
+
+    It ends up in alert emails' Subject header, where a line break makes every send fail.
+    """
+    text = subject.strip()
+    if len(text) > MAX_SUBJECT_CHARS:
+        raise InvalidInput(f"subject longer than {MAX_SUBJECT_CHARS} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
+        raise InvalidInput("subject contains line breaks or control characters")
+    return text
+
+
+def check_track(
+    *, sender: str, recipients: Sequence[str], subject: str = "", links: Sequence[str] = ()
+) -> TrackRequest:
+    """Validate a track request without touching any store (the CLI checks before it opens
+    one, so a refused command creates nothing)."""
+    owner = check_email(sender)
+    to = tuple(dict.fromkeys(check_email(r) for r in recipients))
+    if not to:
+        raise InvalidInput("a tracked message needs at least one recipient")
+    if len(to) > MAX_RECIPIENTS:
+        raise InvalidInput(f"at most {MAX_RECIPIENTS} recipients")
+    if len(links) > MAX_LINKS:
+        raise InvalidInput(f"a message tracks at most {MAX_LINKS} links")
+    checked = tuple(Link(i, check_link(url)) for i, url in enumerate(links, start=1))
+    return TrackRequest(owner, to, check_subject(subject), checked)
+
+
 def track_message(
     store: Store,
     urls: Urls,
@@ -139,34 +182,30 @@ def track_message(
     sent_at: datetime | None = None,
 ) -> TrackedMessage:
     """Register a message and sign its pixel and links. Validates everything before writing."""
-    owner = check_email(sender)
-    to = tuple(dict.fromkeys(check_email(r) for r in recipients))
-    if not to:
-        raise InvalidInput("a tracked message needs at least one recipient")
-    if len(to) > MAX_RECIPIENTS:
-        raise InvalidInput(f"at most {MAX_RECIPIENTS} recipients")
-    checked = tuple(Link(i, check_link(url)) for i, url in enumerate(links, start=1))
+    checked = check_track(sender=sender, recipients=recipients, subject=subject, links=links)
     message = Message(
         id=new_message_id(),
-        owner=owner,
-        recipients=to,
-        subject=subject.strip()[:MAX_SUBJECT_CHARS],
+        owner=checked.owner,
+        recipients=checked.recipients,
+        subject=checked.subject,
         created_at=clock.now(),
         sent_at=sent_at,
-        links=checked,
+        links=checked.links,
     )
     store.add_message(message)
     return TrackedMessage(
         message,
         urls.pixel(message.id),
-        tuple((link.url, urls.link(message.id, link)) for link in checked),
+        tuple((link.url, urls.link(message.id, link)) for link in message.links),
     )
 
 
 def add_link(store: Store, urls: Urls, *, owner: str, message_id: str, url: str) -> str:
     """Track one more link of an owner's message and return its tracked URL."""
     checked = check_link(url)
-    owned_message(store, message_id, owner)
+    message = owned_message(store, message_id, owner)
+    if len(message.links) >= MAX_LINKS:
+        raise InvalidInput(f"a message tracks at most {MAX_LINKS} links")
     link = store.add_link(message_id, checked)
     return urls.link(message_id, link)
 

@@ -19,7 +19,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InvalidToken
+from .errors import InvalidInput, InvalidToken
+from .files import private_dir
 
 VERSION = 1
 MAC_SIZE = 16
@@ -37,9 +38,14 @@ def _b64decode(text: str) -> bytes:
     if len(text) > MAX_TOKEN_CHARS:
         raise InvalidToken("token too long")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("token is not base64url") from exc
+    # The decoder skips junk characters, accepts padding and ignores the spare bits of the last
+    # character: only the one encoding we produce is accepted, so a token has a single spelling.
+    if _b64encode(raw) != text:
+        raise InvalidToken("token is not in canonical base64url")
+    return raw
 
 
 def new_message_id() -> str:
@@ -87,7 +93,7 @@ class Keyring:
             if not part:
                 continue
             head, sep, tail = part.partition(":")
-            if sep and head.isdigit() and 0 <= int(head) <= 255 and tail:
+            if sep and head.isascii() and head.isdigit() and 0 <= int(head) <= 255 and tail:
                 kid, secret = int(head), tail
             else:
                 kid, secret = 0, part
@@ -108,11 +114,14 @@ class Keyring:
 
 def load_keyring(data_dir: Path, secret: str | None = None) -> Keyring:
     """The keyring from ``secret`` (MAILBEACON_SECRET), or from a secret generated once into
-    the data dir with mode 0600."""
+    the data dir with mode 0600. A malformed one is InvalidInput (a one-line refusal)."""
     if secret:
-        return Keyring.parse(secret)
+        try:
+            return Keyring.parse(secret)
+        except ValueError as exc:
+            raise InvalidInput(f"MAILBEACON_SECRET: {exc}") from exc
     path = data_dir / "secret"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

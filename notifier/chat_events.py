@@ -23,8 +23,13 @@ WELCOME = (
 )
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A verified event is still not trusted to have the documented shape."""
+    return value if isinstance(value, dict) else {}
+
+
 def _normalise(event: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(type, space, user) from either event shape."""
+    """(type, space, user) from either event shape; a misshapen part reads as absent."""
     chat = event.get("chat")
     if isinstance(chat, dict):
         for key, kind in (
@@ -33,9 +38,9 @@ def _normalise(event: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, An
             ("messagePayload", "MESSAGE"),
         ):
             if key in chat:
-                return kind, (chat[key] or {}).get("space") or {}, chat.get("user") or {}
-        return "OTHER", {}, chat.get("user") or {}
-    return str(event.get("type") or ""), event.get("space") or {}, event.get("user") or {}
+                return kind, _dict(_dict(chat[key]).get("space")), _dict(chat.get("user"))
+        return "OTHER", {}, _dict(chat.get("user"))
+    return str(event.get("type") or ""), _dict(event.get("space")), _dict(event.get("user"))
 
 
 def _is_dm(space: dict[str, Any]) -> bool:
@@ -59,9 +64,10 @@ def _apply(store: Storage, event: dict[str, Any]) -> dict[str, Any]:
     email = str(user.get("email") or "").lower()
     if not email or "@" not in email:
         return {}
-    if user.get("name"):
+    if isinstance(user.get("name"), str):
         store.put_record(USERS, email, {"name": user["name"]})
-    if kind in ("ADDED_TO_SPACE", "MESSAGE") and _is_dm(space) and space.get("name"):
+    named = isinstance(space.get("name"), str) and bool(space["name"])
+    if kind in ("ADDED_TO_SPACE", "MESSAGE") and _is_dm(space) and named:
         known = store.get_record(DMS, email)
         store.put_record(DMS, email, {"space": space["name"]})
         if kind == "ADDED_TO_SPACE" and not store.get_settings(email).chat_app_dm:

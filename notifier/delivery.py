@@ -16,9 +16,10 @@ from datetime import timedelta
 from typing import Protocol
 
 from mailbeacon.clock import Clock, iso, parse_time
-from mailbeacon.errors import DeliveryFailed, RetryLater
+from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
 from mailbeacon.model import Settings
 from mailbeacon.records import Namespace
+from mailbeacon.redact import redact
 from mailbeacon.settings import record_problem
 from mailbeacon.store import Storage
 
@@ -82,7 +83,7 @@ class DeliveryLog:
     def settle(self, key: str, state: str, detail: str = "") -> None:
         value = {"state": state, "at": iso(self.clock.now())}
         if detail:
-            value["detail"] = detail[:300]
+            value["detail"] = redact(detail)[:300]
         self.store.put_record(DELIVERIES, key, value)
 
     def state(self, key: str) -> str | None:
@@ -108,11 +109,28 @@ def deliver(
     if not deliveries.claim(key):
         return "already"
     try:
-        if channel.self_retrying:
-            channel.send(post, settings)  # its SDK retries with the same policy
-        else:
-            policy.call(lambda: channel.send(post, settings))
+        try:
+            if channel.self_retrying:
+                channel.send(post, settings)  # its SDK retries with the same policy
+            else:
+                policy.call(lambda: channel.send(post, settings))
+        except ImportError as exc:
+            # A missing package stays missing: retrying would loop until the row dead-letters
+            # and the user would never learn why nothing arrives.
+            raise DeliveryFailed(
+                channel.name, f"not installed on this server ({exc.name or exc})", permanent=True
+            ) from exc
+        except InvalidInput as exc:  # the alert itself cannot be built: no retry will help
+            detail = f"cannot build the alert: {exc}"
+            raise DeliveryFailed(channel.name, detail, permanent=True) from exc
     except DeliveryFailed as exc:
+        if not exc.permanent and policy.gives_up(exc):
+            exc = DeliveryFailed(
+                channel.name,
+                f"{exc.detail} (asked to wait {exc.retry_after:g}s, longer than we keep an alert)",
+                permanent=True,
+                status=exc.status,
+            )
         if exc.permanent:
             deliveries.settle(key, "failed", exc.detail)
             record_problem(

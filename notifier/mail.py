@@ -22,8 +22,11 @@ def build_email(
     *, sender: str, to: str, subject: str, text: str, html_body: str, at: datetime, key: str
 ) -> EmailMessage:
     """A message any MTA and Gmail accept; the Message-ID is derived from ``key`` for tracing."""
-    if "\n" in subject or "\r" in subject or "\n" in to or "\r" in to:
+    if "\n" in to or "\r" in to:
         raise InvalidInput("header values must be one line")
+    # Subjects are refused with control characters at track time; one stored before that
+    # check still makes a one-line header rather than failing every alert.
+    subject = " ".join("".join(ch if ch.isprintable() else " " for ch in subject).split())
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to

@@ -7,6 +7,7 @@ so a worker thread (or a billed Cloud Function) never idles for a minute.
 
 from __future__ import annotations
 
+import math
 import random
 import socket
 import time
@@ -30,7 +31,14 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 5.0
     max_inline_wait: float = 5.0
+    # A Retry-After beyond this (or "inf") would park the alert for good: give up instead.
+    max_retry_after: float = 6 * 3600.0
     sleep: Sleep = field(default=time.sleep, repr=False)
+
+    def gives_up(self, exc: DeliveryFailed) -> bool:
+        """Whether the server's Retry-After is too long (or not a number) to wait for."""
+        wait = exc.retry_after
+        return wait is not None and not (math.isfinite(wait) and wait <= self.max_retry_after)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before retry ``attempt`` (1-based): the server's hint, else jittered backoff."""
@@ -72,9 +80,10 @@ def header_seconds(headers: Any) -> float | None:
         if key.lower() == "retry-after":
             value = value[0] if isinstance(value, list | tuple) else value
             try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
+                seconds = float(value)
+            except (TypeError, ValueError, OverflowError):
                 return None
+            return None if math.isnan(seconds) else max(0.0, seconds)
     return None
 
 

@@ -25,6 +25,18 @@ from .channels.slack_app import DMS
 log = logging.getLogger(__name__)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A signed body is still not trusted to have the shape Slack documents."""
+    return value if isinstance(value, dict) else {}
+
+
+def _json(text: bytes | str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput("not a Slack JSON body") from exc
+
+
 class _SlackClock:
     """Our Clock as the float clock slack_sdk's verifier expects."""
 
@@ -45,6 +57,14 @@ def verify_slack(
         raise Unauthorized("Slack signing secret not configured")
     verifier = SignatureVerifier(signing_secret, clock=_SlackClock(clock))  # type: ignore[arg-type]
     lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp = lowered.get("x-slack-request-timestamp") or ""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        # slack_sdk calls int() on it and lets the ValueError out
+        raise Unauthorized("missing or malformed X-Slack-Request-Timestamp")
+    try:
+        body.decode("utf-8")  # slack_sdk decodes it unguarded; Slack only sends UTF-8
+    except UnicodeDecodeError as exc:
+        raise Unauthorized("the body is not UTF-8, so it cannot carry Slack's signature") from exc
     if not verifier.is_valid_request(body, lowered):
         raise Unauthorized("bad or stale Slack signature")
 
@@ -103,9 +123,11 @@ def handle_interaction(
     HTTP reply, as for the older message actions."""
     verify_slack(signing_secret, clock, body, headers)
     try:
-        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        payload = _json(parse_qs(body.decode())["payload"][0])
     except (KeyError, IndexError, ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("not a Slack interactivity payload") from exc
+    if not isinstance(payload, dict):
+        raise InvalidInput("not a Slack interactivity payload")
     reply = _apply_interaction(store, payload)
     url = payload.get("response_url")
     if respond is not None and isinstance(url, str) and url:
@@ -115,12 +137,18 @@ def handle_interaction(
 
 
 def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any]:
-    actions = [a for a in payload.get("actions") or () if a.get("action_id") == MUTE_ACTION]
+    listed = payload.get("actions")
+    actions = [
+        a
+        for a in (listed if isinstance(listed, list) else ())
+        if isinstance(a, dict) and a.get("action_id") == MUTE_ACTION
+    ]
     if not actions:
         return {"response_type": "ephemeral", "text": "Nothing to do."}
-    team = (payload.get("team") or {}).get("id") or (payload.get("user") or {}).get("team_id")
-    email = slack_user_email(store, str(team), str((payload.get("user") or {}).get("id")))
-    message_id = str(actions[0].get("value") or "")
+    user = _dict(payload.get("user"))
+    team = _dict(payload.get("team")).get("id") or user.get("team_id")
+    email = slack_user_email(store, str(team), str(user.get("id")))
+    message_id = str(actions[0].get("value") or "")[:64]
     message = store.get_message(message_id)
     if email is None or message is None or message.owner != email:
         return {"response_type": "ephemeral", "text": "That email is not one of yours."}
@@ -140,17 +168,16 @@ def handle_event(
     from .slack_install import StoreInstallationStore
 
     verify_slack(signing_secret, clock, body, headers)
-    try:
-        envelope = json.loads(body)
-    except ValueError as exc:
-        raise InvalidInput("not a Slack event") from exc
+    envelope = _json(body)
+    if not isinstance(envelope, dict):
+        raise InvalidInput("not a Slack event")
     if envelope.get("type") == "url_verification":
-        return {"challenge": str(envelope.get("challenge", ""))}
-    event = envelope.get("event") or {}
-    if event.get("type") in ("app_uninstalled", "tokens_revoked"):
-        team = envelope.get("team_id")
+        return {"challenge": str(envelope.get("challenge", ""))[:200]}
+    event = _dict(envelope.get("event"))
+    team = envelope.get("team_id")
+    if event.get("type") in ("app_uninstalled", "tokens_revoked") and isinstance(team, str):
         StoreInstallationStore(store).delete_installation(
-            enterprise_id=envelope.get("enterprise_id"), team_id=team
+            enterprise_id=str(envelope.get("enterprise_id") or "") or None, team_id=team
         )
         for email, dm in store.list_records(DMS):
             if dm.get("team_id") == team:

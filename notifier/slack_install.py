@@ -7,6 +7,7 @@ else.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,8 @@ from .config import NotifierConfig
 INSTALLATIONS = Namespace.SLACK_INSTALLATIONS
 STATES = Namespace.SLACK_STATES
 CALLBACK_PATH = "/slack/oauth/callback"
+STATE_COOKIE = "mailbeacon-slack-oauth-state"
+MAX_LIVE_STATES = 200
 
 
 def _key(enterprise_id: str | None, team_id: str | None) -> str:
@@ -88,21 +91,51 @@ class StoreInstallationStore(InstallationStore):
 
 
 class StoreStateStore(OAuthStateStore):
-    """OAuth ``state`` values: random, single use, expiring after ``ttl``."""
+    """OAuth ``state`` values: random, single use, expiring after ``ttl``.
 
-    def __init__(self, store: Storage, clock: Clock, ttl: timedelta = timedelta(minutes=10)):
+    ``/slack/install`` answers anonymous GETs, so each issue first deletes the expired rows
+    and refuses once ``max_live`` are pending: a crawler cannot grow the table without bound.
+    """
+
+    def __init__(
+        self,
+        store: Storage,
+        clock: Clock,
+        ttl: timedelta = timedelta(minutes=10),
+        max_live: int = MAX_LIVE_STATES,
+    ):
         self.store = store
         self.clock = clock
         self.ttl = ttl
+        self.max_live = max_live
+
+    def purge(self) -> int:
+        """Delete expired states; returns how many are still live."""
+        now, live = self.clock.now(), 0
+        for key, record in self.store.list_records(STATES):
+            try:
+                expired = parse_time(str(record.get("expires"))) <= now
+            except ValueError:
+                expired = True
+            if expired:
+                self.store.delete_record(STATES, key)
+            else:
+                live += 1
+        return live
 
     def issue(self, *args: Any, **kwargs: Any) -> str:
+        if self.purge() >= self.max_live:
+            raise InvalidInput("too many Slack installs in progress; try again in a few minutes")
         state = secrets.token_urlsafe(24)
         self.store.add_record(STATES, state, {"expires": iso(self.clock.now() + self.ttl)})
         return state
 
-    def consume(self, state: str) -> bool:
+    def consume(self, state: str, cookie: str | None = None) -> bool:
+        """True once for a live state that the same browser started (``cookie`` holds it)."""
         if not state or len(state) > 200:
             return False
+        if cookie is None or not hmac.compare_digest(state.encode(), cookie.encode()):
+            return False  # a state from someone else's browser: login CSRF
         record = self.store.get_record(STATES, state)
         if record is None:
             return False
@@ -121,18 +154,22 @@ class SlackInstaller:
         self.states = StoreStateStore(store, clock)
         self.redirect_uri = base_url.rstrip("/") + CALLBACK_PATH
 
-    def authorize_url(self) -> str:
+    def authorize_url(self) -> tuple[str, str]:
+        """Slack's authorize URL and its state, which the caller sets as the STATE_COOKIE
+        (HttpOnly, for the callback path) so only the browser that started can finish."""
         assert self.config.slack_client_id
         generator = AuthorizeUrlGenerator(
             client_id=self.config.slack_client_id,
             scopes=list(self.config.slack_scopes),
             redirect_uri=self.redirect_uri,
         )
-        return generator.generate(self.states.issue())
+        state = self.states.issue()
+        return generator.generate(state), state
 
-    def complete(self, code: str, state: str) -> Installation:
-        """Check the state, exchange the code at oauth.v2.access and save the installation."""
-        if not self.states.consume(state):
+    def complete(self, code: str, state: str, cookie: str | None = None) -> Installation:
+        """Check the state against the browser's cookie, exchange the code at oauth.v2.access
+        and save the installation."""
+        if not self.states.consume(state, cookie):
             raise Unauthorized("unknown or expired OAuth state")
         if not code:
             raise InvalidInput("missing OAuth code")

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
+from mailbeacon.redact import install_log_redaction
 
 from . import operate, quality, settings, track
 from .parser import UsageError, build_parser
@@ -40,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=logging.INFO if args.command == "serve" else logging.WARNING,
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        install_log_redaction()
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
@@ -53,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MailbeaconError as exc:
         print(f"mailbeacon: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+    except OSError as exc:  # an unwritable or misplaced data dir, a full disk
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"mailbeacon: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def run() -> None:

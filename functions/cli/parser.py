@@ -117,7 +117,9 @@ def build_parser() -> Parser:
     accuracy = sub.add_parser(
         "accuracy", parents=[common], help="score the classifier on a labelled corpus"
     )
-    accuracy.add_argument("corpus", type=Path, help="JSON Lines corpus (see tests/corpus)")
+    accuracy.add_argument(
+        "corpus", type=Path, nargs="*", help="JSON Lines corpora (default: both in tests/corpus)"
+    )
     accuracy.add_argument("--strictness", choices=[s.value for s in Strictness])
     accuracy.add_argument("--json", action="store_true")
 

@@ -4,44 +4,33 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 
 from mailbeacon.catalogs import BY_NAME
-from mailbeacon.catalogs.loader import CatalogTagger
-from mailbeacon.catalogs.refresh import refresh
+from mailbeacon.catalogs.refresh import refresh, url_overrides
 from mailbeacon.errors import InvalidInput
-from mailbeacon.evaluation.corpus import load_corpus, replay
-from mailbeacon.evaluation.metrics import render, score
-from mailbeacon.model import Strictness
+from mailbeacon.evaluation.metrics import render
+from mailbeacon.evaluation.runs import accuracy_reports, reports_json
 
 from .common import config_of
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    """Print the report; exit 0 (the figures are the answer, not a pass or fail)."""
-    config = config_of(args)
-    cases = load_corpus(args.corpus)
-    tagger = CatalogTagger(config.core.data_dir / "catalogs")
-    strictness = Strictness(args.strictness) if args.strictness else None
-    report = score(replay(cases, tagger, strictness=strictness))
-    print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
+    """Print the report(s); exit 0 (the figures are the answer, not a pass or fail)."""
+    catalogs = config_of(args).core.data_dir / "catalogs"
+    reports = accuracy_reports(catalogs, args.corpus, strictness=args.strictness)
+    single = len(args.corpus) == 1
+    if args.json:
+        print(json.dumps(reports_json(reports, single), indent=2))
+    elif single:
+        print(render(next(iter(reports.values()))))
+    else:
+        print("\n\n".join(f"== {name}\n{render(r)}" for name, r in reports.items()))
     return 0
-
-
-def _urls(pairs: Sequence[str]) -> dict[str, str]:
-    urls = {}
-    for pair in pairs:
-        name, sep, url = pair.partition("=")
-        if not sep or name not in BY_NAME or not url.startswith(("http://", "https://")):
-            known = ", ".join(BY_NAME)
-            raise InvalidInput(f"--url expects NAME=http(s)://..., NAME one of {known}: {pair!r}")
-        urls[name] = url
-    return urls
 
 
 def cmd_catalogs(args: argparse.Namespace) -> int:
     """Refresh and report each catalogue; exit 1 if any download failed (the old list stays)."""
-    overrides = _urls(args.url)
+    overrides = url_overrides(args.url)
     unknown = [name for name in args.only if name not in BY_NAME]
     if unknown:
         raise InvalidInput(f"unknown catalogue {unknown[0]!r}; known: {', '.join(BY_NAME)}")

@@ -6,13 +6,15 @@ import argparse
 import json
 
 from mailbeacon.bus import HITS
-from mailbeacon.services import get_stats, track_message
+from mailbeacon.services import check_track, get_stats, track_message
 
 from ..bootstrap import bootstrap
 from .common import config_of
 
 
 def cmd_track(args: argparse.Namespace) -> int:
+    # Refuse bad input before the store exists: a refused command creates no files.
+    check_track(sender=args.sender, recipients=args.to, subject=args.subject, links=args.link)
     app = bootstrap(config_of(args))
     try:
         tracked = track_message(

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import BusUnavailable, RetryLater, StoreUnavailable
+from ..redact import redact
 from ..store.sqlite import Database
 from . import Handler
 
@@ -96,7 +97,7 @@ class LocalBus:
                 conn.execute(
                     "UPDATE outbox SET attempts = ?, available_at = ?, leased_until = 0, "
                     "last_error = ?, dead = ? WHERE id = ?",
-                    (attempts, self.now() + abs(delay), error[:500], dead, row_id),
+                    (attempts, self.now() + abs(delay), redact(error)[:500], dead, row_id),
                 )
                 if dead:
                     log.error(

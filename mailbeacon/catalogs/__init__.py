@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["prefetch", "scanner", "crawler"]
+Role = Literal["prefetch", "scanner", "crawler", "proxy"]
 Certainty = Literal["certain", "probable"]
 Scope = Literal["all", "opens", "clicks"]
-Format = Literal["cidr-lines", "apple-csv", "google-json", "office365-smtp", "html-cidrs"]
+Format = Literal["cidr-lines", "apple-csv", "google-json", "html-cidrs", "azure-service-tag"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,9 @@ class CatalogSource:
 
     ``role`` says which verdict a match points to; ``certainty`` ``probable`` means the
     network can also carry a person (browser isolation), so a match only counts inside the
-    probable-scanner window; ``scope`` limits the kinds of hit a match speaks for.
+    probable-scanner window; ``scope`` limits the kinds of hit a match speaks for. ``selector``
+    picks one part of a multi-part publication (an Azure service tag); ``minus_url`` is a second
+    publication whose networks are taken out (Google: goog.json minus cloud.json).
     """
 
     name: str
@@ -31,7 +33,13 @@ class CatalogSource:
     url: str
     format: Format
     about: str
+    selector: str = ""
+    minus_url: str = ""
 
+
+# The weekly publication's landing page; its JSON file's name changes every week, so refresh
+# follows the page's link to ServiceTags_Public_YYYYMMDD.json.
+_AZURE_SERVICE_TAGS = "https://www.microsoft.com/en-us/download/details.aspx?id=56519"
 
 SOURCES: tuple[CatalogSource, ...] = (
     # Apple Mail Privacy Protection loads images through iCloud Private Relay egress
@@ -46,17 +54,33 @@ SOURCES: tuple[CatalogSource, ...] = (
         "apple-csv",
         "iCloud Private Relay / Mail Privacy Protection egress",
     ),
-    # Exchange Online Protection / Defender: endpoint set 9 of the Microsoft 365 list
-    # (the SMTP ranges); warmbly scanner-networks.txt. Exchange Online itself is left out:
-    # Outlook on the web proxies real opens from there.
+    # Exchange Online Protection / Defender: Microsoft's service tag EOPExternalPublishedIPs in the
+    # weekly "Azure IP Ranges and Service Tags" publication (it holds the endpoint-set-9 SMTP ranges
+    # warmbly's scanner-networks.txt copies, and 40.94.0.0/16 of Mautic #9400). Exchange Online
+    # itself is left out: Outlook on the web proxies real opens from there.
     CatalogSource(
         "microsoft-eop",
         "scanner",
         "certain",
         "all",
-        "https://endpoints.office.com/endpoints/worldwide?clientrequestid=b10c5ed1-bad1-445f-b386-b919946339a7",
-        "office365-smtp",
+        _AZURE_SERVICE_TAGS,
+        "azure-service-tag",
         "Microsoft 365 Exchange Online Protection and Safe Links detonation",
+        selector="EOPExternalPublishedIPs",
+    ),
+    # Azure's public cloud (service tag AzureCloud): Defender for Office 365 detonates links from
+    # Azure addresses outside the EOP list (warmbly notes; emdash #3298: AS8075, headless Chrome,
+    # 22 s after sending). People work from Azure too (Windows 365, virtual desktops), so a match
+    # is "probable" and speaks for clicks only.
+    CatalogSource(
+        "azure-cloud",
+        "scanner",
+        "probable",
+        "clicks",
+        _AZURE_SERVICE_TAGS,
+        "azure-service-tag",
+        "Microsoft Azure public cloud (Defender link detonation)",
+        selector="AzureCloud",
     ),
     # Barracuda Email Gateway Defense regional ranges (warmbly scanner-networks.txt).
     CatalogSource(
@@ -109,14 +133,41 @@ SOURCES: tuple[CatalogSource, ...] = (
         "cidr-lines",
         "Scanner sources reported in public tracker issues",
     ),
-    # Google's published crawler ranges (EmailEngine data/google-crawlers.json). Gmail's
-    # image proxy fetches from some of them: its user agent always wins over this tag.
+    # Gmail's image proxy: Google-owned user-triggered fetchers (rDNS google-proxy-*.google.com),
+    # Google's user-triggered-fetchers-google.json. A person opening in Gmail: never a machine by
+    # network alone (Mautic #16069); opens only.
+    CatalogSource(
+        "google-image-proxy",
+        "proxy",
+        "certain",
+        "opens",
+        "https://developers.google.com/static/crawling/ipranges/user-triggered-fetchers-google.json",
+        "google-json",
+        "Gmail image proxy (Google user-triggered fetchers)",
+    ),
+    # Google's own services: goog.json minus cloud.json (Google's documented method). Google's
+    # link scanner clicks from here with a current Chrome user agent about a minute after
+    # delivery (karaoke-gen PR #870: 2607:f8b0::/32, Chrome/149). Nobody browses from it, but a
+    # Google employee might, so "probable", clicks only.
+    CatalogSource(
+        "google-services",
+        "scanner",
+        "probable",
+        "clicks",
+        "https://www.gstatic.com/ipranges/goog.json",
+        "google-json",
+        "Google services (link scanning); customer cloud excluded",
+        minus_url="https://www.gstatic.com/ipranges/cloud.json",
+    ),
+    # Google's published crawler ranges (EmailEngine data/google-crawlers.json), at the address
+    # Google moved them to in 2026 (Search Central blog 2026-03-31). Gmail's image proxy fetches
+    # from some of them: its user agent always wins over this tag.
     CatalogSource(
         "google-crawlers",
         "crawler",
         "certain",
         "all",
-        "https://developers.google.com/static/search/apis/ipranges/special-crawlers.json",
+        "https://developers.google.com/static/crawling/ipranges/special-crawlers.json",
         "google-json",
         "Google special-case crawlers",
     ),
@@ -125,7 +176,7 @@ SOURCES: tuple[CatalogSource, ...] = (
         "crawler",
         "certain",
         "all",
-        "https://developers.google.com/static/search/apis/ipranges/googlebot.json",
+        "https://developers.google.com/static/crawling/ipranges/common-crawlers.json",
         "google-json",
         "Googlebot common crawlers",
     ),

@@ -1,9 +1,12 @@
 """Load the catalogues and tag addresses with them at the edge.
 
 Refreshed copies in the data dir (``catalogs/NAME.bin``, written by `catalogs refresh`) win over
-the snapshot shipped in the package. Loading waits for the first hit and then costs a few
-milliseconds (small text snapshots, or compiled arrays read straight from bytes), so a pixel
-cold start does not pay for catalogues it never consults.
+the snapshot shipped in the package. The package ships each snapshot twice: ``NAME.txt`` to
+read (source, date, networks) and ``NAME.bin`` compiled from it (``python -m
+mailbeacon.catalogs.loader`` rewrites them; a test checks they agree). Loading waits for the
+first hit and then costs about a millisecond (compiled arrays read straight from bytes; parsing
+Apple's text would take 35 ms), so a pixel cold start does not pay for catalogues it never
+consults.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ def read_cidr_lines(text: str) -> list[str]:
 
 
 def load_one(name: str, refreshed_dir: Path | None = None) -> RangeSet:
-    """One catalogue: the refreshed compiled copy, else the packaged snapshot."""
-    if refreshed_dir is not None:
-        compiled = refreshed_dir / f"{name}.bin"
+    """One catalogue: the refreshed compiled copy, else the packaged one, else its text."""
+    for directory in (refreshed_dir, PACKAGED):
+        if directory is None:
+            continue
+        compiled = directory / f"{name}.bin"
         try:
             return RangeSet.from_bytes(compiled.read_bytes())
         except FileNotFoundError:
@@ -67,3 +72,18 @@ class CatalogTagger:
 
     def __call__(self, address: IpAddress) -> tuple[str, ...]:
         return tuple(name for name, ranges in self.catalogs() if address in ranges)
+
+
+def compile_packaged() -> list[str]:
+    """Rewrite every packaged ``NAME.bin`` from its ``NAME.txt``; the names written."""
+    names = []
+    for source in SOURCES:
+        text = (PACKAGED / f"{source.name}.txt").read_text()
+        ranges = RangeSet.from_networks(read_cidr_lines(text))
+        (PACKAGED / f"{source.name}.bin").write_bytes(ranges.to_bytes())
+        names.append(source.name)
+    return names
+
+
+if __name__ == "__main__":
+    print("compiled:", ", ".join(compile_packaged()))

@@ -70,6 +70,28 @@ def find_cidrs(text: str) -> list[str]:
     return [m for m in _CIDR.findall(text) if parse_network(m) is not None]
 
 
+def _subtract(
+    starts: array, ends: array, cut_starts: array, cut_ends: array, code: str
+) -> tuple[array, array]:
+    """Merged ranges minus merged ranges, both sorted: one walk over each."""
+    out_s, out_e = array(code), array(code)
+    j = 0
+    for start, end in zip(starts, ends, strict=True):
+        while j < len(cut_ends) and cut_ends[j] < start:
+            j += 1
+        k, cursor = j, start
+        while k < len(cut_starts) and cut_starts[k] <= end and cursor <= end:
+            if cut_starts[k] > cursor:
+                out_s.append(cursor)
+                out_e.append(cut_starts[k] - 1)
+            cursor = max(cursor, cut_ends[k] + 1)
+            k += 1
+        if cursor <= end:
+            out_s.append(cursor)
+            out_e.append(end)
+    return out_s, out_e
+
+
 class RangeSet:
     """A set of networks that answers ``address in ranges`` with two bisects."""
 
@@ -96,6 +118,26 @@ class RangeSet:
         s4, e4 = _merge(v4)
         s6, e6 = _merge(v6)
         return cls((array("I", s4), array("I", e4)), (array("Q", s6), array("Q", e6)))
+
+    def difference(self, other: RangeSet) -> RangeSet:
+        """The networks of ``self`` with every address of ``other`` taken out."""
+        return RangeSet(
+            _subtract(self.v4_starts, self.v4_ends, other.v4_starts, other.v4_ends, "I"),
+            _subtract(self.v6_starts, self.v6_ends, other.v6_starts, other.v6_ends, "Q"),
+        )
+
+    def to_networks(self) -> list[str]:
+        """The set as the fewest CIDRs (IPv6 at /64 granularity, as it is stored)."""
+        out: list[str] = []
+        for start, end in zip(self.v4_starts, self.v4_ends, strict=True):
+            first, last = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
+            out.extend(str(n) for n in ipaddress.summarize_address_range(first, last))
+        low = (1 << _V6_SHIFT) - 1
+        for start, end in zip(self.v6_starts, self.v6_ends, strict=True):
+            first = ipaddress.IPv6Address(start << _V6_SHIFT)
+            last = ipaddress.IPv6Address((end << _V6_SHIFT) | low)
+            out.extend(str(n) for n in ipaddress.summarize_address_range(first, last))
+        return out
 
     def __len__(self) -> int:
         return len(self.v4_starts) + len(self.v6_starts)

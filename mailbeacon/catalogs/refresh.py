@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import SOURCES, CatalogSource
+from ..errors import InvalidInput
+from . import BY_NAME, SOURCES, CatalogSource
 from .loader import read_cidr_lines
 from .ranges import RangeSet, find_cidrs, network_bounds
 
@@ -36,22 +39,21 @@ def _google_json(text: str) -> list[str]:
     return [p.get("ipv4Prefix") or p.get("ipv6Prefix") or "" for p in data.get("prefixes", [])]
 
 
-def _office365_smtp(text: str) -> list[str]:
-    # The Microsoft 365 endpoint list: the Exchange sets that speak SMTP (port 25) are
-    # Exchange Online Protection, the filtering tier (set 9 in the worldwide list).
-    networks: list[str] = []
-    for entry in json.loads(text):
-        ports = str(entry.get("tcpPorts", "")).split(",")
-        if entry.get("serviceArea") == "Exchange" and "25" in ports:
-            networks.extend(entry.get("ips", []))
-    return networks
+_SERVICE_TAGS_LINK = re.compile(r"""[^"'\s<>]*ServiceTags_Public_\d+\.json""")
+
+
+def _azure_service_tag(text: str, tag: str) -> list[str]:
+    """One service tag's prefixes from Microsoft's ServiceTags_Public JSON."""
+    for value in json.loads(text).get("values", []):
+        if value.get("id") == tag or value.get("name") == tag:
+            return list(value.get("properties", {}).get("addressPrefixes", []))
+    raise ValueError(f"service tag {tag} not in the publication")
 
 
 PARSERS: dict[str, Callable[[str], list[str]]] = {
     "cidr-lines": read_cidr_lines,
     "apple-csv": _apple_csv,
     "google-json": _google_json,
-    "office365-smtp": _office365_smtp,
     "html-cidrs": find_cidrs,
 }
 
@@ -84,17 +86,44 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def refresh_one(source: CatalogSource, url: str, target: Path, now: datetime) -> RefreshResult:
+def _networks(source: CatalogSource, url: str) -> tuple[list[str], str]:
+    """The networks one publication lists, and the URL they finally came from."""
+    text = _download(url)
+    if source.format == "azure-service-tag":
+        if not text.lstrip().startswith("{"):
+            # the landing page: follow its link to this week's ServiceTags_Public_*.json
+            link = _SERVICE_TAGS_LINK.search(text)
+            if link is None:
+                raise ValueError("no ServiceTags_Public_*.json link on the page")
+            url = urllib.parse.urljoin(url, link.group(0))
+            text = _download(url)
+        found = _azure_service_tag(text, source.selector)
+    else:
+        found = PARSERS[source.format](text)
+    return [n for n in found if n and network_bounds(n) is not None], url
+
+
+def refresh_one(
+    source: CatalogSource, url: str, target: Path, now: datetime, minus_url: str = ""
+) -> RefreshResult:
     try:
-        text = _download(url)
-        found = [n for n in PARSERS[source.format](text) if n and network_bounds(n) is not None]
+        found, url = _networks(source, url)
+        removed: list[str] = []
+        if found and minus_url:
+            removed, minus_url = _networks(source, minus_url)
+            if not removed:
+                raise ValueError(f"{minus_url}: no networks to take out")
     except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return RefreshResult(source.name, False, detail=f"{url}: {exc}")
     if not found:
         return RefreshResult(source.name, False, detail=f"{url}: no networks found; kept the old")
     ranges = RangeSet.from_networks(found)
+    if removed:
+        ranges = ranges.difference(RangeSet.from_networks(removed))
+        found = ranges.to_networks()
+    origin = f"{url} minus {minus_url}" if removed else url
     header = (
-        f"# catalogue: {source.name}\n# source: {url}\n"
+        f"# catalogue: {source.name}\n# source: {origin}\n"
         f"# snapshot: {now.astimezone(UTC).isoformat(timespec='seconds')}\n"
     )
     target.mkdir(parents=True, exist_ok=True)
@@ -110,7 +139,8 @@ def refresh(
     only: Sequence[str] = (),
     now: datetime | None = None,
 ) -> list[RefreshResult]:
-    """Refresh every catalogue with a published URL (or ``only`` those); ``urls`` overrides."""
+    """Refresh every catalogue with a published URL (or ``only`` those); ``urls`` overrides
+    (``NAME`` for the list itself, ``NAME:minus`` for the list taken out of it)."""
     urls = dict(urls or {})
     now = now or datetime.now(UTC)
     results = []
@@ -121,5 +151,29 @@ def refresh(
         if not url:
             results.append(RefreshResult(source.name, True, detail="no published list; snapshot"))
             continue
-        results.append(refresh_one(source, url, target, now))
+        minus = urls.get(f"{source.name}:minus") or source.minus_url
+        results.append(refresh_one(source, url, target, now, minus))
     return results
+
+
+def url_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=URL`` (or ``NAME:minus=URL`` for a list taken out of NAME) pairs, checked."""
+    urls = {}
+    for pair in pairs:
+        name, sep, url = pair.partition("=")
+        base, _, part = name.partition(":")
+        source = BY_NAME.get(base)
+        known_part = not part or (part == "minus" and source is not None and source.minus_url)
+        if (
+            not sep
+            or source is None
+            or not known_part
+            or not url.startswith(("http://", "https://"))
+        ):
+            known = ", ".join(BY_NAME)
+            raise InvalidInput(
+                "--url expects NAME=http(s)://... (or NAME:minus=...),"
+                f" NAME one of {known}: {pair!r}"
+            )
+        urls[name] = url
+    return urls

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ..catalogs import CatalogSource, source
 from ..model import Event, Hit, MessageContext, Verdict
+from .pairing import Side
 from .policy import Policy, policy_for
 from .useragent import UserAgentInfo, inspect
 
@@ -57,6 +58,14 @@ class Facts:
     def opened_before_as_human(self) -> bool:
         return any(e.kind == "open" and e.verdict is Verdict.HUMAN for e in self._before())
 
+    def opened_in_gmail_before(self) -> bool:
+        """Did a reader open this message through Gmail's image proxy before this hit?"""
+        return any(
+            e.kind == "open" and e.verdict is Verdict.HUMAN and "gmail-image-proxy" in e.reasons
+            for e in self.context.earlier
+            if e.at <= self.hit.at
+        )
+
     def machine_before(self) -> bool:
         """Was this source already judged a scanner or bot on this message?"""
         return any(e.verdict in (Verdict.SCANNER, Verdict.BOT) for e in self._before())
@@ -72,6 +81,43 @@ class Facts:
             and abs((self.hit.at - e.at).total_seconds()) <= window
             for e in self.same_source
         )
+
+    def side(self) -> Side:
+        """This hit as one side of a click pair."""
+        return Side(
+            0.0,
+            self.hit.user_agent,
+            self.hit.ip_hash,
+            self.hit.network,
+            tuple(n.name for n in self.networks),
+            self.opened_before_as_human(),
+            self.hit.accept.strip() in ("", "*/*"),
+        )
+
+    def event_side(self, event: Event) -> Side:
+        """An earlier event as a side, timed relative to this hit."""
+        opened = any(
+            e.kind == "open" and e.verdict is Verdict.HUMAN and e.ip_hash == event.ip_hash
+            for e in self.context.earlier
+            if e.at <= event.at
+        )
+        tags = tuple(r.removeprefix("network:") for r in event.reasons if r.startswith("network:"))
+        at = (event.at - self.hit.at).total_seconds()
+        accept_any = "accept-any" in event.reasons
+        return Side(at, event.user_agent, event.ip_hash, event.network, tags, opened, accept_any)
+
+    def nearby_clicks(self, window: float) -> list[Event]:
+        """Clicks on this message from other sources within ``window`` seconds of this one."""
+        if self.hit.kind != "click":
+            return []
+        return [
+            e
+            for e in self.context.earlier
+            if e.kind == "click"
+            and e.id != self.hit.id
+            and e.ip_hash != self.hit.ip_hash
+            and abs((self.hit.at - e.at).total_seconds()) <= window
+        ]
 
     def after_self_view(self) -> bool:
         window = self.policy.self_view_window

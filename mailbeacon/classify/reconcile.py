@@ -3,8 +3,11 @@
 A scanner walking a message fetches the pixel and every link within seconds. The classifier
 catches the second link (it sees the first in the context), but the first click and the pixel
 fetch were already stored as they looked then. Reading a message's events, the whole walk is
-shown as the scanner it was. Stored events are left as they are (label, never rewrite);
-notifications already sent for the first hit are not taken back.
+shown as the scanner it was. The same hindsight finishes the two multi-source patterns of
+`pairing`: the earlier members of a burst from three or more addresses, and the machine half
+of a pair of clicks on one link seconds apart (when the live rule kept the later click as the
+person). Stored events are left as they are (label, never rewrite); notifications already sent
+for the first hit are not taken back.
 """
 
 from __future__ import annotations
@@ -13,8 +16,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ..model import Event, Verdict
+from .pairing import Side, distinct, machine_of
 
 BURST_SECONDS = 5.0  # warmbly TrackingClickBurstSeconds
+PAIR_SECONDS = 10.0  # the balanced pair window (policy.Policy.pair_window)
+MULTI_SOURCE_SECONDS = 30.0  # the balanced multi-source window
+MULTI_SOURCE = 3
 
 
 def _walk_members(events: Sequence[Event], window: float) -> set[str]:
@@ -42,12 +49,59 @@ def _walk_members(events: Sequence[Event], window: float) -> set[str]:
     return members
 
 
-def reconcile(events: Sequence[Event], window: float = BURST_SECONDS) -> list[Event]:
-    """The events as they should be read: human members of a link walk become scanners."""
-    members = _walk_members(events, window)
+def _side(event: Event, events: Sequence[Event]) -> Side:
+    opened = any(
+        e.kind == "open" and e.verdict is Verdict.HUMAN and e.ip_hash == event.ip_hash
+        for e in events
+        if e.at <= event.at
+    )
+    tags = tuple(r.removeprefix("network:") for r in event.reasons if r.startswith("network:"))
+    accept_any = "accept-any" in event.reasons
+    at = event.at.timestamp()
+    return Side(at, event.user_agent, event.ip_hash, event.network, tags, opened, accept_any)
+
+
+def _multi_source_members(clicks: Sequence[Event], window: float) -> set[str]:
+    """Ids of human clicks inside a window holding clicks from three or more networks that
+    were human or caught by this very rule (clicks judged machine for another reason are no
+    evidence about the others, see rules)."""
+    members: set[str] = set()
+    humans = [e for e in clicks if e.verdict is Verdict.HUMAN or "multi-source-burst" in e.reasons]
+    for first in humans:
+        group = [e for e in humans if 0 <= (e.at - first.at).total_seconds() <= window]
+        if len({e.network for e in group}) >= MULTI_SOURCE:
+            members.update(e.id for e in group)
+    return members
+
+
+def _paired_machines(clicks: Sequence[Event], events: Sequence[Event], window: float) -> set[str]:
+    """Ids of the machine halves of same-link click pairs from two different clients."""
+    machines: set[str] = set()
+    humans = [e for e in clicks if e.verdict is Verdict.HUMAN]
+    for i, a in enumerate(humans):
+        for b in humans[i + 1 :]:
+            if a.link_index != b.link_index or abs((b.at - a.at).total_seconds()) > window:
+                continue
+            sa, sb = _side(a, events), _side(b, events)
+            if distinct(sa, sb):
+                machines.add(a.id if machine_of(sa, sb) is sa else b.id)
+    return machines
+
+
+def reconcile(
+    events: Sequence[Event], window: float = BURST_SECONDS, pair_window: float = PAIR_SECONDS
+) -> list[Event]:
+    """The events as they should be read: human members of a link walk, of a multi-address
+    burst, and the machine half of a click pair become scanners."""
+    relabel: dict[str, str] = dict.fromkeys(_walk_members(events, window), "link-burst")
+    clicks = sorted((e for e in events if e.kind == "click"), key=lambda e: e.at)
+    for member in _multi_source_members(clicks, MULTI_SOURCE_SECONDS):
+        relabel.setdefault(member, "multi-source-burst")
+    for machine in _paired_machines(clicks, events, pair_window):
+        relabel.setdefault(machine, "paired-click")
     return [
-        replace(e, verdict=Verdict.SCANNER, reasons=(*e.reasons, "link-burst"))
-        if e.id in members and e.verdict is Verdict.HUMAN
+        replace(e, verdict=Verdict.SCANNER, reasons=(*e.reasons, relabel[e.id]))
+        if e.id in relabel and e.verdict is Verdict.HUMAN
         else e
         for e in events
     ]

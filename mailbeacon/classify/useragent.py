@@ -16,7 +16,9 @@ from typing import Literal
 Kind = Literal[
     "gmail-proxy",  # a person opening in Gmail: human, never a bot
     "gmail-prefetch",  # Gmail's pre-fetch bot
-    "apple-mpp",  # Apple Mail Privacy Protection's proxy fetch
+    "webkit-bare",  # bare WebKit on macOS 12+: MPP's proxy, or Apple Mail/Outlook with MPP off
+    "bare-mozilla",  # "Mozilla/5.0" and nothing else: MPP's proxy (uap-core #509), or a tool
+    "gmail-sampling",  # Gmail-content-sampling: Google fetching the message's content and links
     "yahoo-proxy",  # Yahoo/AOL image proxy: a person opening
     "mail-client",  # Outlook desktop/mobile, Thunderbird, Apple Mail with MPP off
     "browser",
@@ -35,6 +37,7 @@ class UserAgentInfo:
     client: str
     family: str = ""
     reason: str = ""
+    os: str = ""
 
 
 # Gmail's pre-fetch bot (research 3.1: GMass [G1], Bird/SparkPost [P5], Keila #55 -> #164).
@@ -47,9 +50,19 @@ _GMAIL_PREFETCH_2022 = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/104.0.0.0 Safari/537.36"
 )
-# Apple MPP: AppleWebKit ending in "(KHTML, like Gecko)" with no Version/Safari token
-# (warmbly internal/app/consumer/open_class.go; research 3.2).
-_APPLE_MPP = re.compile(r"^Mozilla/5\.0 \([^)]*\) AppleWebKit/[\d.]+ \(KHTML, like Gecko\)$")
+# Bare WebKit: AppleWebKit ending in "(KHTML, like Gecko)" with no Version/Safari token. Apple
+# Mail sends it (uap-core #528 lists versions 8-13), so does MPP's proxy (warmbly open_class.go)
+# and, stripped the same way, Outlook (warmbly PR #569). MPP needs macOS 12, whose user agent is
+# frozen at 10_15_7 (uap-core #528: Mail 13 is 10_15_6 and older), so an older version is
+# Apple Mail on the reader's own Mac and never MPP.
+_BARE_WEBKIT = re.compile(r"^Mozilla/5\.0 \(([^)]*)\) AppleWebKit/[\d.]+ \(KHTML, like Gecko\)$")
+_MAC_VERSION = re.compile(r"Mac OS X (\d+)[_.](\d+)(?:[_.](\d+))?")
+_MPP_MIN_MAC = (10, 15, 7)
+# MPP's own user agent, nothing else (uap-core #509, since 2021-09-20).
+_BARE_MOZILLA = "Mozilla/5.0"
+# Gmail fetching a message's links for content sampling (mssola/user_agent #71, citing
+# Stack Overflow 63184772): the pre-fetch UA with this token appended.
+_GMAIL_SAMPLING = "gmail-content-sampling"
 # Scanner markers: warmbly tracking/src/abuse.rs; "Microsoft Office Existence Discovery"
 # (http-browserdetect PR #114); Barracuda (EmailEngine's rDNS rule).
 _SCANNER_MARKERS = (
@@ -72,7 +85,9 @@ _SCANNER_MARKERS = (
 # Exact browser builds seen scanning links for Microsoft 365: Safe Links' Chrome 57 on Windows 7
 # (gophish #973) and Windows 10 with Chrome 80/96/79 (gophish #2446). Exact builds, so a person
 # on a merely old browser is not caught.
+# Microsoft's Edge 79 build clicking every link (mssola/user_agent #71).
 _SCANNER_BUILDS = (
+    "Chrome/79.0.3945.74 Safari/537.36 Edg/79.0.309.43",
     "Chrome/57.0.2987.133",
     "Chrome/80.0.3987.132",
     "Chrome/96.0.4664.110",
@@ -191,28 +206,57 @@ def _is_spider(ua: str) -> bool:
     return device is not None and device.family == "Spider"
 
 
+def _bare_webkit(text: str) -> UserAgentInfo | None:
+    """The bare WebKit shape: Apple Mail before macOS 12 (a person), or the MPP-capable one."""
+    match = _BARE_WEBKIT.match(text)
+    if match is None:
+        return None
+    version = _MAC_VERSION.search(match.group(1))
+    if version is not None:
+        parts = tuple(int(v or 0) for v in version.groups())
+        if parts < _MPP_MIN_MAC:
+            return UserAgentInfo(
+                "mail-client", "apple-mail", "Apple Mail", "pre-mpp-apple-mail", "Mac OS X"
+            )
+    os_family = "Mac OS X" if version is not None else "Other"
+    return UserAgentInfo("webkit-bare", "apple-mail", "Apple Mail", "bare-webkit", os_family)
+
+
 @lru_cache(maxsize=8192)
 def inspect(ua: str) -> UserAgentInfo:
     """Read one user agent (cached)."""
+    info = _inspect(ua)
+    if info.os:
+        return info
+    _, os_family = _parse(ua.strip()) if ua.strip() else ("", "")
+    return UserAgentInfo(info.kind, info.client, info.family, info.reason, os_family or "Other")
+
+
+def _inspect(ua: str) -> UserAgentInfo:
     text = ua.strip()
     if not text:
-        return UserAgentInfo("empty", "other", reason="no-user-agent")
+        return UserAgentInfo("empty", "other", reason="no-user-agent", os="Other")
     lowered = text.lower()
+    if _GMAIL_SAMPLING in lowered:
+        return UserAgentInfo("gmail-sampling", "gmail", "Edge", "gmail-content-sampling", "Other")
     if text in (_GMAIL_PREFETCH, _GMAIL_PREFETCH_2022):
         return UserAgentInfo("gmail-prefetch", "gmail", "Edge", "gmail-prefetch-user-agent")
+    if text == _BARE_MOZILLA:
+        return UserAgentInfo("bare-mozilla", "other", "Other", "bare-mozilla", "Other")
+    bare = _bare_webkit(text)
+    if bare is not None:
+        return bare
     family, os_family = _parse(text)
     if family == "GmailImageProxy" or "googleimageproxy" in lowered:
-        return UserAgentInfo("gmail-proxy", "gmail", family, "gmail-image-proxy")
+        return UserAgentInfo("gmail-proxy", "gmail", family, "gmail-image-proxy", os_family)
     if family == "YahooMailProxy" or "yahoomailproxy" in lowered:
-        return UserAgentInfo("yahoo-proxy", "yahoo", family, "yahoo-mail-proxy")
+        return UserAgentInfo("yahoo-proxy", "yahoo", family, "yahoo-mail-proxy", os_family)
     if any(marker in lowered for marker in _SCANNER_MARKERS):
-        return UserAgentInfo("scanner", "other", family, "scanner-user-agent")
+        return UserAgentInfo("scanner", "other", family, "scanner-user-agent", os_family)
     if "Windows NT" in text and any(build in text for build in _SCANNER_BUILDS):
-        return UserAgentInfo("scanner", "other", family, "known-scanner-user-agent")
+        return UserAgentInfo("scanner", "other", family, "known-scanner-user-agent", os_family)
     if family in _TOOL_FAMILIES or (family not in _PEOPLE_FAMILIES and _is_spider(text)):
-        return UserAgentInfo("bot", "other", family, "bot-user-agent")
-    if _APPLE_MPP.match(text):
-        return UserAgentInfo("apple-mpp", "apple-mail", family, "apple-mpp-user-agent")
+        return UserAgentInfo("bot", "other", family, "bot-user-agent", os_family)
     client = _MAIL_CLIENTS.get(family)
     if client is None and ("ms-office" in lowered or "microsoft outlook" in lowered):
         client = "outlook"  # Outlook desktop (httpagentparser #91, uap-core #405)
@@ -221,9 +265,9 @@ def inspect(ua: str) -> UserAgentInfo:
     if client is None and family == "Mobile Safari UI/WKWebView" and os_family == "iOS":
         client = "apple-mail"  # iOS Mail with MPP off: WebKit with no Safari token
     if client is not None:
-        return UserAgentInfo("mail-client", client, family, "mail-client-user-agent")
+        return UserAgentInfo("mail-client", client, family, "mail-client-user-agent", os_family)
     if any(marker in lowered for marker in _BOT_MARKERS):
-        return UserAgentInfo("bot", "other", family, "bot-user-agent")
+        return UserAgentInfo("bot", "other", family, "bot-user-agent", os_family)
     if family == "Other":
-        return UserAgentInfo("unknown", "other", family, "unrecognised-user-agent")
-    return UserAgentInfo("browser", "other", family, "browser-user-agent")
+        return UserAgentInfo("unknown", "other", family, "unrecognised-user-agent", os_family)
+    return UserAgentInfo("browser", "other", family, "browser-user-agent", os_family)

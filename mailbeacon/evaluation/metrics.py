@@ -1,6 +1,8 @@
-"""Score a replayed corpus: accuracy, per-verdict precision and recall, the confusion matrix,
-and the two promises that matter most (Gmail proxy opens are never machine; catalogued
-scanner networks inside their window are never human)."""
+"""Score a replayed corpus: accuracy, person-versus-machine accuracy, per-verdict precision and
+recall, the confusion matrix, and the two promises that matter most (Gmail proxy opens are
+never machine; catalogued scanner networks inside their window are never human).
+
+The ``--json`` keys are a public contract (tests/corpus/README.md): keys are only ever added."""
 
 from __future__ import annotations
 
@@ -30,16 +32,26 @@ class Report:
     client_correct: int
     client_labelled: int
     errors: list[dict[str, Any]]
+    person_correct: int = 0
+    strictness: str | None = None
 
     @property
     def accuracy(self) -> float:
         return self.correct / self.total if self.total else 0.0
+
+    @property
+    def person_vs_machine(self) -> float:
+        """A person called a person, anything else (self included) called not a person."""
+        return self.person_correct / self.total if self.total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "correct": self.correct,
             "accuracy": round(self.accuracy, 4),
+            "person_vs_machine": round(self.person_vs_machine, 4),
+            "person_vs_machine_correct": self.person_correct,
+            "strictness": self.strictness,
             "per_verdict": self.per_verdict,
             "confusion": self.confusion,
             "gmail_proxy_opens": self.gmail_proxy_opens,
@@ -53,18 +65,23 @@ class Report:
         }
 
 
-def _in_scanner_window(outcome: Outcome) -> bool:
-    window = policy_for(outcome.case.strictness or "balanced").probable_window
+def _in_scanner_window(outcome: Outcome, strictness: str | None) -> bool:
+    """A hit from a catalogued scanner network that speaks for its kind of hit, inside the
+    probable window of the strictness it was replayed under (a certain network: any time)."""
+    window = policy_for(strictness or outcome.case.strictness or "balanced").probable_window
     for tag in outcome.network_tags:
         catalog = source(tag)
         if catalog is None or catalog.role != "scanner":
             continue
+        if catalog.scope not in ("all", f"{outcome.case.kind}s"):
+            continue  # a clicks-only catalogue does not speak for a pixel fetch
         if catalog.certainty == "certain" or outcome.case.t < window:
             return True
     return False
 
 
-def score(outcomes: Sequence[Outcome]) -> Report:
+def score(outcomes: Sequence[Outcome], strictness: str | None = None) -> Report:
+    """The figures for a replay; ``strictness`` is the level it was forced to, if any."""
     confusion = {e: dict.fromkeys(VERDICTS, 0) for e in VERDICTS}
     for o in outcomes:
         confusion[o.case.expect][o.verdict] += 1
@@ -84,7 +101,7 @@ def score(outcomes: Sequence[Outcome]) -> Report:
         if o.case.kind == "open"
         and "googleimageproxy" in o.case.headers.get("User-Agent", "").lower()
     ]
-    scanner_hits = [o for o in outcomes if _in_scanner_window(o)]
+    scanner_hits = [o for o in outcomes if _in_scanner_window(o, strictness)]
     labelled = [o for o in outcomes if o.case.client]
     return Report(
         total=len(outcomes),
@@ -96,6 +113,8 @@ def score(outcomes: Sequence[Outcome]) -> Report:
         scanner_network_hits=len(scanner_hits),
         scanner_network_hits_called_human=[o.case.id for o in scanner_hits if o.verdict == "human"],
         client_correct=sum(o.client == o.case.client for o in labelled),
+        person_correct=sum((o.verdict == "human") == (o.case.expect == "human") for o in outcomes),
+        strictness=strictness,
         client_labelled=len(labelled),
         errors=[
             {
@@ -115,6 +134,8 @@ def render(report: Report) -> str:
     """The human-readable report."""
     lines = [
         f"accuracy: {report.accuracy:.2%} ({report.correct}/{report.total})",
+        f"person vs machine: {report.person_vs_machine:.2%}"
+        f" ({report.person_correct}/{report.total})",
         "",
         f"{'verdict':<10}{'support':>8}{'precision':>11}{'recall':>8}",
     ]

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Protocol
 
 from ..model import Event, Link, Message, MessageContext, Settings
+from ..queries import EventKey, MessageQuery
 from ..records import Records
+from ..rollup import MessageRow, Summary
 
 CONTEXT_EVENTS = 200
 """The latest events a classification may look back on."""
@@ -50,6 +52,24 @@ class Store(Protocol):
         latest CONTEXT_EVENTS unexpired events, oldest first (on Firestore, as of the message
         document's last context write, about a second behind at most); None for an unknown
         message."""
+
+    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+        """A page of the owner's messages with their summaries, filtered and sorted as asked,
+        up to ``query.limit + 1`` rows (the extra one tells the caller there is more). Served
+        from indexes and summaries kept as events arrive, never by counting events."""
+
+    def get_summary(self, message_id: str) -> Summary | None:
+        """A message's summary as kept by add_event; None for an unknown message."""
+
+    def list_events_page(
+        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
+    ) -> list[Event]:
+        """Up to ``limit`` of a message's unexpired events, newest first, older than
+        ``before``: the timeline, a page at a time."""
+
+    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        """The owner's daily counters (see rollup.DayCounts) for days ``first``..``last``
+        (YYYY-MM-DD, inclusive); days without any are absent."""
 
     def add_self_view(self, message_id: str, at: datetime) -> None: ...
 

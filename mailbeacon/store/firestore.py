@@ -30,6 +30,8 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Strictness
+from ..queries import EventKey, MessageQuery, matches, time_key
+from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
 from . import CONTEXT_EVENTS
 from .coalesce import Coalescer
 from .firestore_docs import (
@@ -47,6 +49,10 @@ RECENT_EVENTS = CONTEXT_EVENTS
 """How many of a message's latest events its document keeps for the classifier."""
 
 _MESSAGE_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "links"]
+_ROW_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "summary"]
+SEARCH_SCAN = 1000
+"""Firestore cannot match substrings: a search reads at most this many messages per page and
+hands back a cursor to go on from where it stopped."""
 
 
 def _order(event: Event) -> tuple[datetime, str]:
@@ -84,6 +90,11 @@ class FirestoreStore:
         # while an earlier one waits for its coalesced context write still sees it.
         self._fresh: dict[str, list[tuple[float, Event]]] = {}
         self.recent = Coalescer(self._flush_recent, interval=flush_interval)
+        # Day counters of one user take the hits of all their messages: coalesced per day too.
+        self.days = Coalescer(self._flush_days, interval=flush_interval)
+        # The message documents as this process last read or wrote them, with their update
+        # time: the summary write that follows a hit's get_context needs no second read.
+        self._seen: dict[str, tuple[Any, dict[str, Any]]] = {}
 
     # plumbing
     @property
@@ -139,9 +150,28 @@ class FirestoreStore:
             "self_views": [],
             "recent": {},
             "written_at": SERVER_TIMESTAMP,  # every write of a message sets it: see Coalescer
+            "status": "sent",
+            "activity": "",
+            "summary": Summary().to_dict(),
         }
         with self._translated("add_message"):
             self._message_ref(message.id).set(data, **self._rpc)
+            self._add_days(message.owner, message_added(message))
+
+    def _add_days(self, owner: str, days: DayCounts) -> None:
+        """Day counters are incremented, never read-modified-written: no lost updates."""
+        from google.cloud.firestore import Increment
+
+        for day, counts in days.items():
+            self._col("days").document(doc_id(f"{owner}|{day}")).set(
+                {
+                    "owner": owner,
+                    "day": day,
+                    "counts": {name: Increment(n) for name, n in counts.items()},
+                },
+                merge=True,
+                **self._rpc,
+            )
 
     def get_message(self, message_id: str) -> Message | None:
         with self._translated("get_message"):
@@ -228,24 +258,111 @@ class FirestoreStore:
             log.warning("could not add event %s to its message context: %s", event.id, exc)
         return True
 
+    def _remember(self, message_id: str, update_time: Any, d: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            self._seen[message_id] = (update_time, d)
+
     def _flush_recent(self, message_id: str, events: list[Event]) -> None:
-        """One write of the message document for a batch of that message's new events."""
-        from google.api_core.exceptions import NotFound
+        """One write of the message document for a batch of that message's new events: its
+        context (``recent``) and its summary; then the owner's day counters.
+
+        The summary needs the document's previous state. When this process read the document
+        for the hit's classification (get_context) or wrote it last, that copy is used and the
+        write is conditional on the document being unchanged since; otherwise (or when the
+        condition fails) a transaction reads it first. Unique opens are judged against the
+        devices in the message's ``recent`` window (its latest CONTEXT_EVENTS events)."""
+        from google.api_core.exceptions import FailedPrecondition
+        from google.cloud import firestore
+
+        ref = self._message_ref(message_id)
+        with self._lock:
+            trims = self._trim.pop(message_id, [])
+            seen = self._seen.pop(message_id, None)
+        done: tuple[str, DayCounts] | None = None
+        with self._translated("update message context"):
+            if seen is not None:
+                update_time, d = seen
+                update, done, after = self._summary_update(message_id, d, events, trims)
+                try:
+                    result = ref.update(
+                        update,
+                        option=self.client.write_option(last_update_time=update_time),
+                        **self._rpc,
+                    )
+                    self._remember(message_id, result.update_time, after)
+                except FailedPrecondition:
+                    done = None
+                    seen = None
+            if seen is None:
+
+                @firestore.transactional
+                def write(transaction: Any) -> tuple[str, DayCounts] | None:
+                    snap = ref.get(transaction=transaction)
+                    if not snap.exists:
+                        return None
+                    update, result, _ = self._summary_update(
+                        message_id, snap.to_dict(), events, trims
+                    )
+                    transaction.update(ref, update)
+                    return result
+
+                done = write(self.client.transaction())
+        if done is None:
+            log.info("events for unknown message %s: no context to update", message_id)
+            return
+        owner, days = done
+        for day, counts in days.items():
+            self.days.submit((owner, day), counts)
+
+    def _summary_update(
+        self, message_id: str, d: dict[str, Any], events: list[Event], trims: list[str]
+    ) -> tuple[dict[str, Any], tuple[str, DayCounts], dict[str, Any]]:
+        """The message document's update for new events, what they add to the day counters,
+        and the document as it will be after the update."""
         from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
+        message = message_from(message_id, d)
+        summary = Summary.from_dict(d.get("summary"))
+        recent = dict(d.get("recent") or {})
+        devices = {
+            event_from(eid, e).device
+            for eid, e in recent.items()
+            if e.get("kind") == "open" and e.get("verdict") == "human"
+        }
+        days: DayCounts = {}
+        for event in sorted(events, key=_order):
+            if event.id in recent:
+                continue  # counted by an earlier attempt of this write
+            new_device = event.is_human and event.kind == "open" and event.device not in devices
+            if new_device:
+                devices.add(event.device)
+            summary, more = apply_event(message, summary, event, new_device=new_device)
+            merge_days(days, more)
         update: dict[str, Any] = {
             FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
         }
-        with self._lock:
-            for old in self._trim.pop(message_id, []):
-                update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
+        for e in events:
+            recent[e.id] = event_data(e)
+        for old in trims:
+            update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
+            recent.pop(old, None)
         update["written_at"] = SERVER_TIMESTAMP
-        with self._translated("update message context"):
-            try:
-                self._message_ref(message_id).update(update, **self._rpc)
-            except NotFound:
-                log.info("events for unknown message %s: no context to update", message_id)
+        update["summary"] = summary.to_dict()
+        update["status"] = summary.status
+        update["activity"] = time_key(summary.last_activity_at)
+        after = {**d, "recent": recent, "summary": update["summary"]}
+        return update, (message.owner, days), after
+
+    def _flush_days(self, key: tuple[str, str], batches: list[dict[str, int]]) -> None:
+        owner, day = key
+        merged: dict[str, int] = {}
+        for counts in batches:
+            for name, n in counts.items():
+                merged[name] = merged.get(name, 0) + n
+        self._add_days(owner, {day: merged})
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         from google.cloud.firestore import FieldFilter, Query
@@ -267,6 +384,97 @@ class FirestoreStore:
         events.sort(key=lambda e: (e.at, e.id))  # ties in ``at``: by id, as the other stores
         return [e for e in events if e.expires_at is None or e.expires_at > now]
 
+    def list_events_page(
+        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
+    ) -> list[Event]:
+        """One query of ``limit`` documents (plus one read of the cursor's event)."""
+        from google.cloud.firestore import FieldFilter, Query
+
+        query = (
+            self._col("events")
+            .where(filter=FieldFilter("message_id", "==", message_id))
+            .order_by("at", direction=Query.DESCENDING)
+            .order_by("__name__", direction=Query.DESCENDING)
+        )
+        now = self.clock.now()
+        with self._translated("list_events_page"):
+            if before is not None:
+                cursor = self._col("events").document(doc_id(before.id)).get(**self._rpc)
+                if not cursor.exists:
+                    return []
+                query = query.start_after(cursor)
+            snaps = list(query.limit(limit).stream(**self._rpc))
+        events = [event_from(self._unquote(s.id), s.to_dict()) for s in snaps]
+        return [e for e in events if e.expires_at is None or e.expires_at > now]
+
+    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+        """One query of ``limit + 1`` message documents; with ``q``, up to SEARCH_SCAN."""
+        from google.cloud.firestore import FieldFilter, Query
+
+        base = self._col("messages").where(filter=FieldFilter("owner", "==", owner.lower()))
+        if query.status:
+            base = base.where(filter=FieldFilter("status", "==", query.status))
+        if query.since:
+            base = base.where(filter=FieldFilter("created_at", ">=", query.since))
+        if query.until:
+            base = base.where(filter=FieldFilter("created_at", "<", query.until))
+        field = "activity" if query.sort == "activity" else "created_at"
+        direction = Query.ASCENDING if query.sort == "oldest" else Query.DESCENDING
+        base = base.order_by(field, direction=direction).order_by("__name__", direction=direction)
+        base = base.select(_ROW_FIELDS)
+        after = query.after
+        wanted = query.limit + 1
+        rows: list[MessageRow] = []
+        scanned = 0
+        while len(rows) < wanted and scanned < (SEARCH_SCAN if query.q else wanted):
+            page = base
+            if after is not None:
+                key, last_id = after
+                value: Any = key if field == "activity" else datetime.fromisoformat(key)
+                page = page.start_after({field: value, "__name__": self._message_ref(last_id)})
+            batch = wanted if not query.q else min(200, SEARCH_SCAN - scanned)
+            with self._translated("query_messages"):
+                snaps = list(page.limit(batch).stream(**self._rpc))
+            scanned += len(snaps)
+            for snap in snaps:
+                d = snap.to_dict()
+                message = message_from(self._unquote(snap.id), {**d, "links": []})
+                row = MessageRow(message, Summary.from_dict(d.get("summary")))
+                after = (
+                    d.get("activity") or ""
+                    if field == "activity"
+                    else time_key(message.created_at),
+                    message.id,
+                )
+                if matches(message.subject + "\n" + "\n".join(message.recipients), query.q):
+                    rows.append(row)
+                    if len(rows) == wanted:
+                        break
+            if len(snaps) < batch:
+                break
+        return rows
+
+    def get_summary(self, message_id: str) -> Summary | None:
+        with self._translated("get_summary"):
+            snap = self._message_ref(message_id).get(field_paths=["summary"], **self._rpc)
+        return Summary.from_dict(snap.to_dict().get("summary")) if snap.exists else None
+
+    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        """One query: a document per day that had any activity."""
+        from google.cloud.firestore import FieldFilter
+
+        query = (
+            self._col("days")
+            .where(filter=FieldFilter("owner", "==", owner.lower()))
+            .where(filter=FieldFilter("day", ">=", first))
+            .where(filter=FieldFilter("day", "<=", last))
+        )
+        with self._translated("day_counts"):
+            return {
+                s.get("day"): {k: int(v) for k, v in (s.to_dict().get("counts") or {}).items()}
+                for s in query.stream(**self._rpc)
+            }
+
     def get_context(self, message_id: str) -> MessageContext | None:
         """One read of the message document; the owner's strictness comes from a short cache."""
         with self._translated("get_context"):
@@ -274,6 +482,7 @@ class FirestoreStore:
         if not snap.exists:
             return None
         d = snap.to_dict()
+        self._remember(message_id, snap.update_time, d)
         message = message_from(message_id, d)
         now = self.clock.now()
         stored = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}

@@ -11,6 +11,8 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..errors import UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings
+from ..queries import EventKey, MessageQuery, matches, search_text, time_key
+from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
 from . import assemble_context
 
 
@@ -25,10 +27,15 @@ class MemoryStore:
         self._self_views: dict[str, list[datetime]] = {}
         self._settings: dict[str, Settings] = {}
         self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        self._summaries: dict[str, Summary] = {}
+        self._days: dict[str, DayCounts] = {}  # by owner
+        self._devices: set[tuple[str, str]] = set()  # (message id, device) of human opens
 
     def add_message(self, message: Message) -> None:
         with self._lock:
             self._messages[message.id] = message
+            self._summaries[message.id] = Summary()
+            merge_days(self._days.setdefault(message.owner, {}), message_added(message))
 
     def get_message(self, message_id: str) -> Message | None:
         return self._messages.get(message_id)
@@ -65,7 +72,63 @@ class MemoryStore:
             if event.id in self._events:
                 return False
             self._events[event.id] = event
+            message = self._messages.get(event.message_id)
+            if message is not None:
+                seen = (event.message_id, event.device)
+                new_device = event.is_human and event.kind == "open" and seen not in self._devices
+                if new_device:
+                    self._devices.add(seen)
+                summary, days = apply_event(
+                    message, self._summaries[message.id], event, new_device=new_device
+                )
+                self._summaries[message.id] = summary
+                merge_days(self._days.setdefault(message.owner, {}), days)
             return True
+
+    def list_events_page(
+        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
+    ) -> list[Event]:
+        newest_first = self.list_events(message_id)[::-1]
+        if before is not None:
+            newest_first = [e for e in newest_first if (e.at, e.id) < (before.at, before.id)]
+        return newest_first[:limit]
+
+    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+        def key(m: Message) -> str:
+            if query.sort == "activity":
+                return time_key(self._summaries[m.id].last_activity_at)
+            return time_key(m.created_at)
+
+        with self._lock:
+            mine = [
+                m
+                for m in self._messages.values()
+                if m.owner == owner.lower()
+                and (not query.status or self._summaries[m.id].status == query.status)
+                and matches(search_text(m.subject, m.recipients), query.q)
+                and (query.since is None or m.created_at >= query.since)
+                and (query.until is None or m.created_at < query.until)
+            ]
+            ascending = query.sort == "oldest"
+            if query.after is not None:
+                mine = [
+                    m
+                    for m in mine
+                    if ((key(m), m.id) > query.after if ascending else (key(m), m.id) < query.after)
+                ]
+            mine.sort(key=lambda m: (key(m), m.id), reverse=not ascending)
+            return [
+                MessageRow(replace(m, links=()), self._summaries[m.id])
+                for m in mine[: query.limit + 1]
+            ]
+
+    def get_summary(self, message_id: str) -> Summary | None:
+        return self._summaries.get(message_id)
+
+    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        with self._lock:
+            days = self._days.get(owner.lower(), {})
+            return {d: dict(c) for d, c in days.items() if first <= d <= last}
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         now = self.clock.now()

@@ -7,18 +7,22 @@ crash; ``sync="FULL"`` (MAILBEACON_SQLITE_SYNC) survives power loss too, at some
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
+from ..files import private_dir, private_file
 from ..model import Event, Link, Message, MessageContext, Settings, Verdict
+from ..queries import EventKey, MessageQuery, search_text, time_key
+from ..rollup import DayCounts, MessageRow, Summary, apply_event, message_added
 from . import assemble_context
 
 MIGRATIONS: tuple[str, ...] = (
@@ -50,7 +54,40 @@ MIGRATIONS: tuple[str, ...] = (
         leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0);
     CREATE INDEX outbox_ready ON outbox (dead, topic, available_at);
     """,
+    # 2: summaries kept as events arrive (the dashboard's list) and daily counters (overview).
+    """
+    ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'sent';
+    ALTER TABLE messages ADD COLUMN activity TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN search TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN summary TEXT NOT NULL DEFAULT '{}';
+    CREATE INDEX messages_by_created ON messages (owner, created_at, id);
+    CREATE INDEX messages_by_status ON messages (owner, status, created_at, id);
+    CREATE INDEX messages_by_activity ON messages (owner, activity, id);
+    CREATE TABLE human_devices (
+        message_id TEXT NOT NULL, device TEXT NOT NULL, PRIMARY KEY (message_id, device))
+        WITHOUT ROWID;
+    CREATE TABLE day_counts (
+        owner TEXT NOT NULL, day TEXT NOT NULL, counts TEXT NOT NULL,
+        PRIMARY KEY (owner, day));
+    """,
 )
+
+
+def _backfill_summaries(conn: sqlite3.Connection) -> None:
+    """Migration 2's data: replay every stored event into the new summaries, once."""
+    store = _Rollups(conn)
+    for row in conn.execute("SELECT id, recipients, subject FROM messages").fetchall():
+        conn.execute(
+            "UPDATE messages SET search = ? WHERE id = ?",
+            (search_text(row[2], json.loads(row[1])), row[0]),
+        )
+    for row in conn.execute("SELECT * FROM messages").fetchall():
+        store.message_added(_message_row(row))
+    for row in conn.execute("SELECT * FROM events ORDER BY at, id").fetchall():
+        store.event_added(_event(row))
+
+
+AFTER_MIGRATION = {2: _backfill_summaries}
 
 
 def _ts(at: datetime) -> str:
@@ -59,6 +96,131 @@ def _ts(at: datetime) -> str:
 
 def _dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+        return f"disk full ({exc})"
+    return str(exc)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is still open. A failed COMMIT (a full disk) may already have rolled
+    back, and ROLLBACK itself can fail then: neither may replace the typed error."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _message_row(row: sqlite3.Row | tuple[Any, ...], links: tuple[Link, ...] = ()) -> Message:
+    return Message(
+        id=row[0],
+        owner=row[1],
+        recipients=tuple(json.loads(row[2])),
+        subject=row[3],
+        created_at=_dt(row[4]),  # type: ignore[arg-type]
+        sent_at=_dt(row[5]),
+        links=links,
+    )
+
+
+def _event(r: sqlite3.Row | tuple[Any, ...]) -> Event:
+    return Event(
+        id=r[0],
+        message_id=r[1],
+        kind=r[2],
+        at=_dt(r[3]),  # type: ignore[arg-type]
+        verdict=Verdict(r[4]),
+        reasons=tuple(json.loads(r[5])),
+        client=r[6],
+        link_index=r[7],
+        url=r[8],
+        ip_hash=r[9],
+        network=r[10],
+        user_agent=r[11],
+        expires_at=_dt(r[12]),
+    )
+
+
+def _insert_event(conn: sqlite3.Connection, event: Event) -> bool:
+    """Store an event once and count it into its summary and day counters."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.id,
+            event.message_id,
+            event.kind,
+            _ts(event.at),
+            event.verdict.value,
+            json.dumps(list(event.reasons)),
+            event.client,
+            event.link_index,
+            event.url,
+            event.ip_hash,
+            event.network,
+            event.user_agent,
+            _ts(event.expires_at) if event.expires_at else None,
+        ),
+    )
+    if cursor.rowcount != 1:
+        return False
+    _Rollups(conn).event_added(event)
+    return True
+
+
+class _Rollups:
+    """Summary and day-counter upkeep inside a write transaction (see mailbeacon.rollup)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def message_added(self, message: Message) -> None:
+        self._add_days(message.owner, message_added(message))
+
+    def event_added(self, event: Event) -> None:
+        row = self.conn.execute(
+            "SELECT id, owner, recipients, subject, created_at, sent_at, summary "
+            "FROM messages WHERE id = ?",
+            (event.message_id,),
+        ).fetchone()
+        if row is None:
+            return
+        message = _message_row(row)
+        before = Summary.from_dict(json.loads(row[6]))
+        new_device = False
+        if event.is_human and event.kind == "open":
+            device = hashlib.sha256(event.device.encode()).hexdigest()[:32]
+            new_device = (
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO human_devices VALUES (?, ?)", (event.message_id, device)
+                ).rowcount
+                == 1
+            )
+        after, days = apply_event(message, before, event, new_device=new_device)
+        self.conn.execute(
+            "UPDATE messages SET status = ?, activity = ?, summary = ? WHERE id = ?",
+            (
+                after.status,
+                time_key(after.last_activity_at),
+                json.dumps(after.to_dict()),
+                message.id,
+            ),
+        )
+        self._add_days(message.owner, days)
+
+    def _add_days(self, owner: str, days: DayCounts) -> None:
+        for day, counts in days.items():
+            row = self.conn.execute(
+                "SELECT counts FROM day_counts WHERE owner = ? AND day = ?", (owner, day)
+            ).fetchone()
+            merged = json.loads(row[0]) if row else {}
+            for name, n in counts.items():
+                merged[name] = merged.get(name, 0) + n
+            self.conn.execute(
+                "INSERT INTO day_counts VALUES (?, ?, ?) "
+                "ON CONFLICT (owner, day) DO UPDATE SET counts = excluded.counts",
+                (owner, day, json.dumps(merged)),
+            )
 
 
 class Database:
@@ -72,7 +234,15 @@ class Database:
         # sleeps in growing steps and turns contention into long tail latencies.
         self._write_lock = threading.Lock()
         self._sync = sync.upper()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        try:
+            # SQLite gives the -wal and -shm files the main file's mode: 0600 here makes all
+            # three private. Existing files from older versions are tightened too.
+            for name in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                if name == path or name.exists():
+                    private_file(name)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create {path}: {exc.strerror or exc}") from exc
         self._migrate()
 
     def connection(self) -> sqlite3.Connection:
@@ -103,15 +273,15 @@ class Database:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"database busy: {exc}") from exc
+                raise StoreUnavailable(f"database busy: {_describe(exc)}") from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise StoreUnavailable(f"write failed: {exc}") from exc
+                _rollback(conn)
+                raise StoreUnavailable(f"write failed: {_describe(exc)}") from exc
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         finally:
             self._write_lock.release()
@@ -131,6 +301,8 @@ class Database:
                 if version > current:
                     for statement in filter(str.strip, script.split(";")):
                         conn.execute(statement)
+                    if version in AFTER_MIGRATION:
+                        AFTER_MIGRATION[version](conn)
                     conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
 
     def close(self) -> None:
@@ -151,7 +323,8 @@ class SqliteStore:
     def add_message(self, message: Message) -> None:
         with self.db.write() as conn:
             conn.execute(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (id, owner, recipients, subject, created_at, sent_at, search)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.id,
                     message.owner,
@@ -159,26 +332,20 @@ class SqliteStore:
                     message.subject,
                     _ts(message.created_at),
                     _ts(message.sent_at) if message.sent_at else None,
+                    search_text(message.subject, message.recipients),
                 ),
             )
             conn.executemany(
                 "INSERT INTO links VALUES (?, ?, ?)",
                 [(message.id, link.index, link.url) for link in message.links],
             )
+            _Rollups(conn).message_added(message)
 
     def _message(self, row: sqlite3.Row | tuple[Any, ...]) -> Message:
         links = self.db.read(
             "SELECT idx, url FROM links WHERE message_id = ? ORDER BY idx", (row[0],)
         )
-        return Message(
-            id=row[0],
-            owner=row[1],
-            recipients=tuple(json.loads(row[2])),
-            subject=row[3],
-            created_at=_dt(row[4]),  # type: ignore[arg-type]
-            sent_at=_dt(row[5]),
-            links=tuple(Link(i, url) for i, url in links),
-        )
+        return _message_row(row, tuple(Link(i, url) for i, url in links))
 
     def get_message(self, message_id: str) -> Message | None:
         rows = self.db.read("SELECT * FROM messages WHERE id = ?", (message_id,))
@@ -214,25 +381,12 @@ class SqliteStore:
     # events
     def add_event(self, event: Event) -> bool:
         with self.db.write() as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    event.id,
-                    event.message_id,
-                    event.kind,
-                    _ts(event.at),
-                    event.verdict.value,
-                    json.dumps(list(event.reasons)),
-                    event.client,
-                    event.link_index,
-                    event.url,
-                    event.ip_hash,
-                    event.network,
-                    event.user_agent,
-                    _ts(event.expires_at) if event.expires_at else None,
-                ),
-            )
-            return cursor.rowcount == 1
+            return _insert_event(conn, event)
+
+    def add_events(self, events: list[Event]) -> int:
+        """Many events in one transaction (imports, the bench); returns how many were new."""
+        with self.db.write() as conn:
+            return sum(_insert_event(conn, event) for event in events)
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         rows = self.db.read(
@@ -241,24 +395,61 @@ class SqliteStore:
             (message_id, _ts(self.clock.now()), -1 if limit is None else limit),
         )
         rows.reverse()
-        return [
-            Event(
-                id=r[0],
-                message_id=r[1],
-                kind=r[2],
-                at=_dt(r[3]),  # type: ignore[arg-type]
-                verdict=Verdict(r[4]),
-                reasons=tuple(json.loads(r[5])),
-                client=r[6],
-                link_index=r[7],
-                url=r[8],
-                ip_hash=r[9],
-                network=r[10],
-                user_agent=r[11],
-                expires_at=_dt(r[12]),
-            )
-            for r in rows
-        ]
+        return [_event(r) for r in rows]
+
+    def list_events_page(
+        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
+    ) -> list[Event]:
+        sql = "SELECT * FROM events WHERE message_id = ? AND (expires_at IS NULL OR expires_at > ?)"
+        params: list[Any] = [message_id, _ts(self.clock.now())]
+        if before is not None:
+            at = _ts(before.at)
+            sql += " AND at <= ? AND (at < ? OR id < ?)"
+            params += [at, at, before.id]
+        rows = self.db.read(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*params, limit))
+        return [_event(r) for r in rows]
+
+    # the dashboard's reads
+    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+        where = ["owner = ?"]
+        params: list[Any] = [owner.lower()]
+        if query.status:
+            where.append("status = ?")
+            params.append(query.status)
+        if query.q:
+            escaped = query.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("search LIKE ? ESCAPE '\\'")
+            params.append(f"%{escaped}%")
+        if query.since:
+            where.append("created_at >= ?")
+            params.append(_ts(query.since))
+        if query.until:
+            where.append("created_at < ?")
+            params.append(_ts(query.until))
+        column = "activity" if query.sort == "activity" else "created_at"
+        direction = "ASC" if query.sort == "oldest" else "DESC"
+        if query.after is not None:
+            key, last_id = query.after
+            op = ">" if direction == "ASC" else "<"
+            where.append(f"{column} {op}= ? AND ({column} {op} ? OR id {op} ?)")
+            params += [key, key, last_id]
+        rows = self.db.read(
+            "SELECT id, owner, recipients, subject, created_at, sent_at, summary FROM messages "
+            f"WHERE {' AND '.join(where)} ORDER BY {column} {direction}, id {direction} LIMIT ?",
+            (*params, query.limit + 1),
+        )
+        return [MessageRow(_message_row(r), Summary.from_dict(json.loads(r[6]))) for r in rows]
+
+    def get_summary(self, message_id: str) -> Summary | None:
+        rows = self.db.read("SELECT summary FROM messages WHERE id = ?", (message_id,))
+        return Summary.from_dict(json.loads(rows[0][0])) if rows else None
+
+    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
+        rows = self.db.read(
+            "SELECT day, counts FROM day_counts WHERE owner = ? AND day >= ? AND day <= ?",
+            (owner.lower(), first, last),
+        )
+        return {day: json.loads(counts) for day, counts in rows}
 
     def purge_expired(self, now: datetime) -> int:
         with self.db.write() as conn:

@@ -136,6 +136,7 @@ def test_signed_requests_over_http(tmp_path: Path, issuer: TokenIssuer) -> None:
         "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
         "MAILBEACON_ADDON_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
         "MAILBEACON_ADDON_CLIENT_ID": CLIENT_ID,
+        "MAILBEACON_WORKSPACE_DOMAINS": "example.com",
     }
     server = ServerProcess(tmp_path / "data", env=env).start()
     try:

@@ -136,7 +136,7 @@ def test_a_safe_links_scan_then_a_late_gmail_open(server: ServerProcess) -> None
     assert stats["machine"]["by_reason"]["network:microsoft-eop"] == 1
     text = server.cli("stats", tracked["message_id"])
     assert text.returncode == 0, text.stderr
-    assert "machine hits: 1 scanner (network:microsoft-eop 1" in text.stdout
+    assert "machine hits: 1 scanner (" in text.stdout and "network:microsoft-eop 1" in text.stdout
 
 
 def test_each_senders_strictness_moves_the_windows(server: ServerProcess) -> None:

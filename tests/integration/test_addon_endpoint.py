@@ -92,6 +92,7 @@ def app(tmp_path: Path, issuer: TokenIssuer, gmail: FakeGmail) -> Iterator[App]:
         "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
         "MAILBEACON_ADDON_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
         "MAILBEACON_ADDON_CLIENT_ID": CLIENT_ID,
+        "MAILBEACON_WORKSPACE_DOMAINS": "example.com",
         "MAILBEACON_GMAIL_API_URL": gmail.server.url,
     }
     config = load_config(env, data_dir=tmp_path / "data", public_url=BASE)

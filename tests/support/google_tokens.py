@@ -65,6 +65,13 @@ class TokenIssuer:
         **claims: Any,
     ) -> str:
         now = int(issued_at if issued_at is not None else time.time())
+        # Google adds ``hd`` (the hosted domain) to tokens of Workspace accounts, never to
+        # consumer or service accounts: a Workspace user unless told otherwise (hd=None).
+        domain = email.rsplit("@", 1)[-1]
+        if "hd" not in claims and not domain.endswith("gserviceaccount.com"):
+            claims["hd"] = domain
+        if claims.get("hd") is None:
+            claims.pop("hd", None)
         payload = {
             "iss": issuer,
             "aud": audience,

@@ -98,3 +98,53 @@ def test_the_edge_loads_catalogues_on_the_first_hit_not_at_start(tmp_path: Path)
 )
 def test_network_bounds(text: str, bounds: tuple[int, int, int] | None) -> None:
     assert network_bounds(text) == bounds
+
+
+def test_packaged_compiled_catalogues_match_their_text_snapshots() -> None:
+    # `python -m mailbeacon.catalogs.loader` writes the .bin files; they must not drift
+    for source in SOURCES:
+        text = (PACKAGED / f"{source.name}.txt").read_text()
+        compiled = RangeSet.from_networks(read_cidr_lines(text)).to_bytes()
+        assert (PACKAGED / f"{source.name}.bin").read_bytes() == compiled, source.name
+
+
+def test_shipped_snapshots_are_the_full_published_lists() -> None:
+    tagger = CatalogTagger(None)
+    # Apple's egress list, Fastly's relay blocks included (issue #16 family 2)
+    for address in ("140.248.40.70", "146.75.168.85", "104.28.40.12", "172.225.46.10"):
+        assert tagger(ip(address)) == ("apple-mpp",), address
+    # EOP's service tag covers the 40.94.0.0/16 scanners of Mautic #9400
+    assert "microsoft-eop" in tagger(ip("40.94.18.3"))
+    assert tagger(ip("52.160.10.20")) == ("azure-cloud",)
+    # Google: the image proxy apart from Google's own services (goog.json minus cloud.json)
+    assert tagger(ip("66.249.84.40")) == ("google-image-proxy", "google-services")
+    assert tagger(ip("2607:f8b0:4004:c1b::12")) == ("google-services",)
+    assert tagger(ip("34.1.1.1")) == ()  # Google Cloud customers are not Google
+    sizes = {
+        s.name: len(read_cidr_lines((PACKAGED / f"{s.name}.txt").read_text())) for s in SOURCES
+    }
+    assert sizes["apple-mpp"] > 10_000 and sizes["azure-cloud"] > 4_000
+
+
+def test_difference_and_back_to_cidrs() -> None:
+    whole = RangeSet.from_networks(["10.0.0.0/16", "2001:db8::/32"])
+    cut = RangeSet.from_networks(["10.0.1.0/24", "10.0.255.0/24", "2001:db8:8000::/33"])
+    rest = whole.difference(cut)
+    assert rest.to_networks() == [
+        "10.0.0.0/24",
+        "10.0.2.0/23",
+        "10.0.4.0/22",
+        "10.0.8.0/21",
+        "10.0.16.0/20",
+        "10.0.32.0/19",
+        "10.0.64.0/18",
+        "10.0.128.0/18",
+        "10.0.192.0/19",
+        "10.0.224.0/20",
+        "10.0.240.0/21",
+        "10.0.248.0/22",
+        "10.0.252.0/23",
+        "10.0.254.0/24",
+        "2001:db8::/33",
+    ]
+    assert ip("10.0.1.5") not in rest and ip("10.0.2.5") in rest

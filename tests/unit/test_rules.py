@@ -103,16 +103,37 @@ def replay(*hits: Hit, strictness=Strictness.BALANCED) -> list[Classification]:
 
 
 # user agents
-def test_gmail_proxy_open_is_human_gmail_even_seconds_after_sending() -> None:
-    for t in (5, 600, 86400 * 30):
+def test_gmail_proxy_open_is_human_gmail_from_seconds_after_sending() -> None:
+    for t in (10, 600, 86400 * 30):
         c = judge(hit(t=t, ua=GMAIL_PROXY, ip="66.249.84.12"))
         assert (c.verdict, c.client) == (Verdict.HUMAN, "gmail")
         assert "gmail-image-proxy" in c.reasons
 
 
+def test_gmail_proxy_in_the_first_seconds_is_the_senders_sent_copy_never_a_machine() -> None:
+    # gophish #1248 / #1390: the proxy fetched 3-5 s after sending, nobody had opened it
+    for t in (0, 3, 5):
+        c = judge(hit(t=t, ua=GMAIL_PROXY, ip="66.249.84.12"))
+        assert (c.verdict, c.reasons) == (Verdict.SELF, ("proxy-at-send", "gmail-image-proxy"))
+    unsent = Message(**{**MESSAGE.__dict__, "sent_at": None})
+    h = hit(t=3, ua=GMAIL_PROXY, ip="66.249.84.12")
+    assert classify(h, MessageContext(unsent)).verdict is Verdict.HUMAN  # no send time: no rule
+    assert judge(h, strictness=Strictness.LENIENT).verdict is Verdict.SELF
+    assert judge(hit(t=5, ua=GMAIL_PROXY), strictness=Strictness.LENIENT).verdict is Verdict.HUMAN
+
+
+def test_gmail_content_sampling_is_a_machine() -> None:
+    ua = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Gmail-content-sampling"
+    )  # mssola/user_agent #71
+    assert judge(hit("click", t=4000, ua=ua)).verdict is Verdict.SCANNER
+    assert judge(hit(t=4000, ua=ua)).verdict is Verdict.PREFETCH
+
+
 def test_gmail_proxy_wins_over_googles_crawler_network() -> None:
     h = hit(ua=GMAIL_PROXY, ip="74.125.151.30")
-    assert h.network_tags == ("google-crawlers",)
+    assert h.network_tags == ("google-services", "google-crawlers")
     assert judge(h).verdict is Verdict.HUMAN
 
 
@@ -145,13 +166,33 @@ def test_missing_and_tool_user_agents_are_bots() -> None:
 
 
 # Apple MPP
-def test_apple_mpp_shape_is_prefetch_from_anywhere() -> None:
-    c = judge(hit(ua=MPP, ip="198.51.100.7"))
-    assert (c.verdict, c.client, c.reasons) == (
+def test_bare_webkit_is_prefetch_on_delivery_or_from_apple_and_a_person_later() -> None:
+    early = judge(hit(t=120, ua=MPP, ip="198.51.100.7"))
+    assert (early.verdict, early.client, early.reasons) == (
         Verdict.PREFETCH,
         "apple-mail",
-        ("apple-mpp-user-agent",),
+        ("delivery-window", "bare-webkit"),
     )
+    # warmbly PR #569: the same stripped WebKit 24 minutes later was a person in Outlook
+    late = judge(hit(t=24 * 60, ua=MPP, ip="198.51.100.7"))
+    assert (late.verdict, late.reasons) == (Verdict.HUMAN, ("bare-webkit",))
+    relay = judge(hit(t=24 * 60, ua=MPP, ip="140.248.40.70"))  # Fastly relay block
+    assert (relay.verdict, relay.reasons[0]) == (Verdict.PREFETCH, "network:apple-mpp")
+
+
+def test_apple_mail_before_macos_12_cannot_be_mpp() -> None:
+    # uap-core #528: Mail 13 on 10_15_6 and older; MPP needs macOS 12 (UA frozen at 10_15_7)
+    for version in ("10_12_6", "10_14_6", "10_15_6"):
+        ua = MPP.replace("10_15_7", version)
+        c = judge(hit(t=20, ua=ua, ip="198.51.100.7"))
+        assert (c.verdict, c.client) == (Verdict.HUMAN, "apple-mail"), version
+
+
+def test_bare_mozilla_from_apple_egress_is_mpp_and_elsewhere_late_a_bot() -> None:
+    # uap-core #509: MPP sends just "Mozilla/5.0"; 146.75.0.0/16 is Fastly's relay block
+    assert judge(hit(t=5000, ua="Mozilla/5.0", ip="146.75.168.85")).verdict is Verdict.PREFETCH
+    assert judge(hit(t=30, ua="Mozilla/5.0", ip="198.51.100.7")).verdict is Verdict.PREFETCH
+    assert judge(hit(t=5000, ua="Mozilla/5.0", ip="198.51.100.7")).verdict is Verdict.BOT
 
 
 def test_apple_egress_is_prefetch_for_opens_but_not_for_clicks() -> None:
@@ -254,17 +295,70 @@ def test_strictness_moves_the_timing_and_probable_windows() -> None:
     assert judge(hit(t=100), strictness=Strictness.STRICT).verdict is Verdict.SCANNER
 
 
-def test_strict_lets_weak_hints_decide_inside_the_probable_window() -> None:
-    lone_click = hit("click", t=300)
-    assert judge(lone_click).verdict is Verdict.HUMAN
-    strict = judge(lone_click, strictness=Strictness.STRICT)
-    assert (strict.verdict, strict.reasons[:2]) == (
+def test_strict_lets_two_weak_hints_together_decide_inside_the_probable_window() -> None:
+    navigation = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    person = hit("click", t=300, headers=navigation)
+    assert judge(person, strictness=Strictness.STRICT).verdict is Verdict.HUMAN  # one hint only
+    lone_fetch = hit("click", t=300, headers={"Accept": "*/*"})
+    assert judge(lone_fetch).verdict is Verdict.HUMAN
+    strict = judge(lone_fetch, strictness=Strictness.STRICT)
+    assert (strict.verdict, strict.reasons[:3]) == (
         Verdict.SCANNER,
-        ("click-without-open", "strict"),
+        ("click-without-open", "accept-any", "strict"),
     )
     proxy_style = hit(t=300, headers={"Accept": "*/*"})
-    assert judge(proxy_style, strictness=Strictness.STRICT).reasons[0] == "accept-any-no-referer"
+    assert judge(proxy_style, strictness=Strictness.STRICT).verdict is Verdict.HUMAN
     assert judge(proxy_style).reasons == ("browser-user-agent", "accept-any-no-referer")
+
+
+# several sources
+def test_google_and_azure_networks_click_as_scanners_inside_the_window() -> None:
+    # karaoke-gen PR #870: Google's scanner from 2607:f8b0::/32 with a current Chrome, ~60 s in
+    google = judge(hit("click", t=55, ip="2607:f8b0:4004:c1b::12"))
+    assert (google.verdict, google.reasons[0]) == (Verdict.SCANNER, "network:google-services")
+    azure = judge(hit("click", t=200, ip="20.190.1.1"))
+    assert (azure.verdict, azure.reasons[0]) == (Verdict.SCANNER, "network:azure-cloud")
+    assert judge(hit("click", t=4000, ip="20.190.1.1")).verdict is Verdict.HUMAN
+    # a person on an Azure desktop who opened first keeps the click
+    opened, clicked = replay(
+        hit(t=100, ua=OUTLOOK, ip="20.190.1.1"), hit("click", t=120, ip="20.190.1.1")
+    )
+    assert (opened.verdict, clicked.verdict) == (Verdict.HUMAN, Verdict.HUMAN)
+
+
+def test_three_addresses_clicking_within_seconds_are_a_scanner_fleet() -> None:
+    # IntellectITBotFilterBundle: three datacenter addresses within 5 s, 75-80 s after delivery
+    out = replay(
+        hit("click", t=75, ip="198.51.100.10"),
+        hit("click", t=77, ip="192.0.2.20", link=2),
+        hit("click", t=79, ip="203.0.113.30"),
+    )
+    assert out[2].verdict is Verdict.SCANNER and "multi-source-burst" in out[2].reasons
+
+
+def test_a_paired_click_labels_the_machine_and_keeps_the_person() -> None:
+    mac = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/148.0.0.0 Safari/537.36"
+    )
+    linux = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/149.0.0.0 Safari/537.36"
+    )
+    # the machine second: it is the one labelled
+    person, machine = replay(
+        hit("click", t=4000, ua=mac), hit("click", t=4002, ua=linux, ip="192.0.2.99")
+    )
+    assert (person.verdict, machine.verdict) == (Verdict.HUMAN, Verdict.SCANNER)
+    assert "paired-click" in machine.reasons
+    # the machine first: the later person is kept (hindsight labels the first, see reconcile)
+    machine, person = replay(
+        hit("click", t=4000, ua=linux, ip="192.0.2.99"), hit("click", t=4002, ua=mac)
+    )
+    assert person.verdict is Verdict.HUMAN
+    # the same client twice, or two links, is no pair
+    again = replay(hit("click", t=4000, ua=mac), hit("click", t=4002, ua=mac, ip="203.0.113.10"))
+    assert [c.verdict for c in again] == [Verdict.HUMAN, Verdict.HUMAN]
 
 
 def test_only_what_happened_before_counts_when_hits_arrive_out_of_order() -> None:
@@ -272,3 +366,22 @@ def test_only_what_happened_before_counts_when_hits_arrive_out_of_order() -> Non
     opened = event(later_open, judge(later_open))
     early_click = judge(hit("click", t=20), earlier=(opened,))
     assert early_click.reasons[:2] == ("early-click", "click-without-open")
+
+
+# hindsight at read time
+def test_reconcile_labels_the_earlier_machine_of_a_pair_and_the_whole_fleet() -> None:
+    from mailbeacon.classify.reconcile import reconcile
+
+    linux = CHROME.replace("Windows NT 10.0; Win64; x64", "X11; Linux x86_64")
+    mac = CHROME.replace("Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7")
+    pair = [hit("click", t=4000, ua=linux, ip="192.0.2.99"), hit("click", t=4002, ua=mac)]
+    fleet = [
+        hit("click", t=75, ip="198.51.100.10"),
+        hit("click", t=77, ip="192.0.2.20", link=2),
+        hit("click", t=79, ip="203.0.113.30"),
+    ]
+    for hits, expected in ((pair, ["scanner", "human"]), (fleet, ["scanner"] * 3)):
+        events: list[Event] = []
+        for h in hits:
+            events.append(event(h, judge(h, earlier=tuple(events))))
+        assert [e.verdict.value for e in reconcile(events)] == expected

@@ -29,7 +29,9 @@ APPLE_MPP = (
             "gmail",
         ),
         (GMAIL_PREFETCH, "gmail-prefetch", "gmail"),
-        (APPLE_MPP, "apple-mpp", "apple-mail"),
+        (APPLE_MPP, "webkit-bare", "apple-mail"),
+        (APPLE_MPP.replace("10_15_7", "10_14_6"), "mail-client", "apple-mail"),
+        ("Mozilla/5.0", "bare-mozilla", "other"),
         (
             "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
             "yahoo-proxy",

@@ -1,0 +1,26 @@
+"""The web dashboard under /dashboard/ and the JSON API under /api/v1.
+
+Pages are rendered on the server (Jinja, autoescaped) with server-drawn SVG charts and one
+stylesheet from our own static folder: the Content-Security-Policy allows no script at all and
+no framing. Alert links (`/dashboard/messages/<id>?key=`) open one message without a session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask
+
+from .signin import Gate
+
+if TYPE_CHECKING:
+    from ..bootstrap import App
+
+
+def register(web: Flask, app: App) -> None:
+    from .. import api
+    from .pages import blueprint
+
+    gate = Gate(app, app.config.dashboard)
+    web.register_blueprint(blueprint(app, gate))
+    api.register(web, app, gate)

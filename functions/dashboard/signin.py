@@ -1,0 +1,201 @@
+"""Who is asking: sessions for the pages, bearer credentials for the API.
+
+Pages: "Sign in with Google" is the OpenID Connect authorization-code flow (state and nonce in
+a short-lived signed cookie, the code exchanged at Google's token endpoint), and the ID token
+it returns is verified by the same google-auth code as every other Google token here
+(addon.auth.GoogleTokenVerifier: signature against the configurable certificate URL, expiry,
+issuer, audience), plus ``hd`` within the configured Workspace domains. The session is a
+random id kept server-side (records ``dashboard-sessions/<sha256>``) and sent as a signed,
+HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); signing out deletes the
+record, so a copied cookie stops working. ``--insecure-dev-auth`` adds a "sign in as" form.
+
+API: ``Authorization: Bearer`` with a Google ID token (same checks), a personal access token,
+or ``dev:<email>`` with --insecure-dev-auth.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from addon.auth import GoogleTokenVerifier, bearer, dev_identity
+from mailbeacon.access_tokens import looks_like_token, user_for_token
+from mailbeacon.errors import Unauthorized
+from mailbeacon.platform import GOOGLE_CERTS_URL
+from mailbeacon.records import Namespace
+
+if TYPE_CHECKING:
+    from functions.bootstrap import App
+
+log = logging.getLogger(__name__)
+
+GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
+SESSION_COOKIE = "mb_session"
+FLOW_COOKIE = "mb_signin"
+SESSIONS = Namespace.DASHBOARD_SESSIONS
+
+
+@dataclass(frozen=True)
+class SignInConfig:
+    """Sign-in settings (read by functions.config): MAILBEACON_SIGNIN_CLIENT_ID and
+    _CLIENT_SECRET (the OAuth web client), MAILBEACON_WORKSPACE_DOMAINS (comma-separated; Google
+    sign-in needs at least one), MAILBEACON_SESSION_HOURS, and the Google endpoints
+    MAILBEACON_GOOGLE_CERTS_URL, _AUTH_URL and _TOKEN_URL (loopback ones in tests)."""
+
+    client_ids: tuple[str, ...] = ()
+    client_secret: str = ""
+    domains: tuple[str, ...] = ()
+    certs_url: str = GOOGLE_CERTS_URL
+    auth_url: str = GOOGLE_AUTH_URL
+    token_url: str = GOOGLE_TOKEN_URL
+    session_lifetime: timedelta = timedelta(hours=12)
+
+    @property
+    def google_enabled(self) -> bool:
+        return bool(self.client_ids and self.client_secret and self.domains)
+
+
+@dataclass
+class Gate:
+    """Everything about identity the web edge needs, built once per app."""
+
+    app: App
+    config: SignInConfig
+    verifier: GoogleTokenVerifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verifier = GoogleTokenVerifier(
+            audiences=self.config.client_ids, certs_url=self.config.certs_url
+        )
+        from itsdangerous import URLSafeTimedSerializer
+
+        key = self.app.keyring.derive("dashboard-session")
+        self.cookies = URLSafeTimedSerializer(key, salt="mailbeacon-dashboard")
+        self._csrf_key = self.app.keyring.derive("dashboard-csrf")
+
+    @property
+    def dev(self) -> bool:
+        return bool(self.app.config.core.insecure_dev_auth)
+
+    @property
+    def secure(self) -> bool:
+        return self.app.urls.service("dashboard").startswith("https://")
+
+    # Google ID tokens
+    def user_from_id_token(self, token: str, *, nonce: str | None = None) -> str:
+        """The verified, lower-cased email of a Google ID token for our client, in our domains."""
+        if not self.config.client_ids:
+            raise Unauthorized("Google sign-in is not configured (MAILBEACON_SIGNIN_CLIENT_ID)")
+        claims = self.verifier.verify(token)
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email or not claims.get("email_verified"):
+            raise Unauthorized("the ID token carries no verified email")
+        hd = str(claims.get("hd") or "").lower()
+        if not self.config.domains or hd not in self.config.domains:
+            raise Unauthorized(f"accounts of {hd or 'no Workspace domain'!r} may not sign in here")
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce") or ""), nonce):
+            raise Unauthorized("the ID token was not issued for this sign-in")
+        return email.strip().lower()
+
+    # the API
+    def api_user(self, headers: Mapping[str, str]) -> str:
+        token = bearer(headers)
+        if not token:
+            raise Unauthorized("send Authorization: Bearer <Google ID token or access token>")
+        dev = dev_identity(token, self.dev)
+        if dev is not None:
+            return dev
+        if token.startswith("dev:"):
+            raise Unauthorized("dev tokens need `mailbeacon serve --insecure-dev-auth`")
+        if looks_like_token(token):
+            return user_for_token(self.app.store, token)
+        return self.user_from_id_token(token)
+
+    # sessions
+    def start_session(self, user: str, now: datetime) -> str:
+        """A new session for ``user``; returns the cookie value."""
+        sid = secrets.token_urlsafe(32)
+        expires = now + self.config.session_lifetime
+        self.app.store.put_record(
+            SESSIONS, _digest(sid), {"user": user, "expires": expires.timestamp()}
+        )
+        return self.cookies.dumps(sid)
+
+    def session(self, cookie: str | None, now: datetime) -> tuple[str, str] | None:
+        """(user, session id) of a live session cookie, else None."""
+        if not cookie:
+            return None
+        from itsdangerous import BadData
+
+        try:
+            sid = self.cookies.loads(
+                cookie, max_age=int(self.config.session_lifetime.total_seconds())
+            )
+        except BadData:
+            return None
+        record = self.app.store.get_record(SESSIONS, _digest(str(sid)))
+        if record is None or float(record.get("expires", 0)) <= now.timestamp():
+            return None
+        return str(record["user"]), str(sid)
+
+    def end_session(self, sid: str) -> None:
+        self.app.store.delete_record(SESSIONS, _digest(sid))
+
+    def csrf(self, binding: str) -> str:
+        """The form token for a session (or a signed-out browser's flow cookie)."""
+        return hmac.new(self._csrf_key, binding.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, binding: str | None, presented: str | None) -> bool:
+        return bool(binding and presented) and hmac.compare_digest(
+            self.csrf(binding), presented or ""
+        )
+
+    # the authorization-code flow
+    def authorization_url(self, redirect_uri: str, state: str, nonce: str) -> str:
+        params = {
+            "client_id": self.config.client_ids[0],
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": "openid email",
+            "state": state,
+            "nonce": nonce,
+            "prompt": "select_account",
+        }
+        if len(self.config.domains) == 1:
+            params["hd"] = self.config.domains[0]  # a hint only: the token's hd is checked
+        return f"{self.config.auth_url}?{urlencode(params)}"
+
+    def exchange(self, code: str, redirect_uri: str) -> str:
+        """The ID token for an authorization code, from Google's token endpoint."""
+        import requests
+
+        try:
+            response = requests.post(
+                self.config.token_url,
+                data={
+                    "code": code,
+                    "client_id": self.config.client_ids[0],
+                    "client_secret": self.config.client_secret,
+                    "redirect_uri": redirect_uri,
+                    "grant_type": "authorization_code",
+                },
+                timeout=10,
+            )
+            body: dict[str, Any] = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise Unauthorized(f"the token endpoint did not answer: {exc}") from exc
+        if response.status_code != 200 or not isinstance(body.get("id_token"), str):
+            raise Unauthorized(f"the token endpoint refused the code: {body.get('error')!r}")
+        return str(body["id_token"])
+
+
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
