@@ -202,7 +202,7 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         return signed_in(user)
 
     def redirect_uri() -> str:
-        return f"{app.urls.base_url}/dashboard/signin/callback"
+        return f"{app.urls.service('dashboard')}/dashboard/signin/callback"
 
     @bp.get("/dashboard/signin/google")
     def signin_google() -> Response:

@@ -87,7 +87,7 @@ class Gate:
 
     @property
     def secure(self) -> bool:
-        return self.app.urls.base_url.startswith("https://")
+        return self.app.urls.service("dashboard").startswith("https://")
 
     # Google ID tokens
     def user_from_id_token(self, token: str, *, nonce: str | None = None) -> str:
