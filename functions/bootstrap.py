@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,6 +21,7 @@ from mailbeacon.bus import DIGEST, HITS, NOTIFY, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
+from mailbeacon.policy import PolicyBook, list_policies
 from mailbeacon.services import Classifier, Urls, process_hit
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
@@ -85,9 +87,23 @@ class App:
     def ip_key(self) -> bytes:
         return self.keyring.derive("ip-address-hash")
 
+    @cached_property
+    def policies(self) -> PolicyBook:
+        """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
+        return PolicyBook(self.store)
+
+    def retention_for(self, owner: str) -> timedelta:
+        """How long an event of ``owner``'s is kept: the server's retention or their policy's."""
+        return self.policies.of(owner).retention(self.config.core.retention)
+
     def handle_hit(self, payload: dict[str, Any]) -> None:
         process_hit(
-            self.store, self.bus, self.classifier, payload, retention=self.config.core.retention
+            self.store,
+            self.bus,
+            self.classifier,
+            payload,
+            retention=self.config.core.retention,
+            retention_for=self.retention_for,
         )
 
     @cached_property
@@ -143,11 +159,21 @@ class RetentionSweep:
     def run(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                removed = self.store.purge_expired(self.clock.now())
-                if removed:
-                    log.info("retention: removed %s expired events", removed)
+                self.sweep()
             except Exception:
                 log.exception("retention sweep failed")
+
+    def sweep(self) -> int:
+        """Delete expired events, and events older than each domain policy's retention."""
+        now = self.clock.now()
+        removed = self.store.purge_expired(now)
+        for policy in list_policies(self.store):
+            if policy.retention_days is not None:
+                cutoff = now - timedelta(days=policy.retention_days)
+                removed += self.store.purge_domain(policy.domain, cutoff)
+        if removed:
+            log.info("retention: removed %s expired events", removed)
+        return removed
 
     def start(self) -> RetentionSweep:
         threading.Thread(target=self.run, daemon=True, name="retention").start()

@@ -42,6 +42,12 @@ class Namespace(StrEnum):
     """key ``{user}|{token id}``: the token's name, creation time and hash."""
     DASHBOARD_SESSIONS = "dashboard-sessions"
     """key SHA-256 of a session id: the signed-in user and the session's expiry."""
+    POLICIES = "domain-policy"
+    """key domain: the domain's policy (policy.py)."""
+    DOMAIN_SENDERS = "domain-sender"
+    """key ``{domain}/{user}``: who in a domain tracks mail (the admins' domain-wide overview)."""
+    POLICY_AUDIT = "policy-audit"
+    """key ``{domain}/{time}/{random}``: one policy change, who made it and what changed."""
 
 
 class Records(Protocol):

@@ -26,6 +26,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             subject=args.subject,
             links=args.link,
             sent_at=args.sent_at,
+            records=app.records,
         )
     finally:
         app.close()

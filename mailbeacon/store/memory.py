@@ -13,7 +13,7 @@ from ..errors import UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings
 from ..queries import EventKey, MessageQuery, matches, search_text, time_key
 from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
-from . import assemble_context
+from . import Removed, assemble_context
 
 
 class MemoryStore:
@@ -147,6 +147,37 @@ class MemoryStore:
             for key in gone:
                 del self._events[key]
             return len(gone)
+
+    def purge_domain(self, domain: str, before: datetime) -> int:
+        with self._lock:
+            gone = [
+                k
+                for k, e in self._events.items()
+                if e.at < before
+                and (m := self._messages.get(e.message_id)) is not None
+                and m.owner.rpartition("@")[2] == domain.lower()
+            ]
+            for key in gone:
+                del self._events[key]
+            return len(gone)
+
+    def delete_user(self, user: str) -> Removed:
+        owner = user.lower()
+        removed = Removed()
+        with self._lock:
+            removed.message_ids = sorted(m.id for m in self._messages.values() if m.owner == owner)
+            mine = set(removed.message_ids)
+            removed.event_ids = sorted(k for k, e in self._events.items() if e.message_id in mine)
+            for key in removed.event_ids:
+                del self._events[key]
+            for message_id in mine:
+                del self._messages[message_id]
+                self._summaries.pop(message_id, None)
+                self._self_views.pop(message_id, None)
+            self._devices = {d for d in self._devices if d[0] not in mine}
+            self._days.pop(owner, None)
+            removed.settings = int(self._settings.pop(owner, None) is not None)
+        return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, message_id)
