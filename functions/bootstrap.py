@@ -90,7 +90,7 @@ class App:
     @cached_property
     def policies(self) -> PolicyBook:
         """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
-        return PolicyBook(self.store)
+        return PolicyBook(self.store, self.clock)
 
     def retention_for(self, owner: str) -> timedelta:
         """How long an event of ``owner``'s is kept: the server's retention or their policy's."""

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from .clock import iso, parse_time
+from .clock import Clock, iso, parse_time
 from .errors import InvalidInput
 from .records import Namespace, Records
 
@@ -291,20 +290,21 @@ class PolicyBook:
     read per hit. Commands and cards read the policy fresh with ``policy_for``.
     """
 
-    def __init__(self, records: Records, ttl: float = 60.0) -> None:
-        self.records, self.ttl = records, ttl
-        self._cache: dict[str, tuple[float, Policy]] = {}
+    def __init__(self, records: Records, clock: Clock, ttl: timedelta = timedelta(minutes=1)):
+        self.records, self.clock, self.ttl = records, clock, ttl
+        self._cache: dict[str, tuple[datetime, Policy]] = {}
         self._lock = threading.Lock()
 
     def of(self, email: str) -> Policy:
         domain = domain_of(email)
+        now = self.clock.now()
         with self._lock:
             cached = self._cache.get(domain)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+        if cached is not None and abs(now - cached[0]) < self.ttl:
             return cached[1]
         policy = get_policy(self.records, domain)
         with self._lock:
-            self._cache[domain] = (time.monotonic(), policy)
+            self._cache[domain] = (now, policy)
         return policy
 
 
