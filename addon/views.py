@@ -264,7 +264,7 @@ def compose_card(
                 f"Every recipient is inside {policy.domain}, and your admins do not track mail"
                 " among colleagues. Add an outside recipient to track this email."
             )
-        elif inside:
+        elif inside and not policy.track_internal:
             rules.append(
                 c.paragraph(
                     f"{len(inside)} recipient(s) are inside {policy.domain}: their opens are"
@@ -305,7 +305,7 @@ def compose_card(
     )
     sections = [c.section(top, "This draft")]
     if rules:
-        sections.append(c.section(rules, "Your domain's policy"))
+        sections.append(c.section(rules, "Domain policy"))
     sections.append(c.section(in_draft, "In the draft now"))
     if track:
         sections.append(c.section(track, "Open tracking"))

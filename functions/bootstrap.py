@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
+from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
 from mailbeacon.policy import PolicyBook, list_policies
+from mailbeacon.sentwatch import Mailbox, label_first_human, labels_wanted
 from mailbeacon.services import Classifier, Urls, process_hit
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
@@ -86,6 +88,37 @@ class App:
     @cached_property
     def ip_key(self) -> bytes:
         return self.keyring.derive("ip-address-hash")
+
+    @cached_property
+    def mailbox(self) -> Mailbox | None:
+        """Gmail as each user (domain-wide delegation), when the sent-mail watch is set up."""
+        notifier, watch = self.config.notifier, self.config.sentwatch
+        if not notifier.gmail_credentials or not (watch.topic or watch.labels):
+            return None
+        from .gmail_mailbox import GmailMailbox
+
+        return GmailMailbox(
+            notifier.gmail_credentials,
+            notifier.gmail_api_url,
+            labels=watch.labels,
+            timeout=notifier.timeout_seconds,
+        )
+
+    def handle_notify(self, payload: dict[str, Any]) -> Any:
+        """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner."""
+        if self.config.sentwatch.labels and self.mailbox is not None:
+            message_id = str(payload.get("message_id", ""))
+            if labels_wanted(self.records, message_id):
+                events = self.store.list_events(message_id, limit=500)
+                event = next((e for e in events if e.id == payload.get("event_id")), None)
+                if event is not None:
+                    try:
+                        label_first_human(
+                            self.mailbox, self.store, self.records, event, self.clock.now()
+                        )
+                    except MailbeaconError as exc:
+                        log.warning("gmail label not set: %s", exc)
+        return self.notifier.handle(payload)
 
     @cached_property
     def policies(self) -> PolicyBook:
@@ -313,7 +346,7 @@ def bootstrap(
         health=Health(clock),
     )
     app.handlers.update(
-        {HITS: app.handle_hit, NOTIFY: notifier.handle, DIGEST: notifier.handle_digest}
+        {HITS: app.handle_hit, NOTIFY: app.handle_notify, DIGEST: notifier.handle_digest}
     )
     if worker is not None:
         for topic, handler in app.handlers.items():

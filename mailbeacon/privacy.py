@@ -80,6 +80,11 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
         Namespace.ACCESS_TOKENS_BY_USER: lambda k, v: k.startswith(f"{user}|"),
         Namespace.DASHBOARD_SESSIONS: lambda k, v: str(v.get("user", "")).lower() == user,
         Namespace.DOMAIN_SENDERS: lambda k, v: k.partition("/")[2] == user,
+        Namespace.GMAIL_WATCHES: lambda k, v: k == user,
+        Namespace.SENT_MAIL: lambda k, v: k in message_ids,
+        Namespace.UNSENT: lambda k, v: k in message_ids,
+        Namespace.LABEL_OPT_IN: lambda k, v: k == user,
+        Namespace.GMAIL_LABELS: lambda k, v: k.partition("/")[0] in message_ids,
         Namespace.POLICIES: None,  # the domain's; an admin's address is taken out below
         Namespace.POLICY_AUDIT: None,  # kept for the domain, the user's address replaced below
     }

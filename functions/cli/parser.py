@@ -191,6 +191,23 @@ def build_parser() -> Parser:
     delete.add_argument("--yes", action="store_true", help="confirm: there is no undo")
     delete.add_argument("--json", action="store_true")
 
+    watch = sub.add_parser("gmail-watch", help="the sent-mail watch and Gmail labels")
+    watch_sub = watch.add_subparsers(dest="watch_command", required=True, parser_class=Parser)
+    renew = watch_sub.add_parser(
+        "renew", parents=[common], help="start or renew the watches (daily); mark unsent drafts"
+    )
+    renew.add_argument("--user", action="append", default=[], help="only these (default: all)")
+    renew.add_argument("--json", action="store_true")
+    push = watch_sub.add_parser("push", parents=[common], help="handle one Gmail notification")
+    push.add_argument("--data", required=True, help='{"emailAddress": .., "historyId": ..}')
+    push.add_argument("--json", action="store_true")
+    labels = watch_sub.add_parser(
+        "labels", parents=[common], help="a user's opt-in to Mailbeacon/Opened labels"
+    )
+    labels.add_argument("--user", required=True)
+    labels.add_argument("state", type=_on_off, metavar="on|off")
+    labels.add_argument("--json", action="store_true")
+
     deploy = sub.add_parser("deploy", help="deploy to Google Cloud (Functions, Firestore, Pub/Sub)")
     deploy.add_argument("--project", required=True, help="Google Cloud project id")
     deploy.add_argument("--region", required=True, help="such as europe-west1")

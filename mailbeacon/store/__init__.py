@@ -43,6 +43,12 @@ class Store(Protocol):
     def mark_sent(self, message_id: str, at: datetime) -> None:
         """Record when the message left, if it was not known yet."""
 
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        """What Gmail says of the sent message (sentwatch.py): its real send time and final
+        recipients replace the add-on's guess. An unknown message is left alone."""
+
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
     ) -> list[Message]:

@@ -215,6 +215,26 @@ class FirestoreStore:
             except (FailedPrecondition, NotFound):
                 self.mark_sent(message_id, at)
 
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import SERVER_TIMESTAMP
+
+        with self._translated("record_sent"):
+            try:
+                self._message_ref(message_id).update(
+                    {
+                        "sent_at": sent_at,
+                        "recipients": list(recipients),
+                        "written_at": SERVER_TIMESTAMP,
+                    },
+                    **self._rpc,
+                )
+            except NotFound:
+                log.info("sent mail for unknown message %s ignored", message_id)
+        self._seen.pop(message_id, None)
+
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
     ) -> list[Message]:

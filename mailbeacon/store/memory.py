@@ -55,6 +55,16 @@ class MemoryStore:
             if message is not None and message.sent_at is None:
                 self._messages[message_id] = replace(message, sent_at=at)
 
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None:
+                self._messages[message_id] = replace(
+                    message, sent_at=sent_at, recipients=recipients
+                )
+
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
     ) -> list[Message]:

@@ -382,6 +382,24 @@ class SqliteStore:
                 (_ts(at), message_id),
             )
 
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        with self.db.write() as conn:
+            query = "SELECT subject FROM messages WHERE id = ?"
+            row = conn.execute(query, (message_id,)).fetchone()
+            if row is None:
+                return
+            conn.execute(
+                "UPDATE messages SET sent_at = ?, recipients = ?, search = ? WHERE id = ?",
+                (
+                    _ts(sent_at),
+                    json.dumps(list(recipients)),
+                    search_text(row[0], recipients),
+                    message_id,
+                ),
+            )
+
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
     ) -> list[Message]:
