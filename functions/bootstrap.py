@@ -23,7 +23,7 @@ from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
 from mailbeacon.policy import PolicyBook, list_policies
-from mailbeacon.sentwatch import Mailbox, label_first_human, labels_wanted
+from mailbeacon.sentwatch import Mailbox, handle_push, label_first_human, labels_wanted
 from mailbeacon.services import Classifier, Urls, process_hit
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
@@ -103,6 +103,24 @@ class App:
             labels=watch.labels,
             timeout=notifier.timeout_seconds,
         )
+
+    @cached_property
+    def gmail_push_verifier(self) -> GoogleTokenVerifier:
+        """Verifies Pub/Sub's pushes of Gmail notifications (OIDC tokens of its account)."""
+        from addon.auth import GoogleTokenVerifier
+
+        return GoogleTokenVerifier(
+            audiences=(f"{self.urls.base_url}/gmail/push",),
+            emails=self.config.sentwatch.push_service_accounts,
+            certs_url=self.config.notifier.google_certs_url,
+        )
+
+    def handle_gmail_push(self, data: dict[str, Any]) -> list[str]:
+        """One Gmail notification ``{"emailAddress", "historyId"}`` (the /gmail/push route, or
+        a Pub/Sub-triggered function): record the tracked mail sent since the last one."""
+        if self.mailbox is None:
+            return []
+        return handle_push(self.mailbox, self.store, self.records, self.signer, data)
 
     def handle_notify(self, payload: dict[str, Any]) -> Any:
         """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner."""

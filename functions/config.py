@@ -215,6 +215,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
         addon=_addon(reader, core.insecure_dev_auth),
         dashboard=_dashboard(reader),
         sentwatch=SentWatchConfig(
-            topic=reader.str("GMAIL_WATCH_TOPIC"), labels=reader.bool("GMAIL_LABELS", False)
+            topic=reader.str("GMAIL_WATCH_TOPIC"),
+            labels=reader.bool("GMAIL_LABELS", False),
+            push_service_accounts=reader.list("GMAIL_PUSH_SERVICE_ACCOUNT"),
         ),
     )

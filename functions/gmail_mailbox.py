@@ -26,11 +26,13 @@ MODIFY = "https://www.googleapis.com/auth/gmail.modify"
 
 @dataclass(frozen=True)
 class SentWatchConfig:
-    """MAILBEACON_GMAIL_WATCH_TOPIC (``projects/P/topics/T``; empty: no watch) and
-    MAILBEACON_GMAIL_LABELS (on: ask for gmail.modify and label opened mail)."""
+    """MAILBEACON_GMAIL_WATCH_TOPIC (``projects/P/topics/T``; empty: no watch),
+    MAILBEACON_GMAIL_LABELS (on: ask for gmail.modify and label opened mail) and
+    MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT (who Pub/Sub's push to /gmail/push signs as)."""
 
     topic: str | None = None
     labels: bool = False
+    push_service_accounts: tuple[str, ...] = ()
 
 
 class GmailUnavailable(MailbeaconError):

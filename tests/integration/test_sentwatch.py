@@ -5,6 +5,7 @@ tokens), the SQLite store, the pixel through the web app and the local bus's han
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -217,3 +218,57 @@ def test_the_cli_renews_handles_a_push_and_shows_the_send_in_stats(
     assert stats["recipients"] == ["bo@example.org", "cy@example.org"]
     assert cli(["gmail-watch", "push", "--data-dir", data, "--data", "nope"]) == 2
     assert "must be the notification JSON" in capsys.readouterr().err
+
+
+PUSHER = "gmail-push@mb-test.iam.gserviceaccount.com"
+
+
+def test_pubsub_pushes_to_gmail_push_are_verified_then_recorded(
+    gmail: FakeMailboxes, tmp_path: Path
+) -> None:
+    from tests.support.google_tokens import TokenIssuer
+
+    issuer = TokenIssuer().start()
+    try:
+        env = {
+            **environment(gmail, tmp_path),
+            "MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT": PUSHER,
+            "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
+        }
+        config = load_config(env, data_dir=tmp_path / "push", public_url="http://mb.test")
+        app = bootstrap(config, clock=FixedClock(START))
+        try:
+            tracked = track(app)
+            assert app.mailbox is not None
+            renew_watches(app.mailbox, app.records, [ANN], TOPIC, START)
+            send(gmail, tracked, START + timedelta(minutes=2), to="bo@example.org, cy@x.org")
+            note = {"emailAddress": ANN, "historyId": gmail.box(ANN).history_id}
+            envelope = {
+                "message": {
+                    "data": base64.b64encode(json.dumps(note).encode()).decode(),
+                    "messageId": "2070443601311540",
+                    "publishTime": "2026-11-02T09:02:00.000Z",
+                },
+                "subscription": "projects/mb-test/subscriptions/mailbeacon-gmail-sent",
+            }
+            web = create_app(app).test_client()
+
+            def post(token: str | None, body: Any = envelope) -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                return web.post("/gmail/push", json=body, headers=headers)
+
+            aud = "http://mb.test/gmail/push"
+            assert post(None).status_code == 401
+            assert post(issuer.token(audience=aud, email="eve@evil.test")).status_code == 401
+            assert post(issuer.token(audience="http://x/", email=PUSHER)).status_code == 401
+            assert app.store.get_message(tracked.message.id).sent_at is None  # type: ignore[union-attr]
+            good = issuer.token(audience=aud, email=PUSHER)
+            assert post(good, {"message": {"data": "not base64!"}}).status_code == 400
+            answer = post(good)
+            assert answer.status_code == 200 and answer.get_json() == {"matched": 1}
+            message = app.store.get_message(tracked.message.id)
+            assert message is not None and message.recipients == ("bo@example.org", "cy@x.org")
+        finally:
+            app.close()
+    finally:
+        issuer.stop()
