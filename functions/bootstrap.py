@@ -23,7 +23,15 @@ from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
 from mailbeacon.policy import PolicyBook, list_policies
-from mailbeacon.sentwatch import Mailbox, handle_push, label_first_human, labels_wanted
+from mailbeacon.sentwatch import (
+    Mailbox,
+    handle_push,
+    label_first_human,
+    labels_wanted,
+    mark_unsent,
+    renew_watches,
+    watched_users,
+)
 from mailbeacon.services import Classifier, Urls, process_hit
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_SECONDS = 3600.0
+WATCH_RENEWAL_SECONDS = 86400.0
 
 
 class Background(Protocol):
@@ -234,6 +243,41 @@ class RetentionSweep:
         self._stop.set()
 
 
+class WatchRenewal:
+    """Renew the Gmail sent-mail watches daily and mark drafts never sent (Gmail stops a
+    watch after 7 days); in the cloud a Cloud Scheduler job runs `gmail-watch renew`."""
+
+    def __init__(self, app: App, every: float = WATCH_RENEWAL_SECONDS) -> None:
+        self.app, self.every = app, every
+        self._stop = threading.Event()
+
+    def run_once(self) -> int:
+        app, topic = self.app, self.app.config.sentwatch.topic
+        if app.mailbox is None or not topic:
+            return 0
+        users = watched_users(app.records)
+        now = app.clock.now()
+        renewed = renew_watches(app.mailbox, app.records, users, topic, now)
+        mark_unsent(app.store, app.records, users, now)
+        return renewed
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("gmail watch renewal failed")
+            if self._stop.wait(self.every):
+                return
+
+    def start(self) -> WatchRenewal:
+        threading.Thread(target=self.run, daemon=True, name="gmail-watch").start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def _store(config: AppConfig, clock: Clock) -> tuple[Storage, Any]:
     core = config.core
     if core.store == "sqlite":
@@ -374,5 +418,7 @@ def bootstrap(
 
         app.background.append(DigestScheduler(store, bus, clock, config.notifier.digest_hour))
         app.background.append(RetentionSweep(store, clock))
+        if config.sentwatch.topic:
+            app.background.append(WatchRenewal(app))
     app.closers.append(store.close)
     return app

@@ -23,6 +23,7 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.model import Verdict
 from mailbeacon.sentwatch import (
     handle_push,
+    label_first_human,
     mark_unsent,
     renew_watches,
     sent_status,
@@ -94,6 +95,15 @@ def hit(app: App, url: str, user_agent: str) -> None:
     )
     assert app.worker is not None
     app.worker.drain([HITS, NOTIFY])
+
+
+def test_the_servers_daily_renewal_watches_every_sender(app: App, gmail: FakeMailboxes) -> None:
+    from functions.bootstrap import WatchRenewal
+
+    track(app)
+    (renewal,) = [b for b in app.background if isinstance(b, WatchRenewal)]
+    assert renewal.run_once() == 1
+    assert [w["topicName"] for w in gmail.box(ANN).watches] == [TOPIC]
 
 
 def test_a_sent_message_records_the_real_time_message_id_and_final_recipients(
@@ -184,6 +194,9 @@ def test_labels_come_with_the_first_human_open_and_click_once_and_never_for_mach
     set_label_opt_in(app.records, ANN, True, app.clock.now())
     hit(app, tracked.pixel_url, "python-requests/2.32")  # a machine: no label
     assert gmail.box(ANN).labels == {}
+    (machine,) = [e for e in app.store.list_events(tracked.message.id) if not e.is_human]
+    assert label_first_human(app.mailbox, app.store, app.records, machine, app.clock.now()) is None
+    assert gmail.box(ANN).labels == {}  # even if a machine event reached it directly
     hit(app, tracked.pixel_url, BROWSER)
     hit(app, tracked.pixel_url, BROWSER)
     labels = gmail.box(ANN).labels
