@@ -17,11 +17,12 @@ from typing import Any
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
 from functions.gmail_mailbox import SentWatchConfig
-from mailbeacon.config import DEFAULT_TOPIC_PREFIX, Config
+from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
 from mailbeacon.platform import (
     CHAT_API_URL,
+    CHAT_CERTS_URL,
     CHAT_ISSUER_EMAILS,
     GMAIL_API_URL,
     GOOGLE_CERTS_URL,
@@ -135,6 +136,9 @@ def _core(env: _Env) -> Config:
         pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
         worker=env.bool("WORKER", True),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
+        service_urls=tuple(
+            (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
+        ),
     )
 
 
@@ -148,6 +152,9 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
         chat_credentials=env.str("CHAT_CREDENTIALS"),
         chat_audience=env.list("CHAT_AUDIENCE"),
         chat_issuer_emails=env.list("CHAT_ISSUER_EMAILS") or CHAT_ISSUER_EMAILS,
+        chat_project_numbers=env.list("CHAT_PROJECT_NUMBER"),
+        chat_certs_url=env.str("CHAT_CERTS_URL") or CHAT_CERTS_URL,
+        addon_service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         google_certs_url=env.str("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
         smtp_host=env.str("SMTP_HOST"),
         smtp_port=env.int("SMTP_PORT", 25, low=1, high=65535),

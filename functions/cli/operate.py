@@ -58,15 +58,16 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from ..deploy import deploy
+    from ..deploy import DeployConfig, deploy
 
-    config = config_of(args)
-    return deploy(
+    config = DeployConfig.from_env(
         args.project,
         args.region,
-        source_dir=args.source_dir,
-        dry_run=args.dry_run,
         public_url=args.public_url,
-        retention_days=args.retention_days or config.core.retention.days,
-        digest_hour=config.notifier.digest_hour,
+        retention_days=args.retention_days,
     )
+    if args.rehearse:
+        from ..rehearse import rehearse
+
+        return rehearse(config, source_dir=args.source_dir)
+    return deploy(config, source_dir=args.source_dir, dry_run=args.dry_run)
