@@ -19,7 +19,7 @@ from .config import AppConfig
 log = logging.getLogger(__name__)
 
 THREADS = 8
-BACKLOG = 1024
+BACKLOG = 1024  # pending connections the kernel holds for us; cheroot's default is 5
 # The request line and headers together, and a body: cheroot reads no further and answers 413
 # (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
 MAX_HEADER_BYTES = 64 * 1024
@@ -44,7 +44,7 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
         wsgi_app,
         numthreads=threads,
         server_name="mailbeacon",
-        request_queue_size=BACKLOG,
+        request_queue_size=BACKLOG,  # with 5, a burst of 16 connections saw resets
     )
     server.max_request_header_size = MAX_HEADER_BYTES
     server.max_request_body_size = MAX_BODY_BYTES
@@ -112,7 +112,8 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         banner = "!" * 72
         print(
             f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
-            f" that user.\n! Never expose this server to anyone else.\n{banner}",
+            f" that user,\n! and /dashboard/signin signs anyone in as anyone."
+            f"\n! Never expose this server to anyone else.\n{banner}",
             file=sys.stderr,
             flush=True,
         )

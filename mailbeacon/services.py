@@ -6,7 +6,7 @@ import html
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +25,8 @@ from .model import (
     MessageContext,
     Verdict,
 )
+from .policy import disclosure_html, policy_for, register_sender
+from .records import Records
 from .store import CONTEXT_EVENTS, Store
 from .summary import message_stats
 from .tokens import TokenSigner, new_message_id
@@ -71,10 +73,12 @@ class TrackedMessage:
     message: Message
     pixel_url: str
     links: tuple[tuple[str, str], ...]
+    disclosure: str | None = None
+    """The sender's domain's disclosure line, inserted with the pixel."""
 
     @property
     def pixel_html(self) -> str:
-        return pixel_html(self.pixel_url)
+        return disclosure_html(self.disclosure) + pixel_html(self.pixel_url)
 
     def to_public(self) -> dict[str, Any]:
         anchors = "".join(
@@ -99,10 +103,22 @@ def pixel_html(pixel_url: str) -> str:
 class Urls:
     """Public URLs for tokens, under the base URL the recipients can reach."""
 
-    def __init__(self, base_url: str, signer: TokenSigner, click_url: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        signer: TokenSigner,
+        click_url: str | None = None,
+        services: Mapping[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.click_url = (click_url or base_url).rstrip("/")  # clicks may have their own function
+        self.services = {k: v.rstrip("/") for k, v in (services or {}).items()}
         self.signer = signer
+
+    def service(self, name: str) -> str:
+        """The base URL of the service that serves ``/name/...`` (the add-on, Chat, Slack or
+        dashboard function on Cloud Functions); the public URL when one server serves all."""
+        return self.services.get(name, self.base_url)
 
     def pixel(self, message_id: str) -> str:
         return f"{self.base_url}/p/{self.signer.pixel(message_id)}.gif"
@@ -115,7 +131,7 @@ class Urls:
     ) -> str:
         """The message's page, with a key that lets its owner in for ``valid``."""
         key = self.signer.view(message_id, int((now + valid).timestamp()))
-        return f"{self.base_url}/dashboard/messages/{message_id}?key={key}"
+        return f"{self.service('dashboard')}/dashboard/messages/{message_id}?key={key}"
 
 
 @dataclass(frozen=True)
@@ -168,9 +184,20 @@ def track_message(
     subject: str = "",
     links: Sequence[str] = (),
     sent_at: datetime | None = None,
+    records: Records | None = None,
 ) -> TrackedMessage:
-    """Register a message and sign its pixel and links. Validates everything before writing."""
+    """Register a message and sign its pixel and links. Validates everything before writing.
+
+    With ``records``, the sender's domain policy applies: tracking it forbids is PolicyRefused
+    (InvalidInput), and its disclosure line comes with the pixel. Every edge passes them.
+    """
     checked = check_track(sender=sender, recipients=recipients, subject=subject, links=links)
+    disclosure = None
+    if records is not None:
+        policy = policy_for(records, checked.owner)
+        policy.check_track(checked.owner, checked.recipients)
+        disclosure = policy.disclosure
+        register_sender(records, checked.owner)
     message = Message(
         id=new_message_id(),
         owner=checked.owner,
@@ -185,6 +212,7 @@ def track_message(
         message,
         urls.pixel(message.id),
         tuple((link.url, urls.link(message.id, link)) for link in message.links),
+        disclosure,
     )
 
 
@@ -223,9 +251,12 @@ def process_hit(
     payload: dict[str, Any],
     *,
     retention: timedelta = DEFAULT_RETENTION,
+    retention_for: Callable[[str], timedelta] | None = None,
 ) -> Event | None:
     """One hit through ``process_hits`` (the cloud's consumer receives them one at a time)."""
-    events = process_hits(store, bus, classifier, [payload], retention=retention)
+    events = process_hits(
+        store, bus, classifier, [payload], retention=retention, retention_for=retention_for
+    )
     return events[0] if events else None
 
 
@@ -236,6 +267,7 @@ def process_hits(
     payloads: Sequence[dict[str, Any]],
     *,
     retention: timedelta = DEFAULT_RETENTION,
+    retention_for: Callable[[str], timedelta] | None = None,
 ) -> list[Event]:
     """Classify hits and store them as events, once each, however often they are delivered.
 
@@ -244,7 +276,8 @@ def process_hits(
     classified before anything is written, so a caller that wraps the batch in a transaction
     holds the write lock only for the writes. Human events are handed to the notifier every
     time (it is idempotent per event and channel), so a crash between storing and handing
-    over loses no alert.
+    over loses no alert. ``retention_for`` gives the owner's retention (their domain policy
+    may shorten the server's).
     """
     contexts: dict[str, MessageContext | None] = {}
     events: list[Event] = []
@@ -261,7 +294,9 @@ def process_hits(
         if loaded is None:
             log.info("hit for unknown message %s ignored", hit.message_id)
             continue
-        event = classify_hit(hit, loaded, classifier, retention)
+        owner = loaded.message.owner
+        kept = retention_for(owner) if retention_for else retention
+        event = classify_hit(hit, loaded, classifier, kept)
         if all(e.id != event.id for e in loaded.earlier):
             earlier = (*loaded.earlier, event)[-CONTEXT_EVENTS:]
             contexts[hit.message_id] = replace(loaded, earlier=earlier)

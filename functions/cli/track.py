@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mailbeacon.sentwatch import sent_status
 from mailbeacon.services import check_track, get_stats_with_pending, track_message
 
 from ..bootstrap import bootstrap
@@ -25,6 +26,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             subject=args.subject,
             links=args.link,
             sent_at=args.sent_at,
+            records=app.records,
         )
     finally:
         app.close()
@@ -54,6 +56,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
             pending,
             retention=app.config.core.retention,
         )
+        if (gmail := sent_status(app.records, args.message_id)) is not None:
+            data["gmail"] = gmail  # what the sent-mail watch learnt
     finally:
         app.close()
     if args.json:

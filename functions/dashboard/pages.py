@@ -26,6 +26,18 @@ from mailbeacon.errors import (
     Unauthorized,
     UnknownMessage,
 )
+from mailbeacon.policy import (
+    CHANNELS,
+    KEEP,
+    Policy,
+    PolicyChange,
+    audit_log,
+    domain_senders,
+    enforce_retention,
+    policy_for,
+    update_policy,
+)
+from mailbeacon.privacy import export_user
 
 from ..bootstrap import App
 from . import charts
@@ -46,6 +58,29 @@ HEADERS = {
 }
 
 
+CHOICES = {
+    "notify": (("first-open", "the first open"), ("every-open", "every open"),
+               ("clicks", "clicks only"), ("off", "nothing")),
+    "strictness": (("lenient", "lenient"), ("balanced", "balanced"), ("strict", "strict")),
+}  # fmt: skip
+
+
+def _form_values(settings: Any) -> dict[str, Any]:
+    """What the settings form shows for saved settings."""
+    quiet = settings.quiet_hours
+    return {
+        "notify": settings.notify.value,
+        "slack_webhook": settings.slack_webhook or "",
+        "slack_app_dm": settings.slack_app_dm,
+        "chat_webhook": settings.chat_webhook or "",
+        "chat_app_dm": settings.chat_app_dm,
+        "email_to": settings.email_to or "",
+        "quiet_hours": f"{quiet.start}-{quiet.end}" if quiet else "",
+        "timezone": settings.timezone,
+        "strictness": settings.strictness.value,
+    }
+
+
 def not_found() -> Response:
     return Response("not found\n", 404, mimetype="text/plain")
 
@@ -55,7 +90,7 @@ def _page_args(args: Any) -> MultiDict[str, str]:
     out: MultiDict[str, str] = MultiDict(args)
     until = out.get("until") or ""
     if len(until) == 10:
-        with contextlib.suppress(ValueError):  # reporting reports it
+        with contextlib.suppress(ValueError, OverflowError):  # reporting reports it
             out["until"] = (parse_time(until) + timedelta(days=1)).isoformat()
     return out
 
@@ -104,10 +139,18 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             response.headers.setdefault(name, value)
         return response
 
+    def admin_policy() -> Policy | None:
+        """The signed-in user's domain policy if they are one of its admins."""
+        if not g.user:
+            return None
+        policy = policy_for(app.records, g.user)
+        return policy if policy.is_admin(g.user) else None
+
     def render(template: str, status: int = 200, **context: Any) -> Response:
         html = render_template(
             template,
             user=g.user,
+            is_admin=admin_policy() is not None,
             csrf=gate.csrf(g.sid) if g.sid else "",
             dev=gate.dev,
             **context,
@@ -179,7 +222,7 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         return signed_in(user)
 
     def redirect_uri() -> str:
-        return f"{app.urls.base_url}/dashboard/signin/callback"
+        return f"{app.urls.service('dashboard')}/dashboard/signin/callback"
 
     @bp.get("/dashboard/signin/google")
     def signin_google() -> Response:
@@ -327,13 +370,19 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
     def overview() -> Response:
         if not g.user:
             return signed_out()
+        args, now = _page_args(request.args), app.clock.now()
         try:
-            data = reporting.overview(app.store, g.user, _page_args(request.args), app.clock.now())
+            data = reporting.overview(app.store, g.user, args, now)
         except InvalidInput as exc:
             return render("overview.html", 400, data=None, args=request.args, problem=str(exc))
+        domain = None
+        if (policy := admin_policy()) is not None:
+            senders = domain_senders(app.records, policy.domain)
+            domain = reporting.domain_overview(app.store, senders, policy.domain, args, now)
         return render(
             "overview.html",
             data=data,
+            domain=domain,
             args=request.args,
             problem=None,
             by_day_svg=charts.activity_by_day(data["by_day"]),
@@ -350,10 +399,107 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             days=charts.DAYS,
         )
 
+    # the domain: policy and audit log, for its admins only
+    def domain_page(policy: Policy, status: int = 200, **extra: Any) -> Response:
+        entries = audit_log(app.records, policy.domain)[::-1]
+        return render(
+            "domain.html", status, policy=policy, entries=entries, channels=CHANNELS, **extra
+        )
+
+    @bp.get("/dashboard/domain")
+    def domain() -> Response:
+        if not g.user:
+            return signed_out()
+        policy = admin_policy()
+        return domain_page(policy) if policy else not_found()
+
+    @bp.post("/dashboard/domain")
+    def save_domain() -> Response:
+        if not g.user:
+            return signed_out()
+        policy = admin_policy()
+        if policy is None:
+            return not_found()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        form = request.form
+        try:
+            days = form.get("retention_days", "").strip()
+            if days and not days.isdigit():
+                raise InvalidInput(f"retention days must be a whole number, not {days[:20]!r}")
+            admins = [a for a in form.get("admins", "").replace(",", " ").split() if a]
+            if g.user not in [a.lower() for a in admins]:
+                raise InvalidInput("keep yourself among the admins (another admin can remove you)")
+            change = PolicyChange(
+                tracking=form.get("tracking") == "on",
+                track_internal=form.get("track_internal") == "on",
+                retention_days=int(days) if days else None,
+                channels=[c for c in CHANNELS if form.get(f"channel_{c}") == "on"],
+                disclosure=form.get("disclosure", ""),
+                admins=admins if admins else KEEP,
+            )
+            now = app.clock.now()
+            updated = update_policy(app.records, policy.domain, change, actor=g.user, at=now)
+            enforce_retention(app.store, updated, now)
+        except InvalidInput as exc:
+            return domain_page(policy, 400, problem=str(exc))
+        return domain_page(updated, saved=True)
+
+    # privacy: a user's own data, all of it
+    @bp.get("/dashboard/export")
+    def export() -> Response:
+        if not g.user:
+            return signed_out()
+        import json
+
+        data = export_user(app.store, g.user)
+        response = Response(json.dumps(data, indent=2), mimetype="application/json")
+        response.headers["Content-Disposition"] = 'attachment; filename="mailbeacon-export.json"'
+        return response
+
     # settings: access tokens
+
+    # settings: channels (through mailbeacon.settings, as the CLI and the add-on) and tokens
     def settings_page(status: int = 200, **extra: Any) -> Response:
         tokens = access_tokens.list_tokens(app.store, g.user)
-        return render("settings.html", status, tokens=tokens, **extra)
+        settings = app.store.get_settings(g.user)
+        extra.setdefault("values", _form_values(settings))
+        extra.setdefault("errors", {})
+        extra["settings"] = settings
+        return render("settings.html", status, tokens=tokens, choices=CHOICES, **extra)
+
+    @bp.post("/dashboard/settings")
+    def save_settings() -> Response:
+        from mailbeacon.settings import InvalidSettings, SettingsChange, update_settings
+
+        if not g.user:
+            return signed_out()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        form = request.form
+        change = SettingsChange(
+            notify=form.get("notify", ""),
+            slack_webhook=form.get("slack_webhook", ""),
+            slack_app_dm=form.get("slack_app_dm") == "on",
+            chat_webhook=form.get("chat_webhook", ""),
+            chat_app_dm=form.get("chat_app_dm") == "on",
+            email_to=form.get("email_to", ""),
+            quiet_hours=form.get("quiet_hours", ""),
+            timezone=form.get("timezone", "") or "UTC",
+            strictness=form.get("strictness", ""),
+            clear_problems=form.get("clear_problems") == "on",
+        )
+        try:
+            update_settings(app.store, app.records, g.user, change, app.webhook_rules)
+        except InvalidSettings as exc:
+            return settings_page(
+                400,
+                errors=exc.errors,
+                values={**form.to_dict(), "slack_app_dm": "slack_app_dm" in form,
+                        "chat_app_dm": "chat_app_dm" in form},
+                problem="Nothing was saved: " + str(exc),
+            )  # fmt: skip
+        return settings_page(saved=True)
 
     @bp.get("/dashboard/settings")
     def settings() -> Response:

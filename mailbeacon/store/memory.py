@@ -12,8 +12,17 @@ from ..clock import Clock, SystemClock
 from ..errors import UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings
 from ..queries import EventKey, MessageQuery, matches, search_text, time_key
-from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
-from . import assemble_context
+from ..rollup import (
+    DayCounts,
+    MessagePage,
+    MessageRow,
+    Summary,
+    apply_event,
+    merge_days,
+    message_added,
+    page_of,
+)
+from . import Removed, assemble_context
 
 
 class MemoryStore:
@@ -55,6 +64,16 @@ class MemoryStore:
             if message is not None and message.sent_at is None:
                 self._messages[message_id] = replace(message, sent_at=at)
 
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None:
+                self._messages[message_id] = replace(
+                    message, sent_at=sent_at, recipients=recipients
+                )
+
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
     ) -> list[Message]:
@@ -93,7 +112,7 @@ class MemoryStore:
             newest_first = [e for e in newest_first if (e.at, e.id) < (before.at, before.id)]
         return newest_first[:limit]
 
-    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+    def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         def key(m: Message) -> str:
             if query.sort == "activity":
                 return time_key(self._summaries[m.id].last_activity_at)
@@ -117,10 +136,11 @@ class MemoryStore:
                     if ((key(m), m.id) > query.after if ascending else (key(m), m.id) < query.after)
                 ]
             mine.sort(key=lambda m: (key(m), m.id), reverse=not ascending)
-            return [
+            rows = [
                 MessageRow(replace(m, links=()), self._summaries[m.id])
                 for m in mine[: query.limit + 1]
             ]
+        return page_of(rows, query)
 
     def get_summary(self, message_id: str) -> Summary | None:
         return self._summaries.get(message_id)
@@ -147,6 +167,37 @@ class MemoryStore:
             for key in gone:
                 del self._events[key]
             return len(gone)
+
+    def purge_domain(self, domain: str, before: datetime) -> int:
+        with self._lock:
+            gone = [
+                k
+                for k, e in self._events.items()
+                if e.at < before
+                and (m := self._messages.get(e.message_id)) is not None
+                and m.owner.rpartition("@")[2] == domain.lower()
+            ]
+            for key in gone:
+                del self._events[key]
+            return len(gone)
+
+    def delete_user(self, user: str) -> Removed:
+        owner = user.lower()
+        removed = Removed()
+        with self._lock:
+            removed.message_ids = sorted(m.id for m in self._messages.values() if m.owner == owner)
+            mine = set(removed.message_ids)
+            removed.event_ids = sorted(k for k, e in self._events.items() if e.message_id in mine)
+            for key in removed.event_ids:
+                del self._events[key]
+            for message_id in mine:
+                del self._messages[message_id]
+                self._summaries.pop(message_id, None)
+                self._self_views.pop(message_id, None)
+            self._devices = {d for d in self._devices if d[0] not in mine}
+            self._days.pop(owner, None)
+            removed.settings = int(self._settings.pop(owner, None) is not None)
+        return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, message_id)
