@@ -202,20 +202,19 @@ class LocalBus:
             if batch.end == start:
                 return 0
             payloads = [p for r in batch.records if (p := _decode(r)) is not None]
-            conn.execute("SAVEPOINT batch")
-            try:
-                if many is not None:
+            if many is not None and len(payloads) > 1:
+                conn.execute("SAVEPOINT batch")
+                try:
                     many(payloads)
-                else:
-                    for payload in payloads:
-                        handler(payload)  # type: ignore[misc]
-            except (StoreUnavailable, sqlite3.Error):
-                raise  # the database itself: roll back, the worker retries the batch later
-            except Exception as exc:
-                conn.execute("ROLLBACK TO batch")
-                log.warning("a batch of %s hits failed (%r); one by one", len(payloads), exc)
+                except (StoreUnavailable, sqlite3.Error):
+                    raise  # the database itself: roll back, the worker retries the batch later
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO batch")
+                    log.warning("a batch of %s hits failed (%r); one by one", len(payloads), exc)
+                    self._one_by_one(conn, payloads)
+                conn.execute("RELEASE batch")
+            else:
                 self._one_by_one(conn, payloads)
-            conn.execute("RELEASE batch")
             self._save_cursor(conn, batch.end)
         spool_files.remove(self.spool_dir, batch.finished)
         return max(1, len(batch.records))
@@ -232,10 +231,11 @@ class LocalBus:
             except Exception as exc:
                 conn.execute("ROLLBACK TO hit")
                 log.warning("hit %s failed, retried later: %r", payload.get("id"), exc)
+                dead = 1 if self.max_attempts <= 1 else 0
                 conn.execute(
-                    "INSERT INTO outbox (topic, payload, attempts, available_at, last_error)"
-                    " VALUES (?, ?, 1, ?, ?)",
-                    (HITS, json.dumps(payload), self.now() + backoff(1), repr(exc)[:500]),
+                    "INSERT INTO outbox (topic, payload, attempts, available_at, last_error, dead)"
+                    " VALUES (?, ?, 1, ?, ?, ?)",
+                    (HITS, json.dumps(payload), self.now() + backoff(1), repr(exc)[:500], dead),
                 )
             conn.execute("RELEASE hit")
 
