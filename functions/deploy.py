@@ -46,7 +46,6 @@ LEFT_OUT = (
     "functions/cli",
     "functions/deploy.py",
     "functions/front.py",
-    "functions/rehearse.py",
     "functions/rehearsal",
     "functions/server.py",
     "functions/cloud_files",
@@ -617,6 +616,14 @@ def assemble_source(target: Path) -> Path:
 def deploy(config: DeployConfig, *, source_dir: Path, dry_run: bool) -> int:
     """Assemble the source folder, then print the plan (dry run) or run it."""
     script = plan(config, source=source_dir)
+    if "MAILBEACON_WORKSPACE_DOMAINS" not in dict(config.settings):
+        problem = (
+            "MAILBEACON_WORKSPACE_DOMAINS is not set: the add-on would admit nobody"
+            " (export it, e.g. MAILBEACON_WORKSPACE_DOMAINS=example.com)"
+        )
+        if not dry_run:
+            raise InvalidInput(problem)
+        print(f"mailbeacon: warning: {problem}", file=sys.stderr)
     assemble_source(source_dir)
     if dry_run:
         sys.stdout.write(script)
