@@ -467,6 +467,8 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_says_why(small_disk: Path)
                 and http(server.url + "/healthz")[0] == 200
             )
         )
+        # recording works again: the hit after the disk was freed is processed and counted
+        assert server.cli_json("stats", tracked["message_id"])["events"]
     finally:
         server.stop()
 
