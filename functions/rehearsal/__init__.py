@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..deploy import FUNCTIONS, RETRY, SUBSCRIBERS, DeployConfig, assemble_source
+from ..deploy import FUNCTIONS, RETRY, SUBSCRIBERS, TOPIC_IDS, DeployConfig, assemble_source
 from .fakes import Chat, Signer, Slack
 from .local import (
     Front,
@@ -182,8 +182,8 @@ class Rehearsal:
         # Pub/Sub: the plan's topics, dead-letter topics and subscriptions.
         self.admin = PubsubAdmin(self.emulator_env["PUBSUB_EMULATOR_HOST"], self.config.project)
         for topic in SUBSCRIBERS:
-            self.admin.topic(f"mailbeacon-{topic}")
-            self.admin.topic(f"mailbeacon-{topic}-dead")
+            self.admin.topic(TOPIC_IDS[topic])
+            self.admin.topic(f"{TOPIC_IDS[topic]}-dead")
 
         # Every function, with the plan's environment.
         refs = {
@@ -235,13 +235,13 @@ class Rehearsal:
 
         # Push subscriptions, through the relay (retry and dead letters as planned).
         for topic, fn_name in SUBSCRIBERS.items():
-            sub = f"mailbeacon-{topic}-{fn_name.replace('_', '-')}"
-            self.admin.subscription(sub, f"mailbeacon-{topic}", RETRY["ack_deadline"])
+            sub = f"{TOPIC_IDS[topic]}-{fn_name.replace('_', '-')}"
+            self.admin.subscription(sub, TOPIC_IDS[topic], RETRY["ack_deadline"])
             relay = PushRelay(
                 self.admin,
                 sub,
                 functions[fn_name].url + "/",
-                f"mailbeacon-{topic}-dead",
+                f"{TOPIC_IDS[topic]}-dead",
                 min_delay=int(RETRY["min"].rstrip("s")),
                 max_delay=int(RETRY["max"].rstrip("s")),
                 max_attempts=int(RETRY["attempts"]),
@@ -481,7 +481,7 @@ class Rehearsal:
 
         def digest() -> str:
             before = len(self.slack.server.requests)
-            self.admin.publish("mailbeacon-digest", b"{}")  # what Cloud Scheduler publishes
+            self.admin.publish(TOPIC_IDS["digest"], b"{}")  # what Cloud Scheduler publishes
 
             def sent() -> Any:
                 return self.store.get_record("digest-sent", self.user)

@@ -306,9 +306,13 @@ def chat_app_rig(stack: list[Any], _tmp: Path) -> Rig:
 
     chat = FakeChat().start()
     stack.append(chat)
-    chat.dms[f"users/{USER}"] = DM_SPACE
+    # With app authentication findDirectMessage takes users/{id} only (the email alias is for
+    # user authentication); the id is what the app learned from its events or the add-on.
+    chat.dms["users/1111"] = DM_SPACE
+    store = MemoryStore()
+    store.put_record("chat-user", USER, {"name": "users/1111"})
     config = NotifierConfig(chat_api_url=chat.url, timeout_seconds=5)
-    channel = ChatAppChannel(MemoryStore(), config, FixedClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    channel = ChatAppChannel(store, config, FixedClock(datetime(2026, 3, 2, tzinfo=UTC)))
 
     def fail(status: int, reason: str, **headers: str) -> Callable[[], None]:
         return lambda: chat.failures.extend([google_error(status, reason, "scripted", **headers)])
