@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -112,6 +113,7 @@ def rehearse(config: DeployConfig, *, source_dir: Path) -> int:
         )
         print(f"Logs of every process: {work}")
         return 1
+    shutil.rmtree(work, ignore_errors=True)  # the logs are kept only when something failed
     print(f"Rehearsal passed: {len(journey.steps)} steps. Everything started here was stopped.")
     return 0
 
