@@ -112,6 +112,9 @@ SETTINGS = (
     "MAILBEACON_WORKSPACE_DOMAINS",
     "MAILBEACON_ALERT_EMAIL_DOMAINS",
     "MAILBEACON_SIGNIN_CLIENT_ID",
+    "MAILBEACON_GMAIL_WATCH_TOPIC",
+    "MAILBEACON_GMAIL_LABELS",
+    "MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT",
 )
 
 
@@ -275,6 +278,7 @@ class DeployConfig:
             "dashboard link": f"{self.base('dashboard')}/dashboard/messages/ID?key=KEY",
             "dashboard sign-in redirect": f"{self.base('dashboard')}/dashboard/signin/callback",
             "api": f"{self.base('dashboard')}/api/v1/messages",
+            "gmail push": f"{self.base('dashboard')}/gmail/push",
         }
         for route in ROUTES:
             urls[f"add-on {route}"] = f"{self.base('addon')}/addon/{route}"
@@ -314,6 +318,7 @@ class DeployConfig:
             "MAILBEACON_CHAT_URL": (self.base("chat"),),
             "MAILBEACON_SLACK_URL": (self.base("slack"),),
             "MAILBEACON_DASHBOARD_URL": (self.base("dashboard"),),
+            "MAILBEACON_GMAIL_URL": (self.base("dashboard"),),  # /gmail/push is served there
             "MAILBEACON_RETENTION_DAYS": (str(self.retention_days),),
             "MAILBEACON_DIGEST_HOUR": (str(self.digest_hour),),
             "MAILBEACON_TRUST_PROXY": ("1",),

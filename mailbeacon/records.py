@@ -42,6 +42,22 @@ class Namespace(StrEnum):
     """key ``{user}|{token id}``: the token's name, creation time and hash."""
     DASHBOARD_SESSIONS = "dashboard-sessions"
     """key SHA-256 of a session id: the signed-in user and the session's expiry."""
+    POLICIES = "domain-policy"
+    """key domain: the domain's policy (policy.py)."""
+    DOMAIN_SENDERS = "domain-sender"
+    """key ``{domain}/{user}``: who in a domain tracks mail (the admins' domain-wide overview)."""
+    GMAIL_WATCHES = "gmail-watch"
+    """key user: the sent-mail watch's last history id and when Gmail stops notifying."""
+    SENT_MAIL = "gmail-sent"
+    """key message id: the Gmail message that carried its pixel (id, RFC Message-ID, To, Cc)."""
+    UNSENT = "gmail-unsent"
+    """key message id: a tracked draft that was not seen sent within days of tracking it."""
+    LABEL_OPT_IN = "gmail-label-opt-in"
+    """key user: the user asked for Mailbeacon/Opened and /Clicked labels in Gmail."""
+    GMAIL_LABELS = "gmail-label"
+    """key ``{message id}/{label}``: that label was put on the sent message (once)."""
+    POLICY_AUDIT = "policy-audit"
+    """key ``{domain}/{time}/{random}``: one policy change, who made it and what changed."""
 
 
 class Records(Protocol):

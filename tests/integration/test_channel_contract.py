@@ -46,6 +46,7 @@ import pytest
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
+from mailbeacon.records import Namespace
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store.memory import MemoryStore
 from notifier.config import NotifierConfig
@@ -301,16 +302,19 @@ def chat_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
     )
 
 
+CHAT_USER_ID = "users/112233445566778899"
+
+
 def chat_app_rig(stack: list[Any], _tmp: Path) -> Rig:
     from notifier.channels.chat_app import ChatAppChannel
 
     chat = FakeChat().start()
     stack.append(chat)
-    # With app authentication findDirectMessage takes users/{id} only (the email alias is for
-    # user authentication); the id is what the app learned from its events or the add-on.
-    chat.dms["users/1111"] = DM_SPACE
+    # With app authentication findDirectMessage takes users/{id} only; the id is learned from
+    # the user's Chat events (or the add-on's verified token) and kept as a record.
+    chat.dms[CHAT_USER_ID] = DM_SPACE
     store = MemoryStore()
-    store.put_record("chat-user", USER, {"name": "users/1111"})
+    store.put_record(Namespace.CHAT_USERS, USER, {"name": CHAT_USER_ID})
     config = NotifierConfig(chat_api_url=chat.url, timeout_seconds=5)
     channel = ChatAppChannel(store, config, FixedClock(datetime(2026, 3, 2, tzinfo=UTC)))
 
