@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
@@ -29,6 +29,9 @@ from mailbeacon.platform import (
     SLACK_API_URL,
 )
 from notifier.config import COALESCE_WINDOW, NotifierConfig
+
+if TYPE_CHECKING:
+    from .deploy import DeployConfig
 
 PREFIX = "MAILBEACON_"
 TRUE = ("1", "true", "yes", "on")
@@ -226,4 +229,25 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
             labels=reader.bool("GMAIL_LABELS", False),
             push_service_accounts=reader.list("GMAIL_PUSH_SERVICE_ACCOUNT"),
         ),
+    )
+
+
+def load_deploy_config(
+    project: str,
+    region: str,
+    *,
+    public_url: str | None = None,
+    retention_days: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> DeployConfig:
+    """The deployment's declaration: the flags, plus the MAILBEACON_* settings in the
+    deployer's environment that the plan carries into every function."""
+    from .deploy import DeployConfig
+
+    return DeployConfig.from_settings(
+        project,
+        region,
+        os.environ if env is None else env,
+        public_url=public_url,
+        retention_days=retention_days,
     )

@@ -20,7 +20,6 @@ custom domain whose front (functions/front.py) routes each path to its function.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -33,6 +32,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from mailbeacon.bus import DEFAULT_TOPIC_PREFIX, DIGEST, HITS, NOTIFY, topic_ids
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
 
@@ -153,16 +153,23 @@ FUNCTIONS = (
     Function("slack", public=True),  # verifies Slack's request signatures itself
     Function("dashboard", public=True),
 )
-SUBSCRIBERS = {"hits": "process_hit", "notify": "notify", "digest": "digest"}
+SUBSCRIBERS = {HITS: "process_hit", NOTIFY: "notify", DIGEST: "digest"}
+"""Each bus topic and the function its push subscription delivers to."""
+TOPIC_IDS = topic_ids(DEFAULT_TOPIC_PREFIX)
 RETRY = {"min": "10s", "max": "600s", "attempts": 10, "ack_deadline": 60}
 """The push subscriptions' retry policy and dead-lettering (also honoured by the rehearsal)."""
 
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+"""Google's rule for new project ids (6 to 30 characters)."""
+_PROJECT_SHAPE = re.compile(r"^(?:[a-z0-9.-]{1,63}:)?[a-z][a-z0-9-]{0,62}$")
+"""Any id gcloud could be asked about (legacy domain-scoped ids included)."""
 _REGION = re.compile(r"^[a-z]+(?:-[a-z]+)+[0-9]+$")
 
 
 def check(project: str, region: str) -> None:
-    if not _PROJECT.match(project):
+    """Refuse what is not an id at all; an id Google would not issue is refused only when
+    the plan runs (a dry run shows the plan with a warning)."""
+    if not _PROJECT_SHAPE.match(project):
         raise InvalidInput(f"not a Google Cloud project id: {project!r}")
     if not _REGION.match(region):
         raise InvalidInput(f"not a Google Cloud region such as europe-west1: {region!r}")
@@ -188,7 +195,8 @@ def _check_public_url(url: str) -> str:
 @dataclass(frozen=True)
 class DeployConfig:
     """The one declaration every command of the plan and every function's environment come
-    from; :meth:`from_env` reads it from flags and the deployer's environment."""
+    from; ``functions.config.load_deploy_config`` builds it from flags and the deployer's
+    environment."""
 
     project: str
     region: str
@@ -210,16 +218,16 @@ class DeployConfig:
                 raise InvalidInput(f"{name} may not contain '|' or a line break")
 
     @classmethod
-    def from_env(
+    def from_settings(
         cls,
         project: str,
         region: str,
+        env: Mapping[str, str],
         *,
         public_url: str | None = None,
         retention_days: int | None = None,
-        env: Mapping[str, str] | None = None,
     ) -> DeployConfig:
-        env = os.environ if env is None else env
+        """The declaration from flags and the MAILBEACON_* settings the deployer holds."""
         try:
             retention = int(
                 retention_days or env.get("MAILBEACON_RETENTION_DAYS") or DEFAULT_RETENTION.days
@@ -454,7 +462,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
         "# Pub/Sub topics, with a dead-letter topic for each consumer",
     ]
     for topic in SUBSCRIBERS:
-        for name in (f"mailbeacon-{topic}", f"mailbeacon-{topic}-dead"):
+        for name in (TOPIC_IDS[topic], f"{TOPIC_IDS[topic]}-dead"):
             lines.append(
                 f"gcloud pubsub topics describe {name} {p} >/dev/null 2>&1 || "
                 f"gcloud pubsub topics create {name} {p}"
@@ -496,7 +504,8 @@ def plan(config: DeployConfig, *, source: Path) -> str:
         " attempts"
     )
     for topic, fn_name in SUBSCRIBERS.items():
-        sub, dead = f"mailbeacon-{topic}-{fn_name.replace('_', '-')}", f"mailbeacon-{topic}-dead"
+        sub = f"{TOPIC_IDS[topic]}-{fn_name.replace('_', '-')}"
+        dead = f"{TOPIC_IDS[topic]}-dead"
         url = (
             f"$(gcloud functions describe {fn_name} --gen2 --region={region} {p} "
             "--format='value(serviceConfig.uri)')"
@@ -618,9 +627,18 @@ def deploy(config: DeployConfig, *, source_dir: Path, dry_run: bool) -> int:
     """Assemble the source folder, then print the plan (dry run) or run it."""
     script = plan(config, source=source_dir)
     assemble_source(source_dir)
+    unusual = not _PROJECT.match(config.project.rpartition(":")[2])
     if dry_run:
+        if unusual:
+            print(
+                f"mailbeacon: warning: {config.project!r} is not a project id Google issues"
+                " (6-30 lowercase letters, digits, hyphens); gcloud will refuse it",
+                file=sys.stderr,
+            )
         sys.stdout.write(script)
         return 0
+    if unusual:
+        raise InvalidInput(f"not a Google Cloud project id: {config.project!r}")
     if shutil.which("gcloud") is None:
         raise InvalidInput("gcloud is not installed (https://cloud.google.com/sdk)")
     return subprocess.run(["bash", "-c", script], check=False).returncode

@@ -102,7 +102,8 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         banner = "!" * 72
         print(
             f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
-            f" that user.\n! Never expose this server to anyone else.\n{banner}",
+            f" that user,\n! and /dashboard/signin signs anyone in as anyone."
+            f"\n! Never expose this server to anyone else.\n{banner}",
             file=sys.stderr,
             flush=True,
         )

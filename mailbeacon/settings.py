@@ -90,7 +90,7 @@ class WebhookRules:
     def _allowed(self, hostname: str, port: int | None) -> bool:
         for entry in self.allow_hosts:
             host, _, wanted = entry.strip().lower().rpartition(":")
-            if not host or not wanted.isdigit():  # "host" alone: any port
+            if not host or not (wanted.isascii() and wanted.isdigit()):  # "host" alone: any port
                 host, wanted = entry.strip().lower(), ""
             host = host.strip("[]")
             if hostname == host and (not wanted or port == int(wanted)):

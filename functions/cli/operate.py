@@ -58,9 +58,10 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from ..deploy import DeployConfig, deploy
+    from ..config import load_deploy_config
+    from ..deploy import deploy
 
-    config = DeployConfig.from_env(
+    config = load_deploy_config(
         args.project,
         args.region,
         public_url=args.public_url,

@@ -62,7 +62,7 @@ def test_deploy_dry_run_works_from_an_installed_wheel(tmp_path: Path) -> None:
             str(site),
             "deploy",
             "--project",
-            "acme-mail-1",
+            "p",  # the issue's own command: shown with a warning, refused only when run
             "--region",
             "europe-west1",
             "--dry-run",
@@ -75,6 +75,7 @@ def test_deploy_dry_run_works_from_an_installed_wheel(tmp_path: Path) -> None:
         env={k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")},
     )
     assert result.returncode == 0, result.stderr
+    assert "not a project id Google issues" in result.stderr
     assert "gcloud firestore indexes composite create" in result.stdout
     assert "gcloud functions deploy pixel" in result.stdout
     requirements = (tmp_path / "src" / "requirements.txt").read_text().splitlines()

@@ -411,3 +411,18 @@ def test_bad_arguments_are_refused_in_one_line_and_nothing_is_written(tmp_path: 
         assert len(result.stderr.strip().splitlines()) == 1
         assert result.stdout == ""
     assert not (tmp_path / "src").exists()
+
+
+def test_a_project_id_google_would_not_issue_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(
+        "deploy", "--project", "p", "--region", "europe-west1", "--source-dir", str(tmp_path / "s"),
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == "mailbeacon: not a Google Cloud project id: 'p'"
+    for hostile in ("p; rm -rf /", "$(id)", "P-UPPER"):
+        bad = run_cli("deploy", "--project", hostile, "--region", "europe-west1", "--dry-run",
+                      data_dir=tmp_path)  # fmt: skip
+        assert bad.returncode == 2 and "not a Google Cloud project id" in bad.stderr
