@@ -46,7 +46,6 @@ LEFT_OUT = (
     "functions/cli",
     "functions/deploy.py",
     "functions/front.py",
-    "functions/rehearse.py",
     "functions/rehearsal",
     "functions/server.py",
     "functions/cloud_files",
@@ -113,6 +112,9 @@ SETTINGS = (
     "MAILBEACON_WORKSPACE_DOMAINS",
     "MAILBEACON_ALERT_EMAIL_DOMAINS",
     "MAILBEACON_SIGNIN_CLIENT_ID",
+    "MAILBEACON_GMAIL_WATCH_TOPIC",
+    "MAILBEACON_GMAIL_LABELS",
+    "MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT",
 )
 
 
@@ -276,6 +278,7 @@ class DeployConfig:
             "dashboard link": f"{self.base('dashboard')}/dashboard/messages/ID?key=KEY",
             "dashboard sign-in redirect": f"{self.base('dashboard')}/dashboard/signin/callback",
             "api": f"{self.base('dashboard')}/api/v1/messages",
+            "gmail push": f"{self.base('dashboard')}/gmail/push",
         }
         for route in ROUTES:
             urls[f"add-on {route}"] = f"{self.base('addon')}/addon/{route}"
@@ -315,6 +318,7 @@ class DeployConfig:
             "MAILBEACON_CHAT_URL": (self.base("chat"),),
             "MAILBEACON_SLACK_URL": (self.base("slack"),),
             "MAILBEACON_DASHBOARD_URL": (self.base("dashboard"),),
+            "MAILBEACON_GMAIL_URL": (self.base("dashboard"),),  # /gmail/push is served there
             "MAILBEACON_RETENTION_DAYS": (str(self.retention_days),),
             "MAILBEACON_DIGEST_HOUR": (str(self.digest_hour),),
             "MAILBEACON_TRUST_PROXY": ("1",),
@@ -624,23 +628,33 @@ def assemble_source(target: Path) -> Path:
 
 
 def deploy(config: DeployConfig, *, source_dir: Path, dry_run: bool) -> int:
-    """Assemble the source folder, then print the plan (dry run) or run it."""
+    """Assemble the source folder, then print the plan (dry run) or run it. What would make
+    the deployment fail or useless is a warning in a dry run and refused, before anything is
+    written, in a real one."""
     script = plan(config, source=source_dir)
+    problems = []
+    if not _PROJECT.match(config.project.rpartition(":")[2]):
+        problems.append(
+            f"{config.project!r} is not a project id Google issues"
+            " (6-30 lowercase letters, digits, hyphens); gcloud will refuse it"
+        )
+    if "MAILBEACON_WORKSPACE_DOMAINS" not in dict(config.settings):
+        problems.append(
+            "MAILBEACON_WORKSPACE_DOMAINS is not set: the add-on would admit nobody"
+            " (export it, e.g. MAILBEACON_WORKSPACE_DOMAINS=example.com)"
+        )
+    if problems and not dry_run:
+        if problems[0].startswith(repr(config.project)):
+            raise InvalidInput(f"not a Google Cloud project id: {config.project!r}")
+        raise InvalidInput(problems[0])
+    if not dry_run and shutil.which("gcloud") is None:
+        raise InvalidInput("gcloud is not installed (https://cloud.google.com/sdk)")
     assemble_source(source_dir)
-    unusual = not _PROJECT.match(config.project.rpartition(":")[2])
     if dry_run:
-        if unusual:
-            print(
-                f"mailbeacon: warning: {config.project!r} is not a project id Google issues"
-                " (6-30 lowercase letters, digits, hyphens); gcloud will refuse it",
-                file=sys.stderr,
-            )
+        for problem in problems:
+            print(f"mailbeacon: warning: {problem}", file=sys.stderr)
         sys.stdout.write(script)
         return 0
-    if unusual:
-        raise InvalidInput(f"not a Google Cloud project id: {config.project!r}")
-    if shutil.which("gcloud") is None:
-        raise InvalidInput("gcloud is not installed (https://cloud.google.com/sdk)")
     return subprocess.run(["bash", "-c", script], check=False).returncode
 
 

@@ -289,6 +289,7 @@ def test_every_url_the_product_emits_reaches_the_function_that_serves_it() -> No
         "slack interactivity": ("slack", "/slack/interactivity"),
         "add-on compose/track": ("addon", "/addon/compose/track"),
         "dashboard link": ("dashboard", "/dashboard/messages/ID"),
+        "gmail push": ("dashboard", "/gmail/push"),
     }
     for public_url in (None, "https://track.example.com"):
         config = DeployConfig("acme-mail-1", "europe-west1", public_url=public_url)
