@@ -38,6 +38,8 @@ from mailbeacon.policy import (
     update_policy,
 )
 from mailbeacon.privacy import export_user
+from mailbeacon.records import Namespace
+from mailbeacon.sentwatch import set_label_opt_in
 
 from ..bootstrap import App
 from . import charts
@@ -445,6 +447,18 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             return domain_page(policy, 400, problem=str(exc))
         return domain_page(updated, saved=True)
 
+    # Gmail labels: the user's own opt-in (the operator set up gmail.modify delegation)
+    @bp.post("/dashboard/settings/gmail-labels")
+    def gmail_labels() -> Response:
+        if not g.user:
+            return signed_out()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        if not app.config.sentwatch.labels:
+            return not_found()
+        set_label_opt_in(app.records, g.user, request.form.get("labels") == "on", app.clock.now())
+        return redirect("/dashboard/settings", 303)  # type: ignore[return-value]
+
     # privacy: a user's own data, all of it
     @bp.get("/dashboard/export")
     def export() -> Response:
@@ -466,6 +480,9 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         extra.setdefault("values", _form_values(settings))
         extra.setdefault("errors", {})
         extra["settings"] = settings
+        if app.config.sentwatch.labels:  # offered only when the operator turned labels on
+            labels = app.records.get_record(Namespace.LABEL_OPT_IN, g.user.lower())
+            extra["gmail_labels"] = labels is not None
         return render("settings.html", status, tokens=tokens, choices=CHOICES, **extra)
 
     @bp.post("/dashboard/settings")

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -572,11 +572,14 @@ class FirestoreStore:
     def purge_domain(self, domain: str, before: datetime) -> int:
         """One query of the events older than ``before`` (all domains: Firestore cannot match
         an owner's domain), each message's owner read once; the domain's are deleted."""
-        from google.cloud.firestore import FieldFilter
+        from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import DELETE_FIELD, FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
 
         query = self._col("events").where(filter=FieldFilter("at", "<", before))
         owners: dict[str, str | None] = {}
         doomed = []
+        by_message: dict[str, list[str]] = {}
         with self._translated("purge_domain"):
             for snap in query.select(["message_id"]).stream(**self._rpc):
                 message_id = snap.get("message_id")
@@ -586,7 +589,21 @@ class FirestoreStore:
                 owner = owners[message_id]
                 if owner is not None and owner.rpartition("@")[2] == domain.lower():
                     doomed.append(snap.reference)
+                    by_message.setdefault(message_id, []).append(self._unquote(snap.id))
             self._delete_all(doomed)
+            # The copies in each message's ``recent`` map (the classifier's context) go too.
+            for message_id, ids in by_message.items():
+                update = {FieldPath("recent", i).to_api_repr(): DELETE_FIELD for i in ids}
+                with suppress(NotFound):
+                    self._message_ref(message_id).update(update, **self._rpc)
+                self._seen.pop(message_id, None)
+                gone = set(ids)
+                with self._lock:
+                    kept = [(t, e) for t, e in self._fresh.get(message_id, ()) if e.id not in gone]
+                    if kept:
+                        self._fresh[message_id] = kept
+                    else:
+                        self._fresh.pop(message_id, None)
         return len(doomed)
 
     def _delete_all(self, refs: list[Any]) -> None:

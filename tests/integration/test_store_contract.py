@@ -413,6 +413,8 @@ def test_purge_domain_removes_only_that_domains_older_events(any_store: Storage)
         any_store.add_event(aged_event(m.id, 2))
     assert any_store.purge_domain(name, NOW - timedelta(days=30)) == 1
     assert [e.at for e in any_store.list_events(mine.id)] == [NOW - timedelta(days=2)]
+    context = any_store.get_context(mine.id)  # the classifier's copy is purged as well
+    assert context is not None and [e.at for e in context.earlier] == [NOW - timedelta(days=2)]
     assert len(any_store.list_events(theirs.id)) == 2
 
 
