@@ -32,7 +32,7 @@ from mailbeacon.sentwatch import (
     renew_watches,
     watched_users,
 )
-from mailbeacon.services import Classifier, Urls, process_hit
+from mailbeacon.services import Classifier, Urls, process_hit, process_hits
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
 from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
@@ -164,6 +164,17 @@ class App:
             self.bus,
             self.classifier,
             payload,
+            retention=self.config.core.retention,
+            retention_for=self.retention_for,
+        )
+
+    def handle_hits(self, payloads: list[dict[str, Any]]) -> None:
+        """A batch of hits: one context read per message, one transaction locally."""
+        process_hits(
+            self.store,
+            self.bus,
+            self.classifier,
+            payloads,
             retention=self.config.core.retention,
             retention_for=self.retention_for,
         )
@@ -421,7 +432,7 @@ def bootstrap(
     )
     if worker is not None:
         for topic, handler in app.handlers.items():
-            worker.subscribe(topic, handler)
+            worker.subscribe(topic, handler, batch=app.handle_hits if topic == HITS else None)
     if worker is not None:  # started by `serve` only, never by a one-shot command
         from notifier.digest import DigestScheduler
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BusUnavailable, RetryLater
-from . import Handler
+from . import HITS, BatchHandler, Handler
 
 
 @dataclass
@@ -55,8 +55,18 @@ class MemoryBus:
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [payload for t, payload in self.published if t == topic]
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
+        """In memory every message is delivered on its own: ``batch`` is not needed."""
         self.handlers[topic] = handler
+
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                payload
+                for m in self._queue
+                if m.topic == HITS
+                and message_id in (None, (payload := json.loads(m.payload)).get("message_id"))
+            ]
 
     def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
         """Deliver, once each and in this thread, the messages ready now; returns how many.

@@ -60,12 +60,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE records (
         namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
         PRIMARY KEY (namespace, key));
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, available_at REAL NOT NULL,
-        leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0);
-    CREATE INDEX outbox_ready ON outbox (dead, topic, available_at);
     """,
+    # The bus's tables (outbox, spool cursor) are the bus's: bus/local.py creates them. Data
+    # dirs made before that have an outbox from migration 1, with the same definition.
     # 2: summaries kept as events arrive (the dashboard's list) and daily counters (overview).
     """
     ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'sent';
@@ -294,17 +291,38 @@ class Database:
             self._local.conn = conn
         return conn
 
+    @property
+    def full_sync(self) -> bool:
+        """Whether writes must survive power loss (MAILBEACON_SQLITE_SYNC=FULL)."""
+        return self._sync == "FULL"
+
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back."""
+    def write(self, *, deferred: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back.
+
+        Inside another ``write`` of the same thread it joins the outer transaction, so a
+        caller can make several writes (a batch of hits, its events and the bus cursor) one
+        atomic commit. ``deferred`` takes SQLite's write lock at the first write rather than
+        at the start, so reads and computation before it do not hold other processes' writers
+        up; if another process wrote in between, that first write fails (StoreUnavailable)
+        and the caller retries.
+        """
         conn = self.connection()
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
         if not self._write_lock.acquire(timeout=self.busy_timeout_ms / 1000):
             raise StoreUnavailable("database busy: timed out waiting for the write lock")
         try:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"database busy: {_describe(exc)}") from exc
+            self._local.depth = 1
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -315,6 +333,7 @@ class Database:
                 _rollback(conn)
                 raise
         finally:
+            self._local.depth = 0
             self._write_lock.release()
 
     def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -566,10 +585,14 @@ class SqliteStore:
                 for table in ("events", "links", "self_views", "human_devices"):
                     conn.execute(f"DELETE FROM {table} WHERE message_id IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
-                removed.pending_hits += conn.execute(
-                    f"DELETE FROM outbox WHERE json_extract(payload, '$.message_id') IN ({marks})",
-                    chunk,
-                ).rowcount
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").fetchone():
+                    # the bus's table, when this database has one (hits in the spool are
+                    # dropped by the worker: their message no longer exists)
+                    removed.pending_hits += conn.execute(
+                        "DELETE FROM outbox WHERE json_extract(payload, '$.message_id')"
+                        f" IN ({marks})",
+                        chunk,
+                    ).rowcount
             conn.execute("DELETE FROM day_counts WHERE owner = ?", (owner,))
             removed.settings = conn.execute(
                 "DELETE FROM settings WHERE user = ?", (owner,)

@@ -126,11 +126,15 @@ class LocalRig(Rig):
         self.time.t += seconds
 
     def break_publishing(self) -> None:
-        """Another process holds the database's write lock past the busy timeout."""
+        """Another process holds the database's write lock past the busy timeout (outbox
+        topics), and the hit spool's directory cannot be created (hits)."""
         self.locker = sqlite3.connect(self.path, isolation_level=None)
         self.locker.execute("BEGIN EXCLUSIVE")
+        self.bus.spool_dir.write_text("not a directory")
 
     def repair(self) -> None:
+        if self.bus.spool_dir.is_file():
+            self.bus.spool_dir.unlink()
         if self.locker is not None:
             self.locker.execute("ROLLBACK")
             self.locker.close()
