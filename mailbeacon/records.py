@@ -42,6 +42,10 @@ class Namespace(StrEnum):
     """key ``{user}|{token id}``: the token's name, creation time and hash."""
     DASHBOARD_SESSIONS = "dashboard-sessions"
     """key SHA-256 of a session id: the signed-in user and the session's expiry."""
+    PUSH_SUBSCRIPTIONS = "push-subscriptions"
+    """key ``{user}|{subscription id}``: a browser's Web Push subscription (push.py)."""
+    LIVE_EVENTS = "live-events"
+    """key ``{owner}|{processed at}|{event id}``: the last minutes of events, for live pages."""
 
 
 class Records(Protocol):

@@ -223,11 +223,13 @@ def process_hit(
     payload: dict[str, Any],
     *,
     retention: timedelta = DEFAULT_RETENTION,
+    stored: Callable[[Message, Event], None] | None = None,
 ) -> Event | None:
     """Classify a hit and store it as an event, once, however often it is delivered.
 
     Human events are handed to the notifier every time (it is idempotent per event and
-    channel), so a crash between storing and handing over loses no alert.
+    channel), so a crash between storing and handing over loses no alert. ``stored`` is told
+    of each event once it is stored (the live dashboard's feed).
     """
     try:
         hit = Hit.from_dict(payload)
@@ -257,6 +259,8 @@ def process_hit(
         expires_at=hit.at + retention,
     )
     store.add_event(event)
+    if stored is not None:
+        stored(message, event)
     if event.verdict is Verdict.HUMAN:
         bus.publish(NOTIFY, {"event_id": event.id, "message_id": message.id})
     return event
