@@ -84,23 +84,20 @@ def stream(
     *,
     lifetime: float = STREAM_SECONDS,
 ) -> Iterator[str]:
-    """The stream's body; the caller has taken a slot from ``hub`` and this gives it back."""
-    try:
+    """The stream's body (the caller gives the hub's slot back when the response closes)."""
+    events, cursor = live.since(records, owner, cursor, now())
+    yield f"retry: {RECONNECT_MS}\n\n"
+    yield sse("hello", {"cursor": cursor}, cursor)
+    deadline = time.monotonic() + lifetime
+    version = hub.version
+    seen: set[str] = set()  # since() looks back a little: each event is sent once
+    while True:
+        for item in events:
+            if item["id"] not in seen:
+                seen.add(item["id"])
+                yield sse("mailbeacon", item, cursor)
+        left = deadline - time.monotonic()
+        if left <= 0 or hub.closed:
+            return
+        version = hub.wait(version, min(RECHECK_SECONDS, left))
         events, cursor = live.since(records, owner, cursor, now())
-        yield f"retry: {RECONNECT_MS}\n\n"
-        yield sse("hello", {"cursor": cursor}, cursor)
-        deadline = time.monotonic() + lifetime
-        version = hub.version
-        seen: set[str] = set()  # since() looks back a little: each event is sent once
-        while True:
-            for item in events:
-                if item["id"] not in seen:
-                    seen.add(item["id"])
-                    yield sse("mailbeacon", item, cursor)
-            left = deadline - time.monotonic()
-            if left <= 0 or hub.closed:
-                return
-            version = hub.wait(version, min(RECHECK_SECONDS, left))
-            events, cursor = live.since(records, owner, cursor, now())
-    finally:
-        hub.release()

@@ -376,12 +376,14 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         if not app.live.acquire():
             return json_answer(503, "too many live pages open: poll /dashboard/live/poll")
         body = stream(app.records, app.live, g.user, cursor, app.clock.now)
-        return Response(
+        response = Response(
             body,
             200,
             {"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
             mimetype="text/event-stream",
         )
+        response.call_on_close(app.live.release)  # also when the body never started
+        return response
 
     @bp.get("/dashboard/live/poll")
     def live_poll() -> Response:

@@ -567,3 +567,17 @@ def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issue
     text = ui.text_of(ui.the_card(post(web, issuer, "/addon/detail", press)))
     assert "Open · self" in text and "right after you opened your own copy" in text
     assert "Not opened yet" in text  # the sender's own view is not an open
+
+
+def test_the_settings_card_shows_the_browsers_web_push_reaches(web, app, issuer):
+    from mailbeacon.push import EndpointRules, add_subscription
+    from tests.support.push_service import BrowserKeys
+
+    card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
+    assert "Browser notifications (Web Push)" in ui.text_of(card) and "Off" in ui.text_of(card)
+    for name in ("laptop", "phone"):
+        body = BrowserKeys().subscription(f"https://fcm.googleapis.com/fcm/send/{name}")
+        add_subscription(app.records, USER, body, EndpointRules(), app.clock.now())
+    card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
+    assert "2 browsers" in ui.text_of(card)
+    assert '"url": "https://mb.example.com/dashboard/settings"' in json.dumps(card)

@@ -378,3 +378,75 @@ def test_the_feed_forgets_old_entries(rig: Rig) -> None:
     rig.open(tracked, user_agent="python-requests/2.32")
     rig.settle()
     assert len(rig.app.store.list_records("live-events", prefix="ana@example.com|")) == 1
+
+
+# the dashboard's side: the session-authenticated routes the page's script uses
+
+
+def signed_in(rig: Rig, email: str = "ana@example.com") -> str:
+    """Sign the rig's test client in through the dev form; returns the page's CSRF token."""
+    web = rig.web
+    token = re.search(r'name="csrf" value="([^"]+)"', web.get("/dashboard/signin").text)
+    assert token is not None
+    web.post("/dashboard/signin/dev", data={"email": email, "csrf": token.group(1)})
+    page = web.get("/dashboard/settings").text
+    found = re.search(r'name="mailbeacon-csrf" content="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_page_subscribes_with_its_csrf_token_and_settings_list_it(
+    rig: Rig, push: PushService
+) -> None:
+    csrf = signed_in(rig)
+    body = push.subscribe("laptop")
+    refused = rig.web.post("/dashboard/push/subscriptions", json=body)
+    assert refused.status_code == 403  # a cross-site page cannot subscribe someone
+    made = rig.web.post("/dashboard/push/subscriptions", json=body, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201
+    key = rig.web.get("/dashboard/push/key").get_json()
+    assert key == rig.web.get("/api/v1/push/key", headers=ANA).get_json()
+    page = rig.web.get("/dashboard/settings").text
+    assert push.url.removeprefix("http://") in page and "/push/laptop" not in page
+    remove = re.search(r'action="(/dashboard/settings/push/[^"]+/remove)"', page)
+    assert remove is not None
+    form = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert form is not None
+    assert rig.web.post(remove.group(1), data={"csrf": form.group(1)}).status_code == 303
+    assert "No browser yet." in rig.web.get("/dashboard/settings").text
+
+
+def test_the_stream_sends_new_events_and_is_bounded(rig: Rig) -> None:
+    signed_in(rig)
+    page = rig.web.get("/dashboard/messages").text
+    cursor = re.search(r'data-cursor="([^"]+)"', page)
+    assert cursor is not None and 'data-live="stream"' in page
+    tracked = rig.track()
+    rig.open(tracked)
+    rig.settle()
+    opened = []
+    for _ in range(2):
+        response = rig.web.get(f"/dashboard/live/stream?cursor={cursor.group(1)}", buffered=False)
+        assert response.mimetype == "text/event-stream"
+        opened.append(response)
+    chunks = (chunk.decode() for chunk in opened[0].response)
+    assert next(chunks).startswith("retry:")
+    assert next(chunks).startswith("event: hello")
+    message = next(chunks)
+    assert message.startswith("event: mailbeacon\nid: ")
+    assert '"subject":"Quarterly plan"' in message and '"human":true' in message
+    third = rig.web.get("/dashboard/live/stream")
+    assert third.status_code == 503  # cheroot's threads are for pixels: the page polls instead
+    opened[0].close()
+    again = rig.web.get("/dashboard/live/stream", buffered=False)
+    assert again.status_code == 200
+    again.close()
+    opened[1].close()
+    polled = rig.web.get(f"/dashboard/live/poll?cursor={cursor.group(1)}").get_json()
+    assert [e["message_id"] for e in polled["events"]] == [tracked.message.id]
+    from functions.app import create_app
+
+    stranger = create_app(rig.app).test_client()  # no session
+    assert stranger.get("/dashboard/live/poll").status_code == 401
+    assert stranger.get("/dashboard/live/stream").status_code == 401
+    assert stranger.post("/dashboard/push/subscriptions", json={}).status_code == 401
