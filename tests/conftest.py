@@ -46,13 +46,37 @@ STORE_FACTORIES["firestore"] = _firestore
 NEEDS_EMULATORS = {"firestore"}
 
 
-@pytest.fixture(params=sorted(STORE_FACTORIES))
+def backend_params(names: list[str], needs_emulators: set[str]) -> list[pytest.ParameterSet]:
+    """Parametrise over backends, marking those that need the emulators (``-m "not emulators"``
+    then runs the rest without java)."""
+    return [
+        pytest.param(name, marks=[pytest.mark.emulators] if name in needs_emulators else [])
+        for name in names
+    ]
+
+
+@pytest.fixture(params=backend_params(sorted(STORE_FACTORIES), NEEDS_EMULATORS))
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param in NEEDS_EMULATORS:
         request.getfixturevalue("emulators").reset_firestore()
     store = STORE_FACTORIES[request.param](tmp_path)
     yield store
     store.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test that starts the emulators without the ``emulators`` marker, so that
+    ``-m "not emulators"`` really runs without java."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "emulators" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker("emulators") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests use the emulators fixture without @pytest.mark.emulators: " + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture

@@ -92,7 +92,8 @@ def _networks(source: CatalogSource, url: str) -> tuple[list[str], str]:
     if source.format == "azure-service-tag":
         if not text.lstrip().startswith("{"):
             # the landing page: follow its link to this week's ServiceTags_Public_*.json
-            link = _SERVICE_TAGS_LINK.search(text)
+            # the link sits in an href or, escaped, in the page's embedded JSON
+            link = _SERVICE_TAGS_LINK.search(text.replace("\\/", "/"))
             if link is None:
                 raise ValueError("no ServiceTags_Public_*.json link on the page")
             url = urllib.parse.urljoin(url, link.group(0))

@@ -126,22 +126,20 @@ def automated_user_agent(facts: Facts) -> Classification | None:
     """Scanner markers (warmbly abuse.rs), tool and crawler user agents, or none at all; a
     tool on a scanner network is that scanner."""
     kind = facts.ua.kind
-    scanners = _net_reasons(facts, "scanner")
     if kind == "scanner":
-        return _result(Verdict.SCANNER, facts, facts.ua.reason, *scanners)
+        return _result(Verdict.SCANNER, facts, facts.ua.reason, *_net_reasons(facts, "scanner"))
+    if kind not in ("bot", "empty", "unknown", "bare-mozilla"):
+        return None
     in_window = _net_reasons(facts, "scanner", "certain") or (
         _net_reasons(facts, "scanner", "probable")
         if facts.age < facts.policy.probable_window
         else ()
     )
-    crawler = "bot" in facts.ua.family.lower()  # Googlebot, bingbot: crawlers, not scanners
-    if kind in ("bot", "empty", "unknown", "bare-mozilla") and in_window and not crawler:
+    if in_window and "bot" not in facts.ua.family.lower():  # Googlebot, bingbot: crawlers
         # a tool on a mail-security or scanning network is that scanner (emdash #3298:
         # headless Chrome from Microsoft's network 22 s after sending)
         return _result(Verdict.SCANNER, facts, facts.ua.reason, *in_window)
-    if kind in ("bot", "empty", "unknown", "bare-mozilla"):
-        return _result(Verdict.BOT, facts, facts.ua.reason, *_net_reasons(facts, "crawler"))
-    return None
+    return _result(Verdict.BOT, facts, facts.ua.reason, *_net_reasons(facts, "crawler"))
 
 
 def crawler_network(facts: Facts) -> Classification | None:
@@ -188,12 +186,15 @@ def paired_click(facts: Facts) -> Classification | None:
     one is a time-of-click scanner (karaoke-gen PR #870, emdash #3298). This click is the
     machine when it carries more machine evidence (`pairing.machine_of`); otherwise the other
     one is, and hindsight (`reconcile`) labels it, keeping this person."""
-    me = facts.side()
-    for event in facts.nearby_clicks(facts.policy.pair_window):
-        if event.link_index != facts.hit.link_index or event.verdict in MACHINE:
-            continue
+    nearby = [
+        e
+        for e in facts.nearby_clicks(facts.policy.pair_window)
+        if e.link_index == facts.hit.link_index and e.verdict not in MACHINE
+    ]
+    me = facts.side() if nearby else None
+    for event in nearby:
         other = facts.event_side(event)
-        if distinct(me, other) and machine_of(other, me) is me:
+        if me is not None and distinct(me, other) and machine_of(other, me) is me:
             return _result(Verdict.SCANNER, facts, "paired-click", facts.ua.reason)
     return None
 

@@ -53,6 +53,11 @@ PAGES = {
     "/barracuda.html": (200, HTML),
     "/empty.html": (200, "<p>moved</p>"),
     "/azure/details.aspx": (200, AZURE_PAGE),
+    "/azure/embedded.aspx": (
+        200,
+        '<script>{"url":"https:\\/\\/example.invalid\\/x"}</script>'
+        '<script>{"file":"\\/download\\/ServiceTags_Public_20261123.json"}</script>',
+    ),
     "/download/ServiceTags_Public_20261123.json": (200, SERVICE_TAGS),
     "/goog.json": (200, GOOG_JSON),
     "/cloud.json": (200, CLOUD_JSON),
@@ -138,7 +143,7 @@ def test_refresh_follows_microsofts_page_and_subtracts_googles_cloud(tmp_path: P
             server,
             tmp_path,
             "microsoft-eop=/azure/details.aspx",
-            "azure-cloud=/azure/details.aspx",
+            "azure-cloud=/azure/embedded.aspx",
             "google-services=/goog.json",
             "google-services:minus=/cloud.json",
         )

@@ -6,51 +6,24 @@ from __future__ import annotations
 import base64
 import email
 import json
-import threading
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from mailbeacon.bus import NOTIFY
 from tests.support.http import LoopbackServer
-from tests.support.processes import free_port
+from tests.support.smtp import Inbox, SmtpServer
 
 from .conftest import Rig
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message; a test may make it refuse recipients."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.refuse = ""
-        self.received = threading.Condition()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
-        if self.refuse:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        with self.received:
-            self.messages.append(envelope)
-            self.received.notify_all()
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    server = SmtpServer().start()
+    yield server.inbox, server.port
+    server.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.support.emulators import Emulators
 from tests.support.processes import wait_until
 
 
+@pytest.mark.emulators
 def test_a_published_payload_arrives_with_kind_and_message_id_attributes(
     emulators: Emulators,
 ) -> None:
@@ -37,6 +38,7 @@ def test_a_published_payload_arrives_with_kind_and_message_id_attributes(
     assert sorted(seen, key=lambda p: p["id"]) == payloads
 
 
+@pytest.mark.emulators
 def test_publishing_to_a_missing_topic_or_a_dead_host_is_bus_unavailable(
     emulators: Emulators,
 ) -> None:

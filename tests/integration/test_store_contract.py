@@ -1,14 +1,30 @@
-"""One contract for every Store: memory, SQLite, and Firestore when its emulator runs."""
+"""One contract for every Store, run on every backend in STORE_FACTORIES (memory, SQLite, and
+Firestore on its emulator, marked ``emulators``): messages, events, self-views, settings, the
+one-read classification context, records (ids and keys awkward for a document store, prefix
+listing in key order), and the dashboard's reads (summaries and day counters kept as events
+arrive, keyed paging, the timeline's pages)."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from mailbeacon.errors import UnknownMessage
-from mailbeacon.model import Event, Link, Message, Notify, QuietHours, Settings, Verdict
+from mailbeacon.model import (
+    Event,
+    Link,
+    Message,
+    Notify,
+    QuietHours,
+    Settings,
+    Strictness,
+    Verdict,
+)
+from mailbeacon.queries import EventKey, MessageQuery, time_key
 from mailbeacon.store import Store
 from mailbeacon.tokens import new_message_id
 
@@ -19,14 +35,16 @@ def owner() -> str:
     return f"owner-{uuid.uuid4().hex[:8]}@example.com"
 
 
-def message(who: str, *, at: datetime = T0, links: tuple[Link, ...] = ()) -> Message:
+def message(
+    who: str, *, at: datetime = T0, links: tuple[Link, ...] = (), sent_at: datetime | None = None
+) -> Message:
     return Message(
         id=new_message_id(),
         owner=who,
         recipients=("a@example.org", "b@example.org"),
         subject="Quarterly numbers",
         created_at=at,
-        sent_at=None,
+        sent_at=sent_at,
         links=links,
     )
 
@@ -163,3 +181,154 @@ def test_list_events_with_a_limit_keeps_the_latest_in_time_order(any_store: Stor
     assert any_store.list_events(m.id, limit=5) == events[-5:]
     assert any_store.list_events(m.id, limit=50) == events
     assert any_store.list_events(m.id) == events
+
+
+def test_awkward_ids_are_just_unknown(any_store: Store) -> None:
+    m = message(owner(), sent_at=T0 + timedelta(minutes=1))
+    any_store.add_message(m)
+    assert any_store.get_message(m.id) == m
+    assert any_store.get_message("no-such-message") is None
+    assert any_store.get_message("with/slash") is None
+
+
+def test_self_views_are_listed_in_time_order(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=7))
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=2))
+    assert any_store.list_self_views(m.id) == [T0 + timedelta(minutes=2), T0 + timedelta(minutes=7)]
+    assert any_store.list_self_views("unknown") == []
+
+
+def test_context_brings_message_events_self_views_and_strictness(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    any_store.put_settings(Settings(user=m.owner, strictness=Strictness.STRICT))
+    events = [event(m.id, T0 + timedelta(seconds=s)) for s in (30, 10, 20)]
+    for e in events:
+        any_store.add_event(e)
+    any_store.add_self_view(m.id, T0 + timedelta(minutes=1))
+    context = any_store.get_context(m.id)
+    assert context is not None
+    assert context.message == m
+    assert list(context.earlier) == sorted(events, key=lambda e: e.at)
+    assert context.self_views == (T0 + timedelta(minutes=1),)
+    assert context.strictness is Strictness.STRICT
+    assert any_store.get_context("unknown") is None
+
+
+def test_record_keys_with_slashes_and_dots(any_store: Store) -> None:
+    ns = f"ns-{secrets.token_hex(3)}"
+    value = {"team": "T1", "nested": {"list": [[1, 2], ["x"]]}, "n": 1.5, "none": None}
+    assert any_store.get_record(ns, "a/b.c") is None
+    any_store.put_record(ns, "a/b.c", value)
+    assert any_store.get_record(ns, "a/b.c") == value
+    assert any_store.add_record(ns, "a/b.c", {"other": 1}) is False
+    assert any_store.get_record(ns, "a/b.c") == value
+    assert any_store.add_record(ns, "..", {"dots": True}) is True
+    any_store.put_record(ns, "a/b.c", {"v": 2})
+    assert any_store.get_record(ns, "a/b.c") == {"v": 2}
+    any_store.delete_record(ns, "a/b.c")
+    any_store.delete_record(ns, "never-there")
+    assert any_store.get_record(ns, "a/b.c") is None
+    assert any_store.get_record(ns, "..") == {"dots": True}
+
+
+def test_records_list_by_prefix_in_key_order(any_store: Store) -> None:
+    ns = f"ns-{secrets.token_hex(3)}"
+    for key in ("user:b", "user:a", "userx", "team:1", "user:ü"):
+        any_store.put_record(ns, key, {"k": key})
+    any_store.put_record(ns + "-other", "user:z", {"k": "elsewhere"})
+    assert [k for k, _ in any_store.list_records(ns, "user:")] == ["user:a", "user:b", "user:ü"]
+    assert [k for k, _ in any_store.list_records(ns)] == [
+        "team:1",
+        "user:a",
+        "user:b",
+        "user:ü",
+        "userx",
+    ]
+    assert any_store.list_records(ns, "user:a") == [("user:a", {"k": "user:a"})]
+    assert any_store.list_records(ns, "none") == []
+
+
+# The dashboard's reads ----------------------------------------------------------------------------
+
+
+def test_summary_and_day_counters_follow_each_stored_event(any_store: Store) -> None:
+    who = owner()
+    m = replace(message(who), links=(Link(1, "https://example.com/a"),), sent_at=T0)
+    any_store.add_message(m)
+    opened = T0 + timedelta(hours=2)
+    assert any_store.add_event(event(m.id, opened))
+    any_store.add_event(event(m.id, opened + timedelta(seconds=5)))  # the same device again
+    any_store.add_event(event(m.id, opened + timedelta(minutes=1), verdict=Verdict.PREFETCH))
+    first_click = event(m.id, opened + timedelta(minutes=2), kind="click", link_index=1)
+    any_store.add_event(first_click)
+    assert not any_store.add_event(first_click)  # a redelivery counts nothing
+
+    summary = any_store.get_summary(m.id)
+    assert summary is not None
+    assert (summary.status, summary.human_opens, summary.unique_human_opens) == ("clicked", 2, 1)
+    assert (summary.machine_opens, summary.human_clicks, summary.machine_clicks) == (1, 1, 0)
+    assert summary.first_opened_at == opened
+    assert summary.last_activity_at == opened + timedelta(minutes=2)
+    assert dict(summary.link_clicks) == {1: 1}
+
+    day = T0.date().isoformat()
+    counts = any_store.day_counts(who, day, day)[day]
+    assert counts["messages"] == 1 and counts["opened"] == 1 and counts["clicked"] == 1
+    assert counts["human_opens"] == 2 and counts["clicks"] == 1 and counts["machine_hits"] == 1
+    assert counts["verdict:prefetch"] == 1 and counts[f"hour:{opened.hour}"] == 2
+    assert counts["client:gmail"] == 2
+    assert any_store.day_counts(owner(), day, day) == {}
+    assert any_store.get_summary("nope") is None
+
+
+def test_listing_filters_sorts_and_pages_by_key(any_store: Store) -> None:
+    who, other = owner(), owner()
+    ms = [
+        replace(message(who, at=T0 + timedelta(minutes=i)), subject=f"Deal {i}") for i in range(5)
+    ]
+    ms[3] = replace(ms[3], subject="Renewal terms", recipients=("zed@acme.test",))
+    for m in ms:
+        any_store.add_message(m)
+    any_store.add_message(message(other))
+    any_store.add_event(event(ms[1].id, T0 + timedelta(hours=3)))
+    any_store.add_event(event(ms[2].id, T0 + timedelta(hours=1), kind="click"))
+
+    def ids(query: MessageQuery) -> list[str]:
+        return [row.message.id for row in any_store.query_messages(who, query)]
+
+    newest = [m.id for m in reversed(ms)]
+    assert ids(MessageQuery(limit=10)) == newest
+    page = any_store.query_messages(who, MessageQuery(limit=2))
+    assert len(page) == 3  # limit + 1 says there is more
+    after = (time_key(page[1].message.created_at), page[1].message.id)
+    assert ids(MessageQuery(limit=2, after=after)) == newest[2:5]
+    assert ids(MessageQuery(sort="oldest", limit=10)) == [m.id for m in ms]
+    idle = max(m.id for m in (ms[0], ms[3], ms[4]))  # no activity: last, by id
+    assert ids(MessageQuery(sort="activity", limit=2)) == [ms[1].id, ms[2].id, idle]
+    assert ids(MessageQuery(status="opened")) == [ms[1].id]
+    assert ids(MessageQuery(status="clicked")) == [ms[2].id]
+    assert ids(MessageQuery(q="renewal")) == [ms[3].id]
+    assert ids(MessageQuery(q="ZED@acme")) == [ms[3].id]
+    assert ids(MessageQuery(q="100%")) == []
+    window = MessageQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
+    assert ids(window) == [ms[2].id, ms[1].id]
+    row = any_store.query_messages(who, MessageQuery(status="opened"))[0]
+    assert row.summary.human_opens == 1 and row.message.subject == "Deal 1"
+
+
+def test_the_timeline_pages_newest_first_and_breaks_ties_by_id(any_store: Store) -> None:
+    m = message(owner())
+    any_store.add_message(m)
+    same = T0 + timedelta(hours=1)
+    stored = [event(m.id, same, id=f"e{i}") for i in range(3)]
+    stored += [event(m.id, T0 + timedelta(hours=2 + i), id=f"f{i}") for i in range(3)]
+    for e in stored:
+        any_store.add_event(e)
+    first = any_store.list_events_page(m.id, limit=4)
+    assert [e.id for e in first] == ["f2", "f1", "f0", "e2"]
+    rest = any_store.list_events_page(m.id, before=EventKey(first[-1].at, first[-1].id), limit=4)
+    assert [e.id for e in rest] == ["e1", "e0"]
+    assert any_store.list_events_page("nope") == []
