@@ -29,6 +29,9 @@ from mailbeacon.model import DEFAULT_RETENTION
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("mailbeacon", "functions", "addon", "notifier")
 SECRET = "mailbeacon-secret"
+VAPID_SECRET = "mailbeacon-vapid"
+"""Web Push's VAPID private key (RFC 8292): browsers' subscriptions are bound to its public key,
+so like the token secret it is made once and never replaced."""
 ACCOUNT = "mailbeacon"
 RUNTIME = "python311"
 APIS = (
@@ -213,6 +216,10 @@ def plan(
         f"gcloud secrets describe {SECRET} {p} >/dev/null 2>&1 || "
         'python3 -c \'import secrets; print("1:" + secrets.token_hex(32), end="")\' | '
         f"gcloud secrets create {SECRET} --replication-policy=automatic --data-file=- {p}",
+        "# The Web Push (VAPID) key: a P-256 private key, made once, never replaced",
+        f"gcloud secrets describe {VAPID_SECRET} {p} >/dev/null 2>&1 || "
+        "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt | "
+        f"gcloud secrets create {VAPID_SECRET} --replication-policy=automatic --data-file=- {p}",
         "# The functions' own service account, with only what they use",
         f"gcloud iam service-accounts describe {sa} {p} >/dev/null 2>&1 || "
         f"gcloud iam service-accounts create {ACCOUNT} --display-name=Mailbeacon {p}",
@@ -222,10 +229,11 @@ def plan(
             f"gcloud projects add-iam-policy-binding {project} --member=serviceAccount:{sa} "
             f"--role={role} --condition=None --quiet >/dev/null"
         )
-    lines.append(
-        f"gcloud secrets add-iam-policy-binding {SECRET} --member=serviceAccount:{sa} "
-        f"--role=roles/secretmanager.secretAccessor {p} >/dev/null"
-    )
+    for secret in (SECRET, VAPID_SECRET):
+        lines.append(
+            f"gcloud secrets add-iam-policy-binding {secret} --member=serviceAccount:{sa} "
+            f"--role=roles/secretmanager.secretAccessor {p} >/dev/null"
+        )
     lines.append("# Every entry point as a 2nd gen function")
     for fn in FUNCTIONS:
         lines.append(
@@ -236,7 +244,8 @@ def plan(
             f"--concurrency={fn.concurrency} --min-instances={fn.min_instances} "
             f"--max-instances={fn.max_instances} --timeout={fn.timeout} "
             f"--set-env-vars={q(_env_list([*env_vars, f'THREADS={fn.concurrency}']))} "
-            f"--set-secrets=MAILBEACON_SECRET={SECRET}:latest {p} --quiet"
+            f"--set-secrets=MAILBEACON_SECRET={SECRET}:latest,"
+            f"MAILBEACON_VAPID_PRIVATE_KEY={VAPID_SECRET}:latest {p} --quiet"
         )
     lines.append("# Push subscriptions: retried with backoff, dead-lettered after 10 attempts")
     for topic, fn_name in SUBSCRIBERS.items():

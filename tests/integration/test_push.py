@@ -336,12 +336,15 @@ def test_the_cloud_key_comes_from_configuration(tmp_path: Path, make_dev_rig: An
         VapidKeys.from_secret("not a key")
 
 
-def test_settings_show_the_browser_count(rig: Rig, push: PushService) -> None:
-    from functions.cli.settings import settings_view
+def test_settings_json_shows_the_browser_count(rig: Rig, push: PushService) -> None:
+    from tests.support.processes import cli_json
 
     subscribe(rig, push, "laptop")
     subscribe(rig, push, "phone")
-    assert settings_view(rig.app, "ana@example.com")["browser"] == {"subscriptions": 2}
+    shown = cli_json("settings", "--user", "ana@example.com", data_dir=rig.app.config.core.data_dir)
+    assert shown["browser"] == {"subscriptions": 2}
+    plain = cli_json("settings", "--user", "eve@example.com", data_dir=rig.app.config.core.data_dir)
+    assert plain["browser"] == {"subscriptions": 0}
 
 
 # the live feed (the short-poll form; the stream is exercised in the browser test)

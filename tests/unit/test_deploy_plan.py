@@ -164,3 +164,21 @@ def test_bad_arguments_are_refused_in_one_line_and_nothing_is_written(tmp_path: 
         assert len(result.stderr.strip().splitlines()) == 1
         assert result.stdout == ""
     assert not (tmp_path / "src").exists()
+
+
+def test_the_web_push_key_is_made_once_and_given_to_every_function(tmp_path: Path) -> None:
+    from notifier.channels.browser import VapidKeys
+
+    lines = _plan(tmp_path)
+    [make] = [ln for ln in lines if "gcloud secrets create mailbeacon-vapid" in ln]
+    assert make.startswith("gcloud secrets describe mailbeacon-vapid ")
+    deploys = [ln for ln in lines if "gcloud functions deploy" in ln]
+    assert deploys and all(
+        "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest" in ln for ln in deploys
+    )
+    assert any("add-iam-policy-binding mailbeacon-vapid" in ln for ln in lines)
+    generate = make.split(" || ", 1)[1].rsplit(" | gcloud", 1)[0]  # the openssl pipeline
+    pem = subprocess.run(generate, shell=True, check=True, capture_output=True, text=True).stdout
+    assert len(VapidKeys.from_secret(pem).public_key) == 87  # a P-256 point, base64url
+    requirements = (tmp_path / "src" / "requirements.txt").read_text()
+    assert "pywebpush" in requirements
