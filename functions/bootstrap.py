@@ -319,7 +319,7 @@ def build_notifier(
         window=settings.coalesce_window,
         config=settings,
         publish_digest=lambda payload: bus.publish(DIGEST, payload),
-        home_url=f"{urls.base_url}/dashboard/messages",
+        dashboard_home=lambda: f"{urls.base_url}/dashboard/messages",
     )
 
 

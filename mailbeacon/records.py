@@ -46,6 +46,8 @@ class Namespace(StrEnum):
     """key ``{user}|{subscription id}``: a browser's Web Push subscription (push.py)."""
     LIVE_EVENTS = "live-events"
     """key ``{owner}|{processed at}|{event id}``: the last minutes of events, for live pages."""
+    LIVE_SWEPT = "live-swept"
+    """key owner: when that owner's live feed was last swept of old entries."""
 
 
 class Records(Protocol):

@@ -453,3 +453,20 @@ def test_the_stream_sends_new_events_and_is_bounded(rig: Rig) -> None:
     assert stranger.get("/dashboard/live/poll").status_code == 401
     assert stranger.get("/dashboard/live/stream").status_code == 401
     assert stranger.post("/dashboard/push/subscriptions", json={}).status_code == 401
+
+
+def test_the_feed_reads_across_minutes_and_only_recent_minutes(rig: Rig) -> None:
+    from mailbeacon import live
+
+    tracked = rig.track()
+    rig.clock.advance(seconds=50)
+    rig.open(tracked)
+    rig.settle()  # processed at 09:00:50
+    _, cursor = live.since(rig.app.records, "ana@example.com", None, rig.clock.now())
+    rig.clock.advance(seconds=20)
+    rig.open(tracked, user_agent="python-requests/2.32")
+    rig.settle()  # processed at 09:01:10, the next minute
+    events, _ = live.since(rig.app.records, "ana@example.com", cursor, rig.clock.now())
+    assert events[-1]["human"] is False  # (the open at the cursor may repeat: overlap)
+    rig.clock.advance(hours=2)  # a page back from sleep reads at most the last 15 minutes
+    assert live.since(rig.app.records, "ana@example.com", cursor, rig.clock.now())[0] == []
