@@ -174,3 +174,40 @@ def test_pages_carry_no_inline_script(dev_server: ServerProcess, context: Browse
     with urllib.request.urlopen(f"{dev_server.url}/dashboard/signin") as response:
         csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_serve_pushes_a_human_open_to_a_subscribed_push_service(
+    dev_server: ServerProcess,
+) -> None:
+    """What an outside push service sees: it subscribes through the API with its own keys."""
+    from tests.support.processes import wait_until
+    from tests.support.push_service import PushService
+
+    service = PushService().start()
+    try:
+        who = {"Authorization": f"Bearer dev:{USER}", "Content-Type": "application/json"}
+
+        def call(method: str, path: str, body: Any = None) -> Any:
+            data = json.dumps(body).encode() if body is not None else None
+            request = urllib.request.Request(
+                dev_server.url + path, data=data, headers=who, method=method
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read() or b"null")
+
+        service.application_server_key = call("GET", "/api/v1/push/key")["vapid_public_key"]
+        made = call("POST", "/api/v1/push/subscriptions", service.subscribe("outside"))
+        tracked = track(dev_server, "Signed contract")
+        assert get(tracked["pixel_url"], GMAIL) == 200
+        wait_until(lambda: service.received or service.refused, timeout=20)
+        assert service.refused == []
+        [message] = service.received
+        assert message.payload["kind"] == "opened"
+        assert message.payload["message_id"] == tracked["message_id"]
+        assert message.payload["title"] == "bo@example.org opened “Signed contract”"
+        key_file = dev_server.data_dir / "vapid-private.pem"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        listed = call("GET", "/api/v1/push/subscriptions")["subscriptions"]
+        assert [s["id"] for s in listed] == [made["id"]] and listed[0]["last_success_at"]
+    finally:
+        service.stop()
