@@ -15,7 +15,8 @@ class Namespace(StrEnum):
     """Every record namespace, with the key each one uses."""
 
     DELIVERIES = "notify-delivery"
-    """key ``{alert}/{channel}``: claimed, sent or failed, once per alert and channel."""
+    """key ``{alert}/{channel}``: claimed, sent or failed, once per alert and channel; the
+    browser channel adds ``{alert}/browser/{subscription}`` once each browser has it."""
     LAST_ALERT = "notify-last"
     """key message id: when the owner was last told, for coalescing repeat opens."""
     HELD = "notify-held"
