@@ -21,6 +21,8 @@ from mailbeacon.platform import GOOGLE_CERTS_URL
 from mailbeacon.redact import redact
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+CHAT_ISSUER = "chat@system.gserviceaccount.com"
+CHAT_CERTS_URL = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/{CHAT_ISSUER}"
 DEV_PREFIX = "dev:"
 
 
@@ -153,6 +155,51 @@ class GoogleTokenVerifier:
         if self.emails and (email not in self.emails or not claims.get("email_verified")):
             raise Unauthorized(f"token is not from an expected account: {email!r}")
         return claims
+
+
+@dataclass
+class ChatVerifier:
+    """A request from Google Chat, under either "Authentication audience" setting of the app
+    (Google's "Verify requests from Google Chat" guide):
+
+    - *HTTP endpoint URL*: a Google-signed OIDC ID token whose ``aud`` is the endpoint URL and
+      whose ``email`` is ``chat@system.gserviceaccount.com``, or, for a Chat app built as a
+      Workspace add-on, the project's add-on service agent
+      (``service-N@gcp-sa-gsuiteaddons.iam.gserviceaccount.com``; add-ons-samples
+      python/chat/secured-app/main.py checks exactly that ``email``);
+    - *Project number*: a JWT Chat signs itself, ``iss`` = ``chat@system.gserviceaccount.com``,
+      ``aud`` = the project number, checked against that account's x509 certificates
+      (``.../service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com``).
+    """
+
+    endpoint_audiences: tuple[str, ...]
+    project_numbers: tuple[str, ...] = ()
+    emails: tuple[str, ...] = (CHAT_ISSUER,)
+    google_certs_url: str = GOOGLE_CERTS_URL
+    chat_certs_url: str = CHAT_CERTS_URL
+    _id_token: GoogleTokenVerifier | None = field(default=None, repr=False)
+    _self_signed: GoogleTokenVerifier | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._id_token = GoogleTokenVerifier(
+            audiences=self.endpoint_audiences, emails=self.emails, certs_url=self.google_certs_url
+        )
+        self._self_signed = GoogleTokenVerifier(
+            audiences=self.project_numbers, issuers=(CHAT_ISSUER,), certs_url=self.chat_certs_url
+        )
+
+    def verify(self, token: str) -> Mapping[str, Any]:
+        """The token's claims, or Unauthorized naming why each way failed."""
+        problems = []
+        for kind, verifier in (("ID token", self._id_token), ("Chat JWT", self._self_signed)):
+            assert verifier is not None
+            if not verifier.audiences:
+                continue
+            try:
+                return verifier.verify(token)
+            except Unauthorized as exc:
+                problems.append(f"as a {kind}: {exc}")
+        raise Unauthorized("; ".join(problems) or "no Chat audience configured")
 
 
 def bearer(headers: Mapping[str, str]) -> str:

@@ -62,11 +62,14 @@ def action(function: str, parameters: Mapping[str, str] | None = None) -> Json:
     return result
 
 
+PRIMARY_COLOR: Json = {"red": 0.10, "green": 0.45, "blue": 0.91, "alpha": 1}
+
+
 def button(text: str, on_click: Json, *, filled: bool = False, disabled: bool = False) -> Json:
     """A text button; ``filled`` marks the one primary action of a card."""
     result: Json = {"text": _fit(text, MAX_BUTTON, "button text"), "onClick": on_click}
     if filled:
-        result["color"] = {"red": 0.10, "green": 0.45, "blue": 0.91, "alpha": 1}
+        result["color"] = PRIMARY_COLOR
     if disabled:
         result["disabled"] = True
     return result
@@ -196,7 +199,9 @@ def card(
     if name:
         result["name"] = name
     if footer:
-        result["fixedFooter"] = {"primaryButton": footer}
+        # The card spec requires the fixed footer's primary button to carry a colour (Apps
+        # Script: it must be FILLED); an unfilled one would not render.
+        result["fixedFooter"] = {"primaryButton": {"color": PRIMARY_COLOR, **footer}}
     return result
 
 

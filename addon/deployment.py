@@ -50,8 +50,15 @@ def check_base_url(base_url: str) -> str:
     return base_url.strip().rstrip("/")
 
 
-def build_deployment(base_url: str, *, name: str = "Mailbeacon", logo_url: str = DEFAULT_LOGO):
-    """The descriptor as a dict."""
+def build_deployment(
+    base_url: str,
+    *,
+    name: str = "Mailbeacon",
+    logo_url: str = DEFAULT_LOGO,
+    link_prefixes: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The descriptor as a dict. ``base_url`` is the add-on function's base; ``link_prefixes``
+    are the other bases its cards open (the dashboard, the Slack install), when they differ."""
     base = check_base_url(base_url)
 
     def url(route: str) -> str:
@@ -65,7 +72,7 @@ def build_deployment(base_url: str, *, name: str = "Mailbeacon", logo_url: str =
                 "logoUrl": logo_url,
                 "layoutProperties": {"primaryColor": "#1a73e8", "secondaryColor": "#188038"},
                 "homepageTrigger": {"runFunction": url(HOMEPAGE), "enabled": True},
-                "openLinkUrlPrefixes": [f"{base}/"],
+                "openLinkUrlPrefixes": list(dict.fromkeys((f"{base}/", *link_prefixes))),
             },
             "gmail": {
                 "contextualTriggers": [{"unconditional": {}, "onTriggerFunction": url(MESSAGE)}],
@@ -74,7 +81,12 @@ def build_deployment(base_url: str, *, name: str = "Mailbeacon", logo_url: str =
                     "draftAccess": "METADATA",
                 },
             },
-            "httpOptions": {"authorizationHeader": "SYSTEM_ID_TOKEN"},
+            # OPT_IN as in Google's sample python/travel-adk-ai-agent/deployment.json: users may
+            # grant some scopes; the endpoint asks for what a route lacks (addon/consent.py).
+            "httpOptions": {
+                "authorizationHeader": "SYSTEM_ID_TOKEN",
+                "granularOauthPermissionSupport": "OPT_IN",
+            },
         },
     }
     return descriptor

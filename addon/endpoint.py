@@ -14,14 +14,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
+from mailbeacon.records import Namespace
 
 from . import cards as c
 from . import views
 from .config import TRIGGERS, AddonConfig, resolve_route
+from .consent import missing_scopes, request_scopes
 from .events import AddonEvent, parse_event
 from .gmail import GmailReader
 from .handlers import ROUTES, Core, Handlers
-from .identity import Authenticator
+from .identity import Authenticator, ScopesMissing, User
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,21 @@ class AddonEndpoint:
 
     def __init__(self, app: Core, cfg: AddonConfig) -> None:
         self.cfg = cfg
+        self.store = app.store
         self.auth = Authenticator(cfg)
         self.handlers = Handlers(app, cfg, GmailReader(cfg.gmail_api_url))
+
+    def _remember_chat_user(self, user: User) -> None:
+        """The verified user's Google id is their Chat user id (``users/{sub}``, as in Google's
+        add-ons-samples python/travel-adk-ai-agent): the only name the Chat app may look their
+        DM up by. Learned once, so alerts can reach a DM before the user ever writes to it."""
+        if not user.sub.isdigit():
+            return  # dev identities and tokens without a numeric subject
+        try:
+            name = {"name": f"users/{user.sub}"}
+            self.store.add_record(Namespace.CHAT_USERS, user.email, name)  # kept if known
+        except MailbeaconError as exc:
+            log.warning("could not remember the Chat user of %s: %s", user.email, exc)
 
     def handle(
         self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes
@@ -53,11 +68,14 @@ class AddonEndpoint:
             event, problem = AddonEvent(), str(exc)  # still verify first: 401 beats 400
         try:
             user = self.auth.authenticate(headers, event)
+        except ScopesMissing as exc:
+            return 200, request_scopes(exc.scopes)
         except Unauthorized as exc:
             log.warning("add-on request refused: %s", exc)
             return 401, {"error": "unauthorized"}
         if problem:
             return 400, {"error": problem}
+        self._remember_chat_user(user)
         route = resolve_route(path) if path.strip("/") else None
         if route is None and query_route:
             route = resolve_route(query_route)
@@ -65,6 +83,9 @@ class AddonEndpoint:
             route = _route_of_url(event.invoked_function)
         if route is None:
             return 404, {"error": f"no add-on route {path or query_route or ''!r}"[:200]}
+        missing = missing_scopes(route, event.authorized_scopes)
+        if missing:
+            return 200, request_scopes(missing)
         handler = ROUTES[route]
         try:
             return 200, handler(self.handlers, event, user)

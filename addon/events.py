@@ -37,6 +37,8 @@ class AddonEvent:
     user_oauth_token: str = ""
     user_id_token: str = ""
     system_id_token: str = ""
+    authorized_scopes: tuple[str, ...] | None = None
+    """What the user granted, when the consent was granular (None: not reported)."""
 
     def value(self, name: str, default: str = "") -> str:
         """The first string a form widget sent (a missing switch or empty input is ``default``)."""
@@ -129,4 +131,9 @@ def parse_event(body: bytes | str | dict[str, Any]) -> AddonEvent:
         user_oauth_token=_text(auth.get("userOAuthToken")),
         user_id_token=_text(auth.get("userIdToken")),
         system_id_token=_text(auth.get("systemIdToken")),
+        authorized_scopes=(
+            tuple(s for s in auth["authorizedScopes"] if isinstance(s, str))
+            if isinstance(auth.get("authorizedScopes"), list)
+            else None
+        ),
     )

@@ -21,6 +21,7 @@ from mailbeacon.errors import Unauthorized
 
 from .auth import GoogleTokenVerifier, bearer, dev_identity
 from .config import AddonConfig
+from .consent import missing_scopes
 from .events import AddonEvent
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,14 @@ class User:
 
     email: str
     sub: str = ""
+
+
+class ScopesMissing(Unauthorized):
+    """Google vouched for the request, but the user has not granted what identifies them."""
+
+    def __init__(self, scopes: list[str]) -> None:
+        super().__init__(f"the user has not granted {', '.join(scopes)}")
+        self.scopes = scopes
 
 
 class Authenticator:
@@ -64,6 +73,9 @@ class Authenticator:
                 problems.append(f"as the add-on service account: {exc}")
             else:
                 if not event.user_id_token:
+                    missing = missing_scopes(None, event.authorized_scopes)
+                    if missing:  # a partial grant without the email scope: ask for it
+                        raise ScopesMissing(missing)
                     raise Unauthorized("no authorizationEventObject.userIdToken in the event")
                 return self._user(self.user.verify(event.user_id_token))
         else:

@@ -131,6 +131,8 @@ def home_card(
         )
     sections = [c.section(widgets, "Your tracked emails" if page == 1 else f"Page {page}")]
     nav = [c.button("Refresh", c.on_action(cfg.url(REFRESH)))]
+    if cfg.base_url:  # every tracked email, the overview and CSV export
+        nav.append(c.button("Open dashboard", c.open_link(f"{cfg.base_url}/dashboard/messages")))
     if older:
         nav.append(
             c.button("Older", c.on_action(cfg.url(OLDER), {"before": older, "page": str(page + 1)}))

@@ -31,7 +31,7 @@ from notifier.handler import Notifier
 from .config import AppConfig
 
 if TYPE_CHECKING:
-    from addon.auth import GoogleTokenVerifier
+    from addon.auth import ChatVerifier
     from addon.endpoint import AddonEndpoint
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
@@ -134,25 +134,32 @@ class App:
         """The add-on's endpoint (it keeps Google's certificates cached)."""
         from addon.endpoint import AddonEndpoint
 
-        return AddonEndpoint(self, replace(self.config.addon, base_url=self.urls.base_url))
+        addon_base = self.urls.service("addon")  # the add-on function's base, not the pixel's
+        return AddonEndpoint(self, replace(self.config.addon, base_url=addon_base))
 
     @cached_property
-    def chat_verifier(self) -> GoogleTokenVerifier:
+    def chat_verifier(self) -> ChatVerifier:
         """Verifies the Chat app's requests (it keeps Google's certificates cached)."""
-        from addon.auth import GoogleTokenVerifier
+        from addon.auth import ChatVerifier
 
         notifier = self.config.notifier
-        return GoogleTokenVerifier(
-            audiences=notifier.chat_audience or (f"{self.urls.base_url}/chat",),
-            emails=notifier.chat_issuer_emails,
-            certs_url=notifier.google_certs_url,
+        return ChatVerifier(
+            endpoint_audiences=notifier.chat_audience or (f"{self.urls.service('chat')}/chat",),
+            project_numbers=notifier.chat_project_numbers,
+            # A Chat app built as an add-on is signed by the project's add-on service agent.
+            emails=tuple(
+                dict.fromkeys((*notifier.chat_issuer_emails, *notifier.addon_service_accounts))
+            ),
+            google_certs_url=notifier.google_certs_url,
+            chat_certs_url=notifier.chat_certs_url,
         )
 
     @cached_property
     def slack_installer(self) -> SlackInstaller:
         from notifier.slack_install import SlackInstaller
 
-        return SlackInstaller(self.store, self.clock, self.config.notifier, self.urls.base_url)
+        slack_base = self.urls.service("slack")  # the redirect URI is the Slack function's
+        return SlackInstaller(self.store, self.clock, self.config.notifier, slack_base)
 
     def start(self) -> None:
         """Run the worker and the background threads (the local server does; functions don't)."""
@@ -342,7 +349,7 @@ def bootstrap(
     if bus is None:
         bus, found = _bus(config, db)
         worker = worker or found
-    urls = Urls(core.resolved_public_url(), signer, core.click_url)
+    urls = Urls(core.resolved_public_url(), signer, core.click_url, dict(core.service_urls))
     rules = WebhookRules(core.webhook_allow_hosts)
     vapid = _vapid(config)
     push_rules = EndpointRules(allow_loopback=core.insecure_dev_auth)

@@ -12,21 +12,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
-from mailbeacon.config import DEFAULT_TOPIC_PREFIX, Config
+from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
 from mailbeacon.platform import (
     CHAT_API_URL,
+    CHAT_CERTS_URL,
     CHAT_ISSUER_EMAILS,
     GMAIL_API_URL,
     GOOGLE_CERTS_URL,
     SLACK_API_URL,
 )
 from notifier.config import COALESCE_WINDOW, NotifierConfig
+
+if TYPE_CHECKING:
+    from .deploy import DeployConfig
 
 PREFIX = "MAILBEACON_"
 TRUE = ("1", "true", "yes", "on")
@@ -133,6 +137,9 @@ def _core(env: _Env) -> Config:
         pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
         worker=env.bool("WORKER", True),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
+        service_urls=tuple(
+            (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
+        ),
     )
 
 
@@ -146,6 +153,9 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
         chat_credentials=env.str("CHAT_CREDENTIALS"),
         chat_audience=env.list("CHAT_AUDIENCE"),
         chat_issuer_emails=env.list("CHAT_ISSUER_EMAILS") or CHAT_ISSUER_EMAILS,
+        chat_project_numbers=env.list("CHAT_PROJECT_NUMBER"),
+        chat_certs_url=env.str("CHAT_CERTS_URL") or CHAT_CERTS_URL,
+        addon_service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         google_certs_url=env.str("GOOGLE_CERTS_URL") or GOOGLE_CERTS_URL,
         smtp_host=env.str("SMTP_HOST"),
         smtp_port=env.int("SMTP_PORT", 25, low=1, high=65535),
@@ -223,4 +233,25 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
         notifier=_notifier(reader, core.webhook_allow_hosts),
         addon=_addon(reader, core.insecure_dev_auth),
         dashboard=_dashboard(reader),
+    )
+
+
+def load_deploy_config(
+    project: str,
+    region: str,
+    *,
+    public_url: str | None = None,
+    retention_days: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> DeployConfig:
+    """The deployment's declaration: the flags, plus the MAILBEACON_* settings in the
+    deployer's environment that the plan carries into every function."""
+    from .deploy import DeployConfig
+
+    return DeployConfig.from_settings(
+        project,
+        region,
+        os.environ if env is None else env,
+        public_url=public_url,
+        retention_days=retention_days,
     )

@@ -20,18 +20,10 @@ from typing import Any
 
 import functions_framework
 
+from functions.endpoints import MOUNTS  # which paths each HTTP entry point answers
+
 _lock = threading.Lock()
 _wired: dict[str, Any] = {}
-
-# Which paths each HTTP entry point serves: one app, but each function answers only its own.
-MOUNTS: dict[str, tuple[str, ...]] = {
-    "pixel": ("/p/", "/c/", "/healthz"),  # the public URL may point here for clicks too
-    "click": ("/c/", "/healthz"),
-    "addon": ("/addon",),
-    "chat": ("/chat",),
-    "slack": ("/slack",),
-    "dashboard": ("/dashboard",),
-}
 
 
 class _CloudLogFormat(logging.Formatter):
@@ -99,7 +91,7 @@ def _path_for(name: str, path: str) -> str | None:
         path = rest
     if any(path.startswith(m) for m in mounts):
         return path
-    if len(mounts) == 1:  # a one-mount function: "/x" on the add-on's URL means "/addon/x"
+    if len(mounts) == 1 and not mounts[0].endswith("/"):  # "/x" on the add-on's means "/addon/x"
         return mounts[0] + (path if path != "/" else "")
     return None
 

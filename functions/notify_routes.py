@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def register_notifier_routes(web: Flask, app: App) -> None:
     """Add /slack/install, /slack/oauth/callback, /slack/events, /slack/interactivity, /chat."""
     from notifier.chat_events import handle_chat_event
-    from notifier.slack_actions import handle_event, handle_interaction
+    from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
 
     routes = Blueprint("notifier", __name__)
     config = app.config.notifier
@@ -70,11 +70,13 @@ def register_notifier_routes(web: Flask, app: App) -> None:
     def slack_events() -> tuple[Response, int]:
         return slack(handle_event)
 
+    respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
+
     @routes.post("/slack/interactivity")
     def slack_interactivity() -> tuple[Response, int]:
-        return slack(handle_interaction)
+        return slack(handle_interaction, respond)
 
-    def slack(handler) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
+    def slack(handler, *extra) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
         try:
             reply = handler(
                 app.store,
@@ -82,6 +84,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
                 app.clock,
                 request.get_data(cache=True),
                 dict(request.headers),
+                *extra,
             )
         except Unauthorized as exc:
             log.info("refused a Slack request: %s", exc)

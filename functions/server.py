@@ -21,6 +21,7 @@ THREADS = 8
 # (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1 << 20  # the largest add-on event we accept (addon/events.py MAX_BODY)
+BACKLOG = 128  # pending connections the kernel holds for us; cheroot's default is 5
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -32,7 +33,13 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
     """
     from cheroot import wsgi
 
-    server = wsgi.Server((host, port), wsgi_app, numthreads=threads, server_name="mailbeacon")
+    server = wsgi.Server(
+        (host, port),
+        wsgi_app,
+        numthreads=threads,
+        server_name="mailbeacon",
+        request_queue_size=BACKLOG,  # with 5, a burst of 16 connections saw resets
+    )
     server.max_request_header_size = MAX_HEADER_BYTES
     server.max_request_body_size = MAX_BODY_BYTES
     server.prepare()
@@ -95,7 +102,8 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         banner = "!" * 72
         print(
             f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
-            f" that user.\n! Never expose this server to anyone else.\n{banner}",
+            f" that user,\n! and /dashboard/signin signs anyone in as anyone."
+            f"\n! Never expose this server to anyone else.\n{banner}",
             file=sys.stderr,
             flush=True,
         )

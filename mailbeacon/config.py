@@ -15,6 +15,8 @@ from .bus import DEFAULT_TOPIC_PREFIX
 from .model import DEFAULT_RETENTION
 
 DEFAULT_PORT = 8080
+SERVICES = ("addon", "chat", "slack", "dashboard")
+"""Services whose base URL may differ from the public URL (MAILBEACON_<NAME>_URL)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class Config:
     """Run the pipeline in this process (``MAILBEACON_WORKER=off`` runs only the edge)."""
     webhook_allow_hosts: tuple[str, ...] = ()
     """``host[:port]`` accepted as webhook destinations beside Slack's and Chat's own."""
+    service_urls: tuple[tuple[str, str], ...] = ()
+    """Base URL of each service that serves its own paths (``addon``, ``chat``, ``slack``,
+    ``dashboard``), when it is not the public URL: on Cloud Functions each is its function."""
 
     @property
     def server_file(self) -> Path:

@@ -13,3 +13,6 @@ SLACK_API_URL = "https://slack.com/api/"
 SLACK_WEBHOOK_HOST = "hooks.slack.com"
 CHAT_WEBHOOK_HOST = "chat.googleapis.com"
 CHAT_ISSUER_EMAILS = ("chat@system.gserviceaccount.com",)
+CHAT_CERTS_URL = (
+    "https://www.googleapis.com/service_accounts/v1/metadata/x509/chat@system.gserviceaccount.com"
+)

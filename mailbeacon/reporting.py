@@ -12,14 +12,15 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .clock import iso, parse_time
 from .errors import InvalidInput
 from .model import Event, Verdict
-from .queries import SORTS, EventKey, MessageQuery, time_key
-from .rollup import STATUSES, MessageRow, Summary, sum_counts, ttfo_seconds
+from .queries import SORTS, EventKey, MessageQuery
+from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
 from .services import owned_message
 from .store import Store
 
@@ -48,9 +49,12 @@ def _time(name: str, value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return parse_time(value)
+        at = parse_time(value)
     except ValueError as exc:
         raise InvalidInput(f"{name} must be an ISO 8601 time, got {value[:40]!r}") from exc
+    if not 1970 <= at.year <= 9000:
+        raise InvalidInput(f"{name} must be between the years 1970 and 9000")
+    return at
 
 
 def _limit(value: str | None, default: int) -> int:
@@ -91,6 +95,8 @@ def parse_message_query(
             or not isinstance(decoded.get("i"), str)
         ):
             raise InvalidInput("cursor does not belong to this listing (sort changed?)")
+        if decoded["k"] or sort != "activity":  # "" is the activity key of untouched messages
+            _time("cursor", decoded["k"])
         after = (decoded["k"], decoded["i"])
     return MessageQuery(
         status=status,
@@ -103,24 +109,15 @@ def parse_message_query(
     )
 
 
-def _sort_key(row: MessageRow, sort: str) -> str:
-    if sort == "activity":
-        return time_key(row.summary.last_activity_at)
-    return time_key(row.message.created_at)
-
-
 def list_messages(
     store: Store, owner: str, query: MessageQuery
 ) -> tuple[list[MessageRow], str | None]:
     """One page of the owner's messages and the cursor of the next page (None at the end)."""
-    rows = store.query_messages(owner.lower(), query)
-    page = rows[: query.limit]
-    more = len(rows) > query.limit
-    cursor = None
-    if more and page:
-        last = page[-1]
-        cursor = _encode({"s": query.sort, "k": _sort_key(last, query.sort), "i": last.message.id})
-    return page, cursor
+    page = store.query_messages(owner.lower(), query)
+    if page.next_after is None:
+        return page.rows, None
+    key, last_id = page.next_after
+    return page.rows, _encode({"s": query.sort, "k": key, "i": last_id})
 
 
 def row_public(row: MessageRow) -> dict[str, Any]:
@@ -228,16 +225,13 @@ def all_events(store: Store, owner: str, message_id: str) -> Iterator[Event]:
 
 def all_messages(store: Store, owner: str, query: MessageQuery) -> Iterator[MessageRow]:
     """Every message matching the filters (for CSV), a page at a time."""
-    query = MessageQuery(**{**query.__dict__, "limit": MAX_LIMIT})
+    query = replace(query, limit=MAX_LIMIT)
     while True:
-        rows, cursor = list_messages(store, owner, query)
-        yield from rows
-        if cursor is None:
+        page = store.query_messages(owner.lower(), query)
+        yield from page.rows
+        if page.next_after is None:
             return
-        last = rows[-1]
-        query = MessageQuery(
-            **{**query.__dict__, "after": (_sort_key(last, query.sort), last.message.id)}
-        )
+        query = replace(query, after=page.next_after)
 
 
 MESSAGE_CSV_HEADER = (
@@ -293,10 +287,10 @@ def overview(store: Store, owner: str, args: Mapping[str, str], now: datetime) -
     if span > MAX_OVERVIEW_DAYS:
         raise InvalidInput(f"a period of at most {MAX_OVERVIEW_DAYS} days")
     days = store.day_counts(owner.lower(), first.isoformat(), last.isoformat())
-    total = sum_counts(list(days.values()))
+    total: dict[str, int] = {}
     by_day = []
     hours = [[0] * 24 for _ in range(7)]
-    for offset in range(span):
+    for offset in range(span):  # one pass over every counter: this is the overview's cost
         day = first + timedelta(days=offset)
         counts = days.get(day.isoformat(), {})
         by_day.append(
@@ -307,9 +301,11 @@ def overview(store: Store, owner: str, args: Mapping[str, str], now: datetime) -
                 "clicks": counts.get("clicks", 0),
             }
         )
+        row = hours[day.weekday()]
         for name, n in counts.items():
-            if name.startswith("hour:"):
-                hours[day.weekday()][int(name[5:])] += n
+            total[name] = total.get(name, 0) + n
+            if name[:5] == "hour:":
+                row[int(name[5:])] += n
     messages, opened = total.get("messages", 0), total.get("opened", 0)
     return {
         "since": iso(since),

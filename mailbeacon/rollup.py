@@ -16,13 +16,13 @@ not subtracted from these counters.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from .clock import iso, parse_time
 from .model import Event, Message
+from .queries import MessageQuery, time_key
 
 DayCounts = dict[str, dict[str, int]]
 """{"YYYY-MM-DD": {counter name: n}}; names: messages, opened, clicked, human_opens, clicks,
@@ -111,6 +111,29 @@ class MessageRow:
     summary: Summary
 
 
+@dataclass(frozen=True)
+class MessagePage:
+    """A page of the list and where the next one starts: the sort key and message id of the
+    last row the store read (None at the end). A store that filters after reading (Firestore's
+    search) may hand back fewer rows than asked and still a position to go on from."""
+
+    rows: list[MessageRow]
+    next_after: tuple[str, str] | None = None
+
+
+def sort_key(row: MessageRow, sort: str) -> str:
+    """The value a row is ordered by, as a MessageQuery.after key."""
+    return time_key(row.summary.last_activity_at if sort == "activity" else row.message.created_at)
+
+
+def page_of(rows: list[MessageRow], query: MessageQuery) -> MessagePage:
+    """A page from up to ``query.limit + 1`` rows read in order (the extra one says: more)."""
+    page = rows[: query.limit]
+    if len(rows) > query.limit and page:
+        return MessagePage(page, (sort_key(page[-1], query.sort), page[-1].message.id))
+    return MessagePage(page)
+
+
 def day_of(at: datetime) -> str:
     return at.date().isoformat()
 
@@ -187,10 +210,3 @@ def merge_days(into: DayCounts, more: DayCounts) -> DayCounts:
         for name, n in counts.items():
             target[name] = target.get(name, 0) + n
     return into
-
-
-def sum_counts(rows: list[dict[str, int]]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for row in rows:
-        total.update(row)
-    return total

@@ -6,7 +6,7 @@ import html
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,10 +99,22 @@ def pixel_html(pixel_url: str) -> str:
 class Urls:
     """Public URLs for tokens, under the base URL the recipients can reach."""
 
-    def __init__(self, base_url: str, signer: TokenSigner, click_url: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        signer: TokenSigner,
+        click_url: str | None = None,
+        services: Mapping[str, str] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.click_url = (click_url or base_url).rstrip("/")  # clicks may have their own function
+        self.services = {k: v.rstrip("/") for k, v in (services or {}).items()}
         self.signer = signer
+
+    def service(self, name: str) -> str:
+        """The base URL of the service that serves ``/name/...`` (the add-on, Chat, Slack or
+        dashboard function on Cloud Functions); the public URL when one server serves all."""
+        return self.services.get(name, self.base_url)
 
     def pixel(self, message_id: str) -> str:
         return f"{self.base_url}/p/{self.signer.pixel(message_id)}.gif"
@@ -115,7 +127,7 @@ class Urls:
     ) -> str:
         """The message's page, with a key that lets its owner in for ``valid``."""
         key = self.signer.view(message_id, int((now + valid).timestamp()))
-        return f"{self.base_url}/dashboard/messages/{message_id}?key={key}"
+        return f"{self.service('dashboard')}/dashboard/messages/{message_id}?key={key}"
 
 
 @dataclass(frozen=True)

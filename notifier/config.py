@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from mailbeacon.platform import (
     CHAT_API_URL,
+    CHAT_CERTS_URL,
     CHAT_ISSUER_EMAILS,
     GMAIL_API_URL,
     GOOGLE_CERTS_URL,
@@ -33,6 +34,9 @@ class NotifierConfig:
     chat_credentials: str | None = None
     chat_audience: tuple[str, ...] = ()
     chat_issuer_emails: tuple[str, ...] = CHAT_ISSUER_EMAILS
+    chat_project_numbers: tuple[str, ...] = ()
+    chat_certs_url: str = CHAT_CERTS_URL
+    addon_service_accounts: tuple[str, ...] = ()
     google_certs_url: str = GOOGLE_CERTS_URL
     smtp_host: str | None = None
     smtp_port: int = 25

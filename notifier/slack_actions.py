@@ -8,17 +8,21 @@ our clock. A request that fails is Unauthorized and changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
+from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
 from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
 from mailbeacon.store import Storage
 
 from .blocks import MUTE_ACTION
 from .channels.slack_app import DMS
+
+log = logging.getLogger(__name__)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -73,14 +77,50 @@ def slack_user_email(store: Storage, team_id: str, user_id: str) -> str | None:
     return None
 
 
+SLACK_HOOKS = SLACK_WEBHOOK_HOST
+
+
+def response_url_poster(
+    api_url: str, timeout: float = 10.0
+) -> Callable[[str, dict[str, Any]], None]:
+    """Post a reply to an interaction's ``response_url``: Slack shows nothing a ``block_actions``
+    request's HTTP reply carries (Slack's "Handling user interaction" guide: respond through
+    ``response_url``). Only https://hooks.slack.com/ URLs are followed, or the origin of a
+    configured test API (MAILBEACON_SLACK_API_URL); anything else is logged and dropped."""
+    test_origin = (
+        "" if api_url == SLACK_API_URL else "{0.scheme}://{0.netloc}/".format(urlsplit(api_url))
+    )
+
+    def post(url: str, message: dict[str, Any]) -> None:
+        parts = urlsplit(url)
+        trusted = (parts.scheme == "https" and parts.hostname == SLACK_HOOKS) or (
+            test_origin and url.startswith(test_origin)
+        )
+        if not trusted:
+            log.warning("ignoring a response_url outside hooks.slack.com: %.80s", url)
+            return
+        from slack_sdk.webhook import WebhookClient  # on first use: not on the pixel's path
+
+        response = WebhookClient(url, timeout=timeout).send_dict(message)
+        if response.status_code != 200:
+            log.warning(
+                "Slack response_url answered %s: %.200s", response.status_code, response.body
+            )
+
+    return post
+
+
 def handle_interaction(
     store: Storage,
     signing_secret: str | None,
     clock: Clock,
     body: bytes,
     headers: Mapping[str, str],
+    respond: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Verify, then apply a block action; the returned dict is Slack's (ephemeral) reply."""
+    """Verify, then apply a block action. The confirmation goes to the payload's
+    ``response_url`` through ``respond`` (the HTTP reply is then empty); without one it is the
+    HTTP reply, as for the older message actions."""
     verify_slack(signing_secret, clock, body, headers)
     try:
         payload = _json(parse_qs(body.decode())["payload"][0])
@@ -88,6 +128,15 @@ def handle_interaction(
         raise InvalidInput("not a Slack interactivity payload") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("not a Slack interactivity payload")
+    reply = _apply_interaction(store, payload)
+    url = payload.get("response_url")
+    if respond is not None and isinstance(url, str) and url:
+        respond(url, {**reply, "replace_original": False})
+        return {}
+    return reply
+
+
+def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any]:
     listed = payload.get("actions")
     actions = [
         a
@@ -95,7 +144,7 @@ def handle_interaction(
         if isinstance(a, dict) and a.get("action_id") == MUTE_ACTION
     ]
     if not actions:
-        return {"text": "Nothing to do."}
+        return {"response_type": "ephemeral", "text": "Nothing to do."}
     user = _dict(payload.get("user"))
     team = _dict(payload.get("team")).get("id") or user.get("team_id")
     email = slack_user_email(store, str(team), str(user.get("id")))

@@ -58,15 +58,17 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
+    from ..config import load_deploy_config
     from ..deploy import deploy
 
-    config = config_of(args)
-    return deploy(
+    config = load_deploy_config(
         args.project,
         args.region,
-        source_dir=args.source_dir,
-        dry_run=args.dry_run,
         public_url=args.public_url,
-        retention_days=args.retention_days or config.core.retention.days,
-        digest_hour=config.notifier.digest_hour,
+        retention_days=args.retention_days,
     )
+    if args.rehearse:
+        from ..rehearse import rehearse
+
+        return rehearse(config, source_dir=args.source_dir)
+    return deploy(config, source_dir=args.source_dir, dry_run=args.dry_run)

@@ -142,6 +142,11 @@ def build_parser() -> Parser:
     deploy.add_argument("--project", required=True, help="Google Cloud project id")
     deploy.add_argument("--region", required=True, help="such as europe-west1")
     deploy.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
+    deploy.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="run the planned deployment on this machine (emulators) and walk the user journey",
+    )
     deploy.add_argument("--public-url", type=_http_url, help="a custom domain for pixel and links")
     deploy.add_argument(
         "--retention-days", type=int, help="default MAILBEACON_RETENTION_DAYS or 180"

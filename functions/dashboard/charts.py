@@ -28,11 +28,11 @@ def _svg(chart_id: str, title: str, desc: str, width: int, height: int, body: st
 
 
 def _nice_max(value: int) -> int:
-    for step in (1, 2, 5):
-        for power in range(0, 10):
-            top = step * 10**power
-            if top >= value:
-                return max(top, 1)
+    """The smallest 1, 2 or 5 times a power of ten that is at least ``value``."""
+    for power in range(10):
+        for step in (1, 2, 5):
+            if step * 10**power >= value:
+                return max(step * 10**power, 1)
     return max(value, 1)
 
 

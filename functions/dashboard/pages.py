@@ -50,6 +50,29 @@ HEADERS = {
 }
 
 
+CHOICES = {
+    "notify": (("first-open", "the first open"), ("every-open", "every open"),
+               ("clicks", "clicks only"), ("off", "nothing")),
+    "strictness": (("lenient", "lenient"), ("balanced", "balanced"), ("strict", "strict")),
+}  # fmt: skip
+
+
+def _form_values(settings: Any) -> dict[str, Any]:
+    """What the settings form shows for saved settings."""
+    quiet = settings.quiet_hours
+    return {
+        "notify": settings.notify.value,
+        "slack_webhook": settings.slack_webhook or "",
+        "slack_app_dm": settings.slack_app_dm,
+        "chat_webhook": settings.chat_webhook or "",
+        "chat_app_dm": settings.chat_app_dm,
+        "email_to": settings.email_to or "",
+        "quiet_hours": f"{quiet.start}-{quiet.end}" if quiet else "",
+        "timezone": settings.timezone,
+        "strictness": settings.strictness.value,
+    }
+
+
 def not_found() -> Response:
     return Response("not found\n", 404, mimetype="text/plain")
 
@@ -59,7 +82,7 @@ def _page_args(args: Any) -> MultiDict[str, str]:
     out: MultiDict[str, str] = MultiDict(args)
     until = out.get("until") or ""
     if len(until) == 10:
-        with contextlib.suppress(ValueError):  # reporting reports it
+        with contextlib.suppress(ValueError, OverflowError):  # reporting reports it
             out["until"] = (parse_time(until) + timedelta(days=1)).isoformat()
     return out
 
@@ -185,7 +208,7 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         return signed_in(user)
 
     def redirect_uri() -> str:
-        return f"{app.urls.base_url}/dashboard/signin/callback"
+        return f"{app.urls.service('dashboard')}/dashboard/signin/callback"
 
     @bp.get("/dashboard/signin/google")
     def signin_google() -> Response:
@@ -431,19 +454,56 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         response.status_code = 201
         return response
 
-    # settings: browsers and access tokens
+    # settings: channels (through mailbeacon.settings, as the CLI and the add-on) and tokens
     def settings_page(status: int = 200, **extra: Any) -> Response:
         tokens = access_tokens.list_tokens(app.store, g.user)
+        settings = app.store.get_settings(g.user)
+        extra.setdefault("values", _form_values(settings))
+        extra.setdefault("errors", {})
+        extra["settings"] = settings
         browsers = [s.to_public() for s in push.list_subscriptions(app.records, g.user)]
         return render(
             "settings.html",
             status,
             tokens=tokens,
+            choices=CHOICES,
             browsers=browsers,
             push_ready=app.vapid.available,
-            problems=app.store.get_settings(g.user).problems,
             **extra,
         )
+
+    @bp.post("/dashboard/settings")
+    def save_settings() -> Response:
+        from mailbeacon.settings import InvalidSettings, SettingsChange, update_settings
+
+        if not g.user:
+            return signed_out()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        form = request.form
+        change = SettingsChange(
+            notify=form.get("notify", ""),
+            slack_webhook=form.get("slack_webhook", ""),
+            slack_app_dm=form.get("slack_app_dm") == "on",
+            chat_webhook=form.get("chat_webhook", ""),
+            chat_app_dm=form.get("chat_app_dm") == "on",
+            email_to=form.get("email_to", ""),
+            quiet_hours=form.get("quiet_hours", ""),
+            timezone=form.get("timezone", "") or "UTC",
+            strictness=form.get("strictness", ""),
+            clear_problems=form.get("clear_problems") == "on",
+        )
+        try:
+            update_settings(app.store, app.records, g.user, change, app.webhook_rules)
+        except InvalidSettings as exc:
+            return settings_page(
+                400,
+                errors=exc.errors,
+                values={**form.to_dict(), "slack_app_dm": "slack_app_dm" in form,
+                        "chat_app_dm": "chat_app_dm" in form},
+                problem="Nothing was saved: " + str(exc),
+            )  # fmt: skip
+        return settings_page(saved=True)
 
     @bp.post("/dashboard/settings/push/<sub_id>/remove")
     def remove_browser(sub_id: str) -> Response:

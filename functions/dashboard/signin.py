@@ -87,7 +87,7 @@ class Gate:
 
     @property
     def secure(self) -> bool:
-        return self.app.urls.base_url.startswith("https://")
+        return self.app.urls.service("dashboard").startswith("https://")
 
     # Google ID tokens
     def user_from_id_token(self, token: str, *, nonce: str | None = None) -> str:
@@ -142,7 +142,10 @@ class Gate:
         except BadData:
             return None
         record = self.app.store.get_record(SESSIONS, _digest(str(sid)))
-        if record is None or float(record.get("expires", 0)) <= now.timestamp():
+        if record is None:
+            return None
+        if float(record.get("expires", 0)) <= now.timestamp():
+            self.app.store.delete_record(SESSIONS, _digest(str(sid)))  # tidy as we go
             return None
         return str(record["user"]), str(sid)
 

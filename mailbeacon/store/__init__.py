@@ -8,7 +8,7 @@ from typing import Protocol
 from ..model import Event, Link, Message, MessageContext, Settings
 from ..queries import EventKey, MessageQuery
 from ..records import Records
-from ..rollup import MessageRow, Summary
+from ..rollup import MessagePage, Summary
 
 CONTEXT_EVENTS = 200
 """The latest events a classification may look back on."""
@@ -53,10 +53,10 @@ class Store(Protocol):
         document's last context write, about a second behind at most); None for an unknown
         message."""
 
-    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+    def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         """A page of the owner's messages with their summaries, filtered and sorted as asked,
-        up to ``query.limit + 1`` rows (the extra one tells the caller there is more). Served
-        from indexes and summaries kept as events arrive, never by counting events."""
+        at most ``query.limit`` rows, and where the next page starts. Served from indexes and
+        summaries kept as events arrive, never by counting events."""
 
     def get_summary(self, message_id: str) -> Summary | None:
         """A message's summary as kept by add_event; None for an unknown message."""

@@ -31,7 +31,16 @@ from ..clock import Clock, SystemClock
 from ..errors import StoreUnavailable, UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings, Strictness
 from ..queries import EventKey, MessageQuery, matches, time_key
-from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
+from ..rollup import (
+    DayCounts,
+    MessagePage,
+    MessageRow,
+    Summary,
+    apply_event,
+    merge_days,
+    message_added,
+    page_of,
+)
 from . import CONTEXT_EVENTS
 from .coalesce import Coalescer
 from .firestore_docs import (
@@ -72,6 +81,7 @@ class FirestoreStore:
         settings_ttl: float = 60.0,
         flush_interval: float = 1.0,
         timeout: float = 20.0,
+        search_scan: int = SEARCH_SCAN,
         clock: Clock | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
@@ -83,6 +93,7 @@ class FirestoreStore:
         self._settings_lock = threading.Lock()
         self._settings_ttl = settings_ttl
         self.timeout = timeout
+        self.search_scan = search_scan
         self._rpc: dict[str, Any] = {}
         self._strictness: dict[str, tuple[float, Strictness]] = {}
         self._trim: dict[str, list[str]] = {}
@@ -407,7 +418,7 @@ class FirestoreStore:
         events = [event_from(self._unquote(s.id), s.to_dict()) for s in snaps]
         return [e for e in events if e.expires_at is None or e.expires_at > now]
 
-    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+    def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         """One query of ``limit + 1`` message documents; with ``q``, up to SEARCH_SCAN."""
         from google.cloud.firestore import FieldFilter, Query
 
@@ -426,20 +437,20 @@ class FirestoreStore:
         wanted = query.limit + 1
         rows: list[MessageRow] = []
         scanned = 0
-        while len(rows) < wanted and scanned < (SEARCH_SCAN if query.q else wanted):
+        exhausted = False
+        while len(rows) < wanted and scanned < (self.search_scan if query.q else wanted):
             page = base
             if after is not None:
                 key, last_id = after
                 value: Any = key if field == "activity" else datetime.fromisoformat(key)
                 page = page.start_after({field: value, "__name__": self._message_ref(last_id)})
-            batch = wanted if not query.q else min(200, SEARCH_SCAN - scanned)
+            batch = wanted if not query.q else min(200, self.search_scan - scanned)
             with self._translated("query_messages"):
                 snaps = list(page.limit(batch).stream(**self._rpc))
             scanned += len(snaps)
             for snap in snaps:
                 d = snap.to_dict()
                 message = message_from(self._unquote(snap.id), {**d, "links": []})
-                row = MessageRow(message, Summary.from_dict(d.get("summary")))
                 after = (
                     d.get("activity") or ""
                     if field == "activity"
@@ -447,12 +458,15 @@ class FirestoreStore:
                     message.id,
                 )
                 if matches(message.subject + "\n" + "\n".join(message.recipients), query.q):
-                    rows.append(row)
+                    rows.append(MessageRow(message, Summary.from_dict(d.get("summary"))))
                     if len(rows) == wanted:
                         break
             if len(snaps) < batch:
+                exhausted = True
                 break
-        return rows
+        if len(rows) < wanted and not exhausted:
+            return MessagePage(rows, after)  # the search's budget ran out: go on from here
+        return page_of(rows, query)
 
     def get_summary(self, message_id: str) -> Summary | None:
         with self._translated("get_summary"):

@@ -12,7 +12,16 @@ from ..clock import Clock, SystemClock
 from ..errors import UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings
 from ..queries import EventKey, MessageQuery, matches, search_text, time_key
-from ..rollup import DayCounts, MessageRow, Summary, apply_event, merge_days, message_added
+from ..rollup import (
+    DayCounts,
+    MessagePage,
+    MessageRow,
+    Summary,
+    apply_event,
+    merge_days,
+    message_added,
+    page_of,
+)
 from . import assemble_context
 
 
@@ -93,7 +102,7 @@ class MemoryStore:
             newest_first = [e for e in newest_first if (e.at, e.id) < (before.at, before.id)]
         return newest_first[:limit]
 
-    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+    def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         def key(m: Message) -> str:
             if query.sort == "activity":
                 return time_key(self._summaries[m.id].last_activity_at)
@@ -117,10 +126,11 @@ class MemoryStore:
                     if ((key(m), m.id) > query.after if ascending else (key(m), m.id) < query.after)
                 ]
             mine.sort(key=lambda m: (key(m), m.id), reverse=not ascending)
-            return [
+            rows = [
                 MessageRow(replace(m, links=()), self._summaries[m.id])
                 for m in mine[: query.limit + 1]
             ]
+        return page_of(rows, query)
 
     def get_summary(self, message_id: str) -> Summary | None:
         return self._summaries.get(message_id)

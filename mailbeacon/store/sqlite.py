@@ -22,7 +22,15 @@ from ..errors import StoreUnavailable, UnknownMessage
 from ..files import private_dir, private_file
 from ..model import Event, Link, Message, MessageContext, Settings, Verdict
 from ..queries import EventKey, MessageQuery, search_text, time_key
-from ..rollup import DayCounts, MessageRow, Summary, apply_event, message_added
+from ..rollup import (
+    DayCounts,
+    MessagePage,
+    MessageRow,
+    Summary,
+    apply_event,
+    message_added,
+    page_of,
+)
 from . import assemble_context
 
 MIGRATIONS: tuple[str, ...] = (
@@ -410,7 +418,7 @@ class SqliteStore:
         return [_event(r) for r in rows]
 
     # the dashboard's reads
-    def query_messages(self, owner: str, query: MessageQuery) -> list[MessageRow]:
+    def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         where = ["owner = ?"]
         params: list[Any] = [owner.lower()]
         if query.status:
@@ -438,7 +446,9 @@ class SqliteStore:
             f"WHERE {' AND '.join(where)} ORDER BY {column} {direction}, id {direction} LIMIT ?",
             (*params, query.limit + 1),
         )
-        return [MessageRow(_message_row(r), Summary.from_dict(json.loads(r[6]))) for r in rows]
+        return page_of(
+            [MessageRow(_message_row(r), Summary.from_dict(json.loads(r[6]))) for r in rows], query
+        )
 
     def get_summary(self, message_id: str) -> Summary | None:
         rows = self.db.read("SELECT summary FROM messages WHERE id = ?", (message_id,))

@@ -7,6 +7,7 @@ which is recorded as a problem the user sees in their settings.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from mailbeacon.clock import Clock
@@ -26,6 +27,10 @@ USERS = Namespace.CHAT_USERS
 SCOPES = ["https://www.googleapis.com/auth/chat.bot"]
 PERMANENT_STATUS = {400, 401, 403, 404}
 NOT_INSTALLED = "the Chat app is not installed for you (no DM with it): add Mailbeacon in Chat"
+UNKNOWN_USER = (
+    "Mailbeacon does not know your Chat user yet: open Mailbeacon in Gmail once, or message"
+    " the Mailbeacon app in Chat"
+)
 
 
 def chat_credentials(config: NotifierConfig) -> Any:
@@ -96,7 +101,13 @@ class ChatAppChannel:
             raise
 
     def _find_dm(self, email: str) -> str:
-        user = (self.store.get_record(USERS, email) or {}).get("name") or f"users/{email}"
+        """The DM space with ``email``, by their Chat user id: with app authentication
+        spaces.findDirectMessage takes ``users/{id}`` only (the email alias is documented for
+        user authentication alone). The id is learned from the app's own events or from the
+        add-on's verified user token (``sub``)."""
+        user = (self.store.get_record(USERS, email) or {}).get("name") or ""
+        if not re.fullmatch(r"users/\d+", user):
+            raise DeliveryFailed(self.name, UNKNOWN_USER, permanent=True, status=404)
         request = self.service().spaces().findDirectMessage(name=user)
         try:
             found = execute(self.name, request, permanent_status=PERMANENT_STATUS)

@@ -467,6 +467,8 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_says_why(small_disk: Path)
                 and http(server.url + "/healthz")[0] == 200
             )
         )
+        # recording works again: the hit after the disk was freed is processed and counted
+        assert server.cli_json("stats", tracked["message_id"])["events"]
     finally:
         server.stop()
 
@@ -624,10 +626,23 @@ def test_an_endless_retry_after_becomes_a_problem_not_a_parked_alert(
 # 14 ------------------------------------------------------------------------------------------
 def test_the_deploy_plan_quotes_every_value(tmp_path: Path) -> None:
     pwned = tmp_path / "PWNED"
-    url = f"https://x.example/a'$(touch${{IFS}}{pwned})'`touch${{IFS}}{pwned}`,b"
+    payload = f"a'$(touch${{IFS}}{pwned})'`touch${{IFS}}{pwned}`,b"
+    # A custom domain is https://DOMAIN and nothing else (its front routes the paths): a URL
+    # carrying shell syntax is refused before anything is written.
+    refused = run_cli(
+        "deploy", "--project", "acme-mail-1", "--region", "europe-west1", "--dry-run",
+        "--public-url", f"https://x.example/{payload}", "--source-dir", str(tmp_path / "src"),
+        data_dir=tmp_path / "d",
+    )  # fmt: skip
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert not (tmp_path / "src").exists()
+    # A setting passed through from the deployer's environment reaches every function
+    # verbatim, and the shell never runs any of it.
+    sender = f"Mailbeacon <mb@x.example> {payload}"
     result = run_cli(
         "deploy", "--project", "acme-mail-1", "--region", "europe-west1", "--dry-run",
-        "--public-url", url, "--source-dir", str(tmp_path / "src"), data_dir=tmp_path / "d",
+        "--public-url", "https://track.x.example", "--source-dir", str(tmp_path / "src"),
+        data_dir=tmp_path / "d", env={"MAILBEACON_MAIL_FROM": sender},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     bin_dir = tmp_path / "bin"
@@ -651,8 +666,8 @@ def test_the_deploy_plan_quotes_every_value(tmp_path: Path) -> None:
     assert not pwned.exists()
     argvs = [json.loads(line) for line in calls.read_text().splitlines()]
     env_args = [a for argv in argvs for a in argv if a.startswith("--set-env-vars=")]
-    assert env_args and all(f"MAILBEACON_PUBLIC_URL={url}" in a for a in env_args)
-    assert url in run.stdout  # the closing echo prints it verbatim
+    assert env_args and all(f"MAILBEACON_MAIL_FROM={sender}" in a for a in env_args)
+    assert all("MAILBEACON_PUBLIC_URL=https://track.x.example" in a for a in env_args)
 
 
 # 17 ------------------------------------------------------------------------------------------

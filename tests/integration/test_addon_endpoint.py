@@ -569,6 +569,70 @@ def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issue
     assert "Not opened yet" in text  # the sender's own view is not an open
 
 
+def test_the_homepage_footer_button_is_filled(web, app, issuer):
+    # The card spec requires a colour on the fixed footer's primary button (Apps Script's
+    # FixedFooter: the primary button must be FILLED); the schema requires it too.
+    card = post(web, issuer, "/addon/homepage", ui.event("homepage"))
+    footer = card["action"]["navigations"][0]["pushCard"]["fixedFooter"]["primaryButton"]
+    assert set(footer["color"]) == {"red", "green", "blue", "alpha"}
+
+
+GRANTED_ALL = [
+    "https://www.googleapis.com/auth/gmail.addons.execute",
+    "https://www.googleapis.com/auth/gmail.addons.current.action.compose",
+    "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
+    "https://www.googleapis.com/auth/gmail.addons.current.message.readonly",
+    "https://www.googleapis.com/auth/userinfo.email",
+]
+
+
+def test_a_partial_grant_is_asked_for_the_missing_scopes_and_nothing_is_written(web, app, issuer):
+    # authorizationEventObject.authorizedScopes: what a user granted under granular consent.
+    event = ui.event("compose_track_click")
+    granted = [s for s in GRANTED_ALL if "compose" not in s and "metadata" not in s]
+    event.setdefault("authorizationEventObject", {})["authorizedScopes"] = granted
+    answer = post(web, issuer, "/addon/compose/track", event)
+    assert answer == {
+        "requesting_google_scopes": {
+            "scopes": [
+                "https://www.googleapis.com/auth/gmail.addons.current.action.compose",
+                "https://www.googleapis.com/auth/gmail.addons.current.message.metadata",
+            ]
+        }
+    }
+    assert app.store.list_messages(USER, limit=10) == []
+    # The homepage needs neither: it renders.
+    home = ui.event("homepage")
+    home.setdefault("authorizationEventObject", {})["authorizedScopes"] = granted
+    assert "action" in post(web, issuer, "/addon/homepage", home)
+    # Once granted, the same press tracks the draft.
+    event["authorizationEventObject"]["authorizedScopes"] = GRANTED_ALL
+    done = post(web, issuer, "/addon/compose/track", event)
+    assert "hostAppAction" in done["renderActions"]
+
+
+def test_without_the_email_scope_the_user_is_asked_for_it_not_refused(web, app, issuer):
+    event = ui.event("homepage")
+    headers, body = signed(issuer, event, "/addon/homepage")
+    del body["authorizationEventObject"]["userIdToken"]  # no email scope, no user ID token
+    body["authorizationEventObject"]["authorizedScopes"] = GRANTED_ALL[:1]
+    response = web.post("/addon/homepage", json=body, headers=headers)
+    assert response.status_code == 200
+    assert ui.check_response(response.get_json())["requesting_google_scopes"]["scopes"] == [
+        "https://www.googleapis.com/auth/userinfo.email"
+    ]
+    # A forged system token still gets 401, whatever the scopes say.
+    headers["Authorization"] = "Bearer " + issuer.token(audience=BASE + "/x", email="a@b.c")
+    assert web.post("/addon/homepage", json=body, headers=headers).status_code == 401
+
+
+def test_the_add_on_learns_the_users_chat_id_from_their_verified_token(web, app, issuer):
+    # The userIdToken's ``sub`` is the Google user id; Chat's DM lookup (findDirectMessage,
+    # app authentication) needs users/{id}, as Google's travel-adk-ai-agent sample does.
+    post(web, issuer, "/addon/homepage", ui.event("homepage"))
+    assert app.store.get_record("chat-user", USER) == {"name": "users/10769150350006150715"}
+
+
 def test_the_settings_card_shows_the_browsers_web_push_reaches(web, app, issuer):
     from mailbeacon.push import EndpointRules, add_subscription
     from tests.support.push_service import BrowserKeys

@@ -160,6 +160,8 @@ def test_the_list_filters_searches_and_pages_newest_first(api: Api, clock: Fixed
         ("status=bounced", "status"), ("since=notatime", "since"), ("until=2026-13-01", "until"),
         ("since=2026-02-01&until=2026-01-01", "before"), ("cursor=%%%", "cursor"),
         ("cursor=eyJ4IjoxfQ", "cursor"), ("sort=random", "sort"), ("q=" + "x" * 300, "q"),
+        ("cursor=eyJzIjoibmV3ZXN0IiwiayI6Im5vdC1hLXRpbWUiLCJpIjoieCJ9", "cursor"),
+        ("since=0001-01-01", "1970"), ("until=9999-12-31T23:59:59", "9000"),
     ],
 )  # fmt: skip
 def test_bad_list_parameters_are_400(api: Api, query: str, says: str) -> None:

@@ -209,3 +209,57 @@ def test_access_tokens_are_shown_once_and_revoked_with_the_form_token(
     assert stolen.status_code == 404
     client.post(f"/dashboard/settings/tokens/{token_id}/revoke", data={"csrf": csrf(again)})
     assert client.get("/api/v1/messages", headers=bearer).status_code == 401
+
+
+def test_alert_settings_are_saved_through_the_settings_use_case(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    app = build(tmp_path, clock, dev=True)
+    client = create_app(app).test_client()
+    dev_signin(client)
+    token = csrf(client.get("/dashboard/settings").get_data(as_text=True))
+    form = {
+        "csrf": token,
+        "notify": "every-open",
+        "quiet_hours": "22-7",
+        "timezone": "Europe/Paris",
+        "strictness": "strict",
+        "slack_webhook": "https://hooks.slack.com/services/T1/B2/xyz",
+        "slack_app_dm": "on",
+    }
+    assert client.post("/dashboard/settings", data={**form, "csrf": ""}).status_code == 403
+    refused = client.post(
+        "/dashboard/settings", data={**form, "slack_webhook": "http://169.254.169.254/latest"}
+    )
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Nothing was saved" in html
+    assert 'value="http://169.254.169.254/latest"' in html and 'value="Europe/Paris"' in html
+    assert app.store.get_settings("ann@acme.test").notify.value == "first-open"
+    saved = client.post("/dashboard/settings", data=form)
+    assert saved.status_code == 200 and 'id="saved"' in saved.get_data(as_text=True)
+    settings = app.store.get_settings("ann@acme.test")
+    assert settings.notify.value == "every-open" and settings.timezone == "Europe/Paris"
+    assert settings.slack_webhook == form["slack_webhook"] and settings.slack_app_dm
+    assert (settings.quiet_hours.start, settings.quiet_hours.end) == (22, 7)  # type: ignore[union-attr]
+    assert not settings.chat_app_dm and settings.strictness.value == "strict"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/messages?until=9999-12-31",
+        "/dashboard/messages?since=not-a-date",
+        "/dashboard/messages?limit=0",
+        "/dashboard/messages?cursor=%25%25",
+        "/dashboard/overview?until=0001-01-01",
+        "/dashboard/overview?since=2000-01-01",
+        "/dashboard/messages.csv?status=nope",
+    ],
+)
+def test_bad_page_parameters_are_400_with_the_reason(
+    tmp_path: Path, clock: FixedClock, path: str
+) -> None:
+    client = create_app(build(tmp_path, clock, dev=True)).test_client()
+    dev_signin(client)
+    answer = client.get(path)
+    assert answer.status_code == 400

@@ -32,9 +32,26 @@ def chat() -> Iterator[FakeChat]:
 
 
 @pytest.fixture
-def rig(make_rig, issuer: TokenIssuer, chat: FakeChat) -> Rig:  # type: ignore[no-untyped-def]
+def chat_signer() -> Iterator[TokenIssuer]:
+    """Chat's own key, served like .../service_accounts/v1/metadata/x509/chat@system...."""
+    signer = TokenIssuer(key_id="chat-key-1").start()
+    yield signer
+    signer.stop()
+
+
+PROJECT_NUMBER = "123456789012"
+ADDON_AGENT = f"service-{PROJECT_NUMBER}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def rig(make_rig, issuer: TokenIssuer, chat: FakeChat, chat_signer: TokenIssuer) -> Rig:  # type: ignore[no-untyped-def]
     return make_rig(
-        chat_audience=AUDIENCE, google_certs_url=issuer.certs_url, chat_api_url=chat.url
+        chat_audience=AUDIENCE,
+        google_certs_url=issuer.certs_url,
+        chat_api_url=chat.url,
+        chat_project_number=PROJECT_NUMBER,
+        chat_certs_url=chat_signer.certs_url,
+        addon_service_account=ADDON_AGENT,
     )
 
 
@@ -99,15 +116,31 @@ def test_unverified_chat_events_are_refused_and_change_nothing(
 
 
 def test_without_a_known_dm_find_direct_message_is_used(rig: Rig, chat: FakeChat) -> None:
-    chat.dms["users/ana@example.com"] = "spaces/DMFOUND"
+    chat.dms["users/1111"] = "spaces/DMFOUND"
+    rig.app.store.put_record("chat-user", "ana@example.com", {"name": "users/1111"})
     rig.settings(chat_app_dm=True)
     rig.open(rig.track())
     rig.settle()
     assert [m["name"].split("/messages/")[0] for m in chat.created] == ["spaces/DMFOUND"]
-    assert any("spaces:findDirectMessage" in r["path"] for r in chat.server.requests)
+    assert any(
+        "spaces:findDirectMessage?name=users%2F1111" in r["path"] for r in chat.server.requests
+    )
+
+
+def test_find_direct_message_is_never_called_with_an_email(rig: Rig, chat: FakeChat) -> None:
+    # With app authentication spaces.findDirectMessage takes users/{id}; the email alias is
+    # documented for user authentication only ("Find a direct message", Chat API guide).
+    chat.dms["users/ana@example.com"] = "spaces/DMBYEMAIL"
+    rig.settings(chat_app_dm=True)
+    rig.open(rig.track())
+    rig.settle()
+    assert chat.created == [] and chat.server.requests == []
+    [problem] = rig.problems()
+    assert "does not know your Chat user yet" in problem
 
 
 def test_not_installed_is_recorded_for_the_user_and_not_retried(rig: Rig, chat: FakeChat) -> None:
+    rig.app.store.put_record("chat-user", "ana@example.com", {"name": "users/1111"})
     rig.settings(chat_app_dm=True)
     rig.open(rig.track())
     rig.settle()
@@ -128,7 +161,8 @@ def test_removed_from_the_dm_forgets_it(rig: Rig, issuer: TokenIssuer) -> None:
 def test_chat_api_429_is_retried(rig: Rig, chat: FakeChat) -> None:
     import json
 
-    chat.dms["users/ana@example.com"] = "spaces/DM9"
+    chat.dms["users/1111"] = "spaces/DM9"
+    rig.app.store.put_record("chat-user", "ana@example.com", {"name": "users/1111"})
     rig.settings(chat_app_dm=True)
     error = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "slow"}}
     headers = {"Content-Type": "application/json", "Retry-After": "3"}
@@ -158,3 +192,58 @@ def test_add_on_shaped_events_are_understood_and_answered_in_kind(
     ]
     assert "Mailbeacon" in message["text"]
     assert rig.app.store.get_record("chat-dm", "cy@example.com") == {"space": "spaces/DMCY"}
+
+
+def chat_jwt(signer: TokenIssuer, audience: str = PROJECT_NUMBER, **claims) -> str:  # type: ignore[no-untyped-def]
+    """The bearer token of an app whose authentication audience is the project number, as in
+    Google's "Verify requests from Google Chat" guide: iss chat@system.gserviceaccount.com,
+    aud the project number, signed with a key listed at the account's x509 URL."""
+    return signer.token(audience=audience, email=CHAT_SA, issuer=CHAT_SA, **claims)
+
+
+def test_a_project_number_token_from_chat_is_accepted(rig: Rig, chat_signer: TokenIssuer) -> None:
+    response = post_event(rig, added_to_dm(), chat_jwt(chat_signer))
+    assert response.status_code == 200
+    assert rig.app.store.get_record("chat-dm", "ana@example.com") == {"space": "spaces/DM123"}
+    assert rig.app.store.get_record("chat-user", "ana@example.com") == {"name": "users/1111"}
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        # Chat's issuer and audience, but signed with Google's OIDC key, not Chat's.
+        lambda google, chat: google.token(audience=PROJECT_NUMBER, email=CHAT_SA, issuer=CHAT_SA),
+        lambda google, chat: chat_jwt(chat, audience="999999999999"),
+        lambda google, chat: chat.token(audience=PROJECT_NUMBER, email=CHAT_SA),  # wrong iss
+        lambda google, chat: chat_jwt(chat, issued_at=0),  # expired
+    ],
+    ids=["wrong-key", "other-project", "wrong-issuer", "expired"],
+)
+def test_forged_project_number_tokens_are_refused(
+    rig: Rig, issuer: TokenIssuer, chat_signer: TokenIssuer, forge
+) -> None:  # type: ignore[no-untyped-def]
+    assert post_event(rig, added_to_dm(), forge(issuer, chat_signer)).status_code == 401
+    assert rig.app.store.get_record("chat-dm", "ana@example.com") is None
+
+
+def test_a_chat_app_built_as_an_add_on_is_signed_by_the_add_on_agent(
+    rig: Rig, issuer: TokenIssuer
+) -> None:
+    # add-ons-samples python/chat/secured-app/main.py: verify_oauth2_token(bearer, ...,
+    # HTTP_ENDPOINT) and compare ``email`` with the add-on's service account.
+    event = {
+        "commonEventObject": {"hostApp": "CHAT"},
+        "chat": {
+            "user": {"name": "users/3333", "email": "di@example.com", "type": "HUMAN"},
+            "addedToSpacePayload": {
+                "space": {"name": "spaces/DMDI", "spaceType": "DIRECT_MESSAGE"}
+            },
+        },
+    }
+    token = issuer.token(audience=AUDIENCE, email=ADDON_AGENT)
+    assert post_event(rig, event, token).status_code == 200
+    assert rig.app.store.get_record("chat-dm", "di@example.com") == {"space": "spaces/DMDI"}
+    other = issuer.token(
+        audience=AUDIENCE, email="service-1@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
+    )
+    assert post_event(rig, event, other).status_code == 401

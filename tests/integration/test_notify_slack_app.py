@@ -139,13 +139,20 @@ def signed(body: bytes, *, at: float, secret: str = SIGNING_SECRET) -> dict[str,
     }
 
 
-def mute_body(message_id: str, user: str = "U0ANA", team: str = "T0EXAMPLE") -> bytes:
+def mute_body(
+    message_id: str, user: str = "U0ANA", team: str = "T0EXAMPLE", response_url: str = ""
+) -> bytes:
+    # The shape of Slack's block_actions payload (docs.slack.dev, "block_actions payload":
+    # type, user{id, team_id}, team{id}, actions[{action_id, value, type}], response_url
+    # such as https://hooks.slack.com/actions/T0MJR11A4/123456789/abcdefgh).
     payload = {
         "type": "block_actions",
         "user": {"id": user, "team_id": team},
         "team": {"id": team},
         "actions": [{"action_id": "mailbeacon_mute", "value": message_id, "type": "button"}],
     }
+    if response_url:
+        payload["response_url"] = response_url
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
@@ -161,12 +168,30 @@ def delivered(rig: Rig, slack: FakeSlack) -> str:
     return tracked.message.id
 
 
-def test_the_mute_button_mutes_that_email(rig: Rig, delivered: str) -> None:
-    body = mute_body(delivered)
+def test_the_mute_button_mutes_that_email_and_confirms_through_response_url(
+    rig: Rig, delivered: str, slack: FakeSlack
+) -> None:
+    hook = slack.server.url + "/actions/T0EXAMPLE/123456789/abcdefgh"
+    body = mute_body(delivered, response_url=hook)
     now = rig.clock.now().timestamp()
     response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
     assert response.status_code == 200
-    assert "Muted" in response.get_json()["text"]
+    assert response.get_json() == {}  # Slack ignores a block_actions reply's body
+    [confirmation] = slack.responses
+    assert confirmation["path"] == "/actions/T0EXAMPLE/123456789/abcdefgh"
+    assert confirmation["response_type"] == "ephemeral"
+    assert confirmation["replace_original"] is False
+    assert confirmation["text"].startswith("Muted")
+    assert rig.app.store.get_settings("ana@example.com").muted == (delivered,)
+
+
+def test_a_response_url_off_slack_is_never_called(
+    rig: Rig, delivered: str, slack: FakeSlack
+) -> None:
+    body = mute_body(delivered, response_url="https://attacker.example/actions/x")
+    now = rig.clock.now().timestamp()
+    response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
+    assert response.status_code == 200 and slack.responses == []
     assert rig.app.store.get_settings("ana@example.com").muted == (delivered,)
 
 

@@ -297,17 +297,18 @@ def test_listing_filters_sorts_and_pages_by_key(any_store: Store) -> None:
     any_store.add_event(event(ms[2].id, T0 + timedelta(hours=1), kind="click"))
 
     def ids(query: MessageQuery) -> list[str]:
-        return [row.message.id for row in any_store.query_messages(who, query)]
+        return [row.message.id for row in any_store.query_messages(who, query).rows]
 
     newest = [m.id for m in reversed(ms)]
     assert ids(MessageQuery(limit=10)) == newest
     page = any_store.query_messages(who, MessageQuery(limit=2))
-    assert len(page) == 3  # limit + 1 says there is more
-    after = (time_key(page[1].message.created_at), page[1].message.id)
-    assert ids(MessageQuery(limit=2, after=after)) == newest[2:5]
+    assert [r.message.id for r in page.rows] == newest[:2]
+    assert page.next_after == (time_key(page.rows[1].message.created_at), page.rows[1].message.id)
+    rest = any_store.query_messages(who, MessageQuery(limit=3, after=page.next_after))
+    assert [r.message.id for r in rest.rows] == newest[2:5] and rest.next_after is None
     assert ids(MessageQuery(sort="oldest", limit=10)) == [m.id for m in ms]
     idle = max(m.id for m in (ms[0], ms[3], ms[4]))  # no activity: last, by id
-    assert ids(MessageQuery(sort="activity", limit=2)) == [ms[1].id, ms[2].id, idle]
+    assert ids(MessageQuery(sort="activity", limit=3)) == [ms[1].id, ms[2].id, idle]
     assert ids(MessageQuery(status="opened")) == [ms[1].id]
     assert ids(MessageQuery(status="clicked")) == [ms[2].id]
     assert ids(MessageQuery(q="renewal")) == [ms[3].id]
@@ -315,7 +316,7 @@ def test_listing_filters_sorts_and_pages_by_key(any_store: Store) -> None:
     assert ids(MessageQuery(q="100%")) == []
     window = MessageQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
     assert ids(window) == [ms[2].id, ms[1].id]
-    row = any_store.query_messages(who, MessageQuery(status="opened"))[0]
+    row = any_store.query_messages(who, MessageQuery(status="opened")).rows[0]
     assert row.summary.human_opens == 1 and row.message.subject == "Deal 1"
 
 
@@ -332,3 +333,27 @@ def test_the_timeline_pages_newest_first_and_breaks_ties_by_id(any_store: Store)
     rest = any_store.list_events_page(m.id, before=EventKey(first[-1].at, first[-1].id), limit=4)
     assert [e.id for e in rest] == ["e1", "e0"]
     assert any_store.list_events_page("nope") == []
+
+
+@pytest.mark.emulators
+def test_a_firestore_search_that_runs_out_of_budget_hands_back_where_to_go_on(
+    emulators: object,
+) -> None:
+    from mailbeacon.store.firestore import FirestoreStore
+    from tests.support.emulators import PROJECT
+
+    store = FirestoreStore(project=PROJECT, prefix=f"s{secrets.token_hex(4)}_", search_scan=3)
+    who = owner()
+    ms = [
+        replace(message(who, at=T0 + timedelta(minutes=i)), subject=f"Deal {i}") for i in range(8)
+    ]
+    ms[0] = replace(ms[0], subject="Needle")
+    for m in ms:
+        store.add_message(m)
+    page = store.query_messages(who, MessageQuery(q="needle", limit=5))
+    assert page.rows == [] and page.next_after is not None  # 3 scanned, none matched
+    found: list[str] = []
+    while page.next_after is not None:
+        page = store.query_messages(who, MessageQuery(q="needle", limit=5, after=page.next_after))
+        found += [r.message.id for r in page.rows]
+    assert found == [ms[0].id]

@@ -33,6 +33,7 @@ class FakeSlack:
         self.codes: dict[str, str] = {}  # OAuth code -> team id
         self.tokens: dict[str, str] = {}  # bot token -> team id
         self.posts: list[dict[str, Any]] = []
+        self.responses: list[dict[str, Any]] = []  # what was posted to response_urls
         self.failures: dict[str, list[Answer]] = {}
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._respond)
@@ -71,6 +72,10 @@ class FakeSlack:
             if queued:
                 return queued.pop(0)
         params = self._params(headers, body)
+        if path.startswith("/actions/"):  # an interaction's response_url (hooks.slack.com)
+            with self._lock:
+                self.responses.append({"path": path, **params})
+            return 200, {"Content-Type": "text/plain"}, b"ok"
         if name == "oauth.v2.access":
             return self._oauth(headers, params)
         token = (headers.get("Authorization") or "").removeprefix("Bearer ")

@@ -36,7 +36,12 @@ def test_cli_writes_the_descriptor_for_a_base_url(tmp_path: Path) -> None:
         compose["actions"][0]["runFunction"] == base + "compose" and compose["actions"][0]["label"]
     )
     assert "selectActions" not in compose
-    assert addons["httpOptions"] == {"authorizationHeader": "SYSTEM_ID_TOKEN"}
+    # granularOauthPermissionSupport as in Google's add-ons-samples
+    # python/travel-adk-ai-agent/deployment.json ("httpOptions": {..., "OPT_IN"}).
+    assert addons["httpOptions"] == {
+        "authorizationHeader": "SYSTEM_ID_TOKEN",
+        "granularOauthPermissionSupport": "OPT_IN",
+    }
     assert data["oauthScopes"] == list(SCOPES)
     assert not any(
         s.endswith(("gmail.readonly", "gmail.modify", "mail.google.com/"))

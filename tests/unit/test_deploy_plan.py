@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from tests.support.processes import run_cli
+from functions import front
+from functions.deploy import FUNCTIONS, DeployConfig
+from functions.main import _path_for
+from tests.support import fake_gcloud
+from tests.support.processes import LOOPBACK_WEBHOOKS, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
+HTTP = {"pixel", "click", "addon", "chat", "slack", "dashboard"}
 
 
-def _plan(tmp_path: Path, *extra: str) -> list[str]:
+def _plan(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> list[str]:
+    return _script(tmp_path, *extra, env=env).splitlines()
+
+
+def _script(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> str:
     result = run_cli(
         "deploy",
         "--project",
@@ -25,10 +37,47 @@ def _plan(tmp_path: Path, *extra: str) -> list[str]:
         str(tmp_path / "src"),
         *extra,
         data_dir=tmp_path / "data",
+        # The deployer's environment is part of the declaration: start from a clean one.
+        env={
+            **{k: "" for k in (*os.environ, *LOOPBACK_WEBHOOKS) if k.startswith("MAILBEACON_")},
+            **(env or {}),
+        },
     )
     assert result.returncode == 0, result.stderr
     assert subprocess.run(["bash", "-n"], input=result.stdout, text=True).returncode == 0
-    return [line for line in result.stdout.splitlines() if line and not line.startswith("#")]
+    return "\n".join(
+        line for line in result.stdout.splitlines() if line and not line.startswith("#")
+    )
+
+
+def _run_plan(tmp_path: Path, script: str, env: dict[str, str] | None = None) -> list[list[str]]:
+    """Run the plan under bash with tests/support/fake_gcloud.py as gcloud: its argv lists."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    gcloud = bin_dir / "gcloud"
+    gcloud.write_text(f'#!/bin/sh\nexec {sys.executable} {fake_gcloud.__file__} "$@"\n')
+    gcloud.chmod(0o755)
+    log = tmp_path / "gcloud.log"
+    log.unlink(missing_ok=True)
+    full_env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_GCLOUD_LOG": str(log),
+        "FAKE_GCLOUD_STATE": str(tmp_path / "gcloud-state.json"),
+        **(env or {}),
+    }
+    result = subprocess.run(["bash", "-c", script], env=full_env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _deploys(calls: list[list[str]]) -> dict[str, list[str]]:
+    return {c[2]: c for c in calls if c[:2] == ["functions", "deploy"]}
+
+
+def _env_of(argv: list[str]) -> dict[str, str]:
+    flag = next(a for a in argv if a.startswith("--set-env-vars="))
+    assert flag.startswith("--set-env-vars=^|^")
+    return dict(item.split("=", 1) for item in flag[len("--set-env-vars=^|^") :].split("|"))
 
 
 def _first(lines: list[str], pattern: str) -> int:
@@ -85,17 +134,201 @@ def test_every_entry_point_is_deployed_as_gen2_from_the_assembled_source(tmp_pat
     for name, line in deploys.items():
         assert f"--gen2 --runtime=python311 --region=europe-west1 --source={tmp_path}/src" in line
         assert f"--entry-point={name} " in line
-        assert "--set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest" in line
-        assert "MAILBEACON_STORE=firestore,MAILBEACON_BUS=pubsub" in line
-        concurrency = re.search(r"--concurrency=(\d+)", line).group(1)  # type: ignore[union-attr]
-        assert f"THREADS={concurrency} " in line
+        assert (
+            " --set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest,"
+            "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest " in line
+        )
     pixel = deploys["pixel"]
     assert "--min-instances=1" in pixel and "--allow-unauthenticated" in pixel
     assert "--memory=256Mi" in pixel and "--timeout=10s" in pixel
     assert "--no-allow-unauthenticated" in deploys["process_hit"]
-    assert (
-        "MAILBEACON_PUBLIC_URL=https://europe-west1-acme-mail-1.cloudfunctions.net/pixel" in pixel
+
+
+def test_every_function_gets_the_whole_declared_environment_as_gcloud_receives_it(
+    tmp_path: Path,
+) -> None:
+    calls = _run_plan(tmp_path, _script(tmp_path))
+    deploys = _deploys(calls)
+    assert set(deploys) == {f.name for f in FUNCTIONS}
+    config = DeployConfig("acme-mail-1", "europe-west1")
+    expected = config.resolved_environment(
+        {
+            "PROJECT_NUMBER": fake_gcloud.PROJECT_NUMBER,
+            "ADDON_SA": fake_gcloud.ADDON_SA,
+            "ADDON_CLIENT_ID": fake_gcloud.ADDON_CLIENT_ID,
+        }
     )
+    host = "https://europe-west1-acme-mail-1.cloudfunctions.net"
+    for fn in FUNCTIONS:
+        env = _env_of(deploys[fn.name])
+        assert env == {**expected, "THREADS": str(fn.concurrency)}
+    assert expected["MAILBEACON_PUBLIC_URL"] == f"{host}/pixel"
+    assert expected["MAILBEACON_CLICK_URL"] == f"{host}/click"
+    assert expected["MAILBEACON_ADDON_URL"] == f"{host}/addon"
+    assert expected["MAILBEACON_SLACK_URL"] == f"{host}/slack"
+    assert expected["MAILBEACON_CHAT_AUDIENCE"] == f"{host}/chat/chat"
+    assert expected["MAILBEACON_CHAT_PROJECT_NUMBER"] == fake_gcloud.PROJECT_NUMBER
+    assert expected["MAILBEACON_ADDON_SERVICE_ACCOUNT"] == fake_gcloud.ADDON_SA
+    assert expected["MAILBEACON_CHAT_ISSUER_EMAILS"] == (
+        f"chat@system.gserviceaccount.com,{fake_gcloud.ADDON_SA}"
+    )
+
+
+def test_slack_and_smtp_credentials_go_to_secret_manager_never_into_the_plan(
+    tmp_path: Path,
+) -> None:
+    deployer = {
+        "MAILBEACON_SLACK_CLIENT_ID": "111.222",
+        "MAILBEACON_SLACK_CLIENT_SECRET": "s3cr3t-client",
+        "MAILBEACON_SLACK_SIGNING_SECRET": "s3cr3t-signing",
+        "MAILBEACON_SMTP_HOST": "smtp.example.com",
+        "MAILBEACON_SMTP_USER": "mailer",
+        "MAILBEACON_SMTP_PASSWORD": "s3cr3t-smtp",
+        "MAILBEACON_MAIL_FROM": "Mailbeacon <mb@example.com>",
+    }
+    script = _script(tmp_path, env=deployer)
+    assert "s3cr3t" not in script
+    calls = _run_plan(tmp_path, script, env=deployer)
+    mounts = (
+        "--set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest,"
+        "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest,"
+        "MAILBEACON_SLACK_CLIENT_SECRET=mailbeacon-slack-client-secret:latest,"
+        "MAILBEACON_SLACK_SIGNING_SECRET=mailbeacon-slack-signing-secret:latest,"
+        "MAILBEACON_SMTP_PASSWORD=mailbeacon-smtp-password:latest"
+    )
+    for argv in _deploys(calls).values():
+        assert mounts in argv
+        env = _env_of(argv)
+        assert env["MAILBEACON_SLACK_CLIENT_ID"] == "111.222"
+        assert env["MAILBEACON_MAIL_FROM"] == "Mailbeacon <mb@example.com>"
+        assert not any("s3cr3t" in v for v in env.values())
+    added = [c for c in calls if c[:3] == ["secrets", "versions", "add"]]
+    assert sorted(c[3] for c in added) == [
+        "mailbeacon-slack-client-secret",
+        "mailbeacon-slack-signing-secret",
+        "mailbeacon-smtp-password",
+    ]
+    # A redeploy with the same values adds no version; one without them keeps the mounts.
+    again = _run_plan(tmp_path, script, env=deployer)
+    assert not [c for c in again if c[:3] == ["secrets", "versions", "add"]]
+    without = {k: v for k, v in deployer.items() if "PASSWORD" not in k and "SECRET" not in k}
+    third = _run_plan(tmp_path, _script(tmp_path, env=without), env=without)
+    assert all(mounts in argv for argv in _deploys(third).values())
+
+
+def test_slack_enabled_without_its_secret_stops_the_plan_with_a_message(tmp_path: Path) -> None:
+    deployer = {"MAILBEACON_SLACK_CLIENT_ID": "111.222"}
+    script = _script(tmp_path, env=deployer)
+    try:
+        _run_plan(tmp_path, script, env=deployer)
+    except AssertionError as exc:
+        assert "set MAILBEACON_SLACK_CLIENT_SECRET and deploy again" in str(exc)
+    else:
+        raise AssertionError("the plan went on without the Slack client secret")
+    calls = (tmp_path / "gcloud.log").read_text()
+    assert '"functions", "deploy"' not in calls
+
+
+def test_the_addon_is_deployed_from_the_generated_descriptor_and_installed(
+    tmp_path: Path,
+) -> None:
+    script = _script(tmp_path)
+    calls = _run_plan(tmp_path, script)
+    verbs = [c[:3] for c in calls if c[0] == "workspace-add-ons"]
+    assert ["workspace-add-ons", "get-authorization", "--project=acme-mail-1"] in verbs
+    assert [c[1:3] for c in calls if c[:1] == ["workspace-add-ons"] and c[1] == "deployments"] == [
+        ["deployments", "describe"],
+        ["deployments", "create"],
+        ["deployments", "replace"],
+        ["deployments", "install"],
+    ]
+    descriptor = json.loads(
+        script.split("<<'MAILBEACON_ADDON'\n", 1)[1].split("\nMAILBEACON_ADDON")[0]
+    )
+    base = "https://europe-west1-acme-mail-1.cloudfunctions.net/addon/addon/"
+    assert descriptor["addOns"]["common"]["homepageTrigger"]["runFunction"] == base + "homepage"
+    assert descriptor["addOns"]["common"]["openLinkUrlPrefixes"] == [
+        "https://europe-west1-acme-mail-1.cloudfunctions.net/addon/",
+        "https://europe-west1-acme-mail-1.cloudfunctions.net/dashboard/",
+        "https://europe-west1-acme-mail-1.cloudfunctions.net/slack/",
+    ]
+    # A second run replaces the deployment (never creates it again) and installs it again.
+    again = _run_plan(tmp_path, script)
+    assert not [c for c in again if "create" in c and c[0] == "workspace-add-ons"]
+
+
+def test_a_redeploy_creates_nothing_and_sets_the_same_environment(tmp_path: Path) -> None:
+    script = _script(tmp_path)
+    first = _run_plan(tmp_path, script)
+    second = _run_plan(tmp_path, script)
+    creates = [
+        c for c in second if "create" in c[:4] and c[:3] != ["firestore", "indexes", "composite"]
+    ]
+    assert creates == []
+    assert {k: _env_of(v) for k, v in _deploys(first).items()} == {
+        k: _env_of(v) for k, v in _deploys(second).items()
+    }
+
+
+def _served(config: DeployConfig, url: str) -> tuple[str, str] | None:
+    """(function, app path) a URL reaches: by the front on a custom domain, else by name."""
+    parts = urlsplit(url)
+    if config.public_url:
+        function = front.route(parts.path)
+    else:
+        assert parts.netloc == f"{config.region}-{config.project}.cloudfunctions.net"
+        function = parts.path.split("/")[1]
+    if function is None or function not in HTTP:
+        return None
+    path = _path_for(function, parts.path)
+    return (function, path) if path else None
+
+
+def test_every_url_the_product_emits_reaches_the_function_that_serves_it() -> None:
+    expected = {
+        "pixel": ("pixel", "/p/TOKEN.gif"),
+        "click": ("click", "/c/TOKEN"),
+        "chat endpoint": ("chat", "/chat"),
+        "slack redirect": ("slack", "/slack/oauth/callback"),
+        "slack interactivity": ("slack", "/slack/interactivity"),
+        "add-on compose/track": ("addon", "/addon/compose/track"),
+        "dashboard link": ("dashboard", "/dashboard/messages/ID"),
+    }
+    for public_url in (None, "https://track.example.com"):
+        config = DeployConfig("acme-mail-1", "europe-west1", public_url=public_url)
+        urls = config.urls()
+        for kind, url in urls.items():
+            assert _served(config, url) is not None, (kind, url)
+        for kind, target in expected.items():
+            assert _served(config, urls[kind]) == target, kind
+
+
+def test_the_custom_domain_front_routes_every_mount_and_nothing_else() -> None:
+    config = DeployConfig("acme-mail-1", "europe-west1", public_url="https://track.example.com/")
+    hosting = front.firebase_json(config)["hosting"]
+    services = {r["run"]["serviceId"] for r in hosting["rewrites"]}
+    assert services == HTTP
+    assert all(r["run"]["region"] == "europe-west1" for r in hosting["rewrites"])
+    assert front.route("/p/abc.gif") == "pixel"
+    assert front.route("/addon") == "addon"
+    assert front.route("/addonx") is None
+    assert front.route("/etc/passwd") is None
+    assert front.route("/c/") == "click"
+
+
+def test_a_custom_domain_plan_writes_the_front_and_points_every_url_at_it(
+    tmp_path: Path,
+) -> None:
+    script = _script(tmp_path, "--public-url", "https://track.example.com")
+    hosting = json.loads(
+        script.split("<<'MAILBEACON_FRONT'\n", 1)[1].split("\nMAILBEACON_FRONT")[0]
+    )
+    assert {"source": "/p/**", "run": {"serviceId": "pixel", "region": "europe-west1"}} in hosting[
+        "hosting"
+    ]["rewrites"]
+    env = _env_of(_deploys(_run_plan(tmp_path, script))["addon"])
+    for name in ("PUBLIC", "CLICK", "ADDON", "CHAT", "SLACK", "DASHBOARD"):
+        assert env[f"MAILBEACON_{name}_URL"] == "https://track.example.com"
 
 
 def test_each_topic_has_a_push_subscription_with_retries_and_a_dead_letter_topic(
@@ -113,7 +346,9 @@ def test_each_topic_has_a_push_subscription_with_retries_and_a_dead_letter_topic
 
 
 def test_indexes_cover_the_stores_queries_and_retention_is_configurable(tmp_path: Path) -> None:
-    indexes = json.loads((ROOT / "deploy" / "firestore.indexes.json").read_text())
+    indexes = json.loads(
+        (ROOT / "functions" / "cloud_files" / "firestore.indexes.json").read_text()
+    )
     composite = {
         (i["collectionGroup"], tuple((f["fieldPath"], f["order"]) for f in i["fields"]))
         for i in indexes["indexes"]
@@ -125,7 +360,7 @@ def test_indexes_cover_the_stores_queries_and_retention_is_configurable(tmp_path
     for group, fields in composite:
         configs = " ".join(f"--field-config=field-path={f},order={o.lower()}" for f, o in fields)
         assert any(f"--collection-group={group}" in ln and configs in ln for ln in lines)
-    assert all("MAILBEACON_RETENTION_DAYS=30" in ln for ln in lines if "functions deploy" in ln)
+    assert all("MAILBEACON_RETENTION_DAYS=30|" in ln for ln in lines if "functions deploy" in ln)
 
 
 def test_the_secret_and_other_resources_are_never_recreated(tmp_path: Path) -> None:
@@ -145,6 +380,22 @@ def test_the_source_folder_holds_main_requirements_and_our_packages(tmp_path: Pa
     assert (src / "mailbeacon" / "store" / "firestore.py").exists()
     assert (src / "functions" / "app.py").exists()
     assert not list(src.rglob("__pycache__"))
+    for absent in (
+        "functions/cli.py",
+        "functions/deploy.py",
+        "functions/server.py",
+        "functions/cloud_files",
+        "mailbeacon/evaluation",
+    ):
+        assert not (src / absent).exists(), absent
+    # What is there is enough: every entry point imports and wires from the folder alone.
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import main, functions.app, addon.endpoint,"
+        " functions.bootstrap, mailbeacon.store.firestore, mailbeacon.bus.pubsub;"
+        " assert main.__file__.startswith(sys.argv[1])"
+    )
+    result = subprocess.run([sys.executable, "-c", check, str(src)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_bad_arguments_are_refused_in_one_line_and_nothing_is_written(tmp_path: Path) -> None:
@@ -164,6 +415,21 @@ def test_bad_arguments_are_refused_in_one_line_and_nothing_is_written(tmp_path: 
         assert len(result.stderr.strip().splitlines()) == 1
         assert result.stdout == ""
     assert not (tmp_path / "src").exists()
+
+
+def test_a_project_id_google_would_not_issue_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    result = run_cli(
+        "deploy", "--project", "p", "--region", "europe-west1", "--source-dir", str(tmp_path / "s"),
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == "mailbeacon: not a Google Cloud project id: 'p'"
+    for hostile in ("p; rm -rf /", "$(id)", "P-UPPER"):
+        bad = run_cli("deploy", "--project", hostile, "--region", "europe-west1", "--dry-run",
+                      data_dir=tmp_path)  # fmt: skip
+        assert bad.returncode == 2 and "not a Google Cloud project id" in bad.stderr
 
 
 def test_the_web_push_key_is_made_once_and_given_to_every_function(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from functions.main import _path_for
     [
         ("pixel", "/p/TOKEN.gif", "/p/TOKEN.gif"),
         ("pixel", "/pixel/p/TOKEN.gif", "/p/TOKEN.gif"),
-        ("pixel", "/c/TOKEN", "/c/TOKEN"),  # the public URL may send clicks to the pixel
+        ("pixel", "/c/TOKEN", None),  # every click URL is the click function's
         ("pixel", "/addon/home", None),
         ("click", "/click/c/TOKEN", "/c/TOKEN"),
         ("click", "/p/TOKEN.gif", None),
