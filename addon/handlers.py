@@ -288,7 +288,11 @@ class Handlers:
         """Settings button: the form, filled with the saved settings."""
         current = self.store.get_settings(user.email)
         card = settings_card(
-            self.cfg, current, event.timezone or current.timezone, browsers=self._browsers(user)
+            self.cfg,
+            current,
+            event.timezone or current.timezone,
+            browsers=self._browsers(user),
+            dashboard_url=self.app.urls.service("dashboard"),
         )
         return c.render(card, push=True)
 
@@ -327,10 +331,16 @@ class Handlers:
                 errors=errors,
                 form=form,
                 browsers=self._browsers(user),
+                dashboard_url=self.app.urls.service("dashboard"),
             )
             return c.render(card, notify="Not saved: please fix the fields marked in red")
         card = settings_card(
-            self.cfg, updated, updated.timezone, saved=True, browsers=self._browsers(user)
+            self.cfg,
+            updated,
+            updated.timezone,
+            saved=True,
+            browsers=self._browsers(user),
+            dashboard_url=self.app.urls.service("dashboard"),
         )
         return c.render(card, notify="Settings saved")
 

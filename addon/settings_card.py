@@ -71,6 +71,7 @@ def settings_card(
     form: Mapping[str, str] | None = None,
     saved: bool = False,
     browsers: int = 0,
+    dashboard_url: str = "",
 ) -> c.Json:
     """The form, filled from ``settings`` (or, after a refused save, from what was typed)."""
     errors = errors or {}
@@ -98,7 +99,9 @@ def settings_card(
             f"{browsers} browser{'s' if browsers != 1 else ''}" if browsers else "Off",
             top="Browser notifications (Web Push)",
             bottom="Turn on in each browser from the dashboard's button.",
-            end_button=c.button("Dashboard", c.open_link(f"{cfg.base_url}/dashboard/settings")),
+            end_button=c.button(
+                "Dashboard", c.open_link(f"{dashboard_url or cfg.base_url}/dashboard/settings")
+            ),
         ),
     ]
     when = [

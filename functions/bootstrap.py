@@ -326,7 +326,7 @@ def build_notifier(
         window=settings.coalesce_window,
         config=settings,
         publish_digest=lambda payload: bus.publish(DIGEST, payload),
-        dashboard_home=lambda: f"{urls.base_url}/dashboard/messages",
+        dashboard_home=lambda: f"{urls.service('dashboard')}/dashboard/messages",
     )
 
 
