@@ -14,8 +14,10 @@ from typing import Any, Protocol
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
 from mailbeacon.model import Message
+from mailbeacon.policy import PolicyRefused, disclosure_html, policy_for
 from mailbeacon.records import Records
 from mailbeacon.services import (
+    TrackedMessage,
     Urls,
     add_link,
     check_link,
@@ -134,18 +136,38 @@ class Handlers:
         message = owned_message(self.store, message_id, user.email)
         return message, event.parameters.get("pixel") == "yes"
 
-    def _compose(self, event: AddonEvent, message: Message | None, **kwargs: Any) -> c.Json:
+    def _compose(
+        self, event: AddonEvent, user: User, message: Message | None, **kwargs: Any
+    ) -> c.Json:
         return views.compose_card(
-            self.cfg, event.recipients, message, draft=self.draft(event), **kwargs
+            self.cfg,
+            event.recipients,
+            message,
+            draft=self.draft(event),
+            policy=policy_for(self.app.records, user.email),
+            **kwargs,
         )
+
+    def _refused(
+        self, event: AddonEvent, user: User, message: Message | None, pixel: bool
+    ) -> c.Json | None:
+        """The compose card with the domain policy's reason, when it forbids tracking this."""
+        try:
+            policy_for(self.app.records, user.email).check_track(user.email, event.recipients)
+        except PolicyRefused as exc:
+            return c.render(self._compose(event, user, message, pixel=pixel, error=str(exc)))
+        return None
 
     def compose(self, event: AddonEvent, user: User) -> c.Json:
         """Compose trigger: the card for a fresh draft."""
         draft = secrets.token_urlsafe(12)
-        card = views.compose_card(self.cfg, event.recipients, None, pixel=False, draft=draft)
+        policy = policy_for(self.app.records, user.email)
+        card = views.compose_card(
+            self.cfg, event.recipients, None, pixel=False, draft=draft, policy=policy
+        )
         return c.push_card(card)
 
-    def _register(self, event: AddonEvent, user: User) -> Message:
+    def _register(self, event: AddonEvent, user: User) -> TrackedMessage:
         return track_message(
             self.store,
             self.app.urls,
@@ -153,14 +175,18 @@ class Handlers:
             sender=user.email,
             recipients=event.recipients,
             subject=event.value("subject"),
-        ).message
+            records=self.app.records,
+        )
 
     def track(self, event: AddonEvent, user: User) -> c.Json:
         """Track opens: register the message (once) and insert the pixel at the end."""
         message, pixel = self._state(event, user)
+        if refused := self._refused(event, user, message, pixel):
+            return refused
         if message and pixel:
             card = self._compose(
                 event,
+                user,
                 message,
                 pixel=True,
                 notice="Opens are already tracked in this draft.",
@@ -168,7 +194,7 @@ class Handlers:
             return c.render(card)
         if message is None:
             try:
-                message = self._register(event, user)
+                message = self._register(event, user).message
             except InvalidInput as exc:
                 error = (
                     "Add at least one recipient to the draft, then press Track opens again."
@@ -177,6 +203,7 @@ class Handlers:
                 )
                 card = self._compose(
                     event,
+                    user,
                     None,
                     pixel=False,
                     error=error,
@@ -186,12 +213,14 @@ class Handlers:
         pixel_url = self.app.urls.pixel(message.id)
         card = self._compose(
             event,
+            user,
             message,
             pixel=True,
             notice="Open tracking is on: a 1x1 image was added at the end of the draft.",
         )
+        disclosure = policy_for(self.app.records, user.email).disclosure
         return c.update_draft(
-            pixel_html(pixel_url),
+            disclosure_html(disclosure) + pixel_html(pixel_url),
             "INSERT_AT_END",
             content_type="IMMUTABLE_HTML",
             then=card,
@@ -201,6 +230,8 @@ class Handlers:
     def insert_link(self, event: AddonEvent, user: User) -> c.Json:
         """Insert tracked link: add it to the same message, insert the anchor in place."""
         message, pixel = self._state(event, user)
+        if refused := self._refused(event, user, message, pixel):
+            return refused
         raw_url, text = event.value("link_url"), event.value("link_text")
         try:
             url = check_link(raw_url)
@@ -212,6 +243,7 @@ class Handlers:
             )
             card = self._compose(
                 event,
+                user,
                 message,
                 pixel=pixel,
                 error=error,
@@ -219,10 +251,11 @@ class Handlers:
             return c.render(card)
         if message is None:
             try:
-                message = self._register(event, user)
+                message = self._register(event, user).message
             except InvalidInput as exc:
                 card = self._compose(
                     event,
+                    user,
                     None,
                     pixel=False,
                     error=f"Add a recipient first ({exc}).",
@@ -234,6 +267,7 @@ class Handlers:
         anchor = f'<a href="{html.escape(tracked)}">{html.escape(text or url)}</a>'
         card = self._compose(
             event,
+            user,
             message,
             pixel=pixel,
             notice=f"Tracked link inserted at the cursor: {url}",

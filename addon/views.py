@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbeacon.model import Event, Message
+from mailbeacon.policy import Policy
 from mailbeacon.summary import MessageSummary
 
 from . import cards as c
@@ -218,8 +219,13 @@ def compose_card(
     notice: str = "",
     label: str = "",
     draft: str = "",
+    policy: Policy | None = None,
 ) -> c.Json:
     """The compose sidebar: whom it sees, what it has put in the draft, and what it cannot do.
+
+    Under a domain policy that forbids tracking (at all, or of mail among colleagues) it says
+    so instead of offering the buttons; with some internal recipients it warns that one pixel
+    counts their opens too.
 
     ``draft`` is a random key for this compose window, carried in every action so a client that
     cannot update the card along with the draft (Apps Script) can keep the state itself.
@@ -246,8 +252,34 @@ def compose_card(
         in_draft.append(c.decorated(link.url, top=f"Tracked link {link.index}"))
     if not in_draft:
         in_draft.append(c.paragraph("Nothing yet: this draft is not tracked."))
+    rules: list[c.Json] = []
+    blocked = ""
+    if policy is not None and not policy.tracking:
+        blocked = (
+            f"Your admins have turned tracking off for {policy.domain}: Mailbeacon will not"
+            " track this email."
+        )
+    elif policy is not None and recipients:
+        inside = policy.internal(recipients)
+        if inside and len(inside) == len(recipients) and not policy.track_internal:
+            blocked = (
+                f"Every recipient is inside {policy.domain}, and your admins do not track mail"
+                " among colleagues. Add an outside recipient to track this email."
+            )
+        elif inside and not policy.track_internal:
+            rules.append(
+                c.paragraph(
+                    f"{len(inside)} recipient(s) are inside {policy.domain}: their opens are"
+                    " counted too (one image cannot tell readers apart)."
+                )
+            )
+    if blocked:
+        rules.append(c.paragraph(blocked))
+    if policy is not None and policy.disclosure:
+        notice = "Sent with the image (your domain's notice)"
+        rules.append(c.decorated(policy.disclosure, top=notice))
     track: list[c.Json] = []
-    if not (message and pixel):
+    if not (message and pixel) and not blocked:
         if message is None:
             track.append(
                 c.text_input(
@@ -265,13 +297,18 @@ def compose_card(
         c.text_input("link_text", "Link text (optional)"),
         c.buttons(c.button("Insert tracked link", c.on_action(cfg.url(INSERT_LINK), state))),
     ]
+    if blocked:
+        link_widgets = [c.paragraph("Not available under your domain's policy.")]
     limits = c.paragraph(
         "Mailbeacon cannot read your draft: links you type or paste yourself are not tracked,"
         " only links inserted here. To stop tracking, delete the inserted image (and tracked"
         " links) from the draft by hand; the add-on cannot remove them. Opens are counted only"
         " when the reader's mail app loads images."
     )
-    sections = [c.section(top, "This draft"), c.section(in_draft, "In the draft now")]
+    sections = [c.section(top, "This draft")]
+    if rules:
+        sections.append(c.section(rules, "Domain policy"))
+    sections.append(c.section(in_draft, "In the draft now"))
     if track:
         sections.append(c.section(track, "Open tracking"))
     sections += [c.section(link_widgets, "Click tracking"), c.section([limits], "Good to know")]

@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from mailbeacon import live, push, reporting
 from mailbeacon.clock import parse_time
 from mailbeacon.errors import InvalidInput, StoreUnavailable, Unauthorized, UnknownMessage
+from mailbeacon.policy import domain_senders, policy_for
 from mailbeacon.services import track_message
 
 from .bootstrap import App
@@ -120,7 +121,9 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
     @guarded
     def create_message(user: str) -> Any:
         fields = _track_body(request.get_json(silent=True))
-        tracked = track_message(app.store, app.urls, app.clock, sender=user, **fields)
+        tracked = track_message(
+            app.store, app.urls, app.clock, sender=user, records=app.records, **fields
+        )
         return jsonify(tracked.to_public()), 201
 
     @api.get("/messages")
@@ -167,6 +170,16 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
     @api.get("/overview")
     @guarded
     def overview(user: str) -> Any:
+        """``?scope=domain``: the whole domain's numbers, for its admins only."""
+        if request.args.get("scope", "me") == "domain":
+            policy = policy_for(app.records, user)
+            if not policy.is_admin(user):
+                return error(403, f"only {policy.domain}'s admins see its overview")
+            senders = domain_senders(app.records, policy.domain)
+            data = reporting.domain_overview(
+                app.store, senders, policy.domain, request.args, app.clock.now()
+            )
+            return jsonify(data)
         return jsonify(reporting.overview(app.store, user, request.args, app.clock.now()))
 
     # live events: the short-poll form of the dashboard's stream (Cloud Functions cannot stream)

@@ -84,9 +84,11 @@ def create_app(app: App) -> Flask:
         return jsonify(payload), status
 
     from . import dashboard
+    from .gmail_routes import register_gmail_routes
     from .notify_routes import register_notifier_routes
 
     register_notifier_routes(web, app)
+    register_gmail_routes(web, app)
     dashboard.register(web, app)
 
     @web.get("/healthz")

@@ -13,15 +13,27 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
+from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
 from mailbeacon.model import Event, Message
+from mailbeacon.policy import PolicyBook, list_policies
 from mailbeacon.push import EndpointRules
+from mailbeacon.sentwatch import (
+    Mailbox,
+    handle_push,
+    label_first_human,
+    labels_wanted,
+    mark_unsent,
+    renew_watches,
+    watched_users,
+)
 from mailbeacon.services import Classifier, Urls, process_hit
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
@@ -31,7 +43,7 @@ from notifier.handler import Notifier
 from .config import AppConfig
 
 if TYPE_CHECKING:
-    from addon.auth import ChatVerifier
+    from addon.auth import ChatVerifier, GoogleTokenVerifier
     from addon.endpoint import AddonEndpoint
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
@@ -41,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_SECONDS = 3600.0
+WATCH_RENEWAL_SECONDS = 86400.0
 
 
 class Background(Protocol):
@@ -107,6 +120,64 @@ class App:
         Cloud Functions cannot hold a stream open and their pages poll instead."""
         return self.worker is not None and self.config.core.worker
 
+    @cached_property
+    def mailbox(self) -> Mailbox | None:
+        """Gmail as each user (domain-wide delegation), when the sent-mail watch is set up."""
+        notifier, watch = self.config.notifier, self.config.sentwatch
+        if not notifier.gmail_credentials or not (watch.topic or watch.labels):
+            return None
+        from .gmail_mailbox import GmailMailbox
+
+        return GmailMailbox(
+            notifier.gmail_credentials,
+            notifier.gmail_api_url,
+            labels=watch.labels,
+            timeout=notifier.timeout_seconds,
+        )
+
+    @cached_property
+    def gmail_push_verifier(self) -> GoogleTokenVerifier:
+        """Verifies Pub/Sub's pushes of Gmail notifications (OIDC tokens of its account)."""
+        from addon.auth import GoogleTokenVerifier
+
+        return GoogleTokenVerifier(
+            audiences=(f"{self.urls.service('gmail')}/gmail/push",),
+            emails=self.config.sentwatch.push_service_accounts,
+            certs_url=self.config.notifier.google_certs_url,
+        )
+
+    def handle_gmail_push(self, data: dict[str, Any]) -> list[str]:
+        """One Gmail notification ``{"emailAddress", "historyId"}`` (the /gmail/push route, or
+        a Pub/Sub-triggered function): record the tracked mail sent since the last one."""
+        if self.mailbox is None:
+            return []
+        return handle_push(self.mailbox, self.store, self.records, self.signer, data)
+
+    def handle_notify(self, payload: dict[str, Any]) -> Any:
+        """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner."""
+        if self.config.sentwatch.labels and self.mailbox is not None:
+            message_id = str(payload.get("message_id", ""))
+            if labels_wanted(self.records, message_id):
+                events = self.store.list_events(message_id, limit=500)
+                event = next((e for e in events if e.id == payload.get("event_id")), None)
+                if event is not None:
+                    try:
+                        label_first_human(
+                            self.mailbox, self.store, self.records, event, self.clock.now()
+                        )
+                    except MailbeaconError as exc:
+                        log.warning("gmail label not set: %s", exc)
+        return self.notifier.handle(payload)
+
+    @cached_property
+    def policies(self) -> PolicyBook:
+        """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
+        return PolicyBook(self.store, self.clock)
+
+    def retention_for(self, owner: str) -> timedelta:
+        """How long an event of ``owner``'s is kept: the server's retention or their policy's."""
+        return self.policies.of(owner).retention(self.config.core.retention)
+
     def handle_hit(self, payload: dict[str, Any]) -> None:
         process_hit(
             self.store,
@@ -115,6 +186,7 @@ class App:
             payload,
             retention=self.config.core.retention,
             stored=self.event_stored,
+            retention_for=self.retention_for,
         )
 
     def event_stored(self, message: Message, event: Event) -> None:
@@ -191,14 +263,59 @@ class RetentionSweep:
     def run(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                removed = self.store.purge_expired(self.clock.now())
-                if removed:
-                    log.info("retention: removed %s expired events", removed)
+                self.sweep()
             except Exception:
                 log.exception("retention sweep failed")
 
+    def sweep(self) -> int:
+        """Delete expired events, and events older than each domain policy's retention."""
+        now = self.clock.now()
+        removed = self.store.purge_expired(now)
+        for policy in list_policies(self.store):
+            if policy.retention_days is not None:
+                cutoff = now - timedelta(days=policy.retention_days)
+                removed += self.store.purge_domain(policy.domain, cutoff)
+        if removed:
+            log.info("retention: removed %s expired events", removed)
+        return removed
+
     def start(self) -> RetentionSweep:
         threading.Thread(target=self.run, daemon=True, name="retention").start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+class WatchRenewal:
+    """Renew the Gmail sent-mail watches daily and mark drafts never sent (Gmail stops a
+    watch after 7 days); in the cloud a Cloud Scheduler job runs `gmail-watch renew`."""
+
+    def __init__(self, app: App, every: float = WATCH_RENEWAL_SECONDS) -> None:
+        self.app, self.every = app, every
+        self._stop = threading.Event()
+
+    def run_once(self) -> int:
+        app, topic = self.app, self.app.config.sentwatch.topic
+        if app.mailbox is None or not topic:
+            return 0
+        users = watched_users(app.records)
+        now = app.clock.now()
+        renewed = renew_watches(app.mailbox, app.records, users, topic, now)
+        mark_unsent(app.store, app.records, users, now)
+        return renewed
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("gmail watch renewal failed")
+            if self._stop.wait(self.every):
+                return
+
+    def start(self) -> WatchRenewal:
+        threading.Thread(target=self.run, daemon=True, name="gmail-watch").start()
         return self
 
     def stop(self) -> None:
@@ -372,7 +489,7 @@ def bootstrap(
         push_rules=push_rules,
     )
     app.handlers.update(
-        {HITS: app.handle_hit, NOTIFY: notifier.handle, DIGEST: notifier.handle_digest}
+        {HITS: app.handle_hit, NOTIFY: app.handle_notify, DIGEST: notifier.handle_digest}
     )
     if worker is not None:
         for topic, handler in app.handlers.items():
@@ -382,5 +499,7 @@ def bootstrap(
 
         app.background.append(DigestScheduler(store, bus, clock, config.notifier.digest_hour))
         app.background.append(RetentionSweep(store, clock))
+        if config.sentwatch.topic:
+            app.background.append(WatchRenewal(app))
     app.closers.append(store.close)
     return app

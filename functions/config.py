@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
+from functions.gmail_mailbox import SentWatchConfig
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
@@ -47,6 +48,7 @@ class AppConfig:
     notifier: NotifierConfig = field(default_factory=NotifierConfig)
     addon: AddonConfig = field(default_factory=AddonConfig)
     dashboard: SignInConfig = field(default_factory=SignInConfig)
+    sentwatch: SentWatchConfig = field(default_factory=SentWatchConfig)
 
     @classmethod
     def local(cls, data_dir: Path, **core: Any) -> AppConfig:
@@ -233,6 +235,11 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
         notifier=_notifier(reader, core.webhook_allow_hosts),
         addon=_addon(reader, core.insecure_dev_auth),
         dashboard=_dashboard(reader),
+        sentwatch=SentWatchConfig(
+            topic=reader.str("GMAIL_WATCH_TOPIC"),
+            labels=reader.bool("GMAIL_LABELS", False),
+            push_service_accounts=reader.list("GMAIL_PUSH_SERVICE_ACCOUNT"),
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -278,6 +278,32 @@ def event_csv_row(event: Event) -> list[str]:
 
 def overview(store: Store, owner: str, args: Mapping[str, str], now: datetime) -> dict[str, Any]:
     """Engagement over a period (default: the last 30 days), from the daily counters."""
+    return _overview(lambda first, last: store.day_counts(owner.lower(), first, last), args, now)
+
+
+def domain_overview(
+    store: Store, senders: Sequence[str], domain: str, args: Mapping[str, str], now: datetime
+) -> dict[str, Any]:
+    """The overview's counts summed over everyone in a domain, for its admins: numbers only,
+    never a subject, a recipient or whose mail it was."""
+
+    def days(first: str, last: str) -> dict[str, dict[str, int]]:
+        merged: dict[str, dict[str, int]] = {}
+        for sender in senders:
+            for day, counts in store.day_counts(sender, first, last).items():
+                into = merged.setdefault(day, {})
+                for name, n in counts.items():
+                    into[name] = into.get(name, 0) + n
+        return merged
+
+    return {"domain": domain, "senders": len(senders), **_overview(days, args, now)}
+
+
+def _overview(
+    day_counts: Callable[[str, str], dict[str, dict[str, int]]],
+    args: Mapping[str, str],
+    now: datetime,
+) -> dict[str, Any]:
     until = _time("until", args.get("until")) or now
     since = _time("since", args.get("since")) or until - timedelta(days=DEFAULT_OVERVIEW_DAYS)
     if since >= until:
@@ -286,7 +312,7 @@ def overview(store: Store, owner: str, args: Mapping[str, str], now: datetime) -
     span = (last - first).days + 1
     if span > MAX_OVERVIEW_DAYS:
         raise InvalidInput(f"a period of at most {MAX_OVERVIEW_DAYS} days")
-    days = store.day_counts(owner.lower(), first.isoformat(), last.isoformat())
+    days = day_counts(first.isoformat(), last.isoformat())
     total: dict[str, int] = {}
     by_day = []
     hours = [[0] * 24 for _ in range(7)]

@@ -25,6 +25,8 @@ from .model import (
     MessageContext,
     Verdict,
 )
+from .policy import disclosure_html, policy_for, register_sender
+from .records import Records
 from .store import Store
 from .summary import message_stats
 from .tokens import TokenSigner, new_message_id
@@ -71,10 +73,12 @@ class TrackedMessage:
     message: Message
     pixel_url: str
     links: tuple[tuple[str, str], ...]
+    disclosure: str | None = None
+    """The sender's domain's disclosure line, inserted with the pixel."""
 
     @property
     def pixel_html(self) -> str:
-        return pixel_html(self.pixel_url)
+        return disclosure_html(self.disclosure) + pixel_html(self.pixel_url)
 
     def to_public(self) -> dict[str, Any]:
         anchors = "".join(
@@ -180,9 +184,20 @@ def track_message(
     subject: str = "",
     links: Sequence[str] = (),
     sent_at: datetime | None = None,
+    records: Records | None = None,
 ) -> TrackedMessage:
-    """Register a message and sign its pixel and links. Validates everything before writing."""
+    """Register a message and sign its pixel and links. Validates everything before writing.
+
+    With ``records``, the sender's domain policy applies: tracking it forbids is PolicyRefused
+    (InvalidInput), and its disclosure line comes with the pixel. Every edge passes them.
+    """
     checked = check_track(sender=sender, recipients=recipients, subject=subject, links=links)
+    disclosure = None
+    if records is not None:
+        policy = policy_for(records, checked.owner)
+        policy.check_track(checked.owner, checked.recipients)
+        disclosure = policy.disclosure
+        register_sender(records, checked.owner)
     message = Message(
         id=new_message_id(),
         owner=checked.owner,
@@ -197,6 +212,7 @@ def track_message(
         message,
         urls.pixel(message.id),
         tuple((link.url, urls.link(message.id, link)) for link in message.links),
+        disclosure,
     )
 
 
@@ -235,13 +251,15 @@ def process_hit(
     payload: dict[str, Any],
     *,
     retention: timedelta = DEFAULT_RETENTION,
+    retention_for: Callable[[str], timedelta] | None = None,
     stored: Callable[[Message, Event], None] | None = None,
 ) -> Event | None:
     """Classify a hit and store it as an event, once, however often it is delivered.
 
     Human events are handed to the notifier every time (it is idempotent per event and
-    channel), so a crash between storing and handing over loses no alert. ``stored`` is told
-    of each event once it is stored (the live dashboard's feed).
+    channel), so a crash between storing and handing over loses no alert. ``retention_for``
+    gives the owner's retention (their domain policy may shorten the server's). ``stored`` is
+    told of each event once it is stored (the live dashboard's feed).
     """
     try:
         hit = Hit.from_dict(payload)
@@ -268,7 +286,7 @@ def process_hit(
         ip_hash=hit.ip_hash,
         network=hit.network,
         user_agent=hit.user_agent[:512],
-        expires_at=hit.at + retention,
+        expires_at=hit.at + (retention_for(message.owner) if retention_for else retention),
     )
     store.add_event(event)
     if stored is not None:

@@ -19,6 +19,7 @@ from .clock import iso
 from .errors import InvalidInput
 from .model import Notify, QuietHours, Settings, Strictness
 from .platform import CHAT_WEBHOOK_HOST, SLACK_WEBHOOK_HOST
+from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .services import check_email
 from .store import Store
@@ -89,7 +90,7 @@ class WebhookRules:
     def _allowed(self, hostname: str, port: int | None) -> bool:
         for entry in self.allow_hosts:
             host, _, wanted = entry.strip().lower().rpartition(":")
-            if not host or not wanted.isdigit():  # "host" alone: any port
+            if not host or not (wanted.isascii() and wanted.isdigit()):  # "host" alone: any port
                 host, wanted = entry.strip().lower(), ""
             host = host.strip("[]")
             if hostname == host and (not wanted or port == int(wanted)):
@@ -206,13 +207,38 @@ def _choice(kind: Any, value: Any) -> Any:
         raise InvalidInput(f"choose one of {allowed}, not {str(value)[:40]!r}") from None
 
 
+CHANNEL_FIELDS = {
+    "slack_webhook": "slack",
+    "slack_app_dm": "slack",
+    "chat_webhook": "chat",
+    "chat_app_dm": "chat",
+    "email_to": "email",
+}
+"""The alert channel family each settings field turns on (the domain policy allows families)."""
+
+
+def policy_errors(policy: Policy, change: SettingsChange) -> dict[str, str]:
+    """Fields that would turn on a channel the user's domain policy does not allow."""
+    errors = {}
+    for name, family in CHANNEL_FIELDS.items():
+        value = getattr(change, name)
+        turned_on = value is not KEEP and value not in (None, "", False)
+        if turned_on and not policy.allows_channel(family):
+            errors[name] = f"{policy.domain}'s admins do not allow alerts by {family}"
+    return errors
+
+
 def update_settings(
     store: Store, records: Records, user: str, change: SettingsChange, rules: WebhookRules
 ) -> Settings:
-    """Validate ``change`` as a whole and save it, or raise InvalidSettings and save nothing."""
+    """Validate ``change`` as a whole and save it, or raise InvalidSettings and save nothing.
+
+    Channels the user's domain policy leaves out cannot be turned on.
+    """
     email = check_email(user)
     current = store.get_settings(email)
     updated, errors = apply_change(current, change, rules)
+    errors |= policy_errors(policy_for(records, email), change)
     if errors:
         raise InvalidSettings(errors)
     if updated != current:

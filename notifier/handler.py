@@ -14,8 +14,9 @@ from typing import Any
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, RetryLater
 from mailbeacon.model import Event, Message, Settings
+from mailbeacon.policy import policy_for
 from mailbeacon.records import Namespace
-from mailbeacon.settings import register_digest_user
+from mailbeacon.settings import record_problem, register_digest_user
 from mailbeacon.store import Storage
 
 from .config import NotifierConfig
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 
 LAST_ALERT = Namespace.LAST_ALERT
 DIGEST_SENT = Namespace.DIGEST_SENT
+
+
+def channel_family(name: str) -> str:
+    """The policy's name for a channel: slack-app and slack-webhook are both "slack"."""
+    family = name.split("-")[0]
+    return "browser" if family in ("web", "webpush", "push", "browser") else family
 
 
 RECENT_EVENTS = 500  # an alert concerns a just-recorded event; older history is not needed
@@ -74,7 +81,7 @@ class Notifier:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
             return None
         settings = self.store.get_settings(message.owner)
-        channels = [c for c in self.channels if c.enabled(settings)]
+        channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
         if not channels:
             return None
         register_digest_user(self.store, settings.user)
@@ -93,6 +100,20 @@ class Notifier:
             assert decision.alert is not None
             self.send(decision.alert, settings, channels)
         return decision
+
+    def allowed(self, settings: Settings, channels: list[Channel]) -> list[Channel]:
+        """The channels the owner's domain policy allows; each one it stops is shown to the
+        owner as a problem (their saved settings stay, in case the admins allow it again)."""
+        policy = policy_for(self.store, settings.user)
+        kept = []
+        for channel in channels:
+            family = channel_family(channel.name)
+            if policy.allows_channel(family):
+                kept.append(channel)
+            else:
+                problem = f"{channel.name}: alerts by {family} are off under your domain policy"
+                record_problem(self.store, settings.user, problem, self.clock.now())
+        return kept
 
     def send(self, alert: Alert, settings: Settings, channels: Sequence[Channel]) -> None:
         view = AlertView.of(
@@ -173,7 +194,7 @@ class Notifier:
     def send_digest(self, user: str, *, key: str) -> str:
         """Build and deliver one user's digest; returns what happened, for the CLI."""
         settings = self.store.get_settings(user)
-        channels = [c for c in self.channels if c.enabled(settings)]
+        channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
         if not channels:
             return "no channel configured"
         now = self.clock.now()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
 from mailbeacon.redact import install_log_redaction
 
-from . import operate, quality, settings, track
+from . import gmail_watch, operate, policy, privacy, quality, settings, track
 from .parser import UsageError, build_parser
 
 EXIT_FAILURE = 1
@@ -30,6 +30,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "catalogs": quality.cmd_catalogs,
     "digest": operate.cmd_digest,
     "deploy": operate.cmd_deploy,
+    "policy": policy.cmd_policy,
+    "export": privacy.cmd_export,
+    "delete": privacy.cmd_delete,
+    "gmail-watch": gmail_watch.cmd_gmail_watch,
 }
 
 

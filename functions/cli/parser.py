@@ -50,6 +50,31 @@ def _iso_time(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {value!r}") from exc
 
 
+def _retention_days(value: str) -> int:
+    """Days from 1 to 36500, or off (0): the server's retention alone."""
+    if value.lower() in ("off", "default", "none"):
+        return 0
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {value!r}") from None
+    if not 1 <= days <= 36500:
+        raise argparse.ArgumentTypeError(f"expected 1 to 36500 days, got {days}")
+    return days
+
+
+def _channels(value: str) -> list[str]:
+    from mailbeacon.policy import CHANNELS
+
+    names = [part.strip().lower() for part in value.split(",") if part.strip()]
+    for name in names:
+        if name not in CHANNELS:
+            raise argparse.ArgumentTypeError(
+                f"unknown channel {name!r}: choose from {','.join(CHANNELS)}"
+            )
+    return names
+
+
 def _positive_port(value: str) -> int:
     try:
         port = int(value)
@@ -137,6 +162,51 @@ def build_parser() -> Parser:
     digest = sub.add_parser("digest", parents=[common], help="send a user's digest now")
     digest.add_argument("--user", required=True)
     digest.add_argument("--json", action="store_true")
+
+    policy = sub.add_parser(
+        "policy", parents=[common], help="show or change a Workspace domain's policy"
+    )
+    policy.add_argument("--domain", required=True)
+    policy.add_argument("--tracking", type=_on_off, metavar="on|off")
+    policy.add_argument("--track-internal", type=_on_off, metavar="on|off")
+    policy.add_argument("--retention-days", type=_retention_days, metavar="N", help="days, or off")
+    policy.add_argument(
+        "--channels", type=_channels, metavar="LIST", help="allowed of slack,chat,email,browser"
+    )
+    disclosure = policy.add_mutually_exclusive_group()
+    disclosure.add_argument("--disclosure", metavar="TEXT", help="a line sent with every pixel")
+    disclosure.add_argument("--no-disclosure", action="store_true")
+    policy.add_argument(
+        "--admin", action="extend", nargs="+", metavar="EMAIL", help="the domain's admins (all)"
+    )
+    policy.add_argument("--audit", action="store_true", help="print the log of policy changes")
+    policy.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", parents=[common], help="export all of a user's data")
+    export.add_argument("--user", required=True)
+    export.add_argument("--output", type=Path, metavar="FILE", help="default: standard output")
+
+    delete = sub.add_parser("delete", parents=[common], help="delete all of a user's data")
+    delete.add_argument("--user", required=True)
+    delete.add_argument("--yes", action="store_true", help="confirm: there is no undo")
+    delete.add_argument("--json", action="store_true")
+
+    watch = sub.add_parser("gmail-watch", help="the sent-mail watch and Gmail labels")
+    watch_sub = watch.add_subparsers(dest="watch_command", required=True, parser_class=Parser)
+    renew = watch_sub.add_parser(
+        "renew", parents=[common], help="start or renew the watches (daily); mark unsent drafts"
+    )
+    renew.add_argument("--user", action="append", default=[], help="only these (default: all)")
+    renew.add_argument("--json", action="store_true")
+    push = watch_sub.add_parser("push", parents=[common], help="handle one Gmail notification")
+    push.add_argument("--data", required=True, help='{"emailAddress": .., "historyId": ..}')
+    push.add_argument("--json", action="store_true")
+    labels = watch_sub.add_parser(
+        "labels", parents=[common], help="a user's opt-in to Mailbeacon/Opened labels"
+    )
+    labels.add_argument("--user", required=True)
+    labels.add_argument("state", type=_on_off, metavar="on|off")
+    labels.add_argument("--json", action="store_true")
 
     deploy = sub.add_parser("deploy", help="deploy to Google Cloud (Functions, Firestore, Pub/Sub)")
     deploy.add_argument("--project", required=True, help="Google Cloud project id")

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from mailbeacon.bus import HITS
+from mailbeacon.sentwatch import sent_status
 from mailbeacon.services import check_track, get_stats, track_message
 
 from ..bootstrap import bootstrap
@@ -26,6 +27,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             subject=args.subject,
             links=args.link,
             sent_at=args.sent_at,
+            records=app.records,
         )
     finally:
         app.close()
@@ -48,6 +50,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
         if app.worker is not None:  # hits the server answered but has not processed yet
             app.worker.drain([HITS], include_leased=True)
         data = get_stats(app.store, args.message_id)
+        if (gmail := sent_status(app.records, args.message_id)) is not None:
+            data["gmail"] = gmail  # what the sent-mail watch learnt
     finally:
         app.close()
     if args.json:

@@ -28,6 +28,20 @@ from mailbeacon.errors import (
     Unauthorized,
     UnknownMessage,
 )
+from mailbeacon.policy import (
+    CHANNELS,
+    KEEP,
+    Policy,
+    PolicyChange,
+    audit_log,
+    domain_senders,
+    enforce_retention,
+    policy_for,
+    update_policy,
+)
+from mailbeacon.privacy import export_user
+from mailbeacon.records import Namespace
+from mailbeacon.sentwatch import set_label_opt_in
 
 from ..bootstrap import App
 from . import charts
@@ -131,10 +145,18 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             response.headers.setdefault(name, value)
         return response
 
+    def admin_policy() -> Policy | None:
+        """The signed-in user's domain policy if they are one of its admins."""
+        if not g.user:
+            return None
+        policy = policy_for(app.records, g.user)
+        return policy if policy.is_admin(g.user) else None
+
     def render(template: str, status: int = 200, **context: Any) -> Response:
         html = render_template(
             template,
             user=g.user,
+            is_admin=admin_policy() is not None,
             csrf=gate.csrf(g.sid) if g.sid else "",
             dev=gate.dev,
             live_mode=("stream" if app.streams_live else "poll") if g.user else "",
@@ -356,13 +378,19 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
     def overview() -> Response:
         if not g.user:
             return signed_out()
+        args, now = _page_args(request.args), app.clock.now()
         try:
-            data = reporting.overview(app.store, g.user, _page_args(request.args), app.clock.now())
+            data = reporting.overview(app.store, g.user, args, now)
         except InvalidInput as exc:
             return render("overview.html", 400, data=None, args=request.args, problem=str(exc))
+        domain = None
+        if (policy := admin_policy()) is not None:
+            senders = domain_senders(app.records, policy.domain)
+            domain = reporting.domain_overview(app.store, senders, policy.domain, args, now)
         return render(
             "overview.html",
             data=data,
+            domain=domain,
             args=request.args,
             problem=None,
             by_day_svg=charts.activity_by_day(data["by_day"]),
@@ -454,6 +482,76 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         response.status_code = 201
         return response
 
+    # the domain: policy and audit log, for its admins only
+    def domain_page(policy: Policy, status: int = 200, **extra: Any) -> Response:
+        entries = audit_log(app.records, policy.domain)[::-1]
+        return render(
+            "domain.html", status, policy=policy, entries=entries, channels=CHANNELS, **extra
+        )
+
+    @bp.get("/dashboard/domain")
+    def domain() -> Response:
+        if not g.user:
+            return signed_out()
+        policy = admin_policy()
+        return domain_page(policy) if policy else not_found()
+
+    @bp.post("/dashboard/domain")
+    def save_domain() -> Response:
+        if not g.user:
+            return signed_out()
+        policy = admin_policy()
+        if policy is None:
+            return not_found()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        form = request.form
+        try:
+            days = form.get("retention_days", "").strip()
+            if days and not days.isdigit():
+                raise InvalidInput(f"retention days must be a whole number, not {days[:20]!r}")
+            admins = [a for a in form.get("admins", "").replace(",", " ").split() if a]
+            if g.user not in [a.lower() for a in admins]:
+                raise InvalidInput("keep yourself among the admins (another admin can remove you)")
+            change = PolicyChange(
+                tracking=form.get("tracking") == "on",
+                track_internal=form.get("track_internal") == "on",
+                retention_days=int(days) if days else None,
+                channels=[c for c in CHANNELS if form.get(f"channel_{c}") == "on"],
+                disclosure=form.get("disclosure", ""),
+                admins=admins if admins else KEEP,
+            )
+            now = app.clock.now()
+            updated = update_policy(app.records, policy.domain, change, actor=g.user, at=now)
+            enforce_retention(app.store, updated, now)
+        except InvalidInput as exc:
+            return domain_page(policy, 400, problem=str(exc))
+        return domain_page(updated, saved=True)
+
+    # Gmail labels: the user's own opt-in (the operator set up gmail.modify delegation)
+    @bp.post("/dashboard/settings/gmail-labels")
+    def gmail_labels() -> Response:
+        if not g.user:
+            return signed_out()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        if not app.config.sentwatch.labels:
+            return not_found()
+        set_label_opt_in(app.records, g.user, request.form.get("labels") == "on", app.clock.now())
+        return redirect("/dashboard/settings", 303)  # type: ignore[return-value]
+
+    # privacy: a user's own data, all of it
+    @bp.get("/dashboard/export")
+    def export() -> Response:
+        if not g.user:
+            return signed_out()
+        import json
+
+        data = export_user(app.store, g.user)
+        response = Response(json.dumps(data, indent=2), mimetype="application/json")
+        response.headers["Content-Disposition"] = 'attachment; filename="mailbeacon-export.json"'
+        return response
+
     # settings: channels (through mailbeacon.settings, as the CLI and the add-on) and tokens
     def settings_page(status: int = 200, **extra: Any) -> Response:
         tokens = access_tokens.list_tokens(app.store, g.user)
@@ -461,6 +559,9 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         extra.setdefault("values", _form_values(settings))
         extra.setdefault("errors", {})
         extra["settings"] = settings
+        if app.config.sentwatch.labels:  # offered only when the operator turned labels on
+            labels = app.records.get_record(Namespace.LABEL_OPT_IN, g.user.lower())
+            extra["gmail_labels"] = labels is not None
         browsers = [s.to_public() for s in push.list_subscriptions(app.records, g.user)]
         return render(
             "settings.html",

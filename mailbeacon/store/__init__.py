@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -12,6 +13,17 @@ from ..rollup import MessagePage, Summary
 
 CONTEXT_EVENTS = 200
 """The latest events a classification may look back on."""
+
+
+@dataclass
+class Removed:
+    """What ``delete_user`` removed: the ids (records keyed by them go next) and counts."""
+
+    message_ids: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+    settings: int = 0
+    pending_hits: int = 0
+    """Hits still waiting in the store's outbox (the embedded store's bus)."""
 
 
 class Store(Protocol):
@@ -30,6 +42,12 @@ class Store(Protocol):
 
     def mark_sent(self, message_id: str, at: datetime) -> None:
         """Record when the message left, if it was not known yet."""
+
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        """What Gmail says of the sent message (sentwatch.py): its real send time and final
+        recipients replace the add-on's guess. An unknown message is left alone."""
 
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
@@ -82,6 +100,14 @@ class Store(Protocol):
 
     def purge_expired(self, now: datetime) -> int:
         """Delete events past their expiry; returns how many (Firestore leaves this to TTL)."""
+
+    def purge_domain(self, domain: str, before: datetime) -> int:
+        """Delete events earlier than ``before`` of messages sent from ``domain`` (its policy's
+        retention); returns how many."""
+
+    def delete_user(self, user: str) -> Removed:
+        """Delete every message the user sent, with its links, events, self views, summary and
+        counters, and the user's settings (records are the caller's: see privacy.py)."""
 
     def close(self) -> None: ...
 

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ from ..rollup import (
     message_added,
     page_of,
 )
-from . import CONTEXT_EVENTS
+from . import CONTEXT_EVENTS, Removed
 from .coalesce import Coalescer
 from .firestore_docs import (
     doc_id,
@@ -225,6 +225,26 @@ class FirestoreStore:
                 )
             except (FailedPrecondition, NotFound):
                 self.mark_sent(message_id, at)
+
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import SERVER_TIMESTAMP
+
+        with self._translated("record_sent"):
+            try:
+                self._message_ref(message_id).update(
+                    {
+                        "sent_at": sent_at,
+                        "recipients": list(recipients),
+                        "written_at": SERVER_TIMESTAMP,
+                    },
+                    **self._rpc,
+                )
+            except NotFound:
+                log.info("sent mail for unknown message %s ignored", message_id)
+        self._seen.pop(message_id, None)
 
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
@@ -548,6 +568,84 @@ class FirestoreStore:
         """Firestore's TTL policy on ``events.expires_at`` deletes expired events (within a
         day); reads already hide them. Nothing to do here."""
         return 0
+
+    def purge_domain(self, domain: str, before: datetime) -> int:
+        """One query of the events older than ``before`` (all domains: Firestore cannot match
+        an owner's domain), each message's owner read once; the domain's are deleted."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud.firestore import DELETE_FIELD, FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        query = self._col("events").where(filter=FieldFilter("at", "<", before))
+        owners: dict[str, str | None] = {}
+        doomed = []
+        by_message: dict[str, list[str]] = {}
+        with self._translated("purge_domain"):
+            for snap in query.select(["message_id"]).stream(**self._rpc):
+                message_id = snap.get("message_id")
+                if message_id not in owners:
+                    message = self.get_message(message_id)
+                    owners[message_id] = message.owner if message else None
+                owner = owners[message_id]
+                if owner is not None and owner.rpartition("@")[2] == domain.lower():
+                    doomed.append(snap.reference)
+                    by_message.setdefault(message_id, []).append(self._unquote(snap.id))
+            self._delete_all(doomed)
+            # The copies in each message's ``recent`` map (the classifier's context) go too.
+            for message_id, ids in by_message.items():
+                update = {FieldPath("recent", i).to_api_repr(): DELETE_FIELD for i in ids}
+                with suppress(NotFound):
+                    self._message_ref(message_id).update(update, **self._rpc)
+                self._seen.pop(message_id, None)
+                gone = set(ids)
+                with self._lock:
+                    kept = [(t, e) for t, e in self._fresh.get(message_id, ()) if e.id not in gone]
+                    if kept:
+                        self._fresh[message_id] = kept
+                    else:
+                        self._fresh.pop(message_id, None)
+        return len(doomed)
+
+    def _delete_all(self, refs: list[Any]) -> None:
+        """Delete documents in batches of at most 400 writes (Firestore's limit is 500)."""
+        for start in range(0, len(refs), 400):
+            batch = self.client.batch()
+            for ref in refs[start : start + 400]:
+                batch.delete(ref)
+            batch.commit(**self._rpc)
+
+    def delete_user(self, user: str) -> Removed:
+        from google.cloud.firestore import FieldFilter
+
+        owner = user.lower()
+        removed = Removed()
+        doomed = []
+        with self._translated("delete_user"):
+            by_owner = FieldFilter("owner", "==", owner)
+            for snap in self._col("messages").where(filter=by_owner).select([]).stream(**self._rpc):
+                message_id = self._unquote(snap.id)
+                removed.message_ids.append(message_id)
+                events = self._col("events").where(
+                    filter=FieldFilter("message_id", "==", message_id)
+                )
+                for event in events.select([]).stream(**self._rpc):
+                    removed.event_ids.append(self._unquote(event.id))
+                    doomed.append(event.reference)
+                doomed.append(snap.reference)
+            days = self._col("days").where(filter=by_owner).select([]).stream(**self._rpc)
+            doomed += [day.reference for day in days]
+            settings = self._col("settings").document(doc_id(owner))
+            removed.settings = int(settings.get(field_paths=[], **self._rpc).exists)
+            doomed.append(settings)
+            self._delete_all(doomed)
+        with self._lock:
+            for message_id in removed.message_ids:
+                self._seen.pop(message_id, None)
+                self._fresh.pop(message_id, None)
+        self._strictness.pop(owner, None)
+        removed.message_ids.sort()
+        removed.event_ids.sort()
+        return removed
 
     # self views
     def add_self_view(self, message_id: str, at: datetime) -> None:

@@ -22,7 +22,7 @@ from ..rollup import (
     message_added,
     page_of,
 )
-from . import assemble_context
+from . import Removed, assemble_context
 
 
 class MemoryStore:
@@ -63,6 +63,16 @@ class MemoryStore:
             message = self._messages.get(message_id)
             if message is not None and message.sent_at is None:
                 self._messages[message_id] = replace(message, sent_at=at)
+
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is not None:
+                self._messages[message_id] = replace(
+                    message, sent_at=sent_at, recipients=recipients
+                )
 
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None
@@ -157,6 +167,37 @@ class MemoryStore:
             for key in gone:
                 del self._events[key]
             return len(gone)
+
+    def purge_domain(self, domain: str, before: datetime) -> int:
+        with self._lock:
+            gone = [
+                k
+                for k, e in self._events.items()
+                if e.at < before
+                and (m := self._messages.get(e.message_id)) is not None
+                and m.owner.rpartition("@")[2] == domain.lower()
+            ]
+            for key in gone:
+                del self._events[key]
+            return len(gone)
+
+    def delete_user(self, user: str) -> Removed:
+        owner = user.lower()
+        removed = Removed()
+        with self._lock:
+            removed.message_ids = sorted(m.id for m in self._messages.values() if m.owner == owner)
+            mine = set(removed.message_ids)
+            removed.event_ids = sorted(k for k, e in self._events.items() if e.message_id in mine)
+            for key in removed.event_ids:
+                del self._events[key]
+            for message_id in mine:
+                del self._messages[message_id]
+                self._summaries.pop(message_id, None)
+                self._self_views.pop(message_id, None)
+            self._devices = {d for d in self._devices if d[0] not in mine}
+            self._days.pop(owner, None)
+            removed.settings = int(self._settings.pop(owner, None) is not None)
+        return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, message_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -31,7 +32,9 @@ from ..rollup import (
     message_added,
     page_of,
 )
-from . import assemble_context
+from . import Removed, assemble_context
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema.
@@ -265,6 +268,9 @@ class Database:
                 )
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
                 conn.execute("PRAGMA journal_mode = WAL")
+                # Deleted rows (a user's deletion, expired events) are zeroed on disk, not
+                # merely unlinked: deleted personal data must not stay readable in the file.
+                conn.execute("PRAGMA secure_delete = ON")
                 conn.execute(f"PRAGMA synchronous = {'FULL' if self._sync == 'FULL' else 'NORMAL'}")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
@@ -312,6 +318,14 @@ class Database:
                     if version in AFTER_MIGRATION:
                         AFTER_MIGRATION[version](conn)
                     conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the main file and empty it (best effort: a reader
+        elsewhere may keep part of it until its next checkpoint)."""
+        try:
+            self.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint failed: %s", exc)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -374,6 +388,24 @@ class SqliteStore:
             conn.execute(
                 "UPDATE messages SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
                 (_ts(at), message_id),
+            )
+
+    def record_sent(
+        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
+    ) -> None:
+        with self.db.write() as conn:
+            query = "SELECT subject FROM messages WHERE id = ?"
+            row = conn.execute(query, (message_id,)).fetchone()
+            if row is None:
+                return
+            conn.execute(
+                "UPDATE messages SET sent_at = ?, recipients = ?, search = ? WHERE id = ?",
+                (
+                    _ts(sent_at),
+                    json.dumps(list(recipients)),
+                    search_text(row[0], recipients),
+                    message_id,
+                ),
             )
 
     def list_messages(
@@ -464,6 +496,46 @@ class SqliteStore:
     def purge_expired(self, now: datetime) -> int:
         with self.db.write() as conn:
             return conn.execute("DELETE FROM events WHERE expires_at <= ?", (_ts(now),)).rowcount
+
+    def purge_domain(self, domain: str, before: datetime) -> int:
+        with self.db.write() as conn:
+            return conn.execute(
+                "DELETE FROM events WHERE at < ? AND message_id IN "
+                "(SELECT id FROM messages WHERE substr(owner, instr(owner, '@') + 1) = ?)",
+                (_ts(before), domain.lower()),
+            ).rowcount
+
+    def delete_user(self, user: str) -> Removed:
+        """In one transaction (secure_delete zeroes the freed pages), then a WAL checkpoint so
+        no copy of the deleted rows stays in the write-ahead log either."""
+        owner = user.lower()
+        removed = Removed()
+        with self.db.write() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM messages WHERE owner = ?", (owner,))]
+            removed.message_ids = sorted(ids)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                removed.event_ids += [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT id FROM events WHERE message_id IN ({marks})", chunk
+                    )
+                ]
+                for table in ("events", "links", "self_views", "human_devices"):
+                    conn.execute(f"DELETE FROM {table} WHERE message_id IN ({marks})", chunk)
+                conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
+                removed.pending_hits += conn.execute(
+                    f"DELETE FROM outbox WHERE json_extract(payload, '$.message_id') IN ({marks})",
+                    chunk,
+                ).rowcount
+            conn.execute("DELETE FROM day_counts WHERE owner = ?", (owner,))
+            removed.settings = conn.execute(
+                "DELETE FROM settings WHERE user = ?", (owner,)
+            ).rowcount
+        self.db.checkpoint()
+        removed.event_ids.sort()
+        return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, message_id)

@@ -46,6 +46,7 @@ import pytest
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
+from mailbeacon.records import Namespace
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store.memory import MemoryStore
 from notifier.config import NotifierConfig
@@ -301,14 +302,21 @@ def chat_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
     )
 
 
+CHAT_USER_ID = "users/112233445566778899"
+
+
 def chat_app_rig(stack: list[Any], _tmp: Path) -> Rig:
     from notifier.channels.chat_app import ChatAppChannel
 
     chat = FakeChat().start()
     stack.append(chat)
-    chat.dms[f"users/{USER}"] = DM_SPACE
+    # With app authentication findDirectMessage takes users/{id} only; the id is learned from
+    # the user's Chat events (or the add-on's verified token) and kept as a record.
+    chat.dms[CHAT_USER_ID] = DM_SPACE
+    store = MemoryStore()
+    store.put_record(Namespace.CHAT_USERS, USER, {"name": CHAT_USER_ID})
     config = NotifierConfig(chat_api_url=chat.url, timeout_seconds=5)
-    channel = ChatAppChannel(MemoryStore(), config, FixedClock(datetime(2026, 3, 2, tzinfo=UTC)))
+    channel = ChatAppChannel(store, config, FixedClock(datetime(2026, 3, 2, tzinfo=UTC)))
 
     def fail(status: int, reason: str, **headers: str) -> Callable[[], None]:
         return lambda: chat.failures.extend([google_error(status, reason, "scripted", **headers)])

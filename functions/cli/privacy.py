@@ -1,0 +1,58 @@
+"""`mailbeacon export` and `mailbeacon delete`: a user's data, all of it, out or gone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mailbeacon.bus import HITS
+from mailbeacon.errors import InvalidInput
+from mailbeacon.files import write_private
+from mailbeacon.privacy import delete_user, export_user
+from mailbeacon.services import check_email
+
+from ..bootstrap import bootstrap
+from .common import config_of
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    check_email(args.user)
+    app = bootstrap(config_of(args))
+    try:
+        if app.worker is not None:  # hits the server answered but has not processed yet
+            app.worker.drain([HITS], include_leased=True)
+        data = export_user(app.store, args.user)
+    finally:
+        app.close()
+    text = json.dumps(data, indent=2)
+    if args.output in (None, "-"):
+        print(text)
+    else:
+        write_private(args.output, text + "\n")  # personal data: readable by its owner only
+        print(f"exported {len(data['messages'])} messages of {data['user']} to {args.output}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    email = check_email(args.user)
+    if not args.yes:
+        raise InvalidInput(f"this deletes all of {email}'s data for good: add --yes to confirm")
+    app = bootstrap(config_of(args))
+    try:
+        deletion = delete_user(app.store, app.records, email, at=app.clock.now())
+    finally:
+        app.close()
+    data = deletion.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"deleted all data of {email}:")
+    print(f"  messages: {data['messages']}")
+    print(f"  events: {data['events']}")
+    print(f"  settings: {data['settings']}")
+    print(f"  pending hits: {data['pending_hits']}")
+    for namespace, count in data["records"].items():
+        print(f"  records {namespace}: {count}")
+    sys.stdout.flush()
+    return 0

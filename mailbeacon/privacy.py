@@ -1,0 +1,150 @@
+"""A user's right to their data: export all of it, or delete all of it.
+
+Export gives the user's settings and every message with its stats and events, the same shapes
+`mailbeacon settings --json` and `mailbeacon stats --json` print. Deletion removes the user's
+messages, events, settings and every record that names them, namespace by namespace: each
+namespace in records.py is listed below with how its records find their user, and a test
+fails when a namespace is added without saying so here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .policy import PolicyChange, list_policies, update_policy
+from .queries import MessageQuery
+from .records import Namespace, Records
+from .reporting import all_messages
+from .services import check_email, get_stats
+from .store import Store
+
+DELETED_ACTOR = "(a deleted user)"
+"""How the audit log names an admin whose data was deleted."""
+
+
+def export_user(store: Store, user: str) -> dict[str, Any]:
+    """``{"user", "settings", "messages": [stats with events]}``, newest message first."""
+    email = check_email(user)
+    messages = [
+        get_stats(store, row.message.id, email)
+        for row in all_messages(store, email, MessageQuery(sort="newest"))
+    ]
+    return {"user": email, "settings": store.get_settings(email).to_dict(), "messages": messages}
+
+
+@dataclass
+class Deletion:
+    """What ``delete_user`` removed, by kind, for the command to print."""
+
+    user: str
+    messages: int = 0
+    events: int = 0
+    settings: int = 0
+    pending_hits: int = 0
+    records: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "messages": self.messages,
+            "events": self.events,
+            "settings": self.settings,
+            "pending_hits": self.pending_hits,
+            "records": dict(sorted(self.records.items())),
+        }
+
+
+Match = Callable[[str, dict[str, Any]], bool]
+
+
+def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str, Match | None]:
+    """For each namespace, which of its records belong to ``user`` (None: none ever do)."""
+    return {
+        Namespace.DELIVERIES: lambda k, v: (
+            k.split("/", 1)[0] in event_ids or f"-{user}/" in k  # an alert's or a digest's
+        ),
+        Namespace.LAST_ALERT: lambda k, v: k in message_ids,
+        Namespace.HELD: lambda k, v: k.startswith(f"{user}/"),
+        Namespace.DIGEST_USERS: lambda k, v: k == user,
+        Namespace.DIGEST_SENT: lambda k, v: k == user,
+        Namespace.DIGEST_RUNS: None,  # one per day, for everyone
+        Namespace.SLACK_DMS: lambda k, v: k == user,
+        Namespace.SLACK_INSTALLATIONS: None,  # the workspace's bot token
+        Namespace.SLACK_STATES: None,  # an install in progress: a random state and an expiry
+        Namespace.CHAT_DMS: lambda k, v: k == user,
+        Namespace.CHAT_USERS: lambda k, v: k == user,
+        Namespace.ACCESS_TOKENS: lambda k, v: str(v.get("user", "")).lower() == user,
+        Namespace.ACCESS_TOKENS_BY_USER: lambda k, v: k.startswith(f"{user}|"),
+        Namespace.DASHBOARD_SESSIONS: lambda k, v: str(v.get("user", "")).lower() == user,
+        Namespace.DOMAIN_SENDERS: lambda k, v: k.partition("/")[2] == user,
+        Namespace.GMAIL_WATCHES: lambda k, v: k == user,
+        Namespace.SENT_MAIL: lambda k, v: k in message_ids,
+        Namespace.UNSENT: lambda k, v: k in message_ids,
+        Namespace.LABEL_OPT_IN: lambda k, v: k == user,
+        Namespace.GMAIL_LABELS: lambda k, v: k.partition("/")[0] in message_ids,
+        Namespace.POLICIES: None,  # the domain's; an admin's address is taken out below
+        Namespace.POLICY_AUDIT: None,  # kept for the domain, the user's address replaced below
+        Namespace.PUSH_SUBSCRIPTIONS: lambda k, v: k.startswith(f"{user}|"),
+        Namespace.LIVE_EVENTS: lambda k, v: k.startswith(f"{user}|"),
+        Namespace.LIVE_SWEPT: lambda k, v: k == user,
+    }
+
+
+def delete_user(store: Store, records: Records, user: str, *, at: datetime) -> Deletion:
+    """Delete everything of ``user``'s. Pixels of their messages keep answering (a recipient's
+    mail app must not break) but record nothing: the messages no longer exist."""
+    email = check_email(user)
+    removed = store.delete_user(email)
+    result = Deletion(
+        email,
+        messages=len(removed.message_ids),
+        events=len(removed.event_ids),
+        settings=removed.settings,
+        pending_hits=removed.pending_hits,
+    )
+    matchers = _matchers(email, set(removed.message_ids), set(removed.event_ids))
+    for namespace, match in matchers.items():
+        if match is None:
+            continue
+        count = 0
+        for key, value in records.list_records(namespace):
+            if match(key, value):
+                records.delete_record(namespace, key)
+                count += 1
+        if count:
+            result.records[str(namespace)] = count
+    result.records |= _forget_admin(records, email, at)
+    return result
+
+
+def _forget_admin(records: Records, email: str, at: datetime) -> dict[str, int]:
+    """Take the user out of every policy's admins (logged as a change) and out of the audit
+    log, where their address is replaced: the log stays whole for the domain."""
+    counts: dict[str, int] = {}
+    for policy in list_policies(records):
+        if policy.is_admin(email):
+            admins = [a for a in policy.admins if a != email]
+            update_policy(
+                records, policy.domain, PolicyChange(admins=admins), actor=DELETED_ACTOR, at=at
+            )
+            counts[str(Namespace.POLICIES)] = counts.get(str(Namespace.POLICIES), 0) + 1
+    for key, value in records.list_records(Namespace.POLICY_AUDIT):
+        scrubbed = _scrub(value, email)
+        if scrubbed != value:
+            records.put_record(Namespace.POLICY_AUDIT, key, scrubbed)
+            counts[str(Namespace.POLICY_AUDIT)] = counts.get(str(Namespace.POLICY_AUDIT), 0) + 1
+    return counts
+
+
+def _scrub(value: Any, email: str) -> Any:
+    """``value`` with every string equal to ``email`` replaced by DELETED_ACTOR."""
+    if isinstance(value, str):
+        return DELETED_ACTOR if value.lower() == email else value
+    if isinstance(value, list):
+        return [_scrub(v, email) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, email) for k, v in value.items()}
+    return value
