@@ -470,3 +470,21 @@ def test_the_feed_reads_across_minutes_and_only_recent_minutes(rig: Rig) -> None
     assert events[-1]["human"] is False  # (the open at the cursor may repeat: overlap)
     rig.clock.advance(hours=2)  # a page back from sleep reads at most the last 15 minutes
     assert live.since(rig.app.records, "ana@example.com", cursor, rig.clock.now())[0] == []
+
+
+def test_deleting_a_user_removes_their_browsers_and_live_feed(rig: Rig, push: PushService) -> None:
+    from mailbeacon.privacy import delete_user
+
+    subscribe(rig, push, "laptop")
+    subscribe(rig, push, "eve-phone", who=EVE)
+    rig.open(rig.track())
+    rig.settle()
+    gone = delete_user(rig.app.store, rig.app.records, "ana@example.com", at=rig.clock.now())
+    assert gone.records["push-subscriptions"] == 1 and gone.records["live-events"] == 1
+    assert rig.app.records.list_records("live-swept") == []
+    assert rig.web.get("/api/v1/push/subscriptions", headers=ANA).get_json() == {
+        "subscriptions": []
+    }
+    assert (
+        len(rig.web.get("/api/v1/push/subscriptions", headers=EVE).get_json()["subscriptions"]) == 1
+    )
