@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from tests.support.processes import ServerProcess
+from tests.support.processes import ServerProcess, wait_until
 
 from .test_dashboard_browser import GMAIL, browser, get  # noqa: F401  (the module's fixture)
 
@@ -58,10 +58,19 @@ def track(server: ServerProcess, subject: str) -> dict[str, Any]:
     )  # fmt: skip
 
 
+# The pages' CSP forbids eval, which Playwright's wait_for_function polls with: waits here
+# are selectors, or page.evaluate (DevTools' Runtime.evaluate, outside the CSP) in wait_until.
+
+
 def wait_ready(page: Page) -> None:
-    """The stream is open and the service worker controls nothing yet but is registered."""
+    """The stream is open and the service worker is registered and active."""
     page.wait_for_selector("body[data-live-connected='1']", state="attached")
-    page.wait_for_function("navigator.serviceWorker.ready.then(() => true)")
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+
+
+def shown_notifications(page: Page) -> list[dict[str, Any]]:
+    """The notifications shown through the service worker's registration, once there are."""
+    return wait_until(lambda: page.evaluate(NOTIFICATIONS), timeout=20)  # type: ignore[no-any-return]
 
 
 def test_no_prompt_on_load_and_the_button_asks(
@@ -75,9 +84,7 @@ def test_no_prompt_on_load_and_the_button_asks(
     assert button.is_visible() and button.inner_text() == "Turn on desktop notifications"
     context.grant_permissions(["notifications"], origin=dev_server.url)
     button.click()
-    page.wait_for_function(
-        "document.getElementById('notify-status').textContent.includes('notifications are on')"
-    )
+    page.locator("#notify-status").filter(has_text="notifications are on").wait_for()
     assert button.is_hidden()
 
 
@@ -98,8 +105,7 @@ def test_a_human_open_appears_live_and_raises_a_notification(
     assert item is not None and "bo@example.org opened “Renewal terms”" in item.inner_text()
     page.wait_for_selector("#events tbody tr.live-new")
     assert page.inner_text("#human-opens") == "1"
-    page.wait_for_function(f"({NOTIFICATIONS})().then((shown) => shown.length > 0)")
-    [shown] = page.evaluate(NOTIFICATIONS)
+    [shown] = shown_notifications(page)
     assert shown["title"] == "bo@example.org opened “Renewal terms”"
     assert shown["tag"] == f"mailbeacon-{tracked['message_id']}"
     assert shown["url"] == f"/dashboard/messages/{tracked['message_id']}"
@@ -134,7 +140,6 @@ def test_the_service_worker_shows_a_web_push_message(
     cdp.send("ServiceWorker.enable")
     sign_in(page, dev_server)
     wait_ready(page)
-    page.wait_for_function("navigator.serviceWorker.getRegistration().then((r) => !!r)")
     scope = f"{dev_server.url}/dashboard/"
     deadline = datetime.now(UTC) + timedelta(seconds=10)
     while not any(r["scopeURL"] == scope for r in registrations):
@@ -156,8 +161,7 @@ def test_the_service_worker_shows_a_web_push_message(
             "data": json.dumps(payload),
         },
     )
-    page.wait_for_function(f"({NOTIFICATIONS})().then((shown) => shown.length > 0)")
-    [shown] = page.evaluate(NOTIFICATIONS)
+    [shown] = shown_notifications(page)
     assert shown == {
         "title": payload["title"],
         "body": payload["body"],
@@ -180,7 +184,6 @@ def test_serve_pushes_a_human_open_to_a_subscribed_push_service(
     dev_server: ServerProcess,
 ) -> None:
     """What an outside push service sees: it subscribes through the API with its own keys."""
-    from tests.support.processes import wait_until
     from tests.support.push_service import PushService
 
     service = PushService().start()
