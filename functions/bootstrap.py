@@ -137,11 +137,13 @@ class App:
 
     @cached_property
     def gmail_push_verifier(self) -> GoogleTokenVerifier:
-        """Verifies Pub/Sub's pushes of Gmail notifications (OIDC tokens of its account)."""
+        """Verifies Pub/Sub's pushes of Gmail notifications and Cloud Scheduler's daily renewal
+        call (OIDC tokens of the deployment's service account, for those two URLs only)."""
         from addon.auth import GoogleTokenVerifier
 
+        base = self.urls.service("gmail")
         return GoogleTokenVerifier(
-            audiences=(f"{self.urls.service('gmail')}/gmail/push",),
+            audiences=(f"{base}/gmail/push", f"{base}/gmail/renew"),
             emails=self.config.sentwatch.push_service_accounts,
             certs_url=self.config.notifier.google_certs_url,
         )

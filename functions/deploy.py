@@ -46,7 +46,6 @@ LEFT_OUT = (
     "functions/cli",
     "functions/deploy.py",
     "functions/front.py",
-    "functions/rehearse.py",
     "functions/rehearsal",
     "functions/server.py",
     "functions/cloud_files",
@@ -128,6 +127,9 @@ SETTINGS = (
     "MAILBEACON_WORKSPACE_DOMAINS",
     "MAILBEACON_ALERT_EMAIL_DOMAINS",
     "MAILBEACON_SIGNIN_CLIENT_ID",
+    "MAILBEACON_GMAIL_WATCH_TOPIC",
+    "MAILBEACON_GMAIL_LABELS",
+    "MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT",
 )
 
 
@@ -291,6 +293,7 @@ class DeployConfig:
             "dashboard link": f"{self.base('dashboard')}/dashboard/messages/ID?key=KEY",
             "dashboard sign-in redirect": f"{self.base('dashboard')}/dashboard/signin/callback",
             "api": f"{self.base('dashboard')}/api/v1/messages",
+            "gmail push": f"{self.base('dashboard')}/gmail/push",
         }
         for route in ROUTES:
             urls[f"add-on {route}"] = f"{self.base('addon')}/addon/{route}"
@@ -331,6 +334,7 @@ class DeployConfig:
             "MAILBEACON_CHAT_URL": (self.base("chat"),),
             "MAILBEACON_SLACK_URL": (self.base("slack"),),
             "MAILBEACON_DASHBOARD_URL": (self.base("dashboard"),),
+            "MAILBEACON_GMAIL_URL": (self.base("dashboard"),),  # /gmail/push is served there
             "MAILBEACON_RETENTION_DAYS": (str(self.retention_days),),
             "MAILBEACON_DIGEST_HOUR": (str(self.digest_hour),),
             "MAILBEACON_TRUST_PROXY": ("1",),
@@ -344,6 +348,10 @@ class DeployConfig:
             "MAILBEACON_CHAT_PROJECT_NUMBER": (PROJECT_NUMBER,),
             "MAILBEACON_CHAT_ISSUER_EMAILS": (f"{CHAT_ISSUER},", ADDON_SA),
         }
+        settings = dict(self.settings)
+        if settings.get("MAILBEACON_GMAIL_WATCH_TOPIC"):
+            # Pub/Sub's push and Scheduler's renewal sign as the functions' own account.
+            env["MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT"] = (service_account(self.project),)
         for name, value in self.settings:
             env[name] = (value,)
         return env
@@ -455,13 +463,62 @@ def _secret_commands(secret: Secret, p: str, sa: str) -> list[str]:
     return lines
 
 
+def service_account(project: str) -> str:
+    """The functions' own least-privilege account."""
+    return f"{ACCOUNT}@{project}.iam.gserviceaccount.com"
+
+
+GMAIL_PUSH_AGENT = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
+"""Gmail publishes watch notifications as this account; it needs publisher rights on the topic
+(https://developers.google.com/gmail/api/guides/push#grant_publish_rights_on_your_topic)."""
+GMAIL_RENEW_SCHEDULE = "0 3 * * *"
+
+
+def _gmail_watch_commands(config: DeployConfig, sa: str, p: str) -> list[str]:
+    """The sent-mail watch's cloud side, when MAILBEACON_GMAIL_WATCH_TOPIC is declared: the
+    topic Gmail publishes to, a push subscription into /gmail/push signed as the functions'
+    account, and a daily Scheduler call to /gmail/renew (Gmail stops a watch after 7 days)."""
+    topic = dict(config.settings).get("MAILBEACON_GMAIL_WATCH_TOPIC")
+    if not topic:
+        return []
+    q = shlex.quote
+    push, renew = (
+        f"{config.base('dashboard')}/gmail/push",
+        f"{config.base('dashboard')}/gmail/renew",
+    )
+    region = config.region
+    job = (
+        f"--location={region} --schedule={q(GMAIL_RENEW_SCHEDULE)} --time-zone=Etc/UTC "
+        f"--uri={q(renew)} --http-method=POST --oidc-service-account-email={sa} "
+        f"--oidc-token-audience={q(renew)}"
+    )
+    return [
+        "# The sent-mail watch: Gmail publishes to the topic, Pub/Sub pushes to /gmail/push",
+        f"gcloud pubsub topics describe {q(topic)} {p} >/dev/null 2>&1 || "
+        f"gcloud pubsub topics create {q(topic)} {p}",
+        f"gcloud pubsub topics add-iam-policy-binding {q(topic)} --member={GMAIL_PUSH_AGENT} "
+        f"--role=roles/pubsub.publisher {p} >/dev/null",
+        f"gcloud pubsub subscriptions describe mailbeacon-gmail-push {p} >/dev/null 2>&1 || "
+        f"gcloud pubsub subscriptions create mailbeacon-gmail-push --topic={q(topic)} {p}",
+        f"gcloud pubsub subscriptions update mailbeacon-gmail-push --push-endpoint={q(push)} "
+        f"--push-auth-service-account={sa} --push-auth-token-audience={q(push)} "
+        f"--ack-deadline={RETRY['ack_deadline']} --min-retry-delay={RETRY['min']} "
+        f"--max-retry-delay={RETRY['max']} {p}",
+        "# ...and renewed daily by Cloud Scheduler",
+        f"gcloud scheduler jobs describe mailbeacon-gmail-renew --location={region} {p} "
+        ">/dev/null 2>&1 || "
+        f"gcloud scheduler jobs create http mailbeacon-gmail-renew {job} {p}",
+        f"gcloud scheduler jobs update http mailbeacon-gmail-renew {job} {p} >/dev/null",
+    ]
+
+
 def plan(config: DeployConfig, *, source: Path) -> str:
     """The deployment as a bash script, in order."""
     from addon.deployment import build_deployment
 
     project, region = config.project, config.region
     p = f"--project={project}"
-    sa = f"{ACCOUNT}@{project}.iam.gserviceaccount.com"
+    sa = service_account(project)
     lines = [
         "#!/usr/bin/env bash",
         f"# Mailbeacon into project {project}, region {region}. Source: {source}",
@@ -529,7 +586,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
             f"gcloud functions add-invoker-policy-binding {fn_name} --region={region} "
             f"--member=serviceAccount:{sa} {p} >/dev/null",
             f"gcloud pubsub subscriptions describe {sub} {p} >/dev/null 2>&1 || "
-            f"gcloud pubsub subscriptions create {sub} --topic=mailbeacon-{topic} {p}",
+            f"gcloud pubsub subscriptions create {sub} --topic={TOPIC_IDS[topic]} {p}",
             f'gcloud pubsub subscriptions update {sub} --push-endpoint="{url}" '
             f"--push-auth-service-account={sa} --ack-deadline={RETRY['ack_deadline']} "
             f"--min-retry-delay={RETRY['min']} --max-retry-delay={RETRY['max']} "
@@ -541,7 +598,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
         ]
     schedule = (
         f"--location={region} --schedule={shlex.quote(f'0 {config.digest_hour} * * *')} "
-        "--time-zone=Etc/UTC --topic=mailbeacon-digest --message-body='{}'"
+        f"--time-zone=Etc/UTC --topic={TOPIC_IDS[DIGEST]} --message-body='{{}}'"
     )
     lines += [
         "# The daily digest (the notifier fans it out per user, once a day per user)",
@@ -550,6 +607,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
         f"gcloud scheduler jobs create pubsub mailbeacon-digest {schedule} {p}",
         f"gcloud scheduler jobs update pubsub mailbeacon-digest {schedule} {p} >/dev/null",
     ]
+    lines += _gmail_watch_commands(config, sa, p)
     descriptor = build_deployment(
         config.base("addon"),
         link_prefixes=(f"{config.base('dashboard')}/", f"{config.base('slack')}/"),
@@ -639,23 +697,33 @@ def assemble_source(target: Path) -> Path:
 
 
 def deploy(config: DeployConfig, *, source_dir: Path, dry_run: bool) -> int:
-    """Assemble the source folder, then print the plan (dry run) or run it."""
+    """Assemble the source folder, then print the plan (dry run) or run it. What would make
+    the deployment fail or useless is a warning in a dry run and refused, before anything is
+    written, in a real one."""
     script = plan(config, source=source_dir)
+    problems = []
+    if not _PROJECT.match(config.project.rpartition(":")[2]):
+        problems.append(
+            f"{config.project!r} is not a project id Google issues"
+            " (6-30 lowercase letters, digits, hyphens); gcloud will refuse it"
+        )
+    if "MAILBEACON_WORKSPACE_DOMAINS" not in dict(config.settings):
+        problems.append(
+            "MAILBEACON_WORKSPACE_DOMAINS is not set: the add-on would admit nobody"
+            " (export it, e.g. MAILBEACON_WORKSPACE_DOMAINS=example.com)"
+        )
+    if problems and not dry_run:
+        if problems[0].startswith(repr(config.project)):
+            raise InvalidInput(f"not a Google Cloud project id: {config.project!r}")
+        raise InvalidInput(problems[0])
+    if not dry_run and shutil.which("gcloud") is None:
+        raise InvalidInput("gcloud is not installed (https://cloud.google.com/sdk)")
     assemble_source(source_dir)
-    unusual = not _PROJECT.match(config.project.rpartition(":")[2])
     if dry_run:
-        if unusual:
-            print(
-                f"mailbeacon: warning: {config.project!r} is not a project id Google issues"
-                " (6-30 lowercase letters, digits, hyphens); gcloud will refuse it",
-                file=sys.stderr,
-            )
+        for problem in problems:
+            print(f"mailbeacon: warning: {problem}", file=sys.stderr)
         sys.stdout.write(script)
         return 0
-    if unusual:
-        raise InvalidInput(f"not a Google Cloud project id: {config.project!r}")
-    if shutil.which("gcloud") is None:
-        raise InvalidInput("gcloud is not installed (https://cloud.google.com/sdk)")
     return subprocess.run(["bash", "-c", script], check=False).returncode
 
 

@@ -10,19 +10,7 @@ MOUNTS: dict[str, tuple[str, ...]] = {
     "addon": ("/addon",),
     "chat": ("/chat",),
     "slack": ("/slack",),
-    "dashboard": ("/dashboard", "/api"),  # the pages and /api/v1
+    # the pages, /api/v1, and the Pub/Sub push of Gmail's sent-mail notifications
+    "dashboard": ("/dashboard", "/api", "/gmail"),
 }
 """HTTP function -> the path prefixes it answers (``/addon`` covers ``/addon/...``)."""
-
-SERVICE_OF_URL = {"addon": "addon", "chat": "chat", "slack": "slack", "dashboard": "dashboard"}
-"""The MAILBEACON_<NAME>_URL variables, each the base of the function serving ``/<name>``."""
-
-
-def function_for(path: str) -> str | None:
-    """The HTTP function that serves ``path`` on one shared domain, or None."""
-    for name, prefixes in MOUNTS.items():
-        for prefix in prefixes:
-            bare = prefix.rstrip("/")
-            if path == bare or path.startswith(bare + "/"):
-                return name
-    return None

@@ -7,6 +7,10 @@ else is 401 and changes nothing. The envelope is Pub/Sub's push format
 Gmail's {"emailAddress", "historyId"}, "messageId", ...}, "subscription"}``
 (https://developers.google.com/gmail/api/guides/push#receiving_notifications).
 A 2xx acknowledges; a 5xx (Gmail or the store unreachable) has Pub/Sub retry.
+
+``POST /gmail/renew``: Cloud Scheduler's daily call (an OIDC token of the same account, for
+``{public URL}/gmail/renew``) renews every sender's watch, as `serve` does by itself locally:
+Gmail stops a watch after seven days.
 """
 
 from __future__ import annotations
@@ -46,10 +50,12 @@ def register_gmail_routes(web: Flask, app: App) -> None:
         from addon.auth import bearer
 
         try:
-            app.gmail_push_verifier.verify(bearer(request.headers))
+            claims = app.gmail_push_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
             log.info("refused a Gmail push: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
+        if not str(claims.get("aud", "")).endswith("/gmail/push"):
+            return jsonify({"error": "unauthorized"}), 401  # a renewal token is not a push
         data = _notification(request.get_data())
         if data is None:
             return jsonify({"error": "expected a Pub/Sub push of a Gmail notification"}), 400
@@ -59,5 +65,27 @@ def register_gmail_routes(web: Flask, app: App) -> None:
             log.warning("gmail push not handled, Pub/Sub will retry: %s", exc)
             return jsonify({"error": "try again"}), 503
         return jsonify({"matched": len(matched)}), 200
+
+    @routes.post("/gmail/renew")
+    def gmail_renew() -> tuple[Response, int]:
+        if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
+            return jsonify({"error": "the sent-mail watch is not set up here"}), 404
+        from addon.auth import bearer
+
+        from .bootstrap import WatchRenewal
+
+        try:
+            claims = app.gmail_push_verifier.verify(bearer(request.headers))
+        except Unauthorized as exc:
+            log.info("refused a Gmail watch renewal: %s", exc)
+            return jsonify({"error": "unauthorized"}), 401
+        if not str(claims.get("aud", "")).endswith("/gmail/renew"):
+            return jsonify({"error": "unauthorized"}), 401  # a push token is not a renewal
+        try:
+            renewed = WatchRenewal(app).run_once()
+        except MailbeaconError as exc:
+            log.warning("gmail watch renewal failed, Scheduler will retry: %s", exc)
+            return jsonify({"error": "try again"}), 503
+        return jsonify({"renewed": renewed}), 200
 
     web.register_blueprint(routes)

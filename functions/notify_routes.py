@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
@@ -35,12 +36,16 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
         response = redirect(url, 302)
+        # The path the browser comes back to: on the Slack function's own URL that is
+        # /slack/slack/oauth/callback, and a cookie scoped to /slack/oauth/callback would not
+        # be sent there.
+        slack_base = app.urls.service("slack")
         response.set_cookie(
             STATE_COOKIE,
             state,
             max_age=600,
-            path=CALLBACK_PATH,
-            secure=app.urls.base_url.startswith("https://"),
+            path=urlsplit(slack_base + CALLBACK_PATH).path,
+            secure=slack_base.startswith("https://"),
             httponly=True,
             samesite="Lax",  # sent on Slack's top-level redirect back to us
         )

@@ -15,7 +15,7 @@ from .bus import DEFAULT_TOPIC_PREFIX
 from .model import DEFAULT_RETENTION
 
 DEFAULT_PORT = 8080
-SERVICES = ("addon", "chat", "slack", "dashboard")
+SERVICES = ("addon", "chat", "slack", "dashboard", "gmail")
 """Services whose base URL may differ from the public URL (MAILBEACON_<NAME>_URL)."""
 
 

@@ -68,7 +68,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         retention_days=args.retention_days,
     )
     if args.rehearse:
-        from ..rehearse import rehearse
+        from ..rehearsal import rehearse
 
         return rehearse(config, source_dir=args.source_dir)
     return deploy(config, source_dir=args.source_dir, dry_run=args.dry_run)

@@ -29,6 +29,7 @@ from ..rollup import (
     MessageRow,
     Summary,
     apply_event,
+    day_of,
     message_added,
     page_of,
 )
@@ -188,7 +189,22 @@ class _Rollups:
     def message_added(self, message: Message) -> None:
         self._add_days(message.owner, message_added(message))
 
-    def event_added(self, event: Event) -> None:
+    def resummarise(self, message_ids: set[str]) -> None:
+        """Rebuild the summaries of messages whose events were purged from what remains, so
+        the list, the API and the overview never count events retention removed."""
+        for message_id in sorted(message_ids):
+            self.conn.execute("DELETE FROM human_devices WHERE message_id = ?", (message_id,))
+            self.conn.execute(
+                "UPDATE messages SET status = 'sent', activity = '', summary = '{}' WHERE id = ?",
+                (message_id,),
+            )
+            rows = self.conn.execute(
+                "SELECT * FROM events WHERE message_id = ? ORDER BY at, id", (message_id,)
+            ).fetchall()
+            for row in rows:
+                self.event_added(_event(row), days=False)
+
+    def event_added(self, event: Event, *, days: bool = True) -> None:
         row = self.conn.execute(
             "SELECT id, owner, recipients, subject, created_at, sent_at, summary "
             "FROM messages WHERE id = ?",
@@ -207,7 +223,7 @@ class _Rollups:
                 ).rowcount
                 == 1
             )
-        after, days = apply_event(message, before, event, new_device=new_device)
+        after, found = apply_event(message, before, event, new_device=new_device)
         self.conn.execute(
             "UPDATE messages SET status = ?, activity = ?, summary = ? WHERE id = ?",
             (
@@ -217,7 +233,8 @@ class _Rollups:
                 message.id,
             ),
         )
-        self._add_days(message.owner, days)
+        if days:
+            self._add_days(message.owner, found)
 
     def _add_days(self, owner: str, days: DayCounts) -> None:
         for day, counts in days.items():
@@ -495,15 +512,39 @@ class SqliteStore:
 
     def purge_expired(self, now: datetime) -> int:
         with self.db.write() as conn:
-            return conn.execute("DELETE FROM events WHERE expires_at <= ?", (_ts(now),)).rowcount
+            touched = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT message_id FROM events WHERE expires_at <= ?", (_ts(now),)
+                )
+            }
+            removed = conn.execute("DELETE FROM events WHERE expires_at <= ?", (_ts(now),)).rowcount
+            _Rollups(conn).resummarise(touched)
+            return removed
 
     def purge_domain(self, domain: str, before: datetime) -> int:
+        """Events before ``before`` of the domain's senders, their messages' summaries rebuilt,
+        and the domain's daily counters of the days before it (the overview's history)."""
+        in_domain = "SELECT id FROM messages WHERE substr(owner, instr(owner, '@') + 1) = ?"
         with self.db.write() as conn:
-            return conn.execute(
-                "DELETE FROM events WHERE at < ? AND message_id IN "
-                "(SELECT id FROM messages WHERE substr(owner, instr(owner, '@') + 1) = ?)",
-                (_ts(before), domain.lower()),
+            args = (_ts(before), domain.lower())
+            touched = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT message_id FROM events WHERE at < ? AND message_id IN "
+                    f"({in_domain})",
+                    args,
+                )
+            }
+            removed = conn.execute(
+                f"DELETE FROM events WHERE at < ? AND message_id IN ({in_domain})", args
             ).rowcount
+            conn.execute(
+                "DELETE FROM day_counts WHERE day < ? AND substr(owner, instr(owner, '@') + 1) = ?",
+                (day_of(before), domain.lower()),
+            )
+            _Rollups(conn).resummarise(touched)
+            return removed
 
     def delete_user(self, user: str) -> Removed:
         """In one transaction (secure_delete zeroes the freed pages), then a WAL checkpoint so

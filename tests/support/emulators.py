@@ -8,9 +8,7 @@ ports (stopping gcloud's wrapper would leave its java child running), wait for `
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -20,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from functions.rehearsal.local import NotAvailable
+from functions.rehearsal.local import firestore_command as rehearsal_firestore_command
+from functions.rehearsal.local import pubsub_command as rehearsal_pubsub_command
 from tests.support.processes import free_port, stop_process, wait_until
 
-SDK = Path(os.environ.get("MAILBEACON_GCLOUD_SDK", "/usr/lib/google-cloud-sdk"))
-FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-PUBSUB_JARS = str(SDK / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")
 PROJECT = "mailbeacon-test"
 
 
@@ -85,25 +83,18 @@ class Emulator:
 
 
 def firestore_command() -> list[str]:
-    java = shutil.which("java")
-    if java is None or not FIRESTORE_JAR.exists():
-        raise RuntimeError(
-            f"the Firestore emulator needs java and {FIRESTORE_JAR} "
-            "(apt-get install google-cloud-cli-firestore-emulator default-jre-headless)"
-        )
-    main = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
-    return [java, "-Duser.language=en", "-cp", str(FIRESTORE_JAR), main, "start"]
+    """The command `mailbeacon deploy --rehearse` runs too (one place knows the packages)."""
+    try:
+        return rehearsal_firestore_command()
+    except NotAvailable as exc:
+        raise RuntimeError(str(exc)) from exc
 
 
 def pubsub_command() -> list[str]:
-    java = shutil.which("java")
-    jars = sorted(glob.glob(PUBSUB_JARS))
-    if java is None or not jars:
-        raise RuntimeError(
-            f"the Pub/Sub emulator needs java and {PUBSUB_JARS} "
-            "(apt-get install google-cloud-cli-pubsub-emulator default-jre-headless)"
-        )
-    return [java, "-jar", jars[-1]]
+    try:
+        return rehearsal_pubsub_command()
+    except NotAvailable as exc:
+        raise RuntimeError(str(exc)) from exc
 
 
 @dataclass

@@ -293,6 +293,7 @@ def test_every_url_the_product_emits_reaches_the_function_that_serves_it() -> No
         "slack interactivity": ("slack", "/slack/interactivity"),
         "add-on compose/track": ("addon", "/addon/compose/track"),
         "dashboard link": ("dashboard", "/dashboard/messages/ID"),
+        "gmail push": ("dashboard", "/gmail/push"),
     }
     for public_url in (None, "https://track.example.com"):
         config = DeployConfig("acme-mail-1", "europe-west1", public_url=public_url)
@@ -430,6 +431,31 @@ def test_a_project_id_google_would_not_issue_is_refused_before_anything_runs(
         bad = run_cli("deploy", "--project", hostile, "--region", "europe-west1", "--dry-run",
                       data_dir=tmp_path)  # fmt: skip
         assert bad.returncode == 2 and "not a Google Cloud project id" in bad.stderr
+
+
+def test_the_sent_mail_watch_gets_its_topic_push_and_daily_renewal(tmp_path: Path) -> None:
+    """Gmail publishes as gmail-api-push@system (Google's push guide: grant publish rights on
+    the topic); the push and the renewal are signed as the functions' own account, for the
+    dashboard function's /gmail/push and /gmail/renew."""
+    assert not any("gmail-push" in line for line in _plan(tmp_path))  # not declared: nothing
+    topic = "projects/acme-mail-1/topics/gmail-sent"
+    lines = _plan(tmp_path, env={"MAILBEACON_GMAIL_WATCH_TOPIC": topic})
+    dashboard = "https://europe-west1-acme-mail-1.cloudfunctions.net/dashboard"
+    sa = "mailbeacon@acme-mail-1.iam.gserviceaccount.com"
+    grant = next(line for line in lines if "gmail-api-push@system" in line)
+    assert f"topics add-iam-policy-binding {topic}" in grant and "pubsub.publisher" in grant
+    push = next(line for line in lines if "subscriptions update mailbeacon-gmail-push" in line)
+    assert f"--push-endpoint={dashboard}/gmail/push" in push
+    assert f"--push-auth-service-account={sa}" in push
+    assert f"--push-auth-token-audience={dashboard}/gmail/push" in push
+    renew = next(
+        line for line in lines if "scheduler jobs create http mailbeacon-gmail-renew" in line
+    )
+    assert (
+        f"--uri={dashboard}/gmail/renew" in renew and f"--oidc-service-account-email={sa}" in renew
+    )
+    deploy = next(line for line in lines if "functions deploy dashboard" in line)
+    assert f"MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT={sa}" in deploy
 
 
 def test_the_web_push_key_is_made_once_and_given_to_every_function(tmp_path: Path) -> None:

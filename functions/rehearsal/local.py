@@ -1,0 +1,330 @@
+"""The deployment's moving parts on this machine: emulators, functions, the front, the relay.
+
+Google's Firestore and Pub/Sub emulators come from Debian's google-cloud-cli emulator packages
+(their jars run with ``java``, as the test suite does); every function runs under
+functions-framework in its own process, from the assembled source folder, with the
+environment the plan gives it. Every process is started with the kernel told to stop it if we
+die, and stopped by us at the end.
+"""
+
+from __future__ import annotations
+
+import base64
+import glob
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+SDK = Path(os.environ.get("MAILBEACON_GCLOUD_SDK", "/usr/lib/google-cloud-sdk"))
+FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+PUBSUB_JARS = str(SDK / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")
+INSTALL = (
+    "apt-get install google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator"
+    " default-jre-headless"
+)
+
+
+class NotAvailable(RuntimeError):
+    """Something this machine lacks to rehearse (said in one line)."""
+
+
+def firestore_command() -> list[str]:
+    java = shutil.which("java")
+    if java is None or not FIRESTORE_JAR.exists():
+        raise NotAvailable(f"the Firestore emulator needs java and {FIRESTORE_JAR} ({INSTALL})")
+    main = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+    return [java, "-Duser.language=en", "-cp", str(FIRESTORE_JAR), main, "start"]
+
+
+def pubsub_command() -> list[str]:
+    java = shutil.which("java")
+    jars = sorted(glob.glob(PUBSUB_JARS))
+    if java is None or not jars:
+        raise NotAvailable(f"the Pub/Sub emulator needs java and {PUBSUB_JARS} ({INSTALL})")
+    return [java, "-jar", jars[-1]]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``check`` until truthy; RuntimeError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not within {timeout:.0f}s")
+        time.sleep(interval)
+
+
+@dataclass
+class Process:
+    """One child process on a free loopback port, its output in ``log``."""
+
+    name: str
+    command: list[str]
+    log: Path
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, ready_path: str, ready: Callable[[int, bytes], bool], timeout: float) -> None:
+        command = [part.replace("{port}", str(self.port)) for part in self.command]
+        self.proc = subprocess.Popen(
+            command,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=None if self.env is None else dict(self.env),
+            cwd=self.cwd,
+            preexec_fn=_die_with_parent,
+        )
+
+        def answers() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-1500:]
+                raise RuntimeError(f"{self.name} exited:\n{tail}")
+            try:
+                with urllib.request.urlopen(self.url + ready_path, timeout=2) as response:
+                    return ready(response.status, response.read())
+            except urllib.error.HTTPError as exc:
+                return ready(exc.code, b"")
+            except OSError:
+                return False
+
+        wait_for(answers, timeout, f"{self.name} to answer on {self.url}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class PubsubAdmin:
+    """Topics, subscriptions, pulls and acks on the emulator (its REST API)."""
+
+    def __init__(self, host: str, project: str) -> None:
+        self.base = f"http://{host}/v1/projects/{project}"
+        self.project = project
+
+    def _call(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        import requests
+
+        response = requests.request(method, f"{self.base}/{path}", json=body, timeout=timeout)
+        if response.status_code == 409:  # already exists: the plan is idempotent too
+            return {}
+        response.raise_for_status()
+        return response.json() if response.content else {}
+
+    def topic(self, topic: str) -> None:
+        self._call("PUT", f"topics/{topic}")
+
+    def subscription(self, name: str, topic: str, ack_deadline: int) -> None:
+        body = {
+            "topic": f"projects/{self.project}/topics/{topic}",
+            "ackDeadlineSeconds": ack_deadline,
+        }
+        self._call("PUT", f"subscriptions/{name}", body)
+
+    def publish(self, topic: str, data: bytes) -> None:
+        message = {"data": base64.b64encode(data).decode()}
+        self._call("POST", f"topics/{topic}:publish", {"messages": [message]})
+
+    def pull(self, sub: str) -> list[dict[str, Any]]:
+        body = {"maxMessages": 20, "returnImmediately": False}
+        return self._call("POST", f"subscriptions/{sub}:pull", body, timeout=40).get(
+            "receivedMessages", []
+        )
+
+    def ack(self, sub: str, ack_id: str) -> None:
+        self._call("POST", f"subscriptions/{sub}:acknowledge", {"ackIds": [ack_id]})
+
+    def retry_in(self, sub: str, ack_id: str, seconds: int) -> None:
+        body = {"ackIds": [ack_id], "ackDeadlineSeconds": seconds}
+        self._call("POST", f"subscriptions/{sub}:modifyAckDeadline", body)
+
+
+class PushRelay:
+    """Pub/Sub push for one subscription, with the plan's retry policy and dead-lettering: the
+    emulator's push delivery has neither. Each message is POSTed as Pub/Sub's push envelope
+    (``{"message": ..., "subscription": ...}``) to the function; a 2xx acknowledges it, anything
+    else redelivers after an exponential backoff between the policy's bounds, and after
+    ``max_attempts`` the message goes to the dead-letter topic."""
+
+    def __init__(
+        self,
+        admin: PubsubAdmin,
+        subscription: str,
+        endpoint: str,
+        dead_topic: str,
+        *,
+        min_delay: int,
+        max_delay: int,
+        max_attempts: int,
+    ) -> None:
+        self.admin, self.sub, self.endpoint, self.dead = admin, subscription, endpoint, dead_topic
+        self.min_delay, self.max_delay, self.max_attempts = min_delay, max_delay, max_attempts
+        self.attempts: dict[str, int] = {}
+        self.delivered = 0
+        self.dead_lettered = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"relay-{subscription}")
+
+    def start(self) -> PushRelay:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _post(self, envelope: dict[str, Any]) -> int:
+        import requests
+
+        try:
+            return requests.post(self.endpoint, json=envelope, timeout=120).status_code
+        except requests.RequestException:
+            return 599
+
+    def _run(self) -> None:
+        path = f"projects/{self.admin.project}/subscriptions/{self.sub}"
+        while not self._stop.is_set():
+            try:
+                received = self.admin.pull(self.sub)
+            except Exception:  # the emulator is being stopped
+                if self._stop.wait(0.5):
+                    return
+                continue
+            for item in received:
+                message = item["message"]
+                status = self._post({"message": message, "subscription": path})
+                if 200 <= status < 300:
+                    self.delivered += 1
+                    self.admin.ack(self.sub, item["ackId"])
+                    continue
+                tries = self.attempts[message["messageId"]] = (
+                    self.attempts.get(message["messageId"], 0) + 1
+                )
+                if tries >= self.max_attempts:
+                    self.admin.publish(self.dead, base64.b64decode(message.get("data", "")))
+                    self.admin.ack(self.sub, item["ackId"])
+                    self.dead_lettered += 1
+                else:
+                    delay = min(self.max_delay, self.min_delay * 2 ** (tries - 1))
+                    self.admin.retry_in(self.sub, item["ackId"], delay)
+
+
+class Front:
+    """The URLs of the plan, served on loopback: ``https://REGION-PROJECT.cloudfunctions.net/
+    NAME/...`` goes to function NAME (as Google's front does), a custom domain goes through
+    the routing table the plan generated for Firebase Hosting. ``local(url)`` turns a plan URL
+    into this front's."""
+
+    def __init__(self, functions_host: str, custom_domain: str | None, ports: dict[str, int]):
+        from functions.front import route
+
+        self.functions_host = functions_host.rstrip("/")
+        self.custom_domain = custom_domain.rstrip("/") if custom_domain else None
+        self.ports = ports
+        self.routed: list[tuple[str, str | None]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                path = urlsplit(self.path).path
+                if outer.custom_domain:
+                    function = route(path)
+                else:
+                    function = path.split("/")[1] if path.count("/") >= 1 else None
+                outer.routed.append((path, function))
+                port = outer.ports.get(function or "")
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if port is None:
+                    status, headers, out = 404, [("Content-Type", "text/plain")], b"not found\n"
+                else:
+                    status, headers, out = outer._forward(port, self, body)
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST = do_HEAD = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def _forward(port: int, request: BaseHTTPRequestHandler, body: bytes) -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        headers["X-Forwarded-For"] = request.client_address[0]  # as Google's front adds it
+        conn.request(request.command, request.path, body or None, headers)
+        response = conn.getresponse()
+        out = response.read()
+        conn.close()
+        return response.status, response.getheaders(), out
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def local(self, url: str) -> str:
+        """The plan's URL as served here (scheme and host swapped, path and query kept)."""
+        for origin in (self.custom_domain, self.functions_host):
+            if origin and url.startswith(origin + "/"):
+                return self.url + url[len(origin) :]
+        raise ValueError(f"not a URL of this deployment: {url[:120]}")
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
