@@ -86,10 +86,25 @@ class Secret:
 
     env: str
     name: str
-    generated: bool = False  # made once by the plan itself (the token key)
+    generated: bool = False  # made once by the plan itself (the token key, the VAPID key)
+    make: str = ""  # for a generated one: the shell command printing a fresh value
+    why: str = ""
 
 
-TOKEN_SECRET = Secret("MAILBEACON_SECRET", "mailbeacon-secret", generated=True)
+TOKEN_SECRET = Secret(
+    "MAILBEACON_SECRET",
+    "mailbeacon-secret",
+    generated=True,
+    make='python3 -c \'import secrets; print("1:" + secrets.token_hex(32), end="")\'',
+    why="The token secret",
+)
+VAPID_SECRET = Secret(
+    "MAILBEACON_VAPID_PRIVATE_KEY",
+    "mailbeacon-vapid",
+    generated=True,
+    make="openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt",
+    why="The Web Push (VAPID, RFC 8292) P-256 key: browsers' subscriptions are bound to it;",
+)
 SLACK_SECRETS = (
     Secret("MAILBEACON_SLACK_CLIENT_SECRET", "mailbeacon-slack-client-secret"),
     Secret("MAILBEACON_SLACK_SIGNING_SECRET", "mailbeacon-slack-signing-secret"),
@@ -295,8 +310,9 @@ class DeployConfig:
         return dict(self.settings).get("MAILBEACON_SMTP_USER") is not None
 
     def secrets(self) -> tuple[Secret, ...]:
-        """The secrets every function mounts: the token key, Slack's and SMTP's when in use."""
-        chosen = [TOKEN_SECRET]
+        """The secrets every function mounts: the token and VAPID keys, Slack's and SMTP's when
+        in use."""
+        chosen = [TOKEN_SECRET, VAPID_SECRET]
         if self.slack or any(s.env in self.secret_values for s in SLACK_SECRETS):
             chosen += SLACK_SECRETS
         if self.smtp_auth or any(s.env in self.secret_values for s in SMTP_SECRETS):
@@ -425,9 +441,8 @@ def _secret_commands(secret: Secret, p: str, sa: str) -> list[str]:
     name, var = secret.name, secret.env
     if secret.generated:
         lines = [
-            "# The token secret: made once, never replaced by a later deploy",
-            f"gcloud secrets describe {name} {p} >/dev/null 2>&1 || "
-            'python3 -c \'import secrets; print("1:" + secrets.token_hex(32), end="")\' | '
+            f"# {secret.why} made once, never replaced by a later deploy",
+            f"gcloud secrets describe {name} {p} >/dev/null 2>&1 || {secret.make} | "
             f"gcloud secrets create {name} --replication-policy=automatic --data-file=- {p}",
         ]
     else:

@@ -252,10 +252,17 @@ def process_hit(
     *,
     retention: timedelta = DEFAULT_RETENTION,
     retention_for: Callable[[str], timedelta] | None = None,
+    stored: Callable[[Message, Event], None] | None = None,
 ) -> Event | None:
     """One hit through ``process_hits`` (the cloud's consumer receives them one at a time)."""
     events = process_hits(
-        store, bus, classifier, [payload], retention=retention, retention_for=retention_for
+        store,
+        bus,
+        classifier,
+        [payload],
+        retention=retention,
+        retention_for=retention_for,
+        stored=stored,
     )
     return events[0] if events else None
 
@@ -268,6 +275,7 @@ def process_hits(
     *,
     retention: timedelta = DEFAULT_RETENTION,
     retention_for: Callable[[str], timedelta] | None = None,
+    stored: Callable[[Message, Event], None] | None = None,
 ) -> list[Event]:
     """Classify hits and store them as events, once each, however often they are delivered.
 
@@ -277,11 +285,12 @@ def process_hits(
     holds the write lock only for the writes. Human events are handed to the notifier every
     time (it is idempotent per event and channel), so a crash between storing and handing
     over loses no alert. ``retention_for`` gives the owner's retention (their domain policy
-    may shorten the server's).
+    may shorten the server's). ``stored`` is told of each event once it is stored (the live
+    dashboard's feed).
     """
     contexts: dict[str, MessageContext | None] = {}
     events: list[Event] = []
-    owners: dict[str, str] = {}
+    messages: dict[str, Message] = {}
     for payload in payloads:
         try:
             hit = Hit.from_dict(payload)
@@ -300,13 +309,15 @@ def process_hits(
         if all(e.id != event.id for e in loaded.earlier):
             earlier = (*loaded.earlier, event)[-CONTEXT_EVENTS:]
             contexts[hit.message_id] = replace(loaded, earlier=earlier)
-        owners[event.message_id] = loaded.message.owner
+        messages[event.message_id] = loaded.message
         events.append(event)
     for event in events:
-        store.add_event(event)
+        message = messages[event.message_id]
+        if store.add_event(event) and stored is not None:
+            stored(message, event)
         if event.verdict is Verdict.HUMAN:
             handoff = {"event_id": event.id, "message_id": event.message_id}
-            bus.publish(NOTIFY, {**handoff, "owner": owners[event.message_id]})
+            bus.publish(NOTIFY, {**handoff, "owner": message.owner})
     return events
 
 
