@@ -24,11 +24,12 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import BusUnavailable, RetryLater, StoreUnavailable
 from ..redact import redact
 from ..store.sqlite import Database
@@ -78,7 +79,7 @@ class LocalBus:
         batch: int = 256,
         delivery_threads: int = 8,
         concurrent_topics: tuple[str, ...] = (NOTIFY,),
-        now: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
         self.spool_dir = spool_dir or db.path.parent / "spool"
@@ -89,7 +90,7 @@ class LocalBus:
         self.batch = batch
         self.delivery_threads = delivery_threads
         self.concurrent_topics = concurrent_topics
-        self.now = now
+        self.clock = clock or SystemClock()
         self.handlers: dict[str, Handler] = {}
         self.batch_handlers: dict[str, BatchHandler] = {}
         self._writer: SpoolWriter | None = None
@@ -107,6 +108,10 @@ class LocalBus:
                 conn.execute(statement)
 
     # publishing
+
+    def now(self) -> float:
+        """Seconds since the epoch on the injected clock: leases and backoff are timestamps."""
+        return self.clock.now().timestamp()
 
     def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
         self.handlers[topic] = handler
