@@ -43,8 +43,8 @@ def _notification(body: bytes) -> dict[str, Any] | None:
 def register_gmail_routes(web: Flask, app: App) -> None:
     routes = Blueprint("gmail", __name__)
 
-    @routes.post("/gmail/push")
-    def gmail_push() -> tuple[Response, int]:
+    def refused(path: str) -> tuple[Response, int] | None:
+        """None when the request is Google-signed for exactly ``path``; else the answer."""
         if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
             return jsonify({"error": "the sent-mail watch is not set up here"}), 404
         from addon.auth import bearer
@@ -52,10 +52,16 @@ def register_gmail_routes(web: Flask, app: App) -> None:
         try:
             claims = app.gmail_push_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
-            log.info("refused a Gmail push: %s", exc)
+            log.info("refused a call to %s: %s", path, exc)
             return jsonify({"error": "unauthorized"}), 401
-        if not str(claims.get("aud", "")).endswith("/gmail/push"):
-            return jsonify({"error": "unauthorized"}), 401  # a renewal token is not a push
+        if not str(claims.get("aud", "")).endswith(path):  # a push token is not a renewal
+            return jsonify({"error": "unauthorized"}), 401
+        return None
+
+    @routes.post("/gmail/push")
+    def gmail_push() -> tuple[Response, int]:
+        if answer := refused("/gmail/push"):
+            return answer
         data = _notification(request.get_data())
         if data is None:
             return jsonify({"error": "expected a Pub/Sub push of a Gmail notification"}), 400
@@ -68,19 +74,10 @@ def register_gmail_routes(web: Flask, app: App) -> None:
 
     @routes.post("/gmail/renew")
     def gmail_renew() -> tuple[Response, int]:
-        if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
-            return jsonify({"error": "the sent-mail watch is not set up here"}), 404
-        from addon.auth import bearer
-
         from .bootstrap import WatchRenewal
 
-        try:
-            claims = app.gmail_push_verifier.verify(bearer(request.headers))
-        except Unauthorized as exc:
-            log.info("refused a Gmail watch renewal: %s", exc)
-            return jsonify({"error": "unauthorized"}), 401
-        if not str(claims.get("aud", "")).endswith("/gmail/renew"):
-            return jsonify({"error": "unauthorized"}), 401  # a push token is not a renewal
+        if answer := refused("/gmail/renew"):
+            return answer
         try:
             renewed = WatchRenewal(app).run_once()
         except MailbeaconError as exc:
