@@ -25,11 +25,17 @@ DELETED_ACTOR = "(a deleted user)"
 """How the audit log names an admin whose data was deleted."""
 
 
-def export_user(store: Store, user: str) -> dict[str, Any]:
-    """``{"user", "settings", "messages": [stats with events]}``, newest message first."""
+def export_user(
+    store: Store, user: str, stats: Callable[[str, str], dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """``{"user", "settings", "messages": [stats with events]}``, newest message first.
+
+    ``stats(message_id, owner)`` builds each message's object (default: what is stored; the
+    CLI adds the hits the server answered but has not processed yet, as `stats` does)."""
     email = check_email(user)
+    one = stats or (lambda message_id, owner: get_stats(store, message_id, owner))
     messages = [
-        get_stats(store, row.message.id, email)
+        one(row.message.id, email)
         for row in all_messages(store, email, MessageQuery(sort="newest"))
     ]
     return {"user": email, "settings": store.get_settings(email).to_dict(), "messages": messages}

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from mailbeacon.bus import HITS, NOTIFY
+from mailbeacon.bus import NOTIFY
 from mailbeacon.clock import iso
 from mailbeacon.services import check_email
 
@@ -21,12 +21,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    """Process pending hits first (so the digest is current), then send one digest now."""
+    """Send one digest now (the server's worker owns hit processing; pending alerts are sent first)."""
     email = check_email(args.user)
     app = bootstrap(config_of(args))
     try:
-        if app.worker is not None:
-            app.worker.drain([HITS, NOTIFY], include_leased=True)
+        if app.worker is not None:  # alerts already decided; hits stay with the server's worker
+            app.worker.drain([NOTIFY], include_leased=True)
         outcome = app.notifier.send_digest(email, key=f"digest-now-{iso(app.clock.now())}")
         settings = app.store.get_settings(email)
     finally:

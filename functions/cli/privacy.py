@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
-from mailbeacon.bus import HITS
 from mailbeacon.errors import InvalidInput
 from mailbeacon.files import write_private
 from mailbeacon.privacy import delete_user, export_user
-from mailbeacon.services import check_email
+from mailbeacon.services import check_email, get_stats_with_pending
 
 from ..bootstrap import bootstrap
 from .common import config_of
@@ -19,10 +19,23 @@ from .common import config_of
 def cmd_export(args: argparse.Namespace) -> int:
     check_email(args.user)
     app = bootstrap(config_of(args))
+    worker = app.worker
+
+    def stats(message_id: str, owner: str) -> dict[str, Any]:
+        """Hits the server answered but has not processed yet are counted, classified here
+        and not stored, as `mailbeacon stats` does: export never waits for the worker."""
+        pending = worker.pending_hits(message_id) if worker is not None else []
+        return get_stats_with_pending(
+            app.store,
+            app.classifier,
+            message_id,
+            pending,
+            owner=owner,
+            retention=app.config.core.retention,
+        )
+
     try:
-        if app.worker is not None:  # hits the server answered but has not processed yet
-            app.worker.drain([HITS], include_leased=True)
-        data = export_user(app.store, args.user)
+        data = export_user(app.store, args.user, stats)
     finally:
         app.close()
     text = json.dumps(data, indent=2)
