@@ -21,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_digest(args: argparse.Namespace) -> int:
-    """Send one digest now (the server's worker owns hit processing; pending alerts are sent first)."""
+    """Send one digest now; pending alerts go first, hits stay with the server's worker."""
     email = check_email(args.user)
     app = bootstrap(config_of(args))
     try:
