@@ -169,6 +169,7 @@ class Rehearsal:
             "mailbeacon-slack-signing-secret": secrets.token_hex(16),
             "mailbeacon-smtp-password": secrets.token_urlsafe(12),
             "mailbeacon-signin-client-secret": secrets.token_urlsafe(12),
+            "mailbeacon-vapid": _vapid_pem(),
         }
         client_id = dict(self.config.settings)["MAILBEACON_SLACK_CLIENT_ID"]
         self.slack = Slack(client_id, self.secret_manager["mailbeacon-slack-client-secret"])
@@ -517,3 +518,16 @@ class Rehearsal:
 
 
 __all__ = ["rehearse"]
+
+
+def _vapid_pem() -> str:
+    """A P-256 key as PKCS#8 PEM: what the plan's openssl command stores in Secret Manager."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
