@@ -74,8 +74,9 @@ class App:
     store: Storage
     bus: Bus
     worker: Worker | None
-    """Who runs the handlers in this process: the outbox worker locally, None on Cloud
-    Functions (Pub/Sub pushes each message into an entry point, which calls ``handlers``)."""
+    """Who runs the handlers in this process: the outbox worker locally, the streaming-pull
+    worker for `serve` on Pub/Sub (cluster mode), None on Cloud Functions (Pub/Sub pushes each
+    message into an entry point, which calls ``handlers``)."""
     keyring: Keyring
     signer: TokenSigner
     urls: Urls
@@ -331,7 +332,17 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
             topic_prefix=core.topic_prefix,
             emulator_host=core.pubsub_emulator_host,
         )
-        return pubsub, None
+        if not core.pull_subscriptions:  # Cloud Functions: Pub/Sub pushes to the entry points
+            return pubsub, None
+        from mailbeacon.bus.pubsub_pull import PubsubPullWorker
+
+        puller = PubsubPullWorker(
+            core.gcp_project,
+            topic_prefix=core.topic_prefix,
+            emulator_host=core.pubsub_emulator_host,
+            concurrency=core.pull_concurrency,
+        )
+        return pubsub, puller  # publishing stays on the REST call: the pixel's fastest path
     raise ValueError(f"unknown bus {core.bus!r}")
 
 

@@ -58,7 +58,8 @@ def _start(
     public URL)."""
     core = config.core
     public = (core.public_url or _listen_url(host, port)).rstrip("/")
-    app = bootstrap(config.with_core(public_url=public))
+    # A server consumes the bus itself; on Pub/Sub that is cluster mode's streaming pull.
+    app = bootstrap(config.with_core(public_url=public, pull_subscriptions=True))
     try:
         server = make_server(
             lambda environ, start: web[0](environ, start),  # set below, once the URL is known
@@ -96,7 +97,13 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         print(f"mailbeacon serve: cannot start: {reason}{where}", file=sys.stderr)
         return 2
     web.append(create_app(app))
-    app.start()
+    try:
+        app.start()  # before the first request is answered: Pub/Sub's topics must exist
+    except MailbeaconError as exc:
+        print(f"mailbeacon serve: cannot start: {exc}", file=sys.stderr)
+        server.stop()
+        app.close()
+        return 2
 
     if core.insecure_dev_auth:
         banner = "!" * 72
