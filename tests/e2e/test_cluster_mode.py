@@ -35,7 +35,7 @@ GMAIL_PROXY = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
 TOTAL = 2000
-MESSAGES = 20  # the hits spread over several messages, as a morning's mail does
+MESSAGES = 20  # the hits spread over several senders' messages, as a domain's mail does
 CONCURRENCY = 16
 KILL_AFTER = 500  # answers before the second server is killed
 RESUME_AT = 1000  # requests from here on wait for it to be back
@@ -89,7 +89,7 @@ def track(env: dict[str, str], data_dir: Path, count: int) -> list[dict[str, Any
                 app.store,
                 app.urls,
                 app.clock,
-                sender="ann@example.com",
+                sender=f"ann{n}@example.com",  # owners' day counters are hot documents too
                 recipients=[f"bob{n}@example.org"],
                 subject=f"Cluster {n}",
                 sent_at=sent,
