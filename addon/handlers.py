@@ -321,8 +321,20 @@ class Handlers:
     def settings(self, event: AddonEvent, user: User) -> c.Json:
         """Settings button: the form, filled with the saved settings."""
         current = self.store.get_settings(user.email)
-        card = settings_card(self.cfg, current, event.timezone or current.timezone)
+        card = settings_card(
+            self.cfg,
+            current,
+            event.timezone or current.timezone,
+            browsers=self._browsers(user),
+            dashboard_url=self.app.urls.service("dashboard"),
+        )
         return c.render(card, push=True)
+
+    def _browsers(self, user: User) -> int:
+        """How many browsers get this user's alerts by Web Push (shown, not set, here)."""
+        from mailbeacon.push import list_subscriptions
+
+        return len(list_subscriptions(self.app.records, user.email))
 
     def save_settings(self, event: AddonEvent, user: User) -> c.Json:
         """Save: validate every field, then save all or nothing."""
@@ -347,10 +359,23 @@ class Handlers:
         if errors:
             form = {name: event.value(name) for name in event.form}
             card = settings_card(
-                self.cfg, current, event.timezone or current.timezone, errors=errors, form=form
+                self.cfg,
+                current,
+                event.timezone or current.timezone,
+                errors=errors,
+                form=form,
+                browsers=self._browsers(user),
+                dashboard_url=self.app.urls.service("dashboard"),
             )
             return c.render(card, notify="Not saved: please fix the fields marked in red")
-        card = settings_card(self.cfg, updated, updated.timezone, saved=True)
+        card = settings_card(
+            self.cfg,
+            updated,
+            updated.timezone,
+            saved=True,
+            browsers=self._browsers(user),
+            dashboard_url=self.app.urls.service("dashboard"),
+        )
         return c.render(card, notify="Settings saved")
 
 

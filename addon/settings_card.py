@@ -70,6 +70,8 @@ def settings_card(
     errors: Mapping[str, str] | None = None,
     form: Mapping[str, str] | None = None,
     saved: bool = False,
+    browsers: int = 0,
+    dashboard_url: str = "",
 ) -> c.Json:
     """The form, filled from ``settings`` (or, after a refused save, from what was typed)."""
     errors = errors or {}
@@ -92,6 +94,15 @@ def settings_card(
             value=form.get("email_to", settings.email_to or ""),
         ),
         *_problem(errors, "email_to"),
+        c.divider(),
+        c.decorated(
+            f"{browsers} browser{'s' if browsers != 1 else ''}" if browsers else "Off",
+            top="Browser notifications (Web Push)",
+            bottom="Turn on in each browser from the dashboard's button.",
+            end_button=c.button(
+                "Dashboard", c.open_link(f"{dashboard_url or cfg.base_url}/dashboard/settings")
+            ),
+        ),
     ]
     when = [
         c.selection(

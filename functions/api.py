@@ -14,13 +14,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from mailbeacon import reporting
+from mailbeacon import live, push, reporting
 from mailbeacon.clock import parse_time
 from mailbeacon.errors import InvalidInput, StoreUnavailable, Unauthorized, UnknownMessage
 from mailbeacon.policy import domain_senders, policy_for
 from mailbeacon.services import track_message
 
 from .bootstrap import App
+from .dashboard.live import POLL_SECONDS
 from .dashboard.signin import Gate
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,42 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             )
             return jsonify(data)
         return jsonify(reporting.overview(app.store, user, request.args, app.clock.now()))
+
+    # live events: the short-poll form of the dashboard's stream (Cloud Functions cannot stream)
+    @api.get("/events")
+    @guarded
+    def live_events(user: str) -> Any:
+        events, cursor = live.since(app.records, user, request.args.get("cursor"), app.clock.now())
+        return jsonify({"events": events, "cursor": cursor, "poll_seconds": POLL_SECONDS})
+
+    # Web Push
+    @api.get("/push/key")
+    @guarded
+    def push_key(user: str) -> Any:
+        keys = app.vapid.get()
+        if keys is None:
+            return error(503, "Web Push is not configured (MAILBEACON_VAPID_PRIVATE_KEY)")
+        return jsonify({"vapid_public_key": keys.public_key})
+
+    @api.post("/push/subscriptions")
+    @guarded
+    def push_subscribe(user: str) -> Any:
+        body = request.get_json(silent=True)
+        sub = push.add_subscription(app.records, user, body, app.push_rules, app.clock.now())
+        return jsonify({"id": sub.id}), 201
+
+    @api.get("/push/subscriptions")
+    @guarded
+    def push_subscriptions(user: str) -> Any:
+        subs = push.list_subscriptions(app.records, user)
+        return jsonify({"subscriptions": [s.to_public() for s in subs]})
+
+    @api.delete("/push/subscriptions/<sub_id>")
+    @guarded
+    def push_unsubscribe(user: str, sub_id: str) -> Any:
+        if not push.delete_subscription(app.records, user, sub_id):
+            return error(404, "no such subscription")
+        return "", 204
 
     return api
 

@@ -17,12 +17,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mailbeacon.bus import DIGEST, HITS, NOTIFY, Bus, Handler, Worker
+from mailbeacon.bus import DIGEST, HITS, NOTIFY, TOPICS, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
+from mailbeacon.model import Event, Message
 from mailbeacon.policy import PolicyBook, list_policies
+from mailbeacon.push import EndpointRules
 from mailbeacon.sentwatch import (
     Mailbox,
     handle_push,
@@ -32,7 +34,7 @@ from mailbeacon.sentwatch import (
     renew_watches,
     watched_users,
 )
-from mailbeacon.services import Classifier, Urls, process_hit
+from mailbeacon.services import Classifier, Urls, process_hit, process_hits
 from mailbeacon.settings import WebhookRules
 from mailbeacon.store import Storage
 from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
@@ -43,7 +45,10 @@ from .config import AppConfig
 if TYPE_CHECKING:
     from addon.auth import ChatVerifier, GoogleTokenVerifier
     from addon.endpoint import AddonEndpoint
+    from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
+
+    from .dashboard.live import LiveHub
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,10 @@ class App:
     webhook_rules: WebhookRules
     notifier: Notifier
     health: Health
+    vapid: VapidSource
+    """Web Push's VAPID keys, loaded (or made, locally) on first use."""
+    push_rules: EndpointRules
+    """Where browsers' push subscriptions may point (the known push services)."""
     handlers: dict[str, Handler] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -98,6 +107,19 @@ class App:
     @cached_property
     def ip_key(self) -> bytes:
         return self.keyring.derive("ip-address-hash")
+
+    @cached_property
+    def live(self) -> LiveHub:
+        """Wakes this process's open live pages (Server-Sent Events) when an event is stored."""
+        from .dashboard.live import LiveHub
+
+        return LiveHub()
+
+    @property
+    def streams_live(self) -> bool:
+        """Whether this process runs the worker, so it can stream events as they are stored;
+        Cloud Functions cannot hold a stream open and their pages poll instead."""
+        return self.worker is not None and self.config.core.worker
 
     @cached_property
     def mailbox(self) -> Mailbox | None:
@@ -116,11 +138,13 @@ class App:
 
     @cached_property
     def gmail_push_verifier(self) -> GoogleTokenVerifier:
-        """Verifies Pub/Sub's pushes of Gmail notifications (OIDC tokens of its account)."""
+        """Verifies Pub/Sub's pushes of Gmail notifications and Cloud Scheduler's daily renewal
+        call (OIDC tokens of the deployment's service account, for those two URLs only)."""
         from addon.auth import GoogleTokenVerifier
 
+        base = self.urls.service("gmail")
         return GoogleTokenVerifier(
-            audiences=(f"{self.urls.service('gmail')}/gmail/push",),
+            audiences=(f"{base}/gmail/push", f"{base}/gmail/renew"),
             emails=self.config.sentwatch.push_service_accounts,
             certs_url=self.config.notifier.google_certs_url,
         )
@@ -164,8 +188,33 @@ class App:
             self.classifier,
             payload,
             retention=self.config.core.retention,
+            stored=self.event_stored,
             retention_for=self.retention_for,
         )
+
+    def handle_hits(self, payloads: list[dict[str, Any]]) -> None:
+        """A batch of hits: one context read per message, one transaction locally."""
+        process_hits(
+            self.store,
+            self.bus,
+            self.classifier,
+            payloads,
+            retention=self.config.core.retention,
+            retention_for=self.retention_for,
+            stored=self.event_stored,
+        )
+
+    def event_stored(self, message: Message, event: Event) -> None:
+        """Put the event in its owner's live feed; a failure here never fails the hit."""
+        from mailbeacon import live
+
+        try:
+            live.append(self.records, message, event, self.clock.now())
+        except Exception:
+            log.exception("live feed: could not add event %s", event.id)
+            return
+        if "live" in self.__dict__:  # only when this process serves pages
+            self.live.changed()
 
     @cached_property
     def addon(self) -> AddonEndpoint:
@@ -208,7 +257,18 @@ class App:
         for part in self.background:
             part.start()
 
+    def prepare(self) -> None:
+        """What must exist before the edge publishes: cluster mode's Pub/Sub topics and
+        subscriptions (the server calls it before its first answer; the worker process's
+        ``start`` does too). Raises BusUnavailable when Pub/Sub refuses."""
+        from mailbeacon.bus.pubsub_pull import PubsubPullWorker
+
+        if isinstance(self.worker, PubsubPullWorker):
+            self.worker.ensure(TOPICS)
+
     def close(self) -> None:
+        if "live" in self.__dict__:
+            self.live.close()  # open streams end now, not at their deadline
         for part in reversed(self.background):
             part.stop()
         if self.worker is not None:
@@ -353,10 +413,34 @@ def _tagger(config: AppConfig) -> NetworkTagger:
     return CatalogTagger(config.core.data_dir / "catalogs")
 
 
+def vapid_subject(config: AppConfig) -> str:
+    """The VAPID contact: configured, else the public https URL (RFC 8292 section 2.1)."""
+    public = config.core.public_url or ""
+    if config.notifier.vapid_subject:
+        return config.notifier.vapid_subject
+    return public if public.startswith("https://") else "mailto:mailbeacon@localhost"
+
+
+def _vapid(config: AppConfig) -> VapidSource:
+    """The secret in the cloud; a key made once in the data dir on the embedded store."""
+    from notifier.channels.browser import VapidSource
+
+    local = config.core.data_dir if config.core.store == "sqlite" else None
+    return VapidSource(config.notifier.vapid_private_key, local)
+
+
 def build_notifier(
-    store: Storage, bus: Bus, clock: Clock, urls: Urls, config: AppConfig, rules: WebhookRules
+    store: Storage,
+    bus: Bus,
+    clock: Clock,
+    urls: Urls,
+    config: AppConfig,
+    rules: WebhookRules,
+    vapid: VapidSource | None = None,
+    push_rules: EndpointRules | None = None,
 ) -> Notifier:
     """The notifier with every channel; channel SDKs load on first send."""
+    from notifier.channels.browser import BrowserPushChannel
     from notifier.channels.chat_app import ChatAppChannel
     from notifier.channels.chat_webhook import ChatWebhookChannel
     from notifier.channels.email import email_channel
@@ -372,6 +456,14 @@ def build_notifier(
         SlackAppChannel(store, settings, policy),
         ChatWebhookChannel(settings.timeout_seconds, rules),
         ChatAppChannel(store, settings, clock),
+        BrowserPushChannel(
+            store,
+            vapid or _vapid(config),
+            vapid_subject(config),
+            clock,
+            push_rules or EndpointRules(allow_loopback=config.core.insecure_dev_auth),
+            timeout=settings.timeout_seconds,
+        ),
     ]
     email = email_channel(settings, clock)
     if email is not None:
@@ -385,6 +477,7 @@ def build_notifier(
         window=settings.coalesce_window,
         config=settings,
         publish_digest=lambda payload: bus.publish(DIGEST, payload),
+        dashboard_home=lambda: f"{urls.service('dashboard')}/dashboard/messages",
     )
 
 
@@ -409,7 +502,9 @@ def bootstrap(
         worker = worker or found
     urls = Urls(core.resolved_public_url(), signer, core.click_url, dict(core.service_urls))
     rules = WebhookRules(core.webhook_allow_hosts)
-    notifier = build_notifier(store, bus, clock, urls, config, rules)
+    vapid = _vapid(config)
+    push_rules = EndpointRules(allow_loopback=core.insecure_dev_auth)
+    notifier = build_notifier(store, bus, clock, urls, config, rules, vapid, push_rules)
     app = App(
         config=config,
         store=store,
@@ -424,13 +519,15 @@ def bootstrap(
         webhook_rules=rules,
         notifier=notifier,
         health=Health(clock),
+        vapid=vapid,
+        push_rules=push_rules,
     )
     app.handlers.update(
         {HITS: app.handle_hit, NOTIFY: app.handle_notify, DIGEST: notifier.handle_digest}
     )
     if worker is not None:
         for topic, handler in app.handlers.items():
-            worker.subscribe(topic, handler)
+            worker.subscribe(topic, handler, batch=app.handle_hits if topic == HITS else None)
     if worker is not None:  # started by `serve` only, never by a one-shot command
         from notifier.digest import DigestScheduler
 

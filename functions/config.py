@@ -176,7 +176,18 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
         timeout_seconds=env.float("NOTIFY_TIMEOUT", 10.0),
         max_inline_wait=env.float("NOTIFY_MAX_INLINE_WAIT", 5.0),
         webhook_allow_hosts=allow_hosts,
+        vapid_private_key=env.str("VAPID_PRIVATE_KEY"),
+        vapid_subject=_vapid_subject(env.str("VAPID_SUBJECT")),
     )
+
+
+def _vapid_subject(value: str | None) -> str | None:
+    """RFC 8292 section 2.1: the contact is a mailto: or an https: URI."""
+    if value is not None and not value.startswith(("mailto:", "https://")):
+        raise InvalidInput(
+            f"{PREFIX}VAPID_SUBJECT must be a mailto: or https:// contact, not {value[:40]!r}"
+        )
+    return value
 
 
 def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:

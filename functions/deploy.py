@@ -86,10 +86,25 @@ class Secret:
 
     env: str
     name: str
-    generated: bool = False  # made once by the plan itself (the token key)
+    generated: bool = False  # made once by the plan itself (the token key, the VAPID key)
+    make: str = ""  # for a generated one: the shell command printing a fresh value
+    why: str = ""
 
 
-TOKEN_SECRET = Secret("MAILBEACON_SECRET", "mailbeacon-secret", generated=True)
+TOKEN_SECRET = Secret(
+    "MAILBEACON_SECRET",
+    "mailbeacon-secret",
+    generated=True,
+    make='python3 -c \'import secrets; print("1:" + secrets.token_hex(32), end="")\'',
+    why="The token secret",
+)
+VAPID_SECRET = Secret(
+    "MAILBEACON_VAPID_PRIVATE_KEY",
+    "mailbeacon-vapid",
+    generated=True,
+    make="openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt",
+    why="The Web Push (VAPID, RFC 8292) P-256 key: browsers' subscriptions are bound to it;",
+)
 SLACK_SECRETS = (
     Secret("MAILBEACON_SLACK_CLIENT_SECRET", "mailbeacon-slack-client-secret"),
     Secret("MAILBEACON_SLACK_SIGNING_SECRET", "mailbeacon-slack-signing-secret"),
@@ -295,8 +310,9 @@ class DeployConfig:
         return dict(self.settings).get("MAILBEACON_SMTP_USER") is not None
 
     def secrets(self) -> tuple[Secret, ...]:
-        """The secrets every function mounts: the token key, Slack's and SMTP's when in use."""
-        chosen = [TOKEN_SECRET]
+        """The secrets every function mounts: the token and VAPID keys, Slack's and SMTP's when
+        in use."""
+        chosen = [TOKEN_SECRET, VAPID_SECRET]
         if self.slack or any(s.env in self.secret_values for s in SLACK_SECRETS):
             chosen += SLACK_SECRETS
         if self.smtp_auth or any(s.env in self.secret_values for s in SMTP_SECRETS):
@@ -332,6 +348,10 @@ class DeployConfig:
             "MAILBEACON_CHAT_PROJECT_NUMBER": (PROJECT_NUMBER,),
             "MAILBEACON_CHAT_ISSUER_EMAILS": (f"{CHAT_ISSUER},", ADDON_SA),
         }
+        settings = dict(self.settings)
+        if settings.get("MAILBEACON_GMAIL_WATCH_TOPIC"):
+            # Pub/Sub's push and Scheduler's renewal sign as the functions' own account.
+            env["MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT"] = (service_account(self.project),)
         for name, value in self.settings:
             env[name] = (value,)
         return env
@@ -421,9 +441,8 @@ def _secret_commands(secret: Secret, p: str, sa: str) -> list[str]:
     name, var = secret.name, secret.env
     if secret.generated:
         lines = [
-            "# The token secret: made once, never replaced by a later deploy",
-            f"gcloud secrets describe {name} {p} >/dev/null 2>&1 || "
-            'python3 -c \'import secrets; print("1:" + secrets.token_hex(32), end="")\' | '
+            f"# {secret.why} made once, never replaced by a later deploy",
+            f"gcloud secrets describe {name} {p} >/dev/null 2>&1 || {secret.make} | "
             f"gcloud secrets create {name} --replication-policy=automatic --data-file=- {p}",
         ]
     else:
@@ -444,13 +463,62 @@ def _secret_commands(secret: Secret, p: str, sa: str) -> list[str]:
     return lines
 
 
+def service_account(project: str) -> str:
+    """The functions' own least-privilege account."""
+    return f"{ACCOUNT}@{project}.iam.gserviceaccount.com"
+
+
+GMAIL_PUSH_AGENT = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
+"""Gmail publishes watch notifications as this account; it needs publisher rights on the topic
+(https://developers.google.com/gmail/api/guides/push#grant_publish_rights_on_your_topic)."""
+GMAIL_RENEW_SCHEDULE = "0 3 * * *"
+
+
+def _gmail_watch_commands(config: DeployConfig, sa: str, p: str) -> list[str]:
+    """The sent-mail watch's cloud side, when MAILBEACON_GMAIL_WATCH_TOPIC is declared: the
+    topic Gmail publishes to, a push subscription into /gmail/push signed as the functions'
+    account, and a daily Scheduler call to /gmail/renew (Gmail stops a watch after 7 days)."""
+    topic = dict(config.settings).get("MAILBEACON_GMAIL_WATCH_TOPIC")
+    if not topic:
+        return []
+    q = shlex.quote
+    push, renew = (
+        f"{config.base('dashboard')}/gmail/push",
+        f"{config.base('dashboard')}/gmail/renew",
+    )
+    region = config.region
+    job = (
+        f"--location={region} --schedule={q(GMAIL_RENEW_SCHEDULE)} --time-zone=Etc/UTC "
+        f"--uri={q(renew)} --http-method=POST --oidc-service-account-email={sa} "
+        f"--oidc-token-audience={q(renew)}"
+    )
+    return [
+        "# The sent-mail watch: Gmail publishes to the topic, Pub/Sub pushes to /gmail/push",
+        f"gcloud pubsub topics describe {q(topic)} {p} >/dev/null 2>&1 || "
+        f"gcloud pubsub topics create {q(topic)} {p}",
+        f"gcloud pubsub topics add-iam-policy-binding {q(topic)} --member={GMAIL_PUSH_AGENT} "
+        f"--role=roles/pubsub.publisher {p} >/dev/null",
+        f"gcloud pubsub subscriptions describe mailbeacon-gmail-push {p} >/dev/null 2>&1 || "
+        f"gcloud pubsub subscriptions create mailbeacon-gmail-push --topic={q(topic)} {p}",
+        f"gcloud pubsub subscriptions update mailbeacon-gmail-push --push-endpoint={q(push)} "
+        f"--push-auth-service-account={sa} --push-auth-token-audience={q(push)} "
+        f"--ack-deadline={RETRY['ack_deadline']} --min-retry-delay={RETRY['min']} "
+        f"--max-retry-delay={RETRY['max']} {p}",
+        "# ...and renewed daily by Cloud Scheduler",
+        f"gcloud scheduler jobs describe mailbeacon-gmail-renew --location={region} {p} "
+        ">/dev/null 2>&1 || "
+        f"gcloud scheduler jobs create http mailbeacon-gmail-renew {job} {p}",
+        f"gcloud scheduler jobs update http mailbeacon-gmail-renew {job} {p} >/dev/null",
+    ]
+
+
 def plan(config: DeployConfig, *, source: Path) -> str:
     """The deployment as a bash script, in order."""
     from addon.deployment import build_deployment
 
     project, region = config.project, config.region
     p = f"--project={project}"
-    sa = f"{ACCOUNT}@{project}.iam.gserviceaccount.com"
+    sa = service_account(project)
     lines = [
         "#!/usr/bin/env bash",
         f"# Mailbeacon into project {project}, region {region}. Source: {source}",
@@ -518,7 +586,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
             f"gcloud functions add-invoker-policy-binding {fn_name} --region={region} "
             f"--member=serviceAccount:{sa} {p} >/dev/null",
             f"gcloud pubsub subscriptions describe {sub} {p} >/dev/null 2>&1 || "
-            f"gcloud pubsub subscriptions create {sub} --topic=mailbeacon-{topic} {p}",
+            f"gcloud pubsub subscriptions create {sub} --topic={TOPIC_IDS[topic]} {p}",
             f'gcloud pubsub subscriptions update {sub} --push-endpoint="{url}" '
             f"--push-auth-service-account={sa} --ack-deadline={RETRY['ack_deadline']} "
             f"--min-retry-delay={RETRY['min']} --max-retry-delay={RETRY['max']} "
@@ -530,7 +598,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
         ]
     schedule = (
         f"--location={region} --schedule={shlex.quote(f'0 {config.digest_hour} * * *')} "
-        "--time-zone=Etc/UTC --topic=mailbeacon-digest --message-body='{}'"
+        f"--time-zone=Etc/UTC --topic={TOPIC_IDS[DIGEST]} --message-body='{{}}'"
     )
     lines += [
         "# The daily digest (the notifier fans it out per user, once a day per user)",
@@ -539,6 +607,7 @@ def plan(config: DeployConfig, *, source: Path) -> str:
         f"gcloud scheduler jobs create pubsub mailbeacon-digest {schedule} {p}",
         f"gcloud scheduler jobs update pubsub mailbeacon-digest {schedule} {p} >/dev/null",
     ]
+    lines += _gmail_watch_commands(config, sa, p)
     descriptor = build_deployment(
         config.base("addon"),
         link_prefixes=(f"{config.base('dashboard')}/", f"{config.base('slack')}/"),

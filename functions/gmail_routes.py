@@ -7,6 +7,10 @@ else is 401 and changes nothing. The envelope is Pub/Sub's push format
 Gmail's {"emailAddress", "historyId"}, "messageId", ...}, "subscription"}``
 (https://developers.google.com/gmail/api/guides/push#receiving_notifications).
 A 2xx acknowledges; a 5xx (Gmail or the store unreachable) has Pub/Sub retry.
+
+``POST /gmail/renew``: Cloud Scheduler's daily call (an OIDC token of the same account, for
+``{public URL}/gmail/renew``) renews every sender's watch, as `serve` does by itself locally:
+Gmail stops a watch after seven days.
 """
 
 from __future__ import annotations
@@ -39,17 +43,25 @@ def _notification(body: bytes) -> dict[str, Any] | None:
 def register_gmail_routes(web: Flask, app: App) -> None:
     routes = Blueprint("gmail", __name__)
 
-    @routes.post("/gmail/push")
-    def gmail_push() -> tuple[Response, int]:
+    def refused(path: str) -> tuple[Response, int] | None:
+        """None when the request is Google-signed for exactly ``path``; else the answer."""
         if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
             return jsonify({"error": "the sent-mail watch is not set up here"}), 404
         from addon.auth import bearer
 
         try:
-            app.gmail_push_verifier.verify(bearer(request.headers))
+            claims = app.gmail_push_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
-            log.info("refused a Gmail push: %s", exc)
+            log.info("refused a call to %s: %s", path, exc)
             return jsonify({"error": "unauthorized"}), 401
+        if not str(claims.get("aud", "")).endswith(path):  # a push token is not a renewal
+            return jsonify({"error": "unauthorized"}), 401
+        return None
+
+    @routes.post("/gmail/push")
+    def gmail_push() -> tuple[Response, int]:
+        if answer := refused("/gmail/push"):
+            return answer
         data = _notification(request.get_data())
         if data is None:
             return jsonify({"error": "expected a Pub/Sub push of a Gmail notification"}), 400
@@ -59,5 +71,18 @@ def register_gmail_routes(web: Flask, app: App) -> None:
             log.warning("gmail push not handled, Pub/Sub will retry: %s", exc)
             return jsonify({"error": "try again"}), 503
         return jsonify({"matched": len(matched)}), 200
+
+    @routes.post("/gmail/renew")
+    def gmail_renew() -> tuple[Response, int]:
+        from .bootstrap import WatchRenewal
+
+        if answer := refused("/gmail/renew"):
+            return answer
+        try:
+            renewed = WatchRenewal(app).run_once()
+        except MailbeaconError as exc:
+            log.warning("gmail watch renewal failed, Scheduler will retry: %s", exc)
+            return jsonify({"error": "try again"}), 503
+        return jsonify({"renewed": renewed}), 200
 
     web.register_blueprint(routes)

@@ -1,11 +1,13 @@
-"""`mailbeacon serve`: every endpoint and the pipeline in one process, on the embedded store."""
+"""`mailbeacon serve`: every endpoint, the pipeline in a worker process, the embedded store."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from mailbeacon.errors import MailbeaconError
@@ -17,11 +19,11 @@ from .config import AppConfig
 log = logging.getLogger(__name__)
 
 THREADS = 8
+BACKLOG = 1024  # pending connections the kernel holds for us; cheroot's default is 5
 # The request line and headers together, and a body: cheroot reads no further and answers 413
 # (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1 << 20  # the largest add-on event we accept (addon/events.py MAX_BODY)
-BACKLOG = 128  # pending connections the kernel holds for us; cheroot's default is 5
 
 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
@@ -30,6 +32,10 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
     cheroot, a thread pool over blocking sockets: waitress's event loop was measured spinning
     on its channels while pixel handlers waited on their commits, costing about 3 ms of CPU
     per request under load (see bench/pixel.py).
+
+    The listen backlog is ``BACKLOG``, not cheroot's default of 5: with 5, a burst of new
+    connections overflowed it, the kernel dropped their SYNs and the clients retried after
+    1 s and 3 s, which is where the pixel's multi-second outliers at concurrency 64 came from.
     """
     from cheroot import wsgi
 
@@ -58,8 +64,7 @@ def _start(
     public URL)."""
     core = config.core
     public = (core.public_url or _listen_url(host, port)).rstrip("/")
-    # A server consumes the bus itself; on Pub/Sub that is cluster mode's streaming pull.
-    app = bootstrap(config.with_core(public_url=public, pull_subscriptions=True))
+    app = bootstrap(config.with_core(public_url=public))
     try:
         server = make_server(
             lambda environ, start: web[0](environ, start),  # set below, once the URL is known
@@ -87,6 +92,9 @@ def _start(
 def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) -> int:
     from .app import create_app
 
+    # A server consumes the bus itself (in its worker process); on Pub/Sub that is cluster
+    # mode's streaming pull.
+    config = config.with_core(pull_subscriptions=True)
     core = config.core
     web: list[Any] = []
     try:
@@ -98,12 +106,17 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         return 2
     web.append(create_app(app))
     try:
-        app.start()  # before the first request is answered: Pub/Sub's topics must exist
+        app.prepare()  # before the first answer: Pub/Sub's topics must exist to publish to
     except MailbeaconError as exc:
         print(f"mailbeacon serve: cannot start: {exc}", file=sys.stderr)
         server.stop()
         app.close()
         return 2
+    worker = None
+    if core.worker:  # the pipeline in its own process; this one only answers
+        worker = WorkerProcess(config.with_core(public_url=public)).start()
+    else:  # edge only: another process drains the spool
+        log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
 
     if core.insecure_dev_auth:
         banner = "!" * 72
@@ -131,5 +144,50 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         pass
     finally:
         server.stop()
+        if worker is not None:
+            worker.stop()
         app.close()
     return 0
+
+
+class WorkerProcess:
+    """The pipeline in its own process (functions/worker.py), started fresh (spawn) so that it
+    shares no lock or thread state with the server, and started again if it dies: hits wait
+    in the spool meanwhile, so a crashed worker delays processing and loses nothing."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.process: Any = None
+        self._stop = threading.Event()
+
+    def _spawn(self) -> None:
+        import multiprocessing
+
+        from .worker import run
+
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=run, args=(self.config, os.getpid()), name="mailbeacon-worker", daemon=True
+        )
+        self.process.start()
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self._stop.wait(delay):
+            if self.process.is_alive() or self._stop.is_set():
+                delay = 1.0
+                continue
+            log.error("the worker process exited (%s); starting it again", self.process.exitcode)
+            self._spawn()
+            delay = min(60.0, delay * 2)
+
+    def start(self) -> WorkerProcess:
+        self._spawn()
+        threading.Thread(target=self._watch, daemon=True, name="worker-watch").start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.process.terminate()
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()

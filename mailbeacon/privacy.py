@@ -87,6 +87,9 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
         Namespace.GMAIL_LABELS: lambda k, v: k.partition("/")[0] in message_ids,
         Namespace.POLICIES: None,  # the domain's; an admin's address is taken out below
         Namespace.POLICY_AUDIT: None,  # kept for the domain, the user's address replaced below
+        Namespace.PUSH_SUBSCRIPTIONS: lambda k, v: k.startswith(f"{user}|"),
+        Namespace.LIVE_EVENTS: lambda k, v: k.startswith(f"{user}|"),
+        Namespace.LIVE_SWEPT: lambda k, v: k == user,
     }
 
 

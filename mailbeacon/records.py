@@ -15,7 +15,8 @@ class Namespace(StrEnum):
     """Every record namespace, with the key each one uses."""
 
     DELIVERIES = "notify-delivery"
-    """key ``{alert}/{channel}``: claimed, sent or failed, once per alert and channel."""
+    """key ``{alert}/{channel}``: claimed, sent or failed, once per alert and channel; the
+    browser channel adds ``{alert}/browser/{subscription}`` once each browser has it."""
     LAST_ALERT = "notify-last"
     """key message id: when the owner was last told, for coalescing repeat opens."""
     HELD = "notify-held"
@@ -58,6 +59,12 @@ class Namespace(StrEnum):
     """key ``{message id}/{label}``: that label was put on the sent message (once)."""
     POLICY_AUDIT = "policy-audit"
     """key ``{domain}/{time}/{random}``: one policy change, who made it and what changed."""
+    PUSH_SUBSCRIPTIONS = "push-subscriptions"
+    """key ``{user}|{subscription id}``: a browser's Web Push subscription (push.py)."""
+    LIVE_EVENTS = "live-events"
+    """key ``{owner}|{processed at}|{event id}``: the last minutes of events, for live pages."""
+    LIVE_SWEPT = "live-swept"
+    """key owner: when that owner's live feed was last swept of old entries."""
 
 
 class Records(Protocol):

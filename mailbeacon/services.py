@@ -27,7 +27,7 @@ from .model import (
 )
 from .policy import disclosure_html, policy_for, register_sender
 from .records import Records
-from .store import Store
+from .store import CONTEXT_EVENTS, Store
 from .summary import message_stats
 from .tokens import TokenSigner, new_message_id
 
@@ -252,28 +252,84 @@ def process_hit(
     *,
     retention: timedelta = DEFAULT_RETENTION,
     retention_for: Callable[[str], timedelta] | None = None,
+    stored: Callable[[Message, Event], None] | None = None,
 ) -> Event | None:
-    """Classify a hit and store it as an event, once, however often it is delivered.
+    """One hit through ``process_hits`` (the cloud's consumer receives them one at a time)."""
+    events = process_hits(
+        store,
+        bus,
+        classifier,
+        [payload],
+        retention=retention,
+        retention_for=retention_for,
+        stored=stored,
+    )
+    return events[0] if events else None
 
-    Human events are handed to the notifier every time (it is idempotent per event and
-    channel), so a crash between storing and handing over loses no alert. ``retention_for``
-    gives the owner's retention (their domain policy may shorten the server's).
+
+def process_hits(
+    store: Store,
+    bus: Bus,
+    classifier: Classifier,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    retention_for: Callable[[str], timedelta] | None = None,
+    stored: Callable[[Message, Event], None] | None = None,
+) -> list[Event]:
+    """Classify hits and store them as events, once each, however often they are delivered.
+
+    A batch reads each message's context once and extends it with the events it classifies,
+    so a burst of opens on one message costs one context read, not one per hit. Everything is
+    classified before anything is written, so a caller that wraps the batch in a transaction
+    holds the write lock only for the writes. Human events are handed to the notifier every
+    time (it is idempotent per event and channel), so a crash between storing and handing
+    over loses no alert. ``retention_for`` gives the owner's retention (their domain policy
+    may shorten the server's). ``stored`` is told of each event once it is stored (the live
+    dashboard's feed).
     """
-    try:
-        hit = Hit.from_dict(payload)
-    except (KeyError, TypeError, ValueError) as exc:
-        log.warning("dropping a malformed hit: %s", exc)
-        return None
-    loaded = store.get_context(hit.message_id)  # one read on Firestore
-    if loaded is None:
-        log.info("hit for unknown message %s ignored", hit.message_id)
-        return None
-    message = loaded.message
-    context = replace(loaded, earlier=tuple(e for e in loaded.earlier if e.id != hit.id))
+    contexts: dict[str, MessageContext | None] = {}
+    events: list[Event] = []
+    messages: dict[str, Message] = {}
+    for payload in payloads:
+        try:
+            hit = Hit.from_dict(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("dropping a malformed hit: %s", exc)
+            continue
+        if hit.message_id not in contexts:
+            contexts[hit.message_id] = store.get_context(hit.message_id)  # one read on Firestore
+        loaded = contexts[hit.message_id]
+        if loaded is None:
+            log.info("hit for unknown message %s ignored", hit.message_id)
+            continue
+        owner = loaded.message.owner
+        kept = retention_for(owner) if retention_for else retention
+        event = classify_hit(hit, loaded, classifier, kept)
+        if all(e.id != event.id for e in loaded.earlier):
+            earlier = (*loaded.earlier, event)[-CONTEXT_EVENTS:]
+            contexts[hit.message_id] = replace(loaded, earlier=earlier)
+        messages[event.message_id] = loaded.message
+        events.append(event)
+    for event in events:
+        message = messages[event.message_id]
+        if store.add_event(event) and stored is not None:
+            stored(message, event)
+        if event.verdict is Verdict.HUMAN:
+            handoff = {"event_id": event.id, "message_id": event.message_id}
+            bus.publish(NOTIFY, {**handoff, "owner": message.owner})
+    return events
+
+
+def classify_hit(
+    hit: Hit, context: MessageContext, classifier: Classifier, retention: timedelta
+) -> Event:
+    """The event a hit becomes, given its message's context (pure: nothing is stored)."""
+    context = replace(context, earlier=tuple(e for e in context.earlier if e.id != hit.id))
     verdict = classifier(hit, context)
-    event = Event(
+    return Event(
         id=hit.id,
-        message_id=message.id,
+        message_id=context.message.id,
         kind=hit.kind,
         at=hit.at,
         verdict=verdict.verdict,
@@ -284,9 +340,40 @@ def process_hit(
         ip_hash=hit.ip_hash,
         network=hit.network,
         user_agent=hit.user_agent[:512],
-        expires_at=hit.at + (retention_for(message.owner) if retention_for else retention),
+        expires_at=hit.at + retention,
     )
-    store.add_event(event)
-    if event.verdict is Verdict.HUMAN:
-        bus.publish(NOTIFY, {"event_id": event.id, "message_id": message.id})
-    return event
+
+
+def get_stats_with_pending(
+    store: Store,
+    classifier: Classifier,
+    message_id: str,
+    pending: Sequence[dict[str, Any]],
+    *,
+    owner: str | None = None,
+    retention: timedelta = DEFAULT_RETENTION,
+) -> dict[str, Any]:
+    """Stats that count hits answered but not yet processed, classified here and not stored:
+    a reader never waits for the pipeline, and is never behind what was served."""
+    mine = [p for p in pending if p.get("message_id") == message_id]
+    if not mine:
+        return get_stats(store, message_id, owner)
+    message = owned_message(store, message_id, owner)
+    context = store.get_context(message_id)
+    stored = store.list_events(message_id)
+    if context is None:
+        return message_stats(message, stored)
+    seen = {e.id for e in stored}
+    for payload in mine:
+        try:
+            hit = Hit.from_dict(payload)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if hit.id in seen:
+            continue
+        event = classify_hit(hit, context, classifier, retention)
+        stored.append(event)
+        seen.add(event.id)
+        context = replace(context, earlier=(*context.earlier, event)[-CONTEXT_EVENTS:])
+    stored.sort(key=lambda e: e.at)
+    return message_stats(message, stored)

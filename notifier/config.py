@@ -54,6 +54,12 @@ class NotifierConfig:
     inline_retries: int = 2
     webhook_allow_hosts: tuple[str, ...] = ()
     """Extra webhook hosts (loopback receivers); checked again before every send."""
+    vapid_private_key: str | None = None
+    """Web Push's VAPID key (PEM or raw base64url), a secret in the cloud; locally, when unset,
+    a key is made once in the data dir."""
+    vapid_subject: str | None = None
+    """The VAPID ``sub`` claim (RFC 8292 section 2.1): ``mailto:`` or ``https:`` contact for the
+    push services' operators; None uses the public URL when it is https."""
 
     @property
     def slack_app_enabled(self) -> bool:

@@ -95,8 +95,8 @@ def _label(message: Message) -> str:
     return f"“{message.subject or '(no subject)'}” to {to}"
 
 
-def digest_post(digest: Digest, key: str) -> Post:
-    """Render a digest for every channel."""
+def digest_post(digest: Digest, key: str, url: str = "") -> Post:
+    """Render a digest for every channel; ``url`` is the dashboard's list (for Web Push)."""
     title = f"Your Mailbeacon digest ({len(digest.opened)} opened, {len(digest.clicked)} clicked)"
     text_lines = [title]
     html_parts = [f"<h2>{html.escape(title)}</h2>"]
@@ -141,6 +141,13 @@ def digest_post(digest: Digest, key: str) -> Post:
         slack_app=slack,
         chat=chat,
         chat_message_id=chat_message_id(key),
+        push={
+            "title": title,
+            "body": "; ".join(f"{heading}: {len(lines)}" for heading, lines in digest.sections()),
+            "url": url,
+            "message_id": None,
+            "kind": "digest",
+        },
     )
 
 

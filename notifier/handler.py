@@ -57,6 +57,7 @@ class Notifier:
         window: timedelta = timedelta(minutes=10),
         config: NotifierConfig | None = None,
         publish_digest: Callable[[dict[str, Any]], None] | None = None,
+        dashboard_home: Callable[[], str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -67,6 +68,7 @@ class Notifier:
         self.deliveries = DeliveryLog(store, clock)
         self.config = config or NotifierConfig()
         self.publish_digest = publish_digest or self._send_digest_inline
+        self.dashboard_home = dashboard_home or (lambda: "")
 
     def handle(self, payload: dict[str, Any]) -> Decision | None:
         """Bus handler for NOTIFY. Raises RetryLater or DeliveryFailed to be redelivered."""
@@ -208,7 +210,7 @@ class Notifier:
         )
         if digest.empty:
             return "nothing to report"
-        post = digest_post(digest, f"{key}-{user}")
+        post = digest_post(digest, f"{key}-{user}", self.dashboard_home())
         self.post(post, settings, channels)
         for held_key, _ in self.store.list_records(HELD, prefix=f"{user}/"):
             self.store.delete_record(HELD, held_key)

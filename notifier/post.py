@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import blocks, cards
@@ -22,6 +22,8 @@ class Post:
     slack_app: dict[str, Any]
     chat: dict[str, Any]
     chat_message_id: str
+    push: dict[str, Any] = field(default_factory=dict)
+    """The Web Push payload: ``{"title", "body", "url", "message_id", "kind"}``."""
 
     @classmethod
     def of_alert(cls, key: str, view: AlertView) -> Post:
@@ -42,7 +44,20 @@ class Post:
             slack_app=blocks.alert_message(view, mute_button=True),
             chat=cards.alert_message(view),
             chat_message_id=chat_message_id(key),
+            push=push_payload(view),
         )
+
+
+def push_payload(view: AlertView) -> dict[str, Any]:
+    """What the service worker shows: the headline, the facts in one line, the email's page."""
+    facts = [view.when, view.client] + ([view.link] if view.link else [])
+    return {
+        "title": view.headline,
+        "body": " · ".join(facts),
+        "url": view.dashboard_url,
+        "message_id": view.message_id,
+        "kind": view.kind,
+    }
 
 
 def chat_message_id(key: str) -> str:

@@ -31,6 +31,7 @@ class AlertView:
     dashboard_url: str
     thread_key: str
     message_id: str
+    kind: str = "opened"
 
     @classmethod
     def of(cls, alert: Alert, *, dashboard_url: str, timezone: str) -> AlertView:
@@ -45,6 +46,7 @@ class AlertView:
             dashboard_url=dashboard_url,
             thread_key=f"mailbeacon-{message.id}",
             message_id=message.id,
+            kind=alert.kind.value,
         )
 
     def fields(self) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from mailbeacon.settings import (
     update_settings,
 )
 
-from ..bootstrap import bootstrap
+from ..bootstrap import App, bootstrap
 from .common import config_of
 
 FLAGS = (
@@ -43,6 +43,15 @@ def change_of(args: argparse.Namespace) -> SettingsChange:
     )
 
 
+def settings_view(app: App, user: str, current: Settings | None = None) -> dict[str, object]:
+    """The user's settings as shown, with the browsers they turned Web Push on in."""
+    from mailbeacon.push import list_subscriptions
+
+    data = (current or app.store.get_settings(user)).to_dict()
+    data["browser"] = {"subscriptions": len(list_subscriptions(app.records, user))}
+    return data
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     config = config_of(args)
     user = check_email(args.user)
@@ -57,9 +66,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
             current = app.store.get_settings(user)
         else:
             current = update_settings(app.store, app.records, user, change, app.webhook_rules)
+        data = settings_view(app, user, current)
     finally:
         app.close()
-    data = current.to_dict()
     if args.json:
         print(json.dumps(data, indent=2))
     else:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from mailbeacon.bus import HITS
 from mailbeacon.sentwatch import sent_status
-from mailbeacon.services import check_track, get_stats, track_message
+from mailbeacon.services import check_track, get_stats_with_pending, track_message
 
 from ..bootstrap import bootstrap
 from .common import config_of
@@ -47,9 +46,16 @@ def cmd_track(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     app = bootstrap(config_of(args))
     try:
-        if app.worker is not None:  # hits the server answered but has not processed yet
-            app.worker.drain([HITS], include_leased=True)
-        data = get_stats(app.store, args.message_id)
+        # Hits the server answered but has not processed yet are counted, classified here and
+        # not stored: stats never waits for the worker and is never behind what was served.
+        pending = app.worker.pending_hits(args.message_id) if app.worker is not None else []
+        data = get_stats_with_pending(
+            app.store,
+            app.classifier,
+            args.message_id,
+            pending,
+            retention=app.config.core.retention,
+        )
         if (gmail := sent_status(app.records, args.message_id)) is not None:
             data["gmail"] = gmail  # what the sent-mail watch learnt
     finally:

@@ -1,8 +1,10 @@
 """The web dashboard under /dashboard/ and the JSON API under /api/v1.
 
 Pages are rendered on the server (Jinja, autoescaped) with server-drawn SVG charts and one
-stylesheet from our own static folder: the Content-Security-Policy allows no script at all and
-no framing. Alert links (`/dashboard/messages/<id>?key=`) open one message without a session.
+stylesheet from our own static folder; the only scripts are our own static files (live.js keeps
+open pages live, sw.js is the Web Push service worker): the Content-Security-Policy allows no
+inline script, nothing from another origin and no framing. Alert links
+(`/dashboard/messages/<id>?key=`) open one message without a session.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""The dashboard's pages: sign-in, the list, one email, the overview, settings, CSV export.
+"""The dashboard's pages: sign-in, the list, one email, the overview, settings, CSV export,
+and what keeps open pages live (an event stream or polls, the Web Push service worker).
 
 Every page reads through mailbeacon.reporting with the signed-in user, so another user's
 message is a 404 whichever URL is tried. Every form carries a CSRF token bound to the session
-(or, before sign-in, to a random cookie of the browser); every answer carries a CSP without
-script and with ``frame-ancestors 'none'``.
+(or, before sign-in, to a random cookie of the browser); so does the one script request that
+writes (a push subscription, in a header). Every answer carries a CSP that allows only our own
+static scripts (no inline script, no eval) and ``frame-ancestors 'none'``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Response, g, redirect, render_template, request
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from mailbeacon import access_tokens, reporting
+from mailbeacon import access_tokens, live, push, reporting
 from mailbeacon.clock import parse_time
 from mailbeacon.errors import (
     InvalidInput,
@@ -43,13 +45,15 @@ from mailbeacon.sentwatch import set_label_opt_in
 
 from ..bootstrap import App
 from . import charts
+from .live import POLL_SECONDS, stream
 from .signin import FLOW_COOKIE, SESSION_COOKIE, Gate
 
 log = logging.getLogger(__name__)
 
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; connect-src 'self'; worker-src 'self'; "
+    "style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
 )
 HEADERS = {
     "Cache-Control": "private, no-store",
@@ -155,6 +159,8 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             is_admin=admin_policy() is not None,
             csrf=gate.csrf(g.sid) if g.sid else "",
             dev=gate.dev,
+            live_mode=("stream" if app.streams_live else "poll") if g.user else "",
+            live_cursor=live.cursor_now(app.clock.now()),
             **context,
         )
         return Response(html, status, mimetype="text/html")
@@ -401,6 +407,81 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             days=charts.DAYS,
         )
 
+    # live pages
+    def json_answer(status: int, message: str) -> Response:
+        response = jsonify({"error": message})
+        response.status_code = status
+        return response
+
+    @bp.get("/dashboard/live/stream")
+    def live_stream() -> Response:
+        if not g.user:
+            return json_answer(401, "signed out")
+        if not app.streams_live:
+            return json_answer(503, "this server does not stream: poll /dashboard/live/poll")
+        cursor = request.headers.get("Last-Event-ID") or request.args.get("cursor")
+        try:
+            live.since(app.records, g.user, cursor, app.clock.now())  # refuse a bad cursor now
+        except InvalidInput as exc:
+            return json_answer(400, str(exc))
+        if not app.live.acquire():
+            return json_answer(503, "too many live pages open: poll /dashboard/live/poll")
+        body = stream(app.records, app.live, g.user, cursor, app.clock.now)
+        response = Response(
+            body,
+            200,
+            {"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            mimetype="text/event-stream",
+        )
+        response.call_on_close(app.live.release)  # also when the body never started
+        return response
+
+    @bp.get("/dashboard/live/poll")
+    def live_poll() -> Response:
+        if not g.user:
+            return json_answer(401, "signed out")
+        try:
+            events, cursor = live.since(
+                app.records, g.user, request.args.get("cursor"), app.clock.now()
+            )
+        except InvalidInput as exc:
+            return json_answer(400, str(exc))
+        return jsonify({"events": events, "cursor": cursor, "poll_seconds": POLL_SECONDS})
+
+    @bp.get("/dashboard/sw.js")
+    def service_worker() -> Response:
+        """At /dashboard/ so its scope covers the dashboard (a worker's scope is its folder)."""
+        response = bp.send_static_file("sw.js")
+        response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    @bp.get("/dashboard/push/key")
+    def push_key() -> Response:
+        if not g.user:
+            return json_answer(401, "signed out")
+        keys = app.vapid.get()
+        if keys is None:
+            return json_answer(503, "Web Push is not configured on this server")
+        return jsonify({"vapid_public_key": keys.public_key})
+
+    @bp.post("/dashboard/push/subscriptions")
+    def push_subscribe() -> Response:
+        """The page's "Turn on desktop notifications": the browser's PushSubscription."""
+        if not g.user:
+            return json_answer(401, "signed out")
+        if not gate.csrf_ok(g.sid, request.headers.get("X-CSRF-Token")):
+            return json_answer(403, "the page expired: reload it")
+        try:
+            sub = push.add_subscription(
+                app.records, g.user, request.get_json(silent=True), app.push_rules, app.clock.now()
+            )
+        except InvalidInput as exc:
+            return json_answer(400, str(exc))
+        response = jsonify({"id": sub.id})
+        response.status_code = 201
+        return response
+
     # the domain: policy and audit log, for its admins only
     def domain_page(policy: Policy, status: int = 200, **extra: Any) -> Response:
         entries = audit_log(app.records, policy.domain)[::-1]
@@ -471,8 +552,6 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         response.headers["Content-Disposition"] = 'attachment; filename="mailbeacon-export.json"'
         return response
 
-    # settings: access tokens
-
     # settings: channels (through mailbeacon.settings, as the CLI and the add-on) and tokens
     def settings_page(status: int = 200, **extra: Any) -> Response:
         tokens = access_tokens.list_tokens(app.store, g.user)
@@ -483,7 +562,16 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
         if app.config.sentwatch.labels:  # offered only when the operator turned labels on
             labels = app.records.get_record(Namespace.LABEL_OPT_IN, g.user.lower())
             extra["gmail_labels"] = labels is not None
-        return render("settings.html", status, tokens=tokens, choices=CHOICES, **extra)
+        browsers = [s.to_public() for s in push.list_subscriptions(app.records, g.user)]
+        return render(
+            "settings.html",
+            status,
+            tokens=tokens,
+            choices=CHOICES,
+            browsers=browsers,
+            push_ready=app.vapid.available,
+            **extra,
+        )
 
     @bp.post("/dashboard/settings")
     def save_settings() -> Response:
@@ -517,6 +605,16 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
                 problem="Nothing was saved: " + str(exc),
             )  # fmt: skip
         return settings_page(saved=True)
+
+    @bp.post("/dashboard/settings/push/<sub_id>/remove")
+    def remove_browser(sub_id: str) -> Response:
+        if not g.user:
+            return signed_out()
+        if not form_ok():
+            return Response("the form expired: reload the page\n", 403, mimetype="text/plain")
+        if not push.delete_subscription(app.records, g.user, sub_id):
+            return not_found()
+        return redirect("/dashboard/settings", 303)  # type: ignore[return-value]
 
     @bp.get("/dashboard/settings")
     def settings() -> Response:

@@ -21,6 +21,9 @@ def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
 Handler = Callable[[dict[str, Any]], None]
 """A consumer. Raising asks for redelivery (RetryLater names when); returning acknowledges."""
 
+BatchHandler = Callable[[list[dict[str, Any]]], None]
+"""A consumer of several messages at once (one transaction for all); raising redelivers all."""
+
 
 class Bus(Protocol):
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
@@ -30,14 +33,21 @@ class Bus(Protocol):
 class Worker(Protocol):
     """The consuming side: runs the handler subscribed to each topic, at least once per payload.
 
-    Locally the outbox's worker thread; in the cloud, Pub/Sub push into the entry points (or a
-    streaming-pull worker in cluster mode).
+    Locally the local bus's worker (in `mailbeacon serve`'s worker process); in the cloud,
+    Pub/Sub push into the entry points (or a streaming-pull worker in cluster mode). The local
+    and memory buses implement it, so callers never probe a bus with ``getattr``.
     """
 
-    def subscribe(self, topic: str, handler: Handler) -> None: ...
+    def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
+        """Deliver ``topic`` to ``handler``; with ``batch``, several payloads at a time (a
+        worker that delivers one at a time may ignore it)."""
 
     def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
         """Run every ready payload of ``topics`` now, in this thread; returns how many."""
+
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Hits published and not yet processed, oldest first, optionally of one message:
+        for readers that must not wait for the worker (empty where it cannot be known)."""
 
     def start(self) -> None: ...
 

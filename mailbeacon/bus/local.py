@@ -1,28 +1,57 @@
-"""The in-process bus: an outbox table in the embedded database, drained by a worker thread.
+"""The in-process bus: hits in an append-only spool, everything else in an outbox table.
 
-Publishing is one INSERT, so a hit is durable before the pixel answers. A row is deleted only
-after its handler returns; a crash or restart leaves it in place for the next worker. Rows are
-leased while a handler runs, retried with exponential backoff on failure, and set aside as
-dead letters after ``max_attempts``.
+Hits are the edge's traffic, so publishing one is a single ``os.write`` to the spool (see
+``spool.py``): no lock shared with readers or with the pipeline. The worker reads the spool in
+batches and hands each batch to its handler inside one SQLite transaction that also moves the
+spool cursor, so a batch is either wholly processed and acknowledged or not at all: a restart
+replays exactly what was not processed, never anything twice.
+
+Other topics (alerts to send, digests) are rows in the ``outbox`` table: a row is deleted
+only after its handler returns, leased while it runs, retried with exponential backoff on
+failure and set aside as a dead letter after ``max_attempts``. Alert deliveries run on a
+small pool of threads, one key (the message owner) at a time each, so a slow channel holds
+up only its own user's alerts.
+
+The bus owns its tables (``outbox``, ``bus_cursor``) and creates them itself.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import BusUnavailable, RetryLater, StoreUnavailable
 from ..redact import redact
 from ..store.sqlite import Database
-from . import Handler
+from . import HITS, NOTIFY, BatchHandler, Handler
+from . import spool as spool_files
+from .spool import Position, SpoolWriter
 
 log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, available_at REAL NOT NULL,
+    leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, topic, available_at);
+CREATE TABLE IF NOT EXISTS bus_cursor (
+    name TEXT PRIMARY KEY, segment INTEGER NOT NULL, offset INTEGER NOT NULL)
+"""
+"""Idempotent: data dirs made before the bus owned its schema already have the outbox."""
+
+# Rows of one key are delivered one at a time; keys run side by side.
+_KEY = "COALESCE(json_extract(payload, '$.owner'), json_extract(payload, '$.message_id'), id)"
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
@@ -30,36 +59,70 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** (attempt - 1))
 
 
+def delivery_key(row_id: int, payload: dict[str, Any]) -> str:
+    """Whose turn a row waits for: the same expression as ``_KEY``, in Python."""
+    return str(payload.get("owner") or payload.get("message_id") or row_id)
+
+
 class LocalBus:
-    """The Bus port on SQLite, plus the worker that delivers to subscribed handlers."""
+    """The Bus and Worker ports on a spool and SQLite, for one machine."""
 
     def __init__(
         self,
         db: Database,
         *,
+        spool_dir: Path | None = None,
         max_attempts: int = 8,
         lease_seconds: float = 60.0,
         poll_seconds: float = 0.25,
-        batch: int = 64,
-        now: Callable[[], float] = time.time,
+        spool_poll_seconds: float = 0.02,
+        batch: int = 256,
+        delivery_threads: int = 8,
+        concurrent_topics: tuple[str, ...] = (NOTIFY,),
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        self.spool_dir = spool_dir or db.path.parent / "spool"
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
+        self.spool_poll_seconds = spool_poll_seconds
         self.batch = batch
-        self.now = now
+        self.delivery_threads = delivery_threads
+        self.concurrent_topics = concurrent_topics
+        self.clock = clock or SystemClock()
         self.handlers: dict[str, Handler] = {}
+        self.batch_handlers: dict[str, BatchHandler] = {}
+        self._writer: SpoolWriter | None = None
+        self._writer_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.idle = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+        self._dispatch_wake = threading.Event()
+        self._spool_seen: tuple[int, int, int] | None = None
+        with db.write() as conn:
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                conn.execute(statement)
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
+    # publishing
+
+    def now(self) -> float:
+        """Seconds since the epoch on the injected clock: leases and backoff are timestamps."""
+        return self.clock.now().timestamp()
+
+    def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
         self.handlers[topic] = handler
+        if batch is not None:
+            self.batch_handlers[topic] = batch
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
-        """Insert one row and return once it is committed."""
+        """Hits: one append to the spool. Others: one committed outbox row."""
+        if topic == HITS:
+            self.publish_hit(json.dumps(payload, separators=(",", ":")).encode())
+            return
         row = (topic, json.dumps(payload, separators=(",", ":")), self.now())
         try:
             with self.db.write() as conn:
@@ -69,23 +132,160 @@ class LocalBus:
         except StoreUnavailable as exc:
             raise BusUnavailable(str(exc)) from exc
         self._wake.set()
+        if topic in self.concurrent_topics:
+            self._dispatch_wake.set()
 
-    def _claim(self, topics: Iterable[str], *, include_leased: bool) -> list[tuple[Any, ...]]:
+    def publish_hit(self, record: bytes) -> None:
+        """Append one encoded hit (JSON) to the spool; durable when this returns."""
+        writer = self._writer or self._open_writer()
+        try:
+            writer.append(record)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BusUnavailable(f"hit spool: disk full ({exc.strerror})") from exc
+            raise BusUnavailable(f"hit spool: {exc.strerror or exc}") from exc
+        self._wake.set()
+
+    def _open_writer(self) -> SpoolWriter:
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = SpoolWriter(self.spool_dir, sync=self.db.full_sync)
+            return self._writer
+
+    # the spool side
+
+    def _cursor(self, conn: sqlite3.Connection | None = None) -> Position:
+        sql, args = "SELECT segment, offset FROM bus_cursor WHERE name = ?", (HITS,)
+        row = (
+            conn.execute(sql, args).fetchone()
+            if conn
+            else next(iter(self.db.read(sql, args)), None)
+        )
+        return Position(row[0], row[1]) if row else Position(0, 0)
+
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Hits answered but not yet processed, oldest first (read-only: for readers that
+        must not wait for the worker, such as `mailbeacon stats`). With ``message_id``, only
+        that message's, found by a byte search before any record is decoded."""
+        cursor = self._cursor()
+        if message_id is None:
+            records = list(spool_files.iter_pending(self.spool_dir, cursor))
+        else:
+            needle = b'"message_id":' + json.dumps(message_id).encode()
+            records = spool_files.find_pending(self.spool_dir, cursor, needle)
+        found = []
+        for record in records:
+            payload = _decode(record)
+            if payload is not None and message_id in (None, payload.get("message_id")):
+                found.append(payload)
+        return found
+
+    def _spool_moved(self) -> bool:
+        """Cheaply: has anything been appended or rotated since the last look?"""
+        numbers = spool_files.segments(self.spool_dir)
+        if not numbers:
+            return False
+        try:
+            size = spool_files.segment_path(self.spool_dir, numbers[-1]).stat().st_size
+        except FileNotFoundError:
+            return True
+        seen = (numbers[-1], len(numbers), size)
+        moved = seen != self._spool_seen
+        self._spool_seen = seen
+        return moved
+
+    def _drain_spool(self) -> int:
+        """Process one batch from the spool in one transaction; returns records consumed."""
+        handler, many = self.handlers.get(HITS), self.batch_handlers.get(HITS)
+        if handler is None and many is None:
+            return 0
+        # Deferred: the batch's reads and classification run before SQLite's write lock is
+        # taken, at the first insert, so other processes' writers wait only for the writes.
+        with self.db.write(deferred=True) as conn:
+            start = self._cursor(conn)
+            batch = spool_files.read(self.spool_dir, start, max_records=self.batch)
+            if batch.end == start:
+                return 0
+            payloads = [p for r in batch.records if (p := _decode(r)) is not None]
+            if many is not None and len(payloads) > 1:
+                conn.execute("SAVEPOINT batch")
+                try:
+                    many(payloads)
+                except (StoreUnavailable, sqlite3.Error):
+                    raise  # the database itself: roll back, the worker retries the batch later
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO batch")
+                    log.warning("a batch of %s hits failed (%r); one by one", len(payloads), exc)
+                    self._one_by_one(conn, payloads)
+                conn.execute("RELEASE batch")
+            else:
+                self._one_by_one(conn, payloads)
+            self._save_cursor(conn, batch.end)
+        spool_files.remove(self.spool_dir, batch.finished)
+        return max(1, len(batch.records))
+
+    def _one_by_one(self, conn: sqlite3.Connection, payloads: list[dict[str, Any]]) -> None:
+        """After a failed batch: each hit in its own savepoint; a failing hit goes to the
+        outbox, where it is retried with backoff (and dead-lettered) like any message."""
+        many = self.batch_handlers.get(HITS)
+        handler = self.handlers.get(HITS) or (lambda p: many([p]))  # type: ignore[misc]
+        for payload in payloads:
+            conn.execute("SAVEPOINT hit")
+            try:
+                handler(payload)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO hit")
+                log.warning("hit %s failed, retried later: %r", payload.get("id"), exc)
+                dead = 1 if self.max_attempts <= 1 else 0
+                conn.execute(
+                    "INSERT INTO outbox (topic, payload, attempts, available_at, last_error, dead)"
+                    " VALUES (?, ?, 1, ?, ?, ?)",
+                    (HITS, json.dumps(payload), self.now() + backoff(1), repr(exc)[:500], dead),
+                )
+            conn.execute("RELEASE hit")
+
+    @staticmethod
+    def _save_cursor(conn: sqlite3.Connection, end: Position) -> None:
+        conn.execute(
+            "INSERT INTO bus_cursor VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET segment = excluded.segment, offset = excluded.offset",
+            (HITS, end.segment, end.offset),
+        )
+
+    # the outbox side
+
+    def _claim(
+        self,
+        topics: Iterable[str],
+        *,
+        include_leased: bool,
+        limit: int | None = None,
+        exclude_keys: Iterable[str] = (),
+        one_per_key: bool = False,
+    ) -> list[tuple[Any, ...]]:
         topics = list(topics)
         if not topics:
             return []
         now = self.now()
         marks = ",".join("?" * len(topics))
-        lease_clause = "" if include_leased else "AND leased_until <= ?"
-        params: tuple[Any, ...] = (now + self.lease_seconds, *topics, now)
+        params: list[Any] = [now + self.lease_seconds, *topics, now]
+        where = f"dead = 0 AND topic IN ({marks}) AND available_at <= ?"
         if not include_leased:
-            params = (*params, now)
+            where += " AND leased_until <= ?"
+            params.append(now)
+        excluded = list(exclude_keys)
+        if excluded:
+            where += f" AND {_KEY} NOT IN ({','.join('?' * len(excluded))})"
+            params.extend(excluded)
+        pick = (
+            f"SELECT MIN(id) FROM outbox WHERE {where} GROUP BY {_KEY} ORDER BY MIN(id)"
+            if one_per_key
+            else f"SELECT id FROM outbox WHERE {where} ORDER BY id"
+        )
         with self.db.write() as conn:
             return conn.execute(
-                f"UPDATE outbox SET leased_until = ? WHERE id IN ("
-                f"SELECT id FROM outbox WHERE dead = 0 AND topic IN ({marks}) "
-                f"AND available_at <= ? {lease_clause} ORDER BY id LIMIT {int(self.batch)}) "
-                "RETURNING id, topic, payload, attempts",
+                f"UPDATE outbox SET leased_until = ? WHERE id IN ({pick} "
+                f"LIMIT {int(limit or self.batch)}) RETURNING id, topic, payload, attempts",
                 params,
             ).fetchall()
 
@@ -123,18 +323,26 @@ class LocalBus:
         self._settle(done, failed)
 
     def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
-        """Deliver everything ready now, in this thread; returns how many rows were handled."""
+        """Deliver everything ready now, in this thread; returns how many messages were handled."""
         chosen = list(self.handlers) if topics is None else list(topics)
         handled = 0
-        while rows := self._claim(chosen, include_leased=include_leased):
-            self._deliver(rows)
-            handled += len(rows)
-            include_leased = False  # leased rows are taken once; what we requeue waits its turn
-        return handled
+        while True:
+            step = self._drain_spool() if HITS in chosen else 0
+            rows = self._claim(chosen, include_leased=include_leased)
+            if rows:
+                self._deliver(rows)
+                include_leased = False  # leased rows are taken once; requeued ones wait
+            handled += step + len(rows)
+            if not step and not rows:
+                return handled
 
     def pending(self, topic: str | None = None) -> int:
+        """Messages not yet delivered: outbox rows, plus unprocessed hits in the spool."""
         sql = "SELECT COUNT(*) FROM outbox WHERE dead = 0" + (" AND topic = ?" if topic else "")
-        return self.db.read(sql, (topic,) if topic else ())[0][0]
+        rows = self.db.read(sql, (topic,) if topic else ())[0][0]
+        if topic in (None, HITS):
+            rows += sum(1 for _ in spool_files.iter_pending(self.spool_dir, self._cursor()))
+        return rows
 
     def dead_letters(self) -> list[dict[str, Any]]:
         rows = self.db.read(
@@ -151,28 +359,98 @@ class LocalBus:
             for r in rows
         ]
 
+    # the background worker
+
     def _run(self) -> None:
+        serial = [t for t in self.handlers if t not in self.concurrent_topics]
+        next_outbox = 0.0
         while not self._stop.is_set():
+            handled = 0
             try:
-                handled = self.drain()
+                if HITS in self.handlers and self._spool_moved():
+                    while (step := self._drain_spool()) and not self._stop.is_set():
+                        handled += step
+                    self._spool_moved()  # what we just consumed is seen
+                if time.monotonic() >= next_outbox or self._wake.is_set():
+                    self._wake.clear()
+                    rows = self._claim(serial, include_leased=False)
+                    if rows:
+                        self._deliver(rows)
+                        handled += len(rows)
+                    else:
+                        next_outbox = time.monotonic() + self.poll_seconds
             except (StoreUnavailable, sqlite3.Error) as exc:
-                log.error("outbox worker: %s", exc)
-                handled = 0
+                log.error("bus worker: %s", exc)
+                self._stop.wait(self.poll_seconds)
             if not handled:
-                self.idle.set()
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
-                self.idle.clear()
+                self._wake.wait(self.spool_poll_seconds)
+
+    def _dispatch(self) -> None:
+        """Hand ready rows of concurrent topics to the pool, one row per idle key."""
+        topics = [t for t in self.concurrent_topics if t in self.handlers]
+        assert self._pool is not None
+        while not self._stop.is_set():
+            with self._busy_lock:
+                busy = list(self._busy)
+            free = self.delivery_threads - len(busy)
+            rows: list[tuple[Any, ...]] = []
+            if free > 0 and topics:
+                try:
+                    rows = self._claim(
+                        topics,
+                        include_leased=False,
+                        limit=free,
+                        exclude_keys=busy,
+                        one_per_key=True,
+                    )
+                except (StoreUnavailable, sqlite3.Error) as exc:
+                    log.error("bus delivery: %s", exc)
+            for row in rows:
+                key = delivery_key(row[0], json.loads(row[2]))
+                with self._busy_lock:
+                    self._busy.add(key)
+                self._pool.submit(self._deliver_keyed, row, key)
+            self._dispatch_wake.wait(self.poll_seconds)
+            self._dispatch_wake.clear()
+
+    def _deliver_keyed(self, row: tuple[Any, ...], key: str) -> None:
+        try:
+            self._deliver([row])
+        except Exception:
+            log.exception("delivering outbox message %s", row[0])
+        finally:
+            with self._busy_lock:
+                self._busy.discard(key)
+            self._dispatch_wake.set()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
-            self._thread.start()
+        if self._threads:
+            return
+        self._stop.clear()
+        self._pool = ThreadPoolExecutor(self.delivery_threads, thread_name_prefix="bus-delivery")
+        for target, name in ((self._run, "bus-worker"), (self._dispatch, "bus-dispatch")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._dispatch_wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        if self._writer is not None:
+            self._writer.close()
+
+
+def _decode(record: bytes) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(record)
+    except ValueError:
+        log.warning("hit spool: a record that is not JSON was skipped")
+        return None
+    return payload if isinstance(payload, dict) else None

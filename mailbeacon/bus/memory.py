@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..clock import Clock, SystemClock
 from ..errors import BusUnavailable, RetryLater
-from . import Handler
+from . import HITS, BatchHandler, Handler
 
 
 @dataclass
@@ -30,11 +30,11 @@ class _Pending:
 
 
 class MemoryBus:
-    def __init__(self, *, max_attempts: int = 8, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, max_attempts: int = 8, clock: Clock | None = None) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.broken = False
         self.max_attempts = max_attempts
-        self.now = now
+        self.clock = clock or SystemClock()
         self.handlers: dict[str, Handler] = {}
         self._queue: list[_Pending] = []
         self._dead: list[_Pending] = []
@@ -42,6 +42,10 @@ class MemoryBus:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def now(self) -> float:
+        """Seconds since the epoch on the injected clock (backoff deadlines are timestamps)."""
+        return self.clock.now().timestamp()
 
     def publish(self, topic: str, payload: dict[str, Any]) -> None:
         if self.broken:
@@ -55,8 +59,18 @@ class MemoryBus:
     def on(self, topic: str) -> list[dict[str, Any]]:
         return [payload for t, payload in self.published if t == topic]
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
+        """In memory every message is delivered on its own: ``batch`` is not needed."""
         self.handlers[topic] = handler
+
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                payload
+                for m in self._queue
+                if m.topic == HITS
+                and message_id in (None, (payload := json.loads(m.payload)).get("message_id"))
+            ]
 
     def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
         """Deliver, once each and in this thread, the messages ready now; returns how many.

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import BusUnavailable, RetryLater
-from . import DEFAULT_TOPIC_PREFIX, Handler, topic_ids
+from . import DEFAULT_TOPIC_PREFIX, BatchHandler, Handler, topic_ids
 from .pubsub import parse
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,13 @@ class PubsubPullWorker:
     def subscription_path(self, topic: str) -> str:
         return f"projects/{self.project}/subscriptions/{self.subscriptions[topic]}"
 
-    def subscribe(self, topic: str, handler: Handler) -> None:
+    def subscribe(self, topic: str, handler: Handler, *, batch: BatchHandler | None = None) -> None:
+        """Each message is handled (and acknowledged) on its own: ``batch`` is not used."""
         self.handlers[topic] = handler
+
+    def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Unknowable here: the messages wait in Pub/Sub, not in this process."""
+        return []
 
     def _api(self) -> tuple[Any, Any]:
         """(publisher, subscriber) clients, made once; on the emulator over plain gRPC."""

@@ -18,6 +18,7 @@ from ..rollup import (
     MessageRow,
     Summary,
     apply_event,
+    day_of,
     merge_days,
     message_added,
     page_of,
@@ -164,9 +165,28 @@ class MemoryStore:
     def purge_expired(self, now: datetime) -> int:
         with self._lock:
             gone = [k for k, e in self._events.items() if e.expires_at and e.expires_at <= now]
-            for key in gone:
-                del self._events[key]
+            self._forget(gone)
             return len(gone)
+
+    def _forget(self, event_ids: list[str]) -> None:
+        """Drop events and rebuild their messages' summaries from what remains."""
+        touched = {self._events.pop(key).message_id for key in event_ids}
+        for message_id in touched:
+            message = self._messages.get(message_id)
+            if message is None:
+                continue
+            self._devices = {d for d in self._devices if d[0] != message_id}
+            summary = Summary()
+            for event in sorted(
+                (e for e in self._events.values() if e.message_id == message_id),
+                key=lambda e: (e.at, e.id),
+            ):
+                seen = (message_id, event.device)
+                new_device = event.is_human and event.kind == "open" and seen not in self._devices
+                if new_device:
+                    self._devices.add(seen)
+                summary, _ = apply_event(message, summary, event, new_device=new_device)
+            self._summaries[message_id] = summary
 
     def purge_domain(self, domain: str, before: datetime) -> int:
         with self._lock:
@@ -177,8 +197,11 @@ class MemoryStore:
                 and (m := self._messages.get(e.message_id)) is not None
                 and m.owner.rpartition("@")[2] == domain.lower()
             ]
-            for key in gone:
-                del self._events[key]
+            self._forget(gone)
+            for owner, days in self._days.items():
+                if owner.rpartition("@")[2] == domain.lower():
+                    for day in [d for d in days if d < day_of(before)]:
+                        del days[day]
             return len(gone)
 
     def delete_user(self, user: str) -> Removed:

@@ -29,6 +29,7 @@ from ..rollup import (
     MessageRow,
     Summary,
     apply_event,
+    day_of,
     message_added,
     page_of,
 )
@@ -59,12 +60,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE records (
         namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
         PRIMARY KEY (namespace, key));
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, available_at REAL NOT NULL,
-        leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0);
-    CREATE INDEX outbox_ready ON outbox (dead, topic, available_at);
     """,
+    # The bus's tables (outbox, spool cursor) are the bus's: bus/local.py creates them. Data
+    # dirs made before that have an outbox from migration 1, with the same definition.
     # 2: summaries kept as events arrive (the dashboard's list) and daily counters (overview).
     """
     ALTER TABLE messages ADD COLUMN status TEXT NOT NULL DEFAULT 'sent';
@@ -188,7 +186,22 @@ class _Rollups:
     def message_added(self, message: Message) -> None:
         self._add_days(message.owner, message_added(message))
 
-    def event_added(self, event: Event) -> None:
+    def resummarise(self, message_ids: set[str]) -> None:
+        """Rebuild the summaries of messages whose events were purged from what remains, so
+        the list, the API and the overview never count events retention removed."""
+        for message_id in sorted(message_ids):
+            self.conn.execute("DELETE FROM human_devices WHERE message_id = ?", (message_id,))
+            self.conn.execute(
+                "UPDATE messages SET status = 'sent', activity = '', summary = '{}' WHERE id = ?",
+                (message_id,),
+            )
+            rows = self.conn.execute(
+                "SELECT * FROM events WHERE message_id = ? ORDER BY at, id", (message_id,)
+            ).fetchall()
+            for row in rows:
+                self.event_added(_event(row), days=False)
+
+    def event_added(self, event: Event, *, days: bool = True) -> None:
         row = self.conn.execute(
             "SELECT id, owner, recipients, subject, created_at, sent_at, summary "
             "FROM messages WHERE id = ?",
@@ -207,7 +220,7 @@ class _Rollups:
                 ).rowcount
                 == 1
             )
-        after, days = apply_event(message, before, event, new_device=new_device)
+        after, found = apply_event(message, before, event, new_device=new_device)
         self.conn.execute(
             "UPDATE messages SET status = ?, activity = ?, summary = ? WHERE id = ?",
             (
@@ -217,7 +230,8 @@ class _Rollups:
                 message.id,
             ),
         )
-        self._add_days(message.owner, days)
+        if days:
+            self._add_days(message.owner, found)
 
     def _add_days(self, owner: str, days: DayCounts) -> None:
         for day, counts in days.items():
@@ -277,17 +291,38 @@ class Database:
             self._local.conn = conn
         return conn
 
+    @property
+    def full_sync(self) -> bool:
+        """Whether writes must survive power loss (MAILBEACON_SQLITE_SYNC=FULL)."""
+        return self._sync == "FULL"
+
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back."""
+    def write(self, *, deferred: bool = False) -> Iterator[sqlite3.Connection]:
+        """A write transaction; any SQLite failure becomes StoreUnavailable, rolled back.
+
+        Inside another ``write`` of the same thread it joins the outer transaction, so a
+        caller can make several writes (a batch of hits, its events and the bus cursor) one
+        atomic commit. ``deferred`` takes SQLite's write lock at the first write rather than
+        at the start, so reads and computation before it do not hold other processes' writers
+        up; if another process wrote in between, that first write fails (StoreUnavailable)
+        and the caller retries.
+        """
         conn = self.connection()
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
         if not self._write_lock.acquire(timeout=self.busy_timeout_ms / 1000):
             raise StoreUnavailable("database busy: timed out waiting for the write lock")
         try:
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"database busy: {_describe(exc)}") from exc
+            self._local.depth = 1
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -298,6 +333,7 @@ class Database:
                 _rollback(conn)
                 raise
         finally:
+            self._local.depth = 0
             self._write_lock.release()
 
     def read(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
@@ -495,15 +531,39 @@ class SqliteStore:
 
     def purge_expired(self, now: datetime) -> int:
         with self.db.write() as conn:
-            return conn.execute("DELETE FROM events WHERE expires_at <= ?", (_ts(now),)).rowcount
+            touched = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT message_id FROM events WHERE expires_at <= ?", (_ts(now),)
+                )
+            }
+            removed = conn.execute("DELETE FROM events WHERE expires_at <= ?", (_ts(now),)).rowcount
+            _Rollups(conn).resummarise(touched)
+            return removed
 
     def purge_domain(self, domain: str, before: datetime) -> int:
+        """Events before ``before`` of the domain's senders, their messages' summaries rebuilt,
+        and the domain's daily counters of the days before it (the overview's history)."""
+        in_domain = "SELECT id FROM messages WHERE substr(owner, instr(owner, '@') + 1) = ?"
         with self.db.write() as conn:
-            return conn.execute(
-                "DELETE FROM events WHERE at < ? AND message_id IN "
-                "(SELECT id FROM messages WHERE substr(owner, instr(owner, '@') + 1) = ?)",
-                (_ts(before), domain.lower()),
+            args = (_ts(before), domain.lower())
+            touched = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT message_id FROM events WHERE at < ? AND message_id IN "
+                    f"({in_domain})",
+                    args,
+                )
+            }
+            removed = conn.execute(
+                f"DELETE FROM events WHERE at < ? AND message_id IN ({in_domain})", args
             ).rowcount
+            conn.execute(
+                "DELETE FROM day_counts WHERE day < ? AND substr(owner, instr(owner, '@') + 1) = ?",
+                (day_of(before), domain.lower()),
+            )
+            _Rollups(conn).resummarise(touched)
+            return removed
 
     def delete_user(self, user: str) -> Removed:
         """In one transaction (secure_delete zeroes the freed pages), then a WAL checkpoint so
@@ -525,10 +585,14 @@ class SqliteStore:
                 for table in ("events", "links", "self_views", "human_devices"):
                     conn.execute(f"DELETE FROM {table} WHERE message_id IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
-                removed.pending_hits += conn.execute(
-                    f"DELETE FROM outbox WHERE json_extract(payload, '$.message_id') IN ({marks})",
-                    chunk,
-                ).rowcount
+                if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").fetchone():
+                    # the bus's table, when this database has one (hits in the spool are
+                    # dropped by the worker: their message no longer exists)
+                    removed.pending_hits += conn.execute(
+                        "DELETE FROM outbox WHERE json_extract(payload, '$.message_id')"
+                        f" IN ({marks})",
+                        chunk,
+                    ).rowcount
             conn.execute("DELETE FROM day_counts WHERE owner = ?", (owner,))
             removed.settings = conn.execute(
                 "DELETE FROM settings WHERE user = ?", (owner,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from mailbeacon.services import Urls
 from mailbeacon.tokens import TokenSigner, load_keyring
-from tests.support.processes import ServerProcess
+from tests.support.processes import ServerProcess, wait_until
 
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 CHROMIUM_ARGS = [
@@ -73,7 +74,8 @@ def test_the_owner_sees_human_and_machine_hits_apart(
     )
     assert get(tracked["pixel_url"], GMAIL) == 200
     assert get(tracked["links"][0]["tracked_url"], GMAIL) == 302
-    server.cli("stats", tracked["message_id"])  # processed before we look
+    db = sqlite3.connect(server.data_dir / "mailbeacon.db")  # processed before we look
+    wait_until(lambda: db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 2)
 
     signer = TokenSigner(load_keyring(server.data_dir))
     url = Urls(server.url, signer).dashboard(tracked["message_id"], now=datetime.now(UTC))

@@ -124,3 +124,31 @@ def test_settings_cli_covers_every_channel_option(tmp_path: Path) -> None:
         result = run_cli("settings", "--user", "ana@example.com", *bad, data_dir=data)
         assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert cli_json("settings", "--user", "ana@example.com", data_dir=data) == after
+
+
+def test_a_slow_webhook_delays_neither_the_pixel_nor_other_users_alerts(
+    served: ServerProcess,
+) -> None:
+    slow = WebhookReceiver(delay=30).start()  # holds every answer until released
+    fast = WebhookReceiver().start()
+    try:
+        for user, hook in (("ana@example.com", slow), ("bo@example.com", fast)):
+            served.cli_json(
+                "settings", "--user", user, "--slack-webhook", f"{hook.url}/services/T0/B0/X"
+            )
+        sent = ("--sent-at", "2026-01-05T09:00:00Z")
+        ana = served.cli_json(
+            "track", "--sender", "ana@example.com", "--to", "x@example.org", *sent
+        )
+        bo = served.cli_json("track", "--sender", "bo@example.com", "--to", "y@example.org", *sent)
+        assert fetch(ana["pixel_url"], user_agent=CHROME) == 200
+        slow.wait_for(1)  # Ana's alert is now stuck in her slow webhook...
+        assert fetch(bo["pixel_url"], user_agent=CHROME) == 200  # ...the pixel still answers
+        assert fetch(ana["pixel_url"], user_agent=CHROME) == 200
+        fast.wait_for(1, timeout=5)  # ...Bo's alert goes out while Ana's is held (10 s timeout)
+        assert not slow._released.is_set() and len(slow.requests) == 1
+        assert "y@example.org" in fast.json_bodies()[0]["text"]
+    finally:
+        slow.release()
+        slow.stop()
+        fast.stop()

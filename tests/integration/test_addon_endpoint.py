@@ -631,3 +631,17 @@ def test_the_add_on_learns_the_users_chat_id_from_their_verified_token(web, app,
     # app authentication) needs users/{id}, as Google's travel-adk-ai-agent sample does.
     post(web, issuer, "/addon/homepage", ui.event("homepage"))
     assert app.store.get_record("chat-user", USER) == {"name": "users/10769150350006150715"}
+
+
+def test_the_settings_card_shows_the_browsers_web_push_reaches(web, app, issuer):
+    from mailbeacon.push import EndpointRules, add_subscription
+    from tests.support.push_service import BrowserKeys
+
+    card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
+    assert "Browser notifications (Web Push)" in ui.text_of(card) and "Off" in ui.text_of(card)
+    for name in ("laptop", "phone"):
+        body = BrowserKeys().subscription(f"https://fcm.googleapis.com/fcm/send/{name}")
+        add_subscription(app.records, USER, body, EndpointRules(), app.clock.now())
+    card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
+    assert "2 browsers" in ui.text_of(card)
+    assert '"url": "https://mb.example.com/dashboard/settings"' in json.dumps(card)

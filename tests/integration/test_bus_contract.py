@@ -26,6 +26,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,13 @@ PAYLOAD: dict[str, Any] = {
 
 
 class FakeTime:
-    """Seconds on a clock the test moves; the buses read it where they would read time.time."""
+    """The Clock port, moved by the test in seconds."""
 
     def __init__(self) -> None:
         self.t = 1_800_000_000.0
 
-    def __call__(self) -> float:
-        return self.t
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
 
 
 class Rig:
@@ -104,7 +105,7 @@ class MemoryRig(Rig):
 
     def __init__(self, max_attempts: int) -> None:
         self.time = FakeTime()
-        self.bus = MemoryBus(max_attempts=max_attempts, now=self.time)
+        self.bus = MemoryBus(max_attempts=max_attempts, clock=self.time)
 
     def advance(self, seconds: float) -> None:
         self.time.t += seconds
@@ -123,7 +124,7 @@ class LocalRig(Rig):
         self.time = FakeTime()
         self.path = path
         self.bus = LocalBus(
-            Database(path, busy_timeout_ms=200), max_attempts=max_attempts, now=self.time
+            Database(path, busy_timeout_ms=200), max_attempts=max_attempts, clock=self.time
         )
         self.locker: sqlite3.Connection | None = None
 
@@ -131,11 +132,15 @@ class LocalRig(Rig):
         self.time.t += seconds
 
     def break_publishing(self) -> None:
-        """Another process holds the database's write lock past the busy timeout."""
+        """Another process holds the database's write lock past the busy timeout (outbox
+        topics), and the hit spool's directory cannot be created (hits)."""
         self.locker = sqlite3.connect(self.path, isolation_level=None)
         self.locker.execute("BEGIN EXCLUSIVE")
+        self.bus.spool_dir.write_text("not a directory")
 
     def repair(self) -> None:
+        if self.bus.spool_dir.is_file():
+            self.bus.spool_dir.unlink()
         if self.locker is not None:
             self.locker.execute("ROLLBACK")
             self.locker.close()

@@ -69,7 +69,8 @@ def test_pages_need_a_session_and_answer_with_a_strict_csp(
         )
     page = client.get("/dashboard/signin")
     csp = page.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script" not in csp
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self';" in csp and "unsafe" not in csp  # our own files, never inline
     assert page.headers["X-Frame-Options"] == "DENY"
     html = page.get_data(as_text=True)
     assert "<script" not in html and 'id="google-signin"' in html and "dev-signin" not in html

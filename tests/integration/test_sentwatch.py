@@ -319,3 +319,49 @@ def test_users_opt_in_to_labels_themselves_on_the_dashboard(
         assert app.records.get_record("gmail-label-opt-in", ANN) is None
     finally:
         app.close()
+
+
+def test_the_daily_renewal_route_needs_schedulers_token_for_its_own_url(
+    gmail: FakeMailboxes, tmp_path: Path
+) -> None:
+    """In the cloud Cloud Scheduler calls POST /gmail/renew with an OIDC token of the
+    functions' account; a push token (another audience) or anyone else's token is refused."""
+    from tests.support.google_tokens import TokenIssuer
+
+    issuer = TokenIssuer().start()
+    try:
+        env = {
+            **environment(gmail, tmp_path),
+            "MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT": PUSHER,
+            "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
+        }
+        config = load_config(env, data_dir=tmp_path / "renew", public_url="http://mb.test")
+        app = bootstrap(config, clock=FixedClock(START))
+        try:
+            track(app)
+            web = create_app(app).test_client()
+
+            def renew(token: str | None) -> Any:
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                return web.post("/gmail/renew", headers=headers)
+
+            assert renew(None).status_code == 401
+            assert (
+                renew(
+                    issuer.token(audience="http://mb.test/gmail/renew", email="eve@x.test")
+                ).status_code
+                == 401
+            )
+            assert (
+                renew(issuer.token(audience="http://mb.test/gmail/push", email=PUSHER)).status_code
+                == 401
+            )
+            assert gmail.box(ANN).watches == []  # nothing refused reached Gmail
+            answer = renew(issuer.token(audience="http://mb.test/gmail/renew", email=PUSHER))
+            assert answer.status_code == 200 and answer.get_json() == {"renewed": 1}
+            [watch] = gmail.box(ANN).watches
+            assert watch["topicName"] == TOPIC
+        finally:
+            app.close()
+    finally:
+        issuer.stop()

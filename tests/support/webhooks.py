@@ -16,15 +16,29 @@ Answer = tuple[int, dict[str, str], bytes]
 
 
 class WebhookReceiver:
-    def __init__(self, default: Answer = (200, {"Content-Type": "text/plain"}, b"ok")) -> None:
+    def __init__(
+        self,
+        default: Answer = (200, {"Content-Type": "text/plain"}, b"ok"),
+        *,
+        delay: float = 0.0,
+    ) -> None:
+        """``delay``: hold every answer that long (a slow remote), or until ``release()``."""
         self.default = default
+        self.delay = delay
         self.script: list[Answer] = []
         self._lock = threading.Lock()
+        self._released = threading.Event()
         self.server = LoopbackServer(self._respond)
 
     def _respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if self.delay:
+            self._released.wait(self.delay)
         with self._lock:
             return self.script.pop(0) if self.script else self.default
+
+    def release(self) -> None:
+        """Answer every held request now, and later ones at once."""
+        self._released.set()
 
     def then(self, status: int, body: bytes = b"", **headers: str) -> WebhookReceiver:
         with self._lock:

@@ -134,7 +134,10 @@ def test_every_entry_point_is_deployed_as_gen2_from_the_assembled_source(tmp_pat
     for name, line in deploys.items():
         assert f"--gen2 --runtime=python311 --region=europe-west1 --source={tmp_path}/src" in line
         assert f"--entry-point={name} " in line
-        assert " --set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest " in line
+        assert (
+            " --set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest,"
+            "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest " in line
+        )
     pixel = deploys["pixel"]
     assert "--min-instances=1" in pixel and "--allow-unauthenticated" in pixel
     assert "--memory=256Mi" in pixel and "--timeout=10s" in pixel
@@ -188,6 +191,7 @@ def test_slack_and_smtp_credentials_go_to_secret_manager_never_into_the_plan(
     calls = _run_plan(tmp_path, script, env=deployer)
     mounts = (
         "--set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest,"
+        "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest,"
         "MAILBEACON_SLACK_CLIENT_SECRET=mailbeacon-slack-client-secret:latest,"
         "MAILBEACON_SLACK_SIGNING_SECRET=mailbeacon-slack-signing-secret:latest,"
         "MAILBEACON_SMTP_PASSWORD=mailbeacon-smtp-password:latest"
@@ -427,3 +431,46 @@ def test_a_project_id_google_would_not_issue_is_refused_before_anything_runs(
         bad = run_cli("deploy", "--project", hostile, "--region", "europe-west1", "--dry-run",
                       data_dir=tmp_path)  # fmt: skip
         assert bad.returncode == 2 and "not a Google Cloud project id" in bad.stderr
+
+
+def test_the_sent_mail_watch_gets_its_topic_push_and_daily_renewal(tmp_path: Path) -> None:
+    """Gmail publishes as gmail-api-push@system (Google's push guide: grant publish rights on
+    the topic); the push and the renewal are signed as the functions' own account, for the
+    dashboard function's /gmail/push and /gmail/renew."""
+    assert not any("gmail-push" in line for line in _plan(tmp_path))  # not declared: nothing
+    topic = "projects/acme-mail-1/topics/gmail-sent"
+    lines = _plan(tmp_path, env={"MAILBEACON_GMAIL_WATCH_TOPIC": topic})
+    dashboard = "https://europe-west1-acme-mail-1.cloudfunctions.net/dashboard"
+    sa = "mailbeacon@acme-mail-1.iam.gserviceaccount.com"
+    grant = next(line for line in lines if "gmail-api-push@system" in line)
+    assert f"topics add-iam-policy-binding {topic}" in grant and "pubsub.publisher" in grant
+    push = next(line for line in lines if "subscriptions update mailbeacon-gmail-push" in line)
+    assert f"--push-endpoint={dashboard}/gmail/push" in push
+    assert f"--push-auth-service-account={sa}" in push
+    assert f"--push-auth-token-audience={dashboard}/gmail/push" in push
+    renew = next(
+        line for line in lines if "scheduler jobs create http mailbeacon-gmail-renew" in line
+    )
+    assert (
+        f"--uri={dashboard}/gmail/renew" in renew and f"--oidc-service-account-email={sa}" in renew
+    )
+    deploy = next(line for line in lines if "functions deploy dashboard" in line)
+    assert f"MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT={sa}" in deploy
+
+
+def test_the_web_push_key_is_made_once_and_given_to_every_function(tmp_path: Path) -> None:
+    from notifier.channels.browser import VapidKeys
+
+    lines = _plan(tmp_path)
+    [make] = [ln for ln in lines if "gcloud secrets create mailbeacon-vapid" in ln]
+    assert make.startswith("gcloud secrets describe mailbeacon-vapid ")
+    deploys = [ln for ln in lines if "gcloud functions deploy" in ln]
+    assert deploys and all(
+        "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest" in ln for ln in deploys
+    )
+    assert any("add-iam-policy-binding mailbeacon-vapid" in ln for ln in lines)
+    generate = make.split(" || ", 1)[1].rsplit(" | gcloud", 1)[0]  # the openssl pipeline
+    pem = subprocess.run(generate, shell=True, check=True, capture_output=True, text=True).stdout
+    assert len(VapidKeys.from_secret(pem).public_key) == 87  # a P-256 point, base64url
+    requirements = (tmp_path / "src" / "requirements.txt").read_text()
+    assert "pywebpush" in requirements

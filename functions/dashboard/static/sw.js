@@ -1,0 +1,37 @@
+// Mailbeacon's service worker (scope /dashboard/): shows Web Push alerts and opens the
+// email's page when one is clicked. The payload, decrypted by the browser (RFC 8291), is
+// {"title", "body", "url", "message_id", "kind"} (notifier/post.py push_payload).
+"use strict";
+
+self.addEventListener("install", function () {
+  self.skipWaiting();
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(self.clients.claim());
+});
+
+self.addEventListener("push", function (event) {
+  var data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (error) {
+    data = { title: "Mailbeacon", body: event.data ? event.data.text() : "" };
+  }
+  var tag = data.message_id ? "mailbeacon-" + data.message_id : "mailbeacon-" + (data.kind || "alert");
+  event.waitUntil(
+    self.registration.showNotification(data.title || "Mailbeacon", {
+      body: data.body || "",
+      tag: tag,
+      data: { url: data.url || "/dashboard/messages", message_id: data.message_id, kind: data.kind },
+    })
+  );
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var url = (event.notification.data && event.notification.data.url) || "/dashboard/messages";
+  var target = new URL(url, self.location.origin);
+  if (target.origin !== self.location.origin) target = new URL("/dashboard/messages", self.location.origin);
+  event.waitUntil(self.clients.openWindow(target.href));
+});

@@ -1,0 +1,61 @@
+"""The pipeline's process: drains the hit spool, classifies, stores and notifies.
+
+`mailbeacon serve` starts it beside the HTTP server. It is a process rather than a thread so
+that classification and delivery never hold the edge's GIL, and it runs at a lower CPU
+priority so that under load the edge's answers come first and the pipeline catches up
+after (the spool holds what it has not reached, durably). It dies with the server: a server
+killed with -9 leaves no worker behind to race the next one (their batches would be safe
+anyway, each being one transaction with the spool cursor).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import threading
+
+from mailbeacon.redact import install_log_redaction
+
+from .config import AppConfig
+
+log = logging.getLogger(__name__)
+
+NICENESS = 10
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to kill us when the server goes; elsewhere the poll in ``run`` notices."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the server went before prctl took effect
+        os._exit(0)
+
+
+def run(config: AppConfig, parent: int) -> None:
+    """The worker's main: runs until the server stops it or goes away."""
+    _die_with(parent)
+    logging.basicConfig(  # as the server's (functions/cli), secrets redacted the same way
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
+    )
+    install_log_redaction()
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    from .bootstrap import bootstrap
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    app = bootstrap(config)
+    try:
+        app.start()  # the bus worker, the digest scheduler, the retention sweep
+        while not stop.wait(0.5):
+            if os.getppid() != parent:
+                log.warning("the server is gone; stopping")
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()

@@ -1,0 +1,320 @@
+"""The hit spool: append-only files of framed records, the edge's only durable step.
+
+A hit costs one ``os.write`` of one frame on an ``O_APPEND`` file: once that returns, the
+record is in the kernel's page cache and survives the process being killed (as SQLite's
+``synchronous=NORMAL`` does). With ``sync=True`` (``MAILBEACON_SQLITE_SYNC=FULL``) the writer
+also waits for an ``fdatasync`` covering its record before the pixel answers; concurrent
+writers share one ``fdatasync`` (group commit), so power-loss safety costs one disk flush per
+batch of hits, not per hit.
+
+Frame: ``magic (2) | payload length (4, LE) | CRC-32 of payload (4, LE) | payload``.
+
+Files are segments ``hits-<n>.log``. A writer always starts a new segment when it opens, so
+a segment left by a crashed process is never appended to again: a torn last frame there is
+known to be torn (and skipped with a warning) rather than a write still in progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import mmap
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..files import private_dir
+
+log = logging.getLogger(__name__)
+
+MAGIC = b"\xb7\x4d"
+HEADER = struct.Struct("<2sII")
+MAX_RECORD = 64 << 10
+CHUNK_BYTES = 1 << 20
+SEGMENT_BYTES = 64 << 20
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """Where a reader is: a segment number and a byte offset in it."""
+
+    segment: int
+    offset: int
+
+
+def frame(payload: bytes) -> bytes:
+    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def segment_path(directory: Path, number: int) -> Path:
+    return directory / f"hits-{number:08d}.log"
+
+
+def segments(directory: Path) -> list[int]:
+    """Segment numbers present, in order."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        if name.startswith("hits-") and name.endswith(".log"):
+            try:
+                found.append(int(name[5:-4]))
+            except ValueError:
+                continue
+    return sorted(found)
+
+
+class SpoolWriter:
+    """Appends frames to the newest segment; thread-safe; opens its segment on first use."""
+
+    def __init__(self, directory: Path, *, sync: bool = False, segment_bytes: int = SEGMENT_BYTES):
+        self.directory = directory
+        self.sync = sync
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._segment = 0
+        self._size = 0
+        # group commit: sequence numbers of appended and of flushed frames
+        self._appended = 0
+        self._synced = 0
+        self._syncing = False
+        self._synced_cond = threading.Condition(threading.Lock())
+
+    def _open(self, number: int) -> None:
+        fd = os.open(
+            segment_path(self.directory, number),
+            os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+            0o600,
+        )
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._segment, self._size = fd, number, os.fstat(fd).st_size
+        if self.sync:  # make the new file's directory entry durable too
+            dir_fd = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def append(self, payload: bytes) -> None:
+        """Write one record; raises OSError if it is not (entirely) written."""
+        data = frame(payload)
+        with self._lock:
+            if self._fd < 0:
+                private_dir(self.directory)  # hits are personal data: owner-only, like the db
+                existing = segments(self.directory)
+                self._open((existing[-1] + 1) if existing else 1)
+            before = self._size
+            try:
+                written = os.write(self._fd, data)
+            except OSError:
+                self._cut(before)
+                raise
+            if written != len(data):  # a short write (disk full): take the partial frame back
+                self._cut(before)
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(data)} bytes)")
+            self._size = before + written
+            self._appended += 1
+            ticket = self._appended
+            if self._size >= self.segment_bytes:
+                self._open(self._segment + 1)
+        if self.sync:
+            self._wait_synced(ticket)
+
+    def _cut(self, size: int) -> None:
+        with contextlib.suppress(OSError):  # if this fails too, the reader skips the torn frame
+            os.ftruncate(self._fd, size)
+
+    def _wait_synced(self, ticket: int) -> None:
+        """Return once an fdatasync that started after our write has finished."""
+        cond = self._synced_cond
+        with cond:
+            while self._synced < ticket:
+                if self._syncing:
+                    cond.wait()
+                    continue
+                self._syncing = True
+                with self._lock:
+                    target, fd = self._appended, self._fd
+                cond.release()
+                try:
+                    os.fdatasync(fd)
+                finally:
+                    cond.acquire()
+                    self._syncing = False
+                    self._synced = max(self._synced, target)
+                    cond.notify_all()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+
+@dataclass
+class Batch:
+    """Records read from a position, and where the next read starts."""
+
+    records: list[bytes]
+    start: Position
+    end: Position
+    finished: list[int]  # segments wholly consumed (to delete once ``end`` is committed)
+
+
+def read(
+    directory: Path, start: Position, *, max_records: int = 256, chunk: int = CHUNK_BYTES
+) -> Batch:
+    """Read whole records from ``start``; torn or corrupt bytes are skipped with a warning.
+
+    An incomplete frame at the end of the newest segment is a write in progress and is left
+    for a later read; at the end of an older segment it can only be a torn write (its writer
+    started a new segment when it opened, or the writer is gone), so it is skipped.
+    """
+    records: list[bytes] = []
+    finished: list[int] = []
+    position = start
+    numbers = [n for n in segments(directory) if n >= start.segment]
+    for i, number in enumerate(numbers):
+        newest = i == len(numbers) - 1
+        if number > position.segment:
+            position = Position(number, 0)
+        try:
+            with open(segment_path(directory, number), "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                fh.seek(position.offset)
+                data = fh.read(chunk)
+        except FileNotFoundError:
+            continue  # consumed and removed by a reader that committed past it
+        used, got, whole = _parse(data, max_records - len(records), number, position.offset)
+        records.extend(got)
+        position = Position(number, position.offset + used)
+        if newest or len(records) >= max_records:
+            break
+        if position.offset + (len(data) - used) < size:
+            break  # a bounded chunk: the rest of this segment on the next read
+        if not whole:
+            log.warning(
+                "hit spool: segment %s ends in a torn record; %s bytes skipped",
+                number,
+                size - position.offset,
+            )
+        finished.append(number)
+        position = Position(number + 1, 0)
+    return Batch(records, start, position, finished)
+
+
+def _parse(data: bytes, limit: int, number: int, base: int) -> tuple[int, list[bytes], bool]:
+    """Frames in ``data``: (bytes consumed, records, whether it ended on a frame boundary)."""
+    records: list[bytes] = []
+    offset = 0
+    size = len(data)
+    header = HEADER.size
+    unpack = HEADER.unpack_from
+    while offset < size and len(records) < limit:
+        if size - offset < header:
+            return offset, records, False
+        magic, length, crc = unpack(data, offset)
+        end = offset + header + length
+        if magic == MAGIC and length <= MAX_RECORD:
+            if end > size:
+                return offset, records, False
+            payload = data[offset + header : end]
+            if zlib.crc32(payload) == crc:
+                records.append(payload)
+                offset = end
+                continue
+        skip = _resync(data, offset + 1)
+        log.warning(
+            "hit spool: corrupt record at segment %s offset %s; %s bytes skipped",
+            number,
+            base + offset,
+            skip - offset,
+        )
+        offset = skip
+    return offset, records, True
+
+
+def _resync(data: bytes, start: int) -> int:
+    """The offset of the next plausible frame at or after ``start`` (else the end of ``data``).
+
+    A frame that runs past the end of ``data`` counts as plausible: the next read, with more
+    bytes in hand, checks its checksum.
+    """
+    at = data.find(MAGIC, start)
+    while at >= 0:
+        if len(data) - at < HEADER.size:
+            return at
+        _, length, crc = HEADER.unpack_from(data, at)
+        end = at + HEADER.size + length
+        if length <= MAX_RECORD and (
+            end > len(data) or zlib.crc32(data[at + HEADER.size : end]) == crc
+        ):
+            return at
+        at = data.find(MAGIC, at + 1)
+    return len(data)
+
+
+def iter_pending(directory: Path, start: Position) -> Iterator[bytes]:
+    """Every whole record from ``start`` to the end (readers that do not advance a cursor)."""
+    position = start
+    while True:
+        batch = read(directory, position, max_records=4096)
+        yield from batch.records
+        if batch.end == position:
+            return
+        position = batch.end
+
+
+def find_pending(directory: Path, start: Position, needle: bytes) -> list[bytes]:
+    """Whole records from ``start`` on that contain ``needle``, oldest first.
+
+    For readers that want a few records out of a long backlog (one message's hits): the bytes
+    are searched at C speed and only the frames around a match are parsed, so a backlog of a
+    hundred thousand other hits costs a memory scan, not a hundred thousand decodes.
+    """
+    found: list[bytes] = []
+    for number in (n for n in segments(directory) if n >= start.segment):
+        offset = start.offset if number == start.segment else 0
+        try:
+            with open(segment_path(directory, number), "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size <= offset:
+                    continue
+                with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as data:
+                    found.extend(_frames_around(data, offset, needle))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _frames_around(data: mmap.mmap, offset: int, needle: bytes) -> Iterator[bytes]:
+    at = data.find(needle, offset)
+    while at >= 0:
+        begin = data.rfind(MAGIC, offset, at)
+        end = at + 1
+        while begin >= 0:
+            if len(data) - begin >= HEADER.size:
+                _, length, crc = HEADER.unpack_from(data, begin)
+                end = begin + HEADER.size + length
+                payload = data[begin + HEADER.size : end]
+                if end > at and len(payload) == length and zlib.crc32(payload) == crc:
+                    yield payload
+                    break
+            begin = data.rfind(MAGIC, offset, begin)
+            end = at + 1
+        at = data.find(needle, max(end, at + 1))
+
+
+def remove(directory: Path, numbers: list[int]) -> None:
+    for number in numbers:
+        with contextlib.suppress(FileNotFoundError):
+            segment_path(directory, number).unlink()

@@ -1,0 +1,99 @@
+"""The live feed: the last minutes of each owner's events, for dashboard pages left open.
+
+Every processed event is appended under ``{owner}|{processed at}|{event id}``, whichever
+process (the local worker, a Cloud Function) processed it. A reader asks "what came after my
+cursor" with one prefix read per minute since the cursor (usually one or two), so a page
+polling every few seconds reads only what is new, however busy its owner is. Entries older
+than ``KEEP`` are swept at most once a minute per owner as new ones arrive: a page that was
+away longer sees only the last ``KEEP``. A cursor is the key of the last entry seen; readers
+look back ``OVERLAP`` before it, because two processes' clocks and write latencies differ a
+little, so an event can be delivered twice: clients deduplicate by event id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import iso, parse_time
+from .errors import InvalidInput
+from .model import Event, Message
+from .records import Namespace, Records
+
+FEED = Namespace.LIVE_EVENTS
+SWEPT = Namespace.LIVE_SWEPT
+KEEP = timedelta(minutes=15)
+OVERLAP = timedelta(seconds=2)
+SWEEP_EVERY = timedelta(minutes=1)
+MINUTE = 16  # len("2026-01-05T10:00"): keys of one minute share this prefix after the owner
+
+
+def entry(message: Message, event: Event) -> dict[str, Any]:
+    """What a live page needs to show an event without another request."""
+    return {
+        "id": event.id,
+        "message_id": message.id,
+        "subject": message.subject,
+        "recipients": list(message.recipients[:3]),
+        "kind": event.kind,
+        "at": iso(event.at),
+        "verdict": event.verdict.value,
+        "human": event.is_human,
+        "client": event.client,
+        "url": event.url,
+        "reasons": list(event.reasons),
+    }
+
+
+def append(records: Records, message: Message, event: Event, now: datetime) -> None:
+    """Add one processed event to its owner's feed and drop entries older than KEEP."""
+    owner = message.owner
+    records.put_record(FEED, f"{owner}|{iso(now)}|{event.id}", entry(message, event))
+    swept = records.get_record(SWEPT, owner)
+    if swept and parse_time(swept["at"]) > now - SWEEP_EVERY:
+        return
+    records.put_record(SWEPT, owner, {"at": iso(now)})
+    oldest = f"{owner}|{iso(now - KEEP)}"
+    for key, _ in records.list_records(FEED, prefix=f"{owner}|"):
+        if key >= oldest:
+            break
+        records.delete_record(FEED, key)
+
+
+def cursor_now(now: datetime) -> str:
+    """A cursor meaning "from now on" (a page renders it; it sees only later events)."""
+    return iso(now)
+
+
+def since(
+    records: Records, owner: str, cursor: str | None, now: datetime
+) -> tuple[list[dict[str, Any]], str]:
+    """Events of ``owner`` processed after ``cursor`` (oldest first) and the next cursor.
+
+    No cursor means "from now on": nothing is returned and the cursor is now.
+    """
+    if not cursor:
+        return [], cursor_now(now)
+    try:
+        after = parse_time(cursor.partition("|")[0]) - OVERLAP
+    except ValueError:
+        raise InvalidInput("cursor is not one this server gave") from None
+    after = max(after, now - KEEP)
+    floor, last = f"{owner}|{iso(after)}", f"{owner}|{cursor}"
+    found = [
+        (key, value)
+        for minute in _minutes(after, now)
+        for key, value in records.list_records(FEED, prefix=f"{owner}|{minute}")
+        if key > floor and key != last  # the cursor's own entry was seen already
+    ]
+    if not found:
+        return [], cursor
+    return [value for _, value in found], found[-1][0].partition("|")[2]
+
+
+def _minutes(start: datetime, end: datetime) -> list[str]:
+    """Each minute from ``start`` to ``end`` (and one more, for a writer's clock ahead of ours),
+    as the key prefix its entries share."""
+    first = start.replace(second=0, microsecond=0)
+    count = int((end - first).total_seconds() // 60) + 2
+    return [str(iso(first + timedelta(minutes=n)))[:MINUTE] for n in range(max(count, 1))]
