@@ -17,7 +17,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-from mailbeacon.bus import DIGEST, HITS, NOTIFY, Bus, Handler, Worker
+from mailbeacon.bus import DIGEST, HITS, NOTIFY, TOPICS, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
@@ -79,8 +79,9 @@ class App:
     store: Storage
     bus: Bus
     worker: Worker | None
-    """Who runs the handlers in this process: the outbox worker locally, None on Cloud
-    Functions (Pub/Sub pushes each message into an entry point, which calls ``handlers``)."""
+    """Who runs the handlers in this process: the outbox worker locally, the streaming-pull
+    worker for `serve` on Pub/Sub (cluster mode), None on Cloud Functions (Pub/Sub pushes each
+    message into an entry point, which calls ``handlers``)."""
     keyring: Keyring
     signer: TokenSigner
     urls: Urls
@@ -256,6 +257,15 @@ class App:
         for part in self.background:
             part.start()
 
+    def prepare(self) -> None:
+        """What must exist before the edge publishes: cluster mode's Pub/Sub topics and
+        subscriptions (the server calls it before its first answer; the worker process's
+        ``start`` does too). Raises BusUnavailable when Pub/Sub refuses."""
+        from mailbeacon.bus.pubsub_pull import PubsubPullWorker
+
+        if isinstance(self.worker, PubsubPullWorker):
+            self.worker.ensure(TOPICS)
+
     def close(self) -> None:
         if "live" in self.__dict__:
             self.live.close()  # open streams end now, not at their deadline
@@ -382,7 +392,17 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
             topic_prefix=core.topic_prefix,
             emulator_host=core.pubsub_emulator_host,
         )
-        return pubsub, None
+        if not core.pull_subscriptions:  # Cloud Functions: Pub/Sub pushes to the entry points
+            return pubsub, None
+        from mailbeacon.bus.pubsub_pull import PubsubPullWorker
+
+        puller = PubsubPullWorker(
+            core.gcp_project,
+            topic_prefix=core.topic_prefix,
+            emulator_host=core.pubsub_emulator_host,
+            concurrency=core.pull_concurrency,
+        )
+        return pubsub, puller  # publishing stays on the REST call: the pixel's fastest path
     raise ValueError(f"unknown bus {core.bus!r}")
 
 

@@ -138,6 +138,7 @@ def _core(env: _Env) -> Config:
         sqlite_busy_ms=env.int("SQLITE_BUSY_MS", 5000, low=1, high=600_000),
         pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
         worker=env.bool("WORKER", True),
+        pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))

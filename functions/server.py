@@ -92,6 +92,9 @@ def _start(
 def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) -> int:
     from .app import create_app
 
+    # A server consumes the bus itself (in its worker process); on Pub/Sub that is cluster
+    # mode's streaming pull.
+    config = config.with_core(pull_subscriptions=True)
     core = config.core
     web: list[Any] = []
     try:
@@ -102,6 +105,13 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
         print(f"mailbeacon serve: cannot start: {reason}{where}", file=sys.stderr)
         return 2
     web.append(create_app(app))
+    try:
+        app.prepare()  # before the first answer: Pub/Sub's topics must exist to publish to
+    except MailbeaconError as exc:
+        print(f"mailbeacon serve: cannot start: {exc}", file=sys.stderr)
+        server.stop()
+        app.close()
+        return 2
     worker = None
     if core.worker:  # the pipeline in its own process; this one only answers
         worker = WorkerProcess(config.with_core(public_url=public)).start()

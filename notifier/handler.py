@@ -75,14 +75,14 @@ class Notifier:
         message = self.store.get_message(str(payload.get("message_id", "")))
         if message is None:
             return None
+        settings = self.store.get_settings(message.owner)
+        channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
+        if not channels:  # before reading the events: a busy message has many
+            return None
         events = self.store.list_events(message.id, limit=RECENT_EVENTS)
         event = next((e for e in events if e.id == payload.get("event_id")), None)
         if event is None:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
-            return None
-        settings = self.store.get_settings(message.owner)
-        channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
-        if not channels:
             return None
         register_digest_user(self.store, settings.user)
         opens = [e for e in events if e.is_human and e.kind == "open"]

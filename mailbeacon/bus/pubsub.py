@@ -134,10 +134,19 @@ class PubsubBus:
 
 
 def decode(message: dict[str, Any]) -> dict[str, Any] | None:
-    """A Pub/Sub message's JSON object payload, or None when it has none."""
+    """A pushed Pub/Sub message's JSON object payload, or None when it has none."""
     try:
-        payload = json.loads(base64.b64decode(message.get("data") or "", validate=True))
+        data = base64.b64decode(message.get("data") or "", validate=True)
     except (binascii.Error, ValueError, TypeError):
+        return None
+    return parse(data)
+
+
+def parse(data: bytes) -> dict[str, Any] | None:
+    """A message's data as our JSON object payload, or None when it is not one."""
+    try:
+        payload = json.loads(data)
+    except (ValueError, TypeError):
         return None
     return payload if isinstance(payload, dict) else None
 

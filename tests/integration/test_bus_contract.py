@@ -1,5 +1,6 @@
 """One contract for every Bus and the Worker that consumes it: the memory bus, the local bus
-(SQLite outbox + worker) and Pub/Sub on its emulator (marked ``emulators``).
+(SQLite outbox + worker), and Pub/Sub on its emulator (marked ``emulators``) with either
+consumer: the push into the Cloud Functions, or cluster mode's streaming-pull worker.
 
 Every bus: a published payload reaches the subscribed handler intact (a JSON round trip, not
 the publisher's object), at least once, and only on its topic; a handled message is not handed
@@ -14,6 +15,9 @@ emulator's pull subscription stands in for the push (same message, same envelope
 ``deliver`` runs, and a raise is answered with a nack, as a failed push is: redelivery is the
 emulator's own. Running the entry point itself would run the app's handlers, not the
 contract's.
+
+Cluster mode's consumer (``mailbeacon.bus.pubsub_pull``) runs as itself: it creates its own
+subscriptions, ``drain`` is its synchronous pull and ``start`` its streaming pull.
 """
 
 from __future__ import annotations
@@ -65,14 +69,15 @@ class Rig:
 
     name: str
     bus: Any
+    worker: Any = None  # the consuming side when it is not the bus itself
     retry_later_waits = True  # RetryLater delays and is not counted as a failure
     threaded_worker = True  # start()/stop() run a worker that delivers by itself
 
     def subscribe(self, topic: str, handler: Handler) -> None:
-        self.bus.subscribe(topic, handler)
+        (self.worker or self.bus).subscribe(topic, handler)
 
     def drain(self) -> int:
-        return self.bus.drain()
+        return (self.worker or self.bus).drain()
 
     def settle(self, until: Callable[[], bool]) -> None:
         """Drive the consumer until ``until()`` holds (synchronous buses need no waiting)."""
@@ -200,11 +205,51 @@ class PubsubRig(Rig):
         requests.delete(url + self.bus.topics[HITS], timeout=10).raise_for_status()
 
 
-ALL = ["memory", "local", pytest.param("pubsub", marks=pytest.mark.emulators)]
+class PubsubPullRig(Rig):
+    """PubsubBus publishing to the emulator; cluster mode's worker consuming."""
+
+    name = "pubsub-pull"
+    retry_later_waits = False  # the lease is the delay, and Pub/Sub counts the delivery
+
+    def __init__(self, host: str, project: str) -> None:
+        from mailbeacon.bus import TOPICS
+        from mailbeacon.bus.pubsub import PubsubBus
+        from mailbeacon.bus.pubsub_pull import PubsubPullWorker
+
+        prefix = f"w{secrets.token_hex(3)}-"
+        self.admin = PubsubAdmin(host, project)
+        self.bus = PubsubBus(project, topic_prefix=prefix, emulator_host=host, timeout=5)
+        # A short backoff keeps the test quick; production's is the deploy plan's (10-600 s).
+        self.worker = PubsubPullWorker(
+            project, topic_prefix=prefix, emulator_host=host, min_backoff=0, max_backoff=1
+        )
+        self.worker.ensure(TOPICS)  # subscriptions exist before anything is published
+
+    def settle(self, until: Callable[[], bool]) -> None:
+        wait_until(lambda: self.drain() >= 0 and until(), timeout=30, interval=0.1)
+
+    def advance(self, seconds: float) -> None:
+        pass  # real time: a nack is redelivered after the subscription's (short) backoff
+
+    def break_publishing(self) -> None:
+        """The topic is deleted under the publisher."""
+        url = f"http://{self.admin.host}/v1/projects/{self.admin.project}/topics/"
+        requests.delete(url + self.bus.topics[HITS], timeout=10).raise_for_status()
+
+    def close(self) -> None:
+        self.worker.stop()
+
+
+ALL = [
+    "memory",
+    "local",
+    pytest.param("pubsub", marks=pytest.mark.emulators),
+    pytest.param("pubsub-pull", marks=pytest.mark.emulators),
+]
 # Pub/Sub hands a raising function's message back with the subscription's own backoff and counts
-# the attempt towards its dead-letter policy; its consumer is a push, not a worker thread.
+# the attempt towards its dead-letter policy; its push consumer is not a worker thread.
 RETRY_LATER_WAITS = ["memory", "local"]
-THREADED = ["memory", "local"]
+THREADED = ["memory", "local", pytest.param("pubsub-pull", marks=pytest.mark.emulators)]
 
 
 @pytest.fixture
@@ -215,9 +260,12 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
         made = MemoryRig(max_attempts)
     elif request.param == "local":
         made = LocalRig(tmp_path / "bus.db", max_attempts)
-    else:
+    elif request.param == "pubsub":
         emulators = request.getfixturevalue("emulators")
         made = PubsubRig(emulators.pubsub_host, emulators.project)
+    else:
+        emulators = request.getfixturevalue("emulators")
+        made = PubsubPullRig(emulators.pubsub_host, emulators.project)
     yield made
     made.close()
 
@@ -325,13 +373,15 @@ def test_retry_later_waits_the_asked_time_and_is_not_a_failure(rig: Rig) -> None
 def test_a_started_worker_delivers_by_itself_until_stopped(rig: Rig) -> None:
     handler = Recorder()
     rig.subscribe(HITS, handler)
-    rig.bus.start()
+    worker = rig.worker or rig.bus
+    worker.start()
     try:
         rig.bus.publish(HITS, {"id": "h1"})
         assert handler.arrived.wait(10), "the worker did not deliver"
     finally:
-        rig.bus.stop()
+        worker.stop()
     assert handler.got == [{"id": "h1"}]
+    assert rig.drain() == 0  # acknowledged before stop returned: not handed out again
 
 
 @pytest.mark.parametrize("rig", ALL, indirect=True)
