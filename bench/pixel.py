@@ -23,6 +23,7 @@ Run: .venv/bin/python bench/pixel.py [--seconds 10] [--connections 16]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -397,7 +398,8 @@ def main() -> int:
                 "SELECT COUNT(*), COUNT(DISTINCT id) FROM events WHERE message_id IN (?, ?)",
                 (tracked["message_id"], slow_msg["message_id"]),
             ).fetchone()
-        hook.wait_for(1, timeout=60)
+        with contextlib.suppress(AssertionError):  # 0 alerts is reported, not a crash
+            hook.wait_for(1, timeout=60)
         alerts = len(hook.requests)
     finally:
         hook.release()
