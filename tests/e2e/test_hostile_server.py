@@ -32,6 +32,7 @@ import pytest
 
 from tests.support.google_tokens import TokenIssuer
 from tests.support.processes import MAILBEACON, ServerProcess, free_port, run_cli, wait_until
+from tests.support.tmpfs import small_tmpfs
 from tests.support.webhooks import WebhookReceiver
 
 CHROME = (
@@ -420,17 +421,8 @@ def test_slack_install_states_are_bounded_and_bound_to_the_browser(tmp_path: Pat
 # 7 -------------------------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(path: Path) -> None:

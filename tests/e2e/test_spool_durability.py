@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import os
 import sqlite3
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from mailbeacon.bus import HITS
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.store.sqlite import Database
 from tests.support.processes import ServerProcess, wait_until
+from tests.support.tmpfs import small_tmpfs
 
 TOTAL, CONCURRENCY, KILL_AFTER = 5000, 32, 2000
 
@@ -96,19 +96,8 @@ def test_kill_9_under_load_loses_no_answered_hit_and_stores_none_twice(tmp_path:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Any:
     """A 256 KiB tmpfs mounted where the spool lives (root only: mounting needs it)."""
-    spool = tmp_path / "data" / "spool"
-    spool.mkdir(parents=True)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(spool)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "data" / "spool", "256k", mode="0700") as spool:
         yield spool
-    finally:
-        subprocess.run(["umount", "-l", str(spool)], check=False)
 
 
 def _fill(directory: Path) -> Path:

@@ -9,7 +9,6 @@ import email
 import json
 import logging
 import re
-import subprocess
 import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,6 +29,7 @@ from mailbeacon.store.sqlite import Database, SqliteStore
 from mailbeacon.tokens import Keyring, TokenSigner, new_message_id
 from notifier.slack_install import STATES, StoreStateStore
 from tests.support.processes import free_port
+from tests.support.tmpfs import small_tmpfs
 from tests.support.webhooks import WebhookReceiver
 
 from .conftest import START, Rig
@@ -81,17 +81,8 @@ def test_oauth_states_expire_are_purged_and_need_the_browser_cookie(make_rig) ->
 # 7 -------------------------------------------------------------------------------------------
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "disk", "2m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_is_a_typed_store_error(full_disk: Path) -> None:
