@@ -5,8 +5,8 @@ Layout (every collection name takes an optional prefix, so tests and tenants nev
   and ``recent``: a map of the message's latest events (what the classifier needs), so
   classifying a hit costs one read.
 - ``events/{event id}``: one document per classified hit, created once (insert-if-absent),
-  with ``expires_at`` as the TTL field. Counting reads these at read time, so no counter
-  document is written per hit.
+  with ``expires_at`` as the TTL field and ``counted``, set in the same commit that adds the
+  event to its message's summary (so a redelivered hit is counted exactly once).
 - ``settings/{user}``, ``recordsets/{namespace}/records/{key}``.
 
 Hot documents: each hit creates its own event document; the message document's ``recent`` map
@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,20 @@ _ROW_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "summa
 SEARCH_SCAN = 1000
 """Firestore cannot match substrings: a search reads at most this many messages per page and
 hands back a cursor to go on from where it stopped."""
+
+
+COUNTED = "counted"
+"""An event document's flag: its event is in the message's summary (set in the same commit)."""
+MAX_BATCH_EVENTS = 400
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An event waiting for its message's next context write; ``redelivered`` when its
+    document already existed, so whether it was counted must be read first."""
+
+    event: Event
+    redelivered: bool = False
 
 
 def _order(event: Event) -> tuple[datetime, str]:
@@ -272,22 +287,30 @@ class FirestoreStore:
 
     # events
     def add_event(self, event: Event) -> bool:
+        """Create the event's document and count it in its message's summary, exactly once.
+
+        The document is created with ``counted: false``; the write that adds the event to the
+        summary sets it to true in the same commit. A delivery that finds the document already
+        there (Pub/Sub redelivers what a killed process held) counts it only if that flag says
+        the earlier attempt never got so far. A failed summary write raises, so the delivery
+        is retried rather than the count silently lost."""
         from google.api_core.exceptions import AlreadyExists
 
+        ref = self._event_ref(event.id)
         with self._translated("add_event"):
             try:
-                self._col("events").document(doc_id(event.id)).create(
-                    event_data(event), **self._rpc
-                )
+                ref.create({**event_data(event), COUNTED: False}, **self._rpc)
+                created = True
             except AlreadyExists:
-                return False
-        with self._lock:
-            self._fresh.setdefault(event.message_id, []).append((time.monotonic(), event))
-        try:
-            self.recent.submit(event.message_id, event)
-        except Exception as exc:  # the context is advisory: counting reads the event documents
-            log.warning("could not add event %s to its message context: %s", event.id, exc)
-        return True
+                created = False
+                # Documents written before the flag existed were counted when written.
+                if (ref.get([COUNTED], **self._rpc).to_dict() or {}).get(COUNTED) is not False:
+                    return False
+        if created:
+            with self._lock:
+                self._fresh.setdefault(event.message_id, []).append((time.monotonic(), event))
+        self.recent.submit(event.message_id, _Pending(event, redelivered=not created))
+        return created
 
     def _remember(self, message_id: str, update_time: Any, d: dict[str, Any]) -> None:
         with self._lock:
@@ -295,34 +318,46 @@ class FirestoreStore:
                 self._seen.clear()
             self._seen[message_id] = (update_time, d)
 
-    def _flush_recent(self, message_id: str, events: list[Event]) -> None:
-        """One write of the message document for a batch of that message's new events: its
-        context (``recent``) and its summary; then the owner's day counters.
+    def _flush_recent(self, message_id: str, pending: list[_Pending]) -> None:
+        """One atomic write for a batch of a message's new events: the message document's
+        context (``recent``) and summary, and each event document's ``counted`` flag; then
+        the owner's day counters.
 
         The summary needs the document's previous state. When this process read the document
-        for the hit's classification (get_context) or wrote it last, that copy is used and the
-        write is conditional on the document being unchanged since; otherwise (or when the
-        condition fails) a transaction reads it first. Unique opens are judged against the
-        devices in the message's ``recent`` window (its latest CONTEXT_EVENTS events)."""
+        for the hit's classification (get_context) or wrote it last, and every event in the
+        batch is one it created itself, that copy is used and the write is conditional on the
+        document being unchanged since; otherwise (or when the condition fails) a transaction
+        reads it, and the documents of redelivered events, first. Unique opens are judged
+        against the devices in the message's ``recent`` window (its latest CONTEXT_EVENTS
+        events)."""
         from google.api_core.exceptions import FailedPrecondition
         from google.cloud import firestore
 
+        if len(pending) > MAX_BATCH_EVENTS:  # a commit takes at most 500 writes
+            self._flush_recent(message_id, pending[:MAX_BATCH_EVENTS])
+            self._flush_recent(message_id, pending[MAX_BATCH_EVENTS:])
+            return
         ref = self._message_ref(message_id)
+        events = [p.event for p in pending]
         with self._lock:
             trims = self._trim.pop(message_id, [])
             seen = self._seen.pop(message_id, None)
+        if any(p.redelivered for p in pending):
+            seen = None  # whether those were counted can only be read in the transaction
         done: tuple[str, DayCounts] | None = None
         with self._translated("update message context"):
             if seen is not None:
                 update_time, d = seen
                 update, done, after = self._summary_update(message_id, d, events, trims)
+                batch = self.client.batch()
+                batch.update(
+                    ref, update, option=self.client.write_option(last_update_time=update_time)
+                )
+                for event in events:
+                    batch.update(self._event_ref(event.id), {COUNTED: True})
                 try:
-                    result = ref.update(
-                        update,
-                        option=self.client.write_option(last_update_time=update_time),
-                        **self._rpc,
-                    )
-                    self._remember(message_id, result.update_time, after)
+                    results = batch.commit(**self._rpc)
+                    self._remember(message_id, results[0].update_time, after)
                 except FailedPrecondition:
                     done = None
                     seen = None
@@ -333,10 +368,21 @@ class FirestoreStore:
                     snap = ref.get(transaction=transaction)
                     if not snap.exists:
                         return None
+                    todo = events
+                    again = [self._event_ref(p.event.id) for p in pending if p.redelivered]
+                    if again:
+                        counted = {
+                            s.id
+                            for s in transaction.get_all(again)
+                            if (s.to_dict() or {}).get(COUNTED) is not False
+                        }
+                        todo = [e for e in events if doc_id(e.id) not in counted]
                     update, result, _ = self._summary_update(
-                        message_id, snap.to_dict(), events, trims
+                        message_id, snap.to_dict(), todo, trims
                     )
                     transaction.update(ref, update)
+                    for event in todo:
+                        transaction.update(self._event_ref(event.id), {COUNTED: True})
                     return result
 
                 done = write(self.client.transaction())
@@ -345,7 +391,13 @@ class FirestoreStore:
             return
         owner, days = done
         for day, counts in days.items():
-            self.days.submit((owner, day), counts)
+            try:
+                self.days.submit((owner, day), counts)
+            except Exception as exc:  # the summary is written: redelivering would not help
+                log.error("day counters of %s for %s missed a batch: %s", owner, day, exc)
+
+    def _event_ref(self, event_id: str) -> Any:
+        return self._col("events").document(doc_id(event_id))
 
     def _summary_update(
         self, message_id: str, d: dict[str, Any], events: list[Event], trims: list[str]
