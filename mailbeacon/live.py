@@ -50,14 +50,23 @@ def append(records: Records, message: Message, event: Event, now: datetime) -> N
     owner = message.owner
     records.put_record(FEED, f"{owner}|{iso(now)}|{event.id}", entry(message, event))
     swept = records.get_record(SWEPT, owner)
-    if swept and parse_time(swept["at"]) > now - SWEEP_EVERY:
+    last = parse_time(swept["at"]) if swept else None
+    if last is not None and last > now - SWEEP_EVERY:
         return
     records.put_record(SWEPT, owner, {"at": iso(now)})
     oldest = f"{owner}|{iso(now - KEEP)}"
-    for key, _ in records.list_records(FEED, prefix=f"{owner}|"):
-        if key >= oldest:
-            break
-        records.delete_record(FEED, key)
+    # Only the minutes that expired since the last sweep: a busy owner's feed holds thousands
+    # of entries, and reading them all on every sweep timed out on Firestore under load.
+    prefixes = (
+        [f"{owner}|{minute}" for minute in _minutes(last - KEEP - SWEEP_EVERY, now - KEEP)]
+        if last is not None and last > now - KEEP
+        else [f"{owner}|"]
+    )
+    for prefix in prefixes:
+        for key, _ in records.list_records(FEED, prefix=prefix):
+            if key >= oldest:
+                return
+            records.delete_record(FEED, key)
 
 
 def cursor_now(now: datetime) -> str:
