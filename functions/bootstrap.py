@@ -79,7 +79,7 @@ class App:
     store: Storage
     bus: Bus
     worker: Worker | None
-    """Who runs the handlers in this process: the outbox worker locally, the streaming-pull
+    """Who runs the handlers in this process: the outbox worker locally, the pull
     worker for `serve` on Pub/Sub (cluster mode), None on Cloud Functions (Pub/Sub pushes each
     message into an entry point, which calls ``handlers``)."""
     keyring: Keyring

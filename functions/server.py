@@ -93,7 +93,7 @@ def serve(config: AppConfig, *, host: str, port: int, threads: int = THREADS) ->
     from .app import create_app
 
     # A server consumes the bus itself (in its worker process); on Pub/Sub that is cluster
-    # mode's streaming pull.
+    # mode's pull loop.
     config = config.with_core(pull_subscriptions=True)
     core = config.core
     web: list[Any] = []

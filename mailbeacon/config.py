@@ -43,10 +43,10 @@ class Config:
     worker: bool = True
     """Run the pipeline in this process (``MAILBEACON_WORKER=off`` runs only the edge)."""
     pull_subscriptions: bool = False
-    """With the Pub/Sub bus, consume its subscriptions here by streaming pull (cluster mode:
+    """With the Pub/Sub bus, consume its subscriptions here by pull (cluster mode:
     `serve` sets it). Cloud Functions leave it off: Pub/Sub pushes into their entry points."""
     pull_concurrency: int = 64
-    """Messages each topic's streaming pull holds and handles at once in this process."""
+    """Messages each topic's pull loop holds and handles at once in this process."""
     webhook_allow_hosts: tuple[str, ...] = ()
     """``host[:port]`` accepted as webhook destinations beside Slack's and Chat's own."""
     service_urls: tuple[tuple[str, str], ...] = ()

@@ -34,7 +34,7 @@ class Worker(Protocol):
     """The consuming side: runs the handler subscribed to each topic, at least once per payload.
 
     Locally the local bus's worker (in `mailbeacon serve`'s worker process); in the cloud,
-    Pub/Sub push into the entry points (or a streaming-pull worker in cluster mode). The local
+    Pub/Sub push into the entry points (or a pull worker in cluster mode). The local
     and memory buses implement it, so callers never probe a bus with ``getattr``.
     """
 

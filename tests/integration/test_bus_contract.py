@@ -1,6 +1,6 @@
 """One contract for every Bus and the Worker that consumes it: the memory bus, the local bus
 (SQLite outbox + worker), and Pub/Sub on its emulator (marked ``emulators``) with either
-consumer: the push into the Cloud Functions, or cluster mode's streaming-pull worker.
+consumer: the push into the Cloud Functions, or cluster mode's pull worker.
 
 Every bus: a published payload reaches the subscribed handler intact (a JSON round trip, not
 the publisher's object), at least once, and only on its topic; a handled message is not handed
@@ -17,7 +17,7 @@ emulator's own. Running the entry point itself would run the app's handlers, not
 contract's.
 
 Cluster mode's consumer (``mailbeacon.bus.pubsub_pull``) runs as itself: it creates its own
-subscriptions, ``drain`` is its synchronous pull and ``start`` its streaming pull.
+subscriptions, ``drain`` is its synchronous pull and ``start`` its pull loops.
 """
 
 from __future__ import annotations
