@@ -4,10 +4,14 @@ With ``httpOptions.granularOauthPermissionSupport: OPT_IN`` in the deployment (a
 sample add-ons-samples/python/travel-adk-ai-agent/deployment.json), each event carries the
 scopes the user granted in ``authorizationEventObject.authorizedScopes``. A route that needs a
 scope the user has not granted answers ``{"requesting_google_scopes": {"scopes": [...]}}``,
-and Google asks the user for exactly those, then sends the event again. That response's field
-names are the ones used by independent HTTP add-on implementations quoting Google's granular
-consent guide for HTTP add-ons (no Google sample uses it yet); an event without
-``authorizedScopes`` comes from an all-or-nothing consent and needs no check.
+and Google asks the user for exactly those, then sends the event again. Both field names are
+Google's: https://developers.google.com/workspace/add-ons/guides/alternate-runtimes ("Manage
+granular permissions": ``{"requesting_google_scopes": {"scopes": [...]}}``, or ``all_scopes``)
+and https://developers.google.com/workspace/chat/authenticate-authorize-granular-oauth-permissions
+("check the authorizationEventObject.authorizedScopes field. If a required scope is missing,
+return a requesting_google_scopes action"). An event without ``authorizedScopes`` comes from an
+all-or-nothing consent and needs no check; if a call is then refused for a scope, the endpoint
+asks for it all the same.
 """
 
 from __future__ import annotations
