@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -18,7 +19,12 @@ from .config import AppConfig
 
 log = logging.getLogger(__name__)
 
-THREADS = 8
+THREADS = 4
+"""Request threads. More made the pixel's tail worse, not better: at concurrency 64 on two
+cores, p99/p50 was 1.5 with 2 to 4 threads, 2.7 to 3.7 with 6 and 4 to 6 with 8 or 16 (GIL
+contention among busy threads), and throughput was highest with few. Live pages' streams
+hold at most two of them (dashboard/live.py), and a connection takes a thread only once it
+has sent something, so silent connections cannot hold them."""
 BACKLOG = 1024  # pending connections the kernel holds for us; cheroot's default is 5
 # The request line and headers together, and a body: cheroot reads no further and answers 413
 # (414 for a long request line). Its default, 0, reads a 30 MB header into memory.
@@ -29,17 +35,16 @@ MAX_BODY_BYTES = 1 << 20  # the largest add-on event we accept (addon/events.py 
 def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> Any:
     """A bound (not yet serving) HTTP server; ``port`` 0 picks a free one.
 
-    cheroot, a thread pool over blocking sockets: waitress's event loop was measured spinning
-    on its channels while pixel handlers waited on their commits, costing about 3 ms of CPU
-    per request under load (see bench/pixel.py).
+    cheroot, a thread pool over blocking sockets. waitress was measured twice and lost both
+    times: its event loop spun on its channels while pixel handlers waited on their commits
+    (about 3 ms of CPU per request), and with today's spool-fast pixel at concurrency 64 it
+    gave p99 270-790 ms against cheroot's 57-70 ms (4 threads each).
 
     The listen backlog is ``BACKLOG``, not cheroot's default of 5: with 5, a burst of new
     connections overflowed it, the kernel dropped their SYNs and the clients retried after
     1 s and 3 s, which is where the pixel's multi-second outliers at concurrency 64 came from.
     """
-    from cheroot import wsgi
-
-    server = wsgi.Server(
+    server = _server_class()(
         (host, port),
         wsgi_app,
         numthreads=threads,
@@ -50,6 +55,34 @@ def make_server(wsgi_app: Any, host: str, port: int, threads: int = THREADS) -> 
     server.max_request_body_size = MAX_BODY_BYTES
     server.prepare()
     return server
+
+
+@functools.cache
+def _server_class() -> Any:
+    from cheroot import wsgi
+
+    class Server(wsgi.Server):  # type: ignore[misc]
+        """cheroot's server, except that a new connection takes a worker thread only once
+        its first bytes have arrived: until then it waits in the selector like an idle
+        keep-alive connection (and expires like one). cheroot hands every accepted
+        connection to a thread at once, so a few connections that send nothing (a browser's
+        preconnect, a port scan, a slowloris) held every thread of a small pool."""
+
+        def process_conn(self, conn: Any) -> None:
+            if not conn.rfile.has_data() and not _readable(conn.socket):
+                self._connections.put(conn)  # registered with the selector until readable
+                return
+            super().process_conn(conn)
+
+    return Server
+
+
+def _readable(sock: Any) -> bool:
+    import select
+
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _listen_url(host: str, port: int) -> str:

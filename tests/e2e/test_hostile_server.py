@@ -242,6 +242,25 @@ def test_huge_headers_and_bodies_are_refused_unread(served: ServerProcess) -> No
     assert http(served.url + "/healthz")[0] == 200
 
 
+def test_connections_that_send_nothing_do_not_take_the_pixels_threads(
+    served: ServerProcess,
+) -> None:
+    """Browsers preconnect, scanners connect and wait: 20 silent connections, five times the
+    request threads, and the pixel still answers at once (cheroot alone gave each a thread
+    until its 10 s socket timeout)."""
+    tracked = track(served)
+    silent = [socket.create_connection(("127.0.0.1", served.port)) for _ in range(20)]
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            status, body, _ = http(tracked["pixel_url"], headers={"User-Agent": CHROME})
+            assert status == 200 and body.startswith(b"GIF89a")
+            assert time.monotonic() - started < 2.0, "the pixel waited for a free thread"
+    finally:
+        for sock in silent:
+            sock.close()
+
+
 # 4 -------------------------------------------------------------------------------------------
 def slack_signed(body: bytes, timestamp: str | None = None) -> dict[str, str]:
     ts = timestamp or str(int(time.time()))
