@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import Flask
+if TYPE_CHECKING:  # Flask only when the web app is built: the CLI reads our config from here
+    from flask import Flask
 
-from .signin import Gate
-
-if TYPE_CHECKING:
     from ..bootstrap import App
 
 
 def register(web: Flask, app: App) -> None:
     from .. import api
     from .pages import blueprint
+    from .signin import Gate
 
     gate = Gate(app, app.config.dashboard)
     web.register_blueprint(blueprint(app, gate))
