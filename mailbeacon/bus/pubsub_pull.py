@@ -10,8 +10,8 @@ A message is acknowledged only after its handler returned, that is after the eve
 committed; a handler that raises gets a nack, and Pub/Sub redelivers it with the
 subscription's backoff, to whichever process pulls next. After ``max_delivery_attempts`` the
 message goes to the topic's dead-letter topic. A process that dies holding messages loses
-nothing: their leases lapse (at most the subscription's ack deadline later) and another
-process gets them. Handlers are idempotent (an event's id is its hit's id), so a redelivery
+nothing: their leases lapse (at most ``LEASE_SECONDS`` later) and another process gets them.
+Handlers are idempotent (an event's id is its hit's id), so a redelivery
 records nothing twice.
 
 Why unary Pull and not the library's streaming pull: on the Pub/Sub emulator, messages held
@@ -50,8 +50,11 @@ DEAD_LETTER_SUFFIX = "-dead"
 MAX_DELIVERY_ATTEMPTS = 10
 MIN_BACKOFF_SECONDS = 10
 MAX_BACKOFF_SECONDS = 600
-ACK_DEADLINE_SECONDS = 60
-"""The same retry, dead-letter and deadline settings as the deploy plan's push subscriptions."""
+"""The same retry and dead-letter settings as the deploy plan's push subscriptions."""
+LEASE_SECONDS = 20
+"""The pull subscriptions' ack deadline, and how far the leaser extends it every half of it:
+a killed process's messages go to another within this (a push subscription's deadline is how
+long one call may take, 60 s; here the leaser covers slow handlers)."""
 DEFAULT_CONCURRENCY = 64
 """Handlers at once per topic and process. A hit's handler spends most of its time waiting:
 the Firestore store coalesces each hot document's writes to about one a second and the
@@ -74,7 +77,7 @@ class PubsubPullWorker:
         topic_prefix: str = DEFAULT_TOPIC_PREFIX,
         emulator_host: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        lease_seconds: int = 20,
+        lease_seconds: int = LEASE_SECONDS,
         max_delivery_attempts: int = MAX_DELIVERY_ATTEMPTS,
         min_backoff: int = MIN_BACKOFF_SECONDS,
         max_backoff: int = MAX_BACKOFF_SECONDS,
@@ -164,7 +167,7 @@ class PubsubPullWorker:
                         request={
                             "name": self.subscription_path(topic),
                             "topic": self.topic_path(topic),
-                            "ack_deadline_seconds": ACK_DEADLINE_SECONDS,
+                            "ack_deadline_seconds": self.lease_seconds,
                             "retry_policy": {
                                 "minimum_backoff": {"seconds": self.min_backoff},
                                 "maximum_backoff": {"seconds": self.max_backoff},

@@ -23,4 +23,5 @@ def test_pull_subscriptions_dead_letter_and_retry_as_the_plan_does() -> None:
         assert worker.dead_letter_path(topic).endswith(f"/topics/{TOPIC_IDS[topic]}-dead")
     assert worker.max_delivery_attempts == RETRY["attempts"]
     assert f"{worker.min_backoff}s" == RETRY["min"] and f"{worker.max_backoff}s" == RETRY["max"]
-    assert RETRY["ack_deadline"] == pubsub_pull.ACK_DEADLINE_SECONDS
+    # A dead process's messages come back within one lease, sooner than a push deadline.
+    assert worker.lease_seconds == pubsub_pull.LEASE_SECONDS < RETRY["ack_deadline"]
