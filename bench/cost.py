@@ -31,10 +31,11 @@ from functions.bootstrap import App, bootstrap  # noqa: E402
 from functions.config import AppConfig  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
 from mailbeacon.clock import FixedClock  # noqa: E402
-from mailbeacon.model import MessageContext  # noqa: E402
+from mailbeacon.model import Event, MessageContext  # noqa: E402
 from mailbeacon.services import track_message  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
+from mailbeacon.store.firestore_docs import event_data  # noqa: E402
 from tests.support.cloud import PubsubAdmin  # noqa: E402
 from tests.support.counting import CountingSession, Counts, count_firestore  # noqa: E402
 from tests.support.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
@@ -53,8 +54,14 @@ class AssembledContext(FirestoreStore):
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, message_id)
 
-    def _flush_recent(self, message_id: str, events: list) -> None:
-        pass
+    def add_event(self, event: Event) -> bool:
+        from google.api_core.exceptions import AlreadyExists
+
+        try:
+            self._event_ref(event.id).create(event_data(event))
+        except AlreadyExists:
+            return False
+        return True
 
 
 def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namespace) -> Counts:

@@ -5,8 +5,8 @@ Layout (every collection name takes an optional prefix, so tests and tenants nev
   and ``recent``: a map of the message's latest events (what the classifier needs), so
   classifying a hit costs one read.
 - ``events/{event id}``: one document per classified hit, created once (insert-if-absent),
-  with ``expires_at`` as the TTL field and ``counted``, set in the same commit that adds the
-  event to its message's summary (so a redelivered hit is counted exactly once).
+  with ``expires_at`` as the TTL field, by the same commit that adds the event to its
+  message's summary (so a redelivered hit is stored and counted exactly once).
 - ``settings/{user}``, ``recordsets/{namespace}/records/{key}``.
 
 Hot documents: each hit creates its own event document; the message document's ``recent`` map
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -65,18 +66,18 @@ SEARCH_SCAN = 1000
 hands back a cursor to go on from where it stopped."""
 
 
-COUNTED = "counted"
-"""An event document's flag: its event is in the message's summary (set in the same commit)."""
 MAX_BATCH_EVENTS = 400
+COMMIT_ATTEMPTS = 8
+"""Events per commit: each is one write, with the message document's, and a commit takes 500."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Pending:
-    """An event waiting for its message's next context write; ``redelivered`` when its
-    document already existed, so whether it was counted must be read first."""
+    """An event waiting for its message's next write; ``created`` once that write made its
+    document (False when the document existed: the hit was delivered before)."""
 
     event: Event
-    redelivered: bool = False
+    created: bool = False
 
 
 def _order(event: Event) -> tuple[datetime, str]:
@@ -287,107 +288,102 @@ class FirestoreStore:
 
     # events
     def add_event(self, event: Event) -> bool:
-        """Create the event's document and count it in its message's summary, exactly once.
+        """Store the event and count it in its message's summary, in one commit, exactly once.
 
-        The document is created with ``counted: false``; the write that adds the event to the
-        summary sets it to true in the same commit. A delivery that finds the document already
-        there (Pub/Sub redelivers what a killed process held) counts it only if that flag says
-        the earlier attempt never got so far. A failed summary write raises, so the delivery
-        is retried rather than the count silently lost."""
-        from google.api_core.exceptions import AlreadyExists
-
-        ref = self._event_ref(event.id)
+        The event's document is created by the same coalesced commit that adds it to the
+        message document's context and summary, so a document exists exactly when its event
+        is counted: a delivery that finds it (Pub/Sub redelivers what a killed process held,
+        or a retry follows a lost answer) adds nothing. A failed write raises, so the
+        delivery is retried rather than the hit lost or left uncounted."""
+        with self._lock:
+            self._fresh.setdefault(event.message_id, []).append((time.monotonic(), event))
+        pending = _Pending(event)
         with self._translated("add_event"):
-            try:
-                ref.create({**event_data(event), COUNTED: False}, **self._rpc)
-                created = True
-            except AlreadyExists:
-                created = False
-                # Documents written before the flag existed were counted when written.
-                if (ref.get([COUNTED], **self._rpc).to_dict() or {}).get(COUNTED) is not False:
-                    return False
-        if created:
-            with self._lock:
-                self._fresh.setdefault(event.message_id, []).append((time.monotonic(), event))
-        self.recent.submit(event.message_id, _Pending(event, redelivered=not created))
-        return created
+            self.recent.submit(event.message_id, pending)
+        return pending.created
 
     def _remember(self, message_id: str, update_time: Any, d: dict[str, Any]) -> None:
+        """Keep the newest copy: a read that started before this process's own write may
+        finish after it, and its older copy would make the next write's condition fail."""
         with self._lock:
             if len(self._seen) > 10_000:
                 self._seen.clear()
-            self._seen[message_id] = (update_time, d)
+            known = self._seen.get(message_id)
+            if known is None or known[0] is None or update_time >= known[0]:
+                self._seen[message_id] = (update_time, d)
 
     def _flush_recent(self, message_id: str, pending: list[_Pending]) -> None:
-        """One atomic write for a batch of a message's new events: the message document's
-        context (``recent``) and summary, and each event document's ``counted`` flag; then
-        the owner's day counters.
+        """One atomic commit for a batch of a message's new events: each event's document,
+        created, and the message document's context (``recent``) and summary; then the
+        owner's day counters.
 
-        The summary needs the document's previous state. When this process read the document
-        for the hit's classification (get_context) or wrote it last, and every event in the
-        batch is one it created itself, that copy is used and the write is conditional on the
-        document being unchanged since; otherwise (or when the condition fails) a transaction
-        reads it, and the documents of redelivered events, first. Unique opens are judged
-        against the devices in the message's ``recent`` window (its latest CONTEXT_EVENTS
-        events)."""
-        from google.api_core.exceptions import FailedPrecondition
-        from google.cloud import firestore
+        The summary needs the document's previous state, so the commit is conditional on the
+        message document being unchanged since it was read, and creates only event documents
+        that do not exist yet: optimistic concurrency, retried with the document read again
+        when another process got there first. The first attempt uses the copy this process
+        read for the hits' classification (get_context) or wrote last, and assumes none of
+        the events is stored yet (a redelivered one makes the commit fail, and the next
+        attempts read which are). Unique opens are judged against the devices in the
+        message's ``recent`` window (its latest CONTEXT_EVENTS events)."""
+        from google.api_core.exceptions import Conflict, FailedPrecondition
 
         if len(pending) > MAX_BATCH_EVENTS:  # a commit takes at most 500 writes
             self._flush_recent(message_id, pending[:MAX_BATCH_EVENTS])
             self._flush_recent(message_id, pending[MAX_BATCH_EVENTS:])
             return
         ref = self._message_ref(message_id)
-        events = [p.event for p in pending]
+        first: dict[str, _Pending] = {}  # one hit twice in a batch (delivered twice): once
+        for p in pending:
+            first.setdefault(p.event.id, p)
+        events = [p.event for p in first.values()]
+        refs = [self._event_ref(e.id) for e in events]
         with self._lock:
             trims = self._trim.pop(message_id, [])
             seen = self._seen.pop(message_id, None)
-        if any(p.redelivered for p in pending):
-            seen = None  # whether those were counted can only be read in the transaction
+        there: set[str] = set()
+        delivered_before = False
         done: tuple[str, DayCounts] | None = None
+        created: set[str] = set()
         with self._translated("update message context"):
-            if seen is not None:
+            for attempt in range(COMMIT_ATTEMPTS):
+                if seen is None:
+                    snap = ref.get(**self._rpc)
+                    if not snap.exists:
+                        break
+                    seen = (snap.update_time, snap.to_dict())
+                if delivered_before:  # some event is stored already: which ones?
+                    found = self.client.get_all(refs, field_paths=["kind"], **self._rpc)
+                    there = {s.id for s in found if s.exists}
                 update_time, d = seen
-                update, done, after = self._summary_update(message_id, d, events, trims)
+                todo = [e for e in events if doc_id(e.id) not in there]
+                update, done, after = self._summary_update(message_id, d, todo, trims)
                 batch = self.client.batch()
                 batch.update(
                     ref, update, option=self.client.write_option(last_update_time=update_time)
                 )
-                for event in events:
-                    batch.update(self._event_ref(event.id), {COUNTED: True})
+                for event in todo:
+                    batch.create(self._event_ref(event.id), event_data(event))
                 try:
                     results = batch.commit(**self._rpc)
-                    self._remember(message_id, results[0].update_time, after)
-                except FailedPrecondition:
-                    done = None
-                    seen = None
-            if seen is None:
-
-                @firestore.transactional
-                def write(transaction: Any) -> tuple[str, DayCounts] | None:
-                    snap = ref.get(transaction=transaction)
-                    if not snap.exists:
-                        return None
-                    todo = events
-                    again = [self._event_ref(p.event.id) for p in pending if p.redelivered]
-                    if again:
-                        counted = {
-                            s.id
-                            for s in transaction.get_all(again)
-                            if (s.to_dict() or {}).get(COUNTED) is not False
-                        }
-                        todo = [e for e in events if doc_id(e.id) not in counted]
-                    update, result, _ = self._summary_update(
-                        message_id, snap.to_dict(), todo, trims
-                    )
-                    transaction.update(ref, update)
-                    for event in todo:
-                        transaction.update(self._event_ref(event.id), {COUNTED: True})
-                    return result
-
-                done = write(self.client.transaction())
+                except Conflict:  # an event's document exists: it was delivered before
+                    done, delivered_before = None, True
+                    continue
+                except FailedPrecondition:  # another process wrote the message meanwhile
+                    done, seen = None, None
+                    # Back off (not synchronisation): the other writer's commit is done.
+                    time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+                    continue
+                self._remember(message_id, results[0].update_time, after)
+                created = {e.id for e in todo}
+                break
+            else:
+                raise StoreUnavailable(
+                    f"message {message_id} changed under each of {COMMIT_ATTEMPTS} attempts"
+                )
+        for p in pending:
+            p.created = p.event.id in created and first[p.event.id] is p
         if done is None:
-            log.info("events for unknown message %s: no context to update", message_id)
+            log.info("events for unknown message %s: not stored", message_id)
             return
         owner, days = done
         for day, counts in days.items():

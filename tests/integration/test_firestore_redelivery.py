@@ -1,19 +1,20 @@
-"""Pub/Sub redelivers what a killed consumer held. On Firestore an event's document and its
-count in the message summary are separate writes, so a redelivery must count an event whose
-first attempt died between them, and never count one twice, however many newer events have
-pushed it out of the message's ``recent`` window since."""
+"""Pub/Sub delivers a hit at least once: again after a consumer was killed holding it, or to
+two processes at once when a lease lapses. On Firestore an event's document is created by
+the same commit that counts it in its message's summary, so however it is delivered a hit is
+stored once and counted once, even after newer events have pushed it out of the message's
+``recent`` window."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 
 from mailbeacon.store import CONTEXT_EVENTS
 from mailbeacon.store.firestore import FirestoreStore
-from mailbeacon.store.firestore_docs import doc_id, event_data
 from tests.integration.test_store_contract import T0, event, message, owner
 from tests.support.emulators import PROJECT, Emulators
 
@@ -21,8 +22,13 @@ pytestmark = pytest.mark.emulators
 
 
 @pytest.fixture
-def store(emulators: Emulators) -> Iterator[FirestoreStore]:
-    made = FirestoreStore(project=PROJECT, prefix=f"r{secrets.token_hex(4)}_", flush_interval=0.01)
+def prefix(emulators: Emulators) -> str:
+    return f"r{secrets.token_hex(4)}_"
+
+
+@pytest.fixture
+def store(prefix: str) -> Iterator[FirestoreStore]:
+    made = FirestoreStore(project=PROJECT, prefix=prefix, flush_interval=0.01)
     yield made
     made.close()
 
@@ -33,23 +39,30 @@ def _human_opens(store: FirestoreStore, message_id: str) -> int:
     return summary.human_opens
 
 
-def test_an_event_whose_first_attempt_died_before_its_count_is_counted_on_redelivery(
-    store: FirestoreStore,
+def test_one_hit_delivered_to_two_processes_at_once_is_stored_and_counted_once(
+    store: FirestoreStore, prefix: str
 ) -> None:
-    m = message(owner())
-    store.add_message(m)
-    lost = event(m.id, T0 + timedelta(minutes=1))
-    # What a consumer killed between the two writes leaves behind: the document, uncounted.
-    store.client.collection(store.prefix + "events").document(doc_id(lost.id)).create(
-        {**event_data(lost), "counted": False}
-    )
-    assert _human_opens(store, m.id) == 0
+    other = FirestoreStore(project=PROJECT, prefix=prefix, flush_interval=0.01)  # process two
+    try:
+        m = message(owner())
+        store.add_message(m)
+        hits = [event(m.id, T0 + timedelta(minutes=1, seconds=i)) for i in range(20)]
+        for each in (store, other):
+            each.get_context(m.id)  # as the consumer does before storing
 
-    assert store.add_event(lost) is False  # not new, but now counted
-    assert _human_opens(store, m.id) == 1
-    assert store.add_event(lost) is False  # a third delivery changes nothing
-    assert _human_opens(store, m.id) == 1
-    assert [e.id for e in store.list_events(m.id)] == [lost.id]
+        def deliver(pair: tuple[FirestoreStore, int]) -> bool:
+            each, i = pair
+            return each.add_event(hits[i])
+
+        with ThreadPoolExecutor(8) as pool:  # every hit to both processes, at the same time
+            created = list(pool.map(deliver, [(s, i) for i in range(20) for s in (store, other)]))
+        assert sum(created) == 20  # each hit created by exactly one of its two deliveries
+        assert _human_opens(store, m.id) == 20
+        assert store.add_event(hits[0]) is False  # and once more, later: nothing changes
+        assert _human_opens(store, m.id) == 20
+        assert len(store.list_events(m.id)) == 20
+    finally:
+        other.close()
 
 
 def test_a_counted_event_redelivered_after_leaving_the_recent_window_is_not_counted_again(
@@ -67,5 +80,6 @@ def test_a_counted_event_redelivered_after_leaving_the_recent_window_is_not_coun
     before = _human_opens(store, m.id)
     assert before == CONTEXT_EVENTS + 6
 
+    store.get_context(m.id)
     assert store.add_event(first) is False
     assert _human_opens(store, m.id) == before
