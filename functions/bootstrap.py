@@ -10,6 +10,7 @@ first use, so a pixel's cold start pays only for the pixel.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,12 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, TOPICS, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
-from mailbeacon.errors import MailbeaconError
+from mailbeacon.errors import InvalidInput, MailbeaconError
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
 from mailbeacon.model import Event, Message
 from mailbeacon.policy import PolicyBook, list_policies
 from mailbeacon.push import EndpointRules
+from mailbeacon.records import Namespace, Records
 from mailbeacon.sentwatch import (
     Mailbox,
     handle_push,
@@ -481,6 +483,22 @@ def build_notifier(
     )
 
 
+def _keyring(config: AppConfig, records: Records) -> Keyring:
+    """MAILBEACON_SECRET when set. Otherwise, on the embedded store, a key made once in the
+    data dir; on Firestore, a key made once in the store itself, because every process of a
+    cluster (and the CLI) must sign alike: with a key per data dir, each server answered the
+    others' tokens with 404. The first process to start makes it; the others read it."""
+    core = config.core
+    if core.secret or core.store != "firestore":
+        return load_keyring(core.data_dir, core.secret)
+    key = "current"
+    records.add_record(Namespace.SIGNING_KEYS, key, {"keyring": f"1:{secrets.token_hex(32)}"})
+    stored = records.get_record(Namespace.SIGNING_KEYS, key)
+    if not stored or not isinstance(stored.get("keyring"), str):
+        raise InvalidInput("the signing key kept in Firestore is unreadable: set MAILBEACON_SECRET")
+    return Keyring.parse(stored["keyring"])
+
+
 def bootstrap(
     config: AppConfig,
     *,
@@ -492,11 +510,11 @@ def bootstrap(
     """Build the App for ``config``; tests may pass their own clock, store, bus or worker."""
     core = config.core
     clock = clock or SystemClock()
-    keyring = load_keyring(core.data_dir, core.secret)
-    signer = TokenSigner(keyring)
     db = None
     if store is None:
         store, db = _store(config, clock)
+    keyring = _keyring(config, store)
+    signer = TokenSigner(keyring)
     if bus is None:
         bus, found = _bus(config, db)
         worker = worker or found

@@ -96,6 +96,7 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
         Namespace.PUSH_SUBSCRIPTIONS: lambda k, v: k.startswith(f"{user}|"),
         Namespace.LIVE_EVENTS: lambda k, v: k.startswith(f"{user}|"),
         Namespace.LIVE_SWEPT: lambda k, v: k == user,
+        Namespace.SIGNING_KEYS: None,  # the server's key: nobody's data, never exported
     }
 
 

@@ -65,6 +65,9 @@ class Namespace(StrEnum):
     """key ``{owner}|{processed at}|{event id}``: the last minutes of events, for live pages."""
     LIVE_SWEPT = "live-swept"
     """key owner: when that owner's live feed was last swept of old entries."""
+    SIGNING_KEYS = "signing-keys"
+    """key ``current``: the token keyring a shared store's processes sign with when
+    MAILBEACON_SECRET is not set (made once, by whichever process starts first)."""
 
 
 class Records(Protocol):
