@@ -483,14 +483,11 @@ def build_notifier(
     )
 
 
-def _keyring(config: AppConfig, records: Records) -> Keyring:
-    """MAILBEACON_SECRET when set. Otherwise, on the embedded store, a key made once in the
-    data dir; on Firestore, a key made once in the store itself, because every process of a
-    cluster (and the CLI) must sign alike: with a key per data dir, each server answered the
-    others' tokens with 404. The first process to start makes it; the others read it."""
-    core = config.core
-    if core.secret or core.store != "firestore":
-        return load_keyring(core.data_dir, core.secret)
+def _shared_keyring(records: Records) -> Keyring:
+    """Without MAILBEACON_SECRET on Firestore: a key made once in the store itself, because
+    every process of a cluster (and the CLI) must sign alike; with a key per data dir, each
+    server answered the others' tokens with 404. The first process to start makes it; the
+    others read it. (On the embedded store the key is made once in the data dir.)"""
     key = "current"
     records.add_record(Namespace.SIGNING_KEYS, key, {"keyring": f"1:{secrets.token_hex(32)}"})
     stored = records.get_record(Namespace.SIGNING_KEYS, key)
@@ -510,10 +507,14 @@ def bootstrap(
     """Build the App for ``config``; tests may pass their own clock, store, bus or worker."""
     core = config.core
     clock = clock or SystemClock()
+    # A malformed secret is refused before anything is created (the data dir included).
+    local = core.secret or core.store != "firestore"
+    keyring = load_keyring(core.data_dir, core.secret) if local else None
     db = None
     if store is None:
         store, db = _store(config, clock)
-    keyring = _keyring(config, store)
+    if keyring is None:
+        keyring = _shared_keyring(store)
     signer = TokenSigner(keyring)
     if bus is None:
         bus, found = _bus(config, db)
