@@ -489,8 +489,11 @@ def _shared_keyring(records: Records) -> Keyring:
     server answered the others' tokens with 404. The first process to start makes it; the
     others read it. (On the embedded store the key is made once in the data dir.)"""
     key = "current"
-    records.add_record(Namespace.SIGNING_KEYS, key, {"keyring": f"1:{secrets.token_hex(32)}"})
     stored = records.get_record(Namespace.SIGNING_KEYS, key)
+    if stored is None:  # insert-if-absent: two processes starting at once agree on one key
+        made = {"keyring": f"1:{secrets.token_hex(32)}"}
+        records.add_record(Namespace.SIGNING_KEYS, key, made)
+        stored = records.get_record(Namespace.SIGNING_KEYS, key)
     if not stored or not isinstance(stored.get("keyring"), str):
         raise InvalidInput("the signing key kept in Firestore is unreadable: set MAILBEACON_SECRET")
     return Keyring.parse(stored["keyring"])
