@@ -142,10 +142,13 @@ def test_the_service_worker_shows_a_web_push_message(
     wait_ready(page)
     scope = f"{dev_server.url}/dashboard/"
     deadline = datetime.now(UTC) + timedelta(seconds=10)
-    while not any(r["scopeURL"] == scope for r in registrations):
+    while not any(r["scopeURL"] == scope and not r.get("isDeleted") for r in registrations):
         assert datetime.now(UTC) < deadline, registrations
         page.wait_for_timeout(50)  # CDP events are delivered while Playwright waits
-    registration = next(r for r in registrations if r["scopeURL"] == scope)
+    # the newest live registration: an update event may name a deleted, earlier one first
+    registration = [r for r in registrations if r["scopeURL"] == scope and not r.get("isDeleted")][
+        -1
+    ]
     payload = {
         "title": "bo@example.org clicked a link in “Q3”",
         "body": "09:00 UTC · Gmail",
