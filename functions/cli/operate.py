@@ -66,6 +66,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         args.region,
         public_url=args.public_url,
         retention_days=args.retention_days,
+        env=args.env,
     )
     if args.rehearse:
         from ..rehearsal import rehearse
