@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from functions.bootstrap import App, bootstrap  # noqa: E402
 from functions.config import AppConfig  # noqa: E402
+from functions.standins.billing import CountingSession, Counts, count_firestore  # noqa: E402
+from functions.standins.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
+from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
 from mailbeacon.clock import FixedClock  # noqa: E402
 from mailbeacon.model import Event, MessageContext  # noqa: E402
@@ -36,9 +39,6 @@ from mailbeacon.services import track_message  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
 from mailbeacon.store.firestore_docs import event_data  # noqa: E402
-from tests.support.cloud import PubsubAdmin  # noqa: E402
-from tests.support.counting import CountingSession, Counts, count_firestore  # noqa: E402
-from tests.support.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
 
 AGENTS = [
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
@@ -73,8 +73,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     counts = Counts()
     admin = PubsubAdmin(hosts["PUBSUB_EMULATOR_HOST"], project)
     for topic in ("hits", "notify", "digest"):
-        admin.create_topic(prefix + topic)
-    admin.create_subscription(prefix + "hits-pull", prefix + "hits")
+        admin.topic(prefix + topic)
+    admin.subscription(prefix + "hits-pull", prefix + "hits")
     import requests
 
     bus = PubsubBus(
@@ -123,8 +123,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         return received["ackId"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16
-        while batch := admin.pull(prefix + "hits-pull", 100):
-            admin.ack(prefix + "hits-pull", list(pool.map(consume, batch)))
+        while batch := admin.pull(prefix + "hits-pull", 100, immediately=True):
+            admin.ack(prefix + "hits-pull", *pool.map(consume, batch))
     hits = len(urls)
     reads, writes = counts.reads - before[0], counts.total_writes - before[1]
     publishes = counts.publishes - before[2]

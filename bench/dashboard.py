@@ -236,9 +236,9 @@ def run_firestore(args: argparse.Namespace) -> None:
 
     from google.cloud import firestore
 
+    from functions.standins.billing import Counts, count_firestore
+    from functions.standins.emulators import Emulator, firestore_command
     from mailbeacon.store.firestore import FirestoreStore
-    from tests.support.counting import Counts, count_firestore
-    from tests.support.emulators import Emulator, firestore_command
 
     work = Path(tempfile.mkdtemp(prefix="mb-bench-fs-"))
     emulator = None

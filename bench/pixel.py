@@ -42,7 +42,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import free_port, wait_until  # noqa: E402
+from functions.standins.loopback import free_port  # noqa: E402
+from tests.support.processes import wait_until  # noqa: E402
 
 FF = [sys.executable, "-m", "functions_framework", "--target", "gif"]
 BROWSER_UA = (
@@ -302,7 +303,7 @@ def main() -> int:
         profile_edge()
         return 0
 
-    from tests.support.webhooks import WebhookReceiver
+    from functions.standins.webhooks import WebhookReceiver
 
     load = run_wrk if shutil.which("wrk") else run_python
     data = Path(tempfile.mkdtemp(prefix="mb-bench-"))
@@ -330,7 +331,7 @@ def main() -> int:
             **quiet,  # type: ignore[arg-type]
         ),
     }
-    hook = WebhookReceiver(delay=2.0).start()
+    hook = WebhookReceiver(delay=2.0)
     try:
         wait_until(
             lambda: (

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from functions.standins.google_tokens import TokenIssuer
 from tests.support import addon as ui
-from tests.support.google_tokens import TokenIssuer
 from tests.support.processes import ServerProcess, wait_until
 
 USER = "sam@example.com"
@@ -126,7 +126,7 @@ def test_compose_flow_end_to_end(dev_server: ServerProcess) -> None:
 
 @pytest.fixture
 def issuer() -> Iterator[TokenIssuer]:
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     yield issuer
     issuer.stop()
 

@@ -30,10 +30,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.google_tokens import TokenIssuer
-from tests.support.processes import MAILBEACON, ServerProcess, free_port, run_cli, wait_until
+from functions.standins.google_tokens import TokenIssuer
+from functions.standins.loopback import free_port
+from functions.standins.webhooks import WebhookReceiver
+from tests.support.processes import MAILBEACON, ServerProcess, run_cli, wait_until
 from tests.support.tmpfs import small_tmpfs
-from tests.support.webhooks import WebhookReceiver
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -349,7 +350,7 @@ def test_bad_input_never_answers_500_and_writes_nothing(served: ServerProcess) -
 
 
 def test_chat_events_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     server = ServerProcess(
         tmp_path / "data",
         env={
@@ -526,7 +527,7 @@ def test_a_failed_start_exits_with_one_line_and_holds_no_port(tmp_path: Path) ->
 
 # 9 -------------------------------------------------------------------------------------------
 def test_webhook_secrets_stay_out_of_logs_and_stored_errors(tmp_path: Path) -> None:
-    slack = WebhookReceiver(default=(500, {"Content-Type": "text/plain"}, b"oops")).start()
+    slack = WebhookReceiver(default=(500, {"Content-Type": "text/plain"}, b"oops"))
     closed = free_port()
     slack_url = f"{slack.url}/services/T000/B000/SLACKSECRETPATH"
     chat_url = f"http://127.0.0.1:{closed}/v1/spaces/AAA/messages?key=CHATKEYSECRET&token=CHATTOK"
@@ -621,7 +622,7 @@ def test_cli_refuses_bad_input_with_one_line_and_creates_nothing(tmp_path: Path)
 def test_an_endless_retry_after_becomes_a_problem_not_a_parked_alert(
     tmp_path: Path, retry_after: str
 ) -> None:
-    hook = WebhookReceiver(default=(429, {"Retry-After": retry_after}, b"rate_limited")).start()
+    hook = WebhookReceiver(default=(429, {"Retry-After": retry_after}, b"rate_limited"))
     server = ServerProcess(tmp_path / "data").start()
     try:
         server.cli("settings", "--user", USER, "--slack-webhook", f"{hook.url}/services/T/B/X")
@@ -698,7 +699,7 @@ def test_a_missing_notifier_package_is_a_problem_not_a_retry_loop(tmp_path: Path
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, _Missing())\n"
     )
-    hook = WebhookReceiver().start()
+    hook = WebhookReceiver()
     server = ServerProcess(
         tmp_path / "data",
         env={"PYTHONPATH": os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])},
@@ -723,7 +724,7 @@ def test_a_missing_notifier_package_is_a_problem_not_a_retry_loop(tmp_path: Path
 # 15 ------------------------------------------------------------------------------------------
 def test_only_workspace_users_get_in_and_alerts_mail_only_their_domain(tmp_path: Path) -> None:
     client_id = "1234567890-addon.apps.googleusercontent.com"
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     server = ServerProcess(
         tmp_path / "data",
         env={

@@ -19,13 +19,13 @@ import pytest
 
 from functions.bootstrap import bootstrap
 from functions.config import load_config
+from functions.standins.web_push import BrowserKeys, PushService
 from mailbeacon.bus import DIGEST, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import QuietHours
 from mailbeacon.push import EndpointRules
 from notifier.channels.browser import VapidKeys
-from tests.support.push_service import BrowserKeys, PushService
 
 from .conftest import START, Rig
 
@@ -35,7 +35,7 @@ EVE = {"Authorization": "Bearer dev:eve@example.com"}
 
 @pytest.fixture
 def push() -> Iterator[PushService]:
-    service = PushService().start()
+    service = PushService()
     yield service
     service.stop()
 

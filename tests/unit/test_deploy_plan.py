@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 from functions import front
 from functions.deploy import FUNCTIONS, DeployConfig
 from functions.main import _path_for
+from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 from tests.support import fake_gcloud
-from tests.support.processes import LOOPBACK_WEBHOOKS, run_cli
+from tests.support.processes import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP = {"pixel", "click", "addon", "chat", "slack", "dashboard"}
