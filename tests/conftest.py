@@ -13,6 +13,7 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.store import Store
 from mailbeacon.store.memory import MemoryStore
 from mailbeacon.store.sqlite import Database, SqliteStore
+from tests.support.fake_gcloud import FakeGcloud
 from tests.support.processes import ServerProcess
 
 pytest_plugins = ["tests.support.emulators"]
@@ -82,6 +83,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+
+
+@pytest.fixture
+def gcloud(tmp_path: Path) -> Iterator[FakeGcloud]:
+    """gcloud on a PATH of its own (``gcloud.bin_dir``), answered by this process."""
+    fake = FakeGcloud(tmp_path / "gcloud-bin")
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import socket
 import sqlite3
 import stat
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -33,6 +32,7 @@ import pytest
 from functions.standins.google_tokens import TokenIssuer
 from functions.standins.loopback import free_port
 from functions.standins.webhooks import WebhookReceiver
+from tests.support.fake_gcloud import FakeGcloud
 from tests.support.processes import MAILBEACON, ServerProcess, run_cli, wait_until
 from tests.support.tmpfs import small_tmpfs
 
@@ -641,7 +641,7 @@ def test_an_endless_retry_after_becomes_a_problem_not_a_parked_alert(
 
 
 # 14 ------------------------------------------------------------------------------------------
-def test_the_deploy_plan_quotes_every_value(tmp_path: Path) -> None:
+def test_the_deploy_plan_quotes_every_value(tmp_path: Path, gcloud: FakeGcloud) -> None:
     pwned = tmp_path / "PWNED"
     payload = f"a'$(touch${{IFS}}{pwned})'`touch${{IFS}}{pwned}`,b"
     # A custom domain is https://DOMAIN and nothing else (its front routes the paths): a URL
@@ -662,26 +662,17 @@ def test_the_deploy_plan_quotes_every_value(tmp_path: Path) -> None:
         data_dir=tmp_path / "d", env={"MAILBEACON_MAIL_FROM": sender},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "calls.jsonl"
-    fake = bin_dir / "gcloud"  # records its argv, answers like a successful gcloud
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\nprint('123')\n"
-    )
-    fake.chmod(0o755)
     run = subprocess.run(
         ["bash"],
         input=result.stdout,
         text=True,
         capture_output=True,
-        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        env={**os.environ, "PATH": f"{gcloud.bin_dir}:{os.environ['PATH']}"},
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
     assert not pwned.exists()
-    argvs = [json.loads(line) for line in calls.read_text().splitlines()]
+    argvs = gcloud.calls
     env_args = [a for argv in argvs for a in argv if a.startswith("--set-env-vars=")]
     assert env_args and all(f"MAILBEACON_MAIL_FROM={sender}" in a for a in env_args)
     assert all("MAILBEACON_PUBLIC_URL=https://track.x.example" in a for a in env_args)
