@@ -1,7 +1,7 @@
 """What a hit costs in the cloud: Firestore reads and writes and Pub/Sub publishes per hit.
 
 Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
-(tests/support/counting.py). The edge is the real WSGI app (pixel and click through the Flask
+(functions/standins/billing.py). The edge is the real WSGI app (pixel and click through the Flask
 test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
 subscription. Ours: FirestoreStore.get_context (one read of the message document, coalesced
 context writes). Baseline, same run and same hits: the context assembled from the finer reads

@@ -1,6 +1,6 @@
 """One contract for every notifier Channel, each against its platform on loopback: Slack webhook
-and Slack app (tests/support/webhooks.py, slack_api.py), Chat webhook and Chat app (webhooks.py,
-chat_api.py), email over SMTP (aiosmtpd) and through the Gmail API (gmail_api.py).
+and Slack app (functions/standins/webhooks.py, slack.py), Chat webhook and Chat app (webhooks.py,
+google_chat.py), email over SMTP (aiosmtpd) and through the Gmail API (gmail.py).
 
 Every channel: ``send`` delivers once, in the wire format the platform documents; a transient
 failure (429 with Retry-After, 5xx, SMTP 4xx) raises DeliveryFailed(permanent=False) carrying

@@ -1,7 +1,7 @@
 """Sign-in, sessions, CSRF and headers of the dashboard, through the real WSGI app.
 
 Google sign-in runs the authorization-code flow against loopback Google endpoints
-(tests/support/google_signin.py); the ID token is verified by the production code against the
+(functions/standins/google_signin.py); the ID token is verified by the production code against the
 loopback certificate URL."""
 
 from __future__ import annotations

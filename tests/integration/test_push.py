@@ -1,7 +1,7 @@
 """Web Push (the `browser` channel) and the live feed, end to end on the embedded store.
 
 A recorded hit goes through the real pipeline and notifier; the push service is a loopback
-stand-in (tests/support/push_service.py) that checks VAPID and decrypts each message with the
+stand-in (functions/standins/web_push.py) that checks VAPID and decrypts each message with the
 keys this test made for the "browser", as the browser would. Subscriptions are made through
 /api/v1 exactly as a page (or any client) would.
 """

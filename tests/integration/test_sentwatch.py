@@ -1,5 +1,5 @@
 """The sent-mail watch and Gmail labels against a loopback Gmail that speaks the API's JSON
-(tests/support/gmail_mailbox.py cites the reference for each shape): the real adapter
+(functions/standins/gmail.py cites the reference for each shape): the real adapter
 (google-api-python-client from its shipped discovery document, delegated service-account
 tokens), the SQLite store, the pixel through the web app and the local bus's handlers."""
 

@@ -1,4 +1,4 @@
-"""The loopback Gmail (tests/support/gmail_mailbox.py) and our requests use only fields that
+"""The loopback Gmail (functions/standins/gmail.py) and our requests use only fields that
 Google's published gmail v1 discovery document defines: the copy google-api-python-client
 ships (googleapiclient/discovery_cache/documents/gmail.v1.json), which the real adapter also
 builds its client from."""
