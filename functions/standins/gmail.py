@@ -33,6 +33,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -41,6 +42,19 @@ from .loopback import Answer, LoopbackServer, google_error, json_answer
 
 PREFIX = "/gmail/v1/users/me/"
 TOKEN_PREFIX = "ya29."
+
+
+@cache
+def _service_account_key() -> str:
+    """One RSA key (PEM) for every key file: this Gmail does not check the assertions'
+    signatures, and a 2048-bit key costs ~50 ms of CPU to make."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 @dataclass
@@ -166,20 +180,11 @@ class Gmail:
 
     def key_file(self, directory: Path) -> Path:
         """A service account key whose token_uri is this server."""
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
         info = {
             "type": "service_account",
             "project_id": "mb-test",
             "private_key_id": "k1",
-            "private_key": pem,
+            "private_key": _service_account_key(),
             "client_email": "notifier@mb-test.iam.gserviceaccount.com",
             "client_id": "123",
             "token_uri": self.url + "/token",

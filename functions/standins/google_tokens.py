@@ -14,23 +14,31 @@ Google, so the real verification path runs.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Any
 
 from .loopback import Answer, LoopbackServer, json_answer
 
 GOOGLE_ISSUER = "https://accounts.google.com"
+_spare_keys: list[tuple[str, str]] = []
+"""Keys of stopped issuers, given to the next ones: a 2048-bit RSA key costs ~50 ms of CPU to
+make, and issuers alive at the same time still never share one."""
+_spare_lock = threading.Lock()
 
 
-def _key_and_certificate(name: str) -> tuple[str, str]:
-    """A fresh RSA key (PEM) and a self-signed certificate for it (PEM)."""
+def _key_and_certificate() -> tuple[str, str]:
+    """An RSA key (PEM) and a self-signed certificate for it (PEM)."""
+    with _spare_lock:
+        if _spare_keys:
+            return _spare_keys.pop()
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.x509.oid import NameOID
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stand-in")])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -57,7 +65,8 @@ class TokenIssuer:
         from google.auth import crypt
 
         self.key_id = key_id
-        pem, certificate = _key_and_certificate(key_id)
+        self._key = _key_and_certificate()
+        pem, certificate = self._key
         self.certs = {key_id: certificate}
         self._signer = crypt.RSASigner.from_string(pem, key_id)
         self.server = LoopbackServer(self._serve)
@@ -111,3 +120,5 @@ class TokenIssuer:
 
     def stop(self) -> None:
         self.server.stop()
+        with _spare_lock:
+            _spare_keys.append(self._key)
