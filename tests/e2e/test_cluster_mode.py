@@ -148,7 +148,7 @@ def test_two_servers_one_killed_mid_load_record_every_answered_hit_once(
         first.kill()  # SIGKILL, mid-load: the hits it holds must go to the other server
         killed_at = time.monotonic()
         ports[0] = None
-        restarted = ServerProcess(data_dir=tmp_path / "a2", env=env, port=first.port).start()
+        restarted = ServerProcess(data_dir=tmp_path / "a2", env=env).start()
         ports[0] = restarted.port
         load.join(300)
         assert not load.is_alive()

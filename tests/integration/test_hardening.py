@@ -18,9 +18,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from functions.standins.loopback import free_port
 from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.errors import InvalidInput, InvalidToken, StoreUnavailable
 from mailbeacon.hits import client_address, reduce_via
@@ -30,7 +28,7 @@ from mailbeacon.services import check_track
 from mailbeacon.store.sqlite import Database, SqliteStore
 from mailbeacon.tokens import Keyring, TokenSigner, new_message_id
 from notifier.slack_install import STATES, StoreStateStore
-from tests.support.smtp import Inbox
+from tests.support.smtp import Inbox, SmtpServer
 from tests.support.tmpfs import small_tmpfs
 
 from .conftest import START, Rig
@@ -160,12 +158,9 @@ def test_a_long_subject_is_refused_not_cut() -> None:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    server = SmtpServer().start()
+    yield server.inbox, server.port
+    server.stop()
 
 
 def test_a_stored_multiline_subject_still_gets_its_email_alert(make_rig, smtp) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from functions.standins.loopback import free_port
 from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 
 MAILBEACON = [sys.executable, "-m", "functions.cli"]
@@ -93,12 +92,14 @@ def cli_json(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> A
 
 @dataclass
 class ServerProcess:
-    """`mailbeacon serve` as a subprocess on a free loopback port."""
+    """`mailbeacon serve` as a subprocess on loopback. With ``port`` 0 (the default) the server
+    binds a free port itself and names it in its data dir's server.json: a port picked here and
+    bound there could be taken in between by another test worker."""
 
     data_dir: Path
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    port: int = 0
     proc: subprocess.Popen[str] | None = None
 
     @property
@@ -108,6 +109,12 @@ class ServerProcess:
     def _healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
+        if not self.port:
+            try:
+                listen = json.loads((self.data_dir / "server.json").read_text())["listen"]
+            except (OSError, ValueError, KeyError):
+                return False
+            self.port = int(listen.rsplit(":", 1)[1])
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                 return response.status in (200, 503)
@@ -115,8 +122,9 @@ class ServerProcess:
             return False
 
     def start(self) -> ServerProcess:
-        self.log = self.data_dir / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "server.json").unlink(missing_ok=True)  # a previous server's
+        self.log = self.data_dir / f"server-{len(list(self.data_dir.glob('server-*.log')))}.log"
         self.proc = subprocess.Popen(
             [*MAILBEACON, "serve", "--port", str(self.port), *self.extra_args],
             env=cli_env(self.data_dir, self.env),
