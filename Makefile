@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	node --test appsscript/tests/
-	$(BIN)/python -m pytest -n $(WORKERS) --durations=20
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal --durations=20
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

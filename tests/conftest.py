@@ -66,8 +66,10 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse a test that starts the emulators without the ``emulators`` marker, so that
+    """Run the ``slow`` tests first (with xdist, a long test started last is the run's tail),
+    and refuse a test that starts the emulators without the ``emulators`` marker, so that
     ``-m "not emulators"`` really runs without java."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     unmarked = [
         item.nodeid
         for item in items

@@ -19,7 +19,7 @@ import pytest
 from tests.support.emulators import Emulators
 from tests.support.processes import ServerProcess, cli_json, wait_until
 
-pytestmark = pytest.mark.emulators
+pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
 # Enough for the kill to land mid-load with hits in flight and leased; each hit costs the
 # emulators and servers ~0.1 s of CPU, so the load stays small.

@@ -90,10 +90,11 @@ def track(server: ServerProcess, subject: str = "Quarterly plan", **kw: str) -> 
     return server.cli_json(*args)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that need nothing else; each counts only its own message."""
     proc = ServerProcess(
-        data_dir=tmp_path / "data",
+        data_dir=tmp_path_factory.mktemp("served") / "data",
         extra_args=("--trust-proxy", "1", "--insecure-dev-auth"),
         env={"MAILBEACON_SLACK_SIGNING_SECRET": SIGNING_SECRET},
     ).start()
@@ -113,9 +114,10 @@ def test_forwarded_for_padding_cannot_choose_the_client_address(served: ServerPr
         )
         assert status == 200
     # stored by the worker (stats alone would count them while still in the spool)
-    wait_until(lambda: len(db_rows(served.data_dir, "SELECT id FROM events")) == 2)
-    networks = sorted(r[0] for r in db_rows(served.data_dir, "SELECT network FROM events"))
-    hashes = [r[0] for r in db_rows(served.data_dir, "SELECT ip_hash FROM events")]
+    mine = ("SELECT network, ip_hash FROM events WHERE message_id = ?", (tracked["message_id"],))
+    wait_until(lambda: len(db_rows(served.data_dir, *mine)) == 2)
+    networks = sorted(r[0] for r in db_rows(served.data_dir, *mine))
+    hashes = [r[1] for r in db_rows(served.data_dir, *mine)]
     assert networks == ["203.0.113.0/24", "203.0.113.0/24"]  # what our proxy saw, both times
     assert all(hashes) and len(set(hashes)) == 2
 
@@ -260,6 +262,10 @@ def test_connections_that_send_nothing_do_not_take_the_pixels_threads(
     finally:
         for sock in silent:
             sock.close()
+    # stored before the next test on this server counts its tables
+    stored = ("SELECT id FROM events WHERE message_id = ?", (tracked["message_id"],))
+    wait_until(lambda: len(db_rows(served.data_dir, *stored)) == 3)
+    wait_until(lambda: not db_rows(served.data_dir, "SELECT id FROM outbox"))
 
 
 # 4 -------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def _load(url: str, answered: set[int], in_flight_lost: set[int], stop: threadin
         t.join()
 
 
+@pytest.mark.slow
 def test_kill_9_under_load_loses_no_answered_hit_and_stores_none_twice(tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = ServerProcess(data_dir=data).start()

@@ -20,7 +20,7 @@ from mailbeacon.store.firestore import RECENT_EVENTS, FirestoreStore
 from mailbeacon.store.sqlite import Database
 from tests.support.emulators import PROJECT, Emulators
 
-pytestmark = pytest.mark.emulators
+pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
 OPENS = 500
 GMAIL_PROXY = "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"
