@@ -50,9 +50,10 @@ def addon(server: ServerProcess, path: str, event: dict[str, Any], token: str) -
     return ui.check_response(json.loads(body))
 
 
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path / "data", extra_args=("--insecure-dev-auth",)).start()
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("addon") / "data"
+    server = ServerProcess(data, extra_args=("--insecure-dev-auth",)).start()
     yield server
     server.stop()
 

@@ -72,11 +72,14 @@ def run_cli(
 
 
 def run_cli_process(
-    *args: str, data_dir: Path, env: dict[str, str] | None = None
+    *args: str,
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    command: tuple[str, ...] = tuple(MAILBEACON),
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m functions.cli ARGS` as a child process."""
+    """``command ARGS`` (default `python -m functions.cli`) as a child process."""
     return subprocess.run(
-        [*MAILBEACON, *args],
+        [*command, *args],
         capture_output=True,
         text=True,
         env=cli_env(data_dir, env),
