@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from functions.standins.loopback import free_port  # noqa: E402
-from tests.support.processes import wait_until  # noqa: E402
+from functions.standins.polling import wait_for  # noqa: E402
 
 FF = [sys.executable, "-m", "functions_framework", "--target", "gif"]
 BROWSER_UA = (
@@ -333,13 +333,14 @@ def main() -> int:
     }
     hook = WebhookReceiver(delay=2.0)
     try:
-        wait_until(
+        wait_for(
             lambda: (
                 up(f"http://127.0.0.1:{ours_port}/healthz")
                 and up(f"http://127.0.0.1:{noop_port}/healthz")
                 and up(f"http://127.0.0.1:{ff_port}/")
             ),
-            timeout=60,
+            60,
+            "the three servers to answer",
         )
         tracked = track(env, "bench@example.com")
         quiet_msg = track(env, "reader@example.com")
@@ -390,7 +391,7 @@ def main() -> int:
         from mailbeacon.store.sqlite import Database
 
         bus = LocalBus(Database(data / "mailbeacon.db"))
-        wait_until(lambda: bus.pending(HITS) == 0, timeout=1800, interval=0.5)
+        wait_for(lambda: bus.pending(HITS) == 0, 1800, "the worker to catch up", interval=0.5)
         catch_up = time.monotonic() - start
         import sqlite3
 

@@ -33,9 +33,10 @@ from ..deploy import FUNCTIONS, RETRY, SUBSCRIBERS, TOPIC_IDS, DeployConfig, ass
 from ..standins.emulators import NotAvailable, firestore_command, pubsub_command
 from ..standins.google_chat import Chat
 from ..standins.google_tokens import TokenIssuer as Signer
+from ..standins.polling import wait_for
 from ..standins.pubsub_admin import PubsubAdmin
 from ..standins.slack import Slack
-from .local import Front, Process, PushRelay, wait_for
+from .local import Front, Process, PushRelay
 
 PROJECT_NUMBER = "123456789012"
 ADDON_CLIENT_ID = "1088000000000-rehearsal.apps.googleusercontent.com"

@@ -14,7 +14,6 @@ import http.client
 import json
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,19 +24,8 @@ from urllib.parse import urlsplit
 
 from ..standins.emulators import die_with_parent
 from ..standins.loopback import free_port
+from ..standins.polling import wait_for
 from ..standins.pubsub_admin import PubsubAdmin
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``check`` until truthy; RuntimeError naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not within {timeout:.0f}s")
-        time.sleep(interval)
 
 
 @dataclass
