@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import mkdtemp
+from typing import Any
 
 import pytest
 
@@ -40,11 +41,15 @@ HOSTS = "mailbeacon_emulators"
 _launched: list[Emulator] = []
 
 
-def _launch(logs: Path) -> list[Emulator]:
-    """Both emulators, started now; ready some seconds later."""
-    firestore = Emulator("Firestore", firestore_command(), logs / "firestore.log")
-    pubsub = Emulator("Pub/Sub", pubsub_command(), logs / "pubsub.log")
-    return [firestore.launch(), pubsub.launch()]
+def _launch(logs: Path | None = None) -> list[Emulator]:
+    """Both emulators, started now and ready some seconds later; their logs in ``logs``
+    (default: a new temporary folder, removed when they stop)."""
+    commands = [("Firestore", firestore_command()), ("Pub/Sub", pubsub_command())]
+    folder = logs or Path(mkdtemp(prefix="mailbeacon-emulators-"))
+    return [
+        Emulator(name, command, folder / f"{log}.log").launch()
+        for (name, command), log in zip(commands, ("firestore", "pubsub"), strict=True)
+    ]
 
 
 def _controls_workers(config: pytest.Config) -> bool:
@@ -52,15 +57,17 @@ def _controls_workers(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """On the xdist controller: launch them (a few seconds of CPU if no test needs them;
+    ``-m "not emulators"`` leaves them out)."""
     if not _controls_workers(config) or "not emulators" in (config.option.markexpr or ""):
         return
     # If they cannot start, a test that asks for them fails with the reason (its worker tries).
     with contextlib.suppress(NotAvailable):
-        _launched.extend(_launch(Path(mkdtemp(prefix="mailbeacon-emulators-"))))
+        _launched.extend(_launch())
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: pytest.Item) -> None:
+def pytest_configure_node(node: Any) -> None:
     """xdist, on the controller: pass the running emulators' hosts to a new worker."""
     if _launched:
         hosts = {"firestore": _launched[0].host, "pubsub": _launched[1].host}
