@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
+from mailbeacon.google.gmail import GmailReader, GmailUnavailable, pixel_tokens
 from mailbeacon.model import Message
 from mailbeacon.policy import PolicyRefused, disclosure_html, policy_for
 from mailbeacon.records import Records
@@ -35,7 +36,6 @@ from . import config as r
 from . import views
 from .config import AddonConfig
 from .events import AddonEvent
-from .gmail import GmailError, GmailReader, pixel_tokens
 from .identity import User
 from .settings_card import settings_card
 from .settings_form import parse_settings
@@ -287,7 +287,7 @@ class Handlers:
             mail = self.gmail.fetch(
                 event.message_id, event.user_oauth_token, event.gmail_access_token
             )
-        except GmailError as exc:
+        except GmailUnavailable as exc:
             log.info("could not read message %s: %s", event.message_id[:40], exc)
             return c.push_card(
                 views.message_card(

@@ -45,8 +45,8 @@ from notifier.handler import Notifier
 from .config import AppConfig
 
 if TYPE_CHECKING:
-    from addon.auth import ChatVerifier, GoogleTokenVerifier
     from addon.endpoint import AddonEndpoint
+    from mailbeacon.google.identity import ChatVerifier, GoogleTokenVerifier
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
 
@@ -129,7 +129,7 @@ class App:
         notifier, watch = self.config.notifier, self.config.sentwatch
         if not notifier.gmail_credentials or not (watch.topic or watch.labels):
             return None
-        from .gmail_mailbox import GmailMailbox
+        from mailbeacon.google.gmail import GmailMailbox
 
         return GmailMailbox(
             notifier.gmail_credentials,
@@ -142,7 +142,7 @@ class App:
     def gmail_push_verifier(self) -> GoogleTokenVerifier:
         """Verifies Pub/Sub's pushes of Gmail notifications and Cloud Scheduler's daily renewal
         call (OIDC tokens of the deployment's service account, for those two URLs only)."""
-        from addon.auth import GoogleTokenVerifier
+        from mailbeacon.google.identity import GoogleTokenVerifier
 
         base = self.urls.service("gmail")
         return GoogleTokenVerifier(
@@ -229,7 +229,7 @@ class App:
     @cached_property
     def chat_verifier(self) -> ChatVerifier:
         """Verifies the Chat app's requests (it keeps Google's certificates cached)."""
-        from addon.auth import ChatVerifier
+        from mailbeacon.google.identity import ChatVerifier
 
         notifier = self.config.notifier
         return ChatVerifier(

@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
-from functions.gmail_mailbox import SentWatchConfig
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
@@ -28,10 +27,8 @@ from mailbeacon.platform import (
     GOOGLE_CERTS_URL,
     SLACK_API_URL,
 )
+from mailbeacon.sentwatch import SentWatchConfig
 from notifier.config import COALESCE_WINDOW, NotifierConfig
-
-if TYPE_CHECKING:
-    from .deploy import DeployConfig
 
 PREFIX = "MAILBEACON_"
 TRUE = ("1", "true", "yes", "on")
@@ -244,22 +241,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
     )
 
 
-def load_deploy_config(
-    project: str,
-    region: str,
-    *,
-    public_url: str | None = None,
-    retention_days: int | None = None,
-    env: Mapping[str, str] | None = None,
-) -> DeployConfig:
-    """The deployment's declaration: the flags, plus the MAILBEACON_* settings in the
-    deployer's environment that the plan carries into every function."""
-    from .deploy import DeployConfig
-
-    return DeployConfig.from_settings(
-        project,
-        region,
-        os.environ if env is None else env,
-        public_url=public_url,
-        retention_days=retention_days,
-    )
+def environment() -> Mapping[str, str]:
+    """The process environment, for the few callers that hand it on whole (the deploy plan
+    carries the deployer's MAILBEACON_* settings into every function)."""
+    return os.environ

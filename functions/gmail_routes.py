@@ -47,7 +47,7 @@ def register_gmail_routes(web: Flask, app: App) -> None:
         """None when the request is Google-signed for exactly ``path``; else the answer."""
         if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
             return jsonify({"error": "the sent-mail watch is not set up here"}), 404
-        from addon.auth import bearer
+        from mailbeacon.google.identity import bearer
 
         try:
             claims = app.gmail_push_verifier.verify(bearer(request.headers))

@@ -98,7 +98,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from addon.auth import bearer
+    from mailbeacon.google.identity import bearer
 
     @routes.post("/chat")
     def chat() -> tuple[Response, int]:

@@ -6,11 +6,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
+from mailbeacon.retry_after import header_seconds
 from mailbeacon.settings import WebhookRules
 
 from ..cards import REPLY_OPTION
 from ..post import Post
-from ..retry import header_seconds
 from .slack_webhook import checked_webhook
 
 # 400 is a payload Chat will never accept; 401/403/404 a deleted or revoked webhook.

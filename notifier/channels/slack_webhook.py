@@ -7,10 +7,11 @@ from typing import Any
 
 from mailbeacon.errors import DeliveryFailed, InvalidInput
 from mailbeacon.model import Settings
+from mailbeacon.retry_after import header_seconds
 from mailbeacon.settings import WebhookRules
 
 from ..post import Post
-from ..retry import TRANSIENT_ERRORS, RetryPolicy, header_seconds
+from ..retry import TRANSIENT_ERRORS, RetryPolicy
 
 # Slack answers a dead webhook with 404/410 (and 403 for a disabled one), and a malformed
 # payload with 400: none of these get better by retrying.
@@ -36,11 +37,13 @@ class SlackWebhookChannel:
     def send(self, post: Post, settings: Settings) -> None:
         from slack_sdk.webhook import WebhookClient
 
+        from ..slack_retry import slack_handlers
+
         url = checked_webhook(self.name, self.rules, settings.slack_webhook, "slack")
         client = WebhookClient(
             url,
             timeout=int(max(1, self.timeout)),
-            retry_handlers=self.policy.slack_handlers(),
+            retry_handlers=slack_handlers(self.policy),
         )
         try:
             response = client.send_dict(post.slack)
