@@ -58,6 +58,7 @@ def main() -> None:
                 app.store,
                 app.urls,
                 clock,
+                records=app.store,
                 sender=USER,
                 recipients=["a@x.org"],
                 subject=f"Subject {i} <&>",

@@ -81,7 +81,12 @@ def profile_edge(calls: int = 20000) -> None:
 
     app = bootstrap(AppConfig.local(Path(tempfile.mkdtemp(prefix="mb-prof-"))))
     tracked = track_message(
-        app.store, app.urls, app.clock, sender="p@example.com", recipients=["r@example.org"]
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.store,
+        sender="p@example.com",
+        recipients=["r@example.org"],
     )
     web = create_app(app)
     environ = {

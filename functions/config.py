@@ -137,6 +137,7 @@ def _core(env: _Env) -> Config:
         worker=env.bool("WORKER", True),
         pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
+        alert_email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
         ),
@@ -188,11 +189,10 @@ def _vapid_subject(value: str | None) -> str | None:
 
 
 def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
-    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID, MAILBEACON_WORKSPACE_DOMAINS
-    and MAILBEACON_ALERT_EMAIL_DOMAINS take comma-separated lists."""
+    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID and MAILBEACON_WORKSPACE_DOMAINS
+    take comma-separated lists."""
     return AddonConfig(
         workspace_domains=tuple(d.lower() for d in env.list("WORKSPACE_DOMAINS")),
-        email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         audiences=env.list("ADDON_AUDIENCE"),
         service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         client_ids=env.list("ADDON_CLIENT_ID") or env.list("ADDON_OAUTH_CLIENT_ID"),

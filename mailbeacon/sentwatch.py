@@ -236,3 +236,14 @@ def label_first_human(
         records.delete_record(Namespace.GMAIL_LABELS, key)  # retried with the redelivery
         raise
     return name
+
+
+def daily_renewal(
+    mailbox: Mailbox, store: Store, records: Records, topic: str, now: datetime
+) -> int:
+    """The daily job (`serve`'s own thread, or Cloud Scheduler's POST /gmail/renew): renew
+    every sender's watch and mark the drafts never seen sent. Returns how many were renewed."""
+    users = watched_users(records)
+    renewed = renew_watches(mailbox, records, users, topic, now)
+    mark_unsent(store, records, users, now)
+    return renewed

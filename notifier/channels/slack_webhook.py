@@ -8,7 +8,7 @@ from typing import Any
 from mailbeacon.errors import DeliveryFailed, InvalidInput
 from mailbeacon.model import Settings
 from mailbeacon.retry_after import header_seconds
-from mailbeacon.settings import WebhookRules
+from mailbeacon.settings import AlertRules
 
 from ..post import Post
 from ..retry import TRANSIENT_ERRORS, RetryPolicy
@@ -24,12 +24,10 @@ class SlackWebhookChannel:
     name = "slack-webhook"
     self_retrying = True
 
-    def __init__(
-        self, policy: RetryPolicy, timeout: float = 10.0, rules: WebhookRules | None = None
-    ) -> None:
+    def __init__(self, policy: RetryPolicy, timeout: float, rules: AlertRules) -> None:
         self.policy = policy
         self.timeout = timeout
-        self.rules = rules or WebhookRules()
+        self.rules = rules
 
     def enabled(self, settings: Settings) -> bool:
         return bool(settings.slack_webhook)
@@ -52,11 +50,11 @@ class SlackWebhookChannel:
         check_webhook_response(self.name, response.status_code, response.body, response.headers)
 
 
-def checked_webhook(channel: str, rules: WebhookRules, url: str | None, kind: str) -> str:
+def checked_webhook(channel: str, rules: AlertRules, url: str | None, kind: str) -> str:
     """The URL, checked again before every send: a row written before a rule tightened (or
     by hand) must not make the server post anywhere but where the rules allow."""
     try:
-        return rules.check(url or "", kind)
+        return rules.check_webhook(url or "", kind)
     except InvalidInput as exc:
         raise DeliveryFailed(channel, f"webhook refused: {exc}", permanent=True) from exc
 
