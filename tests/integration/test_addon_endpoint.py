@@ -689,3 +689,32 @@ def test_the_settings_card_shows_the_browsers_web_push_reaches(web, app, issuer)
     card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
     assert "2 browsers" in ui.text_of(card)
     assert '"url": "https://mb.example.com/dashboard/settings"' in json.dumps(card)
+
+
+def test_an_alert_email_domain_the_operator_allowed_is_accepted_and_no_other(
+    tmp_path: Path, issuer: TokenIssuer, gmail: FakeGmail
+) -> None:
+    """MAILBEACON_ALERT_EMAIL_DOMAINS: the same rule as the CLI and the dashboard apply."""
+    env = {
+        "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
+        "MAILBEACON_ADDON_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
+        "MAILBEACON_ADDON_CLIENT_ID": CLIENT_ID,
+        "MAILBEACON_WORKSPACE_DOMAINS": "example.com",
+        "MAILBEACON_GMAIL_API_URL": gmail.server.url,
+        "MAILBEACON_ALERT_EMAIL_DOMAINS": "partner.example",
+    }
+    app = bootstrap(load_config(env, data_dir=tmp_path / "data", public_url=BASE))
+    try:
+        web = create_app(app).test_client()
+        click = ui.event("settings_save_click")
+        inputs = click["commonEventObject"]["formInputs"]
+        inputs["email_to"] = {"stringInputs": {"value": ["desk@partner.example"]}}
+        post(web, issuer, "/addon/settings/save", click)
+        assert app.store.get_settings(USER).email_to == "desk@partner.example"
+
+        inputs["email_to"] = {"stringInputs": {"value": ["eve@elsewhere.example"]}}
+        text = ui.text_of(ui.the_card(post(web, issuer, "/addon/settings/save", click)))
+        assert "Nothing was saved" in text and "partner.example" in text
+        assert app.store.get_settings(USER).email_to == "desk@partner.example"
+    finally:
+        app.close()
