@@ -10,6 +10,8 @@ from __future__ import annotations
 from .ports import (
     CONTEXT_EVENTS,
     Housekeeping,
+    MessageEvents,
+    MessageReports,
     MessageStore,
     PipelineStore,
     Removed,
@@ -25,6 +27,8 @@ Storage = Store
 __all__ = [
     "CONTEXT_EVENTS",
     "Housekeeping",
+    "MessageEvents",
+    "MessageReports",
     "MessageStore",
     "PipelineStore",
     "Removed",

@@ -135,6 +135,16 @@ class Housekeeping(Protocol):
         counters, and the user's settings (records are the caller's: see privacy.py)."""
 
 
+class MessageEvents(MessageStore, PipelineStore, Protocol):
+    """A message with its events (Python has no intersection types): stats
+    (services.get_stats), a user's export, the digest."""
+
+
+class MessageReports(MessageStore, ReportingStore, Protocol):
+    """An owned message with its summary and timeline: the dashboard's and the API's message
+    pages (reporting.message_detail), its CSV."""
+
+
 class Store(
     MessageStore, PipelineStore, ReportingStore, SettingsStore, Records, Housekeeping, Protocol
 ):
