@@ -27,7 +27,7 @@ class SqliteStore(Composite):
         self.clock = clock or SystemClock()
         messages = SqliteMessages(db)
         settings = SqliteSettings(db)
-        self.pipeline: SqlitePipeline
+        self.pipeline: SqlitePipeline  # the part itself: add_events is SQLite's own
         super().__init__(
             messages=messages,
             pipeline=SqlitePipeline(db, messages, settings, self.clock),
