@@ -120,7 +120,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     edge_publishes = counts.publishes - before[2]
 
     def consume(received: dict[str, Any]) -> str:
-        app.handle_hit(decode(received["message"]))  # what process_hit does per delivery
+        app.consumers.hit(decode(received["message"]))  # what process_hit does per delivery
         return received["ackId"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16
