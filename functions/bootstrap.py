@@ -28,7 +28,7 @@ from mailbeacon.records import Namespace, Records
 from mailbeacon.sentwatch import Mailbox
 from mailbeacon.services import Classifier, Urls
 from mailbeacon.settings import AlertRules, SettingsBook
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
 from notifier.handler import Notifier
 
@@ -59,7 +59,7 @@ class App:
     """One running Mailbeacon: every part a use case, route or consumer needs, built once."""
 
     config: AppConfig
-    store: Storage
+    store: Store
     bus: Bus
     worker: Worker | None
     """Who runs the handlers in this process: the outbox worker locally, the pull
@@ -186,7 +186,7 @@ class App:
             close()
 
 
-def _store(config: AppConfig, clock: Clock) -> tuple[Storage, Any]:
+def _store(config: AppConfig, clock: Clock) -> tuple[Store, Any]:
     core = config.core
     if core.store == "sqlite":
         from mailbeacon.store.sqlite import Database, SqliteStore
@@ -270,7 +270,7 @@ def _vapid(config: AppConfig) -> VapidSource:
 
 
 def build_notifier(
-    store: Storage,
+    store: Store,
     bus: Bus,
     clock: Clock,
     urls: Urls,
@@ -342,7 +342,7 @@ def bootstrap(
     config: AppConfig,
     *,
     clock: Clock | None = None,
-    store: Storage | None = None,
+    store: Store | None = None,
     bus: Bus | None = None,
     worker: Worker | None = None,
 ) -> App:
@@ -362,7 +362,7 @@ def bootstrap(
         bus, found = _bus(config, db)
         worker = worker or found
     urls = Urls(core.resolved_public_url(), signer, core.click_url, dict(core.service_urls))
-    records: Records = store
+    records = store.records
     book = SettingsBook(store, records, alert_rules(config))
     vapid = _vapid(config)
     push_rules = EndpointRules(allow_loopback=core.insecure_dev_auth)
@@ -422,7 +422,7 @@ def alert_rules(config: AppConfig) -> AlertRules:
 
 def _background(
     config: AppConfig,
-    store: Storage,
+    store: Store,
     records: Records,
     bus: Bus,
     clock: Clock,

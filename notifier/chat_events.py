@@ -11,7 +11,7 @@ from typing import Any
 
 from mailbeacon.errors import InvalidInput
 from mailbeacon.settings import SettingsBook, SettingsChange
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 
 from .channels.chat_app import DMS, USERS
 
@@ -47,7 +47,7 @@ def _is_dm(space: dict[str, Any]) -> bool:
     return space.get("spaceType") == "DIRECT_MESSAGE" or space.get("type") == "DM"
 
 
-def handle_chat_event(store: Storage, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
+def handle_chat_event(store: Store, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
     """Apply one verified event; the returned dict is the synchronous reply (may be empty).
 
     A Chat app built as a Workspace add-on must wrap its reply in a ``hostAppDataAction``.
@@ -59,7 +59,7 @@ def handle_chat_event(store: Storage, book: SettingsBook, event: dict[str, Any])
     return reply
 
 
-def _apply(store: Storage, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
+def _apply(store: Store, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
     kind, space, user = _normalise(event)
     email = str(user.get("email") or "").lower()
     if not email or "@" not in email:

@@ -18,7 +18,7 @@ from mailbeacon.bus import DIGEST, Bus
 from mailbeacon.clock import Clock, iso
 from mailbeacon.model import Message
 from mailbeacon.records import Namespace, Records
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 
 from . import cards
 from .blocks import check_blocks
@@ -63,7 +63,7 @@ class Digest:
 
 
 def build_digest(
-    store: Storage, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
+    store: Store, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
 ) -> Digest:
     """Gather the user's activity since ``since`` from the store (read only)."""
     digest = Digest(user=user, since=since)

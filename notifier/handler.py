@@ -17,7 +17,7 @@ from mailbeacon.model import Event, Message, Settings
 from mailbeacon.policy import policy_for
 from mailbeacon.records import Namespace
 from mailbeacon.settings import SettingsBook, register_digest_user
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 
 from .config import NotifierConfig
 from .decide import Action, Alert, Decision, LastAlert, decide
@@ -48,7 +48,7 @@ class Notifier:
 
     def __init__(
         self,
-        store: Storage,
+        store: Store,
         clock: Clock,
         channels: Sequence[Channel],
         *,

@@ -17,7 +17,7 @@ from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
 from mailbeacon.settings import SettingsBook, SettingsChange
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 
 from .blocks import MUTE_ACTION
 from .channels.slack_app import DMS
@@ -69,7 +69,7 @@ def verify_slack(
         raise Unauthorized("bad or stale Slack signature")
 
 
-def slack_user_email(store: Storage, team_id: str, user_id: str) -> str | None:
+def slack_user_email(store: Store, team_id: str, user_id: str) -> str | None:
     """The Mailbeacon user behind a Slack user, as learned when their DM was found."""
     for email, dm in store.list_records(DMS):
         if dm.get("user_id") == user_id and dm.get("team_id") == team_id:
@@ -111,7 +111,7 @@ def response_url_poster(
 
 
 def handle_interaction(
-    store: Storage,
+    store: Store,
     signing_secret: str | None,
     clock: Clock,
     body: bytes,
@@ -139,9 +139,7 @@ def handle_interaction(
     return reply
 
 
-def _apply_interaction(
-    store: Storage, book: SettingsBook, payload: dict[str, Any]
-) -> dict[str, Any]:
+def _apply_interaction(store: Store, book: SettingsBook, payload: dict[str, Any]) -> dict[str, Any]:
     listed = payload.get("actions")
     actions = [
         a
@@ -163,7 +161,7 @@ def _apply_interaction(
 
 
 def handle_event(
-    store: Storage,
+    store: Store,
     signing_secret: str | None,
     clock: Clock,
     body: bytes,

@@ -21,9 +21,6 @@ from .ports import (
     assemble_context,
 )
 
-Storage = Store
-"""The former name of Store (then the store without Records); Store includes Records now."""
-
 __all__ = [
     "CONTEXT_EVENTS",
     "Housekeeping",
@@ -34,7 +31,6 @@ __all__ = [
     "Removed",
     "ReportingStore",
     "SettingsStore",
-    "Storage",
     "Store",
     "assemble_context",
 ]
