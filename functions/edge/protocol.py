@@ -1,0 +1,86 @@
+"""uvicorn's httptools protocol with a header deadline and a header size cap.
+
+uvicorn has neither (encode/uvicorn#157): its keep-alive timer is armed only after an
+answer and any byte received cancels it, so a client that drips a header byte now and then
+holds its connection for ever. Here a timer runs from the connection's start, and again from
+each answer, until a request's headers are complete; when it fires the connection is closed.
+Headers (with the request line) over ``MAX_HEAD_BYTES`` are answered 431 and closed.
+
+These are uvicorn's private hooks (``connection_made``, ``data_received``,
+``on_headers_complete``, ``on_response_complete``), hence the pinned version and
+tests/integration/test_edge_protocol.py, which fails if an upgrade breaks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
+    b"content-length: 26\r\nconnection: close\r\n\r\nrequest headers too large\n"
+)
+
+
+def deadline_protocol(header_timeout: float) -> type[HttpToolsProtocol]:
+    """The protocol class for uvicorn's ``Config(http=...)``."""
+
+    class DeadlineProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _head_bytes = 0
+        _waiting_for_head = True
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._waiting_for_head:
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._disarm()
+                    if not self.transport.is_closing():
+                        self.transport.write(_TOO_LARGE)
+                        self.transport.close()
+                    return
+            super().data_received(data)
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            self._waiting_for_head = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._waiting_for_head = True  # the next request's head is counted from here
+            self._head_bytes = 0
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or self.cycle.response_complete:  # nothing pipelined
+                self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(header_timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return DeadlineProtocol
