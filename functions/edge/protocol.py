@@ -6,14 +6,19 @@ holds its connection for ever. Here a timer runs from the connection's start, an
 each answer, until a request's headers are complete; when it fires the connection is closed.
 Headers (with the request line) over ``MAX_HEAD_BYTES`` are answered 431 and closed.
 
-These are uvicorn's private hooks (``connection_made``, ``data_received``,
-``on_headers_complete``, ``on_response_complete``), hence the pinned version and
+It also answers the pixel and the click itself when it can (``answer_now``): uvicorn spends
+more per request on its task, events and ASGI messages than the pixel does on all its work.
+
+These are uvicorn's private hooks and attributes (``connection_made``, ``data_received``,
+``on_headers_complete``, ``on_body``, ``on_message_complete``, ``on_response_complete``,
+``url``, ``headers``, ``cycle``, ``parser``, ``server_state``), hence the pinned version and
 tests/integration/test_edge_protocol.py, which fails if an upgrade breaks them.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -25,13 +30,25 @@ _TOO_LARGE = (
 )
 
 
-def deadline_protocol(header_timeout: float) -> type[HttpToolsProtocol]:
-    """The protocol class for uvicorn's ``Config(http=...)``."""
+Answer = Callable[[bytes, bytes, list[tuple[bytes, bytes]], Any], tuple[bytes, bytes] | None]
+"""(method, request target, headers, client) -> (status line, headers and body), or None."""
+
+
+def deadline_protocol(
+    header_timeout: float, answer_now: Answer | None = None
+) -> type[HttpToolsProtocol]:
+    """The protocol class for uvicorn's ``Config(http=...)``.
+
+    ``answer_now`` (the edge's pixel and click) is offered each request without a body and
+    with nothing pipelined before it, as its headers complete: when it answers, the answer is
+    written at once, in one write, with no ASGI task, and the request is done.
+    """
 
     class DeadlineProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
         _head_bytes = 0
         _waiting_for_head = True
+        _answered = False
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -55,10 +72,40 @@ def deadline_protocol(header_timeout: float) -> type[HttpToolsProtocol]:
         def on_headers_complete(self) -> None:
             self._disarm()
             self._waiting_for_head = False
+            if answer_now is not None and (self.cycle is None or self.cycle.response_complete):
+                method = self.parser.get_method()
+                if method == b"GET" or method == b"HEAD":
+                    answer = answer_now(method, self.url, self.headers, self.client)
+                    if answer is not None:
+                        return self._write_now(answer)
             super().on_headers_complete()
 
+        def _write_now(self, answer: tuple[bytes, bytes]) -> None:
+            self._answered = True
+            keep = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+            status, rest = answer
+            parts = [b"HTTP/1.1 ", status]
+            for name, value in self.server_state.default_headers:  # the date
+                parts += (name, b": ", value, b"\r\n")
+            if not keep:
+                parts.append(b"connection: close\r\n")
+            parts.append(rest)
+            self.transport.write(b"".join(parts))
+            self.server_state.total_requests += 1
+            if not keep:
+                self.transport.close()
+
+        def on_body(self, body: bytes) -> None:
+            if not self._answered:  # (answered requests have no body)
+                super().on_body(body)
+
         def on_message_complete(self) -> None:
-            super().on_message_complete()
+            if self._answered:
+                self._answered = False
+                if not self.transport.is_closing():
+                    self._arm()
+            else:
+                super().on_message_complete()
             self._waiting_for_head = True  # the next request's head is counted from here
             self._head_bytes = 0
 

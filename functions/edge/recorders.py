@@ -30,8 +30,15 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class Recorder(Protocol):
+    immediate: bool
+    """Whether ``record_now`` makes a hit durable without waiting (a page-cache write)."""
+
     async def record(self, hit: Hit) -> None:
         """Durable when this returns; raises BusUnavailable (the answer goes out anyway)."""
+        ...
+
+    def record_now(self, hit: Hit) -> None:
+        """The same, without a coroutine, when ``immediate``."""
         ...
 
     def close(self) -> None: ...
@@ -49,12 +56,16 @@ class SpoolRecorder:
     def __init__(self, bus: LocalBus) -> None:
         self.bus = bus
         self.sync = bus.hit_spool().sync
+        self.immediate = not self.sync
         self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
         self._due = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
         if self.sync:
             threading.Thread(target=self._flusher, name="spool-flush", daemon=True).start()
+
+    def record_now(self, hit: Hit) -> None:
+        self.bus.publish_hit(_encode(hit.to_dict()).encode(), wait=False)
 
     async def record(self, hit: Hit) -> None:
         ticket = self.bus.publish_hit(_encode(hit.to_dict()).encode(), wait=False)
@@ -107,9 +118,14 @@ class SpoolRecorder:
 class PoolRecorder:
     """Any other bus: its publish is a network call, made on threads of its own."""
 
+    immediate = False
+
     def __init__(self, bus: Bus, threads: int = 8) -> None:
         self.bus = bus
         self.pool = Pool("publish", threads)
+
+    def record_now(self, hit: Hit) -> None:
+        raise NotImplementedError("a network publish is never made on the loop")
 
     async def record(self, hit: Hit) -> None:
         await self.pool.run(record_hit, self.bus, hit)

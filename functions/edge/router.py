@@ -50,6 +50,28 @@ _EMPTY_BODY = {"type": "http.response.body", "body": b""}
 _PLAIN = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", NO_STORE.encode())]
 
 
+def _block(headers: list[tuple[bytes, bytes]]) -> bytes:
+    return b"".join(name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
+
+
+# The same answers as (status line, headers and body) for answer_now; the server adds the
+# date (and "connection: close") between the two.
+_OK = b"200 OK\r\n"
+_GIF_HEAD = _block(_GIF_HEADERS)
+_GIF_WHOLE = _GIF_HEAD + GIF
+_REDIRECT_HEAD = _block(
+    [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"cache-control", NO_STORE.encode()),
+        (b"content-length", b"0"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
+)[:-2]
+_NOT_ALLOWED = _block([*_PLAIN, (b"content-length", b"0"), (b"allow", b"GET, HEAD")])
+_NOT_FOUND_HEAD = _block([*_PLAIN, (b"content-length", b"10")])
+_NOT_FOUND_WHOLE = _NOT_FOUND_HEAD + b"not found\n"
+
+
 def is_expensive(scope: Scope) -> bool:
     """CSV downloads, data exports, domain overviews, searches and long listings."""
     path: str = scope["path"]
@@ -180,6 +202,58 @@ class Edge:
             await _bare(send, 405, b"", [(b"allow", b"GET, HEAD")])
         else:
             await _bare(send, 404, b"" if method == "HEAD" else b"not found\n")
+
+    def answer_now(
+        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], client: Any
+    ) -> tuple[bytes, bytes] | None:
+        """The whole HTTP answer (status line; headers and body) to a pixel or
+        click request without a body, made and recorded right here; None when it cannot be
+        (not a tracking path, a body, a spool that must be flushed first): the request then
+        takes the ASGI path. The protocol calls this as the headers complete, which spares
+        the pixel uvicorn's per-request task, events and messages."""
+        if not self.recorder.immediate or b"%" in target:
+            return None
+        path = target.partition(b"?")[0].decode("latin-1")
+        found = route(path)
+        if found is None:
+            return None
+        wanted = _WANTED
+        found_headers: dict[str, str] = {}
+        for name, value in headers:
+            key = wanted.get(name)
+            if key is not None:
+                text = value.decode("latin-1")
+                found_headers[key] = (
+                    f"{found_headers[key]}, {text}" if key in found_headers else text
+                )
+            elif name == b"transfer-encoding" or (
+                name == b"content-length" and value.strip() != b"0"
+            ):
+                return None  # a body to read first: the ASGI path does
+        verb = method.decode("latin-1")
+        outcome = self.tracker.outcome(
+            found[0], found[1], verb, found_headers, client[0] if client else None
+        )
+        hit = outcome.hit
+        if hit is not None:
+            try:
+                self.recorder.record_now(hit)
+            except MailbeaconError as exc:
+                self.tracker.failed(hit, str(exc))
+            else:
+                self.health.recorded()
+        head = verb == "HEAD"
+        status = outcome.status
+        if status == 200:
+            return _OK, _GIF_HEAD if head else _GIF_WHOLE
+        if status == 302:
+            from werkzeug.urls import iri_to_uri
+
+            location = iri_to_uri(outcome.location or "").encode("latin-1")
+            return b"302 Found\r\n", _REDIRECT_HEAD + b"location: " + location + b"\r\n\r\n"
+        if status == 405:
+            return b"405 Method Not Allowed\r\n", _NOT_ALLOWED
+        return b"404 Not Found\r\n", _NOT_FOUND_HEAD if head else _NOT_FOUND_WHOLE
 
     async def healthz(self, scope: Scope, send: Send) -> None:
         report = self.health.report()
