@@ -46,7 +46,8 @@ def deadline_protocol(
 
     class DeadlineProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
-        _head_bytes = 0
+        _head_bytes = 0  # request line and header fields, as parsed
+        _read_bytes = 0  # everything read while waiting for them
         _waiting_for_head = True
         _answered = False
 
@@ -60,18 +61,34 @@ def deadline_protocol(
 
         def data_received(self, data: bytes) -> None:
             if self._waiting_for_head:
-                self._head_bytes += len(data)
-                if self._head_bytes > MAX_HEAD_BYTES:
-                    self._disarm()
-                    if not self.transport.is_closing():
-                        self.transport.write(_TOO_LARGE)
-                        self.transport.close()
-                    return
+                self._read_bytes += len(data)
             super().data_received(data)
+            # Still no complete head after this many bytes: the parser holds a header line
+            # it has not finished (a body in the same read no longer counts once it has).
+            if self._waiting_for_head and self._read_bytes > MAX_HEAD_BYTES:
+                self._too_large()
+
+        def _too_large(self) -> None:
+            self._disarm()
+            self._waiting_for_head = False
+            self._answered = True  # no ASGI cycle: the parser's later callbacks are ignored
+            if not self.transport.is_closing():
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+
+        def on_url(self, url: bytes) -> None:
+            self._head_bytes += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_bytes += len(name) + len(value) + 4
+            super().on_header(name, value)
 
         def on_headers_complete(self) -> None:
             self._disarm()
             self._waiting_for_head = False
+            if self._head_bytes > MAX_HEAD_BYTES:
+                return self._too_large()
             if answer_now is not None and (self.cycle is None or self.cycle.response_complete):
                 method = self.parser.get_method()
                 if method == b"GET" or method == b"HEAD":
@@ -86,9 +103,9 @@ def deadline_protocol(
             status, rest = answer
             parts = [b"HTTP/1.1 ", status]
             for name, value in self.server_state.default_headers:  # the date
-                parts += (name, b": ", value, b"\r\n")
+                parts += (name.title(), b": ", value, b"\r\n")
             if not keep:
-                parts.append(b"connection: close\r\n")
+                parts.append(b"Connection: close\r\n")
             parts.append(rest)
             self.transport.write(b"".join(parts))
             self.server_state.total_requests += 1
@@ -107,7 +124,7 @@ def deadline_protocol(
             else:
                 super().on_message_complete()
             self._waiting_for_head = True  # the next request's head is counted from here
-            self._head_bytes = 0
+            self._head_bytes = self._read_bytes = 0
 
         def on_response_complete(self) -> None:
             super().on_response_complete()

@@ -51,7 +51,8 @@ _PLAIN = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", NO
 
 
 def _block(headers: list[tuple[bytes, bytes]]) -> bytes:
-    return b"".join(name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
+    """Header lines in their usual spelling (uvicorn lower-cases what goes through ASGI)."""
+    return b"".join(name.title() + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
 
 
 # The same answers as (status line, headers and body) for answer_now; the server adds the
@@ -250,7 +251,7 @@ class Edge:
             from werkzeug.urls import iri_to_uri
 
             location = iri_to_uri(outcome.location or "").encode("latin-1")
-            return b"302 Found\r\n", _REDIRECT_HEAD + b"location: " + location + b"\r\n\r\n"
+            return b"302 Found\r\n", _REDIRECT_HEAD + b"Location: " + location + b"\r\n\r\n"
         if status == 405:
             return b"405 Method Not Allowed\r\n", _NOT_ALLOWED
         return b"404 Not Found\r\n", _NOT_FOUND_HEAD if head else _NOT_FOUND_WHOLE
