@@ -8,6 +8,7 @@ process plus the worker), and its one gap, the header deadline, is ``protocol.py
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import socket
@@ -101,6 +102,10 @@ def run(
     # that must not be Python's default (which would kill us before the cleanup).
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _after_stop)
+    # What start-up built lives as long as the process: out of the collector's sight, a full
+    # collection no longer walks it (those walks were the pixel's worst pauses).
+    gc.collect()
+    gc.freeze()
     loop = uvloop.new_event_loop()
     try:
         loop.run_until_complete(server.serve(sockets=[sock]))
