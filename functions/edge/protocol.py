@@ -46,8 +46,7 @@ def deadline_protocol(
 
     class DeadlineProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
-        _head_bytes = 0  # request line and header fields, as parsed
-        _read_bytes = 0  # everything read while waiting for them
+        _read_bytes = 0  # everything read while waiting for a request's head
         _waiting_for_head = True
         _answered = False
 
@@ -68,6 +67,11 @@ def deadline_protocol(
             if self._waiting_for_head and self._read_bytes > MAX_HEAD_BYTES:
                 self._too_large()
 
+        def _head_size(self) -> int:
+            """The request line and header fields, as parsed (what was read may hold more:
+            a body sent with them)."""
+            return len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+
         def _too_large(self) -> None:
             self._disarm()
             self._waiting_for_head = False
@@ -76,18 +80,10 @@ def deadline_protocol(
                 self.transport.write(_TOO_LARGE)
                 self.transport.close()
 
-        def on_url(self, url: bytes) -> None:
-            self._head_bytes += len(url)
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._head_bytes += len(name) + len(value) + 4
-            super().on_header(name, value)
-
         def on_headers_complete(self) -> None:
             self._disarm()
             self._waiting_for_head = False
-            if self._head_bytes > MAX_HEAD_BYTES:
+            if self._read_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
                 return self._too_large()
             if answer_now is not None and (self.cycle is None or self.cycle.response_complete):
                 method = self.parser.get_method()
@@ -124,7 +120,7 @@ def deadline_protocol(
             else:
                 super().on_message_complete()
             self._waiting_for_head = True  # the next request's head is counted from here
-            self._head_bytes = self._read_bytes = 0
+            self._read_bytes = 0
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
