@@ -28,6 +28,8 @@ class Pool:
         self.threads = threads
         self.capacity = threads + queued
         self.in_use = 0
+        self.refused = 0  # since the last warning (router.py)
+        self.warned_at = -1e9
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for n in range(threads):
             threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()

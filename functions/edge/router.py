@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 from mailbeacon.errors import MailbeaconError
@@ -280,7 +281,11 @@ class Edge:
             pool = self.pools["web"]
         try:
             if not pool.admit():
-                log.warning("%s pool full: 503 for %s %s", pool.name, scope["method"], path)
+                pool.refused += 1
+                now = time.monotonic()
+                if now - pool.warned_at >= 10:  # a flood writes a line per pool per 10 s
+                    log.warning("%s pool full: %s requests refused (503)", pool.name, pool.refused)
+                    pool.warned_at, pool.refused = now, 0
                 return await refuse(send, scope, 503, "busy, try again", retry_after=2)
             try:
                 await self._in_pool(pool, scope, receive, send)
