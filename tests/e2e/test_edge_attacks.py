@@ -14,6 +14,7 @@ import re
 import select
 import signal
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -337,5 +338,43 @@ def test_sigterm_with_streams_and_attackers_open_exits_within_the_bound(
             body = response.read()
             assert body.startswith(b"retry: ")
             conn.close()
+    finally:
+        proc.stop()
+
+
+def test_with_full_sync_every_answered_hit_is_flushed_and_stored_once(tmp_path: Path) -> None:
+    """MAILBEACON_SQLITE_SYNC=FULL: each pixel waits for an fdatasync made off the loop (group
+    commit), so 8 clients at once are all answered, and each hit is stored exactly once."""
+    proc = ServerProcess(tmp_path / "data", env={**ENV, "MAILBEACON_SQLITE_SYNC": "FULL"}).start()
+    try:
+        tracked = proc.cli_json("track", "--sender", "ana@example.com", "--to", "bo@example.org")
+        path = urlsplit(tracked["pixel_url"]).path
+        answered: list[int] = []
+
+        def client() -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=10)
+            for _ in range(25):
+                conn.request("GET", path, headers={"User-Agent": BROWSER})
+                response = conn.getresponse()
+                response.read()
+                answered.append(response.status)
+            conn.close()
+
+        clients = [threading.Thread(target=client) for _ in range(8)]
+        for thread in clients:
+            thread.start()
+        for thread in clients:
+            thread.join()
+        assert answered == [200] * 200
+
+        def stored() -> tuple[int, int]:
+            with sqlite3.connect(proc.data_dir / "mailbeacon.db") as db:
+                return db.execute(
+                    "SELECT COUNT(*), COUNT(DISTINCT id) FROM events WHERE message_id = ?",
+                    (tracked["message_id"],),
+                ).fetchone()
+
+        wait_until(lambda: stored()[0] >= 200, timeout=30)
+        assert stored() == (200, 200)
     finally:
         proc.stop()
