@@ -101,6 +101,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
             store,
             app.urls,
             clock,
+            records=store,
             sender=f"u{i % 3}@example.com",
             recipients=["r@example.org"],
             links=["https://example.com/a"],

@@ -103,7 +103,12 @@ def profile_edge(calls: int = 20000) -> None:
 
     app = bootstrap(AppConfig.local(Path(tempfile.mkdtemp(prefix="mb-prof-"))))
     tracked = track_message(
-        app.store, app.urls, app.clock, sender="p@example.com", recipients=["r@example.org"]
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.store,
+        sender="p@example.com",
+        recipients=["r@example.org"],
     )
     edge = build_edge(app)
     target = urlsplit(tracked.pixel_url).path.encode()

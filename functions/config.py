@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
 from functions.edge.settings import EdgeConfig
-from functions.gmail_mailbox import SentWatchConfig
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
@@ -29,10 +28,8 @@ from mailbeacon.platform import (
     GOOGLE_CERTS_URL,
     SLACK_API_URL,
 )
+from mailbeacon.sentwatch import SentWatchConfig
 from notifier.config import COALESCE_WINDOW, NotifierConfig
-
-if TYPE_CHECKING:
-    from .deploy import DeployConfig
 
 PREFIX = "MAILBEACON_"
 TRUE = ("1", "true", "yes", "on")
@@ -142,6 +139,7 @@ def _core(env: _Env) -> Config:
         worker=env.bool("WORKER", True),
         pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
+        alert_email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
         ),
@@ -193,11 +191,10 @@ def _vapid_subject(value: str | None) -> str | None:
 
 
 def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
-    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID, MAILBEACON_WORKSPACE_DOMAINS
-    and MAILBEACON_ALERT_EMAIL_DOMAINS take comma-separated lists."""
+    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID and MAILBEACON_WORKSPACE_DOMAINS
+    take comma-separated lists."""
     return AddonConfig(
         workspace_domains=tuple(d.lower() for d in env.list("WORKSPACE_DOMAINS")),
-        email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         audiences=env.list("ADDON_AUDIENCE"),
         service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         client_ids=env.list("ADDON_CLIENT_ID") or env.list("ADDON_OAUTH_CLIENT_ID"),
@@ -263,22 +260,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
     )
 
 
-def load_deploy_config(
-    project: str,
-    region: str,
-    *,
-    public_url: str | None = None,
-    retention_days: int | None = None,
-    env: Mapping[str, str] | None = None,
-) -> DeployConfig:
-    """The deployment's declaration: the flags, plus the MAILBEACON_* settings in the
-    deployer's environment that the plan carries into every function."""
-    from .deploy import DeployConfig
-
-    return DeployConfig.from_settings(
-        project,
-        region,
-        os.environ if env is None else env,
-        public_url=public_url,
-        retention_days=retention_days,
-    )
+def environment() -> Mapping[str, str]:
+    """The process environment, for the few callers that hand it on whole (the deploy plan
+    carries the deployer's MAILBEACON_* settings into every function)."""
+    return os.environ

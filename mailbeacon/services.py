@@ -25,7 +25,7 @@ from .model import (
     MessageContext,
     Verdict,
 )
-from .policy import disclosure_html, policy_for, register_sender
+from .policy import Policy, disclosure_html, domain_of, policy_for, register_sender
 from .records import Records
 from .store import CONTEXT_EVENTS, Store
 from .summary import message_stats
@@ -78,7 +78,7 @@ class TrackedMessage:
 
     @property
     def pixel_html(self) -> str:
-        return disclosure_html(self.disclosure) + pixel_html(self.pixel_url)
+        return pixel_insert(self.pixel_url, self.disclosure)
 
     def to_public(self) -> dict[str, Any]:
         anchors = "".join(
@@ -98,6 +98,11 @@ def pixel_html(pixel_url: str) -> str:
         f'<img src="{html.escape(pixel_url)}" width="1" height="1" alt="" '
         'style="display:block;width:1px;height:1px;border:0" />'
     )
+
+
+def pixel_insert(pixel_url: str, disclosure: str | None) -> str:
+    """What goes at the end of the email: the domain's disclosure line, then the pixel."""
+    return disclosure_html(disclosure) + pixel_html(pixel_url)
 
 
 class Urls:
@@ -179,25 +184,27 @@ def track_message(
     urls: Urls,
     clock: Clock,
     *,
+    records: Records,
     sender: str,
     recipients: Sequence[str],
     subject: str = "",
     links: Sequence[str] = (),
     sent_at: datetime | None = None,
-    records: Records | None = None,
+    policy: Policy | None = None,
 ) -> TrackedMessage:
     """Register a message and sign its pixel and links. Validates everything before writing.
 
-    With ``records``, the sender's domain policy applies: tracking it forbids is PolicyRefused
-    (InvalidInput), and its disclosure line comes with the pixel. Every edge passes them.
+    The sender's domain policy always applies: tracking it forbids is PolicyRefused
+    (InvalidInput), and its disclosure line comes with the pixel. A caller that already read
+    the policy (the add-on's compose card shows it) passes it, so it is read once.
     """
     checked = check_track(sender=sender, recipients=recipients, subject=subject, links=links)
-    disclosure = None
-    if records is not None:
+    if policy is None:
         policy = policy_for(records, checked.owner)
-        policy.check_track(checked.owner, checked.recipients)
-        disclosure = policy.disclosure
-        register_sender(records, checked.owner)
+    elif policy.domain != domain_of(checked.owner):
+        raise ValueError(f"the policy of {policy.domain} does not govern {checked.owner}")
+    policy.check_track(checked.owner, checked.recipients)
+    register_sender(records, checked.owner)
     message = Message(
         id=new_message_id(),
         owner=checked.owner,
@@ -212,7 +219,7 @@ def track_message(
         message,
         urls.pixel(message.id),
         tuple((link.url, urls.link(message.id, link)) for link in message.links),
-        disclosure,
+        policy.disclosure,
     )
 
 

@@ -20,7 +20,7 @@ from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
 from mailbeacon.model import Settings
 from mailbeacon.records import Namespace
 from mailbeacon.redact import redact
-from mailbeacon.settings import record_problem
+from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Storage
 
 from .post import Post
@@ -97,7 +97,7 @@ def deliver(
     settings: Settings,
     *,
     deliveries: DeliveryLog,
-    store: Storage,
+    book: SettingsBook,
     policy: RetryPolicy,
 ) -> str:
     """Send ``post`` on ``channel`` at most once per key; returns what happened.
@@ -133,9 +133,8 @@ def deliver(
             )
         if exc.permanent:
             deliveries.settle(key, "failed", exc.detail)
-            record_problem(
-                store, settings.user, f"{channel.name}: {exc.detail}", deliveries.clock.now()
-            )
+            problem = f"{channel.name}: {exc.detail}"
+            book.record_problem(settings.user, problem, deliveries.clock.now())
             log.warning("permanent %s failure for %s: %s", channel.name, settings.user, exc.detail)
             return "failed"
         deliveries.release(key)

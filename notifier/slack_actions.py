@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
-from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
+from mailbeacon.settings import SettingsBook, SettingsChange
 from mailbeacon.store import Storage
 
 from .blocks import MUTE_ACTION
@@ -117,8 +117,11 @@ def handle_interaction(
     body: bytes,
     headers: Mapping[str, str],
     respond: Callable[[str, dict[str, Any]], None] | None = None,
+    *,
+    book: SettingsBook,
 ) -> dict[str, Any]:
-    """Verify, then apply a block action. The confirmation goes to the payload's
+    """Verify, then apply a block action (a mute goes through ``book``, the one settings
+    writer with the configured rules). The confirmation goes to the payload's
     ``response_url`` through ``respond`` (the HTTP reply is then empty); without one it is the
     HTTP reply, as for the older message actions."""
     verify_slack(signing_secret, clock, body, headers)
@@ -128,7 +131,7 @@ def handle_interaction(
         raise InvalidInput("not a Slack interactivity payload") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("not a Slack interactivity payload")
-    reply = _apply_interaction(store, payload)
+    reply = _apply_interaction(store, book, payload)
     url = payload.get("response_url")
     if respond is not None and isinstance(url, str) and url:
         respond(url, {**reply, "replace_original": False})
@@ -136,7 +139,9 @@ def handle_interaction(
     return reply
 
 
-def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any]:
+def _apply_interaction(
+    store: Storage, book: SettingsBook, payload: dict[str, Any]
+) -> dict[str, Any]:
     listed = payload.get("actions")
     actions = [
         a
@@ -152,7 +157,7 @@ def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any
     message = store.get_message(message_id)
     if email is None or message is None or message.owner != email:
         return {"response_type": "ephemeral", "text": "That email is not one of yours."}
-    update_settings(store, store, email, SettingsChange(mute=(message_id,)), WebhookRules())
+    book.update(email, SettingsChange(mute=(message_id,)))
     subject = message.subject or "(no subject)"
     return {"response_type": "ephemeral", "text": f"Muted “{subject}”: no more alerts for it."}
 

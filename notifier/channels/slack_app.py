@@ -11,11 +11,12 @@ from typing import Any
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
 from mailbeacon.records import Namespace
+from mailbeacon.retry_after import header_seconds
 from mailbeacon.store import Storage
 
 from ..config import NotifierConfig
 from ..post import Post
-from ..retry import TRANSIENT_ERRORS, RetryPolicy, header_seconds
+from ..retry import TRANSIENT_ERRORS, RetryPolicy
 
 DMS = Namespace.SLACK_DMS
 NOT_FOUND = {"users_not_found", "user_not_found"}
@@ -56,11 +57,13 @@ class SlackAppChannel:
     def _client(self, token: str) -> Any:
         from slack_sdk.web import WebClient
 
+        from ..slack_retry import slack_handlers
+
         return WebClient(
             token=token,
             base_url=self.config.slack_api_url,
             timeout=int(max(1, self.config.timeout_seconds)),
-            retry_handlers=self.policy.slack_handlers(),
+            retry_handlers=slack_handlers(self.policy),
         )
 
     def send(self, post: Post, settings: Settings) -> None:
