@@ -210,7 +210,7 @@ def make_exports(data: Path, users: list[str], per_user: int) -> None:
         for user in users:
             for n in range(per_user):
                 track_message(
-                    app.store, app.urls, app.clock, sender=user,
+                    app.store, app.urls, app.clock, records=app.records, sender=user,
                     recipients=[f"r{n}@example.org"], subject=f"Quarterly plan, part {n}",
                 )  # fmt: skip
     finally:

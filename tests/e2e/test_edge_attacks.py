@@ -53,7 +53,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         for n in range(EXPORT_MESSAGES):
             track_message(
-                app.store, app.urls, app.clock, sender=EXPORTER,
+                app.store, app.urls, app.clock, records=app.records, sender=EXPORTER,
                 recipients=[f"r{n}@example.org"], subject=f"Quarterly plan, part {n}",
             )  # fmt: skip
     finally:
