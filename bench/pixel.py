@@ -118,15 +118,15 @@ def profile_edge(calls: int = 20000) -> None:
         (b"accept", b"image/avif,image/webp,*/*"),
     ]
     client = ("203.0.113.9", 5123)
-    assert edge.answer_now(b"GET", target, headers, client) is not None  # catalogues load
+    assert edge.tracking.answer_now(b"GET", target, headers, client) is not None  # catalogues load
     start = time.perf_counter()
     for _ in range(calls):
-        edge.answer_now(b"GET", target, headers, client)
+        edge.tracking.answer_now(b"GET", target, headers, client)
     per_call = (time.perf_counter() - start) / calls * 1e6
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(calls):
-        edge.answer_now(b"GET", target, headers, client)
+        edge.tracking.answer_now(b"GET", target, headers, client)
     profiler.disable()
     print(f"pixel answer, in process: {per_call:.1f} us per hit (spool append included)")
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)

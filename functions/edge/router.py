@@ -1,7 +1,7 @@
 """The ASGI app `mailbeacon serve` runs: tracking and streams on the loop, the rest in pools.
 
-- ``/p/{token}.gif``, ``/c/{token}``, ``/healthz``: answered here, on the loop; the hit's one
-  spool append is the only I/O (``recorders.py``). No pool, so nothing can queue them.
+- ``/p/{token}.gif``, ``/c/{token}``, ``/healthz``: answered on the loop (``answers.py``);
+  the hit's one spool append is the only I/O. No pool, so nothing can queue them.
 - ``/dashboard/live/stream``: an async stream (``streams.py``).
 - Everything else: the Flask app (the same one Cloud Functions run) in a bounded pool chosen
   by route: ``hooks`` (add-on, Slack, Chat, Gmail push), ``exports`` (CSV, data export,
@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import time
 from typing import Any
 
-from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
 
-from .asgi import JSON, BodyRefused, Disconnected, Receive, Scope, Send, answer, read_body, refuse
+from .answers import TrackingAnswers
+from .asgi import BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
 from .pools import PerCaller, Pool
 from .recorders import Recorder
 from .settings import EdgeConfig
 from .streams import LiveStreams
-from .tracking import FORWARDED_FOR, GIF, HIT_HEADERS, NO_STORE, Tracker, route
+from .tracking import Tracker, route
 from .wsgi import Abandoned, Exchange, WsgiApp, environ_for
 
 log = logging.getLogger(__name__)
@@ -37,41 +36,6 @@ EXPENSIVE_SUFFIXES = (".csv",)
 EXPENSIVE_PATHS = ("/dashboard/export",)
 LISTINGS = ("/api/v1/messages", "/dashboard/messages")
 LONG_PAGE = 50  # reporting.DEFAULT_LIMIT: a listing asking for more is an expensive call
-
-_WANTED = {name.lower().encode(): name for name in (*HIT_HEADERS, FORWARDED_FOR)}
-_GIF_HEADERS = [
-    (b"content-type", b"image/gif"),
-    (b"content-length", b"43"),
-    (b"cache-control", NO_STORE.encode()),
-    (b"expires", b"0"),
-]
-_GIF_START = {"type": "http.response.start", "status": 200, "headers": _GIF_HEADERS}
-_GIF_BODY = {"type": "http.response.body", "body": GIF}
-_EMPTY_BODY = {"type": "http.response.body", "body": b""}
-_PLAIN = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", NO_STORE.encode())]
-
-
-def _block(headers: list[tuple[bytes, bytes]]) -> bytes:
-    """Header lines in their usual spelling (uvicorn lower-cases what goes through ASGI)."""
-    return b"".join(name.title() + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
-
-
-# The same answers as (status line, headers and body) for answer_now; the server adds the
-# date (and "connection: close") between the two.
-_OK = b"200 OK\r\n"
-_GIF_HEAD = _block(_GIF_HEADERS)
-_GIF_WHOLE = _GIF_HEAD + GIF
-_REDIRECT_HEAD = _block(
-    [
-        (b"content-type", b"text/html; charset=utf-8"),
-        (b"cache-control", NO_STORE.encode()),
-        (b"content-length", b"0"),
-        (b"referrer-policy", b"no-referrer"),
-    ]
-)[:-2]
-_NOT_ALLOWED = _block([*_PLAIN, (b"content-length", b"0"), (b"allow", b"GET, HEAD")])
-_NOT_FOUND_HEAD = _block([*_PLAIN, (b"content-length", b"10")])
-_NOT_FOUND_WHOLE = _NOT_FOUND_HEAD + b"not found\n"
 
 
 def is_expensive(scope: Scope) -> bool:
@@ -114,9 +78,8 @@ class Edge:
         web: WsgiApp,
         config: EdgeConfig,
     ) -> None:
-        self.tracker = tracker
+        self.tracking = TrackingAnswers(tracker, recorder, health)
         self.recorder = recorder
-        self.health = health
         self.streams = streams
         self.web = web
         self.config = config
@@ -148,9 +111,9 @@ class Edge:
             if path[:3] in ("/p/", "/c/"):
                 found = route(path)
                 if found is not None:
-                    return await self.track(found, scope, send)
+                    return await self.tracking.track(found, scope, send)
             elif path == "/healthz" and scope["method"] in ("GET", "HEAD"):
-                return await self.healthz(scope, send)
+                return await self.tracking.healthz(scope, send)
             elif (
                 path == STREAM_PATH
                 and self.streams is not None
@@ -167,101 +130,6 @@ class Edge:
                     self.close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
-
-    # on the loop --------------------------------------------------------------------------
-    async def track(self, found: tuple[str, str], scope: Scope, send: Send) -> None:
-        headers: dict[str, str] = {}
-        wanted = _WANTED
-        for name, value in scope["headers"]:
-            key = wanted.get(name)
-            if key is not None:
-                text = value.decode("latin-1")
-                headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        client = scope.get("client")
-        method: str = scope["method"]
-        outcome = self.tracker.outcome(
-            found[0], found[1], method, headers, client[0] if client else None
-        )
-        hit = outcome.hit
-        if hit is not None:
-            try:
-                await self.recorder.record(hit)
-            except MailbeaconError as exc:
-                self.tracker.failed(hit, str(exc))
-            else:
-                self.health.recorded()
-        status = outcome.status
-        if status == 200:
-            await send(_GIF_START)
-            await send(_GIF_BODY if method != "HEAD" else _EMPTY_BODY)
-        elif status == 302:
-            from werkzeug.urls import iri_to_uri
-
-            location = iri_to_uri(outcome.location or "").encode("latin-1")
-            extra = [(b"location", location), (b"referrer-policy", b"no-referrer")]
-            await _bare(send, 302, b"", extra, b"text/html; charset=utf-8")
-        elif status == 405:
-            await _bare(send, 405, b"", [(b"allow", b"GET, HEAD")])
-        else:
-            await _bare(send, 404, b"" if method == "HEAD" else b"not found\n")
-
-    def answer_now(
-        self, method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], client: Any
-    ) -> tuple[bytes, bytes] | None:
-        """The whole HTTP answer (status line; headers and body) to a pixel or
-        click request without a body, made and recorded right here; None when it cannot be
-        (not a tracking path, a body, a spool that must be flushed first): the request then
-        takes the ASGI path. The protocol calls this as the headers complete, which spares
-        the pixel uvicorn's per-request task, events and messages."""
-        if not self.recorder.immediate or b"%" in target:
-            return None
-        path = target.partition(b"?")[0].decode("latin-1")
-        found = route(path)
-        if found is None:
-            return None
-        wanted = _WANTED
-        found_headers: dict[str, str] = {}
-        for name, value in headers:
-            key = wanted.get(name)
-            if key is not None:
-                text = value.decode("latin-1")
-                found_headers[key] = (
-                    f"{found_headers[key]}, {text}" if key in found_headers else text
-                )
-            elif name == b"transfer-encoding" or (
-                name == b"content-length" and value.strip() != b"0"
-            ):
-                return None  # a body to read first: the ASGI path does
-        verb = method.decode("latin-1")
-        outcome = self.tracker.outcome(
-            found[0], found[1], verb, found_headers, client[0] if client else None
-        )
-        hit = outcome.hit
-        if hit is not None:
-            try:
-                self.recorder.record_now(hit)
-            except MailbeaconError as exc:
-                self.tracker.failed(hit, str(exc))
-            else:
-                self.health.recorded()
-        head = verb == "HEAD"
-        status = outcome.status
-        if status == 200:
-            return _OK, _GIF_HEAD if head else _GIF_WHOLE
-        if status == 302:
-            from werkzeug.urls import iri_to_uri
-
-            location = iri_to_uri(outcome.location or "").encode("latin-1")
-            return b"302 Found\r\n", _REDIRECT_HEAD + b"Location: " + location + b"\r\n\r\n"
-        if status == 405:
-            return b"405 Method Not Allowed\r\n", _NOT_ALLOWED
-        return b"404 Not Found\r\n", _NOT_FOUND_HEAD if head else _NOT_FOUND_WHOLE
-
-    async def healthz(self, scope: Scope, send: Send) -> None:
-        report = self.health.report()
-        body = json.dumps(report, separators=(",", ":")).encode() + b"\n"
-        status = 200 if report["status"] == "ok" else 503
-        await answer(send, status, body, JSON, head=scope["method"] == "HEAD")
 
     # in a pool ----------------------------------------------------------------------------
     async def flask(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -334,21 +202,3 @@ async def _watch_disconnect(receive: Receive, exchange: Exchange) -> None:
         if message["type"] == "http.disconnect":
             exchange.gone.set()
             return
-
-
-async def _bare(
-    send: Send,
-    status: int,
-    body: bytes,
-    extra: list[tuple[bytes, bytes]] | None = None,
-    content_type: bytes | None = None,
-) -> None:
-    headers = (
-        [(b"content-type", content_type), (b"cache-control", NO_STORE.encode())]
-        if content_type
-        else list(_PLAIN)
-    )
-    headers.append((b"content-length", str(len(body)).encode()))
-    headers.extend(extra or ())
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -75,7 +75,7 @@ def run(
         logging.getLogger(name).setLevel(logging.WARNING)
     settings = uvicorn.Config(
         edge,
-        http=deadline_protocol(config.header_timeout, edge.answer_now),  # type: ignore[arg-type]
+        http=deadline_protocol(config.header_timeout, edge.tracking.answer_now),  # type: ignore[arg-type]
         interface="asgi3",
         lifespan="off",
         proxy_headers=False,  # X-Forwarded-For is ours to read, by --trust-proxy
