@@ -70,13 +70,15 @@ class LiveStreams:
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = scope["method"] == "HEAD"
+        if self._closed:
+            return await _error(send, 503, "the server is shutting down", head, retry=5)
         try:
             user = await self.reads.run(self.parts.signed_in, session_cookie(scope))
         except MailbeaconError as exc:  # the store is unavailable: the page polls later
             return await _error(send, 503, str(exc), head, retry=30)
         if not user:
             return await _error(send, 401, "signed out", head)
-        if self._closed:
+        if self._closed:  # (it began while we read the session)
             return await _error(send, 503, "the server is shutting down", head, retry=5)
         if len(self._open) >= self.total:
             return await _error(
