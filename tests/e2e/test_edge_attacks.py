@@ -10,13 +10,16 @@ Retry-After), and SIGTERM with streams open exits within its bound. Deadlines ar
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import select
 import signal
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ import pytest
 from functions.bootstrap import bootstrap
 from functions.config import AppConfig
 from mailbeacon.services import track_message
-from tests.support.processes import ServerProcess, wait_until
+from tests.support.processes import MAILBEACON, ServerProcess, cli_json, wait_until
 
 HEADER_TIMEOUT = 1.5
 BODY_TIMEOUT = 1.5
@@ -385,3 +388,35 @@ def test_with_full_sync_every_answered_hit_is_flushed_and_stored_once(tmp_path: 
         assert stored() == (200, 200)
     finally:
         proc.stop()
+
+
+def test_port_0_binds_first_so_the_urls_name_the_real_port(tmp_path: Path) -> None:
+    """The socket is bound before the App is built: a tracked message's URLs name the port
+    the kernel picked, from the first answer on."""
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [*MAILBEACON, "serve", "--port", "0"],
+        env={**os.environ, "MAILBEACON_DATA_DIR": str(data)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while "listening on" not in line:
+            line = proc.stdout.readline()
+            assert line, "serve exited before listening"
+        listen = re.search(r"listening on (http://127\.0\.0\.1:(\d+))", line)
+        assert listen and listen.group(2) != "0"
+        tracked = cli_json(
+            "track", "--sender", "ana@example.com", "--to", "bo@example.org",
+            "--link", "https://example.com/a", data_dir=data,
+        )  # fmt: skip
+        assert tracked["pixel_url"].startswith(listen.group(1) + "/p/")
+        assert tracked["links"][0]["tracked_url"].startswith(listen.group(1) + "/c/")
+        with urllib.request.urlopen(tracked["pixel_url"], timeout=10) as response:
+            assert response.status == 200 and response.read().startswith(b"GIF89a")
+    finally:
+        proc.terminate()
+        proc.wait(15)
