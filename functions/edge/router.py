@@ -86,7 +86,8 @@ class Edge:
         self.pools = {
             "web": Pool("web", config.web_threads, config.web_threads * 4),
             "hooks": Pool("hooks", config.hook_threads, config.hook_threads * 4),
-            "exports": Pool("exports", config.export_threads),
+            # niced: on a busy machine an export waits, the pixel and the pages do not
+            "exports": Pool("exports", config.export_threads, nice=10),
         }
         self.per_caller = PerCaller(config.exports_per_user)
         self.closing = False
