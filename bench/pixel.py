@@ -7,8 +7,10 @@ In one run, on this machine:
 - ``ours``: `mailbeacon serve`, durable spool append, worker process on.
 Each is loaded with wrk (best of 2 runs), then ours at 64 connections (the tail), then ours
 while 8 connections drip header bytes, 4 send a body packet and stop, 20 live streams are
-open and 4 users download a CSV export of their messages over and over. Last, every answered
-hit must be stored exactly once. The ratios and the goals are printed at the end.
+open and 4 users download a CSV export of their messages over and over. Last, with the
+server stopped, every answered hit must be recorded exactly once: stored as an event, or
+waiting in the spool for the worker (niced, it catches up after the load). The ratios and
+the goals are printed at the end.
 
 Setup: ``apt-get install -y nginx-light wrk`` (done here when either is missing, as root).
 
@@ -341,17 +343,22 @@ def sign_in(port: int, email: str) -> str:
     return session.group(1)
 
 
-def stored(data: Path, message_id: str) -> tuple[int, int]:
-    from mailbeacon.bus import HITS
-    from mailbeacon.bus.local import LocalBus
-    from mailbeacon.store.sqlite import Database
+def recorded(data: Path, message_id: str) -> tuple[int, int, int]:
+    """(hits stored as events, hits still waiting in the spool, ids seen twice) for one
+    message, with the server stopped: answered means durable, whether the worker processed
+    it yet or not (it runs niced and catches up after the load)."""
+    import json
 
-    bus = LocalBus(Database(data / "mailbeacon.db"))
-    wait_until(lambda: bus.pending(HITS) == 0, timeout=1800, interval=0.5)
+    from mailbeacon.bus.spool import Position, find_pending
+
     with sqlite3.connect(data / "mailbeacon.db") as conn:
-        return conn.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT id) FROM events WHERE message_id = ?", (message_id,)
-        ).fetchone()
+        row = conn.execute("SELECT segment, offset FROM bus_cursor WHERE name = 'hits'").fetchone()
+        query = "SELECT id FROM events WHERE message_id = ?"
+        ids = [r[0] for r in conn.execute(query, (message_id,))]
+    needle = b'"message_id":' + json.dumps(message_id).encode()
+    start = Position(*row) if row else Position(0, 0)
+    waiting = [json.loads(r)["id"] for r in find_pending(data / "spool", start, needle)]
+    return len(ids), len(waiting), len(ids) + len(waiting) - len(set(ids) | set(waiting))
 
 
 def main() -> int:
@@ -431,7 +438,9 @@ def main() -> int:
         answered += int(attacked["requests"])
         streams_open, exports = attackers.streams_open, dict(attackers.exports)
         attackers.close()
-        count, distinct = stored(data, message["message_id"])
+        procs["ours"].terminate()  # its worker stops too: the counts below hold still
+        procs["ours"].wait(30)
+        count, waiting, doubled = recorded(data, message["message_id"])
     finally:
         if attackers is not None:
             attackers.close()
@@ -452,11 +461,11 @@ def main() -> int:
         f"attacked (8 drips, 4 stalled bodies, {streams_open} of 20 streams open at the end,"
         f" CSV exports {exports}): p99 {attacked['p99_ms']:.1f} ms   (goal <= 50)"
     )
-    lost = "none lost" if count >= answered and count == distinct else "LOST OR DOUBLED"
+    lost = "none lost" if count + waiting >= answered and not doubled else "LOST OR DOUBLED"
     print(
-        f"stored {count} events ({distinct} distinct) for {answered} answered hits: {lost}"
-        f" (wrk does not count the requests in flight when a run ends: up to"
-        f" {args.connections * 3 + 64} more may be stored)"
+        f"{answered} hits answered: {count} stored as events + {waiting} still in the spool for"
+        f" the worker, {doubled} twice: {lost} (wrk does not count the requests in flight when"
+        f" a run ends: up to {args.connections * 3 + 64} more may be recorded)"
     )
     return 0
 
