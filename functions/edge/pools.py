@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -24,10 +23,8 @@ log = logging.getLogger(__name__)
 class Pool:
     """``threads`` daemon threads; ``admit`` says whether one more request may wait for one."""
 
-    def __init__(self, name: str, threads: int, queued: int = 0, *, nice: int = 0) -> None:
-        """``nice``: the threads' own CPU priority (Linux), lower for work that may wait."""
+    def __init__(self, name: str, threads: int, queued: int = 0) -> None:
         self.name = name
-        self.nice = nice
         self.threads = threads
         self.capacity = threads + queued
         self.in_use = 0
@@ -60,9 +57,6 @@ class Pool:
             self._jobs.put(None)
 
     def _work(self) -> None:
-        if self.nice:
-            with contextlib.suppress(OSError, AttributeError):  # a thread's nice: Linux only
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while True:
             job = self._jobs.get()
             if job is None:

@@ -86,8 +86,7 @@ class Edge:
         self.pools = {
             "web": Pool("web", config.web_threads, config.web_threads * 4),
             "hooks": Pool("hooks", config.hook_threads, config.hook_threads * 4),
-            # niced: on a busy machine an export waits, the pixel and the pages do not
-            "exports": Pool("exports", config.export_threads, nice=10),
+            "exports": Pool("exports", config.export_threads),
         }
         self.per_caller = PerCaller(config.exports_per_user)
         self.closing = False
