@@ -12,7 +12,6 @@ import gc
 import logging
 import signal
 import socket
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -107,10 +106,6 @@ def run(
     # collection no longer walks it (those walks were the pixel's worst pauses).
     gc.collect()
     gc.freeze()
-    # The loop shares the GIL with the pools' threads: a thread busy in Python (a CSV being
-    # written) keeps it until asked, and the loop asks after this long (5 ms by default,
-    # several times over when several threads are busy). 1 ms keeps the pixel's waits short.
-    sys.setswitchinterval(0.001)
     loop = uvloop.new_event_loop()
     try:
         loop.run_until_complete(server.serve(sockets=[sock]))
