@@ -28,7 +28,7 @@ from mailbeacon.sentwatch import (
     labels_wanted,
 )
 from mailbeacon.services import Classifier, process_hits
-from mailbeacon.store import Store
+from mailbeacon.store import MessageEvents
 from mailbeacon.tokens import TokenSigner
 from notifier.handler import RECENT_EVENTS, Notifier
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 class Consumers:
     """The pipeline's consumers over the ports they use."""
 
-    store: Store
+    store: MessageEvents
     records: Records
     bus: Bus
     classifier: Classifier

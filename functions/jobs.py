@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from mailbeacon.clock import Clock
 from mailbeacon.policy import list_policies
 from mailbeacon.records import Records
-from mailbeacon.store import Store
+from mailbeacon.store import Housekeeping
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,11 @@ class RetentionSweep(Periodic):
     name = "retention sweep"
 
     def __init__(
-        self, store: Store, records: Records, clock: Clock, every: float = RETENTION_SWEEP_SECONDS
+        self,
+        store: Housekeeping,
+        records: Records,
+        clock: Clock,
+        every: float = RETENTION_SWEEP_SECONDS,
     ) -> None:
         super().__init__()
         self.store, self.records, self.clock, self.every = store, records, clock, every

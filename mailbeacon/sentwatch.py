@@ -25,7 +25,7 @@ from .clock import iso
 from .errors import InvalidToken, MailbeaconError
 from .model import Event
 from .records import Namespace, Records
-from .store import Store
+from .store import MessageStore
 from .tokens import TokenSigner
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def renew_watches(
 
 def handle_push(
     mailbox: Mailbox,
-    store: Store,
+    store: MessageStore,
     records: Records,
     signer: TokenSigner,
     data: dict[str, Any],
@@ -142,7 +142,12 @@ def handle_push(
 
 
 def record_sent_mail(
-    mailbox: Mailbox, store: Store, records: Records, signer: TokenSigner, user: str, gmail_id: str
+    mailbox: Mailbox,
+    store: MessageStore,
+    records: Records,
+    signer: TokenSigner,
+    user: str,
+    gmail_id: str,
 ) -> str | None:
     """If the sent message carries a pixel of the user's, record how it really left."""
     mail = mailbox.get_sent(user, gmail_id)
@@ -175,7 +180,7 @@ def record_sent_mail(
 
 
 def mark_unsent(
-    store: Store,
+    store: MessageStore,
     records: Records,
     users: Iterable[str],
     now: datetime,
@@ -217,7 +222,7 @@ def labels_wanted(records: Records, message_id: str) -> bool:
 
 
 def label_first_human(
-    mailbox: Mailbox, store: Store, records: Records, event: Event, now: datetime
+    mailbox: Mailbox, store: MessageStore, records: Records, event: Event, now: datetime
 ) -> str | None:
     """Label the sent message on its first human open or click; never for machine hits, once
     per label however often the event is redelivered. Returns the label put, if any."""
@@ -239,7 +244,7 @@ def label_first_human(
 
 
 def daily_renewal(
-    mailbox: Mailbox, store: Store, records: Records, topic: str, now: datetime
+    mailbox: Mailbox, store: MessageStore, records: Records, topic: str, now: datetime
 ) -> int:
     """The daily job (`serve`'s own thread, or Cloud Scheduler's POST /gmail/renew): renew
     every sender's watch and mark the drafts never seen sent. Returns how many were renewed."""

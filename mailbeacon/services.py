@@ -27,7 +27,7 @@ from .model import (
 )
 from .policy import Policy, disclosure_html, domain_of, policy_for, register_sender
 from .records import Records
-from .store import CONTEXT_EVENTS, Store
+from .store import CONTEXT_EVENTS, MessageEvents, MessageStore, PipelineStore
 from .summary import message_stats
 from .tokens import TokenSigner, new_message_id
 
@@ -180,7 +180,7 @@ def check_track(
 
 
 def track_message(
-    store: Store,
+    store: MessageStore,
     urls: Urls,
     clock: Clock,
     *,
@@ -223,7 +223,7 @@ def track_message(
     )
 
 
-def add_link(store: Store, urls: Urls, *, owner: str, message_id: str, url: str) -> str:
+def add_link(store: MessageStore, urls: Urls, *, owner: str, message_id: str, url: str) -> str:
     """Track one more link of an owner's message and return its tracked URL."""
     checked = check_link(url)
     message = owned_message(store, message_id, owner)
@@ -233,7 +233,7 @@ def add_link(store: Store, urls: Urls, *, owner: str, message_id: str, url: str)
     return urls.link(message_id, link)
 
 
-def owned_message(store: Store, message_id: str, owner: str | None) -> Message:
+def owned_message(store: MessageStore, message_id: str, owner: str | None) -> Message:
     """The message, if it exists and (when ``owner`` is given) belongs to that user."""
     message = store.get_message(message_id)
     if message is None or (owner is not None and message.owner != owner.lower()):
@@ -241,7 +241,7 @@ def owned_message(store: Store, message_id: str, owner: str | None) -> Message:
     return message
 
 
-def get_stats(store: Store, message_id: str, owner: str | None = None) -> dict[str, Any]:
+def get_stats(store: MessageEvents, message_id: str, owner: str | None = None) -> dict[str, Any]:
     message = owned_message(store, message_id, owner)
     return message_stats(message, store.list_events(message_id))
 
@@ -252,7 +252,7 @@ def record_hit(bus: Bus, hit: Hit) -> None:
 
 
 def process_hit(
-    store: Store,
+    store: PipelineStore,
     bus: Bus,
     classifier: Classifier,
     payload: dict[str, Any],
@@ -275,7 +275,7 @@ def process_hit(
 
 
 def process_hits(
-    store: Store,
+    store: PipelineStore,
     bus: Bus,
     classifier: Classifier,
     payloads: Sequence[dict[str, Any]],
@@ -352,7 +352,7 @@ def classify_hit(
 
 
 def get_stats_with_pending(
-    store: Store,
+    store: MessageEvents,
     classifier: Classifier,
     message_id: str,
     pending: Sequence[dict[str, Any]],

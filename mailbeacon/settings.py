@@ -26,7 +26,7 @@ from .platform import CHAT_WEBHOOK_HOST, SLACK_WEBHOOK_HOST
 from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .services import check_email
-from .store import Store
+from .store import SettingsStore
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10
@@ -246,7 +246,7 @@ class SettingsBook:
     """The settings use case, built once by the composition root with the configured rules;
     every writer is handed this one object, so none can apply other rules."""
 
-    def __init__(self, store: Store, records: Records, rules: AlertRules) -> None:
+    def __init__(self, store: SettingsStore, records: Records, rules: AlertRules) -> None:
         self.store = store
         self.records = records
         self.rules = rules

@@ -18,10 +18,9 @@ from typing import Protocol
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
 from mailbeacon.model import Settings
-from mailbeacon.records import Namespace
+from mailbeacon.records import Namespace, Records
 from mailbeacon.redact import redact
 from mailbeacon.settings import SettingsBook
-from mailbeacon.store import Storage
 
 from .post import Post
 from .retry import RetryPolicy
@@ -46,7 +45,7 @@ class Channel(Protocol):
 class DeliveryLog:
     """Claim / sent / failed states per (key, channel), on the records API."""
 
-    def __init__(self, store: Storage, clock: Clock, lease: timedelta = timedelta(seconds=60)):
+    def __init__(self, store: Records, clock: Clock, lease: timedelta = timedelta(seconds=60)):
         self.store = store
         self.clock = clock
         self.lease = lease

@@ -17,7 +17,7 @@ from typing import Any
 from mailbeacon.bus import DIGEST, Bus
 from mailbeacon.clock import Clock, iso
 from mailbeacon.model import Message
-from mailbeacon.records import Namespace
+from mailbeacon.records import Namespace, Records
 from mailbeacon.store import Storage
 
 from . import cards
@@ -154,7 +154,7 @@ def digest_post(digest: Digest, key: str, url: str = "") -> Post:
 class DigestScheduler:
     """A daemon thread for `mailbeacon serve`: once a day after ``hour`` (UTC), publish DIGEST."""
 
-    def __init__(self, store: Storage, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
+    def __init__(self, store: Records, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
         self.store, self.bus, self.clock, self.hour, self.every = store, bus, clock, hour, every
         self._stop = threading.Event()
 

@@ -13,8 +13,7 @@ from mailbeacon.clock import Clock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.google.chat import ChatApi
 from mailbeacon.model import Settings
-from mailbeacon.records import Namespace
-from mailbeacon.store import Storage
+from mailbeacon.records import Namespace, Records
 
 from ..cards import REPLY_OPTION
 from ..config import NotifierConfig
@@ -33,7 +32,7 @@ class ChatAppChannel:
     name = "chat-app"
     self_retrying = False
 
-    def __init__(self, store: Storage, config: NotifierConfig, clock: Clock) -> None:
+    def __init__(self, store: Records, config: NotifierConfig, clock: Clock) -> None:
         self.store = store
         self.config = config
         self.clock = clock

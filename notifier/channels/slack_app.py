@@ -10,9 +10,8 @@ from typing import Any
 
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
-from mailbeacon.records import Namespace
+from mailbeacon.records import Namespace, Records
 from mailbeacon.retry_after import header_seconds
-from mailbeacon.store import Storage
 
 from ..config import NotifierConfig
 from ..post import Post
@@ -46,7 +45,7 @@ class SlackAppChannel:
     name = "slack-app"
     self_retrying = True
 
-    def __init__(self, store: Storage, config: NotifierConfig, policy: RetryPolicy) -> None:
+    def __init__(self, store: Records, config: NotifierConfig, policy: RetryPolicy) -> None:
         self.store = store
         self.config = config
         self.policy = policy
