@@ -222,9 +222,10 @@ def make_exports(data: Path, users: list[str], per_user: int) -> None:
 class Attackers:
     """8 header drips, 4 stalled bodies, 20 live streams, 4 looping CSV exports."""
 
-    def __init__(self, port: int, exporters: list[str]) -> None:
+    def __init__(self, port: int, exporters: list[str], viewers: list[str]) -> None:
         self.port = port
         self.exporters = exporters
+        self.viewers = viewers  # session cookies of 10 signed-in users
         self.stop = threading.Event()
         self.socks: list[socket.socket] = []
         self.exports = {"done": 0, "refused": 0, "failed": 0}
@@ -239,8 +240,7 @@ class Attackers:
         self._spawn(self._drip)
         for _ in range(4):
             self._spawn(self._stall)
-        for n in range(10):
-            cookie = sign_in(self.port, f"viewer{n}@example.com")
+        for cookie in self.viewers:
             for _ in range(2):
                 self._spawn(self._stream, cookie)
         for user in self.exporters:
@@ -404,6 +404,8 @@ def main() -> int:
         import json
 
         message = json.loads(tracked)
+        # signed in before the load: the worker's catching up must not delay a sign-in
+        viewers = [sign_in(ports["ours"], f"viewer{n}@example.com") for n in range(10)]
         path = urlsplit(message["pixel_url"]).path
         old_env = {**env, "MAILBEACON_DATA_DIR": str(old_data)}
         old_message = json.loads(
@@ -431,7 +433,7 @@ def main() -> int:
             procs[name].terminate()
         wide = measure("ours c=64", urls["ours"], procs["ours"].pid, args.seconds, 64)
         answered += int(wide["requests"])
-        attackers = Attackers(ports["ours"], exporters).start()
+        attackers = Attackers(ports["ours"], exporters, viewers).start()
         attacked = measure(
             "ours attacked", urls["ours"], procs["ours"].pid, args.seconds, args.connections
         )
