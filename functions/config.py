@@ -16,6 +16,7 @@ from typing import Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
+from functions.edge.settings import EdgeConfig
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
@@ -46,6 +47,7 @@ class AppConfig:
     addon: AddonConfig = field(default_factory=AddonConfig)
     dashboard: SignInConfig = field(default_factory=SignInConfig)
     sentwatch: SentWatchConfig = field(default_factory=SentWatchConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
 
     @classmethod
     def local(cls, data_dir: Path, **core: Any) -> AppConfig:
@@ -216,6 +218,22 @@ def _dashboard(env: _Env) -> SignInConfig:
     )
 
 
+def _edge(env: _Env) -> EdgeConfig:
+    """The local server's deadlines and limits (short ones make the attack tests fast)."""
+    d = EdgeConfig()
+    return EdgeConfig(
+        header_timeout=env.float("HEADER_TIMEOUT", d.header_timeout),
+        body_timeout=env.float("BODY_TIMEOUT", d.body_timeout),
+        shutdown_timeout=env.float("SHUTDOWN_TIMEOUT", d.shutdown_timeout),
+        stream_heartbeat=env.float("STREAM_HEARTBEAT", d.stream_heartbeat),
+        web_threads=env.int("WEB_THREADS", d.web_threads, low=1, high=64),
+        export_threads=env.int("EXPORT_THREADS", d.export_threads, low=1, high=64),
+        exports_per_user=env.int("EXPORTS_PER_USER", d.exports_per_user, low=1, high=64),
+        streams_max=env.int("STREAMS_MAX", d.streams_max, low=0, high=100_000),
+        streams_per_user=env.int("STREAMS_PER_USER", d.streams_per_user, low=0, high=1000),
+    )
+
+
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppConfig:
     """The whole configuration from ``env`` (default: the process environment); flags win.
 
@@ -238,6 +256,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
             labels=reader.bool("GMAIL_LABELS", False),
             push_service_accounts=reader.list("GMAIL_PUSH_SERVICE_ACCOUNT"),
         ),
+        edge=_edge(reader),
     )
 
 

@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.notify_routes",
             "functions.gmail_routes",
             "functions.endpoints",
+            "functions.edge",  # the local server's event loop (serving.py puts it together)
         ),
     ),
     (
@@ -60,6 +61,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.consumers",
             "functions.jobs",
             "functions.server",
+            "functions.edge.serving",
             "functions.worker",
             "functions.main",
         ),
