@@ -59,16 +59,6 @@ class AddonConfig:
     # Google Workspace domains whose users may use the add-on (the ID token's ``hd`` claim).
     # Empty refuses every Google account: a token for our client id alone proves no membership.
     workspace_domains: tuple[str, ...] = ()
-    # Further domains alert emails may go to, beyond the user's own domain (admin's choice).
-    email_domains: tuple[str, ...] = ()
-
-    def may_email(self, user: str, address: str) -> bool:
-        """Whether ``user`` may have alerts mailed to ``address``: their own address, their own
-        domain, or a domain the admin allowed. Anything else would let a user make the relay
-        mail strangers."""
-        domain = address.rsplit("@", 1)[-1].lower()
-        own = user.rsplit("@", 1)[-1].lower()
-        return address.lower() == user.lower() or domain == own or domain in self.email_domains
 
     def url(self, route: str) -> str:
         """The full HTTPS URL Google calls for ``route`` (the action's ``function``)."""

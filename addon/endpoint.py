@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
+from mailbeacon.google.gmail import GmailReader
 from mailbeacon.records import Namespace
 
 from . import cards as c
@@ -21,7 +22,6 @@ from . import views
 from .config import TRIGGERS, AddonConfig, resolve_route
 from .consent import missing_scopes, request_scopes
 from .events import AddonEvent, parse_event
-from .gmail import GmailReader
 from .handlers import ROUTES, Core, Handlers
 from .identity import Authenticator, ScopesMissing, User
 

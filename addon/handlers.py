@@ -13,8 +13,9 @@ from typing import Any, Protocol
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
+from mailbeacon.google.gmail import GmailReader, GmailUnavailable, pixel_tokens
 from mailbeacon.model import Message
-from mailbeacon.policy import PolicyRefused, disclosure_html, policy_for
+from mailbeacon.policy import Policy, PolicyRefused, policy_for
 from mailbeacon.records import Records
 from mailbeacon.services import (
     TrackedMessage,
@@ -22,10 +23,10 @@ from mailbeacon.services import (
     add_link,
     check_link,
     owned_message,
-    pixel_html,
+    pixel_insert,
     track_message,
 )
-from mailbeacon.settings import InvalidSettings, WebhookRules, update_settings
+from mailbeacon.settings import InvalidSettings, SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.summary import summarize
 from mailbeacon.tokens import TokenSigner
@@ -35,7 +36,6 @@ from . import config as r
 from . import views
 from .config import AddonConfig
 from .events import AddonEvent
-from .gmail import GmailError, GmailReader, pixel_tokens
 from .identity import User
 from .settings_card import settings_card
 from .settings_form import parse_settings
@@ -53,7 +53,7 @@ class Core(Protocol):
     urls: Urls
     clock: Clock
     signer: TokenSigner
-    webhook_rules: WebhookRules
+    settings: SettingsBook
 
 
 @dataclass
@@ -137,25 +137,20 @@ class Handlers:
         return message, event.parameters.get("pixel") == "yes"
 
     def _compose(
-        self, event: AddonEvent, user: User, message: Message | None, **kwargs: Any
+        self, event: AddonEvent, policy: Policy, message: Message | None, **kwargs: Any
     ) -> c.Json:
         return views.compose_card(
-            self.cfg,
-            event.recipients,
-            message,
-            draft=self.draft(event),
-            policy=policy_for(self.app.records, user.email),
-            **kwargs,
+            self.cfg, event.recipients, message, draft=self.draft(event), policy=policy, **kwargs
         )
 
     def _refused(
-        self, event: AddonEvent, user: User, message: Message | None, pixel: bool
+        self, event: AddonEvent, user: User, policy: Policy, message: Message | None, pixel: bool
     ) -> c.Json | None:
         """The compose card with the domain policy's reason, when it forbids tracking this."""
         try:
-            policy_for(self.app.records, user.email).check_track(user.email, event.recipients)
+            policy.check_track(user.email, event.recipients)
         except PolicyRefused as exc:
-            return c.render(self._compose(event, user, message, pixel=pixel, error=str(exc)))
+            return c.render(self._compose(event, policy, message, pixel=pixel, error=str(exc)))
         return None
 
     def compose(self, event: AddonEvent, user: User) -> c.Json:
@@ -167,26 +162,28 @@ class Handlers:
         )
         return c.push_card(card)
 
-    def _register(self, event: AddonEvent, user: User) -> TrackedMessage:
+    def _register(self, event: AddonEvent, user: User, policy: Policy) -> TrackedMessage:
         return track_message(
             self.store,
             self.app.urls,
             self.app.clock,
+            records=self.app.records,
             sender=user.email,
             recipients=event.recipients,
             subject=event.value("subject"),
-            records=self.app.records,
+            policy=policy,
         )
 
     def track(self, event: AddonEvent, user: User) -> c.Json:
         """Track opens: register the message (once) and insert the pixel at the end."""
         message, pixel = self._state(event, user)
-        if refused := self._refused(event, user, message, pixel):
+        policy = policy_for(self.app.records, user.email)  # read once for the whole answer
+        if refused := self._refused(event, user, policy, message, pixel):
             return refused
         if message and pixel:
             card = self._compose(
                 event,
-                user,
+                policy,
                 message,
                 pixel=True,
                 notice="Opens are already tracked in this draft.",
@@ -194,7 +191,7 @@ class Handlers:
             return c.render(card)
         if message is None:
             try:
-                message = self._register(event, user).message
+                message = self._register(event, user, policy).message
             except InvalidInput as exc:
                 error = (
                     "Add at least one recipient to the draft, then press Track opens again."
@@ -203,24 +200,22 @@ class Handlers:
                 )
                 card = self._compose(
                     event,
-                    user,
+                    policy,
                     None,
                     pixel=False,
                     error=error,
                     label=event.value("subject"),
                 )
                 return c.render(card)
-        pixel_url = self.app.urls.pixel(message.id)
         card = self._compose(
             event,
-            user,
+            policy,
             message,
             pixel=True,
             notice="Open tracking is on: a 1x1 image was added at the end of the draft.",
         )
-        disclosure = policy_for(self.app.records, user.email).disclosure
         return c.update_draft(
-            disclosure_html(disclosure) + pixel_html(pixel_url),
+            pixel_insert(self.app.urls.pixel(message.id), policy.disclosure),
             "INSERT_AT_END",
             content_type="IMMUTABLE_HTML",
             then=card,
@@ -230,7 +225,8 @@ class Handlers:
     def insert_link(self, event: AddonEvent, user: User) -> c.Json:
         """Insert tracked link: add it to the same message, insert the anchor in place."""
         message, pixel = self._state(event, user)
-        if refused := self._refused(event, user, message, pixel):
+        policy = policy_for(self.app.records, user.email)  # read once for the whole answer
+        if refused := self._refused(event, user, policy, message, pixel):
             return refused
         raw_url, text = event.value("link_url"), event.value("link_text")
         try:
@@ -241,21 +237,15 @@ class Handlers:
                 if not raw_url
                 else (f"Not a web link: {raw_url[:200]}. Use an address starting with https://")
             )
-            card = self._compose(
-                event,
-                user,
-                message,
-                pixel=pixel,
-                error=error,
-            )
+            card = self._compose(event, policy, message, pixel=pixel, error=error)
             return c.render(card)
         if message is None:
             try:
-                message = self._register(event, user).message
+                message = self._register(event, user, policy).message
             except InvalidInput as exc:
                 card = self._compose(
                     event,
-                    user,
+                    policy,
                     None,
                     pixel=False,
                     error=f"Add a recipient first ({exc}).",
@@ -267,7 +257,7 @@ class Handlers:
         anchor = f'<a href="{html.escape(tracked)}">{html.escape(text or url)}</a>'
         card = self._compose(
             event,
-            user,
+            policy,
             message,
             pixel=pixel,
             notice=f"Tracked link inserted at the cursor: {url}",
@@ -287,7 +277,7 @@ class Handlers:
             mail = self.gmail.fetch(
                 event.message_id, event.user_oauth_token, event.gmail_access_token
             )
-        except GmailError as exc:
+        except GmailUnavailable as exc:
             log.info("could not read message %s: %s", event.message_id[:40], exc)
             return c.push_card(
                 views.message_card(
@@ -338,22 +328,12 @@ class Handlers:
 
     def save_settings(self, event: AddonEvent, user: User) -> c.Json:
         """Save: validate every field, then save all or nothing."""
-        current = self.store.get_settings(user.email)
-        change, _, errors = parse_settings(current, event, self.app.webhook_rules)
-        email_to = change.email_to.strip() if isinstance(change.email_to, str) else ""
-        if (
-            not errors
-            and email_to
-            and email_to.lower() != (current.email_to or "")
-            and not self.cfg.may_email(user.email, email_to)
-        ):
-            # An add-on user may not make the relay mail strangers; the admin (CLI) may.
-            errors = {"email_to": "Alerts can go to your own address or your own domain only."}
+        book = self.app.settings
+        current = book.get(user.email)
+        change, _, errors = parse_settings(current, event, book.rules)
         if not errors:
             try:
-                updated = update_settings(
-                    self.store, self.app.records, user.email, change, self.app.webhook_rules
-                )
+                updated = book.update(user.email, change)
             except InvalidSettings as exc:
                 errors = exc.errors
         if errors:

@@ -18,8 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailbeacon.errors import Unauthorized
+from mailbeacon.google.identity import (
+    GoogleTokenVerifier,
+    bearer,
+    dev_identity,
+    workspace_email,
+)
 
-from .auth import GoogleTokenVerifier, bearer, dev_identity
 from .config import AddonConfig
 from .consent import missing_scopes
 from .events import AddonEvent
@@ -92,14 +97,5 @@ class Authenticator:
         raise Unauthorized("; ".join(problems))
 
     def _user(self, claims: Mapping[str, Any]) -> User:
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email or not claims.get("email_verified"):
-            raise Unauthorized("the user's ID token carries no verified email")
-        # Any Google account (a consumer one, any project's service account) can get a token
-        # for our client id; only the hosted-domain claim says it belongs to the Workspace.
-        domain = claims.get("hd")
-        if not self.config.workspace_domains:
-            raise Unauthorized("MAILBEACON_WORKSPACE_DOMAINS is not set: no user is admitted")
-        if not isinstance(domain, str) or domain.lower() not in self.config.workspace_domains:
-            raise Unauthorized(f"{email!r} is not in a configured Workspace domain (hd={domain!r})")
-        return User(email=email.strip().lower(), sub=str(claims.get("sub") or ""))
+        email = workspace_email(claims, self.config.workspace_domains)
+        return User(email=email, sub=str(claims.get("sub") or ""))

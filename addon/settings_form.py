@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import QuietHours, Settings
-from mailbeacon.settings import SettingsChange, WebhookRules, apply_change, check_quiet_hours
+from mailbeacon.settings import AlertRules, SettingsChange, apply_change, check_quiet_hours
 
 from .events import AddonEvent
 
@@ -56,7 +56,7 @@ def _quiet_hours(event: AddonEvent, errors: dict[str, str]) -> QuietHours | None
 
 
 def parse_settings(
-    current: Settings, event: AddonEvent, rules: WebhookRules | None = None
+    current: Settings, event: AddonEvent, rules: AlertRules
 ) -> tuple[SettingsChange, Settings, dict[str, str]]:
     """The change the form asks for, the settings it would give, and the problems by field
     (empty when it may be saved)."""
@@ -74,7 +74,7 @@ def parse_settings(
         quiet_hours=_quiet_hours(event, errors),
         timezone=event.timezone or current.timezone,
     )
-    updated, problems = apply_change(current, change, rules or WebhookRules())
+    updated, problems = apply_change(current, change, rules)
     for name, why in problems.items():
         errors.setdefault(FORM_FIELD.get(name, name), why)
     if "quiet_start" in errors or "quiet_end" in errors:

@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from addon.config import AddonConfig
 from addon.events import AddonEvent
-from addon.gmail import GmailReader
 from addon.handlers import Handlers
 from addon.identity import User
 from functions.bootstrap import bootstrap
 from functions.config import AppConfig
 from mailbeacon.clock import FixedClock
+from mailbeacon.google.gmail import GmailReader
 from mailbeacon.model import Event, Verdict
 from mailbeacon.services import get_stats, track_message
 from mailbeacon.store.memory import MemoryStore
@@ -58,6 +58,7 @@ def main() -> None:
                 app.store,
                 app.urls,
                 clock,
+                records=app.store,
                 sender=USER,
                 recipients=["a@x.org"],
                 subject=f"Subject {i} <&>",

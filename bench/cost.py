@@ -38,7 +38,7 @@ from mailbeacon.model import Event, MessageContext  # noqa: E402
 from mailbeacon.services import track_message  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
-from mailbeacon.store.firestore_docs import event_data  # noqa: E402
+from mailbeacon.store.firestore.docs import event_data  # noqa: E402
 
 AGENTS = [
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
@@ -52,13 +52,13 @@ class AssembledContext(FirestoreStore):
     context to keep up to date (each hit writes its event document only)."""
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        return assemble_context(self, message_id)
+        return assemble_context(self, self, self, message_id)
 
     def add_event(self, event: Event) -> bool:
         from google.api_core.exceptions import AlreadyExists
 
         try:
-            self._event_ref(event.id).create(event_data(event))
+            self.connection.event_ref(event.id).create(event_data(event))
         except AlreadyExists:
             return False
         return True
@@ -101,6 +101,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
             store,
             app.urls,
             clock,
+            records=store,
             sender=f"u{i % 3}@example.com",
             recipients=["r@example.org"],
             links=["https://example.com/a"],
@@ -119,7 +120,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     edge_publishes = counts.publishes - before[2]
 
     def consume(received: dict[str, Any]) -> str:
-        app.handle_hit(decode(received["message"]))  # what process_hit does per delivery
+        app.consumers.hit(decode(received["message"]))  # what process_hit does per delivery
         return received["ackId"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16

@@ -120,9 +120,8 @@ def track(data: Path, port: int, receiver: Receiver, n: int, tag: str) -> list[t
     for i in range(n):
         subject = f"{tag}-{i}"
         tracked = track_message(
-            app.store, app.urls, app.clock, sender=f"sender{i % 10}@bench.test",
-            recipients=["reader@example.org"], subject=subject, sent_at=sent,
-        )  # fmt: skip
+            app.store, app.urls, app.clock, records=app.store, sender=f"sender{i % 10}@bench.test",
+            recipients=["reader@example.org"], subject=subject, sent_at=sent)  # fmt: skip
         out.append((subject, tracked.pixel_url))
     app.close()
     return out

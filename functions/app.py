@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-import base64
-import functools
 import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.urls import iri_to_uri
 
-from mailbeacon.errors import InvalidToken, MailbeaconError
-from mailbeacon.hits import build_hit, client_address
+from mailbeacon.errors import MailbeaconError
 from mailbeacon.services import record_hit
 
 from .bootstrap import App
+from .edge.ports import Tracking
+from .edge.tracking import FORWARDED_FOR, GIF, HIT_HEADERS, NO_STORE, Tracker, route
 
 log = logging.getLogger(__name__)
 
-GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
-assert len(GIF) == 43
-NO_STORE = "no-store, no-cache, must-revalidate, private, max-age=0"
 PLAIN = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", NO_STORE)]
 NOT_FOUND_HEADERS = [*PLAIN, ("Content-Length", "10")]
-HIT_HEADERS = tuple(
-    (name, "HTTP_" + name.upper().replace("-", "_"))
-    for name in (
-        *("User-Agent", "Accept", "Referer", "Via"),
-        *("Sec-Purpose", "Purpose", "X-Purpose", "X-Moz"),
-    )
+ENVIRON_KEYS = tuple(
+    (name, "HTTP_" + name.upper().replace("-", "_")) for name in (*HIT_HEADERS, FORWARDED_FOR)
 )
-"""The request headers a Hit reads (hits.build_hit), and their WSGI environ keys."""
+"""The request headers a hit reads, and their WSGI environ keys."""
 GIF_HEADERS = [
     ("Content-Type", "image/gif"),
     ("Content-Length", str(len(GIF))),
@@ -39,22 +31,32 @@ GIF_HEADERS = [
 ]
 
 
+def tracking_parts(app: App) -> Tracking:
+    """What the tracking routes use of the App."""
+    return Tracking(
+        signer=app.signer,
+        ip_key=app.ip_key,
+        trust_proxy=app.config.core.trust_proxy,
+        tagger=app.tagger,
+        clock=app.clock,
+        bus=app.bus,
+        health=app.health,
+    )
+
+
 class TrackingEdge:
     """``GET|HEAD /p/{token}.gif`` and ``/c/{token}`` as bare WSGI, in front of Flask.
 
-    These two routes are the traffic: every recipient's open and click. They skip Flask's
-    request context, routing and response objects (which cost more than everything the pixel
-    itself does) and read the few headers they need straight from the WSGI environ. Anything
-    that is not exactly one of them falls through to the Flask app, which answers as before.
+    Cloud Functions enter here (`mailbeacon serve` answers these on its event loop,
+    functions/edge). They skip Flask's request context, routing and response objects (which
+    cost more than everything the pixel itself does) and read the few headers they need
+    straight from the WSGI environ. Anything that is not exactly one of them falls through
+    to the Flask app, which answers as before.
     """
 
     def __init__(self, app: App) -> None:
-        self.app = app
-        self.ip_key = app.ip_key
-        self.trust_proxy = app.config.core.trust_proxy
-        # Catalogue look-ups walk nine range sets; the same proxies and scanners come back
-        # again and again. The addresses stay in memory only, never written anywhere.
-        self.tagger = functools.lru_cache(maxsize=4096)(app.tagger)
+        self.tracker = Tracker(tracking_parts(app))
+        self.bus = app.bus
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes] | None:
         """WSGI: answer a tracking request, or None for the next app to answer."""
@@ -67,65 +69,34 @@ class TrackingEdge:
 
     def answer(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """(status, headers, body) for a tracking path, else None."""
-        path: str = environ.get("PATH_INFO", "")
-        if path.startswith("/p/") and path.endswith(".gif"):
-            token, kind = path[3:-4], "open"
-        elif path.startswith("/c/"):
-            token, kind = path[3:], "click"
-        else:
+        found = route(environ.get("PATH_INFO", ""))
+        if found is None:
             return None
-        if not token or "/" in token:
-            return None
-        method: str = environ.get("REQUEST_METHOD", "")
-        if method != "GET" and method != "HEAD":
-            return "405 METHOD NOT ALLOWED", [*PLAIN, ("Allow", "GET, HEAD")], b""
-        known, url = self.record(token, kind, method, environ)
-        if not known or (kind == "click" and not url):
-            return "404 NOT FOUND", NOT_FOUND_HEADERS, b"not found\n"
-        if kind == "open":
-            return "200 OK", GIF_HEADERS, GIF
-        headers = [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", "0"),
-            ("Location", iri_to_uri(url)),  # type: ignore[arg-type]
-            ("Cache-Control", NO_STORE),
-            ("Referrer-Policy", "no-referrer"),
-        ]
-        return "302 FOUND", headers, b""
-
-    def record(
-        self, token: str, kind: str, method: str, environ: dict[str, Any]
-    ) -> tuple[bool, str | None]:
-        """Verify and record one hit. Returns (known token, redirect URL for clicks)."""
-        app = self.app
-        try:
-            claims = app.signer.verify(token)
-        except InvalidToken as exc:
-            log.info("refused a %s token: %s", kind, exc)
-            return False, None
-        if claims.kind != kind:
-            log.info("refused a %s token used as %s", claims.kind, kind)
-            return False, None
-        address = client_address(
-            environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), self.trust_proxy
-        )
         get = environ.get
-        hit = build_hit(
-            claims,
-            method=method,
-            headers={name: get(key) for name, key in HIT_HEADERS},
-            address=address,
-            at=app.clock.now(),
-            ip_key=self.ip_key,
-            tagger=self.tagger,
+        headers = {name: value for name, key in ENVIRON_KEYS if (value := get(key)) is not None}
+        outcome = self.tracker.outcome(
+            *found, get("REQUEST_METHOD", ""), headers, get("REMOTE_ADDR")
         )
-        try:
-            record_hit(app.bus, hit)
-            app.health.recorded()
-        except MailbeaconError as exc:
-            log.error("could not record %s hit %s: %s", kind, hit.id, exc)
-            app.health.failed(f"recording hits: {exc}")
-        return True, claims.url
+        if outcome.hit is not None:
+            try:
+                record_hit(self.bus, outcome.hit)
+                self.tracker.recorded()
+            except MailbeaconError as exc:
+                self.tracker.failed(outcome.hit, str(exc))
+        if outcome.status == 200:
+            return "200 OK", GIF_HEADERS, GIF
+        if outcome.status == 302:
+            headers_out = [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", "0"),
+                ("Location", iri_to_uri(outcome.location)),  # type: ignore[arg-type]
+                ("Cache-Control", NO_STORE),
+                ("Referrer-Policy", "no-referrer"),
+            ]
+            return "302 FOUND", headers_out, b""
+        if outcome.status == 405:
+            return "405 METHOD NOT ALLOWED", [*PLAIN, ("Allow", "GET, HEAD")], b""
+        return "404 NOT FOUND", NOT_FOUND_HEADERS, b"not found\n"
 
 
 def create_app(app: App) -> Flask:

@@ -9,61 +9,42 @@ first use, so a pixel's cold start pays only for the pixel.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from mailbeacon.bus import DIGEST, HITS, NOTIFY, TOPICS, Bus, Handler, Worker
+from mailbeacon.bus import DIGEST, TOPICS, Bus, Handler, Worker
 from mailbeacon.clock import Clock, SystemClock
-from mailbeacon.errors import InvalidInput, MailbeaconError
+from mailbeacon.errors import InvalidInput
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
-from mailbeacon.model import Event, Message
-from mailbeacon.policy import PolicyBook, list_policies
+from mailbeacon.policy import PolicyBook
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Namespace, Records
-from mailbeacon.sentwatch import (
-    Mailbox,
-    handle_push,
-    label_first_human,
-    labels_wanted,
-    mark_unsent,
-    renew_watches,
-    watched_users,
-)
-from mailbeacon.services import Classifier, Urls, process_hit, process_hits
-from mailbeacon.settings import WebhookRules
-from mailbeacon.store import Storage
+from mailbeacon.sentwatch import Mailbox
+from mailbeacon.services import Classifier, Urls
+from mailbeacon.settings import AlertRules, SettingsBook
+from mailbeacon.store import Store
 from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
 from notifier.handler import Notifier
 
 from .config import AppConfig
+from .consumers import Consumers
+from .jobs import Background, RetentionSweep, WatchRenewal
 
 if TYPE_CHECKING:
-    from addon.auth import ChatVerifier, GoogleTokenVerifier
     from addon.endpoint import AddonEndpoint
+    from mailbeacon.google.identity import ChatVerifier, GoogleTokenVerifier
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
 
     from .dashboard.live import LiveHub
 
 log = logging.getLogger(__name__)
-
-RETENTION_SWEEP_SECONDS = 3600.0
-WATCH_RENEWAL_SECONDS = 86400.0
-
-
-class Background(Protocol):
-    """A thread the local server runs beside the web server."""
-
-    def start(self) -> Any: ...
-
-    def stop(self) -> None: ...
 
 
 def _classify(hit: Any, context: Any) -> Any:
@@ -78,7 +59,7 @@ class App:
     """One running Mailbeacon: every part a use case, route or consumer needs, built once."""
 
     config: AppConfig
-    store: Storage
+    store: Store
     bus: Bus
     worker: Worker | None
     """Who runs the handlers in this process: the outbox worker locally, the pull
@@ -90,21 +71,22 @@ class App:
     clock: Clock
     classifier: Classifier
     tagger: NetworkTagger
-    webhook_rules: WebhookRules
+    alert_rules: AlertRules
+    settings: SettingsBook
+    """The one writer of users' settings, with the configured rules (every edge uses it)."""
     notifier: Notifier
     health: Health
     vapid: VapidSource
     """Web Push's VAPID keys, loaded (or made, locally) on first use."""
     push_rules: EndpointRules
     """Where browsers' push subscriptions may point (the known push services)."""
+    records: Records
+    policies: PolicyBook
+    """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
+    consumers: Consumers
     handlers: dict[str, Handler] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
-
-    @property
-    def records(self) -> Storage:
-        """The Records port: kept by the same backend as everything else."""
-        return self.store
 
     @cached_property
     def ip_key(self) -> bytes:
@@ -115,7 +97,9 @@ class App:
         """Wakes this process's open live pages (Server-Sent Events) when an event is stored."""
         from .dashboard.live import LiveHub
 
-        return LiveHub()
+        hub = LiveHub()
+        self.consumers.wake_live_pages = hub.changed  # events this process stores wake it
+        return hub
 
     @property
     def streams_live(self) -> bool:
@@ -123,26 +107,16 @@ class App:
         Cloud Functions cannot hold a stream open and their pages poll instead."""
         return self.worker is not None and self.config.core.worker
 
-    @cached_property
+    @property
     def mailbox(self) -> Mailbox | None:
         """Gmail as each user (domain-wide delegation), when the sent-mail watch is set up."""
-        notifier, watch = self.config.notifier, self.config.sentwatch
-        if not notifier.gmail_credentials or not (watch.topic or watch.labels):
-            return None
-        from .gmail_mailbox import GmailMailbox
-
-        return GmailMailbox(
-            notifier.gmail_credentials,
-            notifier.gmail_api_url,
-            labels=watch.labels,
-            timeout=notifier.timeout_seconds,
-        )
+        return self.consumers.mailbox()
 
     @cached_property
     def gmail_push_verifier(self) -> GoogleTokenVerifier:
         """Verifies Pub/Sub's pushes of Gmail notifications and Cloud Scheduler's daily renewal
         call (OIDC tokens of the deployment's service account, for those two URLs only)."""
-        from addon.auth import GoogleTokenVerifier
+        from mailbeacon.google.identity import GoogleTokenVerifier
 
         base = self.urls.service("gmail")
         return GoogleTokenVerifier(
@@ -150,73 +124,6 @@ class App:
             emails=self.config.sentwatch.push_service_accounts,
             certs_url=self.config.notifier.google_certs_url,
         )
-
-    def handle_gmail_push(self, data: dict[str, Any]) -> list[str]:
-        """One Gmail notification ``{"emailAddress", "historyId"}`` (the /gmail/push route, or
-        a Pub/Sub-triggered function): record the tracked mail sent since the last one."""
-        if self.mailbox is None:
-            return []
-        return handle_push(self.mailbox, self.store, self.records, self.signer, data)
-
-    def handle_notify(self, payload: dict[str, Any]) -> Any:
-        """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner."""
-        if self.config.sentwatch.labels and self.mailbox is not None:
-            message_id = str(payload.get("message_id", ""))
-            if labels_wanted(self.records, message_id):
-                events = self.store.list_events(message_id, limit=500)
-                event = next((e for e in events if e.id == payload.get("event_id")), None)
-                if event is not None:
-                    try:
-                        label_first_human(
-                            self.mailbox, self.store, self.records, event, self.clock.now()
-                        )
-                    except MailbeaconError as exc:
-                        log.warning("gmail label not set: %s", exc)
-        return self.notifier.handle(payload)
-
-    @cached_property
-    def policies(self) -> PolicyBook:
-        """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
-        return PolicyBook(self.store, self.clock)
-
-    def retention_for(self, owner: str) -> timedelta:
-        """How long an event of ``owner``'s is kept: the server's retention or their policy's."""
-        return self.policies.of(owner).retention(self.config.core.retention)
-
-    def handle_hit(self, payload: dict[str, Any]) -> None:
-        process_hit(
-            self.store,
-            self.bus,
-            self.classifier,
-            payload,
-            retention=self.config.core.retention,
-            stored=self.event_stored,
-            retention_for=self.retention_for,
-        )
-
-    def handle_hits(self, payloads: list[dict[str, Any]]) -> None:
-        """A batch of hits: one context read per message, one transaction locally."""
-        process_hits(
-            self.store,
-            self.bus,
-            self.classifier,
-            payloads,
-            retention=self.config.core.retention,
-            retention_for=self.retention_for,
-            stored=self.event_stored,
-        )
-
-    def event_stored(self, message: Message, event: Event) -> None:
-        """Put the event in its owner's live feed; a failure here never fails the hit."""
-        from mailbeacon import live
-
-        try:
-            live.append(self.records, message, event, self.clock.now())
-        except Exception:
-            log.exception("live feed: could not add event %s", event.id)
-            return
-        if "live" in self.__dict__:  # only when this process serves pages
-            self.live.changed()
 
     @cached_property
     def addon(self) -> AddonEndpoint:
@@ -229,7 +136,7 @@ class App:
     @cached_property
     def chat_verifier(self) -> ChatVerifier:
         """Verifies the Chat app's requests (it keeps Google's certificates cached)."""
-        from addon.auth import ChatVerifier
+        from mailbeacon.google.identity import ChatVerifier
 
         notifier = self.config.notifier
         return ChatVerifier(
@@ -279,76 +186,7 @@ class App:
             close()
 
 
-class RetentionSweep:
-    """Enforce retention on the embedded store hourly (Firestore does it with a TTL policy)."""
-
-    def __init__(self, store: Storage, clock: Clock, every: float = RETENTION_SWEEP_SECONDS):
-        self.store, self.clock, self.every = store, clock, every
-        self._stop = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                self.sweep()
-            except Exception:
-                log.exception("retention sweep failed")
-
-    def sweep(self) -> int:
-        """Delete expired events, and events older than each domain policy's retention."""
-        now = self.clock.now()
-        removed = self.store.purge_expired(now)
-        for policy in list_policies(self.store):
-            if policy.retention_days is not None:
-                cutoff = now - timedelta(days=policy.retention_days)
-                removed += self.store.purge_domain(policy.domain, cutoff)
-        if removed:
-            log.info("retention: removed %s expired events", removed)
-        return removed
-
-    def start(self) -> RetentionSweep:
-        threading.Thread(target=self.run, daemon=True, name="retention").start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-class WatchRenewal:
-    """Renew the Gmail sent-mail watches daily and mark drafts never sent (Gmail stops a
-    watch after 7 days); in the cloud a Cloud Scheduler job runs `gmail-watch renew`."""
-
-    def __init__(self, app: App, every: float = WATCH_RENEWAL_SECONDS) -> None:
-        self.app, self.every = app, every
-        self._stop = threading.Event()
-
-    def run_once(self) -> int:
-        app, topic = self.app, self.app.config.sentwatch.topic
-        if app.mailbox is None or not topic:
-            return 0
-        users = watched_users(app.records)
-        now = app.clock.now()
-        renewed = renew_watches(app.mailbox, app.records, users, topic, now)
-        mark_unsent(app.store, app.records, users, now)
-        return renewed
-
-    def run(self) -> None:
-        while True:
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("gmail watch renewal failed")
-            if self._stop.wait(self.every):
-                return
-
-    def start(self) -> WatchRenewal:
-        threading.Thread(target=self.run, daemon=True, name="gmail-watch").start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-def _store(config: AppConfig, clock: Clock) -> tuple[Storage, Any]:
+def _store(config: AppConfig, clock: Clock) -> tuple[Store, Any]:
     core = config.core
     if core.store == "sqlite":
         from mailbeacon.store.sqlite import Database, SqliteStore
@@ -432,12 +270,12 @@ def _vapid(config: AppConfig) -> VapidSource:
 
 
 def build_notifier(
-    store: Storage,
+    store: Store,
     bus: Bus,
     clock: Clock,
     urls: Urls,
     config: AppConfig,
-    rules: WebhookRules,
+    book: SettingsBook,
     vapid: VapidSource | None = None,
     push_rules: EndpointRules | None = None,
 ) -> Notifier:
@@ -454,9 +292,9 @@ def build_notifier(
     settings = config.notifier
     policy = RetryPolicy(retries=settings.inline_retries, max_inline_wait=settings.max_inline_wait)
     channels: list[Channel] = [
-        SlackWebhookChannel(policy, settings.timeout_seconds, rules),
+        SlackWebhookChannel(policy, settings.timeout_seconds, book.rules),
         SlackAppChannel(store, settings, policy),
-        ChatWebhookChannel(settings.timeout_seconds, rules),
+        ChatWebhookChannel(settings.timeout_seconds, book.rules),
         ChatAppChannel(store, settings, clock),
         BrowserPushChannel(
             store,
@@ -474,6 +312,7 @@ def build_notifier(
         store,
         clock,
         channels,
+        book=book,
         dashboard_link=lambda message_id: urls.dashboard(message_id, now=clock.now()),
         policy=policy,
         window=settings.coalesce_window,
@@ -503,7 +342,7 @@ def bootstrap(
     config: AppConfig,
     *,
     clock: Clock | None = None,
-    store: Storage | None = None,
+    store: Store | None = None,
     bus: Bus | None = None,
     worker: Worker | None = None,
 ) -> App:
@@ -523,13 +362,30 @@ def bootstrap(
         bus, found = _bus(config, db)
         worker = worker or found
     urls = Urls(core.resolved_public_url(), signer, core.click_url, dict(core.service_urls))
-    rules = WebhookRules(core.webhook_allow_hosts)
+    records = store.records
+    book = SettingsBook(store, records, alert_rules(config))
     vapid = _vapid(config)
     push_rules = EndpointRules(allow_loopback=core.insecure_dev_auth)
-    notifier = build_notifier(store, bus, clock, urls, config, rules, vapid, push_rules)
+    notifier = build_notifier(store, bus, clock, urls, config, book, vapid, push_rules)
+    policies = PolicyBook(records, clock)
+    consumers = Consumers(
+        store=store,
+        records=records,
+        bus=bus,
+        classifier=_classify,
+        clock=clock,
+        notifier=notifier,
+        policies=policies,
+        signer=signer,
+        retention=core.retention,
+        mailbox=_mailbox_factory(config),
+        gmail_labels=config.sentwatch.labels,
+        gmail_topic=config.sentwatch.topic,
+    )
     app = App(
         config=config,
         store=store,
+        records=records,
         bus=bus,
         worker=worker,
         keyring=keyring,
@@ -538,24 +394,67 @@ def bootstrap(
         clock=clock,
         classifier=_classify,
         tagger=_tagger(config),
-        webhook_rules=rules,
+        alert_rules=book.rules,
+        settings=book,
         notifier=notifier,
         health=Health(clock),
         vapid=vapid,
         push_rules=push_rules,
-    )
-    app.handlers.update(
-        {HITS: app.handle_hit, NOTIFY: app.handle_notify, DIGEST: notifier.handle_digest}
+        policies=policies,
+        consumers=consumers,
+        handlers=consumers.table(),
     )
     if worker is not None:
+        batches = consumers.batches()
         for topic, handler in app.handlers.items():
-            worker.subscribe(topic, handler, batch=app.handle_hits if topic == HITS else None)
-    if worker is not None:  # started by `serve` only, never by a one-shot command
-        from notifier.digest import DigestScheduler
-
-        app.background.append(DigestScheduler(store, bus, clock, config.notifier.digest_hour))
-        app.background.append(RetentionSweep(store, clock))
-        if config.sentwatch.topic:
-            app.background.append(WatchRenewal(app))
+            worker.subscribe(topic, handler, batch=batches.get(topic))
+        # started by `serve` only, never by a one-shot command
+        app.background.extend(_background(config, store, records, bus, clock, consumers))
     app.closers.append(store.close)
     return app
+
+
+def alert_rules(config: AppConfig) -> AlertRules:
+    """Where alerts may go, from the configuration: one place, for every settings writer."""
+    core = config.core
+    return AlertRules(core.webhook_allow_hosts, core.alert_email_domains)
+
+
+def _background(
+    config: AppConfig,
+    store: Store,
+    records: Records,
+    bus: Bus,
+    clock: Clock,
+    consumers: Consumers,
+) -> list[Background]:
+    from notifier.digest import DigestScheduler
+
+    jobs: list[Background] = [
+        DigestScheduler(store, bus, clock, config.notifier.digest_hour),
+        RetentionSweep(store, records, clock),
+    ]
+    if config.sentwatch.topic:
+        jobs.append(WatchRenewal(consumers.renew_gmail_watches))
+    return jobs
+
+
+def _mailbox_factory(config: AppConfig) -> Callable[[], Mailbox | None]:
+    """Gmail as each user (domain-wide delegation) when the sent-mail watch or labels are set
+    up, built on first use (the pixel never needs it)."""
+    notifier, watch = config.notifier, config.sentwatch
+
+    @functools.cache
+    def mailbox() -> Mailbox | None:
+        if not notifier.gmail_credentials or not (watch.topic or watch.labels):
+            return None
+        from mailbeacon.google.gmail import GmailMailbox
+
+        return GmailMailbox(
+            notifier.gmail_credentials,
+            notifier.gmail_api_url,
+            labels=watch.labels,
+            timeout=notifier.timeout_seconds,
+        )
+
+    return mailbox

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
-from functions.gmail_mailbox import SentWatchConfig
+from functions.edge.settings import EdgeConfig
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
@@ -28,10 +28,8 @@ from mailbeacon.platform import (
     GOOGLE_CERTS_URL,
     SLACK_API_URL,
 )
+from mailbeacon.sentwatch import SentWatchConfig
 from notifier.config import COALESCE_WINDOW, NotifierConfig
-
-if TYPE_CHECKING:
-    from .deploy import DeployConfig
 
 PREFIX = "MAILBEACON_"
 TRUE = ("1", "true", "yes", "on")
@@ -49,6 +47,7 @@ class AppConfig:
     addon: AddonConfig = field(default_factory=AddonConfig)
     dashboard: SignInConfig = field(default_factory=SignInConfig)
     sentwatch: SentWatchConfig = field(default_factory=SentWatchConfig)
+    edge: EdgeConfig = field(default_factory=EdgeConfig)
 
     @classmethod
     def local(cls, data_dir: Path, **core: Any) -> AppConfig:
@@ -140,6 +139,7 @@ def _core(env: _Env) -> Config:
         worker=env.bool("WORKER", True),
         pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
+        alert_email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
         ),
@@ -191,11 +191,10 @@ def _vapid_subject(value: str | None) -> str | None:
 
 
 def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
-    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID, MAILBEACON_WORKSPACE_DOMAINS
-    and MAILBEACON_ALERT_EMAIL_DOMAINS take comma-separated lists."""
+    """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID and MAILBEACON_WORKSPACE_DOMAINS
+    take comma-separated lists."""
     return AddonConfig(
         workspace_domains=tuple(d.lower() for d in env.list("WORKSPACE_DOMAINS")),
-        email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         audiences=env.list("ADDON_AUDIENCE"),
         service_accounts=env.list("ADDON_SERVICE_ACCOUNT"),
         client_ids=env.list("ADDON_CLIENT_ID") or env.list("ADDON_OAUTH_CLIENT_ID"),
@@ -216,6 +215,22 @@ def _dashboard(env: _Env) -> SignInConfig:
         auth_url=env.str("GOOGLE_AUTH_URL") or defaults.auth_url,
         token_url=env.str("GOOGLE_TOKEN_URL") or defaults.token_url,
         session_lifetime=timedelta(hours=env.float("SESSION_HOURS", 12.0)),
+    )
+
+
+def _edge(env: _Env) -> EdgeConfig:
+    """The local server's deadlines and limits (short ones make the attack tests fast)."""
+    d = EdgeConfig()
+    return EdgeConfig(
+        header_timeout=env.float("HEADER_TIMEOUT", d.header_timeout),
+        body_timeout=env.float("BODY_TIMEOUT", d.body_timeout),
+        shutdown_timeout=env.float("SHUTDOWN_TIMEOUT", d.shutdown_timeout),
+        stream_heartbeat=env.float("STREAM_HEARTBEAT", d.stream_heartbeat),
+        web_threads=env.int("WEB_THREADS", d.web_threads, low=1, high=64),
+        export_threads=env.int("EXPORT_THREADS", d.export_threads, low=1, high=64),
+        exports_per_user=env.int("EXPORTS_PER_USER", d.exports_per_user, low=1, high=64),
+        streams_max=env.int("STREAMS_MAX", d.streams_max, low=0, high=100_000),
+        streams_per_user=env.int("STREAMS_PER_USER", d.streams_per_user, low=0, high=1000),
     )
 
 
@@ -241,25 +256,11 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
             labels=reader.bool("GMAIL_LABELS", False),
             push_service_accounts=reader.list("GMAIL_PUSH_SERVICE_ACCOUNT"),
         ),
+        edge=_edge(reader),
     )
 
 
-def load_deploy_config(
-    project: str,
-    region: str,
-    *,
-    public_url: str | None = None,
-    retention_days: int | None = None,
-    env: Mapping[str, str] | None = None,
-) -> DeployConfig:
-    """The deployment's declaration: the flags, plus the MAILBEACON_* settings in the
-    deployer's environment that the plan carries into every function."""
-    from .deploy import DeployConfig
-
-    return DeployConfig.from_settings(
-        project,
-        region,
-        os.environ if env is None else env,
-        public_url=public_url,
-        retention_days=retention_days,
-    )
+def environment() -> Mapping[str, str]:
+    """The process environment, for the few callers that hand it on whole (the deploy plan
+    carries the deployer's MAILBEACON_* settings into every function)."""
+    return os.environ

@@ -213,7 +213,7 @@ def _check_public_url(url: str) -> str:
 @dataclass(frozen=True)
 class DeployConfig:
     """The one declaration every command of the plan and every function's environment come
-    from; ``functions.config.load_deploy_config`` builds it from flags and the deployer's
+    from; the command line builds it from flags and the deployer's
     environment."""
 
     project: str

@@ -47,7 +47,7 @@ def register_gmail_routes(web: Flask, app: App) -> None:
         """None when the request is Google-signed for exactly ``path``; else the answer."""
         if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
             return jsonify({"error": "the sent-mail watch is not set up here"}), 404
-        from addon.auth import bearer
+        from mailbeacon.google.identity import bearer
 
         try:
             claims = app.gmail_push_verifier.verify(bearer(request.headers))
@@ -66,7 +66,7 @@ def register_gmail_routes(web: Flask, app: App) -> None:
         if data is None:
             return jsonify({"error": "expected a Pub/Sub push of a Gmail notification"}), 400
         try:
-            matched = app.handle_gmail_push(data)
+            matched = app.consumers.gmail_push(data)
         except MailbeaconError as exc:
             log.warning("gmail push not handled, Pub/Sub will retry: %s", exc)
             return jsonify({"error": "try again"}), 503
@@ -74,12 +74,10 @@ def register_gmail_routes(web: Flask, app: App) -> None:
 
     @routes.post("/gmail/renew")
     def gmail_renew() -> tuple[Response, int]:
-        from .bootstrap import WatchRenewal
-
         if answer := refused("/gmail/renew"):
             return answer
         try:
-            renewed = WatchRenewal(app).run_once()
+            renewed = app.consumers.renew_gmail_watches()
         except MailbeaconError as exc:
             log.warning("gmail watch renewal failed, Scheduler will retry: %s", exc)
             return jsonify({"error": "try again"}), 503

@@ -5,6 +5,7 @@ Each route verifies the request, calls one notifier function and maps errors to 
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -79,7 +80,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
 
     @routes.post("/slack/interactivity")
     def slack_interactivity() -> tuple[Response, int]:
-        return slack(handle_interaction, respond)
+        return slack(functools.partial(handle_interaction, book=app.settings), respond)
 
     def slack(handler, *extra) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
         try:
@@ -98,7 +99,7 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from addon.auth import bearer
+    from mailbeacon.google.identity import bearer
 
     @routes.post("/chat")
     def chat() -> tuple[Response, int]:
@@ -113,6 +114,6 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400
-        return jsonify(handle_chat_event(app.store, event)), 200
+        return jsonify(handle_chat_event(app.store, app.settings, event)), 200
 
     web.register_blueprint(routes)

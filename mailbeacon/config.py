@@ -48,6 +48,8 @@ class Config:
     pull_concurrency: int = 64
     """Messages each topic's pull loop holds and handles at once in this process."""
     webhook_allow_hosts: tuple[str, ...] = ()
+    alert_email_domains: tuple[str, ...] = ()
+    """Domains alert emails may go to beyond each user's own (MAILBEACON_ALERT_EMAIL_DOMAINS)."""
     """``host[:port]`` accepted as webhook destinations beside Slack's and Chat's own."""
     service_urls: tuple[tuple[str, str], ...] = ()
     """Base URL of each service that serves its own paths (``addon``, ``chat``, ``slack``,

@@ -11,8 +11,8 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -130,7 +130,7 @@ def build_hit(
     except Exception:  # a broken catalogue must never cost us the hit
         tags = ()
     return Hit(
-        id=secrets.token_hex(12),
+        id=os.urandom(12).hex(),  # secrets.token_hex, minus two calls on the hot path
         kind=kind,
         message_id=claims.message_id,
         at=at,

@@ -21,6 +21,7 @@ from typing import Any, Final
 from .clock import Clock, iso, parse_time
 from .errors import InvalidInput
 from .records import Namespace, Records
+from .store import Housekeeping
 
 CHANNELS: Final = ("slack", "chat", "email", "browser")
 """Alert channel families a policy allows; each notifier channel belongs to one."""
@@ -317,9 +318,9 @@ def disclosure_html(text: str | None) -> str:
     return '<p style="font-size:11px;color:#5f6368;margin:8px 0 0">' + html.escape(text) + "</p>"
 
 
-def enforce_retention(store: Any, policy: Policy, now: datetime) -> int:
+def enforce_retention(store: Housekeeping, policy: Policy, now: datetime) -> int:
     """Delete the domain's events older than its retention now (the sweep repeats it hourly;
     new events carry the policy's expiry, which Firestore's TTL honours)."""
     if policy.retention_days is None:
         return 0
-    return int(store.purge_domain(policy.domain, now - timedelta(days=policy.retention_days)))
+    return store.purge_domain(policy.domain, now - timedelta(days=policy.retention_days))

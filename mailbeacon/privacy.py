@@ -12,21 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .policy import PolicyChange, list_policies, update_policy
 from .queries import MessageQuery
 from .records import Namespace, Records
 from .reporting import all_messages
 from .services import check_email, get_stats
-from .store import Store
+from .store import Housekeeping, MessageEvents, ReportingStore, SettingsStore
 
 DELETED_ACTOR = "(a deleted user)"
 """How the audit log names an admin whose data was deleted."""
 
 
+class ExportSource(MessageEvents, ReportingStore, SettingsStore, Protocol):
+    """What an export reads: every message's stats and events, the listing, the settings."""
+
+
 def export_user(
-    store: Store, user: str, stats: Callable[[str, str], dict[str, Any]] | None = None
+    store: ExportSource, user: str, stats: Callable[[str, str], dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """``{"user", "settings", "messages": [stats with events]}``, newest message first.
 
@@ -100,7 +104,7 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
     }
 
 
-def delete_user(store: Store, records: Records, user: str, *, at: datetime) -> Deletion:
+def delete_user(store: Housekeeping, records: Records, user: str, *, at: datetime) -> Deletion:
     """Delete everything of ``user``'s. Pixels of their messages keep answering (a recipient's
     mail app must not break) but record nothing: the messages no longer exist."""
     email = check_email(user)

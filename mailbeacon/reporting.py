@@ -22,7 +22,7 @@ from .model import Event, Verdict
 from .queries import SORTS, EventKey, MessageQuery
 from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
 from .services import owned_message
-from .store import Store
+from .store import MessageReports, ReportingStore
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -110,7 +110,7 @@ def parse_message_query(
 
 
 def list_messages(
-    store: Store, owner: str, query: MessageQuery
+    store: ReportingStore, owner: str, query: MessageQuery
 ) -> tuple[list[MessageRow], str | None]:
     """One page of the owner's messages and the cursor of the next page (None at the end)."""
     page = store.query_messages(owner.lower(), query)
@@ -142,7 +142,7 @@ def _event_public(event: Event) -> dict[str, Any]:
 
 
 def _events_page(
-    store: Store, message_id: str, before: EventKey | None, limit: int
+    store: ReportingStore, message_id: str, before: EventKey | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
     from .classify.reconcile import reconcile  # not on the pixel's cold path
 
@@ -158,7 +158,7 @@ def iso_us(at: datetime) -> str:
 
 
 def message_detail(
-    store: Store, owner: str | None, message_id: str, *, limit: int = EVENTS_PAGE
+    store: MessageReports, owner: str | None, message_id: str, *, limit: int = EVENTS_PAGE
 ) -> dict[str, Any]:
     """The `stats --json` object, with counts from the summary and only the newest events."""
     message = owned_message(store, message_id, owner)
@@ -202,7 +202,7 @@ def parse_event_cursor(cursor: str | None) -> EventKey | None:
 
 
 def events_page(
-    store: Store, owner: str | None, message_id: str, args: Mapping[str, str]
+    store: MessageReports, owner: str | None, message_id: str, args: Mapping[str, str]
 ) -> dict[str, Any]:
     """A further page of a message's timeline, newest first."""
     owned_message(store, message_id, owner)
@@ -211,7 +211,7 @@ def events_page(
     return {"message_id": message_id, "events": events, "next_cursor": cursor}
 
 
-def all_events(store: Store, owner: str, message_id: str) -> Iterator[Event]:
+def all_events(store: MessageReports, owner: str, message_id: str) -> Iterator[Event]:
     """Every event of a message, newest first, a page at a time (for CSV)."""
     owned_message(store, message_id, owner)
     before: EventKey | None = None
@@ -223,7 +223,7 @@ def all_events(store: Store, owner: str, message_id: str) -> Iterator[Event]:
         before = EventKey(page[-1].at, page[-1].id)
 
 
-def all_messages(store: Store, owner: str, query: MessageQuery) -> Iterator[MessageRow]:
+def all_messages(store: ReportingStore, owner: str, query: MessageQuery) -> Iterator[MessageRow]:
     """Every message matching the filters (for CSV), a page at a time."""
     query = replace(query, limit=MAX_LIMIT)
     while True:
@@ -276,13 +276,19 @@ def event_csv_row(event: Event) -> list[str]:
     ]
 
 
-def overview(store: Store, owner: str, args: Mapping[str, str], now: datetime) -> dict[str, Any]:
+def overview(
+    store: ReportingStore, owner: str, args: Mapping[str, str], now: datetime
+) -> dict[str, Any]:
     """Engagement over a period (default: the last 30 days), from the daily counters."""
     return _overview(lambda first, last: store.day_counts(owner.lower(), first, last), args, now)
 
 
 def domain_overview(
-    store: Store, senders: Sequence[str], domain: str, args: Mapping[str, str], now: datetime
+    store: ReportingStore,
+    senders: Sequence[str],
+    domain: str,
+    args: Mapping[str, str],
+    now: datetime,
 ) -> dict[str, Any]:
     """The overview's counts summed over everyone in a domain, for its admins: numbers only,
     never a subject, a recipient or whose mail it was."""

@@ -9,7 +9,7 @@ the final To and Cc. Drafts tracked but never seen sent are marked so. With ``gm
 and the user's opt-in, the sent message gets a ``Mailbeacon/Opened`` or ``Mailbeacon/Clicked``
 label on the first human open or click, as Mailtrack's ticks do on phones.
 
-Gmail's API sits behind the ``Mailbox`` port; functions/gmail_mailbox.py is the real one.
+Gmail's API sits behind the ``Mailbox`` port; mailbeacon/google/gmail.py is the real one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .clock import iso
 from .errors import InvalidToken, MailbeaconError
 from .model import Event
 from .records import Namespace, Records
-from .store import Store
+from .store import MessageStore
 from .tokens import TokenSigner
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,17 @@ RESYNC_LIMIT = 100
 """When the stored history id has expired: how many of the latest sent messages to read."""
 UNSENT_AFTER = timedelta(days=3)
 OPENED, CLICKED = "Mailbeacon/Opened", "Mailbeacon/Clicked"
+
+
+@dataclass(frozen=True)
+class SentWatchConfig:
+    """MAILBEACON_GMAIL_WATCH_TOPIC (``projects/P/topics/T``; empty: no watch),
+    MAILBEACON_GMAIL_LABELS (on: ask for gmail.modify and label opened mail) and
+    MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT (who Pub/Sub's push to /gmail/push signs as)."""
+
+    topic: str | None = None
+    labels: bool = False
+    push_service_accounts: tuple[str, ...] = ()
 
 
 class HistoryExpired(MailbeaconError):
@@ -101,7 +112,7 @@ def renew_watches(
 
 def handle_push(
     mailbox: Mailbox,
-    store: Store,
+    store: MessageStore,
     records: Records,
     signer: TokenSigner,
     data: dict[str, Any],
@@ -131,7 +142,12 @@ def handle_push(
 
 
 def record_sent_mail(
-    mailbox: Mailbox, store: Store, records: Records, signer: TokenSigner, user: str, gmail_id: str
+    mailbox: Mailbox,
+    store: MessageStore,
+    records: Records,
+    signer: TokenSigner,
+    user: str,
+    gmail_id: str,
 ) -> str | None:
     """If the sent message carries a pixel of the user's, record how it really left."""
     mail = mailbox.get_sent(user, gmail_id)
@@ -164,7 +180,7 @@ def record_sent_mail(
 
 
 def mark_unsent(
-    store: Store,
+    store: MessageStore,
     records: Records,
     users: Iterable[str],
     now: datetime,
@@ -206,7 +222,7 @@ def labels_wanted(records: Records, message_id: str) -> bool:
 
 
 def label_first_human(
-    mailbox: Mailbox, store: Store, records: Records, event: Event, now: datetime
+    mailbox: Mailbox, store: MessageStore, records: Records, event: Event, now: datetime
 ) -> str | None:
     """Label the sent message on its first human open or click; never for machine hits, once
     per label however often the event is redelivered. Returns the label put, if any."""
@@ -225,3 +241,14 @@ def label_first_human(
         records.delete_record(Namespace.GMAIL_LABELS, key)  # retried with the redelivery
         raise
     return name
+
+
+def daily_renewal(
+    mailbox: Mailbox, store: MessageStore, records: Records, topic: str, now: datetime
+) -> int:
+    """The daily job (`serve`'s own thread, or Cloud Scheduler's POST /gmail/renew): renew
+    every sender's watch and mark the drafts never seen sent. Returns how many were renewed."""
+    users = watched_users(records)
+    renewed = renew_watches(mailbox, records, users, topic, now)
+    mark_unsent(store, records, users, now)
+    return renewed

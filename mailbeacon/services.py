@@ -25,9 +25,9 @@ from .model import (
     MessageContext,
     Verdict,
 )
-from .policy import disclosure_html, policy_for, register_sender
+from .policy import Policy, disclosure_html, domain_of, policy_for, register_sender
 from .records import Records
-from .store import CONTEXT_EVENTS, Store
+from .store import CONTEXT_EVENTS, MessageEvents, MessageStore, PipelineStore
 from .summary import message_stats
 from .tokens import TokenSigner, new_message_id
 
@@ -78,7 +78,7 @@ class TrackedMessage:
 
     @property
     def pixel_html(self) -> str:
-        return disclosure_html(self.disclosure) + pixel_html(self.pixel_url)
+        return pixel_insert(self.pixel_url, self.disclosure)
 
     def to_public(self) -> dict[str, Any]:
         anchors = "".join(
@@ -98,6 +98,11 @@ def pixel_html(pixel_url: str) -> str:
         f'<img src="{html.escape(pixel_url)}" width="1" height="1" alt="" '
         'style="display:block;width:1px;height:1px;border:0" />'
     )
+
+
+def pixel_insert(pixel_url: str, disclosure: str | None) -> str:
+    """What goes at the end of the email: the domain's disclosure line, then the pixel."""
+    return disclosure_html(disclosure) + pixel_html(pixel_url)
 
 
 class Urls:
@@ -175,29 +180,31 @@ def check_track(
 
 
 def track_message(
-    store: Store,
+    store: MessageStore,
     urls: Urls,
     clock: Clock,
     *,
+    records: Records,
     sender: str,
     recipients: Sequence[str],
     subject: str = "",
     links: Sequence[str] = (),
     sent_at: datetime | None = None,
-    records: Records | None = None,
+    policy: Policy | None = None,
 ) -> TrackedMessage:
     """Register a message and sign its pixel and links. Validates everything before writing.
 
-    With ``records``, the sender's domain policy applies: tracking it forbids is PolicyRefused
-    (InvalidInput), and its disclosure line comes with the pixel. Every edge passes them.
+    The sender's domain policy always applies: tracking it forbids is PolicyRefused
+    (InvalidInput), and its disclosure line comes with the pixel. A caller that already read
+    the policy (the add-on's compose card shows it) passes it, so it is read once.
     """
     checked = check_track(sender=sender, recipients=recipients, subject=subject, links=links)
-    disclosure = None
-    if records is not None:
+    if policy is None:
         policy = policy_for(records, checked.owner)
-        policy.check_track(checked.owner, checked.recipients)
-        disclosure = policy.disclosure
-        register_sender(records, checked.owner)
+    elif policy.domain != domain_of(checked.owner):
+        raise ValueError(f"the policy of {policy.domain} does not govern {checked.owner}")
+    policy.check_track(checked.owner, checked.recipients)
+    register_sender(records, checked.owner)
     message = Message(
         id=new_message_id(),
         owner=checked.owner,
@@ -212,11 +219,11 @@ def track_message(
         message,
         urls.pixel(message.id),
         tuple((link.url, urls.link(message.id, link)) for link in message.links),
-        disclosure,
+        policy.disclosure,
     )
 
 
-def add_link(store: Store, urls: Urls, *, owner: str, message_id: str, url: str) -> str:
+def add_link(store: MessageStore, urls: Urls, *, owner: str, message_id: str, url: str) -> str:
     """Track one more link of an owner's message and return its tracked URL."""
     checked = check_link(url)
     message = owned_message(store, message_id, owner)
@@ -226,7 +233,7 @@ def add_link(store: Store, urls: Urls, *, owner: str, message_id: str, url: str)
     return urls.link(message_id, link)
 
 
-def owned_message(store: Store, message_id: str, owner: str | None) -> Message:
+def owned_message(store: MessageStore, message_id: str, owner: str | None) -> Message:
     """The message, if it exists and (when ``owner`` is given) belongs to that user."""
     message = store.get_message(message_id)
     if message is None or (owner is not None and message.owner != owner.lower()):
@@ -234,7 +241,7 @@ def owned_message(store: Store, message_id: str, owner: str | None) -> Message:
     return message
 
 
-def get_stats(store: Store, message_id: str, owner: str | None = None) -> dict[str, Any]:
+def get_stats(store: MessageEvents, message_id: str, owner: str | None = None) -> dict[str, Any]:
     message = owned_message(store, message_id, owner)
     return message_stats(message, store.list_events(message_id))
 
@@ -245,7 +252,7 @@ def record_hit(bus: Bus, hit: Hit) -> None:
 
 
 def process_hit(
-    store: Store,
+    store: PipelineStore,
     bus: Bus,
     classifier: Classifier,
     payload: dict[str, Any],
@@ -268,7 +275,7 @@ def process_hit(
 
 
 def process_hits(
-    store: Store,
+    store: PipelineStore,
     bus: Bus,
     classifier: Classifier,
     payloads: Sequence[dict[str, Any]],
@@ -345,7 +352,7 @@ def classify_hit(
 
 
 def get_stats_with_pending(
-    store: Store,
+    store: MessageEvents,
     classifier: Classifier,
     message_id: str,
     pending: Sequence[dict[str, Any]],

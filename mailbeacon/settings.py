@@ -1,14 +1,18 @@
 """Changing a user's settings: one set of rules for every writer.
 
-The CLI, the add-on's settings card, Slack's mute button, the Chat app and the notifier's
-problem reports all change settings through here, so a value one of them refuses, none of them
-accepts. The webhook rule matters most: an accepted URL is a destination our server will POST
-alert contents to, so anything but Slack's and Chat's own hosts (plus hosts the operator lists)
-would let a user aim the server at internal addresses (server-side request forgery).
+The CLI, the dashboard, the add-on's settings card, Slack's mute button, the Chat app and the
+notifier's problem reports all change settings through one ``SettingsBook``, which the
+composition root builds once with the configured ``AlertRules``: a value one of them refuses,
+none of them accepts. The destination rules matter most: an accepted webhook URL is where our
+server will POST alert contents, so anything but Slack's and Chat's own hosts (plus hosts the
+operator lists) would let a user aim the server at internal addresses (server-side request
+forgery); an accepted email address is where the relay will send mail, so it must be in the
+user's own domain or one the operator allows.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
@@ -22,7 +26,7 @@ from .platform import CHAT_WEBHOOK_HOST, SLACK_WEBHOOK_HOST
 from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .services import check_email
-from .store import Store
+from .store import SettingsStore
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10
@@ -52,16 +56,30 @@ class InvalidSettings(InvalidInput):
 
 
 @dataclass(frozen=True)
-class WebhookRules:
-    """Where alerts may be posted: Slack's and Chat's webhook hosts, plus ``allow_hosts``.
+class AlertRules:
+    """Where alerts may go: Slack's and Chat's webhook hosts plus ``allow_hosts``, and email
+    addresses in the user's own domain plus ``email_domains``.
 
     ``allow_hosts`` (MAILBEACON_WEBHOOK_ALLOW_HOSTS) holds ``host[:port]`` entries, for loopback
     receivers in tests and for an operator's own relay; http is accepted for them only.
+    ``email_domains`` (MAILBEACON_ALERT_EMAIL_DOMAINS) are further domains alert emails may go
+    to, the operator's choice.
     """
 
     allow_hosts: tuple[str, ...] = ()
+    email_domains: tuple[str, ...] = ()
 
-    def check(self, url: str, kind: str) -> str:
+    def check_email_to(self, user: str, value: str) -> str:
+        """Alerts by email go to the user's own domain or one the operator allowed: a relay
+        that mails any address a user names could be made to mail arbitrary people."""
+        address = check_email(value)
+        domain, own = address.rpartition("@")[2], user.rpartition("@")[2].lower()
+        if domain != own and domain not in {d.lower() for d in self.email_domains}:
+            allowed = ", ".join((own, *self.email_domains))
+            raise InvalidInput(f"must be an address in your own domain ({allowed})")
+        return address
+
+    def check_webhook(self, url: str, kind: str) -> str:
         """``url`` if ``kind`` ("slack" or "chat") alerts may be posted there; else InvalidInput."""
         host, path_prefix = WEBHOOK_PATHS[kind]
         value = url.strip()
@@ -154,17 +172,8 @@ def check_timezone(value: str) -> str:
     return value
 
 
-def check_email_to(user: str, value: str) -> str:
-    """Alerts by email go to the user's own domain: a relay that mails any address a user
-    names could be made to mail arbitrary people."""
-    address = check_email(value)
-    if address.rpartition("@")[2] != user.rpartition("@")[2]:
-        raise InvalidInput(f"must be an address in your own domain ({user.rpartition('@')[2]})")
-    return address
-
-
 def apply_change(
-    current: Settings, change: SettingsChange, rules: WebhookRules
+    current: Settings, change: SettingsChange, rules: AlertRules
 ) -> tuple[Settings, dict[str, str]]:
     """The settings ``change`` asks for and the problems by field (empty: it may be saved)."""
     errors: dict[str, str] = {}
@@ -182,9 +191,9 @@ def apply_change(
     def optional(check: Any) -> Any:
         return lambda raw: check(raw) if raw not in (None, "") else None
 
-    take("slack_webhook", optional(lambda url: rules.check(url, "slack")))
-    take("chat_webhook", optional(lambda url: rules.check(url, "chat")))
-    take("email_to", optional(lambda address: check_email_to(current.user, address)))
+    take("slack_webhook", optional(lambda url: rules.check_webhook(url, "slack")))
+    take("chat_webhook", optional(lambda url: rules.check_webhook(url, "chat")))
+    take("email_to", optional(lambda address: rules.check_email_to(current.user, address)))
     take("slack_app_dm", bool)
     take("chat_app_dm", bool)
     take("notify", lambda v: _choice(Notify, v))
@@ -228,36 +237,55 @@ def policy_errors(policy: Policy, change: SettingsChange) -> dict[str, str]:
     return errors
 
 
-def update_settings(
-    store: Store, records: Records, user: str, change: SettingsChange, rules: WebhookRules
-) -> Settings:
-    """Validate ``change`` as a whole and save it, or raise InvalidSettings and save nothing.
-
-    Channels the user's domain policy leaves out cannot be turned on.
-    """
-    email = check_email(user)
-    current = store.get_settings(email)
-    updated, errors = apply_change(current, change, rules)
-    errors |= policy_errors(policy_for(records, email), change)
-    if errors:
-        raise InvalidSettings(errors)
-    if updated != current:
-        store.put_settings(updated)
-    register_digest_user(records, email)
-    return updated
-
-
 def register_digest_user(records: Records, user: str) -> None:
     """Include ``user`` in the daily digest's fan-out (anyone who saved settings or was alerted)."""
     records.add_record(Namespace.DIGEST_USERS, user.lower(), {})
 
 
-def record_problem(store: Store, user: str, problem: str, at: datetime) -> Settings:
-    """Add a permanent delivery failure to the user's settings, where they will see it
-    (newest last, deduplicated, capped)."""
-    settings = store.get_settings(user)
-    text = f"{iso(at)} {problem}"
-    kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
-    updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
-    store.put_settings(updated)
-    return updated
+class SettingsBook:
+    """The settings use case, built once by the composition root with the configured rules;
+    every writer is handed this one object, so none can apply other rules."""
+
+    def __init__(self, store: SettingsStore, records: Records, rules: AlertRules) -> None:
+        self.store = store
+        self.records = records
+        self.rules = rules
+        self._lock = threading.Lock()  # read-modify-writes of one process never interleave
+
+    def get(self, user: str) -> Settings:
+        """A user's settings; the defaults when they never saved any."""
+        return self.store.get_settings(user)
+
+    def check(self, user: str, change: SettingsChange) -> None:
+        """Refuse a change before anything exists (the CLI asks before it opens a store)."""
+        _, errors = apply_change(Settings(user=check_email(user)), change, self.rules)
+        if errors:
+            raise InvalidSettings(errors)
+
+    def update(self, user: str, change: SettingsChange) -> Settings:
+        """Validate ``change`` as a whole and save it, or raise InvalidSettings and save nothing.
+
+        Channels the user's domain policy leaves out cannot be turned on.
+        """
+        email = check_email(user)
+        errors = policy_errors(policy_for(self.records, email), change)
+        with self._lock:
+            current = self.store.get_settings(email)
+            updated, problems = apply_change(current, change, self.rules)
+            if errors or problems:
+                raise InvalidSettings(problems | errors)
+            if updated != current:
+                self.store.put_settings(updated)
+        register_digest_user(self.records, email)
+        return updated
+
+    def record_problem(self, user: str, problem: str, at: datetime) -> Settings:
+        """Add a permanent delivery failure to the user's settings, where they will see it
+        (newest last, deduplicated, capped)."""
+        text = f"{iso(at)} {problem}"
+        with self._lock:
+            settings = self.store.get_settings(user)
+            kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
+            updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
+            self.store.put_settings(updated)
+        return updated

@@ -138,7 +138,7 @@ class TokenSigner:
         self._keyring = keyring
 
     def _mac(self, kid: int, body: bytes) -> bytes:
-        return hmac.new(self._keyring.keys[kid], body, hashlib.sha256).digest()[:MAC_SIZE]
+        return hmac.digest(self._keyring.keys[kid], body, "sha256")[:MAC_SIZE]
 
     def _sign(self, payload: bytes) -> str:
         kid = self._keyring.current

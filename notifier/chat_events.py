@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 from mailbeacon.errors import InvalidInput
-from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
-from mailbeacon.store import Storage
+from mailbeacon.settings import SettingsBook, SettingsChange
+from mailbeacon.store import Store
 
 from .channels.chat_app import DMS, USERS
 
@@ -47,19 +47,19 @@ def _is_dm(space: dict[str, Any]) -> bool:
     return space.get("spaceType") == "DIRECT_MESSAGE" or space.get("type") == "DM"
 
 
-def handle_chat_event(store: Storage, event: dict[str, Any]) -> dict[str, Any]:
+def handle_chat_event(store: Store, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
     """Apply one verified event; the returned dict is the synchronous reply (may be empty).
 
     A Chat app built as a Workspace add-on must wrap its reply in a ``hostAppDataAction``.
     """
-    reply = _apply(store, event)
+    reply = _apply(store, book, event)
     if reply and isinstance(event.get("chat"), dict):
         action = {"createMessageAction": {"message": reply}}
         return {"hostAppDataAction": {"chatDataAction": action}}
     return reply
 
 
-def _apply(store: Storage, event: dict[str, Any]) -> dict[str, Any]:
+def _apply(store: Store, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
     kind, space, user = _normalise(event)
     email = str(user.get("email") or "").lower()
     if not email or "@" not in email:
@@ -71,20 +71,20 @@ def _apply(store: Storage, event: dict[str, Any]) -> dict[str, Any]:
         known = store.get_record(DMS, email)
         store.put_record(DMS, email, {"space": space["name"]})
         if kind == "ADDED_TO_SPACE" and not store.get_settings(email).chat_app_dm:
-            _set_chat_app_dm(store, email, True)
+            _set_chat_app_dm(book, email, True)
         if kind == "ADDED_TO_SPACE" or known is None:
             return {"text": WELCOME}
         return {"text": "Alerts for your tracked emails arrive in this chat."}
     if kind == "REMOVED_FROM_SPACE" and _is_dm(space):
         store.delete_record(DMS, email)
         if store.get_settings(email).chat_app_dm:
-            _set_chat_app_dm(store, email, False)
+            _set_chat_app_dm(book, email, False)
     return {}
 
 
-def _set_chat_app_dm(store: Storage, email: str, on: bool) -> None:
+def _set_chat_app_dm(book: SettingsBook, email: str, on: bool) -> None:
     """Adding the app in a DM turns its alerts on; removing it turns them off."""
     try:
-        update_settings(store, store, email, SettingsChange(chat_app_dm=on), WebhookRules())
+        book.update(email, SettingsChange(chat_app_dm=on))
     except InvalidInput as exc:  # an address Chat vouches for but we cannot use
         log.warning("Chat user %s: settings not changed: %s", email[:80], exc)

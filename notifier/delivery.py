@@ -18,10 +18,9 @@ from typing import Protocol
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
 from mailbeacon.model import Settings
-from mailbeacon.records import Namespace
+from mailbeacon.records import Namespace, Records
 from mailbeacon.redact import redact
-from mailbeacon.settings import record_problem
-from mailbeacon.store import Storage
+from mailbeacon.settings import SettingsBook
 
 from .post import Post
 from .retry import RetryPolicy
@@ -46,7 +45,7 @@ class Channel(Protocol):
 class DeliveryLog:
     """Claim / sent / failed states per (key, channel), on the records API."""
 
-    def __init__(self, store: Storage, clock: Clock, lease: timedelta = timedelta(seconds=60)):
+    def __init__(self, store: Records, clock: Clock, lease: timedelta = timedelta(seconds=60)):
         self.store = store
         self.clock = clock
         self.lease = lease
@@ -97,7 +96,7 @@ def deliver(
     settings: Settings,
     *,
     deliveries: DeliveryLog,
-    store: Storage,
+    book: SettingsBook,
     policy: RetryPolicy,
 ) -> str:
     """Send ``post`` on ``channel`` at most once per key; returns what happened.
@@ -133,9 +132,8 @@ def deliver(
             )
         if exc.permanent:
             deliveries.settle(key, "failed", exc.detail)
-            record_problem(
-                store, settings.user, f"{channel.name}: {exc.detail}", deliveries.clock.now()
-            )
+            problem = f"{channel.name}: {exc.detail}"
+            book.record_problem(settings.user, problem, deliveries.clock.now())
             log.warning("permanent %s failure for %s: %s", channel.name, settings.user, exc.detail)
             return "failed"
         deliveries.release(key)

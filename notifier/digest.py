@@ -17,8 +17,8 @@ from typing import Any
 from mailbeacon.bus import DIGEST, Bus
 from mailbeacon.clock import Clock, iso
 from mailbeacon.model import Message
-from mailbeacon.records import Namespace
-from mailbeacon.store import Storage
+from mailbeacon.records import Namespace, Records
+from mailbeacon.store import Store
 
 from . import cards
 from .blocks import check_blocks
@@ -63,7 +63,7 @@ class Digest:
 
 
 def build_digest(
-    store: Storage, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
+    store: Store, user: str, now: datetime, *, since: datetime, unopened_days: int, timezone: str
 ) -> Digest:
     """Gather the user's activity since ``since`` from the store (read only)."""
     digest = Digest(user=user, since=since)
@@ -154,7 +154,7 @@ def digest_post(digest: Digest, key: str, url: str = "") -> Post:
 class DigestScheduler:
     """A daemon thread for `mailbeacon serve`: once a day after ``hour`` (UTC), publish DIGEST."""
 
-    def __init__(self, store: Storage, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
+    def __init__(self, store: Records, bus: Bus, clock: Clock, hour: int, every: float = 60.0):
         self.store, self.bus, self.clock, self.hour, self.every = store, bus, clock, hour, every
         self._stop = threading.Event()
 

@@ -16,8 +16,8 @@ from mailbeacon.errors import DeliveryFailed, RetryLater
 from mailbeacon.model import Event, Message, Settings
 from mailbeacon.policy import policy_for
 from mailbeacon.records import Namespace
-from mailbeacon.settings import record_problem, register_digest_user
-from mailbeacon.store import Storage
+from mailbeacon.settings import SettingsBook, register_digest_user
+from mailbeacon.store import Store
 
 from .config import NotifierConfig
 from .decide import Action, Alert, Decision, LastAlert, decide
@@ -48,10 +48,11 @@ class Notifier:
 
     def __init__(
         self,
-        store: Storage,
+        store: Store,
         clock: Clock,
         channels: Sequence[Channel],
         *,
+        book: SettingsBook,
         dashboard_link: Callable[[str], str],
         policy: RetryPolicy | None = None,
         window: timedelta = timedelta(minutes=10),
@@ -61,6 +62,7 @@ class Notifier:
     ) -> None:
         self.store = store
         self.clock = clock
+        self.book = book
         self.channels = list(channels)
         self.dashboard_link = dashboard_link
         self.policy = policy or RetryPolicy()
@@ -70,8 +72,13 @@ class Notifier:
         self.publish_digest = publish_digest or self._send_digest_inline
         self.dashboard_home = dashboard_home or (lambda: "")
 
-    def handle(self, payload: dict[str, Any]) -> Decision | None:
-        """Bus handler for NOTIFY. Raises RetryLater or DeliveryFailed to be redelivered."""
+    def handle(
+        self, payload: dict[str, Any], *, events: Sequence[Event] | None = None
+    ) -> Decision | None:
+        """Bus handler for NOTIFY. Raises RetryLater or DeliveryFailed to be redelivered.
+
+        ``events``: the message's latest RECENT_EVENTS events, when the caller read them
+        already (the Gmail label step), so they are not read twice."""
         message = self.store.get_message(str(payload.get("message_id", "")))
         if message is None:
             return None
@@ -79,7 +86,8 @@ class Notifier:
         channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
         if not channels:  # before reading the events: a busy message has many
             return None
-        events = self.store.list_events(message.id, limit=RECENT_EVENTS)
+        if events is None:
+            events = self.store.list_events(message.id, limit=RECENT_EVENTS)
         event = next((e for e in events if e.id == payload.get("event_id")), None)
         if event is None:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
@@ -112,7 +120,7 @@ class Notifier:
                 kept.append(channel)
             else:
                 problem = f"{channel.name}: alerts by {family} are off under your domain policy"
-                record_problem(self.store, settings.user, problem, self.clock.now())
+                self.book.record_problem(settings.user, problem, self.clock.now())
         return kept
 
     def send(self, alert: Alert, settings: Settings, channels: Sequence[Channel]) -> None:
@@ -133,7 +141,7 @@ class Notifier:
                     post,
                     settings,
                     deliveries=self.deliveries,
-                    store=self.store,
+                    book=self.book,
                     policy=self.policy,
                 )
             except (RetryLater, DeliveryFailed) as exc:

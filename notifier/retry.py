@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.client import RemoteDisconnected
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.error import URLError
 
 from mailbeacon.errors import DeliveryFailed, RetryLater
@@ -66,25 +66,6 @@ class RetryPolicy:
         if exc.retry_after is not None and exc.retry_after > self.max_inline_wait:
             return RetryLater(exc.retry_after, str(exc))
         return exc
-
-    def slack_handlers(self) -> list[Any]:
-        """The same policy as slack_sdk retry handlers (connection, 5xx, short 429)."""
-        from .slack_retry import slack_handlers
-
-        return slack_handlers(self)
-
-
-def header_seconds(headers: Any) -> float | None:
-    """Retry-After in seconds from a header mapping (values may be lists), or None."""
-    for key, value in dict(headers or {}).items():
-        if key.lower() == "retry-after":
-            value = value[0] if isinstance(value, list | tuple) else value
-            try:
-                seconds = float(value)
-            except (TypeError, ValueError, OverflowError):
-                return None
-            return None if math.isnan(seconds) else max(0.0, seconds)
-    return None
 
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (

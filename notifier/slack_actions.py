@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
-from mailbeacon.settings import SettingsChange, WebhookRules, update_settings
-from mailbeacon.store import Storage
+from mailbeacon.settings import SettingsBook, SettingsChange
+from mailbeacon.store import Store
 
 from .blocks import MUTE_ACTION
 from .channels.slack_app import DMS
@@ -69,7 +69,7 @@ def verify_slack(
         raise Unauthorized("bad or stale Slack signature")
 
 
-def slack_user_email(store: Storage, team_id: str, user_id: str) -> str | None:
+def slack_user_email(store: Store, team_id: str, user_id: str) -> str | None:
     """The Mailbeacon user behind a Slack user, as learned when their DM was found."""
     for email, dm in store.list_records(DMS):
         if dm.get("user_id") == user_id and dm.get("team_id") == team_id:
@@ -111,14 +111,17 @@ def response_url_poster(
 
 
 def handle_interaction(
-    store: Storage,
+    store: Store,
     signing_secret: str | None,
     clock: Clock,
     body: bytes,
     headers: Mapping[str, str],
     respond: Callable[[str, dict[str, Any]], None] | None = None,
+    *,
+    book: SettingsBook,
 ) -> dict[str, Any]:
-    """Verify, then apply a block action. The confirmation goes to the payload's
+    """Verify, then apply a block action (a mute goes through ``book``, the one settings
+    writer with the configured rules). The confirmation goes to the payload's
     ``response_url`` through ``respond`` (the HTTP reply is then empty); without one it is the
     HTTP reply, as for the older message actions."""
     verify_slack(signing_secret, clock, body, headers)
@@ -128,7 +131,7 @@ def handle_interaction(
         raise InvalidInput("not a Slack interactivity payload") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("not a Slack interactivity payload")
-    reply = _apply_interaction(store, payload)
+    reply = _apply_interaction(store, book, payload)
     url = payload.get("response_url")
     if respond is not None and isinstance(url, str) and url:
         respond(url, {**reply, "replace_original": False})
@@ -136,7 +139,7 @@ def handle_interaction(
     return reply
 
 
-def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any]:
+def _apply_interaction(store: Store, book: SettingsBook, payload: dict[str, Any]) -> dict[str, Any]:
     listed = payload.get("actions")
     actions = [
         a
@@ -152,13 +155,13 @@ def _apply_interaction(store: Storage, payload: dict[str, Any]) -> dict[str, Any
     message = store.get_message(message_id)
     if email is None or message is None or message.owner != email:
         return {"response_type": "ephemeral", "text": "That email is not one of yours."}
-    update_settings(store, store, email, SettingsChange(mute=(message_id,)), WebhookRules())
+    book.update(email, SettingsChange(mute=(message_id,)))
     subject = message.subject or "(no subject)"
     return {"response_type": "ephemeral", "text": f"Muted “{subject}”: no more alerts for it."}
 
 
 def handle_event(
-    store: Storage,
+    store: Store,
     signing_secret: str | None,
     clock: Clock,
     body: bytes,

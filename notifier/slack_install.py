@@ -20,8 +20,7 @@ from slack_sdk.web import WebClient
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, Unauthorized
-from mailbeacon.records import Namespace
-from mailbeacon.store import Storage
+from mailbeacon.records import Namespace, Records
 
 from .config import NotifierConfig
 
@@ -39,7 +38,7 @@ def _key(enterprise_id: str | None, team_id: str | None) -> str:
 class StoreInstallationStore(InstallationStore):
     """One record per workspace (or org) install; the newest install wins."""
 
-    def __init__(self, store: Storage) -> None:
+    def __init__(self, store: Records) -> None:
         self.store = store
 
     def save(self, installation: Installation) -> None:
@@ -99,7 +98,7 @@ class StoreStateStore(OAuthStateStore):
 
     def __init__(
         self,
-        store: Storage,
+        store: Records,
         clock: Clock,
         ttl: timedelta = timedelta(minutes=10),
         max_live: int = MAX_LIVE_STATES,
@@ -146,7 +145,7 @@ class StoreStateStore(OAuthStateStore):
 class SlackInstaller:
     """`/slack/install` and `/slack/oauth/callback` without the web framework."""
 
-    def __init__(self, store: Storage, clock: Clock, config: NotifierConfig, base_url: str):
+    def __init__(self, store: Records, clock: Clock, config: NotifierConfig, base_url: str):
         if not config.slack_app_enabled:
             raise InvalidInput("Slack app not configured: set MAILBEACON_SLACK_CLIENT_ID/SECRET")
         self.config = config

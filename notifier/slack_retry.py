@@ -11,7 +11,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.handler import RetryHandler
 
-from .retry import TRANSIENT_ERRORS, header_seconds
+from mailbeacon.retry_after import header_seconds
+
+from .retry import TRANSIENT_ERRORS
 
 if TYPE_CHECKING:
     from .retry import RetryPolicy

@@ -13,6 +13,7 @@ from typing import Any
 
 from mailbeacon.errors import InvalidInput
 from mailbeacon.sentwatch import (
+    Mailbox,
     handle_push,
     mark_unsent,
     renew_watches,
@@ -21,17 +22,17 @@ from mailbeacon.sentwatch import (
 )
 from mailbeacon.services import check_email
 
-from ..bootstrap import App, bootstrap
+from ..bootstrap import bootstrap
 from .common import config_of
 
 
-def _mailbox(app: App) -> Any:
-    if app.mailbox is None:
+def _mailbox(mailbox: Mailbox | None) -> Mailbox:
+    if mailbox is None:
         raise InvalidInput(
             "the sent-mail watch needs MAILBEACON_GMAIL_CREDENTIALS and"
             " MAILBEACON_GMAIL_WATCH_TOPIC (or MAILBEACON_GMAIL_LABELS=on)"
         )
-    return app.mailbox
+    return mailbox
 
 
 def cmd_gmail_watch(args: argparse.Namespace) -> int:
@@ -54,12 +55,14 @@ def cmd_gmail_watch(args: argparse.Namespace) -> int:
             set_label_opt_in(app.records, user, args.state, now)
             result: dict[str, Any] = {"user": user, "labels": args.state}
         elif args.watch_command == "push":
-            matched = handle_push(_mailbox(app), app.store, app.records, app.signer, data)
+            matched = handle_push(_mailbox(app.mailbox), app.store, app.records, app.signer, data)
             result = {"matched": matched}
         else:
             users = [check_email(u) for u in args.user] or watched_users(app.records)
             assert config.sentwatch.topic is not None
-            renewed = renew_watches(_mailbox(app), app.records, users, config.sentwatch.topic, now)
+            renewed = renew_watches(
+                _mailbox(app.mailbox), app.records, users, config.sentwatch.topic, now
+            )
             unsent = mark_unsent(app.store, app.records, users, now)
             result = {"renewed": renewed, "users": len(users), "unsent": unsent}
     finally:

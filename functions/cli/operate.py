@@ -58,12 +58,13 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from ..config import load_deploy_config
-    from ..deploy import deploy
+    from ..config import environment
+    from ..deploy import DeployConfig, deploy
 
-    config = load_deploy_config(
+    config = DeployConfig.from_settings(
         args.project,
         args.region,
+        environment(),
         public_url=args.public_url,
         retention_days=args.retention_days,
         env=args.env,

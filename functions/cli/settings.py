@@ -6,16 +6,11 @@ import argparse
 import json
 
 from mailbeacon.model import Settings
+from mailbeacon.records import Records
 from mailbeacon.services import check_email
-from mailbeacon.settings import (
-    InvalidSettings,
-    SettingsChange,
-    WebhookRules,
-    apply_change,
-    update_settings,
-)
+from mailbeacon.settings import InvalidSettings, SettingsChange, apply_change
 
-from ..bootstrap import App, bootstrap
+from ..bootstrap import alert_rules, bootstrap
 from .common import config_of
 
 FLAGS = (
@@ -43,12 +38,12 @@ def change_of(args: argparse.Namespace) -> SettingsChange:
     )
 
 
-def settings_view(app: App, user: str, current: Settings | None = None) -> dict[str, object]:
+def settings_view(records: Records, current: Settings) -> dict[str, object]:
     """The user's settings as shown, with the browsers they turned Web Push on in."""
     from mailbeacon.push import list_subscriptions
 
-    data = (current or app.store.get_settings(user)).to_dict()
-    data["browser"] = {"subscriptions": len(list_subscriptions(app.records, user))}
+    data = current.to_dict()
+    data["browser"] = {"subscriptions": len(list_subscriptions(records, current.user))}
     return data
 
 
@@ -56,17 +51,14 @@ def cmd_settings(args: argparse.Namespace) -> int:
     config = config_of(args)
     user = check_email(args.user)
     change = change_of(args)
-    rules = WebhookRules(config.core.webhook_allow_hosts)
-    _, errors = apply_change(Settings(user=user), change, rules)  # refuse before writing
+    _, errors = apply_change(Settings(user=user), change, alert_rules(config))  # before writing
     if errors:
         raise InvalidSettings(errors)
     app = bootstrap(config)
     try:
-        if change.empty:
-            current = app.store.get_settings(user)
-        else:
-            current = update_settings(app.store, app.records, user, change, app.webhook_rules)
-        data = settings_view(app, user, current)
+        book = app.settings
+        current = book.get(user) if change.empty else book.update(user, change)
+        data = settings_view(app.records, current)
     finally:
         app.close()
     if args.json:

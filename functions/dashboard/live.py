@@ -5,8 +5,10 @@ a page is told: a stream (``text/event-stream``, each event's ``id:`` being its 
 browser's automatic reconnect resumes with Last-Event-ID) when this process runs the worker,
 or one JSON answer per short poll where a Cloud Function cannot hold a connection open.
 
-cheroot serves each stream on one of its few threads, so streams are bounded (``MAX_STREAMS``)
-and end after ``STREAM_SECONDS``; a page refused a stream (503) falls back to polling.
+`mailbeacon serve` answers the stream on its event loop (functions/edge/streams.py, which
+uses ``sse`` from here); the Flask view below it is what any other WSGI host would run, each
+stream on a thread, so those are bounded (``LiveHub``) and end after ``STREAM_SECONDS``. A page
+refused a stream (503) falls back to polling.
 """
 
 from __future__ import annotations

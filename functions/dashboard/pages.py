@@ -575,7 +575,7 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
 
     @bp.post("/dashboard/settings")
     def save_settings() -> Response:
-        from mailbeacon.settings import InvalidSettings, SettingsChange, update_settings
+        from mailbeacon.settings import InvalidSettings, SettingsChange
 
         if not g.user:
             return signed_out()
@@ -595,7 +595,7 @@ def blueprint(app: App, gate: Gate) -> Blueprint:
             clear_problems=form.get("clear_problems") == "on",
         )
         try:
-            update_settings(app.store, app.records, g.user, change, app.webhook_rules)
+            app.settings.update(g.user, change)
         except InvalidSettings as exc:
             return settings_page(
                 400,

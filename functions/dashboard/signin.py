@@ -3,7 +3,7 @@
 Pages: "Sign in with Google" is the OpenID Connect authorization-code flow (state and nonce in
 a short-lived signed cookie, the code exchanged at Google's token endpoint), and the ID token
 it returns is verified by the same google-auth code as every other Google token here
-(addon.auth.GoogleTokenVerifier: signature against the configurable certificate URL, expiry,
+(mailbeacon.google.identity: signature against the configurable certificate URL, expiry,
 issuer, audience), plus ``hd`` within the configured Workspace domains. The session is a
 random id kept server-side (records ``dashboard-sessions/<sha256>``) and sent as a signed,
 HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); signing out deletes the
@@ -25,9 +25,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from addon.auth import GoogleTokenVerifier, bearer, dev_identity
 from mailbeacon.access_tokens import looks_like_token, user_for_token
 from mailbeacon.errors import Unauthorized
+from mailbeacon.google.identity import (
+    GoogleTokenVerifier,
+    bearer,
+    dev_identity,
+    workspace_email,
+)
 from mailbeacon.platform import GOOGLE_CERTS_URL
 from mailbeacon.records import Namespace
 
@@ -95,15 +100,10 @@ class Gate:
         if not self.config.client_ids:
             raise Unauthorized("Google sign-in is not configured (MAILBEACON_SIGNIN_CLIENT_ID)")
         claims = self.verifier.verify(token)
-        email = claims.get("email")
-        if not isinstance(email, str) or "@" not in email or not claims.get("email_verified"):
-            raise Unauthorized("the ID token carries no verified email")
-        hd = str(claims.get("hd") or "").lower()
-        if not self.config.domains or hd not in self.config.domains:
-            raise Unauthorized(f"accounts of {hd or 'no Workspace domain'!r} may not sign in here")
+        email = workspace_email(claims, self.config.domains)
         if nonce is not None and not hmac.compare_digest(str(claims.get("nonce") or ""), nonce):
             raise Unauthorized("the ID token was not issued for this sign-in")
-        return email.strip().lower()
+        return email
 
     # the API
     def api_user(self, headers: Mapping[str, str]) -> str:

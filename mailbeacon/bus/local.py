@@ -135,16 +135,23 @@ class LocalBus:
         if topic in self.concurrent_topics:
             self._dispatch_wake.set()
 
-    def publish_hit(self, record: bytes) -> None:
-        """Append one encoded hit (JSON) to the spool; durable when this returns."""
+    def publish_hit(self, record: bytes, *, wait: bool = True) -> int:
+        """Append one encoded hit (JSON) to the spool; durable when this returns, or (with
+        ``wait=False`` on a synchronous spool) once ``hit_spool().flush()`` covers the ticket
+        returned."""
         writer = self._writer or self._open_writer()
         try:
-            writer.append(record)
+            ticket = writer.append(record, wait=wait)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise BusUnavailable(f"hit spool: disk full ({exc.strerror})") from exc
             raise BusUnavailable(f"hit spool: {exc.strerror or exc}") from exc
         self._wake.set()
+        return ticket
+
+    def hit_spool(self) -> SpoolWriter:
+        """The spool's writer (an edge that must not block flushes it from its own thread)."""
+        return self._writer or self._open_writer()
 
     def _open_writer(self) -> SpoolWriter:
         with self._writer_lock:

@@ -5,7 +5,8 @@ record is in the kernel's page cache and survives the process being killed (as S
 ``synchronous=NORMAL`` does). With ``sync=True`` (``MAILBEACON_SQLITE_SYNC=FULL``) the writer
 also waits for an ``fdatasync`` covering its record before the pixel answers; concurrent
 writers share one ``fdatasync`` (group commit), so power-loss safety costs one disk flush per
-batch of hits, not per hit.
+batch of hits, not per hit. A writer that must not block (an event loop) appends with
+``wait=False`` and has another thread ``flush`` and tell it which tickets are durable.
 
 Frame: ``magic (2) | payload length (4, LE) | CRC-32 of payload (4, LE) | payload``.
 
@@ -87,6 +88,7 @@ class SpoolWriter:
         self._synced = 0
         self._syncing = False
         self._synced_cond = threading.Condition(threading.Lock())
+        self._retired: list[int] = []  # rotated-out segments not flushed yet (sync only)
 
     def _open(self, number: int) -> None:
         fd = os.open(
@@ -95,7 +97,10 @@ class SpoolWriter:
             0o600,
         )
         if self._fd >= 0:
-            os.close(self._fd)
+            if self.sync:  # its last records are flushed (and it is closed) by the next flush
+                self._retired.append(self._fd)
+            else:
+                os.close(self._fd)
         self._fd, self._segment, self._size = fd, number, os.fstat(fd).st_size
         if self.sync:  # make the new file's directory entry durable too
             dir_fd = os.open(self.directory, os.O_RDONLY)
@@ -104,8 +109,10 @@ class SpoolWriter:
             finally:
                 os.close(dir_fd)
 
-    def append(self, payload: bytes) -> None:
-        """Write one record; raises OSError if it is not (entirely) written."""
+    def append(self, payload: bytes, *, wait: bool = True) -> int:
+        """Write one record and return its ticket; raises OSError if it is not (entirely)
+        written. With ``sync``, returns once it is flushed, unless ``wait`` is False: then
+        the caller learns it from ``flush``, which returns the last ticket it covered."""
         data = frame(payload)
         with self._lock:
             if self._fd < 0:
@@ -126,8 +133,9 @@ class SpoolWriter:
             ticket = self._appended
             if self._size >= self.segment_bytes:
                 self._open(self._segment + 1)
-        if self.sync:
+        if self.sync and wait:
             self._wait_synced(ticket)
+        return ticket
 
     def _cut(self, size: int) -> None:
         with contextlib.suppress(OSError):  # if this fails too, the reader skips the torn frame
@@ -142,19 +150,44 @@ class SpoolWriter:
                     cond.wait()
                     continue
                 self._syncing = True
-                with self._lock:
-                    target, fd = self._appended, self._fd
                 cond.release()
                 try:
-                    os.fdatasync(fd)
+                    self.flush()
                 finally:
                     cond.acquire()
                     self._syncing = False
-                    self._synced = max(self._synced, target)
-                    cond.notify_all()
+                cond.notify_all()
+
+    def flush(self) -> int:
+        """``fdatasync`` what was appended so far; returns the last ticket now durable.
+
+        Works on a duplicate of the descriptor, so a rotation meanwhile cannot close it
+        under us; segments rotated out since the last flush are flushed and closed first.
+        """
+        with self._lock:
+            target, retired = self._appended, self._retired
+            self._retired = []
+            fd = os.dup(self._fd) if self._fd >= 0 else -1
+        try:
+            for old in retired:
+                try:
+                    os.fdatasync(old)
+                finally:
+                    os.close(old)
+            if fd >= 0:
+                os.fdatasync(fd)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        with self._synced_cond:
+            self._synced = max(self._synced, target)
+        return target
 
     def close(self) -> None:
         with self._lock:
+            for old in self._retired:
+                os.close(old)
+            self._retired = []
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1

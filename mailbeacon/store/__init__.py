@@ -1,129 +1,36 @@
-"""The Store port: everything Mailbeacon keeps. SQLite is the embedded default; Firestore scales."""
+"""Everything Mailbeacon keeps, behind one port per kind of consumer (ports.py).
+
+Adapters: memory (the fake the service tests run on), sqlite (the embedded default, a package
+with one module per port) and firestore (the cloud, likewise). Each composes one ``Store`` of
+its parts, and its Records part is an object of its own (``store.records``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from .ports import (
+    CONTEXT_EVENTS,
+    Housekeeping,
+    MessageEvents,
+    MessageReports,
+    MessageStore,
+    PipelineStore,
+    Removed,
+    ReportingStore,
+    SettingsStore,
+    Store,
+    assemble_context,
+)
 
-from ..model import Event, Link, Message, MessageContext, Settings
-from ..queries import EventKey, MessageQuery
-from ..records import Records
-from ..rollup import MessagePage, Summary
-
-CONTEXT_EVENTS = 200
-"""The latest events a classification may look back on."""
-
-
-@dataclass
-class Removed:
-    """What ``delete_user`` removed: the ids (records keyed by them go next) and counts."""
-
-    message_ids: list[str] = field(default_factory=list)
-    event_ids: list[str] = field(default_factory=list)
-    settings: int = 0
-    pending_hits: int = 0
-    """Hits still waiting in the store's outbox (the embedded store's bus)."""
-
-
-class Store(Protocol):
-    """Persistence the services need, and no more. Every method is safe to call from threads.
-
-    Every adapter also implements ``Records`` (mailbeacon/records.py) on the same backend.
-    """
-
-    def add_message(self, message: Message) -> None:
-        """Register a tracked message (with its links)."""
-
-    def get_message(self, message_id: str) -> Message | None: ...
-
-    def add_link(self, message_id: str, url: str) -> Link:
-        """Append a tracked link to a message; raises UnknownMessage."""
-
-    def mark_sent(self, message_id: str, at: datetime) -> None:
-        """Record when the message left, if it was not known yet."""
-
-    def record_sent(
-        self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
-    ) -> None:
-        """What Gmail says of the sent message (sentwatch.py): its real send time and final
-        recipients replace the add-on's guess. An unknown message is left alone."""
-
-    def list_messages(
-        self, owner: str, *, limit: int = 20, before: datetime | None = None
-    ) -> list[Message]:
-        """The owner's messages, newest first, created strictly before ``before``."""
-
-    def add_event(self, event: Event) -> bool:
-        """Store an event once: False if an event with that id was already stored."""
-
-    def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
-        """A message's unexpired events, oldest first; with ``limit``, only the latest ones.
-
-        The pipeline reads a bounded window so that a message opened thousands of times does
-        not make each new hit slower to process.
-        """
-
-    def get_context(self, message_id: str) -> MessageContext | None:
-        """What classifying a hit needs (message, earlier events, self views, the owner's
-        strictness), in one read where the backend allows. ``earlier`` holds the message's
-        latest CONTEXT_EVENTS unexpired events, oldest first (on Firestore, as of the message
-        document's last context write, about a second behind at most); None for an unknown
-        message."""
-
-    def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
-        """A page of the owner's messages with their summaries, filtered and sorted as asked,
-        at most ``query.limit`` rows, and where the next page starts. Served from indexes and
-        summaries kept as events arrive, never by counting events."""
-
-    def get_summary(self, message_id: str) -> Summary | None:
-        """A message's summary as kept by add_event; None for an unknown message."""
-
-    def list_events_page(
-        self, message_id: str, *, before: EventKey | None = None, limit: int = 100
-    ) -> list[Event]:
-        """Up to ``limit`` of a message's unexpired events, newest first, older than
-        ``before``: the timeline, a page at a time."""
-
-    def day_counts(self, owner: str, first: str, last: str) -> dict[str, dict[str, int]]:
-        """The owner's daily counters (see rollup.DayCounts) for days ``first``..``last``
-        (YYYY-MM-DD, inclusive); days without any are absent."""
-
-    def add_self_view(self, message_id: str, at: datetime) -> None: ...
-
-    def list_self_views(self, message_id: str) -> list[datetime]: ...
-
-    def get_settings(self, user: str) -> Settings:
-        """A user's settings; defaults when the user never saved any."""
-
-    def put_settings(self, settings: Settings) -> None: ...
-
-    def purge_expired(self, now: datetime) -> int:
-        """Delete events past their expiry; returns how many (Firestore leaves this to TTL)."""
-
-    def purge_domain(self, domain: str, before: datetime) -> int:
-        """Delete events earlier than ``before`` of messages sent from ``domain`` (its policy's
-        retention); returns how many."""
-
-    def delete_user(self, user: str) -> Removed:
-        """Delete every message the user sent, with its links, events, self views, summary and
-        counters, and the user's settings (records are the caller's: see privacy.py)."""
-
-    def close(self) -> None: ...
-
-
-def assemble_context(store: Store, message_id: str) -> MessageContext | None:
-    """get_context from the finer methods, for stores where reads are cheap (SQLite, memory)."""
-    message = store.get_message(message_id)
-    if message is None:
-        return None
-    return MessageContext(
-        message=message,
-        earlier=tuple(store.list_events(message_id, limit=CONTEXT_EVENTS)),
-        self_views=tuple(store.list_self_views(message_id)),
-        strictness=store.get_settings(message.owner).strictness,
-    )
-
-
-class Storage(Store, Records, Protocol):
-    """A backend that keeps both the tracking data and the records (every adapter does)."""
+__all__ = [
+    "CONTEXT_EVENTS",
+    "Housekeeping",
+    "MessageEvents",
+    "MessageReports",
+    "MessageStore",
+    "PipelineStore",
+    "Removed",
+    "ReportingStore",
+    "SettingsStore",
+    "Store",
+    "assemble_context",
+]

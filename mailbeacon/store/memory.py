@@ -1,4 +1,7 @@
-"""An in-memory Store: the fake that service tests run on. It passes the same contract suite."""
+"""An in-memory Store: the fake that service tests run on. It passes the same contract suites.
+
+One module (it is small): the store keeps every port but Records, which is its own object.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,43 @@ from ..rollup import (
     message_added,
     page_of,
 )
-from . import Removed, assemble_context
+from .ports import Removed, assemble_context
+
+
+class MemoryRecords:
+    """The Records port in memory (copies in and out, so callers never share a dict)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
+        value = self._records.get((namespace, key))
+        return copy.deepcopy(value) if value is not None else None
+
+    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        with self._lock:
+            self._records[(namespace, key)] = copy.deepcopy(value)
+
+    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
+        with self._lock:
+            if (namespace, key) in self._records:
+                return False
+            self._records[(namespace, key)] = copy.deepcopy(value)
+            return True
+
+    def delete_record(self, namespace: str, key: str) -> None:
+        with self._lock:
+            self._records.pop((namespace, key), None)
+
+    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            found = [
+                (k, copy.deepcopy(v))
+                for (ns, k), v in self._records.items()
+                if ns == namespace and k.startswith(prefix)
+            ]
+        return sorted(found, key=lambda kv: kv[0])
 
 
 class MemoryStore:
@@ -36,7 +75,7 @@ class MemoryStore:
         self._events: dict[str, Event] = {}
         self._self_views: dict[str, list[datetime]] = {}
         self._settings: dict[str, Settings] = {}
-        self._records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.records = MemoryRecords()
         self._summaries: dict[str, Summary] = {}
         self._days: dict[str, DayCounts] = {}  # by owner
         self._devices: set[tuple[str, str]] = set()  # (message id, device) of human opens
@@ -223,7 +262,7 @@ class MemoryStore:
         return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        return assemble_context(self, message_id)
+        return assemble_context(self, self, self, message_id)
 
     def add_self_view(self, message_id: str, at: datetime) -> None:
         with self._lock:
@@ -239,33 +278,21 @@ class MemoryStore:
         with self._lock:
             self._settings[settings.user.lower()] = replace(settings, user=settings.user.lower())
 
+    # Records: answered by the records part (consumers that take the whole store for both)
     def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
-        value = self._records.get((namespace, key))
-        return copy.deepcopy(value) if value is not None else None
+        return self.records.get_record(namespace, key)
 
     def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
-        with self._lock:
-            self._records[(namespace, key)] = copy.deepcopy(value)
+        self.records.put_record(namespace, key, value)
 
     def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
-        with self._lock:
-            if (namespace, key) in self._records:
-                return False
-            self._records[(namespace, key)] = copy.deepcopy(value)
-            return True
+        return self.records.add_record(namespace, key, value)
 
     def delete_record(self, namespace: str, key: str) -> None:
-        with self._lock:
-            self._records.pop((namespace, key), None)
+        self.records.delete_record(namespace, key)
 
     def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        with self._lock:
-            found = [
-                (k, copy.deepcopy(v))
-                for (ns, k), v in self._records.items()
-                if ns == namespace and k.startswith(prefix)
-            ]
-        return sorted(found, key=lambda kv: kv[0])
+        return self.records.list_records(namespace, prefix)
 
     def close(self) -> None:
         pass

@@ -30,9 +30,9 @@ from mailbeacon.files import private_dir
 from mailbeacon.model import Settings
 from mailbeacon.push import EndpointRules, Subscription, list_subscriptions, mark_success
 from mailbeacon.records import Namespace, Records
+from mailbeacon.retry_after import header_seconds
 
 from ..post import Post
-from ..retry import header_seconds
 
 log = logging.getLogger(__name__)
 

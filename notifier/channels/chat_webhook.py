@@ -6,11 +6,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
-from mailbeacon.settings import WebhookRules
+from mailbeacon.retry_after import header_seconds
+from mailbeacon.settings import AlertRules
 
 from ..cards import REPLY_OPTION
 from ..post import Post
-from ..retry import header_seconds
 from .slack_webhook import checked_webhook
 
 # 400 is a payload Chat will never accept; 401/403/404 a deleted or revoked webhook.
@@ -31,9 +31,9 @@ class ChatWebhookChannel:
     name = "chat-webhook"
     self_retrying = False
 
-    def __init__(self, timeout: float = 10.0, rules: WebhookRules | None = None) -> None:
+    def __init__(self, timeout: float, rules: AlertRules) -> None:
         self.timeout = timeout
-        self.rules = rules or WebhookRules()
+        self.rules = rules
         self._session = None
 
     def enabled(self, settings: Settings) -> bool:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import smtplib
-from typing import Any
 
 from mailbeacon.clock import Clock
 from mailbeacon.errors import DeliveryFailed
+from mailbeacon.google.api import execute
+from mailbeacon.google.gmail import GmailSender
 from mailbeacon.model import Settings
 from mailbeacon.platform import GMAIL_API_URL
 
 from ..config import NotifierConfig
 from ..mail import build_email
 from ..post import Post
-from .google_api import build_service, execute
-
-GMAIL_SEND = ["https://www.googleapis.com/auth/gmail.send"]
 
 
 class SmtpChannel:
@@ -78,21 +75,16 @@ class GmailChannel:
     self_retrying = False
 
     def __init__(self, config: NotifierConfig, clock: Clock) -> None:
-        self.config = config
+        assert config.gmail_credentials
         self.clock = clock
-        self._base: Any = None
+        self.gmail = GmailSender(
+            config.gmail_credentials,
+            config.gmail_api_url or GMAIL_API_URL,
+            timeout=config.timeout_seconds,
+        )
 
     def enabled(self, settings: Settings) -> bool:
         return bool(settings.email_to)
-
-    def credentials(self, user: str) -> Any:
-        from google.oauth2 import service_account
-
-        if self._base is None:
-            self._base = service_account.Credentials.from_service_account_file(
-                self.config.gmail_credentials, scopes=GMAIL_SEND
-            )
-        return self._base.with_subject(user)
 
     def send(self, post: Post, settings: Settings) -> None:
         assert settings.email_to
@@ -105,27 +97,8 @@ class GmailChannel:
             at=self.clock.now(),
             key=post.key,
         )
-        raw = base64.urlsafe_b64encode(message.as_bytes()).decode()
-        try:
-            service = build_service(
-                "gmail",
-                "v1",
-                endpoint=self.config.gmail_api_url or GMAIL_API_URL,
-                credentials=self.credentials(settings.user),
-                timeout=self.config.timeout_seconds,
-            )
-            request = service.users().messages().send(userId="me", body={"raw": raw})
-            execute(self.name, request, permanent_status={400, 401, 403, 404})
-        except DeliveryFailed:
-            raise
-        except Exception as exc:  # google-auth token refusal (RefreshError) and friends
-            from google.auth.exceptions import RefreshError
-
-            if isinstance(exc, RefreshError):
-                raise DeliveryFailed(
-                    self.name, f"Gmail delegation refused: {exc}", permanent=True
-                ) from exc
-            raise
+        request = self.gmail.request(settings.user, message.as_bytes())
+        execute(self.name, request, permanent_status={400, 401, 403, 404})
 
 
 def email_channel(config: NotifierConfig, clock: Clock) -> SmtpChannel | GmailChannel | None:

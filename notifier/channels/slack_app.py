@@ -10,12 +10,12 @@ from typing import Any
 
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
-from mailbeacon.records import Namespace
-from mailbeacon.store import Storage
+from mailbeacon.records import Namespace, Records
+from mailbeacon.retry_after import header_seconds
 
 from ..config import NotifierConfig
 from ..post import Post
-from ..retry import TRANSIENT_ERRORS, RetryPolicy, header_seconds
+from ..retry import TRANSIENT_ERRORS, RetryPolicy
 
 DMS = Namespace.SLACK_DMS
 NOT_FOUND = {"users_not_found", "user_not_found"}
@@ -45,7 +45,7 @@ class SlackAppChannel:
     name = "slack-app"
     self_retrying = True
 
-    def __init__(self, store: Storage, config: NotifierConfig, policy: RetryPolicy) -> None:
+    def __init__(self, store: Records, config: NotifierConfig, policy: RetryPolicy) -> None:
         self.store = store
         self.config = config
         self.policy = policy
@@ -56,11 +56,13 @@ class SlackAppChannel:
     def _client(self, token: str) -> Any:
         from slack_sdk.web import WebClient
 
+        from ..slack_retry import slack_handlers
+
         return WebClient(
             token=token,
             base_url=self.config.slack_api_url,
             timeout=int(max(1, self.config.timeout_seconds)),
-            retry_handlers=self.policy.slack_handlers(),
+            retry_handlers=slack_handlers(self.policy),
         )
 
     def send(self, post: Post, settings: Settings) -> None:

@@ -7,10 +7,11 @@ from typing import Any
 
 from mailbeacon.errors import DeliveryFailed, InvalidInput
 from mailbeacon.model import Settings
-from mailbeacon.settings import WebhookRules
+from mailbeacon.retry_after import header_seconds
+from mailbeacon.settings import AlertRules
 
 from ..post import Post
-from ..retry import TRANSIENT_ERRORS, RetryPolicy, header_seconds
+from ..retry import TRANSIENT_ERRORS, RetryPolicy
 
 # Slack answers a dead webhook with 404/410 (and 403 for a disabled one), and a malformed
 # payload with 400: none of these get better by retrying.
@@ -23,12 +24,10 @@ class SlackWebhookChannel:
     name = "slack-webhook"
     self_retrying = True
 
-    def __init__(
-        self, policy: RetryPolicy, timeout: float = 10.0, rules: WebhookRules | None = None
-    ) -> None:
+    def __init__(self, policy: RetryPolicy, timeout: float, rules: AlertRules) -> None:
         self.policy = policy
         self.timeout = timeout
-        self.rules = rules or WebhookRules()
+        self.rules = rules
 
     def enabled(self, settings: Settings) -> bool:
         return bool(settings.slack_webhook)
@@ -36,11 +35,13 @@ class SlackWebhookChannel:
     def send(self, post: Post, settings: Settings) -> None:
         from slack_sdk.webhook import WebhookClient
 
+        from ..slack_retry import slack_handlers
+
         url = checked_webhook(self.name, self.rules, settings.slack_webhook, "slack")
         client = WebhookClient(
             url,
             timeout=int(max(1, self.timeout)),
-            retry_handlers=self.policy.slack_handlers(),
+            retry_handlers=slack_handlers(self.policy),
         )
         try:
             response = client.send_dict(post.slack)
@@ -49,11 +50,11 @@ class SlackWebhookChannel:
         check_webhook_response(self.name, response.status_code, response.body, response.headers)
 
 
-def checked_webhook(channel: str, rules: WebhookRules, url: str | None, kind: str) -> str:
+def checked_webhook(channel: str, rules: AlertRules, url: str | None, kind: str) -> str:
     """The URL, checked again before every send: a row written before a rule tightened (or
     by hand) must not make the server post anywhere but where the rules allow."""
     try:
-        return rules.check(url or "", kind)
+        return rules.check_webhook(url or "", kind)
     except InvalidInput as exc:
         raise DeliveryFailed(channel, f"webhook refused: {exc}", permanent=True) from exc
 

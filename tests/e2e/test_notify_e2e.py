@@ -126,6 +126,21 @@ def test_settings_cli_covers_every_channel_option(tmp_path: Path) -> None:
     assert cli_json("settings", "--user", "ana@example.com", data_dir=data) == after
 
 
+def test_the_cli_takes_an_alert_email_domain_the_operator_allowed_and_no_other(
+    tmp_path: Path,
+) -> None:
+    from tests.support.processes import cli_json, run_cli
+
+    data, allowed = tmp_path / "cli", {"MAILBEACON_ALERT_EMAIL_DOMAINS": "partner.example"}
+    args = ("settings", "--user", "ana@example.com", "--email-to")
+    shown = cli_json(*args, "desk@partner.example", data_dir=data, env=allowed)
+    assert shown["email_to"] == "desk@partner.example"
+    refused = run_cli(*args, "eve@elsewhere.example", data_dir=data, env=allowed)
+    assert refused.returncode == 2 and "partner.example" in refused.stderr
+    unlisted = run_cli(*args, "desk@partner.example", data_dir=tmp_path / "other")
+    assert unlisted.returncode == 2 and not (tmp_path / "other").exists()
+
+
 def test_a_slow_webhook_delays_neither_the_pixel_nor_other_users_alerts(
     served: ServerProcess,
 ) -> None:

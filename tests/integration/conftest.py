@@ -47,6 +47,7 @@ class Rig:
             self.app.store,
             self.app.urls,
             self.clock,
+            records=self.app.store,
             sender=owner,
             recipients=kw.pop("to", ["bo@example.org"]),
             subject=subject,

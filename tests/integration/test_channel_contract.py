@@ -52,7 +52,7 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
 from mailbeacon.records import Namespace
-from mailbeacon.settings import WebhookRules
+from mailbeacon.settings import AlertRules
 from mailbeacon.store.memory import MemoryStore
 from notifier.config import NotifierConfig
 from notifier.delivery import Channel
@@ -122,9 +122,9 @@ def accepted(server: Any) -> Callable[[], list[dict[str, Any]]]:
     return lambda: [r for r, st in zip(server.requests, statuses, strict=False) if st < 300]
 
 
-def loopback_rules(url: str) -> WebhookRules:
+def loopback_rules(url: str) -> AlertRules:
     """The webhook allow-list (MAILBEACON_WEBHOOK_ALLOW_HOSTS) naming this loopback receiver."""
-    return WebhookRules(allow_hosts=(urlsplit(url).netloc,))
+    return AlertRules(allow_hosts=(urlsplit(url).netloc,))
 
 
 def policy(sleeps: list[float]) -> RetryPolicy:
@@ -162,7 +162,7 @@ def slack_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
     channel = SlackWebhookChannel(policy(sleeps), timeout=5, rules=loopback_rules(hook.url))
 
     def host_not_allowed() -> None:
-        channel.rules = WebhookRules()  # only hooks.slack.com: checked again before the send
+        channel.rules = AlertRules()  # only hooks.slack.com: checked again before the send
 
     return Rig(
         "slack-webhook",
@@ -277,7 +277,7 @@ def chat_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
     channel = ChatWebhookChannel(timeout=5, rules=loopback_rules(hook.url))
 
     def host_not_allowed() -> None:
-        channel.rules = WebhookRules()  # only chat.googleapis.com: checked again before the send
+        channel.rules = AlertRules()  # only chat.googleapis.com: checked again before the send
 
     return Rig(
         "chat-webhook",

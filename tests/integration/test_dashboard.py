@@ -35,6 +35,7 @@ def test_the_owner_key_shows_counts_and_every_event_escaped(app: App, client: Fl
         app.store,
         app.urls,
         app.clock,
+        records=app.records,
         sender="ann@example.com",
         recipients=["bo@example.org"],
         subject="<script>alert(1)</script> Plan",
@@ -60,10 +61,20 @@ def test_the_owner_key_shows_counts_and_every_event_escaped(app: App, client: Fl
 
 def test_wrong_expired_or_borrowed_keys_are_404(app: App, client: FlaskClient) -> None:
     mine = track_message(
-        app.store, app.urls, app.clock, sender="ann@example.com", recipients=["b@example.org"]
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender="ann@example.com",
+        recipients=["b@example.org"],
     )
     other = track_message(
-        app.store, app.urls, app.clock, sender="eve@example.com", recipients=["b@example.org"]
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender="eve@example.com",
+        recipients=["b@example.org"],
     )
     base = f"/dashboard/messages/{mine.message.id}"
     good = app.urls.dashboard(mine.message.id, now=app.clock.now()).removeprefix(

@@ -145,7 +145,7 @@ def test_google_sign_in_with_the_code_flow(
     tmp_path: Path, clock: FixedClock, google: GoogleSignIn
 ) -> None:
     app = build(tmp_path, clock, dev=False, signin=signin_config(google))
-    track_message(app.store, app.urls, app.clock, sender="ann@acme.test",
+    track_message(app.store, app.urls, app.clock, records=app.records, sender="ann@acme.test",
                   recipients=["bo@example.org"], subject="Ann's")  # fmt: skip
     client = create_app(app).test_client()
     start = client.get("/dashboard/signin/google")

@@ -378,7 +378,7 @@ def test_the_source_folder_holds_main_requirements_and_our_packages(tmp_path: Pa
     assert any(r.startswith("functions-framework") for r in requirements)
     assert any(r.startswith("google-cloud-firestore") for r in requirements)
     assert not any(r.startswith(("pytest", "ruff")) for r in requirements)
-    assert (src / "mailbeacon" / "store" / "firestore.py").exists()
+    assert (src / "mailbeacon" / "store" / "firestore" / "__init__.py").exists()
     assert (src / "functions" / "app.py").exists()
     assert not list(src.rglob("__pycache__"))
     for absent in (

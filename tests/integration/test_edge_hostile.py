@@ -33,6 +33,7 @@ def test_hostile_requests_get_the_gif_and_a_stored_verdict(tmp_path: Path) -> No
             app.store,
             app.urls,
             app.clock,
+            records=app.records,
             sender="s@example.com",
             recipients=["r@example.com"],
             links=["https://example.com/a"],

@@ -15,8 +15,8 @@ import pytest
 
 from mailbeacon.store import CONTEXT_EVENTS
 from mailbeacon.store.firestore import FirestoreStore
-from tests.integration.test_store_contract import T0, event, message, owner
 from tests.support.emulators import PROJECT, Emulators
+from tests.support.store_data import T0, event, message, owner
 
 pytestmark = pytest.mark.emulators
 

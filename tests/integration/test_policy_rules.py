@@ -15,8 +15,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from functions.app import create_app
-from functions.bootstrap import App, RetentionSweep, bootstrap
+from functions.bootstrap import App, bootstrap
 from functions.config import load_config
+from functions.jobs import RetentionSweep
 from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
@@ -140,7 +141,9 @@ def test_retention_days_remove_older_events_from_stats_the_api_and_exports(site:
     assert len(get_stats(site.app.store, message_id)["events"]) == 2
 
     site.policy(retention_days=30)
-    assert RetentionSweep(site.app.store, site.clock).sweep() == 1  # the hourly sweep
+    assert (
+        RetentionSweep(site.app.store, site.app.records, site.clock).sweep() == 1
+    )  # the hourly sweep
     assert len(get_stats(site.app.store, message_id)["events"]) == 1
     api = site.web.get(f"/api/v1/messages/{message_id}", headers=ANN).get_json()
     assert [e["at"][:10] for e in api["events"]] == [START.date().isoformat()]

@@ -15,41 +15,41 @@ from pathlib import Path
 
 import pytest
 
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 from mailbeacon.store.memory import MemoryStore
 from mailbeacon.store.sqlite import Database, SqliteStore
-from tests.integration.test_store_contract import NOW, aged_event, aged_message, domain
+from tests.support.store_data import NOW, aged_event, aged_message, domain
 
-STORES: dict[str, Callable[[Path], Storage]] = {
+STORES: dict[str, Callable[[Path], Store]] = {
     "memory": lambda _p: MemoryStore(),
     "sqlite": lambda p: SqliteStore(Database(p / "r.db")),
 }
 
 
 @pytest.fixture(params=sorted(STORES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return STORES[request.param](tmp_path)
 
 
-def _human_opens(store: Storage, message_id: str) -> int:
-    summary = store.get_summary(message_id)  # type: ignore[attr-defined]
+def _human_opens(store: Store, message_id: str) -> int:
+    summary = store.get_summary(message_id)
     assert summary is not None
     return summary.public_counts()["opens"]["human"]
 
 
-def test_a_domain_purge_rebuilds_the_counts_from_what_remains(store: Storage) -> None:
+def test_a_domain_purge_rebuilds_the_counts_from_what_remains(store: Store) -> None:
     name = domain()
     m = aged_message(f"ann@{name}")
     store.add_message(m)
     store.add_event(aged_event(m.id, 40))
     store.add_event(aged_event(m.id, 2))
     assert _human_opens(store, m.id) == 2
-    assert store.purge_domain(name, NOW - timedelta(days=30)) == 1  # type: ignore[attr-defined]
+    assert store.purge_domain(name, NOW - timedelta(days=30)) == 1
     assert _human_opens(store, m.id) == 1
     assert len(store.list_events(m.id)) == 1
 
 
-def test_the_expiry_sweep_rebuilds_the_counts(store: Storage) -> None:
+def test_the_expiry_sweep_rebuilds_the_counts(store: Store) -> None:
     m = aged_message(f"ann@{domain()}")
     store.add_message(m)
     old = aged_event(m.id, 200)  # expired 20 days ago (180-day expiry)

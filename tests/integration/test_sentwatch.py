@@ -98,7 +98,7 @@ def hit(app: App, url: str, user_agent: str) -> None:
 
 
 def test_the_servers_daily_renewal_watches_every_sender(app: App, gmail: Gmail) -> None:
-    from functions.bootstrap import WatchRenewal
+    from functions.jobs import WatchRenewal
 
     track(app)
     (renewal,) = [b for b in app.background if isinstance(b, WatchRenewal)]

@@ -125,3 +125,18 @@ def test_one_messages_pending_hits_are_found_in_a_long_backlog(tmp_path: Path) -
     assert [p["n"] for p in bus.pending_hits("quiet")] == [0, 1000, 2000]
     assert len(bus.pending_hits("busy")) == 2997 and len(bus.pending_hits()) == 3000
     assert bus.pending_hits("nobody") == []
+
+
+def test_a_writer_that_must_not_block_learns_from_flush_what_is_durable(tmp_path: Path) -> None:
+    """The edge's loop appends without waiting and a flusher thread syncs: each flush covers
+    every ticket appended before it, segments rotated out meanwhile included (and closes
+    them)."""
+    writer = SpoolWriter(tmp_path, sync=True, segment_bytes=256)
+    tickets = [writer.append(json.dumps({"n": n}).encode(), wait=False) for n in range(40)]
+    assert tickets == list(range(1, 41))
+    assert len(writer._retired) >= 2  # rotated, and nothing flushed yet
+    assert writer.flush() == 40 and writer._retired == []
+    assert [r["n"] for r in records(tmp_path)] == list(range(40))
+    writer.append(b'{"n": 40}')  # waiting (the synchronous path) still works after it
+    writer.close()
+    assert len(records(tmp_path)) == 41

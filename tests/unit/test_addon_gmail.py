@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 from addon.config import AddonConfig, resolve_route
-from addon.gmail import GmailReader, parse_message, pixel_tokens
+from mailbeacon.google.gmail import GmailReader, parse_message, pixel_tokens
 
 
 def b64(text: str) -> str:

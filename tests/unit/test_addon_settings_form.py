@@ -8,7 +8,7 @@ from addon.events import AddonEvent
 from addon.settings_form import parse_settings
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import Settings
-from mailbeacon.settings import WebhookRules
+from mailbeacon.settings import AlertRules
 
 
 @pytest.mark.parametrize(
@@ -30,16 +30,16 @@ from mailbeacon.settings import WebhookRules
 )
 def test_slack_webhooks_that_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput):
-        WebhookRules().check(url, "slack")
+        AlertRules().check_webhook(url, "slack")
 
 
 def test_webhooks_that_are_accepted() -> None:
     slack = "https://hooks.slack.com/services/T0/B0/abc"
-    assert WebhookRules().check(slack, "slack") == slack
+    assert AlertRules().check_webhook(slack, "slack") == slack
     chat = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=k&token=t"
-    assert WebhookRules().check(chat, "chat") == chat
+    assert AlertRules().check_webhook(chat, "chat") == chat
     with pytest.raises(InvalidInput):
-        WebhookRules().check(slack, "chat")
+        AlertRules().check_webhook(slack, "chat")
 
 
 def form(**values: str) -> AddonEvent:
@@ -48,7 +48,9 @@ def form(**values: str) -> AddonEvent:
 
 def test_app_dm_modes_clear_webhooks_and_time_zone_comes_from_the_event() -> None:
     current = Settings(user="u@x.org", slack_webhook="https://hooks.slack.com/services/a/b/c")
-    _, updated, errors = parse_settings(current, form(slack_mode="app", chat_mode="off"))
+    _, updated, errors = parse_settings(
+        current, form(slack_mode="app", chat_mode="off"), AlertRules()
+    )
     assert errors == {}
     assert (updated.slack_webhook, updated.slack_app_dm, updated.timezone) == (
         None,
@@ -69,11 +71,12 @@ def test_every_problem_is_reported_at_once() -> None:
             quiet_end="3",
             strictness="paranoid",
         ),
+        AlertRules(),
     )
     assert set(errors) == {"slack_webhook", "chat_mode", "email_to", "quiet_start", "strictness"}
 
 
 def test_equal_quiet_hours_and_unknown_zone_are_refused() -> None:
     event = AddonEvent(form={"quiet_start": ("5",), "quiet_end": ("5",)}, timezone="Mars/Base")
-    _, _, errors = parse_settings(Settings(user="u@x.org"), event)
+    _, _, errors = parse_settings(Settings(user="u@x.org"), event, AlertRules())
     assert set(errors) == {"quiet_end", "timezone"}

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mailbeacon.store.coalesce import Coalescer
+from mailbeacon.store.firestore.coalesce import Coalescer
 
 
 class Recorder:

@@ -10,7 +10,7 @@ import pytest
 from mailbeacon.bus import DIGEST
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import RetryLater
-from mailbeacon.settings import record_problem
+from mailbeacon.settings import AlertRules, SettingsBook
 from mailbeacon.store.memory import MemoryStore
 from notifier.delivery import DeliveryLog
 from notifier.digest import DigestScheduler
@@ -48,9 +48,10 @@ def test_a_released_claim_is_retried_at_once() -> None:
 
 def test_problems_are_deduplicated_and_capped() -> None:
     store = MemoryStore()
+    book = SettingsBook(store, store, AlertRules())
     for i in range(15):
-        record_problem(store, "ana@example.com", f"slack-webhook: error {i}", T0)
-    record_problem(store, "ana@example.com", "slack-webhook: error 14", T0)
+        book.record_problem("ana@example.com", f"slack-webhook: error {i}", T0)
+    book.record_problem("ana@example.com", "slack-webhook: error 14", T0)
     problems = store.get_settings("ana@example.com").problems
     assert len(problems) == 10 and problems[-1].endswith("slack-webhook: error 14")
     assert sum(p.endswith("error 14") for p in problems) == 1

@@ -48,12 +48,13 @@ def test_track_validates_before_writing(clock: FixedClock) -> None:
             store,
             URLS,
             clock,
+            records=store,
             sender="a@example.com",
             recipients=["b@example.org"],
             links=["ftp://x"],
         )
     with pytest.raises(InvalidInput):
-        track_message(store, URLS, clock, sender="a@example.com", recipients=[])
+        track_message(store, URLS, clock, records=store, sender="a@example.com", recipients=[])
     assert store.list_messages("a@example.com") == []
 
 
@@ -62,6 +63,7 @@ def test_track_dedupes_recipients_and_signs_urls_under_the_base(clock: FixedCloc
         MemoryStore(),
         URLS,
         clock,
+        records=MemoryStore(),
         sender="A@Example.com",
         recipients=["b@example.org", "B@example.org"],
         links=["https://example.com/x"],
@@ -79,7 +81,7 @@ def test_iri_links_are_stored_percent_encoded() -> None:
 def test_a_hit_becomes_one_event_however_often_it_is_delivered(clock: FixedClock) -> None:
     store, bus = MemoryStore(), MemoryBus()
     tracked = track_message(
-        store, URLS, clock, sender="a@example.com", recipients=["b@example.org"]
+        store, URLS, clock, records=store, sender="a@example.com", recipients=["b@example.org"]
     )
     clock.advance(hours=1)
     record_hit(bus, hit_for(tracked.pixel_url, clock))
@@ -95,7 +97,7 @@ def test_a_hit_becomes_one_event_however_often_it_is_delivered(clock: FixedClock
 def test_machine_hits_are_stored_but_never_notified(clock: FixedClock) -> None:
     store, bus = MemoryStore(), MemoryBus()
     tracked = track_message(
-        store, URLS, clock, sender="a@example.com", recipients=["b@example.org"]
+        store, URLS, clock, records=store, sender="a@example.com", recipients=["b@example.org"]
     )
     clock.advance(hours=1)
     record_hit(bus, hit_for(tracked.pixel_url, clock, ua="", method="GET"))
@@ -108,7 +110,7 @@ def test_machine_hits_are_stored_but_never_notified(clock: FixedClock) -> None:
 def test_events_carry_an_expiry_for_retention(clock: FixedClock) -> None:
     store, bus = MemoryStore(), MemoryBus()
     tracked = track_message(
-        store, URLS, clock, sender="a@example.com", recipients=["b@example.org"]
+        store, URLS, clock, records=store, sender="a@example.com", recipients=["b@example.org"]
     )
     record_hit(bus, hit_for(tracked.pixel_url, clock))
     event = process_hit(store, bus, classify, bus.on(HITS)[0], retention=timedelta(days=30))
@@ -119,7 +121,12 @@ def test_malformed_and_unknown_hits_are_dropped_quietly(clock: FixedClock) -> No
     store, bus = MemoryStore(), MemoryBus()
     assert process_hit(store, bus, classify, {"garbage": True}) is None
     other = track_message(
-        MemoryStore(), URLS, clock, sender="a@example.com", recipients=["b@example.org"]
+        MemoryStore(),
+        URLS,
+        clock,
+        records=MemoryStore(),
+        sender="a@example.com",
+        recipients=["b@example.org"],
     )
     record_hit(bus, hit_for(other.pixel_url, clock))
     assert process_hit(store, bus, classify, bus.on(HITS)[0]) is None
@@ -128,7 +135,7 @@ def test_malformed_and_unknown_hits_are_dropped_quietly(clock: FixedClock) -> No
 def test_users_see_only_their_own_messages(clock: FixedClock) -> None:
     store = MemoryStore()
     tracked = track_message(
-        store, URLS, clock, sender="a@example.com", recipients=["b@example.org"]
+        store, URLS, clock, records=store, sender="a@example.com", recipients=["b@example.org"]
     )
     with pytest.raises(UnknownMessage):
         get_stats(store, tracked.message.id, owner="mallory@example.com")

@@ -8,11 +8,11 @@ from mailbeacon.errors import InvalidInput
 from mailbeacon.model import Notify, QuietHours, Settings
 from mailbeacon.records import Namespace
 from mailbeacon.settings import (
+    AlertRules,
     InvalidSettings,
+    SettingsBook,
     SettingsChange,
-    WebhookRules,
     apply_change,
-    update_settings,
 )
 from mailbeacon.store.memory import MemoryStore
 
@@ -37,24 +37,29 @@ CHAT = "https://chat.googleapis.com/v1/spaces/AAA/messages?key=k&token=t"
 )
 def test_webhooks_anywhere_but_slack_are_refused_without_an_allow_list(url: str) -> None:
     with pytest.raises(InvalidInput):
-        WebhookRules().check(url, "slack")
+        AlertRules().check_webhook(url, "slack")
 
 
 def test_the_allow_list_admits_exactly_the_hosts_and_ports_it_names() -> None:
-    rules = WebhookRules(("127.0.0.1:9000", "relay.internal"))
-    assert rules.check("http://127.0.0.1:9000/hook", "slack") == "http://127.0.0.1:9000/hook"
-    assert rules.check("https://relay.internal:4443/x", "chat") == "https://relay.internal:4443/x"
+    rules = AlertRules(("127.0.0.1:9000", "relay.internal"))
+    assert (
+        rules.check_webhook("http://127.0.0.1:9000/hook", "slack") == "http://127.0.0.1:9000/hook"
+    )
+    assert (
+        rules.check_webhook("https://relay.internal:4443/x", "chat")
+        == "https://relay.internal:4443/x"
+    )
     for refused in (
         "http://127.0.0.1:9001/hook",
         "http://169.254.169.254/",
         "ftp://relay.internal/",
     ):
         with pytest.raises(InvalidInput):
-            rules.check(refused, "slack")
-    assert rules.check(SLACK, "slack") == SLACK  # the platforms stay allowed
-    assert rules.check(CHAT, "chat") == CHAT
+            rules.check_webhook(refused, "slack")
+    assert rules.check_webhook(SLACK, "slack") == SLACK  # the platforms stay allowed
+    assert rules.check_webhook(CHAT, "chat") == CHAT
     with pytest.raises(InvalidInput):
-        rules.check(SLACK, "chat")  # a Slack URL is not a Chat webhook
+        rules.check_webhook(SLACK, "chat")  # a Slack URL is not a Chat webhook
 
 
 def test_a_change_is_saved_whole_or_not_at_all() -> None:
@@ -65,7 +70,7 @@ def test_a_change_is_saved_whole_or_not_at_all() -> None:
         notify="every-open", quiet_hours="22-7", slack_webhook="http://127.0.0.1:9/x"
     )
     with pytest.raises(InvalidSettings) as refused:
-        update_settings(store, store, "ana@example.com", change, WebhookRules())
+        SettingsBook(store, store, AlertRules()).update("ana@example.com", change)
     assert set(refused.value.errors) == {"slack_webhook"}
     assert store.get_settings("ana@example.com") == before
     assert store.get_record(Namespace.DIGEST_USERS, "ana@example.com") is None
@@ -76,7 +81,7 @@ def test_a_valid_change_is_saved_and_joins_the_digest() -> None:
     change = SettingsChange(
         notify="every-open", quiet_hours="22-7", timezone="Europe/Berlin", chat_webhook=CHAT
     )
-    saved = update_settings(store, store, "Ana@Example.com", change, WebhookRules())
+    saved = SettingsBook(store, store, AlertRules()).update("Ana@Example.com", change)
     assert saved == store.get_settings("ana@example.com")
     assert (saved.notify, saved.quiet_hours, saved.timezone, saved.chat_webhook) == (
         Notify.EVERY_OPEN,
@@ -97,7 +102,7 @@ def test_every_problem_is_reported_at_once() -> None:
             timezone="Mars/Base",
             email_to="someone@elsewhere.example",
         ),
-        WebhookRules(),
+        AlertRules(),
     )
     assert set(errors) == {"notify", "strictness", "quiet_hours", "timezone", "email_to"}
     assert "own domain" in errors["email_to"]
@@ -108,7 +113,42 @@ def test_empty_values_clear_optional_fields_and_mutes_are_deduplicated() -> None
     updated, errors = apply_change(
         current,
         SettingsChange(slack_webhook="", quiet_hours="off", mute=("m1", "m2"), unmute=("m1",)),
-        WebhookRules(),
+        AlertRules(),
     )
     assert errors == {}
     assert (updated.slack_webhook, updated.quiet_hours, updated.muted) == (None, None, ("m2",))
+
+
+def test_alert_email_goes_to_the_users_domain_or_one_the_operator_allowed() -> None:
+    """MAILBEACON_ALERT_EMAIL_DOMAINS, the same for every writer (the rules are the book's)."""
+    store = MemoryStore()
+    book = SettingsBook(store, store, AlertRules(email_domains=("partner.example",)))
+    saved = book.update("ana@example.com", SettingsChange(email_to="desk@Partner.example"))
+    assert saved.email_to == "desk@partner.example"
+    assert book.update("ana@example.com", SettingsChange(email_to="bo@example.com")).email_to
+    with pytest.raises(InvalidSettings) as refused:
+        book.update("ana@example.com", SettingsChange(email_to="eve@elsewhere.example"))
+    assert "partner.example" in refused.value.errors["email_to"]
+    assert store.get_settings("ana@example.com").email_to == "bo@example.com"
+
+
+def test_problems_recorded_from_many_threads_are_all_kept() -> None:
+    """A read-modify-write that two delivery threads interleave must not lose either."""
+    import threading
+    from datetime import UTC, datetime
+
+    store = MemoryStore()
+    book = SettingsBook(store, store, AlertRules())
+    at = datetime(2026, 1, 5, tzinfo=UTC)
+    start = threading.Barrier(8)
+
+    def report(i: int) -> None:
+        start.wait()
+        book.record_problem("ana@example.com", f"channel-{i}: down", at)
+
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.get_settings("ana@example.com").problems) == 8

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from addon import views
+from functions.app import create_app
+from functions.bootstrap import bootstrap
+from functions.config import load_config
+from functions.standins.gmail import Gmail
 from functions.standins.google_tokens import TokenIssuer
 from functions.standins.loopback import google_error
 from mailbeacon.bus import HITS
@@ -36,13 +41,20 @@ from .conftest import (
 
 def test_homepage_lists_tracked_emails_newest_first_with_status(web, app, issuer):
     old = track_message(
-        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Older <one>"
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender=USER,
+        recipients=["a@x.org"],
+        subject="Older <one>",
     ).message
     app.clock.advance(minutes=5)
     new = track_message(
         app.store,
         app.urls,
         app.clock,
+        records=app.records,
         sender=USER,
         recipients=["b@x.org"],
         subject="Newer & better",
@@ -51,6 +63,7 @@ def test_homepage_lists_tracked_emails_newest_first_with_status(web, app, issuer
         app.store,
         app.urls,
         app.clock,
+        records=app.records,
         sender="other@example.com",
         recipients=["c@x.org"],
         subject="Not yours",
@@ -73,6 +86,7 @@ def test_detail_card_shows_the_timeline_with_reasons_and_refuses_other_users(web
         app.store,
         app.urls,
         app.clock,
+        records=app.records,
         sender=USER,
         recipients=["a@x.org"],
         subject="Deck",
@@ -117,6 +131,7 @@ def test_homepage_pages_through_many_emails(web, app, issuer):
             app.store,
             app.urls,
             app.clock,
+            records=app.records,
             sender=USER,
             recipients=["a@x.org"],
             subject=f"Mail {i:02d}",
@@ -214,7 +229,12 @@ def test_compose_without_recipients_or_with_a_bad_link_says_so_and_writes_nothin
 
 def test_forged_message_id_in_parameters_is_refused(web, app, issuer):
     other = track_message(
-        app.store, app.urls, app.clock, sender="other@example.com", recipients=["a@x.org"]
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender="other@example.com",
+        recipients=["a@x.org"],
     ).message
     click = ui.event("compose_link_click")
     click["commonEventObject"]["parameters"]["message_id"] = other.id
@@ -225,7 +245,13 @@ def test_forged_message_id_in_parameters_is_refused(web, app, issuer):
 
 def test_message_card_finds_own_pixel_records_self_view_and_shows_detail(web, app, issuer, gmail):
     message = track_message(
-        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Tracked one"
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender=USER,
+        recipients=["a@x.org"],
+        subject="Tracked one",
     ).message
     pixel = app.urls.pixel(message.id)
     show(gmail, f'<div>Hi</div><img src="{pixel}" width="1" height="1" alt="">')
@@ -243,10 +269,15 @@ def test_message_card_finds_own_pixel_records_self_view_and_shows_detail(web, ap
 @pytest.mark.parametrize("case", ["no-pixel", "forged", "someone-elses", "received"])
 def test_message_card_says_not_tracked_and_records_nothing(web, app, issuer, gmail, case):
     mine = track_message(
-        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"]
+        app.store, app.urls, app.clock, records=app.records, sender=USER, recipients=["a@x.org"]
     ).message
     theirs = track_message(
-        app.store, app.urls, app.clock, sender="boss@example.com", recipients=[USER]
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender="boss@example.com",
+        recipients=[USER],
     ).message
     html = {
         "no-pixel": "<p>plain email</p>",
@@ -415,7 +446,13 @@ def test_apps_script_identity_token_is_the_user(web, app, issuer):
 
 def test_detail_card_of_a_busy_message_stays_within_limits(web, app, issuer):
     message = track_message(
-        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="x" * 500
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender=USER,
+        recipients=["a@x.org"],
+        subject="x" * 500,
     ).message
     for i in range(250):
         app.store.add_event(
@@ -449,7 +486,13 @@ def test_malformed_bodies_are_refused_before_anything_else(web, app, issuer):
 
 def test_message_card_without_a_from_header_trusts_ownership(web, app, issuer, gmail):
     message = track_message(
-        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Bare"
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender=USER,
+        recipients=["a@x.org"],
+        subject="Bare",
     ).message
     show(gmail, f'<img src="{app.urls.pixel(message.id)}">', sender=None, labels=())
     card = ui.the_card(post(web, issuer, "/addon/message", ui.event("message")))
@@ -459,7 +502,13 @@ def test_message_card_without_a_from_header_trusts_ownership(web, app, issuer, g
 
 def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issuer, gmail):
     message = track_message(
-        app.store, app.urls, app.clock, sender=USER, recipients=["a@x.org"], subject="Mine"
+        app.store,
+        app.urls,
+        app.clock,
+        records=app.records,
+        sender=USER,
+        recipients=["a@x.org"],
+        subject="Mine",
     ).message
     app.clock.advance(minutes=30)
     show(gmail, f'<img src="{app.urls.pixel(message.id)}">')
@@ -557,3 +606,32 @@ def test_the_settings_card_shows_the_browsers_web_push_reaches(web, app, issuer)
     card = ui.the_card(post(web, issuer, "/addon/settings", ui.event("homepage")))
     assert "2 browsers" in ui.text_of(card)
     assert '"url": "https://mb.example.com/dashboard/settings"' in json.dumps(card)
+
+
+def test_an_alert_email_domain_the_operator_allowed_is_accepted_and_no_other(
+    tmp_path: Path, issuer: TokenIssuer, gmail: Gmail
+) -> None:
+    """MAILBEACON_ALERT_EMAIL_DOMAINS: the same rule as the CLI and the dashboard apply."""
+    env = {
+        "MAILBEACON_GOOGLE_CERTS_URL": issuer.certs_url,
+        "MAILBEACON_ADDON_SERVICE_ACCOUNT": SERVICE_ACCOUNT,
+        "MAILBEACON_ADDON_CLIENT_ID": CLIENT_ID,
+        "MAILBEACON_WORKSPACE_DOMAINS": "example.com",
+        "MAILBEACON_GMAIL_API_URL": gmail.url,
+        "MAILBEACON_ALERT_EMAIL_DOMAINS": "partner.example",
+    }
+    app = bootstrap(load_config(env, data_dir=tmp_path / "data", public_url=BASE))
+    try:
+        web = create_app(app).test_client()
+        click = ui.event("settings_save_click")
+        inputs = click["commonEventObject"]["formInputs"]
+        inputs["email_to"] = {"stringInputs": {"value": ["desk@partner.example"]}}
+        post(web, issuer, "/addon/settings/save", click)
+        assert app.store.get_settings(USER).email_to == "desk@partner.example"
+
+        inputs["email_to"] = {"stringInputs": {"value": ["eve@elsewhere.example"]}}
+        text = ui.text_of(ui.the_card(post(web, issuer, "/addon/settings/save", click)))
+        assert "Nothing was saved" in text and "partner.example" in text
+        assert app.store.get_settings(USER).email_to == "desk@partner.example"
+    finally:
+        app.close()

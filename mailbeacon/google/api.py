@@ -1,20 +1,22 @@
 """google-api-python-client services built from the discovery documents shipped with it.
 
 Building from the bundled document means no discovery fetch at run time, and lets tests (and
-private endpoints) point the client at another ``api_endpoint``.
+private endpoints) point the client at another ``api_endpoint``. Every call goes through
+``execute``, which translates the client's errors into ours at this one boundary.
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from importlib import resources
 from typing import Any
 
-from mailbeacon.errors import DeliveryFailed
+from ..errors import DeliveryFailed
+from ..retry_after import retry_after_seconds
 
-from ..retry import TRANSIENT_ERRORS
 
-
+@cache
 def discovery_document(api: str, version: str) -> str:
     package = resources.files("googleapiclient.discovery_cache") / "documents"
     return (package / f"{api}.{version}.json").read_text()
@@ -23,6 +25,7 @@ def discovery_document(api: str, version: str) -> str:
 def build_service(
     api: str, version: str, *, endpoint: str, credentials: Any, timeout: float
 ) -> Any:
+    """A client for ``api`` at ``endpoint`` (the API's root URL or a loopback stand-in)."""
     import google_auth_httplib2
     import httplib2
     from googleapiclient.discovery import build_from_document
@@ -35,21 +38,27 @@ def build_service(
     )
 
 
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """What a call raises when Google could not be reached or answered garbage."""
+    import httplib2
+    from google.auth.exceptions import TransportError
+
+    return (OSError, httplib2.HttpLib2Error, json.JSONDecodeError, TransportError)
+
+
 def execute(channel: str, request: Any, *, permanent_status: set[int]) -> Any:
-    """Run a request; turn HttpError and network errors into DeliveryFailed."""
+    """Run a request; HttpError and network errors become DeliveryFailed for ``channel``."""
+    from google.auth.exceptions import RefreshError
     from googleapiclient.errors import HttpError
 
     try:
         return request.execute(num_retries=0)
     except HttpError as exc:
         status = int(exc.resp.status)
-        detail = _reason(exc) or f"HTTP {status}"
+        detail = api_reason(exc) or f"HTTP {status}"
         retry_after = None
-        if status == 429:
-            try:
-                retry_after = float(exc.resp.get("retry-after", "")) or None
-            except ValueError:
-                retry_after = None
+        if status in (429, 503):
+            retry_after = retry_after_seconds(exc.resp.get("retry-after"))
         raise DeliveryFailed(
             channel,
             f"{status} {detail}",
@@ -57,12 +66,16 @@ def execute(channel: str, request: Any, *, permanent_status: set[int]) -> Any:
             retry_after=retry_after,
             status=status,
         ) from exc
-    except TRANSIENT_ERRORS as exc:
+    except RefreshError as exc:  # the delegated or app identity was refused a token
+        detail = f"Google refused our credentials: {exc}"
+        raise DeliveryFailed(channel, detail, permanent=True) from exc
+    except transport_errors() as exc:
         raise DeliveryFailed(channel, f"Google API unreachable: {exc}", permanent=False) from exc
 
 
-def _reason(exc: Any) -> str:
+def api_reason(exc: Any) -> str:
+    """The ``error.message`` of a Google API error body, if it has one."""
     try:
-        return json.loads(exc.content)["error"]["message"][:200]
+        return str(json.loads(exc.content)["error"]["message"])[:200]
     except (ValueError, KeyError, TypeError):
         return ""

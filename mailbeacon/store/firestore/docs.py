@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
-from ..model import Event, Link, Message, Verdict
+from ...model import Event, Link, Message, Verdict
 
 
 def doc_id(value: str) -> str:
     """A Firestore document id for any string: no '/', never '.' or '..' or '__x__'."""
     return quote(value, safe="@+-_~").replace(".", "%2E") or "%00"
+
+
+def from_doc_id(value: str) -> str:
+    """The string a document id was made from (``doc_id`` reversed)."""
+    return unquote(value)
 
 
 def to_time(value: Any) -> datetime | None:

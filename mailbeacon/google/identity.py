@@ -1,7 +1,9 @@
-"""Verify that a request really comes from Google: a Google-signed OIDC ID token.
+"""Google-signed OIDC ID tokens: who a request from Google (or a Google user) really is.
 
-Used for the add-on endpoints and the Chat app. The certificate URL is configurable so tests
-verify real signatures made with a local key; nothing is bypassed.
+One verifier for every caller that presents one: the add-on's runtime and its users, the Chat
+app, Pub/Sub's pushes and Cloud Scheduler's calls, and the dashboard's "Sign in with Google".
+The certificate URL is configurable so tests verify real signatures made with a local key;
+nothing is bypassed.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailbeacon.errors import Unauthorized
-from mailbeacon.platform import GOOGLE_CERTS_URL
-from mailbeacon.redact import redact
+from ..errors import Unauthorized
+from ..platform import CHAT_CERTS_URL, CHAT_ISSUER_EMAILS, GOOGLE_CERTS_URL
+from ..redact import redact
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
-CHAT_ISSUER = "chat@system.gserviceaccount.com"
-CHAT_CERTS_URL = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/{CHAT_ISSUER}"
+CHAT_ISSUER = CHAT_ISSUER_EMAILS[0]
 DEV_PREFIX = "dev:"
 
 
@@ -152,9 +153,33 @@ class GoogleTokenVerifier:
         if claims.get("iss") not in self.issuers:
             raise Unauthorized(f"unexpected issuer {claims.get('iss')!r}")
         email = claims.get("email")
-        if self.emails and (email not in self.emails or not claims.get("email_verified")):
+        if self.emails and (email not in self.emails or not email_verified(claims)):
             raise Unauthorized(f"token is not from an expected account: {email!r}")
         return claims
+
+
+def email_verified(claims: Mapping[str, Any]) -> bool:
+    """Google sends the JSON boolean ``true``; a string such as ``"false"`` is not a yes."""
+    return claims.get("email_verified") is True
+
+
+def workspace_email(claims: Mapping[str, Any], domains: Iterable[str]) -> str:
+    """The lower-cased, verified email of a user of one of our Workspace ``domains``.
+
+    Any Google account (a consumer one, any project's service account) can get a token for our
+    client id; only the hosted-domain claim ``hd`` says it belongs to the Workspace. One rule
+    for the add-on's users and the dashboard's sign-in alike.
+    """
+    email = claims.get("email")
+    if not isinstance(email, str) or "@" not in email or not email_verified(claims):
+        raise Unauthorized("the ID token carries no verified email")
+    allowed = {d.lower() for d in domains}
+    if not allowed:
+        raise Unauthorized("MAILBEACON_WORKSPACE_DOMAINS is not set: no user is admitted")
+    domain = claims.get("hd")
+    if not isinstance(domain, str) or domain.lower() not in allowed:
+        raise Unauthorized(f"{email!r} is not in a configured Workspace domain (hd={domain!r})")
+    return email.strip().lower()
 
 
 @dataclass
@@ -214,11 +239,3 @@ def dev_identity(token: str, allowed: bool) -> str | None:
     if allowed and token.startswith(DEV_PREFIX) and "@" in token:
         return token[len(DEV_PREFIX) :].strip().lower()
     return None
-
-
-def split_list(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
-
-
-def first(values: Iterable[str]) -> str | None:
-    return next(iter(values), None)

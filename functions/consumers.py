@@ -1,0 +1,126 @@
+"""What each bus topic does: the table of topic -> use case, and the few steps that join them.
+
+`mailbeacon serve`'s worker process, cluster mode's pull worker and each Cloud Function's
+Pub/Sub entry point all hand a topic's payloads to ``Consumers.table()``; the composition root
+builds one ``Consumers`` with the ports it needs and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from mailbeacon import live
+from mailbeacon.bus import DIGEST, HITS, NOTIFY, BatchHandler, Bus, Handler
+from mailbeacon.clock import Clock
+from mailbeacon.errors import MailbeaconError
+from mailbeacon.model import Event, Message
+from mailbeacon.policy import PolicyBook
+from mailbeacon.records import Records
+from mailbeacon.sentwatch import (
+    Mailbox,
+    daily_renewal,
+    handle_push,
+    label_first_human,
+    labels_wanted,
+)
+from mailbeacon.services import Classifier, process_hits
+from mailbeacon.store import MessageEvents
+from mailbeacon.tokens import TokenSigner
+from notifier.handler import RECENT_EVENTS, Notifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Consumers:
+    """The pipeline's consumers over the ports they use."""
+
+    store: MessageEvents
+    records: Records
+    bus: Bus
+    classifier: Classifier
+    clock: Clock
+    notifier: Notifier
+    policies: PolicyBook
+    signer: TokenSigner
+    retention: timedelta
+    """The server's retention; a domain's policy may shorten it for its senders."""
+    mailbox: Callable[[], Mailbox | None]
+    """Gmail as each user (domain-wide delegation), built on first use; None when not set up."""
+    gmail_labels: bool = False
+    gmail_topic: str | None = None
+    """The sent-mail watch's Pub/Sub topic; None: no watch."""
+    wake_live_pages: Callable[[], None] | None = None
+    """Set by a process that serves live pages: told when an event is stored."""
+
+    def table(self) -> dict[str, Handler]:
+        return {HITS: self.hit, NOTIFY: self.notify, DIGEST: self.notifier.handle_digest}
+
+    def batches(self) -> dict[str, BatchHandler]:
+        """Topics a worker may deliver several payloads of at once (one transaction locally)."""
+        return {HITS: self.hits}
+
+    def retention_for(self, owner: str) -> timedelta:
+        """How long an event of ``owner``'s is kept: the server's retention or their policy's."""
+        return self.policies.of(owner).retention(self.retention)
+
+    def hit(self, payload: dict[str, Any]) -> None:
+        """HITS, one at a time (a Cloud Function receives them so)."""
+        self.hits([payload])
+
+    def hits(self, payloads: list[dict[str, Any]]) -> None:
+        """HITS in a batch: one context read per message, one transaction locally."""
+        process_hits(
+            self.store,
+            self.bus,
+            self.classifier,
+            payloads,
+            retention=self.retention,
+            retention_for=self.retention_for,
+            stored=self.event_stored,
+        )
+
+    def event_stored(self, message: Message, event: Event) -> None:
+        """Put the event in its owner's live feed; a failure here never fails the hit."""
+        try:
+            live.append(self.records, message, event, self.clock.now())
+        except Exception:
+            log.exception("live feed: could not add event %s", event.id)
+            return
+        if self.wake_live_pages is not None:
+            self.wake_live_pages()
+
+    def notify(self, payload: dict[str, Any]) -> Any:
+        """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner; the
+        message's recent events are read once for both."""
+        message_id = str(payload.get("message_id", ""))
+        mailbox = self.mailbox() if self.gmail_labels else None
+        if mailbox is None or not labels_wanted(self.records, message_id):
+            return self.notifier.handle(payload)
+        events = self.store.list_events(message_id, limit=RECENT_EVENTS)
+        event = next((e for e in events if e.id == payload.get("event_id")), None)
+        if event is not None:
+            try:
+                label_first_human(mailbox, self.store, self.records, event, self.clock.now())
+            except MailbeaconError as exc:
+                log.warning("gmail label not set: %s", exc)
+        return self.notifier.handle(payload, events=events)
+
+    def gmail_push(self, data: dict[str, Any]) -> list[str]:
+        """One Gmail notification ``{"emailAddress", "historyId"}`` (the /gmail/push route):
+        record the tracked mail sent since the last one."""
+        mailbox = self.mailbox()
+        if mailbox is None:
+            return []
+        return handle_push(mailbox, self.store, self.records, self.signer, data)
+
+    def renew_gmail_watches(self) -> int:
+        """Cloud Scheduler's daily POST /gmail/renew (serve runs the same job itself)."""
+        mailbox = self.mailbox()
+        if mailbox is None or not self.gmail_topic:
+            return 0
+        return daily_renewal(mailbox, self.store, self.records, self.gmail_topic, self.clock.now())

@@ -1,0 +1,146 @@
+"""uvicorn's httptools protocol with a header deadline and a header size cap.
+
+uvicorn has neither (encode/uvicorn#157): its keep-alive timer is armed only after an
+answer and any byte received cancels it, so a client that drips a header byte now and then
+holds its connection for ever. Here a timer runs from the connection's start, and again from
+each answer, until a request's headers are complete; when it fires the connection is closed.
+Headers (with the request line) over ``MAX_HEAD_BYTES`` are answered 431 and closed.
+
+It also answers the pixel and the click itself when it can (``answer_now``): uvicorn spends
+more per request on its task, events and ASGI messages than the pixel does on all its work.
+
+These are uvicorn's private hooks and attributes (``connection_made``, ``data_received``,
+``on_headers_complete``, ``on_body``, ``on_message_complete``, ``on_response_complete``,
+``url``, ``headers``, ``cycle``, ``parser``, ``server_state``), hence the pinned version and
+tests/integration/test_edge_protocol.py, which fails if an upgrade breaks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
+    b"content-length: 26\r\nconnection: close\r\n\r\nrequest headers too large\n"
+)
+
+
+Answer = Callable[[bytes, bytes, list[tuple[bytes, bytes]], Any], tuple[bytes, bytes] | None]
+"""(method, request target, headers, client) -> (status line, headers and body), or None."""
+
+
+def deadline_protocol(
+    header_timeout: float, answer_now: Answer | None = None
+) -> type[HttpToolsProtocol]:
+    """The protocol class for uvicorn's ``Config(http=...)``.
+
+    ``answer_now`` (the edge's pixel and click) is offered each request without a body and
+    with nothing pipelined before it, as its headers complete: when it answers, the answer is
+    written at once, in one write, with no ASGI task, and the request is done.
+    """
+
+    class DeadlineProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _read_bytes = 0  # everything read while waiting for a request's head
+        _waiting_for_head = True
+        _answered = False
+
+        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._waiting_for_head:
+                self._read_bytes += len(data)
+            super().data_received(data)
+            # Still no complete head after this many bytes: the parser holds a header line
+            # it has not finished (a body in the same read no longer counts once it has).
+            if self._waiting_for_head and self._read_bytes > MAX_HEAD_BYTES:
+                self._too_large()
+
+        def _head_size(self) -> int:
+            """The request line and header fields, as parsed (what was read may hold more:
+            a body sent with them)."""
+            return len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+
+        def _too_large(self) -> None:
+            self._disarm()
+            self._waiting_for_head = False
+            self._answered = True  # no ASGI cycle: the parser's later callbacks are ignored
+            if not self.transport.is_closing():
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            self._waiting_for_head = False
+            if self._read_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
+                return self._too_large()
+            if answer_now is not None and (self.cycle is None or self.cycle.response_complete):
+                method = self.parser.get_method()
+                if method == b"GET" or method == b"HEAD":
+                    answer = answer_now(method, self.url, self.headers, self.client)
+                    if answer is not None:
+                        return self._write_now(answer)
+            super().on_headers_complete()
+
+        def _write_now(self, answer: tuple[bytes, bytes]) -> None:
+            self._answered = True
+            keep = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+            status, rest = answer
+            parts = [b"HTTP/1.1 ", status]
+            for name, value in self.server_state.default_headers:  # the date
+                parts += (name.title(), b": ", value, b"\r\n")
+            if not keep:
+                parts.append(b"Connection: close\r\n")
+            parts.append(rest)
+            self.transport.write(b"".join(parts))
+            self.server_state.total_requests += 1
+            if not keep:
+                self.transport.close()
+
+        def on_body(self, body: bytes) -> None:
+            if not self._answered:  # (answered requests have no body)
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if self._answered:
+                self._answered = False
+                if not self.transport.is_closing():
+                    self._arm()
+            else:
+                super().on_message_complete()
+            self._waiting_for_head = True  # the next request's head is counted from here
+            self._read_bytes = 0
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or self.cycle.response_complete:  # nothing pipelined
+                self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(header_timeout, self._expire)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expire(self) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return DeadlineProtocol

@@ -1,0 +1,204 @@
+"""The ASGI app `mailbeacon serve` runs: tracking and streams on the loop, the rest in pools.
+
+- ``/p/{token}.gif``, ``/c/{token}``, ``/healthz``: answered on the loop (``answers.py``);
+  the hit's one spool append is the only I/O. No pool, so nothing can queue them.
+- ``/dashboard/live/stream``: an async stream (``streams.py``).
+- Everything else: the Flask app (the same one Cloud Functions run) in a bounded pool chosen
+  by route: ``hooks`` (add-on, Slack, Chat, Gmail push), ``exports`` (CSV, data export,
+  search, long pages; one at a time per caller) or ``web`` (the dashboard and the API). The
+  body is read on the loop first, under a deadline; a full pool answers 503 at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from typing import Any
+
+from mailbeacon.health import Health
+
+from .answers import TrackingAnswers
+from .asgi import BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
+from .pools import PerCaller, Pool
+from .recorders import Recorder
+from .settings import EdgeConfig
+from .streams import LiveStreams
+from .tracking import Tracker, route
+from .wsgi import Abandoned, Exchange, WsgiApp, environ_for
+
+log = logging.getLogger(__name__)
+
+STREAM_PATH = "/dashboard/live/stream"
+HOOK_PREFIXES = ("/addon", "/chat", "/slack/", "/gmail/")
+EXPENSIVE_SUFFIXES = (".csv",)
+EXPENSIVE_PATHS = ("/dashboard/export",)
+LISTINGS = ("/api/v1/messages", "/dashboard/messages")
+LONG_PAGE = 50  # reporting.DEFAULT_LIMIT: a listing asking for more is an expensive call
+
+
+def is_expensive(scope: Scope) -> bool:
+    """CSV downloads, data exports, domain overviews, searches and long listings."""
+    path: str = scope["path"]
+    if path.endswith(EXPENSIVE_SUFFIXES) or path in EXPENSIVE_PATHS:
+        return True
+    query: bytes = scope["query_string"]
+    if not query:
+        return False
+    if path.endswith("/overview") and b"scope=domain" in query:
+        return True
+    if path in LISTINGS:
+        from urllib.parse import parse_qs
+
+        args = parse_qs(query.decode("latin-1"))
+        limit = (args.get("limit") or ["0"])[0]
+        return bool(args.get("q")) or (limit.isdigit() and int(limit) > LONG_PAGE)
+    return False
+
+
+def caller_of(scope: Scope) -> str:
+    """Who is asking, without a store read: their credential (bearer token or session
+    cookie), digested. Anonymous callers share one key, so they share one place."""
+    for name, value in scope["headers"]:
+        if name == b"authorization" or name == b"cookie":
+            return hashlib.sha256(bytes(value)).hexdigest()[:32]
+    return "anonymous"
+
+
+class Edge:
+    """The ASGI callable. ``close`` starts the shutdown: streams end, new work is refused."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        recorder: Recorder,
+        health: Health,
+        streams: LiveStreams | None,
+        web: WsgiApp,
+        config: EdgeConfig,
+    ) -> None:
+        self.tracking = TrackingAnswers(tracker, recorder, health)
+        self.recorder = recorder
+        self.streams = streams
+        self.web = web
+        self.config = config
+        self.pools = {
+            "web": Pool("web", config.web_threads, config.web_threads * 4),
+            "hooks": Pool("hooks", config.hook_threads, config.hook_threads * 4),
+            "exports": Pool("exports", config.export_threads),
+        }
+        self.per_caller = PerCaller(config.exports_per_user)
+        self.closing = False
+        self._reading: set[asyncio.Task[Any]] = set()
+
+    def close(self) -> None:
+        """Begin the shutdown (called on the loop): end streams, stop waiting for bodies."""
+        self.closing = True
+        if self.streams is not None:
+            self.streams.close()
+        for task in list(self._reading):
+            task.cancel()
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            if path[:3] in ("/p/", "/c/"):
+                found = route(path)
+                if found is not None:
+                    return await self.tracking.track(found, scope, send)
+            elif path == "/healthz" and scope["method"] in ("GET", "HEAD"):
+                return await self.tracking.healthz(scope, send)
+            elif (
+                path == STREAM_PATH
+                and self.streams is not None
+                and scope["method"] in ("GET", "HEAD")
+            ):
+                return await self.streams.serve(scope, receive, send)
+            return await self.flask(scope, receive, send)
+        if kind == "lifespan":  # servers that speak it (Granian); uvicorn runs with it off
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self.close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    # in a pool ----------------------------------------------------------------------------
+    async def flask(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.closing:
+            return await refuse(send, scope, 503, "shutting down", retry_after=5)
+        path: str = scope["path"]
+        caller = None
+        if path.startswith(HOOK_PREFIXES):
+            pool = self.pools["hooks"]
+        elif is_expensive(scope):
+            pool = self.pools["exports"]
+            caller = caller_of(scope)
+            if not self.per_caller.admit(caller):
+                message = "one expensive call at a time: wait for the one running"
+                return await refuse(send, scope, 429, message, retry_after=5)
+        else:
+            pool = self.pools["web"]
+        try:
+            if not pool.admit():
+                pool.refused += 1
+                now = time.monotonic()
+                if now - pool.warned_at >= 10:  # a flood writes a line per pool per 10 s
+                    log.warning("%s pool full: %s requests refused (503)", pool.name, pool.refused)
+                    pool.warned_at, pool.refused = now, 0
+                return await refuse(send, scope, 503, "busy, try again", retry_after=2)
+            try:
+                await self._in_pool(pool, scope, receive, send)
+            finally:
+                pool.release()
+        finally:
+            if caller is not None:
+                self.per_caller.release(caller)
+
+    async def _in_pool(self, pool: Pool, scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._reading.add(task)
+        try:
+            body = await read_body(
+                scope, receive, limit=self.config.max_body, seconds=self.config.body_timeout
+            )
+        except BodyRefused as exc:
+            return await refuse(send, scope, exc.status, str(exc))
+        except Disconnected:
+            return None
+        except asyncio.CancelledError:
+            if not self.closing:
+                raise
+            return await refuse(send, scope, 503, "shutting down", retry_after=5)
+        finally:
+            self._reading.discard(task)
+        exchange = Exchange(asyncio.get_running_loop(), send, self.config.send_timeout)
+        watcher = asyncio.create_task(_watch_disconnect(receive, exchange))
+        try:
+            whole = await pool.run(exchange.call, self.web, environ_for(scope, body))
+        except Abandoned as exc:  # uvicorn closes a connection whose answer never ended
+            log.info("%s %s abandoned: %s", scope["method"], scope["path"], exc)
+            return
+        finally:
+            watcher.cancel()
+        if whole is not None:
+            status, headers, data = whole
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+
+
+async def _watch_disconnect(receive: Receive, exchange: Exchange) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            exchange.gone.set()
+            return

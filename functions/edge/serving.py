@@ -1,0 +1,118 @@
+"""The edge put together from an App, and served by uvicorn on a socket bound beforehand.
+
+uvicorn, with httptools and uvloop, was chosen over Granian's ASGI mode by measurement
+(docs/architecture.md, "The local server"): close in speed, it runs in this process on a
+socket we bind (so ``--port 0`` URLs are right from the start and the shape stays one server
+process plus the worker), and its one gap, the header deadline, is ``protocol.py``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ..bootstrap import App
+from .ports import Streams
+from .recorders import recorder_for
+from .router import Edge
+from .settings import EdgeConfig
+from .streams import LiveStreams
+from .tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 2048  # pending connections the kernel holds for us (a burst of new clients)
+
+
+def build_edge(app: App) -> Edge:
+    """The edge over a bootstrapped App: each part gets only what it uses."""
+    from ..app import create_app, tracking_parts
+    from ..dashboard.signin import Gate
+
+    config = app.config.edge
+    streams = None
+    if app.streams_live:
+        gate = Gate(app, app.config.dashboard)
+
+        def session_user(cookie: str | None) -> str | None:
+            found = gate.session(cookie, app.clock.now())
+            return found[0] if found else None
+
+        streams = LiveStreams(
+            Streams(app.records, app.clock, session_user),
+            total=config.streams_max,
+            per_user=config.streams_per_user,
+            heartbeat=config.stream_heartbeat,
+        )
+    return Edge(
+        Tracker(tracking_parts(app)),
+        recorder_for(app.bus),
+        app.health,
+        streams,
+        create_app(app),
+        config,
+    )
+
+
+def run(
+    edge: Edge,
+    sock: socket.socket,
+    config: EdgeConfig,
+    *,
+    on_exit: Callable[[], None] | None = None,
+) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down within ``config.shutdown_timeout``."""
+    import uvicorn
+    import uvloop
+
+    from .protocol import deadline_protocol
+
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    settings = uvicorn.Config(
+        edge,
+        http=deadline_protocol(config.header_timeout, edge.tracking.answer_now),  # type: ignore[arg-type]
+        interface="asgi3",
+        lifespan="off",
+        proxy_headers=False,  # X-Forwarded-For is ours to read, by --trust-proxy
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        timeout_keep_alive=max(1, min(5, int(config.header_timeout))),
+        timeout_graceful_shutdown=config.shutdown_timeout,  # type: ignore[arg-type]
+        backlog=BACKLOG,
+    )
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            loop.call_soon_threadsafe(_closing)
+            super().handle_exit(sig, frame)
+
+    def _closing() -> None:
+        edge.close()
+        if on_exit is not None:
+            on_exit()
+
+    server = Server(settings)
+    # uvicorn raises the signal again, under the handler it found, once it has stopped:
+    # that must not be Python's default (which would kill us before the cleanup).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _after_stop)
+    # What start-up built lives as long as the process: out of the collector's sight, a full
+    # collection no longer walks it (those walks were the pixel's worst pauses).
+    gc.collect()
+    gc.freeze()
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(server.serve(sockets=[sock]))
+    finally:
+        edge.recorder.close()
+        loop.close()
+
+
+def _after_stop(signum: int, _frame: Any) -> None:
+    log.info("stopped on signal %s", signum)

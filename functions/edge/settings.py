@@ -1,0 +1,36 @@
+"""The edge's limits: deadlines, pool sizes and stream bounds (read by functions.config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """MAILBEACON_HEADER_TIMEOUT, _BODY_TIMEOUT, _SHUTDOWN_TIMEOUT, _STREAM_HEARTBEAT (seconds),
+    _WEB_THREADS, _EXPORT_THREADS, _EXPORTS_PER_USER, _STREAMS_MAX, _STREAMS_PER_USER."""
+
+    header_timeout: float = 10.0
+    """From a connection's start (or its previous answer) to the end of a request's headers;
+    also how long an idle keep-alive connection stays open."""
+    body_timeout: float = 10.0
+    """From the end of the headers to the end of the body."""
+    shutdown_timeout: float = 5.0
+    """How long SIGTERM waits for requests in flight before the process exits anyway."""
+    send_timeout: float = 30.0
+    """How long a long answer (a CSV) waits for a client that reads nothing."""
+    web_threads: int = 4
+    """Threads for the dashboard and the API (each with as many queued requests again)."""
+    hook_threads: int = 4
+    """Threads for the add-on, Slack, Chat and Gmail's push (Google's and Slack's calls)."""
+    export_threads: int = 1
+    """Threads for expensive calls (CSV exports, data exports, searches, long pages); no queue.
+    One: a thread busy in Python takes the GIL from the loop for up to 5 ms at a time, and
+    with two exports running the pixel's p99 under attack went from 43 ms to 73-115 ms."""
+    exports_per_user: int = 1
+    """Expensive calls one caller may have running at once (more: 429)."""
+    streams_max: int = 100
+    streams_per_user: int = 3
+    stream_heartbeat: float = 15.0
+    max_body: int = 1 << 20
+    """The largest request body (the largest add-on event, addon/events.py MAX_BODY)."""

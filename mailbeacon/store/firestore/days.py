@@ -1,0 +1,57 @@
+"""Each owner's day counters (``days/{owner}|{day}``), written by incrementing, never by a
+read-modify-write, so concurrent writers lose nothing.
+
+One user's counters take the hits of all their messages: after each context write they are
+coalesced per day like the message documents, at most about one write a second.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ...rollup import DayCounts
+from .client import Connection
+from .coalesce import Coalescer
+from .docs import doc_id
+
+log = logging.getLogger(__name__)
+
+
+class DayCounters:
+    """Writes only: the reporting part reads the counters."""
+
+    def __init__(self, fs: Connection, *, flush_interval: float = 1.0) -> None:
+        self.fs = fs
+        self.coalescer = Coalescer(self._flush, interval=flush_interval)
+
+    def add(self, owner: str, days: DayCounts) -> None:
+        """Increment now (a new message: one write per day it touches)."""
+        from google.cloud.firestore import Increment
+
+        for day, counts in days.items():
+            self.fs.col("days").document(doc_id(f"{owner}|{day}")).set(
+                {
+                    "owner": owner,
+                    "day": day,
+                    "counts": {name: Increment(n) for name, n in counts.items()},
+                },
+                merge=True,
+                **self.fs.rpc,
+            )
+
+    def count(self, owner: str, days: DayCounts) -> None:
+        """Increment with the day's next coalesced write. The events are stored and counted
+        in their summary by then, so a failure is logged: redelivering would not help."""
+        for day, counts in days.items():
+            try:
+                self.coalescer.submit((owner, day), counts)
+            except Exception as exc:
+                log.error("day counters of %s for %s missed a batch: %s", owner, day, exc)
+
+    def _flush(self, key: tuple[str, str], batches: list[dict[str, int]]) -> None:
+        owner, day = key
+        merged: dict[str, int] = {}
+        for counts in batches:
+            for name, n in counts.items():
+                merged[name] = merged.get(name, 0) + n
+        self.add(owner, {day: merged})

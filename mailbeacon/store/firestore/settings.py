@@ -1,0 +1,61 @@
+"""The SettingsStore port on Firestore (``settings/{user}``), and the owners' strictness that
+classifying a hit needs, from a short cache: settings change rarely, and a minute's staleness
+saves a read on every hit."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from ...model import Settings, Strictness
+from .client import Connection
+from .docs import doc_id
+
+
+class FirestoreSettings:
+    """One document per user holding the settings as JSON."""
+
+    def __init__(self, fs: Connection, *, ttl: float = 60.0) -> None:
+        self.fs = fs
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._strictness: dict[str, tuple[float, Strictness]] = {}
+
+    def get_settings(self, user: str) -> Settings:
+        with self.fs.translated("get_settings"):
+            snap = self.fs.col("settings").document(doc_id(user.lower())).get(**self.fs.rpc)
+        if not snap.exists:
+            return Settings(user=user.lower())
+        return Settings.from_dict(json.loads(snap.get("json")))
+
+    def put_settings(self, settings: Settings) -> None:
+        user = settings.user.lower()
+        data = {**settings.to_dict(), "user": user}
+        with self.fs.translated("put_settings"):
+            self.fs.col("settings").document(doc_id(user)).set(
+                {"json": json.dumps(data)}, **self.fs.rpc
+            )
+        self.forget(user)
+
+    def strictness(self, owner: str) -> Strictness:
+        """The owner's strictness, read at most once a ``ttl`` per process."""
+
+        def fresh() -> Strictness | None:
+            cached = self._strictness.get(owner)
+            if cached is not None and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+            return None
+
+        if (known := fresh()) is not None:
+            return known
+        with self._lock:  # one read per owner, however many hits arrive at once
+            if (known := fresh()) is not None:
+                return known
+            strictness = self.get_settings(owner).strictness
+            self._strictness[owner] = (time.monotonic(), strictness)
+            return strictness
+
+    def forget(self, user: str) -> None:
+        """The user's settings changed or were deleted here: read them again next time."""
+        self._strictness.pop(user, None)

@@ -1,0 +1,122 @@
+"""The ReportingStore contract on every backend: summaries and day counters follow each
+stored event (a redelivery counts nothing), the listing filters, sorts and pages by key, and
+the timeline pages newest first with ties broken by id. On Firestore a search that runs out
+of its scan budget hands back where to go on."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from mailbeacon.model import Link, Verdict
+from mailbeacon.queries import EventKey, MessageQuery, time_key
+from mailbeacon.store import Store
+from tests.support.store_data import T0, event, message, owner
+
+
+def test_summary_and_day_counters_follow_each_stored_event(store: Store) -> None:
+    who = owner()
+    m = replace(message(who), links=(Link(1, "https://example.com/a"),), sent_at=T0)
+    store.add_message(m)
+    opened = T0 + timedelta(hours=2)
+    assert store.add_event(event(m.id, opened))
+    store.add_event(event(m.id, opened + timedelta(seconds=5)))  # the same device again
+    store.add_event(event(m.id, opened + timedelta(minutes=1), verdict=Verdict.PREFETCH))
+    first_click = event(m.id, opened + timedelta(minutes=2), kind="click", link_index=1)
+    store.add_event(first_click)
+    assert not store.add_event(first_click)  # a redelivery counts nothing
+
+    summary = store.get_summary(m.id)
+    assert summary is not None
+    assert (summary.status, summary.human_opens, summary.unique_human_opens) == ("clicked", 2, 1)
+    assert (summary.machine_opens, summary.human_clicks, summary.machine_clicks) == (1, 1, 0)
+    assert summary.first_opened_at == opened
+    assert summary.last_activity_at == opened + timedelta(minutes=2)
+    assert dict(summary.link_clicks) == {1: 1}
+
+    day = T0.date().isoformat()
+    counts = store.day_counts(who, day, day)[day]
+    assert counts["messages"] == 1 and counts["opened"] == 1 and counts["clicked"] == 1
+    assert counts["human_opens"] == 2 and counts["clicks"] == 1 and counts["machine_hits"] == 1
+    assert counts["verdict:prefetch"] == 1 and counts[f"hour:{opened.hour}"] == 2
+    assert counts["client:gmail"] == 2
+    assert store.day_counts(owner(), day, day) == {}
+    assert store.get_summary("nope") is None
+
+
+def test_listing_filters_sorts_and_pages_by_key(store: Store) -> None:
+    who, other = owner(), owner()
+    ms = [
+        replace(message(who, at=T0 + timedelta(minutes=i)), subject=f"Deal {i}") for i in range(5)
+    ]
+    ms[3] = replace(ms[3], subject="Renewal terms", recipients=("zed@acme.test",))
+    for m in ms:
+        store.add_message(m)
+    store.add_message(message(other))
+    store.add_event(event(ms[1].id, T0 + timedelta(hours=3)))
+    store.add_event(event(ms[2].id, T0 + timedelta(hours=1), kind="click"))
+
+    def ids(query: MessageQuery) -> list[str]:
+        return [row.message.id for row in store.query_messages(who, query).rows]
+
+    newest = [m.id for m in reversed(ms)]
+    assert ids(MessageQuery(limit=10)) == newest
+    page = store.query_messages(who, MessageQuery(limit=2))
+    assert [r.message.id for r in page.rows] == newest[:2]
+    assert page.next_after == (time_key(page.rows[1].message.created_at), page.rows[1].message.id)
+    rest = store.query_messages(who, MessageQuery(limit=3, after=page.next_after))
+    assert [r.message.id for r in rest.rows] == newest[2:5] and rest.next_after is None
+    assert ids(MessageQuery(sort="oldest", limit=10)) == [m.id for m in ms]
+    idle = max(m.id for m in (ms[0], ms[3], ms[4]))  # no activity: last, by id
+    assert ids(MessageQuery(sort="activity", limit=3)) == [ms[1].id, ms[2].id, idle]
+    assert ids(MessageQuery(status="opened")) == [ms[1].id]
+    assert ids(MessageQuery(status="clicked")) == [ms[2].id]
+    assert ids(MessageQuery(q="renewal")) == [ms[3].id]
+    assert ids(MessageQuery(q="ZED@acme")) == [ms[3].id]
+    assert ids(MessageQuery(q="100%")) == []
+    window = MessageQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
+    assert ids(window) == [ms[2].id, ms[1].id]
+    row = store.query_messages(who, MessageQuery(status="opened")).rows[0]
+    assert row.summary.human_opens == 1 and row.message.subject == "Deal 1"
+
+
+def test_the_timeline_pages_newest_first_and_breaks_ties_by_id(store: Store) -> None:
+    m = message(owner())
+    store.add_message(m)
+    same = T0 + timedelta(hours=1)
+    stored = [event(m.id, same, id=f"e{i}") for i in range(3)]
+    stored += [event(m.id, T0 + timedelta(hours=2 + i), id=f"f{i}") for i in range(3)]
+    for e in stored:
+        store.add_event(e)
+    first = store.list_events_page(m.id, limit=4)
+    assert [e.id for e in first] == ["f2", "f1", "f0", "e2"]
+    rest = store.list_events_page(m.id, before=EventKey(first[-1].at, first[-1].id), limit=4)
+    assert [e.id for e in rest] == ["e1", "e0"]
+    assert store.list_events_page("nope") == []
+
+
+@pytest.mark.emulators
+def test_a_firestore_search_that_runs_out_of_budget_hands_back_where_to_go_on(
+    emulators: object,
+) -> None:
+    from mailbeacon.store.firestore import FirestoreStore
+    from tests.support.emulators import PROJECT
+
+    store = FirestoreStore(project=PROJECT, prefix=f"s{secrets.token_hex(4)}_", search_scan=3)
+    who = owner()
+    ms = [
+        replace(message(who, at=T0 + timedelta(minutes=i)), subject=f"Deal {i}") for i in range(8)
+    ]
+    ms[0] = replace(ms[0], subject="Needle")
+    for m in ms:
+        store.add_message(m)
+    page = store.query_messages(who, MessageQuery(q="needle", limit=5))
+    assert page.rows == [] and page.next_after is not None  # 3 scanned, none matched
+    found: list[str] = []
+    while page.next_after is not None:
+        page = store.query_messages(who, MessageQuery(q="needle", limit=5, after=page.next_after))
+        found += [r.message.id for r in page.rows]
+    assert found == [ms[0].id]

@@ -1,0 +1,143 @@
+"""The contract functions/edge/protocol.py holds uvicorn to (it subclasses private hooks).
+
+Run against the pinned uvicorn on a loopback socket: a header deadline that closes dripping
+and idle connections, a cap on header bytes, and requests answered by ``answer_now`` without
+an ASGI task, in order, with keep-alive, HEAD, HTTP/1.0 and pipelining intact. If an upgrade
+of uvicorn breaks a hook, one of these fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from functions.edge.protocol import deadline_protocol
+
+DEADLINE = 0.5
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI path: echoes the body's length."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    text = f"asgi {len(body)}".encode()
+    headers = [(b"content-length", str(len(text)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+def answer_now(method: bytes, target: bytes, headers: Any, client: Any) -> Any:
+    if not target.startswith(b"/fast"):
+        return None
+    if any(name in (b"content-length", b"transfer-encoding") for name, _ in headers):
+        return None
+    body = b"" if method == b"HEAD" else b"fast " + target
+    return b"200 OK\r\n", b"Content-Length: %d\r\n\r\n" % (len(target) + 5) + body
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = uvicorn.Config(
+        app,
+        http=deadline_protocol(DEADLINE, answer_now),  # type: ignore[arg-type]
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=5,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield sock.getsockname()[1]
+    server.should_exit = True
+    thread.join(10)
+
+
+def talk(port: int, data: bytes, *, until: bytes = b"", timeout: float = 5) -> tuple[bytes, float]:
+    """Send ``data``, read until ``until`` appeared and then until EOF or ``timeout``.
+    Returns (what was read, seconds until the server closed, or inf)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        started = time.monotonic()
+        sock.sendall(data)
+        sock.settimeout(timeout)
+        got = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return got, time.monotonic() - started
+                got += chunk
+        except TimeoutError:
+            assert until in got, got
+            return got, float("inf")
+
+
+def test_a_dripping_head_is_closed_at_the_deadline(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /slow HTTP/1.1\r\n")
+        closed_at = None
+        for _ in range(40):  # a header byte every 50 ms: far more than the deadline allows
+            time.sleep(0.05)
+            try:
+                sock.sendall(b"X")
+            except OSError:
+                closed_at = time.monotonic() - started
+                break
+            sock.settimeout(0.001)
+            try:
+                if sock.recv(1) == b"":
+                    closed_at = time.monotonic() - started
+                    break
+            except TimeoutError:
+                pass
+        assert closed_at is not None and DEADLINE - 0.05 <= closed_at < DEADLINE + 0.5
+
+
+def test_an_idle_keep_alive_connection_is_closed_at_the_deadline(port: int) -> None:
+    got, closed_after = talk(port, b"GET /fast/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and got.endswith(b"fast /fast/1")
+    assert DEADLINE - 0.05 <= closed_after < DEADLINE + 0.5
+
+
+def test_a_head_over_the_cap_is_answered_431(port: int) -> None:
+    got, _ = talk(port, b"GET / HTTP/1.1\r\nX-Pad: " + b"a" * 70_000 + b"\r\n\r\n")
+    assert got.startswith(b"HTTP/1.1 431 ")
+
+
+def test_answered_now_in_order_with_keep_alive_head_and_pipelining(port: int) -> None:
+    pipelined = (
+        b"GET /fast/a HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"HEAD /fast/b HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /fast/c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"  # a body: ASGI
+        b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /fast/d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    got, closed_after = talk(port, pipelined)
+    answers = got.split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == 5, got
+    assert answers[0].endswith(b"fast /fast/a") and b"Date: " in answers[0]
+    assert answers[1].endswith(b"\r\n\r\n")  # HEAD: no body
+    assert answers[2].endswith(b"asgi 3") and answers[3].endswith(b"asgi 0")
+    # behind an ASGI answer in the pipeline, so the ASGI path keeps the order
+    assert b"connection: close" in answers[4].lower() and answers[4].endswith(b"asgi 0")
+    assert closed_after < DEADLINE  # closed on "Connection: close", not by the deadline
+    got, closed_after = talk(port, b"GET /fast/e HTTP/1.0\r\n\r\n")
+    assert b"Connection: close" in got and closed_after < DEADLINE

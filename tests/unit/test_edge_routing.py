@@ -1,0 +1,76 @@
+"""Which pool a request goes to, who the caller is, and the WSGI environ made from ASGI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.edge.router import caller_of, is_expensive
+from functions.edge.wsgi import environ_for
+
+
+def scope(path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": headers or [],
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8080),
+        "client": ("203.0.113.9", 5123),
+        "scheme": "http",
+    }
+
+
+def test_exports_searches_long_pages_and_domain_overviews_are_expensive() -> None:
+    for path, query in [
+        ("/api/v1/messages.csv", b""),
+        ("/dashboard/messages/abc/events.csv", b""),
+        ("/dashboard/export", b""),
+        ("/api/v1/messages", b"q=plan"),
+        ("/api/v1/messages", b"limit=200"),
+        ("/dashboard/messages", b"status=opened&limit=51"),
+        ("/api/v1/overview", b"scope=domain"),
+    ]:
+        assert is_expensive(scope(path, query)), (path, query)
+    for path, query in [
+        ("/api/v1/messages", b""),
+        ("/api/v1/messages", b"limit=50&cursor=x"),
+        ("/api/v1/overview", b""),
+        ("/dashboard/messages/abc", b""),
+        ("/api/v1/messages", b"limit=abc"),  # the app's 400, not a long page
+    ]:
+        assert not is_expensive(scope(path, query)), (path, query)
+
+
+def test_the_caller_is_their_credential_digested_and_anonymous_callers_share_one() -> None:
+    ana = caller_of(scope("/x", headers=[(b"authorization", b"Bearer dev:ana@example.com")]))
+    cookie = caller_of(scope("/x", headers=[(b"cookie", b"mb_session=abc")]))
+    assert len({ana, cookie, caller_of(scope("/x"))}) == 3
+    assert "ana" not in ana and caller_of(scope("/x")) == "anonymous"
+
+
+def test_the_environ_is_pep_3333s() -> None:
+    raw = scope(
+        "/dashboard/messages",
+        b"q=caf%C3%A9",
+        [
+            (b"host", b"mail.example.com"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"999"),
+            (b"cookie", b"a=1"),
+            (b"cookie", b"b=2"),
+            (b"x-forwarded-for", b"198.51.100.1"),
+            (b"x_forwarded_for", b"6.6.6.6"),  # an underscore must not pass for a dash
+        ],
+    )
+    raw["raw_path"] = b"/dashboard/caf%C3%A9"
+    environ = environ_for(raw, b'{"a": 1}')
+    assert environ["PATH_INFO"] == "/dashboard/café".encode().decode("latin-1")
+    assert environ["QUERY_STRING"] == "q=caf%C3%A9"
+    assert environ["CONTENT_LENGTH"] == "8" and environ["CONTENT_TYPE"] == "application/json"
+    assert environ["wsgi.input"].read() == b'{"a": 1}'
+    assert environ["HTTP_COOKIE"] == "a=1; b=2" and environ["HTTP_HOST"] == "mail.example.com"
+    assert environ["HTTP_X_FORWARDED_FOR"] == "198.51.100.1"
+    assert environ["REMOTE_ADDR"] == "203.0.113.9" and environ["SERVER_PORT"] == "8080"
