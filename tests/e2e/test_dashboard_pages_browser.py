@@ -96,7 +96,7 @@ def site(
         "ann": ann,
         "eve": eve,
     }
-    server.kill()  # a live page's stream would hold SIGTERM up (see test_live_browser.py)
+    server.stop()
 
 
 def dev_sign_in(page: Page, base: str, email: str) -> None:

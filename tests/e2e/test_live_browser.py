@@ -33,10 +33,7 @@ NOTIFICATIONS = """async () => {
 def dev_server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc = ServerProcess(data_dir=tmp_path / "data", extra_args=("--insecure-dev-auth",)).start()
     yield proc
-    # A live page's event stream holds a server thread until the stream's lifetime ends, even
-    # after the page is gone (nothing is written that would fail): SIGTERM would wait for it.
-    # What these tests check is the page, so the server is killed (its worker dies with it).
-    proc.kill()
+    proc.stop()
 
 
 @pytest.fixture
