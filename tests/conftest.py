@@ -1,5 +1,5 @@
 """Shared fixtures. Tiers: tests/unit (no I/O), tests/integration (real adapters, emulators),
-tests/e2e (the running server and the CLI as subprocesses)."""
+tests/e2e (`mailbeacon serve` as a process; the CLI in process, tests/support/processes.py)."""
 
 from __future__ import annotations
 

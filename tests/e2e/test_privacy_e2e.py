@@ -1,4 +1,4 @@
-"""Export and delete, end to end: `mailbeacon serve` and the CLI as processes, on SQLite and on
+"""Export and delete, end to end: `mailbeacon serve` as a process and the CLI, on SQLite and on
 Firestore (its emulator), with hits from raw client addresses behind a trusted proxy. Every
 stored field, every file in the data dir and every log line is searched for those addresses."""
 
