@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from functions.standins.emulators import Emulator, pubsub_command  # noqa: E402
+from functions.standins.loopback import free_port  # noqa: E402
+from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.tokens import Keyring, TokenSigner, new_message_id  # noqa: E402
-from tests.support.cloud import PubsubAdmin  # noqa: E402
-from tests.support.emulators import Emulator, pubsub_command  # noqa: E402
-from tests.support.processes import free_port  # noqa: E402
 
 NOOP = """
 import base64
@@ -95,8 +95,8 @@ def main() -> None:
     try:
         project, prefix = "bench-coldstart", f"b{secrets.token_hex(3)}-"
         admin = PubsubAdmin(emulator.host, project)
-        admin.create_topic(prefix + "hits")
-        admin.create_subscription(prefix + "hits-check", prefix + "hits")
+        admin.topic(prefix + "hits")
+        admin.subscription(prefix + "hits-check", prefix + "hits")
         secret = f"1:{secrets.token_hex(32)}"
         token = TokenSigner(Keyring.parse(secret)).pixel(new_message_id())
         noop = work / "noop_main.py"
@@ -120,8 +120,8 @@ def main() -> None:
                 )
             )
         published = 0
-        while batch := admin.pull(prefix + "hits-check", 100):
-            admin.ack(prefix + "hits-check", [m["ackId"] for m in batch])
+        while batch := admin.pull(prefix + "hits-check", 100, immediately=True):
+            admin.ack(prefix + "hits-check", *[m["ackId"] for m in batch])
             published += len(batch)
         o, b = statistics.median(ours), statistics.median(base)
         print(f"cold start to first 200 from /p ({args.runs} runs, median)")

@@ -1,7 +1,7 @@
 """What a hit costs in the cloud: Firestore reads and writes and Pub/Sub publishes per hit.
 
 Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
-(tests/support/counting.py). The edge is the real WSGI app (pixel and click through the Flask
+(functions/standins/billing.py). The edge is the real WSGI app (pixel and click through the Flask
 test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
 subscription. Ours: FirestoreStore.get_context (one read of the message document, coalesced
 context writes). Baseline, same run and same hits: the context assembled from the finer reads
@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from functions.bootstrap import App, bootstrap  # noqa: E402
 from functions.config import AppConfig  # noqa: E402
+from functions.standins.billing import CountingSession, Counts, count_firestore  # noqa: E402
+from functions.standins.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
+from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
 from mailbeacon.clock import FixedClock  # noqa: E402
 from mailbeacon.model import Event, MessageContext  # noqa: E402
@@ -36,9 +39,6 @@ from mailbeacon.services import track_message  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
 from mailbeacon.store.firestore.docs import event_data  # noqa: E402
-from tests.support.cloud import PubsubAdmin  # noqa: E402
-from tests.support.counting import CountingSession, Counts, count_firestore  # noqa: E402
-from tests.support.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
 
 AGENTS = [
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",
@@ -73,8 +73,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     counts = Counts()
     admin = PubsubAdmin(hosts["PUBSUB_EMULATOR_HOST"], project)
     for topic in ("hits", "notify", "digest"):
-        admin.create_topic(prefix + topic)
-    admin.create_subscription(prefix + "hits-pull", prefix + "hits")
+        admin.topic(prefix + topic)
+    admin.subscription(prefix + "hits-pull", prefix + "hits")
     import requests
 
     bus = PubsubBus(
@@ -124,8 +124,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         return received["ackId"]
 
     with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16
-        while batch := admin.pull(prefix + "hits-pull", 100):
-            admin.ack(prefix + "hits-pull", list(pool.map(consume, batch)))
+        while batch := admin.pull(prefix + "hits-pull", 100, immediately=True):
+            admin.ack(prefix + "hits-pull", *pool.map(consume, batch))
     hits = len(urls)
     reads, writes = counts.reads - before[0], counts.total_writes - before[1]
     publishes = counts.publishes - before[2]

@@ -8,7 +8,7 @@ token): the list's first page and a deep page (row 90,000), a filtered page, the
 a bare indexed lookup of one message (SELECT by primary key). Target: <= 50 ms per page.
 
 With --firestore it also builds a smaller set on the Firestore emulator and counts the reads
-each page costs (tests/support/counting.py, at the client's RPC boundary).
+each page costs (functions/standins/billing.py, at the client's RPC boundary).
 
 Run: .venv/bin/python bench/dashboard.py [--messages 100000] [--events 1000000]
      [--data-dir DIR (kept and reused)] [--firestore [--fs-messages 2000 --fs-events 20000]]
@@ -236,9 +236,9 @@ def run_firestore(args: argparse.Namespace) -> None:
 
     from google.cloud import firestore
 
+    from functions.standins.billing import Counts, count_firestore
+    from functions.standins.emulators import Emulator, firestore_command
     from mailbeacon.store.firestore import FirestoreStore
-    from tests.support.counting import Counts, count_firestore
-    from tests.support.emulators import Emulator, firestore_command
 
     work = Path(tempfile.mkdtemp(prefix="mb-bench-fs-"))
     emulator = None

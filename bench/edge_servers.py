@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pixel import run_wrk, up  # noqa: E402
-from tests.support.processes import free_port, wait_until  # noqa: E402
+from functions.standins.loopback import free_port  # noqa: E402
+from functions.standins.polling import wait_for  # noqa: E402
 
 DEADLINE = 3.0
 
@@ -111,7 +112,7 @@ def main() -> int:
         port = free_port()
         proc = start(kind, port, data)
         try:
-            wait_until(lambda p=port: up(f"http://127.0.0.1:{p}/healthz"), timeout=60)
+            wait_for(lambda p=port: up(f"http://127.0.0.1:{p}/healthz"), 60, f"{kind} to answer")
             tracked = subprocess.run(
                 [sys.executable, "-m", "functions.cli", "track", "--sender", "a@example.com",
                  "--to", "b@example.org", "--json"],

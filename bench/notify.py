@@ -134,7 +134,7 @@ def open_pixel(url: str) -> None:
 
 
 def bench_ours(hits: int, threads: int) -> dict[str, float]:
-    from tests.support.processes import free_port
+    from functions.standins.loopback import free_port
 
     receiver = Receiver()
     with tempfile.TemporaryDirectory() as tmp:

@@ -42,7 +42,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import free_port, wait_until  # noqa: E402
+from functions.standins.loopback import free_port  # noqa: E402
+from functions.standins.polling import wait_for  # noqa: E402
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 BROWSER_UA = (
@@ -245,7 +246,7 @@ class Attackers:
                 self._spawn(self._stream, cookie)
         for user in self.exporters:
             self._spawn(self._export, user)
-        wait_until(lambda: self.streams_open == 20, timeout=30)
+        wait_for(lambda: self.streams_open == 20, 30, "the 20 streams to open")
         return self
 
     def _spawn(self, target: Any, *args: Any) -> None:
@@ -392,12 +393,13 @@ def main() -> int:
     }  # fmt: skip
     attackers = None
     try:
-        wait_until(
+        wait_for(
             lambda: all(
                 up(f"http://127.0.0.1:{ports[n]}/{'healthz' if n != 'nginx' else 'p.gif'}")
                 for n in ports
             ),
-            timeout=120,
+            120,
+            "the three servers to answer",
         )
         tracked = cli(env, "track", "--sender", "bench@example.com", "--to", "r@example.org",
                       "--sent-at", "2026-01-01T00:00:00Z", "--json")  # fmt: skip

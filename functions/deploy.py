@@ -47,6 +47,7 @@ LEFT_OUT = (
     "functions/deploy.py",
     "functions/front.py",
     "functions/rehearsal",
+    "functions/standins",
     "functions/server.py",
     "functions/cloud_files",
     "mailbeacon/evaluation",

@@ -1,5 +1,5 @@
 """Shared fixtures. Tiers: tests/unit (no I/O), tests/integration (real adapters, emulators),
-tests/e2e (the running server and the CLI as subprocesses)."""
+tests/e2e (`mailbeacon serve` as a process; the CLI in process, tests/support/processes.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.store import Store
 from mailbeacon.store.memory import MemoryStore
 from mailbeacon.store.sqlite import Database, SqliteStore
+from tests.support.fake_gcloud import FakeGcloud
 from tests.support.processes import ServerProcess
 
 pytest_plugins = ["tests.support.emulators"]
@@ -65,8 +66,10 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse a test that starts the emulators without the ``emulators`` marker, so that
+    """Run the ``slow`` tests first (with xdist, a long test started last is the run's tail),
+    and refuse a test that starts the emulators without the ``emulators`` marker, so that
     ``-m "not emulators"`` really runs without java."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     unmarked = [
         item.nodeid
         for item in items
@@ -82,6 +85,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(datetime.now(UTC).replace(microsecond=0) - timedelta(days=1))
+
+
+@pytest.fixture
+def gcloud(tmp_path: Path) -> Iterator[FakeGcloud]:
+    """gcloud on a PATH of its own (``gcloud.bin_dir``), answered by this process."""
+    fake = FakeGcloud(tmp_path / "gcloud-bin")
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

@@ -1,15 +1,18 @@
 """The `mailbeacon` command: parse, read the configuration once, run one command.
 
 Each command is a thin function over the use cases. Bad input is one line on stderr and exit
-status 2, an unknown message exit status 1; a refused command writes nothing.
+status 2, an unknown message exit status 1; a refused command writes nothing. ``main`` changes
+nothing process-wide, so a caller in the same process (the tests) runs a command with its own
+environment; ``run``, the `mailbeacon` process, also sets up logging.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
 from mailbeacon.redact import install_log_redaction
@@ -37,15 +40,12 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Run one command line; ``env`` is the environment it reads (default: this process's)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        logging.basicConfig(
-            level=logging.INFO if args.command == "serve" else logging.WARNING,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        install_log_redaction()
+        args.env = os.environ if env is None else env
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
@@ -66,4 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The `mailbeacon` process: log lines as an operator reads them, secrets redacted."""
+    argv = sys.argv[1:]
+    logging.basicConfig(
+        level=logging.INFO if argv[:1] == ["serve"] else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    install_log_redaction()
+    sys.exit(main(argv))

@@ -58,13 +58,12 @@ def cmd_addon_deployment(args: argparse.Namespace) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    from ..config import environment
     from ..deploy import DeployConfig, deploy
 
     config = DeployConfig.from_settings(
         args.project,
         args.region,
-        environment(),
+        args.env,
         public_url=args.public_url,
         retention_days=args.retention_days,
     )

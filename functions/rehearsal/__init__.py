@@ -5,7 +5,7 @@ functions-framework in its own process with the environment the plan sets (secre
 local stand-in for Secret Manager), behind a front that answers the plan's URLs; Firestore and
 Pub/Sub are Google's emulators with the plan's topics and subscriptions, pushed by a relay that
 keeps the plan's retry and dead-letter policy; Cloud Scheduler is a publish to the digest
-topic. Only Google's and Slack's own services are stand-ins (functions/rehearsal/fakes.py), and
+topic. Only Google's and Slack's own services are stand-ins (functions/standins/), and
 the few variables that point the functions at them are printed as such.
 
 Then it walks a user's journey through the plan's URLs with requests signed the way Google and
@@ -30,17 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from ..deploy import FUNCTIONS, RETRY, SUBSCRIBERS, TOPIC_IDS, DeployConfig, assemble_source
-from .fakes import Chat, Signer, Slack
-from .local import (
-    Front,
-    NotAvailable,
-    Process,
-    PubsubAdmin,
-    PushRelay,
-    firestore_command,
-    pubsub_command,
-    wait_for,
-)
+from ..standins.emulators import NotAvailable, firestore_command, pubsub_command
+from ..standins.google_chat import Chat
+from ..standins.google_tokens import TokenIssuer as Signer
+from ..standins.polling import wait_for
+from ..standins.pubsub_admin import PubsubAdmin
+from ..standins.slack import Slack
+from .local import Front, Process, PushRelay
 
 PROJECT_NUMBER = "123456789012"
 ADDON_CLIENT_ID = "1088000000000-rehearsal.apps.googleusercontent.com"

@@ -1,7 +1,7 @@
 """The deployment's moving parts on this machine: emulators, functions, the front, the relay.
 
-Google's Firestore and Pub/Sub emulators come from Debian's google-cloud-cli emulator packages
-(their jars run with ``java``, as the test suite does); every function runs under
+Google's Firestore and Pub/Sub emulators are started as the test suite starts them
+(functions/standins/emulators.py); every function runs under
 functions-framework in its own process, from the assembled source folder, with the
 environment the plan gives it. Every process is started with the kernel told to stop it if we
 die, and stopped by us at the end.
@@ -10,15 +10,10 @@ die, and stopped by us at the end.
 from __future__ import annotations
 
 import base64
-import glob
 import http.client
 import json
-import os
-import shutil
 import subprocess
-import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,61 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-SDK = Path(os.environ.get("MAILBEACON_GCLOUD_SDK", "/usr/lib/google-cloud-sdk"))
-FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-PUBSUB_JARS = str(SDK / "platform/pubsub-emulator/lib/cloud-pubsub-emulator-*-all.jar")
-INSTALL = (
-    "apt-get install google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator"
-    " default-jre-headless"
-)
-
-
-class NotAvailable(RuntimeError):
-    """Something this machine lacks to rehearse (said in one line)."""
-
-
-def firestore_command() -> list[str]:
-    java = shutil.which("java")
-    if java is None or not FIRESTORE_JAR.exists():
-        raise NotAvailable(f"the Firestore emulator needs java and {FIRESTORE_JAR} ({INSTALL})")
-    main = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
-    return [java, "-Duser.language=en", "-cp", str(FIRESTORE_JAR), main, "start"]
-
-
-def pubsub_command() -> list[str]:
-    java = shutil.which("java")
-    jars = sorted(glob.glob(PUBSUB_JARS))
-    if java is None or not jars:
-        raise NotAvailable(f"the Pub/Sub emulator needs java and {PUBSUB_JARS} ({INSTALL})")
-    return [java, "-jar", jars[-1]]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll ``check`` until truthy; RuntimeError naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not within {timeout:.0f}s")
-        time.sleep(interval)
+from ..standins.emulators import die_with_parent
+from ..standins.loopback import free_port
+from ..standins.polling import wait_for
+from ..standins.pubsub_admin import PubsubAdmin
 
 
 @dataclass
@@ -108,7 +52,7 @@ class Process:
             stderr=subprocess.STDOUT,
             env=None if self.env is None else dict(self.env),
             cwd=self.cwd,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
         def answers() -> bool:
@@ -134,50 +78,6 @@ class Process:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
-
-
-class PubsubAdmin:
-    """Topics, subscriptions, pulls and acks on the emulator (its REST API)."""
-
-    def __init__(self, host: str, project: str) -> None:
-        self.base = f"http://{host}/v1/projects/{project}"
-        self.project = project
-
-    def _call(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
-        import requests
-
-        response = requests.request(method, f"{self.base}/{path}", json=body, timeout=timeout)
-        if response.status_code == 409:  # already exists: the plan is idempotent too
-            return {}
-        response.raise_for_status()
-        return response.json() if response.content else {}
-
-    def topic(self, topic: str) -> None:
-        self._call("PUT", f"topics/{topic}")
-
-    def subscription(self, name: str, topic: str, ack_deadline: int) -> None:
-        body = {
-            "topic": f"projects/{self.project}/topics/{topic}",
-            "ackDeadlineSeconds": ack_deadline,
-        }
-        self._call("PUT", f"subscriptions/{name}", body)
-
-    def publish(self, topic: str, data: bytes) -> None:
-        message = {"data": base64.b64encode(data).decode()}
-        self._call("POST", f"topics/{topic}:publish", {"messages": [message]})
-
-    def pull(self, sub: str) -> list[dict[str, Any]]:
-        body = {"maxMessages": 20, "returnImmediately": False}
-        return self._call("POST", f"subscriptions/{sub}:pull", body, timeout=40).get(
-            "receivedMessages", []
-        )
-
-    def ack(self, sub: str, ack_id: str) -> None:
-        self._call("POST", f"subscriptions/{sub}:acknowledge", {"ackIds": [ack_id]})
-
-    def retry_in(self, sub: str, ack_id: str, seconds: int) -> None:
-        body = {"ackIds": [ack_id], "ackDeadlineSeconds": seconds}
-        self._call("POST", f"subscriptions/{sub}:modifyAckDeadline", body)
 
 
 class PushRelay:

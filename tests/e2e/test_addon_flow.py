@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from functions.standins.google_tokens import TokenIssuer
 from tests.support import addon as ui
-from tests.support.google_tokens import TokenIssuer
 from tests.support.processes import ServerProcess, wait_until
 
 USER = "sam@example.com"
@@ -50,9 +50,10 @@ def addon(server: ServerProcess, path: str, event: dict[str, Any], token: str) -
     return ui.check_response(json.loads(body))
 
 
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path / "data", extra_args=("--insecure-dev-auth",)).start()
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("addon") / "data"
+    server = ServerProcess(data, extra_args=("--insecure-dev-auth",)).start()
     yield server
     server.stop()
 
@@ -126,7 +127,7 @@ def test_compose_flow_end_to_end(dev_server: ServerProcess) -> None:
 
 @pytest.fixture
 def issuer() -> Iterator[TokenIssuer]:
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     yield issuer
     issuer.stop()
 

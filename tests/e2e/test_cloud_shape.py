@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import requests
 
+from functions.standins.pubsub_admin import PubsubAdmin, push_envelope
 from mailbeacon.bus.pubsub import PubsubBus
 from mailbeacon.model import Hit
-from tests.support.cloud import FunctionProcess, PubsubAdmin, push_envelope
+from tests.support.cloud import FunctionProcess
 from tests.support.emulators import Emulators
 from tests.support.processes import cli_json, run_cli, wait_until
 
@@ -42,6 +43,10 @@ class Cloud:
 
     def cli_json(self, *args: str) -> Any:
         return cli_json(*args, data_dir=self.data_dir, env=self.env)
+
+    def pulled(self) -> list[dict[str, Any]]:
+        """What the manual pull subscription holds now."""
+        return self.admin.pull(self.manual_prefix + "hits-pull", immediately=True)
 
     def stats(self, message_id: str) -> dict[str, Any]:
         # "--": a message id may start with "-" (URL-safe base64)
@@ -72,9 +77,9 @@ def cloud(emulators: Emulators, tmp_path_factory: pytest.TempPathFactory) -> Ite
     prefix, manual = f"t{run}-", f"m{run}-"
     admin = PubsubAdmin(emulators.pubsub_host, emulators.project)
     for topic in ("hits", "notify", "digest"):
-        admin.create_topic(prefix + topic)
-    admin.create_topic(manual + "hits")
-    admin.create_subscription(manual + "hits-pull", manual + "hits")
+        admin.topic(prefix + topic)
+    admin.topic(manual + "hits")
+    admin.subscription(manual + "hits-pull", manual + "hits")
     logs = tmp_path_factory.mktemp("functions")
     env = {
         **emulators.env,
@@ -92,7 +97,7 @@ def cloud(emulators: Emulators, tmp_path_factory: pytest.TempPathFactory) -> Ite
     try:
         for function in (consumer, pixel, click):
             started.append(function.start())
-        admin.create_subscription(prefix + "hits-push", prefix + "hits", push_endpoint=consumer.url)
+        admin.subscription(prefix + "hits-push", prefix + "hits", push_endpoint=consumer.url)
         yield Cloud(env, logs / "data", admin, consumer, pixel, click, manual)
     finally:
         for function in started:
@@ -164,7 +169,9 @@ def test_the_same_pubsub_message_redelivered_five_times_counts_once(cloud: Cloud
     )
     seen: list[str] = []
     for delivery in range(5):
-        (received,) = wait_until(lambda: cloud.admin.pull(cloud.manual_prefix + "hits-pull"))
+        (received,) = wait_until(
+            lambda: cloud.admin.pull(cloud.manual_prefix + "hits-pull", immediately=True)
+        )
         seen.append(received["message"]["messageId"])
         assert received["message"]["attributes"] == {
             "kind": "open",
@@ -173,9 +180,9 @@ def test_the_same_pubsub_message_redelivered_five_times_counts_once(cloud: Cloud
         response = cloud.consumer.post_json(push_envelope(received, sub))
         assert response.status_code == 200, response.text
         if delivery < 4:  # as if the acknowledgement were lost: Pub/Sub delivers it again
-            cloud.admin.nack(cloud.manual_prefix + "hits-pull", [received["ackId"]])
+            cloud.admin.retry_in(cloud.manual_prefix + "hits-pull", received["ackId"], 0)
         else:
-            cloud.admin.ack(cloud.manual_prefix + "hits-pull", [received["ackId"]])
+            cloud.admin.ack(cloud.manual_prefix + "hits-pull", received["ackId"])
     assert len(set(seen)) == 1  # one message, delivered five times
     stats = cloud.stats(tracked["message_id"])
     assert stats["opens"] == {"human": 1, "unique_human": 1, "machine": 0}
@@ -189,11 +196,13 @@ def test_the_same_pubsub_message_redelivered_five_times_counts_once(cloud: Cloud
 )
 def test_a_malformed_message_is_acknowledged_and_logged(cloud: Cloud, data: bytes) -> None:
     cloud.admin.publish(cloud.manual_prefix + "hits", data, {"kind": "open"})
-    (received,) = wait_until(lambda: cloud.admin.pull(cloud.manual_prefix + "hits-pull"))
+    (received,) = wait_until(
+        lambda: cloud.admin.pull(cloud.manual_prefix + "hits-pull", immediately=True)
+    )
     logged = len(cloud.consumer.log)
     response = cloud.consumer.post_json(push_envelope(received, "projects/p/subscriptions/s"))
     assert response.status_code == 200  # acknowledged: retrying cannot fix it
-    cloud.admin.ack(cloud.manual_prefix + "hits-pull", [received["ackId"]])
+    cloud.admin.ack(cloud.manual_prefix + "hits-pull", received["ackId"])
     assert "malformed" in wait_until(lambda: cloud.consumer.log[logged:])
 
 
@@ -203,7 +212,9 @@ def test_a_firestore_outage_fails_the_delivery_so_pubsub_retries_and_nothing_is_
     tracked = cloud.track()
     hit = _hit(tracked["message_id"])
     cloud.admin.publish(cloud.manual_prefix + "hits", json.dumps(hit.to_dict()).encode())
-    (received,) = wait_until(lambda: cloud.admin.pull(cloud.manual_prefix + "hits-pull"))
+    (received,) = wait_until(
+        lambda: cloud.admin.pull(cloud.manual_prefix + "hits-pull", immediately=True)
+    )
     envelope = push_envelope(received, "projects/p/subscriptions/s")
     outage = FunctionProcess(
         "process_hit",
@@ -219,7 +230,7 @@ def test_a_firestore_outage_fails_the_delivery_so_pubsub_retries_and_nothing_is_
     finally:
         outage.stop()
     assert cloud.consumer.post_json(envelope).status_code == 200  # the redelivery succeeds
-    cloud.admin.ack(cloud.manual_prefix + "hits-pull", [received["ackId"]])
+    cloud.admin.ack(cloud.manual_prefix + "hits-pull", received["ackId"])
     assert cloud.stats(tracked["message_id"])["opens"]["human"] == 1
 
 

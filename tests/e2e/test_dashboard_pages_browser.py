@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.test_dashboard_browser import GMAIL, get
-from tests.e2e.test_dashboard_browser import browser as browser  # the fixture
-from tests.support.google_signin import FakeGoogleSignIn
+from functions.standins.google_signin import GoogleSignIn
 from tests.support.processes import ServerProcess, wait_until
+
+from .conftest import GMAIL, get
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
@@ -47,15 +47,15 @@ def api(server: ServerProcess, path: str, user: str, body: Any = None) -> tuple[
 
 
 @pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogleSignIn]:
-    fake = FakeGoogleSignIn().start()
+def google() -> Iterator[GoogleSignIn]:
+    fake = GoogleSignIn()
     yield fake
     fake.stop()
 
 
 @pytest.fixture(scope="module")
 def site(
-    tmp_path_factory: pytest.TempPathFactory, google: FakeGoogleSignIn
+    tmp_path_factory: pytest.TempPathFactory, google: GoogleSignIn
 ) -> Iterator[dict[str, Any]]:
     server = ServerProcess(
         data_dir=tmp_path_factory.mktemp("dash") / "data",
@@ -239,9 +239,7 @@ def test_eve_cannot_see_anns_emails_in_pages_or_api(
     assert api(server, f"/api/v1/messages/{site['eve_message']}", site["ann"])[0] == 404
 
 
-def test_sign_in_with_google(
-    site: dict[str, Any], browser: Browser, google: FakeGoogleSignIn
-) -> None:
+def test_sign_in_with_google(site: dict[str, Any], browser: Browser, google: GoogleSignIn) -> None:
     base = site["server"].url
     page = browser.new_page()
     try:

@@ -17,7 +17,6 @@ import socket
 import sqlite3
 import stat
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -30,10 +29,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.google_tokens import TokenIssuer
-from tests.support.processes import MAILBEACON, ServerProcess, free_port, run_cli, wait_until
+from functions.standins.google_tokens import TokenIssuer
+from functions.standins.loopback import free_port
+from functions.standins.webhooks import WebhookReceiver
+from tests.support.fake_gcloud import FakeGcloud
+from tests.support.processes import MAILBEACON, ServerProcess, run_cli, wait_until
 from tests.support.tmpfs import small_tmpfs
-from tests.support.webhooks import WebhookReceiver
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -89,10 +90,11 @@ def track(server: ServerProcess, subject: str = "Quarterly plan", **kw: str) -> 
     return server.cli_json(*args)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that need nothing else; each counts only its own message."""
     proc = ServerProcess(
-        data_dir=tmp_path / "data",
+        data_dir=tmp_path_factory.mktemp("served") / "data",
         extra_args=("--trust-proxy", "1", "--insecure-dev-auth"),
         env={"MAILBEACON_SLACK_SIGNING_SECRET": SIGNING_SECRET},
     ).start()
@@ -112,9 +114,10 @@ def test_forwarded_for_padding_cannot_choose_the_client_address(served: ServerPr
         )
         assert status == 200
     # stored by the worker (stats alone would count them while still in the spool)
-    wait_until(lambda: len(db_rows(served.data_dir, "SELECT id FROM events")) == 2)
-    networks = sorted(r[0] for r in db_rows(served.data_dir, "SELECT network FROM events"))
-    hashes = [r[0] for r in db_rows(served.data_dir, "SELECT ip_hash FROM events")]
+    mine = ("SELECT network, ip_hash FROM events WHERE message_id = ?", (tracked["message_id"],))
+    wait_until(lambda: len(db_rows(served.data_dir, *mine)) == 2)
+    networks = sorted(r[0] for r in db_rows(served.data_dir, *mine))
+    hashes = [r[1] for r in db_rows(served.data_dir, *mine)]
     assert networks == ["203.0.113.0/24", "203.0.113.0/24"]  # what our proxy saw, both times
     assert all(hashes) and len(set(hashes)) == 2
 
@@ -259,6 +262,10 @@ def test_connections_that_send_nothing_do_not_take_the_pixels_threads(
     finally:
         for sock in silent:
             sock.close()
+    # stored before the next test on this server counts its tables
+    stored = ("SELECT id FROM events WHERE message_id = ?", (tracked["message_id"],))
+    wait_until(lambda: len(db_rows(served.data_dir, *stored)) == 3)
+    wait_until(lambda: not db_rows(served.data_dir, "SELECT id FROM outbox"))
 
 
 # 4 -------------------------------------------------------------------------------------------
@@ -349,7 +356,7 @@ def test_bad_input_never_answers_500_and_writes_nothing(served: ServerProcess) -
 
 
 def test_chat_events_of_the_wrong_shape_are_refused(tmp_path: Path) -> None:
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     server = ServerProcess(
         tmp_path / "data",
         env={
@@ -526,7 +533,7 @@ def test_a_failed_start_exits_with_one_line_and_holds_no_port(tmp_path: Path) ->
 
 # 9 -------------------------------------------------------------------------------------------
 def test_webhook_secrets_stay_out_of_logs_and_stored_errors(tmp_path: Path) -> None:
-    slack = WebhookReceiver(default=(500, {"Content-Type": "text/plain"}, b"oops")).start()
+    slack = WebhookReceiver(default=(500, {"Content-Type": "text/plain"}, b"oops"))
     closed = free_port()
     slack_url = f"{slack.url}/services/T000/B000/SLACKSECRETPATH"
     chat_url = f"http://127.0.0.1:{closed}/v1/spaces/AAA/messages?key=CHATKEYSECRET&token=CHATTOK"
@@ -621,7 +628,7 @@ def test_cli_refuses_bad_input_with_one_line_and_creates_nothing(tmp_path: Path)
 def test_an_endless_retry_after_becomes_a_problem_not_a_parked_alert(
     tmp_path: Path, retry_after: str
 ) -> None:
-    hook = WebhookReceiver(default=(429, {"Retry-After": retry_after}, b"rate_limited")).start()
+    hook = WebhookReceiver(default=(429, {"Retry-After": retry_after}, b"rate_limited"))
     server = ServerProcess(tmp_path / "data").start()
     try:
         server.cli("settings", "--user", USER, "--slack-webhook", f"{hook.url}/services/T/B/X")
@@ -640,7 +647,7 @@ def test_an_endless_retry_after_becomes_a_problem_not_a_parked_alert(
 
 
 # 14 ------------------------------------------------------------------------------------------
-def test_the_deploy_plan_quotes_every_value(tmp_path: Path) -> None:
+def test_the_deploy_plan_quotes_every_value(tmp_path: Path, gcloud: FakeGcloud) -> None:
     pwned = tmp_path / "PWNED"
     payload = f"a'$(touch${{IFS}}{pwned})'`touch${{IFS}}{pwned}`,b"
     # A custom domain is https://DOMAIN and nothing else (its front routes the paths): a URL
@@ -661,26 +668,17 @@ def test_the_deploy_plan_quotes_every_value(tmp_path: Path) -> None:
         data_dir=tmp_path / "d", env={"MAILBEACON_MAIL_FROM": sender},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "calls.jsonl"
-    fake = bin_dir / "gcloud"  # records its argv, answers like a successful gcloud
-    fake.write_text(
-        f"#!{sys.executable}\nimport json, sys\n"
-        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\nprint('123')\n"
-    )
-    fake.chmod(0o755)
     run = subprocess.run(
         ["bash"],
         input=result.stdout,
         text=True,
         capture_output=True,
-        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
+        env={**os.environ, "PATH": f"{gcloud.bin_dir}:{os.environ['PATH']}"},
         timeout=60,
     )
     assert run.returncode == 0, run.stderr
     assert not pwned.exists()
-    argvs = [json.loads(line) for line in calls.read_text().splitlines()]
+    argvs = gcloud.calls
     env_args = [a for argv in argvs for a in argv if a.startswith("--set-env-vars=")]
     assert env_args and all(f"MAILBEACON_MAIL_FROM={sender}" in a for a in env_args)
     assert all("MAILBEACON_PUBLIC_URL=https://track.x.example" in a for a in env_args)
@@ -698,7 +696,7 @@ def test_a_missing_notifier_package_is_a_problem_not_a_retry_loop(tmp_path: Path
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, _Missing())\n"
     )
-    hook = WebhookReceiver().start()
+    hook = WebhookReceiver()
     server = ServerProcess(
         tmp_path / "data",
         env={"PYTHONPATH": os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])},
@@ -723,7 +721,7 @@ def test_a_missing_notifier_package_is_a_problem_not_a_retry_loop(tmp_path: Path
 # 15 ------------------------------------------------------------------------------------------
 def test_only_workspace_users_get_in_and_alerts_mail_only_their_domain(tmp_path: Path) -> None:
     client_id = "1234567890-addon.apps.googleusercontent.com"
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     server = ServerProcess(
         tmp_path / "data",
         env={

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.support.processes import ServerProcess, wait_until
 
-from .test_dashboard_browser import GMAIL, browser, get  # noqa: F401  (the module's fixture)
+from .conftest import GMAIL, get
 
 USER = "ann@example.com"
 NOTIFICATIONS = """async () => {
@@ -37,7 +37,7 @@ def dev_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:  # noqa: F811
+def context(browser: Browser) -> Iterator[BrowserContext]:
     made = browser.new_context()
     yield made
     made.close()
@@ -187,9 +187,9 @@ def test_serve_pushes_a_human_open_to_a_subscribed_push_service(
     dev_server: ServerProcess,
 ) -> None:
     """What an outside push service sees: it subscribes through the API with its own keys."""
-    from tests.support.push_service import PushService
+    from functions.standins.web_push import PushService
 
-    service = PushService().start()
+    service = PushService()
     try:
         who = {"Authorization": f"Bearer dev:{USER}", "Content-Type": "application/json"}
 

@@ -1,4 +1,4 @@
-"""The local tracker end to end: `mailbeacon serve` and the CLI as real processes."""
+"""The local tracker end to end: `mailbeacon serve` as a real process and the CLI."""
 
 from __future__ import annotations
 

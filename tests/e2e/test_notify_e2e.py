@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from functions.standins.webhooks import WebhookReceiver
 from tests.support.processes import ServerProcess, wait_until
-from tests.support.webhooks import WebhookReceiver
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -24,7 +24,7 @@ GMAIL_PROXY = (
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    hook = WebhookReceiver().start()
+    hook = WebhookReceiver()
     yield hook
     hook.stop()
 
@@ -144,8 +144,8 @@ def test_the_cli_takes_an_alert_email_domain_the_operator_allowed_and_no_other(
 def test_a_slow_webhook_delays_neither_the_pixel_nor_other_users_alerts(
     served: ServerProcess,
 ) -> None:
-    slow = WebhookReceiver(delay=30).start()  # holds every answer until released
-    fast = WebhookReceiver().start()
+    slow = WebhookReceiver(delay=30)  # holds every answer until released
+    fast = WebhookReceiver()
     try:
         for user, hook in (("ana@example.com", slow), ("bo@example.com", fast)):
             served.cli_json(

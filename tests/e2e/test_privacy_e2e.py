@@ -1,4 +1,4 @@
-"""Export and delete, end to end: `mailbeacon serve` and the CLI as processes, on SQLite and on
+"""Export and delete, end to end: `mailbeacon serve` as a process and the CLI, on SQLite and on
 Firestore (its emulator), with hits from raw client addresses behind a trusted proxy. Every
 stored field, every file in the data dir and every log line is searched for those addresses."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import ServerProcess, run_cli
+from tests.support.processes import ServerProcess, run_cli, wait_until
 
 CLIENTS = ("198.51.100.23", "203.0.113.77", "2001:db8:85a3::8a2e:370:7334")
 """Raw addresses the recipients' requests come from (documentation ranges)."""
@@ -86,6 +86,18 @@ def stored_texts(server: ServerProcess) -> Iterator[str]:
     yield from walk(client.collections())
 
 
+def stored_events(server: ServerProcess) -> int:
+    """Events the server's worker has stored (a hit waits in its spool until then)."""
+    if server.store == "sqlite":  # type: ignore[attr-defined]
+        with sqlite3.connect(server.data_dir / "mailbeacon.db") as db:
+            return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    from google.cloud import firestore
+
+    from tests.support.emulators import PROJECT
+
+    return len(list(firestore.Client(project=PROJECT).collection("events").stream()))
+
+
 def test_export_then_delete_leaves_nothing_and_no_raw_address_anywhere(
     server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -134,7 +146,8 @@ def test_export_then_delete_leaves_nothing_and_no_raw_address_anywhere(
         for path in files:
             assert client.encode() not in path.read_bytes(), (client, path)
 
-    # delete: everything of Ann's goes, Ben's stays
+    # delete: everything of Ann's goes, Ben's stays (the worker has stored every hit by then)
+    wait_until(lambda: stored_events(server) == 4)
     assert server.cli("delete", "--user", "ann@acme.test").returncode == 2  # needs --yes
     result = server.cli("delete", "--user", "ann@acme.test", "--yes")
     assert result.returncode == 0, result.stderr

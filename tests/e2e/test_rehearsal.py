@@ -28,6 +28,7 @@ def _rehearse(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [(), ("--public-url", "https://track.example.com")],
                          ids=["function-urls", "custom-domain"])  # fmt: skip
 def test_the_rehearsal_walks_the_whole_journey_and_stops_everything(

@@ -14,6 +14,9 @@ import pytest
 
 from functions.bootstrap import App, bootstrap
 from functions.config import load_config
+from functions.dashboard.signin import SignInConfig
+from functions.standins.google_signin import GoogleSignIn
+from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.services import TrackedMessage, track_message
@@ -75,8 +78,9 @@ class Rig:
         return self.app.store.get_settings(user).problems
 
 
-LOOPBACK_WEBHOOKS = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
-"""The tests' webhook receivers listen on loopback; production allows only Slack and Chat."""
+def signin_config(google: GoogleSignIn, domains: str = "acme.test") -> SignInConfig:
+    """The dashboard's sign-in settings pointing at ``google``, as ``load_config`` reads them."""
+    return load_config(google.env(domains)).dashboard
 
 
 @pytest.fixture

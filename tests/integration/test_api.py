@@ -15,11 +15,13 @@ from flask.testing import FlaskClient
 from functions.app import create_app
 from functions.bootstrap import App, bootstrap
 from functions.config import AppConfig
+from functions.standins.google_signin import GoogleSignIn
 from mailbeacon.bus import HITS
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
 from mailbeacon.services import process_hit
-from tests.support.google_signin import FakeGoogleSignIn
+
+from .conftest import signin_config
 
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 ANN = {"Authorization": "Bearer dev:ann@acme.test"}
@@ -31,8 +33,8 @@ ROW_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogleSignIn]:
-    fake = FakeGoogleSignIn().start()
+def google() -> Iterator[GoogleSignIn]:
+    fake = GoogleSignIn()
     yield fake
     fake.stop()
 
@@ -61,17 +63,17 @@ class Api:
         return self.client.get(path, headers=who)
 
 
-def make(tmp_path: Path, clock: FixedClock, *, dev: bool, google: FakeGoogleSignIn) -> Api:
+def make(tmp_path: Path, clock: FixedClock, *, dev: bool, google: GoogleSignIn) -> Api:
     config = AppConfig.local(
         tmp_path / ("dev" if dev else "prod"), public_url="https://mb.test", insecure_dev_auth=dev
     )
-    config = replace(config, dashboard=google.signin_config())
+    config = replace(config, dashboard=signin_config(google))
     app = bootstrap(config, clock=clock, bus=MemoryBus())
     return Api(app, create_app(app).test_client())
 
 
 @pytest.fixture
-def api(tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn) -> Api:
+def api(tmp_path: Path, clock: FixedClock, google: GoogleSignIn) -> Api:
     return make(tmp_path, clock, dev=True, google=google)
 
 
@@ -252,7 +254,7 @@ def test_the_overview_counts_the_period(api: Api, clock: FixedClock) -> None:
 
 
 def test_credentials_google_id_tokens_access_tokens_and_dev(
-    api: Api, google: FakeGoogleSignIn, tmp_path: Path, clock: FixedClock
+    api: Api, google: GoogleSignIn, tmp_path: Path, clock: FixedClock
 ) -> None:
     from mailbeacon.access_tokens import create_token, revoke_token
 

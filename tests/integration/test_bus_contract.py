@@ -33,12 +33,12 @@ from typing import Any
 import pytest
 import requests
 
+from functions.standins.pubsub_admin import PubsubAdmin, push_envelope
 from mailbeacon.bus import HITS, NOTIFY, Handler
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.errors import BusUnavailable, RetryLater
 from mailbeacon.store.sqlite import Database
-from tests.support.cloud import PubsubAdmin, push_envelope
 from tests.support.processes import wait_until
 
 # Everything JSON carries, and what a careless encoder gets wrong (non-ASCII, big ints, nesting).
@@ -169,8 +169,8 @@ class PubsubRig(Rig):
         self.handlers: dict[str, Handler] = {}  # App.handlers, which the entry points read
         for topic in (HITS, NOTIFY):
             topic_id = self.bus.topics[topic]
-            self.admin.create_topic(topic_id)
-            self.admin.create_subscription(f"{topic_id}-sub", topic_id)
+            self.admin.topic(topic_id)
+            self.admin.subscription(f"{topic_id}-sub", topic_id)
             self.subscriptions[topic] = f"{topic_id}-sub"
 
     def subscribe(self, topic: str, handler: Handler) -> None:
@@ -182,15 +182,15 @@ class PubsubRig(Rig):
         handled = 0
         for topic in list(self.handlers):
             sub = self.subscriptions[topic]
-            for received in self.admin.pull(sub):
+            for received in self.admin.pull(sub, immediately=True):
                 handled += 1
                 event = {"data": push_envelope(received, f"projects/p/subscriptions/{sub}")}
                 try:  # what functions/main.py's entry point does with a push
                     deliver(self.handlers.get(topic), topic, event)
                 except Exception:
-                    self.admin.nack(sub, [received["ackId"]])  # a failed push: redelivered
+                    self.admin.retry_in(sub, received["ackId"], 0)  # a failed push: redelivered
                 else:
-                    self.admin.ack(sub, [received["ackId"]])  # 2xx: acknowledged
+                    self.admin.ack(sub, received["ackId"])  # 2xx: acknowledged
         return handled
 
     def settle(self, until: Callable[[], bool]) -> None:

@@ -6,8 +6,8 @@ import ipaddress
 import json
 from pathlib import Path
 
+from functions.standins.loopback import LoopbackServer
 from mailbeacon.catalogs.loader import CatalogTagger
-from tests.support.http import LoopbackServer
 from tests.support.processes import run_cli
 
 APPLE_CSV = "172.225.6.0/24,US,US-CA,Los Angeles,\n2a02:26f7:b3c0:4000::/64,GB,GB-ENG,London,\n"
@@ -78,7 +78,7 @@ def refresh(server: LoopbackServer, data_dir: Path, *pairs: str):
 
 
 def test_refresh_downloads_parses_and_compiles_each_format(tmp_path: Path) -> None:
-    server = LoopbackServer(serve).start()
+    server = LoopbackServer(serve)
     try:
         result = refresh(
             server,
@@ -112,7 +112,7 @@ def test_refresh_downloads_parses_and_compiles_each_format(tmp_path: Path) -> No
 
 
 def test_a_failed_or_empty_download_keeps_the_previous_list(tmp_path: Path) -> None:
-    server = LoopbackServer(serve).start()
+    server = LoopbackServer(serve)
     try:
         ok = refresh(server, tmp_path, "barracuda=/barracuda.html")
         empty = refresh(server, tmp_path, "barracuda=/empty.html")
@@ -137,7 +137,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_refresh_follows_microsofts_page_and_subtracts_googles_cloud(tmp_path: Path) -> None:
-    server = LoopbackServer(serve).start()
+    server = LoopbackServer(serve)
     try:
         result = refresh(
             server,
@@ -166,7 +166,7 @@ def test_refresh_follows_microsofts_page_and_subtracts_googles_cloud(tmp_path: P
 
 
 def test_a_service_tag_page_without_the_download_link_is_refused(tmp_path: Path) -> None:
-    server = LoopbackServer(serve).start()
+    server = LoopbackServer(serve)
     try:
         result = refresh(server, tmp_path, "azure-cloud=/empty.html")
     finally:

@@ -1,6 +1,6 @@
 """One contract for every notifier Channel, each against its platform on loopback: Slack webhook
-and Slack app (tests/support/webhooks.py, slack_api.py), Chat webhook and Chat app (webhooks.py,
-chat_api.py), email over SMTP (aiosmtpd) and through the Gmail API (gmail_api.py).
+and Slack app (functions/standins/webhooks.py, slack.py), Chat webhook and Chat app (webhooks.py,
+google_chat.py), email over SMTP (aiosmtpd) and through the Gmail API (gmail.py).
 
 Every channel: ``send`` delivers once, in the wire format the platform documents; a transient
 failure (429 with Retry-After, 5xx, SMTP 4xx) raises DeliveryFailed(permanent=False) carrying
@@ -43,6 +43,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from functions.standins.gmail import Gmail
+from functions.standins.google_chat import Chat
+from functions.standins.loopback import google_error
+from functions.standins.slack import Slack
+from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import DeliveryFailed
 from mailbeacon.model import Settings
@@ -54,11 +59,7 @@ from notifier.delivery import Channel
 from notifier.post import Post
 from notifier.render import AlertView
 from notifier.retry import RetryPolicy
-from tests.support.chat_api import FakeChat
-from tests.support.gmail_api import FakeGmail, google_error
-from tests.support.slack_api import FakeSlack
 from tests.support.smtp import SmtpServer
-from tests.support.webhooks import WebhookReceiver
 
 USER = "ana@example.com"
 TEAM = "T0EXAMPLE"
@@ -138,7 +139,7 @@ def json_answer(status: int, body: Any, **headers: str) -> tuple[int, dict[str, 
 def slack_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
     from notifier.channels.slack_webhook import SlackWebhookChannel
 
-    hook = WebhookReceiver().start()
+    hook = WebhookReceiver()
     stack.append(hook)
     sleeps: list[float] = []
     settings = Settings(user=USER, slack_webhook=hook.url + "/services/T0/B0/secret")
@@ -192,7 +193,7 @@ def slack_app_rig(stack: list[Any], _tmp: Path) -> Rig:
     from notifier.channels.slack_app import SlackAppChannel
     from notifier.slack_install import StoreInstallationStore
 
-    slack = FakeSlack().start()
+    slack = Slack()
     stack.append(slack)
     slack.tokens[BOT_TOKEN] = TEAM
     slack.users[USER] = "U0ANA"
@@ -249,7 +250,7 @@ def slack_app_rig(stack: list[Any], _tmp: Path) -> Rig:
 def chat_webhook_rig(stack: list[Any], _tmp: Path) -> Rig:
     from notifier.channels.chat_webhook import ChatWebhookChannel
 
-    hook = WebhookReceiver(json_answer(200, {"name": "spaces/S/messages/1"})).start()
+    hook = WebhookReceiver(json_answer(200, {"name": "spaces/S/messages/1"}))
     stack.append(hook)
     url = hook.url + "/v1/spaces/AAAA/messages?key=KEY&token=TOKEN"
 
@@ -308,7 +309,7 @@ CHAT_USER_ID = "users/112233445566778899"
 def chat_app_rig(stack: list[Any], _tmp: Path) -> Rig:
     from notifier.channels.chat_app import ChatAppChannel
 
-    chat = FakeChat().start()
+    chat = Chat()
     stack.append(chat)
     # With app authentication findDirectMessage takes users/{id} only; the id is learned from
     # the user's Chat events (or the add-on's verified token) and kept as a record.
@@ -404,7 +405,7 @@ def smtp_rig(stack: list[Any], _tmp: Path) -> Rig:
 def gmail_rig(stack: list[Any], tmp: Path) -> Rig:
     from notifier.channels.email import GmailChannel
 
-    gmail = FakeGmail().start()
+    gmail = Gmail()
     stack.append(gmail)
     config = NotifierConfig(
         gmail_credentials=str(gmail.key_file(tmp)), gmail_api_url=gmail.url, timeout_seconds=5

@@ -1,7 +1,7 @@
 """Sign-in, sessions, CSRF and headers of the dashboard, through the real WSGI app.
 
 Google sign-in runs the authorization-code flow against loopback Google endpoints
-(tests/support/google_signin.py); the ID token is verified by the production code against the
+(functions/standins/google_signin.py); the ID token is verified by the production code against the
 loopback certificate URL."""
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from functions.app import create_app
 from functions.bootstrap import App, bootstrap
 from functions.config import AppConfig
 from functions.dashboard.signin import SignInConfig
+from functions.standins.google_signin import GoogleSignIn
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
 from mailbeacon.services import track_message
-from tests.support.google_signin import FakeGoogleSignIn
+
+from .conftest import signin_config
 
 
 @pytest.fixture(scope="module")
-def google() -> Iterator[FakeGoogleSignIn]:
-    fake = FakeGoogleSignIn().start()
+def google() -> Iterator[GoogleSignIn]:
+    fake = GoogleSignIn()
     yield fake
     fake.stop()
 
@@ -56,10 +58,10 @@ def dev_signin(client: FlaskClient, email: str = "ann@acme.test") -> object:
 
 
 def test_pages_need_a_session_and_answer_with_a_strict_csp(
-    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn
+    tmp_path: Path, clock: FixedClock, google: GoogleSignIn
 ) -> None:
     client = create_app(
-        build(tmp_path, clock, dev=False, signin=google.signin_config())
+        build(tmp_path, clock, dev=False, signin=signin_config(google))
     ).test_client()
     for path in ("/dashboard/messages", "/dashboard/overview", "/dashboard/settings",
                  "/dashboard/messages.csv", "/dashboard/messages/abc", "/dashboard/"):  # fmt: skip
@@ -140,9 +142,9 @@ def _follow_google(location: str) -> str:
 
 
 def test_google_sign_in_with_the_code_flow(
-    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn
+    tmp_path: Path, clock: FixedClock, google: GoogleSignIn
 ) -> None:
-    app = build(tmp_path, clock, dev=False, signin=google.signin_config())
+    app = build(tmp_path, clock, dev=False, signin=signin_config(google))
     track_message(app.store, app.urls, app.clock, records=app.records, sender="ann@acme.test",
                   recipients=["bo@example.org"], subject="Ann's")  # fmt: skip
     client = create_app(app).test_client()
@@ -162,13 +164,13 @@ def test_google_sign_in_with_the_code_flow(
 
 @pytest.mark.parametrize("case", ["other domain", "no domain", "state", "no flow cookie"])
 def test_google_sign_in_refusals(
-    tmp_path: Path, clock: FixedClock, google: FakeGoogleSignIn, case: str
+    tmp_path: Path, clock: FixedClock, google: GoogleSignIn, case: str
 ) -> None:
     users = {"other domain": ("eve@evil.test", "evil.test"), "no domain": ("eve@gmail.com", None)}
     google.next_user = users.get(case, ("ann@acme.test", "acme.test"))
     try:
         client = create_app(
-            build(tmp_path, clock, dev=False, signin=google.signin_config())
+            build(tmp_path, clock, dev=False, signin=signin_config(google))
         ).test_client()
         start = client.get("/dashboard/signin/google")
         back = _follow_google(start.headers["Location"]).removeprefix("https://mb.test")
@@ -176,7 +178,7 @@ def test_google_sign_in_refusals(
             back = re.sub(r"state=[^&]+", "state=forged", back)
         if case == "no flow cookie":
             client = create_app(
-                build(tmp_path / "x", clock, dev=False, signin=google.signin_config())
+                build(tmp_path / "x", clock, dev=False, signin=signin_config(google))
             ).test_client()
         answer = client.get(back)
         assert answer.status_code == 401 and "Sign-in failed" in answer.get_data(as_text=True)

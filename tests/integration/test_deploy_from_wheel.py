@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_deploy_dry_run_works_from_an_installed_wheel(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     built = subprocess.run(

@@ -18,8 +18,8 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
+from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.errors import InvalidInput, InvalidToken, StoreUnavailable
 from mailbeacon.hits import client_address, reduce_via
 from mailbeacon.model import Message
@@ -28,12 +28,10 @@ from mailbeacon.services import check_track
 from mailbeacon.store.sqlite import Database, SqliteStore
 from mailbeacon.tokens import Keyring, TokenSigner, new_message_id
 from notifier.slack_install import STATES, StoreStateStore
-from tests.support.processes import free_port
+from tests.support.smtp import Inbox, SmtpServer
 from tests.support.tmpfs import small_tmpfs
-from tests.support.webhooks import WebhookReceiver
 
 from .conftest import START, Rig
-from .test_notify_email import Inbox
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,7 +119,7 @@ def test_redaction_keeps_hosts_and_drops_secrets() -> None:
 
 def test_slack_sdk_retry_logging_is_redacted(caplog: pytest.LogCaptureFixture, make_rig) -> None:  # type: ignore[no-untyped-def]
     install_log_redaction()
-    hook = WebhookReceiver(default=(500, {}, b"oops")).start()
+    hook = WebhookReceiver(default=(500, {}, b"oops"))
     try:
         rig: Rig = make_rig()
         rig.settings(slack_webhook=f"{hook.url}/services/T000/B000/HOOKSECRET")
@@ -160,12 +158,9 @@ def test_a_long_subject_is_refused_not_cut() -> None:
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    server = SmtpServer().start()
+    yield server.inbox, server.port
+    server.stop()
 
 
 def test_a_stored_multiline_subject_still_gets_its_email_alert(make_rig, smtp) -> None:  # type: ignore[no-untyped-def]
@@ -192,7 +187,7 @@ def test_a_stored_multiline_subject_still_gets_its_email_alert(make_rig, smtp) -
 
 # 13 ------------------------------------------------------------------------------------------
 def test_an_endless_retry_after_is_recorded_and_not_parked(make_rig) -> None:  # type: ignore[no-untyped-def]
-    hook = WebhookReceiver(default=(429, {"Retry-After": "inf"}, b"rate_limited")).start()
+    hook = WebhookReceiver(default=(429, {"Retry-After": "inf"}, b"rate_limited"))
     try:
         rig: Rig = make_rig()
         rig.settings(slack_webhook=f"{hook.url}/services/T/B/X")

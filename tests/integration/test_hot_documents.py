@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from functions.standins.billing import Counts, count_firestore
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.classify import classify
 from mailbeacon.model import Hit, Message
 from mailbeacon.services import get_stats, process_hit
 from mailbeacon.store.firestore import RECENT_EVENTS, FirestoreStore
 from mailbeacon.store.sqlite import Database
-from tests.support.counting import Counts, count_firestore
 from tests.support.emulators import PROJECT, Emulators
 
-pytestmark = pytest.mark.emulators
+pytestmark = [pytest.mark.emulators, pytest.mark.slow]
 
 OPENS = 500
 GMAIL_PROXY = "Mozilla/5.0 (via ggpht.com GoogleImageProxy)"

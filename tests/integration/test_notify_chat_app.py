@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from functions.standins.google_chat import Chat
+from functions.standins.google_tokens import TokenIssuer
 from mailbeacon.bus import NOTIFY
-from tests.support.chat_api import FakeChat
-from tests.support.google_tokens import TokenIssuer
 
 from .conftest import Rig
 
@@ -19,14 +19,14 @@ CHAT_SA = "chat@system.gserviceaccount.com"
 
 @pytest.fixture
 def issuer() -> Iterator[TokenIssuer]:
-    google = TokenIssuer().start()
+    google = TokenIssuer()
     yield google
     google.stop()
 
 
 @pytest.fixture
-def chat() -> Iterator[FakeChat]:
-    fake = FakeChat().start()
+def chat() -> Iterator[Chat]:
+    fake = Chat()
     yield fake
     fake.stop()
 
@@ -34,7 +34,7 @@ def chat() -> Iterator[FakeChat]:
 @pytest.fixture
 def chat_signer() -> Iterator[TokenIssuer]:
     """Chat's own key, served like .../service_accounts/v1/metadata/x509/chat@system...."""
-    signer = TokenIssuer(key_id="chat-key-1").start()
+    signer = TokenIssuer(key_id="chat-key-1")
     yield signer
     signer.stop()
 
@@ -44,7 +44,7 @@ ADDON_AGENT = f"service-{PROJECT_NUMBER}@gcp-sa-gsuiteaddons.iam.gserviceaccount
 
 
 @pytest.fixture
-def rig(make_rig, issuer: TokenIssuer, chat: FakeChat, chat_signer: TokenIssuer) -> Rig:  # type: ignore[no-untyped-def]
+def rig(make_rig, issuer: TokenIssuer, chat: Chat, chat_signer: TokenIssuer) -> Rig:  # type: ignore[no-untyped-def]
     return make_rig(
         chat_audience=AUDIENCE,
         google_certs_url=issuer.certs_url,
@@ -69,7 +69,7 @@ def post_event(rig: Rig, event: dict, token: str):  # type: ignore[no-untyped-de
 
 
 def test_added_to_a_dm_then_alerts_arrive_there_threaded_and_idempotent(
-    rig: Rig, issuer: TokenIssuer, chat: FakeChat
+    rig: Rig, issuer: TokenIssuer, chat: Chat
 ) -> None:
     chat.dms["users/1111"] = "spaces/DM123"
     token = issuer.token(audience=AUDIENCE, email=CHAT_SA)
@@ -115,7 +115,7 @@ def test_unverified_chat_events_are_refused_and_change_nothing(
     assert rig.app.store.get_settings("ana@example.com").chat_app_dm is False
 
 
-def test_without_a_known_dm_find_direct_message_is_used(rig: Rig, chat: FakeChat) -> None:
+def test_without_a_known_dm_find_direct_message_is_used(rig: Rig, chat: Chat) -> None:
     chat.dms["users/1111"] = "spaces/DMFOUND"
     rig.app.store.put_record("chat-user", "ana@example.com", {"name": "users/1111"})
     rig.settings(chat_app_dm=True)
@@ -127,7 +127,7 @@ def test_without_a_known_dm_find_direct_message_is_used(rig: Rig, chat: FakeChat
     )
 
 
-def test_find_direct_message_is_never_called_with_an_email(rig: Rig, chat: FakeChat) -> None:
+def test_find_direct_message_is_never_called_with_an_email(rig: Rig, chat: Chat) -> None:
     # With app authentication spaces.findDirectMessage takes users/{id}; the email alias is
     # documented for user authentication only ("Find a direct message", Chat API guide).
     chat.dms["users/ana@example.com"] = "spaces/DMBYEMAIL"
@@ -139,7 +139,7 @@ def test_find_direct_message_is_never_called_with_an_email(rig: Rig, chat: FakeC
     assert "does not know your Chat user yet" in problem
 
 
-def test_not_installed_is_recorded_for_the_user_and_not_retried(rig: Rig, chat: FakeChat) -> None:
+def test_not_installed_is_recorded_for_the_user_and_not_retried(rig: Rig, chat: Chat) -> None:
     rig.app.store.put_record("chat-user", "ana@example.com", {"name": "users/1111"})
     rig.settings(chat_app_dm=True)
     rig.open(rig.track())
@@ -158,7 +158,7 @@ def test_removed_from_the_dm_forgets_it(rig: Rig, issuer: TokenIssuer) -> None:
     assert rig.app.store.get_settings("ana@example.com").chat_app_dm is False
 
 
-def test_chat_api_429_is_retried(rig: Rig, chat: FakeChat) -> None:
+def test_chat_api_429_is_retried(rig: Rig, chat: Chat) -> None:
     import json
 
     chat.dms["users/1111"] = "spaces/DM9"

@@ -7,17 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
+from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.bus import DIGEST, NOTIFY
 from mailbeacon.model import Notify, QuietHours
 from tests.support.processes import run_cli
-from tests.support.webhooks import WebhookReceiver
 
 from .conftest import Rig
 
 
 @pytest.fixture
 def hook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
+    receiver = WebhookReceiver()
     yield receiver
     receiver.stop()
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import base64
 import email
-import json
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from functions.standins.gmail import Gmail
 from mailbeacon.bus import NOTIFY
-from tests.support.http import LoopbackServer
 from tests.support.smtp import Inbox, SmtpServer
 
 from .conftest import Rig
@@ -80,56 +80,25 @@ def test_a_greylisting_relay_is_retried(rig: Rig, smtp: tuple[Inbox, int]) -> No
 
 
 @pytest.fixture
-def google(tmp_path: Path) -> Iterator[tuple[LoopbackServer, Path]]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    def respond(method: str, path: str, headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
-        if path == "/token":
-            token = {"access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"}
-            return 200, {"Content-Type": "application/json"}, json.dumps(token).encode()
-        if path.startswith("/gmail/v1/users/me/messages/send"):
-            auth = {k.lower(): v for k, v in headers.items()}.get("authorization")
-            if auth != "Bearer ya29.delegated":
-                return 401, {"Content-Type": "application/json"}, b'{"error": {"code": 401}}'
-            return 200, {"Content-Type": "application/json"}, b'{"id": "m1", "threadId": "t1"}'
-        return 404, {}, b""
-
-    server = LoopbackServer(respond).start()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": "mb-test",
-        "private_key_id": "k1",
-        "private_key": pem,
-        "client_email": "notifier@mb-test.iam.gserviceaccount.com",
-        "client_id": "123",
-        "token_uri": server.url + "/token",
-    }
-    path = tmp_path / "dwd.json"
-    path.write_text(json.dumps(info))
-    yield server, path
-    server.stop()
+def gmail() -> Iterator[Gmail]:
+    stand_in = Gmail()
+    yield stand_in
+    stand_in.stop()
 
 
-def test_gmail_api_sends_as_the_user_with_delegation(make_rig, google) -> None:  # type: ignore[no-untyped-def]
-    server, key_file = google
-    rig = make_rig(gmail_credentials=str(key_file), gmail_api_url=server.url)
+def test_gmail_api_sends_as_the_user_with_delegation(
+    make_rig: Any, gmail: Gmail, tmp_path: Path
+) -> None:
+    rig = make_rig(gmail_credentials=str(gmail.key_file(tmp_path)), gmail_api_url=gmail.url)
     rig.settings(email_to="ana@example.com")
     rig.open(rig.track())
     rig.settle()
-    token_request, send_request = server.requests
-    assertion = dict(p.split("=", 1) for p in token_request["body"].decode().split("&"))[
-        "assertion"
-    ]
-    claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+    [claims] = gmail.grants
     assert claims["sub"] == "ana@example.com"  # acting as the user: domain-wide delegation
     assert claims["scope"] == "https://www.googleapis.com/auth/gmail.send"
-    raw = json.loads(send_request["body"])["raw"]
-    message = email.message_from_bytes(base64.urlsafe_b64decode(raw), policy=policy.default)
+    [sent] = gmail.sent
+    assert sent["user"] == "ana@example.com"  # with the token granted for that user
+    message = email.message_from_bytes(base64.urlsafe_b64decode(sent["raw"]), policy=policy.default)
     assert message["From"] == "ana@example.com" and message["To"] == "ana@example.com"
     assert message.get_content_type() == "multipart/alternative"
     assert "Quarterly plan" in message.get_body(("plain",)).get_content()

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from functions.standins.slack import Slack
 from mailbeacon.bus import NOTIFY
-from tests.support.slack_api import FakeSlack
 
 from .conftest import Rig
 
@@ -20,14 +20,14 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
+def slack() -> Iterator[Slack]:
+    fake = Slack()
     yield fake
     fake.stop()
 
 
 @pytest.fixture
-def rig(make_rig, slack: FakeSlack) -> Rig:  # type: ignore[no-untyped-def]
+def rig(make_rig, slack: Slack) -> Rig:  # type: ignore[no-untyped-def]
     return make_rig(
         slack_client_id=slack.client_id,
         slack_client_secret=slack.client_secret,
@@ -36,7 +36,7 @@ def rig(make_rig, slack: FakeSlack) -> Rig:  # type: ignore[no-untyped-def]
     )
 
 
-def install(rig: Rig, slack: FakeSlack, team: str = "T0EXAMPLE") -> None:
+def install(rig: Rig, slack: Slack, team: str = "T0EXAMPLE") -> None:
     start = rig.web.get("/slack/install")
     assert start.status_code == 302
     authorize = urlsplit(start.headers["Location"])
@@ -53,7 +53,7 @@ def install(rig: Rig, slack: FakeSlack, team: str = "T0EXAMPLE") -> None:
     assert b"Example Team" in done.data
 
 
-def test_install_round_trip_then_alerts_reach_the_senders_dm(rig: Rig, slack: FakeSlack) -> None:
+def test_install_round_trip_then_alerts_reach_the_senders_dm(rig: Rig, slack: Slack) -> None:
     install(rig, slack)
     [exchange] = slack.calls("oauth.v2.access")
     assert parse_qs(exchange["body"].decode())["code"] == ["code-1"]
@@ -79,7 +79,7 @@ def test_install_round_trip_then_alerts_reach_the_senders_dm(rig: Rig, slack: Fa
 
 
 def test_a_callback_with_a_forged_state_is_refused_and_installs_nothing(
-    rig: Rig, slack: FakeSlack
+    rig: Rig, slack: Slack
 ) -> None:
     slack.codes["code-1"] = "T0EXAMPLE"
     response = rig.web.get("/slack/oauth/callback?code=code-1&state=made-up")
@@ -88,14 +88,14 @@ def test_a_callback_with_a_forged_state_is_refused_and_installs_nothing(
     assert rig.app.store.list_records("slack-installation") == []
 
 
-def test_a_state_is_single_use(rig: Rig, slack: FakeSlack) -> None:
+def test_a_state_is_single_use(rig: Rig, slack: Slack) -> None:
     state = parse_qs(urlsplit(rig.web.get("/slack/install").headers["Location"]).query)["state"][0]
     slack.codes["c1"] = slack.codes["c2"] = "T0EXAMPLE"
     assert rig.web.get(f"/slack/oauth/callback?code=c1&state={state}").status_code == 200
     assert rig.web.get(f"/slack/oauth/callback?code=c2&state={state}").status_code == 401
 
 
-def test_a_user_slack_does_not_know_is_recorded_and_not_retried(rig: Rig, slack: FakeSlack) -> None:
+def test_a_user_slack_does_not_know_is_recorded_and_not_retried(rig: Rig, slack: Slack) -> None:
     install(rig, slack)
     rig.settings(slack_app_dm=True)
     tracked = rig.track()
@@ -107,7 +107,7 @@ def test_a_user_slack_does_not_know_is_recorded_and_not_retried(rig: Rig, slack:
     assert rig.app.bus.pending(NOTIFY) == 0
 
 
-def test_revoked_token_is_a_permanent_problem(rig: Rig, slack: FakeSlack) -> None:
+def test_revoked_token_is_a_permanent_problem(rig: Rig, slack: Slack) -> None:
     install(rig, slack)
     slack.users["ana@example.com"] = "U0ANA"
     slack.tokens.clear()  # the workspace uninstalled the app: invalid_auth from now on
@@ -118,7 +118,7 @@ def test_revoked_token_is_a_permanent_problem(rig: Rig, slack: FakeSlack) -> Non
     assert rig.app.bus.pending(NOTIFY) == 0
 
 
-def test_429_from_the_web_api_is_retried_after_retry_after(rig: Rig, slack: FakeSlack) -> None:
+def test_429_from_the_web_api_is_retried_after_retry_after(rig: Rig, slack: Slack) -> None:
     install(rig, slack)
     slack.users["ana@example.com"] = "U0ANA"
     slack.fail("chat.postMessage", "ratelimited", status=429, Retry_After="1")
@@ -157,7 +157,7 @@ def mute_body(
 
 
 @pytest.fixture
-def delivered(rig: Rig, slack: FakeSlack) -> str:
+def delivered(rig: Rig, slack: Slack) -> str:
     install(rig, slack)
     slack.users["ana@example.com"] = "U0ANA"
     rig.settings(slack_app_dm=True)
@@ -169,7 +169,7 @@ def delivered(rig: Rig, slack: FakeSlack) -> str:
 
 
 def test_the_mute_button_mutes_that_email_and_confirms_through_response_url(
-    rig: Rig, delivered: str, slack: FakeSlack
+    rig: Rig, delivered: str, slack: Slack
 ) -> None:
     hook = slack.server.url + "/actions/T0EXAMPLE/123456789/abcdefgh"
     body = mute_body(delivered, response_url=hook)
@@ -185,9 +185,7 @@ def test_the_mute_button_mutes_that_email_and_confirms_through_response_url(
     assert rig.app.store.get_settings("ana@example.com").muted == (delivered,)
 
 
-def test_a_response_url_off_slack_is_never_called(
-    rig: Rig, delivered: str, slack: FakeSlack
-) -> None:
+def test_a_response_url_off_slack_is_never_called(rig: Rig, delivered: str, slack: Slack) -> None:
     body = mute_body(delivered, response_url="https://attacker.example/actions/x")
     now = rig.clock.now().timestamp()
     response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
@@ -236,7 +234,7 @@ def test_freshness_is_judged_by_the_injected_clock(rig: Rig, delivered: str) -> 
     assert fresh.status_code == 200
 
 
-def test_events_api_url_check_and_uninstall(rig: Rig, delivered: str, slack: FakeSlack) -> None:
+def test_events_api_url_check_and_uninstall(rig: Rig, delivered: str, slack: Slack) -> None:
     now = rig.clock.now().timestamp()
     check = json.dumps({"type": "url_verification", "challenge": "c-123"}).encode()
     answer = rig.web.post("/slack/events", data=check, headers=signed(check, at=now))

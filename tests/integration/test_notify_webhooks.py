@@ -8,16 +8,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.bus import NOTIFY
 from mailbeacon.model import Notify
-from tests.support.webhooks import WebhookReceiver
 
 from .conftest import START, Rig
 
 
 @pytest.fixture
 def hook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
+    receiver = WebhookReceiver()
     yield receiver
     receiver.stop()
 
@@ -177,7 +177,7 @@ def test_chat_webhook_posts_a_threaded_card(make_rig, hook: WebhookReceiver) -> 
 def test_a_webhook_that_times_out_is_retried_then_left_on_the_bus(make_rig) -> None:  # type: ignore[no-untyped-def]
     import threading
 
-    from tests.support.http import LoopbackServer
+    from functions.standins.loopback import LoopbackServer
 
     release = threading.Event()
 
@@ -185,7 +185,7 @@ def test_a_webhook_that_times_out_is_retried_then_left_on_the_bus(make_rig) -> N
         release.wait(3)  # longer than the notifier's 1 s timeout
         return 200, {}, b"ok"
 
-    slow = LoopbackServer(stall).start()
+    slow = LoopbackServer(stall)
     try:
         rig = make_rig(notify_timeout="1")
         rig.settings(slack_webhook=slow.url + "/hook")

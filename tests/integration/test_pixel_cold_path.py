@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
+from functions.standins.pubsub_admin import PubsubAdmin
 from mailbeacon.tokens import Keyring, TokenSigner, new_message_id
-from tests.support.cloud import ROOT, PubsubAdmin
+from tests.support.cloud import ROOT
 from tests.support.emulators import Emulators
 from tests.support.processes import wait_until
 
@@ -34,8 +35,8 @@ def test_the_pixel_publishes_without_loading_firestore_grpc_or_requests(
 ) -> None:
     prefix = f"c{secrets.token_hex(3)}-"
     admin = PubsubAdmin(emulators.pubsub_host, emulators.project)
-    admin.create_topic(prefix + "hits")
-    admin.create_subscription(prefix + "hits-check", prefix + "hits")
+    admin.topic(prefix + "hits")
+    admin.subscription(prefix + "hits-check", prefix + "hits")
     secret = f"1:{secrets.token_hex(32)}"
     message_id = new_message_id()
     token = TokenSigner(Keyring.parse(secret)).pixel(message_id)
@@ -59,5 +60,5 @@ def test_the_pixel_publishes_without_loading_firestore_grpc_or_requests(
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout.splitlines()[-1])
     assert probe == {"status": 200, "bytes": 43, "heavy": []}
-    (received,) = wait_until(lambda: admin.pull(prefix + "hits-check"))
+    (received,) = wait_until(lambda: admin.pull(prefix + "hits-check", immediately=True))
     assert received["message"]["attributes"] == {"kind": "open", "message_id": message_id}

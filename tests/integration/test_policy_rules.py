@@ -18,12 +18,12 @@ from functions.app import create_app
 from functions.bootstrap import App, bootstrap
 from functions.config import load_config
 from functions.jobs import RetentionSweep
+from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.policy import PolicyChange, enforce_retention, get_policy, update_policy
 from mailbeacon.privacy import export_user
 from mailbeacon.services import get_stats
-from tests.support.webhooks import WebhookReceiver
 
 from .conftest import START
 
@@ -62,7 +62,7 @@ class Site:
 
 @pytest.fixture
 def hook() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver().start()
+    receiver = WebhookReceiver()
     yield receiver
     receiver.stop()
 

@@ -9,9 +9,9 @@ import secrets
 
 import pytest
 
+from functions.standins.pubsub_admin import PubsubAdmin
 from mailbeacon.bus.pubsub import PubsubBus, deliver
 from mailbeacon.errors import BusUnavailable, StoreUnavailable
-from tests.support.cloud import PubsubAdmin
 from tests.support.emulators import Emulators
 from tests.support.processes import wait_until
 
@@ -22,13 +22,15 @@ def test_a_published_payload_arrives_with_kind_and_message_id_attributes(
 ) -> None:
     prefix = f"b{secrets.token_hex(3)}-"
     admin = PubsubAdmin(emulators.pubsub_host, emulators.project)
-    admin.create_topic(prefix + "hits")
-    admin.create_subscription(prefix + "hits-sub", prefix + "hits")
+    admin.topic(prefix + "hits")
+    admin.subscription(prefix + "hits-sub", prefix + "hits")
     bus = PubsubBus(emulators.project, topic_prefix=prefix, emulator_host=emulators.pubsub_host)
     payloads = [{"id": f"h{i}", "kind": "click", "message_id": "M1", "ua": "é"} for i in range(3)]
     for payload in payloads:  # over one kept-alive connection
         bus.publish("hits", payload)
-    received = wait_until(lambda: (r := admin.pull(prefix + "hits-sub")) and len(r) == 3 and r)
+    received = wait_until(
+        lambda: (r := admin.pull(prefix + "hits-sub", immediately=True)) and len(r) == 3 and r
+    )
     seen = []
     for r in received:
         assert r["message"]["attributes"] == {"kind": "click", "message_id": "M1"}

@@ -1,7 +1,7 @@
 """Web Push (the `browser` channel) and the live feed, end to end on the embedded store.
 
 A recorded hit goes through the real pipeline and notifier; the push service is a loopback
-stand-in (tests/support/push_service.py) that checks VAPID and decrypts each message with the
+stand-in (functions/standins/web_push.py) that checks VAPID and decrypts each message with the
 keys this test made for the "browser", as the browser would. Subscriptions are made through
 /api/v1 exactly as a page (or any client) would.
 """
@@ -19,13 +19,13 @@ import pytest
 
 from functions.bootstrap import bootstrap
 from functions.config import load_config
+from functions.standins.web_push import BrowserKeys, PushService
 from mailbeacon.bus import DIGEST, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import QuietHours
 from mailbeacon.push import EndpointRules
 from notifier.channels.browser import VapidKeys
-from tests.support.push_service import BrowserKeys, PushService
 
 from .conftest import START, Rig
 
@@ -35,7 +35,7 @@ EVE = {"Authorization": "Bearer dev:eve@example.com"}
 
 @pytest.fixture
 def push() -> Iterator[PushService]:
-    service = PushService().start()
+    service = PushService()
     yield service
     service.stop()
 

@@ -1,5 +1,5 @@
 """The sent-mail watch and Gmail labels against a loopback Gmail that speaks the API's JSON
-(tests/support/gmail_mailbox.py cites the reference for each shape): the real adapter
+(functions/standins/gmail.py cites the reference for each shape): the real adapter
 (google-api-python-client from its shipped discovery document, delegated service-account
 tokens), the SQLite store, the pixel through the web app and the local bus's handlers."""
 
@@ -18,6 +18,7 @@ from functions.app import create_app
 from functions.bootstrap import App, bootstrap
 from functions.cli import main as cli
 from functions.config import load_config
+from functions.standins.gmail import Gmail
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.model import Verdict
@@ -31,7 +32,6 @@ from mailbeacon.sentwatch import (
     watched_users,
 )
 from mailbeacon.services import TrackedMessage, track_message
-from tests.support.gmail_mailbox import FakeMailboxes
 
 from .conftest import START
 
@@ -44,13 +44,13 @@ GMAIL_PROXY = (
 
 
 @pytest.fixture
-def gmail() -> Iterator[FakeMailboxes]:
-    fake = FakeMailboxes().start()
+def gmail() -> Iterator[Gmail]:
+    fake = Gmail()
     yield fake
     fake.stop()
 
 
-def environment(gmail: FakeMailboxes, tmp_path: Path) -> dict[str, str]:
+def environment(gmail: Gmail, tmp_path: Path) -> dict[str, str]:
     return {
         "MAILBEACON_GMAIL_CREDENTIALS": str(gmail.key_file(tmp_path)),
         "MAILBEACON_GMAIL_API_URL": gmail.url,
@@ -60,7 +60,7 @@ def environment(gmail: FakeMailboxes, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(gmail: FakeMailboxes, tmp_path: Path) -> Iterator[App]:
+def app(gmail: Gmail, tmp_path: Path) -> Iterator[App]:
     config = load_config(
         environment(gmail, tmp_path), data_dir=tmp_path / "data", public_url="http://mb.test"
     )
@@ -76,12 +76,12 @@ def track(app: App, to: tuple[str, ...] = ("bo@example.org",)) -> TrackedMessage
     )
 
 
-def send(gmail: FakeMailboxes, tracked: TrackedMessage, at: Any, **headers: str) -> str:
+def send(gmail: Gmail, tracked: TrackedMessage, at: Any, **headers: str) -> str:
     html = f"<div>Proposal attached.</div>{tracked.to_public()['html']}"
     return gmail.send(ANN, html=html, at=at, rfc_id="<CAF=x1@mail.gmail.com>", **headers)
 
 
-def push(app: App, gmail: FakeMailboxes) -> list[str]:
+def push(app: App, gmail: Gmail) -> list[str]:
     data = {"emailAddress": ANN, "historyId": str(gmail.box(ANN).history_id)}
     assert app.mailbox is not None
     return handle_push(app.mailbox, app.store, app.records, app.signer, data)
@@ -97,7 +97,7 @@ def hit(app: App, url: str, user_agent: str) -> None:
     app.worker.drain([HITS, NOTIFY])
 
 
-def test_the_servers_daily_renewal_watches_every_sender(app: App, gmail: FakeMailboxes) -> None:
+def test_the_servers_daily_renewal_watches_every_sender(app: App, gmail: Gmail) -> None:
     from functions.jobs import WatchRenewal
 
     track(app)
@@ -107,7 +107,7 @@ def test_the_servers_daily_renewal_watches_every_sender(app: App, gmail: FakeMai
 
 
 def test_a_sent_message_records_the_real_time_message_id_and_final_recipients(
-    app: App, gmail: FakeMailboxes
+    app: App, gmail: Gmail
 ) -> None:
     tracked = track(app)
     assert app.mailbox is not None
@@ -128,7 +128,7 @@ def test_a_sent_message_records_the_real_time_message_id_and_final_recipients(
     assert push(app, gmail) == []  # the same notification again: nothing new since
 
 
-def test_the_timing_rules_count_from_the_real_send_time(app: App, gmail: FakeMailboxes) -> None:
+def test_the_timing_rules_count_from_the_real_send_time(app: App, gmail: Gmail) -> None:
     tracked = track(app)
     assert app.mailbox is not None
     renew_watches(app.mailbox, app.records, [ANN], TOPIC, START)
@@ -142,9 +142,7 @@ def test_the_timing_rules_count_from_the_real_send_time(app: App, gmail: FakeMai
     assert event.verdict is Verdict.SELF and "proxy-at-send" in event.reasons
 
 
-def test_an_expired_history_id_falls_back_to_a_bounded_resync(
-    app: App, gmail: FakeMailboxes
-) -> None:
+def test_an_expired_history_id_falls_back_to_a_bounded_resync(app: App, gmail: Gmail) -> None:
     tracked = track(app)
     assert app.mailbox is not None
     renew_watches(app.mailbox, app.records, [ANN], TOPIC, START)
@@ -160,7 +158,7 @@ def test_an_expired_history_id_falls_back_to_a_bounded_resync(
 
 
 def test_drafts_never_sent_are_marked_and_a_late_send_clears_the_mark(
-    app: App, gmail: FakeMailboxes
+    app: App, gmail: Gmail
 ) -> None:
     never, late = track(app), track(app)
     now = START + timedelta(days=4)
@@ -177,7 +175,7 @@ def test_drafts_never_sent_are_marked_and_a_late_send_clears_the_mark(
 
 
 def test_labels_come_with_the_first_human_open_and_click_once_and_never_for_machines(
-    app: App, gmail: FakeMailboxes
+    app: App, gmail: Gmail
 ) -> None:
     tracked = track_message(
         app.store, app.urls, app.clock, sender=ANN, recipients=["bo@example.org"],
@@ -210,7 +208,7 @@ def test_labels_come_with_the_first_human_open_and_click_once_and_never_for_mach
 
 
 def test_the_cli_renews_handles_a_push_and_shows_the_send_in_stats(
-    gmail: FakeMailboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+    gmail: Gmail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     for name, value in environment(gmail, tmp_path).items():
         monkeypatch.setenv(name, value)
@@ -237,11 +235,11 @@ PUSHER = "gmail-push@mb-test.iam.gserviceaccount.com"
 
 
 def test_pubsub_pushes_to_gmail_push_are_verified_then_recorded(
-    gmail: FakeMailboxes, tmp_path: Path
+    gmail: Gmail, tmp_path: Path
 ) -> None:
-    from tests.support.google_tokens import TokenIssuer
+    from functions.standins.google_tokens import TokenIssuer
 
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     try:
         env = {
             **environment(gmail, tmp_path),
@@ -287,9 +285,7 @@ def test_pubsub_pushes_to_gmail_push_are_verified_then_recorded(
         issuer.stop()
 
 
-def test_users_opt_in_to_labels_themselves_on_the_dashboard(
-    gmail: FakeMailboxes, tmp_path: Path
-) -> None:
+def test_users_opt_in_to_labels_themselves_on_the_dashboard(gmail: Gmail, tmp_path: Path) -> None:
     import re
 
     config = load_config(
@@ -322,13 +318,13 @@ def test_users_opt_in_to_labels_themselves_on_the_dashboard(
 
 
 def test_the_daily_renewal_route_needs_schedulers_token_for_its_own_url(
-    gmail: FakeMailboxes, tmp_path: Path
+    gmail: Gmail, tmp_path: Path
 ) -> None:
     """In the cloud Cloud Scheduler calls POST /gmail/renew with an OIDC token of the
     functions' account; a push token (another audience) or anyone else's token is refused."""
-    from tests.support.google_tokens import TokenIssuer
+    from functions.standins.google_tokens import TokenIssuer
 
-    issuer = TokenIssuer().start()
+    issuer = TokenIssuer()
     try:
         env = {
             **environment(gmail, tmp_path),

@@ -1,100 +1,84 @@
-"""Google's Firestore and Pub/Sub emulators as a pytest plugin, started only when a test asks.
+"""Google's Firestore and Pub/Sub emulators as a pytest plugin, started once per run.
 
-The emulators are the Debian packages google-cloud-cli-firestore-emulator and
-google-cloud-cli-pubsub-emulator. We run their jars with ``java`` directly on free loopback
-ports (stopping gcloud's wrapper would leave its java child running), wait for ``Ok`` on
-``GET /`` and stop them at the end of the session, also when tests fail.
+Without xdist the ``emulators`` fixture starts them the first time a test asks. With xdist the
+controller launches them when the run starts (a worker cannot know whether another one will
+need them, and only the controller outlives every worker) and tells each worker their hosts;
+a worker's fixture waits until they answer. Every worker uses its own project id, which the
+emulators keep apart, so one worker's ``reset_firestore`` never touches another's data. They
+are stopped when the run ends, also when tests fail, and by the kernel if pytest is killed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-import subprocess
-import sys
+import shutil
+import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from tempfile import mkdtemp
+from typing import Any
 
 import pytest
 
-from functions.rehearsal.local import NotAvailable
-from functions.rehearsal.local import firestore_command as rehearsal_firestore_command
-from functions.rehearsal.local import pubsub_command as rehearsal_pubsub_command
-from tests.support.processes import free_port, stop_process, wait_until
+from functions.standins.emulators import (
+    Emulator,
+    NotAvailable,
+    answers_ok,
+    firestore_command,
+    pubsub_command,
+)
 
-PROJECT = "mailbeacon-test"
+PROJECT = f"mailbeacon-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+"""This process's project on the shared emulators (xdist names each worker before conftest
+files are imported)."""
+HOSTS = "mailbeacon_emulators"
+"""The key under which the controller hands the emulators' hosts to the workers."""
 
-
-def _die_with_parent() -> None:
-    """On Linux, have the kernel stop the emulator if pytest itself is killed."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@dataclass
-class Emulator:
-    """One emulator process on a free loopback port."""
-
-    name: str
-    command: list[str]
-    log_path: Path
-    port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
-                return response.read().strip() == b"Ok"
-        except OSError:
-            return False
-
-    def start(self, timeout: float = 60.0) -> Emulator:
-        self.proc = subprocess.Popen(
-            [*self.command, "--host=127.0.0.1", f"--port={self.port}"],
-            stdout=self.log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        proc = self.proc
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{self.name} emulator exited: {self.log_path.read_text()}")
-            return self._ready()
-
-        try:
-            wait_until(ready, timeout=timeout, interval=0.1)
-        except AssertionError as exc:
-            self.stop()
-            raise RuntimeError(f"{self.name} emulator not ready in {timeout}s") from exc
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.proc = None
+_launched: list[Emulator] = []
 
 
-def firestore_command() -> list[str]:
-    """The command `mailbeacon deploy --rehearse` runs too (one place knows the packages)."""
-    try:
-        return rehearsal_firestore_command()
-    except NotAvailable as exc:
-        raise RuntimeError(str(exc)) from exc
+def _launch(logs: Path | None = None) -> list[Emulator]:
+    """Both emulators, started now and ready some seconds later; their logs in ``logs``
+    (default: a new temporary folder, removed when they stop)."""
+    commands = [("Firestore", firestore_command()), ("Pub/Sub", pubsub_command())]
+    folder = logs or Path(mkdtemp(prefix="mailbeacon-emulators-"))
+    return [
+        Emulator(name, command, folder / f"{log}.log").launch()
+        for (name, command), log in zip(commands, ("firestore", "pubsub"), strict=True)
+    ]
 
 
-def pubsub_command() -> list[str]:
-    try:
-        return rehearsal_pubsub_command()
-    except NotAvailable as exc:
-        raise RuntimeError(str(exc)) from exc
+def _controls_workers(config: pytest.Config) -> bool:
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the xdist controller: launch them (a few seconds of CPU if no test needs them;
+    ``-m "not emulators"`` leaves them out)."""
+    if not _controls_workers(config) or "not emulators" in (config.option.markexpr or ""):
+        return
+    # If they cannot start, a test that asks for them fails with the reason (its worker tries).
+    with contextlib.suppress(NotAvailable):
+        _launched.extend(_launch())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: pass the running emulators' hosts to a new worker."""
+    if _launched:
+        hosts = {"firestore": _launched[0].host, "pubsub": _launched[1].host}
+        node.workerinput[HOSTS] = json.dumps(hosts)  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _launched:
+        emulator = _launched.pop()
+        emulator.stop()
+        shutil.rmtree(emulator.log_path.parent, ignore_errors=True)
 
 
 @dataclass
@@ -114,7 +98,7 @@ class Emulators:
         }
 
     def reset_firestore(self) -> None:
-        """Drop every document (the emulator's own reset endpoint)."""
+        """Drop every document of this process's project (the emulator's reset endpoint)."""
         url = (
             f"http://{self.firestore_host}/emulator/v1/projects/{self.project}"
             "/databases/(default)/documents"
@@ -122,20 +106,34 @@ class Emulators:
         urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
 
 
+def _wait_ready(hosts: list[str], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(answers_ok(host) for host in hosts):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the emulators at {hosts} did not answer in {timeout:.0f}s", False)
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
-def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+def emulators(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Emulators]:
     """Both emulators for the session; their hosts are exported for client libraries."""
-    logs = tmp_path_factory.mktemp("emulators")
-    try:
-        firestore = Emulator("Firestore", firestore_command(), logs / "firestore.log")
-        pubsub = Emulator("Pub/Sub", pubsub_command(), logs / "pubsub.log")
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    shared = getattr(request.config, "workerinput", {}).get(HOSTS)
     started: list[Emulator] = []
     try:
-        for emulator in (firestore, pubsub):  # started in turn: two cores are shared
-            started.append(emulator.start())
-        running = Emulators(firestore.host, pubsub.host)
+        if shared:
+            hosts = json.loads(shared)
+            _wait_ready([hosts["firestore"], hosts["pubsub"]])
+        else:
+            try:
+                started = _launch(tmp_path_factory.mktemp("emulators"))
+                for emulator in started:
+                    emulator.wait_ready()
+            except NotAvailable as exc:
+                pytest.fail(str(exc), pytrace=False)
+            hosts = {"firestore": started[0].host, "pubsub": started[1].host}
+        running = Emulators(hosts["firestore"], hosts["pubsub"])
         saved = {k: os.environ.get(k) for k in running.env}
         os.environ.update(running.env)
         yield running

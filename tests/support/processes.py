@@ -1,10 +1,17 @@
-"""Start real processes for end-to-end tests: `mailbeacon serve` and the CLI."""
+"""Run Mailbeacon for end-to-end tests: `mailbeacon serve` as a real process, and the CLI.
+
+The CLI runs in this process (``run_cli``): ``functions.cli.main`` takes the environment as a
+parameter and changes nothing process-wide, so a command costs what it does, not a Python
+start-up. ``run_cli_process`` runs the real `python -m functions.cli`, for the few tests that
+prove the process itself (exit status, output streams, the console script).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.standins.webhooks import LOOPBACK_WEBHOOKS
+
 MAILBEACON = [sys.executable, "-m", "functions.cli"]
-LOOPBACK_WEBHOOKS = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
-"""The tests' webhook receivers listen on loopback; production allows only Slack and Chat."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> Any:
@@ -47,17 +48,42 @@ def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> N
             proc.wait()
 
 
+def cli_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """What a command run by a test reads: this process's environment, loopback webhooks
+    allowed, the test's data dir and variables."""
+    return {**os.environ, **LOOPBACK_WEBHOOKS, "MAILBEACON_DATA_DIR": str(data_dir), **(env or {})}
+
+
 def run_cli(
     *args: str, data_dir: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        **LOOPBACK_WEBHOOKS,
-        "MAILBEACON_DATA_DIR": str(data_dir),
-        **(env or {}),
-    }
+    """`mailbeacon ARGS` run in this process, answered as the process would be."""
+    from functions.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = main(list(args), env=cli_env(data_dir, env))
+        except SystemExit as exc:  # argparse's --help
+            status = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(
+        ["mailbeacon", *args], status, out.getvalue(), err.getvalue()
+    )
+
+
+def run_cli_process(
+    *args: str,
+    data_dir: Path,
+    env: dict[str, str] | None = None,
+    command: tuple[str, ...] = tuple(MAILBEACON),
+) -> subprocess.CompletedProcess[str]:
+    """``command ARGS`` (default `python -m functions.cli`) as a child process."""
     return subprocess.run(
-        [*MAILBEACON, *args], capture_output=True, text=True, env=full_env, timeout=60
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(data_dir, env),
+        timeout=60,
     )
 
 
@@ -69,12 +95,14 @@ def cli_json(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> A
 
 @dataclass
 class ServerProcess:
-    """`mailbeacon serve` as a subprocess on a free loopback port."""
+    """`mailbeacon serve` as a subprocess on loopback. With ``port`` 0 (the default) the server
+    binds a free port itself and names it in its data dir's server.json: a port picked here and
+    bound there could be taken in between by another test worker."""
 
     data_dir: Path
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
+    port: int = 0
     proc: subprocess.Popen[str] | None = None
 
     @property
@@ -83,9 +111,13 @@ class ServerProcess:
 
     def _healthy(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise AssertionError(
-                f"server exited: {self.proc.stdout.read() if self.proc.stdout else ''}"
-            )
+            raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
+        if not self.port:
+            try:
+                listen = json.loads((self.data_dir / "server.json").read_text())["listen"]
+            except (OSError, ValueError, KeyError):
+                return False
+            self.port = int(listen.rsplit(":", 1)[1])
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
                 return response.status in (200, 503)
@@ -93,21 +125,17 @@ class ServerProcess:
             return False
 
     def start(self) -> ServerProcess:
-        self.log = self.data_dir / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "server.json").unlink(missing_ok=True)  # a previous server's
+        self.log = self.data_dir / f"server-{len(list(self.data_dir.glob('server-*.log')))}.log"
         self.proc = subprocess.Popen(
             [*MAILBEACON, "serve", "--port", str(self.port), *self.extra_args],
-            env={
-                **os.environ,
-                **LOOPBACK_WEBHOOKS,
-                "MAILBEACON_DATA_DIR": str(self.data_dir),
-                **self.env,
-            },
+            env=cli_env(self.data_dir, self.env),
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             text=True,
         )
-        wait_until(self._healthy)
+        wait_until(self._healthy, interval=0.02)
         return self
 
     def stop(self) -> None:
@@ -115,7 +143,7 @@ class ServerProcess:
         self.proc = None
 
     def kill(self) -> None:
-        """Stop abruptly, as a crash would."""
+        """Stop abruptly, as a crash would (the worker process dies with the server)."""
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait()

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from .processes import free_port
+from functions.standins.loopback import free_port
 
 
 class Inbox:

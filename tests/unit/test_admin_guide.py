@@ -11,7 +11,7 @@ from functions.cli.parser import build_parser
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "admin.md"
 TESTED = {
-    "deploy": "tests/unit/test_deploy_plan.py",
+    "deploy": "tests/integration/test_deploy_plan.py",
     "addon-deployment": "tests/unit/test_addon_deployment.py",
     "settings": "tests/e2e/test_notify_e2e.py",
     "gmail-watch": "tests/integration/test_sentwatch.py",

@@ -3,7 +3,8 @@
     core <- adapters <- add-on, notifier <- edge <- runtime <- deploy and the command line
 
 A module may import its own layer and the layers below it, never one above; the add-on and the
-notifier never import each other; the loopback stand-ins import nothing of ours. Flask belongs
+notifier never import each other; the loopback stand-ins import nothing of ours, and only the
+deploy layer (the rehearsal) imports them. Flask belongs
 to the edge and above, and the cloud SDKs to the adapters and above (the add-on and the
 notifier reach Google through the adapters; only the notifier's channels speak Slack).
 Read from the source with ``ast``, so lazy (function-level) imports, imports under
@@ -66,11 +67,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.main",
         ),
     ),
-    ("deploy", ("functions.deploy", "functions.front", "functions.rehearsal", "functions.cli")),
     ("stand-ins", ("functions.standins",)),
+    ("deploy", ("functions.deploy", "functions.front", "functions.rehearsal", "functions.cli")),
 )
 RANK = {"core": 0, "adapters": 1, "add-on": 2, "notifier": 2, "edge": 3, "runtime": 4}
-RANK |= {"deploy": 5, "stand-ins": 6}
+RANK |= {"stand-ins": 5, "deploy": 6}  # the rehearsal uses the stand-ins; nothing below may
 SIDEWAYS = {("add-on", "notifier"), ("notifier", "add-on")}
 # Third-party roots and the lowest layer allowed to import them.
 THIRD_PARTY = {
@@ -210,6 +211,8 @@ def test_the_table_orders_the_layers_as_the_architecture_says() -> None:
     assert refusal("functions.dashboard.views", "functions.bootstrap")  # the edge is handed deps
     assert refusal("functions.bootstrap", "functions.app") is None
     assert refusal("functions.standins.slack", "mailbeacon.model")
+    assert refusal("functions.rehearsal", "functions.standins.slack") is None
+    assert refusal("functions.server", "functions.standins.slack")  # not in what is deployed
     assert refusal("addon.handlers", "slack_sdk")
     assert refusal("notifier.channels.slack_app", "slack_sdk") is None
     assert refusal("mailbeacon.google.identity", "google.oauth2") is None

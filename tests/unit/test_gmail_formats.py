@@ -1,4 +1,4 @@
-"""The loopback Gmail (tests/support/gmail_mailbox.py) and our requests use only fields that
+"""The loopback Gmail (functions/standins/gmail.py) and our requests use only fields that
 Google's published gmail v1 discovery document defines: the copy google-api-python-client
 ships (googleapiclient/discovery_cache/documents/gmail.v1.json), which the real adapter also
 builds its client from."""
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from tests.support.gmail_mailbox import FakeMailboxes
+from functions.standins.gmail import Gmail
 
 
 def discovery() -> dict[str, Any]:
@@ -22,7 +22,7 @@ def fields(schema: str) -> set[str]:
     return set(discovery()["schemas"][schema]["properties"])
 
 
-def answer(fake: FakeMailboxes, method: str, path: str, body: Any = None) -> Any:
+def answer(fake: Gmail, method: str, path: str, body: Any = None) -> Any:
     box = fake.box("ann@acme.test")
     target, _, query = path.partition("?")
     from urllib.parse import parse_qs
@@ -33,7 +33,7 @@ def answer(fake: FakeMailboxes, method: str, path: str, body: Any = None) -> Any
 
 
 def test_every_field_the_fake_answers_with_is_in_googles_schemas() -> None:
-    fake = FakeMailboxes()  # not started: its router is called directly
+    fake = Gmail()  # not started: its router is called directly
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     gmail_id = fake.send("ann@acme.test", html="<p>x</p>", to="bo@x.org", cc="c@x.org",
                          at=at, rfc_id="<a@b>")  # fmt: skip

@@ -1,21 +1,14 @@
 """The domain policy as a user meets it in Gmail: the compose card through the real add-on
 endpoint (Google-signed tokens against loopback certificates, the SQLite store)."""
 
-# ruff: noqa: F811  (the add-on endpoint tests' fixtures are imported and used as arguments)
 from __future__ import annotations
 
 from typing import Any
 
 from mailbeacon.policy import PolicyChange, update_policy
-from tests.integration.test_addon_endpoint import (  # noqa: F401  (fixtures)
-    USER,
-    app,
-    gmail,
-    issuer,
-    post,
-    web,
-)
 from tests.support import addon as ui
+
+from .conftest import USER, post
 
 DOMAIN = "example.com"  # the sender's; the compose fixture has two recipients inside it
 

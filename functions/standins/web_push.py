@@ -37,9 +37,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from .http import LoopbackServer
+from .loopback import Answer, LoopbackServer
 
-Answer = tuple[int, dict[str, str], bytes]
 URGENCIES = ("very-low", "low", "normal", "high")
 
 
@@ -72,34 +71,44 @@ class BrowserKeys:
         return {"endpoint": endpoint, "keys": {"p256dh": self.p256dh, "auth": b64url(self.auth)}}
 
 
+class VapidRefused(ValueError):
+    """An Authorization header a push service would refuse (the message says why)."""
+
+
+def _require(condition: bool, why: str) -> None:
+    if not condition:
+        raise VapidRefused(why)
+
+
 def verify_vapid(authorization: str, endpoint: str, now: float | None = None) -> dict[str, Any]:
     """Check an RFC 8292 Authorization header for ``endpoint``; returns the claims and ``k``.
 
-    Raises AssertionError naming what is wrong.
+    Raises VapidRefused naming what is wrong.
     """
     scheme, _, params = authorization.partition(" ")
-    assert scheme.lower() == "vapid", f"not a vapid Authorization: {authorization[:30]!r}"
+    _require(scheme.lower() == "vapid", f"not a vapid Authorization: {authorization[:30]!r}")
     parts = dict(p.strip().split("=", 1) for p in params.split(","))
-    assert set(parts) >= {"t", "k"}, f"vapid needs t= and k=, got {sorted(parts)}"
+    _require(set(parts) >= {"t", "k"}, f"vapid needs t= and k=, got {sorted(parts)}")
     header_b64, claims_b64, signature_b64 = parts["t"].split(".")
     header = json.loads(unb64url(header_b64))
-    assert header.get("alg") == "ES256", header
+    _require(header.get("alg") == "ES256", f"alg {header.get('alg')!r} is not ES256")
     public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(parts["k"]))
     signature = unb64url(signature_b64)
-    assert len(signature) == 64, "a JWS ES256 signature is r||s, 64 bytes"
+    _require(len(signature) == 64, "a JWS ES256 signature is r||s, 64 bytes")
     der = encode_dss_signature(
         int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
     )
     try:
         public.verify(der, f"{header_b64}.{claims_b64}".encode(), ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
-        raise AssertionError("the VAPID JWT signature does not verify with k") from None
+        raise VapidRefused("the VAPID JWT signature does not verify with k") from None
     claims = json.loads(unb64url(claims_b64))
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(endpoint))
-    assert claims.get("aud") == origin, f"aud {claims.get('aud')!r} is not {origin!r}"
+    _require(claims.get("aud") == origin, f"aud {claims.get('aud')!r} is not {origin!r}")
     moment = time.time() if now is None else now
-    assert moment < int(claims["exp"]) <= moment + 24 * 3600, "exp must be within 24 hours"
-    assert str(claims.get("sub", "")).startswith(("mailto:", "https://")), claims.get("sub")
+    _require(moment < int(claims["exp"]) <= moment + 24 * 3600, "exp must be within 24 hours")
+    sub = str(claims.get("sub", ""))
+    _require(sub.startswith(("mailto:", "https://")), f"sub {sub!r} is no mailto: or https: URL")
     return {"claims": claims, "k": parts["k"]}
 
 
@@ -134,10 +143,6 @@ class PushService:
     @property
     def url(self) -> str:
         return self.server.url
-
-    def start(self) -> PushService:
-        self.server.start()
-        return self
 
     def stop(self) -> None:
         self.server.stop()
@@ -175,7 +180,7 @@ class PushService:
             return self._refuse(400, f"bad Urgency {lower.get('urgency')!r}")
         try:
             vapid = verify_vapid(lower.get("authorization", ""), f"{self.url}{path}")
-        except (AssertionError, ValueError, KeyError) as exc:
+        except (ValueError, KeyError) as exc:
             return self._refuse(401, f"VAPID: {exc}")
         if self.application_server_key and vapid["k"] != self.application_server_key:
             return self._refuse(403, "k is not the key the subscription was made with")

@@ -5,24 +5,20 @@ Wire format: the OpenID Connect authorization-code flow as Google documents it
 endpoint redirects back with ``code`` and ``state``; the token endpoint takes a form POST
 (code, client_id, client_secret, redirect_uri, grant_type=authorization_code) and answers JSON
 with ``id_token``; the ID token is an RS256 JWT verified against ``/oauth2/v1/certs``. Who signs
-in is chosen by the test (``next_user``), as a person would pick an account.
+in is chosen by the caller (``next_user``), as a person would pick an account.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from functions.config import load_config
-from functions.dashboard.signin import SignInConfig
-
 from .google_tokens import TokenIssuer
-from .http import LoopbackServer
+from .loopback import Answer, LoopbackServer, json_answer
 
 
-class FakeGoogleSignIn:
+class GoogleSignIn:
     def __init__(self, client_id: str = "dash-client.apps.googleusercontent.com") -> None:
         self.client_id = client_id
         self.client_secret = "test-secret"
@@ -43,18 +39,14 @@ class FakeGoogleSignIn:
             "MAILBEACON_GOOGLE_TOKEN_URL": base + "/token",
         }
 
-    def signin_config(self, domains: str = "acme.test") -> SignInConfig:
-        """The same, as the config object an in-process app takes."""
-        return load_config(self.env(domains)).dashboard
-
     def id_token(self, email: str, hd: str | None, **claims: Any) -> str:
         extra = {"hd": hd} if hd else {}
         return self.issuer.token(audience=self.client_id, email=email, **extra, **claims)
 
-    def _serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+    def _serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         url = urlsplit(path)
         if url.path == "/oauth2/v1/certs":
-            return 200, {"Content-Type": "application/json"}, json.dumps(self.issuer.certs).encode()
+            return json_answer(200, self.issuer.certs)
         if url.path == "/o/oauth2/v2/auth" and method == "GET":
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
             code = secrets.token_urlsafe(12)
@@ -71,15 +63,13 @@ class FakeGoogleSignIn:
                 or form.get("redirect_uri") != grant[3]
                 or form.get("grant_type") != "authorization_code"
             ):
-                return 400, {"Content-Type": "application/json"}, b'{"error": "invalid_grant"}'
+                return json_answer(400, {"error": "invalid_grant"})
             token = self.id_token(grant[0], grant[1], nonce=grant[2])
-            answer = {"id_token": token, "access_token": "ya29.x", "token_type": "Bearer"}
-            return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
+            return json_answer(
+                200, {"id_token": token, "access_token": "ya29.x", "token_type": "Bearer"}
+            )
         return 404, {}, b""
-
-    def start(self) -> FakeGoogleSignIn:
-        self.server.start()
-        return self
 
     def stop(self) -> None:
         self.server.stop()
+        self.issuer.stop()

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 from functions import front
 from functions.deploy import FUNCTIONS, DeployConfig
 from functions.main import _path_for
+from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 from tests.support import fake_gcloud
-from tests.support.processes import LOOPBACK_WEBHOOKS, run_cli
+from tests.support.fake_gcloud import FakeGcloud
+from tests.support.processes import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 HTTP = {"pixel", "click", "addon", "chat", "slack", "dashboard"}
@@ -50,24 +52,15 @@ def _script(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> s
     )
 
 
-def _run_plan(tmp_path: Path, script: str, env: dict[str, str] | None = None) -> list[list[str]]:
-    """Run the plan under bash with tests/support/fake_gcloud.py as gcloud: its argv lists."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    gcloud = bin_dir / "gcloud"
-    gcloud.write_text(f'#!/bin/sh\nexec {sys.executable} {fake_gcloud.__file__} "$@"\n')
-    gcloud.chmod(0o755)
-    log = tmp_path / "gcloud.log"
-    log.unlink(missing_ok=True)
-    full_env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "FAKE_GCLOUD_LOG": str(log),
-        "FAKE_GCLOUD_STATE": str(tmp_path / "gcloud-state.json"),
-        **(env or {}),
-    }
+def _run_plan(
+    gcloud: FakeGcloud, script: str, env: dict[str, str] | None = None
+) -> list[list[str]]:
+    """Run the plan under bash with the fake gcloud (state kept between runs): its argv lists."""
+    gcloud.calls.clear()
+    full_env = {"PATH": f"{gcloud.bin_dir}:{os.environ['PATH']}", **(env or {})}
     result = subprocess.run(["bash", "-c", script], env=full_env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    return [json.loads(line) for line in log.read_text().splitlines()]
+    return list(gcloud.calls)
 
 
 def _deploys(calls: list[list[str]]) -> dict[str, list[str]]:
@@ -146,8 +139,9 @@ def test_every_entry_point_is_deployed_as_gen2_from_the_assembled_source(tmp_pat
 
 def test_every_function_gets_the_whole_declared_environment_as_gcloud_receives_it(
     tmp_path: Path,
+    gcloud: FakeGcloud,
 ) -> None:
-    calls = _run_plan(tmp_path, _script(tmp_path))
+    calls = _run_plan(gcloud, _script(tmp_path))
     deploys = _deploys(calls)
     assert set(deploys) == {f.name for f in FUNCTIONS}
     config = DeployConfig("acme-mail-1", "europe-west1")
@@ -176,6 +170,7 @@ def test_every_function_gets_the_whole_declared_environment_as_gcloud_receives_i
 
 def test_slack_and_smtp_credentials_go_to_secret_manager_never_into_the_plan(
     tmp_path: Path,
+    gcloud: FakeGcloud,
 ) -> None:
     deployer = {
         "MAILBEACON_SLACK_CLIENT_ID": "111.222",
@@ -188,7 +183,7 @@ def test_slack_and_smtp_credentials_go_to_secret_manager_never_into_the_plan(
     }
     script = _script(tmp_path, env=deployer)
     assert "s3cr3t" not in script
-    calls = _run_plan(tmp_path, script, env=deployer)
+    calls = _run_plan(gcloud, script, env=deployer)
     mounts = (
         "--set-secrets=MAILBEACON_SECRET=mailbeacon-secret:latest,"
         "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest,"
@@ -209,31 +204,33 @@ def test_slack_and_smtp_credentials_go_to_secret_manager_never_into_the_plan(
         "mailbeacon-smtp-password",
     ]
     # A redeploy with the same values adds no version; one without them keeps the mounts.
-    again = _run_plan(tmp_path, script, env=deployer)
+    again = _run_plan(gcloud, script, env=deployer)
     assert not [c for c in again if c[:3] == ["secrets", "versions", "add"]]
     without = {k: v for k, v in deployer.items() if "PASSWORD" not in k and "SECRET" not in k}
-    third = _run_plan(tmp_path, _script(tmp_path, env=without), env=without)
+    third = _run_plan(gcloud, _script(tmp_path, env=without), env=without)
     assert all(mounts in argv for argv in _deploys(third).values())
 
 
-def test_slack_enabled_without_its_secret_stops_the_plan_with_a_message(tmp_path: Path) -> None:
+def test_slack_enabled_without_its_secret_stops_the_plan_with_a_message(
+    tmp_path: Path, gcloud: FakeGcloud
+) -> None:
     deployer = {"MAILBEACON_SLACK_CLIENT_ID": "111.222"}
     script = _script(tmp_path, env=deployer)
     try:
-        _run_plan(tmp_path, script, env=deployer)
+        _run_plan(gcloud, script, env=deployer)
     except AssertionError as exc:
         assert "set MAILBEACON_SLACK_CLIENT_SECRET and deploy again" in str(exc)
     else:
         raise AssertionError("the plan went on without the Slack client secret")
-    calls = (tmp_path / "gcloud.log").read_text()
-    assert '"functions", "deploy"' not in calls
+    assert not [c for c in gcloud.calls if c[:2] == ["functions", "deploy"]]
 
 
 def test_the_addon_is_deployed_from_the_generated_descriptor_and_installed(
     tmp_path: Path,
+    gcloud: FakeGcloud,
 ) -> None:
     script = _script(tmp_path)
-    calls = _run_plan(tmp_path, script)
+    calls = _run_plan(gcloud, script)
     verbs = [c[:3] for c in calls if c[0] == "workspace-add-ons"]
     assert ["workspace-add-ons", "get-authorization", "--project=acme-mail-1"] in verbs
     assert [c[1:3] for c in calls if c[:1] == ["workspace-add-ons"] and c[1] == "deployments"] == [
@@ -253,14 +250,16 @@ def test_the_addon_is_deployed_from_the_generated_descriptor_and_installed(
         "https://europe-west1-acme-mail-1.cloudfunctions.net/slack/",
     ]
     # A second run replaces the deployment (never creates it again) and installs it again.
-    again = _run_plan(tmp_path, script)
+    again = _run_plan(gcloud, script)
     assert not [c for c in again if "create" in c and c[0] == "workspace-add-ons"]
 
 
-def test_a_redeploy_creates_nothing_and_sets_the_same_environment(tmp_path: Path) -> None:
+def test_a_redeploy_creates_nothing_and_sets_the_same_environment(
+    tmp_path: Path, gcloud: FakeGcloud
+) -> None:
     script = _script(tmp_path)
-    first = _run_plan(tmp_path, script)
-    second = _run_plan(tmp_path, script)
+    first = _run_plan(gcloud, script)
+    second = _run_plan(gcloud, script)
     creates = [
         c for c in second if "create" in c[:4] and c[:3] != ["firestore", "indexes", "composite"]
     ]
@@ -319,6 +318,7 @@ def test_the_custom_domain_front_routes_every_mount_and_nothing_else() -> None:
 
 def test_a_custom_domain_plan_writes_the_front_and_points_every_url_at_it(
     tmp_path: Path,
+    gcloud: FakeGcloud,
 ) -> None:
     script = _script(tmp_path, "--public-url", "https://track.example.com")
     hosting = json.loads(
@@ -327,7 +327,7 @@ def test_a_custom_domain_plan_writes_the_front_and_points_every_url_at_it(
     assert {"source": "/p/**", "run": {"serviceId": "pixel", "region": "europe-west1"}} in hosting[
         "hosting"
     ]["rewrites"]
-    env = _env_of(_deploys(_run_plan(tmp_path, script))["addon"])
+    env = _env_of(_deploys(_run_plan(gcloud, script))["addon"])
     for name in ("PUBLIC", "CLICK", "ADDON", "CHAT", "SLACK", "DASHBOARD"):
         assert env[f"MAILBEACON_{name}_URL"] == "https://track.example.com"
 

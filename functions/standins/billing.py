@@ -1,4 +1,6 @@
-"""Count what Firestore and Pub/Sub would bill, by wrapping the clients at their RPC boundary.
+"""Google's meter: count what Firestore and Pub/Sub would bill, by wrapping the clients at
+their RPC boundary (Firestore bills per document read and written, Pub/Sub per message
+published: https://cloud.google.com/firestore/pricing, https://cloud.google.com/pubsub/pricing).
 
 The Firestore client's generated API object is wrapped: every document a get or a query
 returns is one read (an empty query or a missing document still costs one), every write in a

@@ -1,7 +1,13 @@
-"""A Google Chat API on 127.0.0.1 for google-api-python-client (``api_endpoint``).
+"""The Google Chat API on loopback, for google-api-python-client (``api_endpoint``) and for
+Chat's incoming webhooks.
 
-Implements spaces.findDirectMessage and spaces.messages.create with Chat's behaviour for
-``client-`` message ids (a repeat is 409 ALREADY_EXISTS), and 404 for unknown users/spaces.
+Implements spaces.findDirectMessage
+(https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces/findDirectMessage)
+and spaces.messages.create
+(https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create),
+which is also what an incoming webhook URL posts to (``/v1/spaces/{space}/messages?key&token``).
+A ``client-`` message id used twice is 409 ALREADY_EXISTS, an unknown user or space 404, in
+Google's JSON error shape.
 """
 
 from __future__ import annotations
@@ -11,22 +17,15 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .http import LoopbackServer
-
-Answer = tuple[int, dict[str, str], bytes]
+from .loopback import Answer, LoopbackServer, google_error, json_answer
 
 
-def _error(status: int, reason: str, message: str) -> Answer:
-    body = {"error": {"code": status, "message": message, "status": reason}}
-    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
-
-
-class FakeChat:
+class Chat:
     def __init__(self) -> None:
         self.dms: dict[str, str] = {}  # "users/<id or email>" -> "spaces/<id>"
         self.messages: dict[str, dict[str, Any]] = {}  # full message name -> message
         self.created: list[dict[str, Any]] = []
-        self.failures: list[Answer] = []
+        self.failures: list[Answer] = []  # answered, in turn, instead of the next request
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._respond)
 
@@ -44,36 +43,24 @@ class FakeChat:
         if method == "GET" and route == "/v1/spaces:findDirectMessage":
             space = self.dms.get(query.get("name", ""))
             if space is None:
-                return _error(404, "NOT_FOUND", "Direct message space not found.")
-            return (
-                200,
-                {"Content-Type": "application/json"},
-                json.dumps(
-                    {"name": space, "spaceType": "DIRECT_MESSAGE", "singleUserBotDm": True}
-                ).encode(),
+                return google_error(404, "NOT_FOUND", "Direct message space not found.")
+            return json_answer(
+                200, {"name": space, "spaceType": "DIRECT_MESSAGE", "singleUserBotDm": True}
             )
         if method == "POST" and route.startswith("/v1/spaces/") and route.endswith("/messages"):
             parent = route.removeprefix("/v1/").removesuffix("/messages")
             if parent not in self.dms.values():
-                return _error(404, "NOT_FOUND", "Space not found.")
+                return google_error(404, "NOT_FOUND", "Space not found.")
             message = json.loads(body)
             name = f"{parent}/messages/{query.get('messageId') or len(self.created)}"
             with self._lock:
                 if name in self.messages:
-                    return _error(409, "ALREADY_EXISTS", "Message already exists.")
+                    return google_error(409, "ALREADY_EXISTS", "Message already exists.")
                 stored = {**message, "name": name, "_query": query}
                 self.messages[name] = stored
                 self.created.append(stored)
-            return (
-                200,
-                {"Content-Type": "application/json"},
-                json.dumps({**message, "name": name}).encode(),
-            )
-        return _error(404, "NOT_FOUND", f"no route {method} {route}")
-
-    def start(self) -> FakeChat:
-        self.server.start()
-        return self
+            return json_answer(200, {**message, "name": name})
+        return google_error(404, "NOT_FOUND", f"no route {method} {route}")
 
     def stop(self) -> None:
         self.server.stop()

@@ -1,7 +1,8 @@
 """A webhook receiver on 127.0.0.1 for Slack and Chat webhooks, with scripted answers.
 
-By default it answers like Slack (200 ``ok``); tests queue other answers (429 with
-Retry-After, 500, 404 for a revoked hook) to exercise retries and permanent failures.
+By default it answers like Slack's incoming webhooks (200 ``ok`` as text/plain,
+https://api.slack.com/messaging/webhooks#handling_errors); a caller queues other answers (429
+with Retry-After, 500, 404 for a revoked hook) to exercise retries and permanent failures.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import json
 import threading
 from typing import Any
 
-from .http import LoopbackServer
+from .loopback import Answer, LoopbackServer
 
-Answer = tuple[int, dict[str, str], bytes]
+LOOPBACK_WEBHOOKS = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+"""What a Mailbeacon process needs to post to a receiver here: production allows only Slack's
+and Chat's hosts."""
 
 
 class WebhookReceiver:
@@ -58,10 +61,6 @@ class WebhookReceiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         return self.server.wait_for(count, timeout)
-
-    def start(self) -> WebhookReceiver:
-        self.server.start()
-        return self
 
     def stop(self) -> None:
         self.server.stop()

@@ -1,42 +1,52 @@
-"""A Slack Web API on 127.0.0.1 that `WebClient(base_url=...)` talks to.
+"""Slack on loopback: slack.com/api for `WebClient(base_url=...)`, and hooks.slack.com.
 
-It answers the real JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error": ...}``),
-checks bearer tokens, and can be scripted to fail a method (an error code, or HTTP 429 with
-Retry-After) a number of times.
+Web API methods answer Slack's JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error":
+...}``, https://api.slack.com/web#responses) and check bearer tokens: oauth.v2.access
+(https://api.slack.com/methods/oauth.v2.access, client credentials as HTTP Basic or in the
+form), users.lookupByEmail, conversations.open and chat.postMessage. hooks.slack.com answers
+``ok`` to incoming webhooks (``/services/...``) and interaction response URLs
+(``/actions/...``, https://api.slack.com/interactivity/handling#message_responses). A method
+can be scripted to fail (an error code, or HTTP 429 with Retry-After) a number of times.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .http import LoopbackServer
+from .loopback import Answer, LoopbackServer
 
-Answer = tuple[int, dict[str, str], bytes]
+TEAM = "T0EXAMPLE"
 
 
 def _json(status: int, body: dict[str, Any], **headers: str) -> Answer:
-    return (
-        status,
-        {"Content-Type": "application/json; charset=utf-8", **headers},
-        json.dumps(body).encode(),
-    )
+    out = {"Content-Type": "application/json; charset=utf-8", **headers}
+    return status, out, json.dumps(body).encode()
 
 
-class FakeSlack:
-    def __init__(self, *, client_id: str = "1234.5678", client_secret: str = "shh") -> None:
+class Slack:
+    """``codes`` maps an OAuth code to its team; a code not listed stands for one Slack's
+    authorize page issued for ``TEAM``. Either is good once, as Slack's codes are."""
+
+    def __init__(self, client_id: str = "1234.5678", client_secret: str = "shh") -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.users: dict[str, str] = {}  # email -> user id
         self.codes: dict[str, str] = {}  # OAuth code -> team id
+        self.used_codes: set[str] = set()
         self.tokens: dict[str, str] = {}  # bot token -> team id
         self.posts: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []  # what was posted to response_urls
         self.failures: dict[str, list[Answer]] = {}
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._respond)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
     @property
     def api_url(self) -> str:
@@ -60,9 +70,8 @@ class FakeSlack:
         return [r for r in self.server.requests if r["path"].split("?")[0] == f"/api/{method}"]
 
     def _params(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-        kind = headers.get("Content-Type", "")
-        if kind.startswith("application/json"):
-            return json.loads(body or b"{}")
+        if headers.get("Content-Type", "").startswith("application/json"):
+            return dict(json.loads(body or b"{}"))
         return dict(parse_qsl(body.decode()))
 
     def _respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
@@ -71,6 +80,8 @@ class FakeSlack:
             queued = self.failures.get(name)
             if queued:
                 return queued.pop(0)
+        if path.startswith("/services/"):  # an incoming webhook (hooks.slack.com)
+            return 200, {"Content-Type": "text/plain"}, b"ok"
         params = self._params(headers, body)
         if path.startswith("/actions/"):  # an interaction's response_url (hooks.slack.com)
             with self._lock:
@@ -86,32 +97,23 @@ class FakeSlack:
             user = self.users.get(params.get("email", ""))
             if user is None:
                 return _json(200, {"ok": False, "error": "users_not_found"})
+            profile = {"email": params["email"]}
             return _json(
-                200,
-                {
-                    "ok": True,
-                    "user": {"id": user, "team_id": team, "profile": {"email": params["email"]}},
-                },
+                200, {"ok": True, "user": {"id": user, "team_id": team, "profile": profile}}
             )
         if name == "conversations.open":
-            return _json(200, {"ok": True, "channel": {"id": "D" + params["users"][1:]}})
+            return _json(200, {"ok": True, "channel": {"id": "D" + str(params["users"])[1:]}})
         if name == "chat.postMessage":
             with self._lock:
                 self.posts.append(params)
+                ts = f"{len(self.posts)}.000100"
+            message = {"text": params.get("text")}
             return _json(
-                200,
-                {
-                    "ok": True,
-                    "channel": params["channel"],
-                    "ts": f"{len(self.posts)}.000100",
-                    "message": {"text": params.get("text")},
-                },
+                200, {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
             )
         return _json(200, {"ok": False, "error": "unknown_method"})
 
     def _oauth(self, headers: dict[str, str], params: dict[str, Any]) -> Answer:
-        import base64
-
         basic = headers.get("Authorization", "")
         if basic.startswith("Basic "):
             cid, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
@@ -119,8 +121,11 @@ class FakeSlack:
             cid, secret = params.get("client_id", ""), params.get("client_secret", "")
         if (cid, secret) != (self.client_id, self.client_secret):
             return _json(200, {"ok": False, "error": "invalid_client"})
-        team = self.codes.pop(params.get("code", ""), None)
-        if team is None:
+        code = params.get("code", "")
+        with self._lock:
+            team = self.codes.pop(code, None) or (TEAM if code not in self.used_codes else None)
+            self.used_codes.add(code)
+        if not code or team is None:
             return _json(200, {"ok": False, "error": "invalid_code"})
         token = f"xoxb-{team}-bot"
         self.tokens[token] = team
@@ -139,10 +144,6 @@ class FakeSlack:
                 "is_enterprise_install": False,
             },
         )
-
-    def start(self) -> FakeSlack:
-        self.server.start()
-        return self
 
     def stop(self) -> None:
         self.server.stop()
