@@ -213,7 +213,15 @@ def test_serve_pushes_a_human_open_to_a_subscribed_push_service(
         assert message.payload["title"] == "bo@example.org opened “Signed contract”"
         key_file = dev_server.data_dir / "vapid-private.pem"
         assert key_file.stat().st_mode & 0o777 == 0o600
-        listed = call("GET", "/api/v1/push/subscriptions")["subscriptions"]
-        assert [s["id"] for s in listed] == [made["id"]] and listed[0]["last_success_at"]
+        # the success is recorded once the push service has answered: after it received it
+        listed = wait_until(
+            lambda: [
+                s
+                for s in call("GET", "/api/v1/push/subscriptions")["subscriptions"]
+                if s["last_success_at"]
+            ],
+            timeout=10,
+        )
+        assert [s["id"] for s in listed] == [made["id"]]
     finally:
         service.stop()
