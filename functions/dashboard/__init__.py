@@ -14,14 +14,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Flask only when the web app is built: the CLI reads our config from here
     from flask import Flask
 
-    from ..bootstrap import App
+    from .ports import DashboardDeps
 
 
-def register(web: Flask, app: App) -> None:
+def register(web: Flask, deps: DashboardDeps) -> None:
+    """The pages and /api/v1, sharing one sign-in gate."""
     from .. import api
     from .pages import blueprint
     from .signin import Gate
 
-    gate = Gate(app, app.config.dashboard)
-    web.register_blueprint(blueprint(app, gate))
-    api.register(web, app, gate)
+    gate = Gate(
+        deps.config.dashboard,
+        deps.records,
+        deps.keyring,
+        deps.urls,
+        dev=bool(deps.config.core.insecure_dev_auth),
+    )
+    web.register_blueprint(blueprint(deps, gate))
+    api.register(web, deps, gate)

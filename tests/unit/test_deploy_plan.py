@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from functions import front
-from functions.deploy import FUNCTIONS, DeployConfig
+from functions.deploy import FUNCTIONS, DeployConfig, front
 from functions.main import _path_for
 from tests.support import fake_gcloud
 from tests.support.processes import LOOPBACK_WEBHOOKS, run_cli
