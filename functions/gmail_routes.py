@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from mailbeacon.errors import MailbeaconError, Unauthorized
-from mailbeacon.sentwatch import Mailbox
+from mailbeacon.sentwatch import Mailbox, SentWatchConfig
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +36,9 @@ class TokenVerifier(Protocol):
     def verify(self, token: str) -> Mapping[str, Any]: ...
 
 
-class SentWatchSettings(Protocol):
-    @property
-    def topic(self) -> str | None: ...
-
-    @property
-    def push_service_accounts(self) -> tuple[str, ...]: ...
-
-
 class HasSentWatch(Protocol):
     @property
-    def sentwatch(self) -> SentWatchSettings: ...
+    def sentwatch(self) -> SentWatchConfig: ...
 
 
 class GmailConsumers(Protocol):

@@ -154,6 +154,7 @@ class NotifierRoutes:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
+    def chat(self) -> tuple[Response, int]:
         try:
             self.deps.chat_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:

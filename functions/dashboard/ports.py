@@ -2,7 +2,7 @@
 
 Bootstrap builds an object with these attributes (today's ``App`` has them all); the pages and
 sign-in see only these. Config is read through small views of it (``config.dashboard``,
-``config.core.insecure_dev_auth``, ``config.sentwatch.labels``) so this module imports
+``config.core.insecure_dev_auth``, ``config.sentwatch``) so this module imports
 nothing of ``functions.config``, which itself imports ``signin``.
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from mailbeacon.clock import Clock
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Records
+from mailbeacon.sentwatch import SentWatchConfig
 from mailbeacon.services import Urls
 from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Store
@@ -48,13 +49,6 @@ class CoreSwitches(Protocol):
     def insecure_dev_auth(self) -> bool: ...
 
 
-class LabelSwitch(Protocol):
-    @property
-    def labels(self) -> bool:
-        """Whether the operator turned Gmail labels on (gmail.modify delegation)."""
-        ...
-
-
 class DashboardConfig(Protocol):
     @property
     def core(self) -> CoreSwitches: ...
@@ -63,7 +57,9 @@ class DashboardConfig(Protocol):
     def dashboard(self) -> SignInConfig: ...
 
     @property
-    def sentwatch(self) -> LabelSwitch: ...
+    def sentwatch(self) -> SentWatchConfig:
+        """``labels``: whether the operator turned Gmail labels on (gmail.modify)."""
+        ...
 
 
 class DashboardDeps(Protocol):
