@@ -53,9 +53,23 @@ class Rehearsal:
     # Start ------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Every part, in the order the plan creates them; NotAvailable when an emulator is
+        missing (before anything is written)."""
         firestore_cmd, pubsub_cmd = firestore_command(), pubsub_command()
         print(f"  ....  assembling the functions' source folder in {self.source_dir}")
         assemble_source(self.source_dir)
+        self._emulators(firestore_cmd, pubsub_cmd)
+        self._clouds()
+        self._topics()
+        self._functions()
+        self._relays_and_front()
+        # The rehearsal reads Firestore as `mailbeacon stats` would.
+        os.environ.update(self.emulator_env)
+        from mailbeacon.store.firestore import FirestoreStore
+
+        self.store = FirestoreStore(project=self.config.project, timeout=20)
+
+    def _emulators(self, firestore_cmd: list[str], pubsub_cmd: list[str]) -> None:
         logs = self.work
         for name, log, command in (
             ("Firestore emulator", "firestore.log", firestore_cmd),
@@ -71,7 +85,8 @@ class Rehearsal:
         }
         print(f"  ....  emulators: Firestore {firestore.url}, Pub/Sub {pubsub.url}")
 
-        # Google's and Slack's clouds.
+    def _clouds(self) -> None:
+        """Google's and Slack's clouds, and Secret Manager's values."""
         self.google = Signer("rehearsal-google")
         self.chat_key = Signer("rehearsal-chat")
         self.secret_manager = {
@@ -93,13 +108,16 @@ class Rehearsal:
         ]
         self.addon_sa = f"service-{PROJECT_NUMBER}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
 
-        # Pub/Sub: the plan's topics, dead-letter topics and subscriptions.
+    def _topics(self) -> None:
+        """Pub/Sub: the plan's topics and dead-letter topics."""
         self.admin = PubsubAdmin(self.emulator_env["PUBSUB_EMULATOR_HOST"], self.config.project)
         for topic in SUBSCRIBERS:
             self.admin.topic(TOPIC_IDS[topic])
             self.admin.topic(f"{TOPIC_IDS[topic]}-dead")
 
-        # Every function, with the plan's environment.
+    def _functions(self) -> None:
+        """Every function under functions-framework, with the plan's environment."""
+        logs = self.work
         refs = {
             "PROJECT_NUMBER": PROJECT_NUMBER,
             "ADDON_SA": self.addon_sa,
@@ -147,7 +165,10 @@ class Rehearsal:
             f"  ....  {len(functions)} functions under functions-framework: {', '.join(functions)}"
         )
 
-        # Push subscriptions, through the relay (retry and dead letters as planned).
+    def _relays_and_front(self) -> None:
+        """Push subscriptions through the relay (retry and dead letters as planned), and the
+        front that answers the plan's URLs."""
+        functions = self.functions
         for topic, fn_name in SUBSCRIBERS.items():
             sub = f"{TOPIC_IDS[topic]}-{fn_name.replace('_', '-')}"
             self.admin.subscription(sub, TOPIC_IDS[topic], RETRY["ack_deadline"])
@@ -165,12 +186,6 @@ class Rehearsal:
         self.front = Front(self.config.functions_host, self.config.public_url, http)
         served = self.config.public_url or self.config.functions_host
         print(f"  ....  the front for {served}: {self.front.url}")
-
-        # The rehearsal reads Firestore as `mailbeacon stats` would.
-        os.environ.update(self.emulator_env)
-        from mailbeacon.store.firestore import FirestoreStore
-
-        self.store = FirestoreStore(project=self.config.project, timeout=20)
 
     def stop(self) -> None:
         for relay in self.relays:
