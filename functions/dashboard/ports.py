@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 DashboardStore = Store
 """The pages' store: reporting (query_messages, get_summary, list_events_page, day_counts,
-get_message, list_events), settings (get_settings, put_settings), export (the whole user) and
-the domain page's retention (purge_domain). After the Store split: MessageStore +
-ReportingStore + SettingsStore + Housekeeping."""
+get_message, list_events), the settings page's read (get_settings; writes go through the
+SettingsBook), export (the whole user) and the domain page's retention (purge_domain). After
+the Store split: MessageStore + ReportingStore + SettingsStore + Housekeeping."""
 
 
 class PublicKey(Protocol):
