@@ -19,7 +19,7 @@ from mailbeacon.policy import domain_senders, policy_for
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Records
 from mailbeacon.services import Urls, track_message
-from mailbeacon.store import Store
+from mailbeacon.store import MessageReports
 
 from .dashboard.downloads import csv_response
 from .dashboard.live import POLL_SECONDS
@@ -29,10 +29,9 @@ from .dashboard.signin import Gate
 log = logging.getLogger(__name__)
 
 MAX_LINKS = 100
-ApiStore = Store
-"""Tracking (add_message, add_link) and reporting (query_messages, get_summary,
-list_events_page, day_counts, get_message, list_events); after the Store split:
-MessageStore + ReportingStore."""
+ApiStore = MessageReports
+"""Tracking (MessageStore.add_message) and reporting (the list, the overview, one message's
+page and its timeline)."""
 
 
 class ApiDeps(Protocol):

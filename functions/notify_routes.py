@@ -20,7 +20,7 @@ from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.google.identity import bearer
 from mailbeacon.services import Urls
 from mailbeacon.settings import SettingsBook
-from mailbeacon.store import Storage
+from mailbeacon.store import Store
 from notifier.chat_events import handle_chat_event
 from notifier.config import NotifierConfig
 from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SlackHandler = Callable[..., dict[str, Any]]
-NotifierStore = Storage
-"""Slack's actions and events and the Chat app read and write settings and records (Slack
-installations, Chat spaces); the Store split narrows this to SettingsStore + Records."""
+NotifierStore = Store
+"""Slack's actions and events and the Chat app take the whole store (settings through the
+SettingsBook, installations and Chat spaces as records): narrowed when they are."""
 
 
 class TokenVerifier(Protocol):

@@ -16,18 +16,19 @@ from mailbeacon.records import Records
 from mailbeacon.sentwatch import SentWatchConfig
 from mailbeacon.services import Urls
 from mailbeacon.settings import SettingsBook
-from mailbeacon.store import Store
+from mailbeacon.store import Housekeeping, MessageEvents, ReportingStore, SettingsStore
 from mailbeacon.tokens import Keyring, TokenSigner
 
 if TYPE_CHECKING:
     from .live import LiveHub
     from .signin import SignInConfig
 
-DashboardStore = Store
-"""The pages' store: reporting (query_messages, get_summary, list_events_page, day_counts,
-get_message, list_events), the settings page's read (get_settings; writes go through the
-SettingsBook), export (the whole user) and the domain page's retention (purge_domain). After
-the Store split: MessageStore + ReportingStore + SettingsStore + Housekeeping."""
+
+class DashboardStore(MessageEvents, ReportingStore, SettingsStore, Housekeeping, Protocol):
+    """The store ports the pages read: the list, the overview and one email's page (messages,
+    reporting, the timeline), the settings page (get_settings; writes go through the
+    SettingsBook), the export (every message's stats, the settings) and the domain page's
+    retention (Housekeeping.purge_domain)."""
 
 
 class PublicKey(Protocol):
@@ -49,37 +50,31 @@ class CoreSwitches(Protocol):
     def insecure_dev_auth(self) -> bool: ...
 
 
-class DashboardConfig(Protocol):
+class SignInConfigs(Protocol):
     @property
     def core(self) -> CoreSwitches: ...
 
     @property
     def dashboard(self) -> SignInConfig: ...
 
+
+class DashboardConfig(SignInConfigs, Protocol):
     @property
     def sentwatch(self) -> SentWatchConfig:
         """``labels``: whether the operator turned Gmail labels on (gmail.modify)."""
         ...
 
 
-class DashboardDeps(Protocol):
-    """Everything the pages, sign-in and (through them) /api/v1 read."""
+class SignInDeps(Protocol):
+    """What sign-in reads (the Gate: sessions, CSRF, bearer credentials); the local server's
+    live streams use it too, to know whose cookie a stream's request carries."""
 
     @property
-    def config(self) -> DashboardConfig: ...
+    def config(self) -> SignInConfigs: ...
 
     @property
-    def store(self) -> DashboardStore: ...
-
-    @property
-    def records(self) -> Records: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def signer(self) -> TokenSigner:
-        """Verifies the ``?key=`` of an alert's link."""
+    def records(self) -> Records:
+        """Sessions, and the personal access tokens' hashes."""
         ...
 
     @property
@@ -89,6 +84,24 @@ class DashboardDeps(Protocol):
 
     @property
     def urls(self) -> Urls: ...
+
+
+class DashboardDeps(SignInDeps, Protocol):
+    """Everything the pages, sign-in and (through them) /api/v1 read."""
+
+    @property
+    def config(self) -> DashboardConfig: ...
+
+    @property
+    def store(self) -> DashboardStore: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def signer(self) -> TokenSigner:
+        """Verifies the ``?key=`` of an alert's link."""
+        ...
 
     @property
     def vapid(self) -> Vapid: ...
