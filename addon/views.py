@@ -233,6 +233,30 @@ def compose_card(
     state = {"draft": draft} if draft else {}
     if message:
         state |= {"message_id": message.id, "pixel": "yes" if pixel else "no"}
+    rules, blocked = _policy_rules(policy, recipients)
+    sections = [c.section(_draft_top(recipients, error, notice), "This draft")]
+    if rules:
+        sections.append(c.section(rules, "Domain policy"))
+    sections.append(c.section(_in_draft(message, pixel), "In the draft now"))
+    if not (message and pixel) and not blocked:
+        sections.append(c.section(_track_widgets(cfg, message, label, state), "Open tracking"))
+    sections += [
+        c.section(_link_widgets(cfg, state, blocked), "Click tracking"),
+        c.section([c.paragraph(COMPOSE_LIMITS)], "Good to know"),
+    ]
+    return c.card(TITLE, sections, subtitle="Track this draft", name="compose")
+
+
+COMPOSE_LIMITS = (
+    "Mailbeacon cannot read your draft: links you type or paste yourself are not tracked,"
+    " only links inserted here. To stop tracking, delete the inserted image (and tracked"
+    " links) from the draft by hand; the add-on cannot remove them. Opens are counted only"
+    " when the reader's mail app loads images."
+)
+
+
+def _draft_top(recipients: Sequence[str], error: str, notice: str) -> list[c.Json]:
+    """The outcome of the last action, then whom the draft is to."""
     top: list[c.Json] = []
     if error:
         text = c.esc(error, c.MAX_TEXT - 40)  # room for the <font> markup around it
@@ -245,74 +269,85 @@ def compose_card(
         top.append(c.decorated(", ".join(shown) + more, top="Recipients"))
     else:
         top.append(c.paragraph("No recipients yet: add them to the draft before tracking it."))
-    in_draft: list[c.Json] = []
+    return top
+
+
+def _in_draft(message: Message | None, pixel: bool) -> list[c.Json]:
+    """What the add-on has inserted into the draft so far."""
+    inserted: list[c.Json] = []
     if message and pixel:
-        in_draft.append(c.decorated("Open tracking pixel, at the end of the body", top="Inserted"))
+        inserted.append(c.decorated("Open tracking pixel, at the end of the body", top="Inserted"))
     for link in message.links if message else ():
-        in_draft.append(c.decorated(link.url, top=f"Tracked link {link.index}"))
-    if not in_draft:
-        in_draft.append(c.paragraph("Nothing yet: this draft is not tracked."))
-    rules: list[c.Json] = []
-    blocked = ""
-    if policy is not None and not policy.tracking:
-        blocked = (
+        inserted.append(c.decorated(link.url, top=f"Tracked link {link.index}"))
+    return inserted or [c.paragraph("Nothing yet: this draft is not tracked.")]
+
+
+def _blocked(policy: Policy, recipients: Sequence[str], inside: Sequence[str]) -> str:
+    """Why the domain's policy forbids tracking this draft, or "" when it allows it."""
+    if not policy.tracking:
+        return (
             f"Your admins have turned tracking off for {policy.domain}: Mailbeacon will not"
             " track this email."
         )
-    elif policy is not None and recipients:
-        inside = policy.internal(recipients)
-        if inside and len(inside) == len(recipients) and not policy.track_internal:
-            blocked = (
-                f"Every recipient is inside {policy.domain}, and your admins do not track mail"
-                " among colleagues. Add an outside recipient to track this email."
-            )
-        elif inside and not policy.track_internal:
-            rules.append(
-                c.paragraph(
-                    f"{len(inside)} recipient(s) are inside {policy.domain}: their opens are"
-                    " counted too (one image cannot tell readers apart)."
-                )
-            )
+    if recipients and inside and len(inside) == len(recipients) and not policy.track_internal:
+        return (
+            f"Every recipient is inside {policy.domain}, and your admins do not track mail"
+            " among colleagues. Add an outside recipient to track this email."
+        )
+    return ""
+
+
+def _policy_rules(policy: Policy | None, recipients: Sequence[str]) -> tuple[list[c.Json], str]:
+    """The domain policy's section (empty without a policy) and why it blocks, if it does."""
+    if policy is None:
+        return [], ""
+    inside = policy.internal(recipients) if policy.tracking and recipients else []
+    blocked = _blocked(policy, recipients, inside)
+    rules: list[c.Json] = []
     if blocked:
         rules.append(c.paragraph(blocked))
-    if policy is not None and policy.disclosure:
+    elif inside and not policy.track_internal:
+        rules.append(
+            c.paragraph(
+                f"{len(inside)} recipient(s) are inside {policy.domain}: their opens are"
+                " counted too (one image cannot tell readers apart)."
+            )
+        )
+    if policy.disclosure:
         notice = "Sent with the image (your domain's notice)"
         rules.append(c.decorated(policy.disclosure, top=notice))
+    return rules, blocked
+
+
+def _track_widgets(
+    cfg: AddonConfig, message: Message | None, label: str, state: dict[str, str]
+) -> list[c.Json]:
+    """The "Track opens" button, with the label field while nothing is tracked yet."""
     track: list[c.Json] = []
-    if not (message and pixel) and not blocked:
-        if message is None:
-            track.append(
-                c.text_input(
-                    "subject",
-                    "Label (only you see it)",
-                    value=label,
-                    hint="For example: Proposal to ACME",
-                )
-            )
+    if message is None:
         track.append(
-            c.buttons(c.button("Track opens", c.on_action(cfg.url(TRACK), state), filled=True))
+            c.text_input(
+                "subject",
+                "Label (only you see it)",
+                value=label,
+                hint="For example: Proposal to ACME",
+            )
         )
-    link_widgets = [
+    track.append(
+        c.buttons(c.button("Track opens", c.on_action(cfg.url(TRACK), state), filled=True))
+    )
+    return track
+
+
+def _link_widgets(cfg: AddonConfig, state: dict[str, str], blocked: str) -> list[c.Json]:
+    """The tracked-link form, or why the policy does not allow it."""
+    if blocked:
+        return [c.paragraph("Not available under your domain's policy.")]
+    return [
         c.text_input("link_url", "Link address", hint="https://example.com/page"),
         c.text_input("link_text", "Link text (optional)"),
         c.buttons(c.button("Insert tracked link", c.on_action(cfg.url(INSERT_LINK), state))),
     ]
-    if blocked:
-        link_widgets = [c.paragraph("Not available under your domain's policy.")]
-    limits = c.paragraph(
-        "Mailbeacon cannot read your draft: links you type or paste yourself are not tracked,"
-        " only links inserted here. To stop tracking, delete the inserted image (and tracked"
-        " links) from the draft by hand; the add-on cannot remove them. Opens are counted only"
-        " when the reader's mail app loads images."
-    )
-    sections = [c.section(top, "This draft")]
-    if rules:
-        sections.append(c.section(rules, "Domain policy"))
-    sections.append(c.section(in_draft, "In the draft now"))
-    if track:
-        sections.append(c.section(track, "Open tracking"))
-    sections += [c.section(link_widgets, "Click tracking"), c.section([limits], "Good to know")]
-    return c.card(TITLE, sections, subtitle="Track this draft", name="compose")
 
 
 def message_card(title: str, text: str) -> c.Json:

@@ -1,6 +1,6 @@
 """Which HTTP entry point serves which paths: the one table behind the functions' own routing
 (functions/main.py), the URLs the deployment hands to every part of the product, and the
-custom-domain front (functions/front.py). A path served by nobody cannot be emitted."""
+custom-domain front (functions/deploy/front.py). A path served by nobody cannot be emitted."""
 
 from __future__ import annotations
 

@@ -19,15 +19,56 @@ import base64
 import binascii
 import json
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from mailbeacon.errors import MailbeaconError, Unauthorized
-
-from .bootstrap import App
+from mailbeacon.sentwatch import Mailbox, SentWatchConfig
 
 log = logging.getLogger(__name__)
+
+
+class TokenVerifier(Protocol):
+    """Google-signed bearer tokens: the claims, or Unauthorized."""
+
+    def verify(self, token: str) -> Mapping[str, Any]: ...
+
+
+class HasSentWatch(Protocol):
+    @property
+    def sentwatch(self) -> SentWatchConfig: ...
+
+
+class GmailConsumers(Protocol):
+    """The sent-mail watch's use cases (functions.consumers.Consumers has them)."""
+
+    def gmail_push(self, data: dict[str, Any]) -> list[str]:
+        """Record the tracked mail sent since the last notification; our matched ids."""
+        ...
+
+    def renew_gmail_watches(self) -> int:
+        """Renew every sender's watch and mark drafts never sent; how many were renewed."""
+        ...
+
+
+class GmailRouteDeps(Protocol):
+    """What /gmail/push and /gmail/renew read of the running Mailbeacon."""
+
+    @property
+    def config(self) -> HasSentWatch: ...
+
+    @property
+    def mailbox(self) -> Mailbox | None:
+        """Gmail as each user; None when the sent-mail watch is not set up."""
+        ...
+
+    @property
+    def gmail_push_verifier(self) -> TokenVerifier: ...
+
+    @property
+    def consumers(self) -> GmailConsumers: ...
 
 
 def _notification(body: bytes) -> dict[str, Any] | None:
@@ -40,17 +81,21 @@ def _notification(body: bytes) -> dict[str, Any] | None:
     return data if ok else None
 
 
-def register_gmail_routes(web: Flask, app: App) -> None:
-    routes = Blueprint("gmail", __name__)
+class GmailRoutes:
+    """The two views, over the dependencies."""
 
-    def refused(path: str) -> tuple[Response, int] | None:
+    def __init__(self, deps: GmailRouteDeps) -> None:
+        self.deps = deps
+
+    def refused(self, path: str) -> tuple[Response, int] | None:
         """None when the request is Google-signed for exactly ``path``; else the answer."""
-        if app.mailbox is None or not app.config.sentwatch.push_service_accounts:
+        deps = self.deps
+        if deps.mailbox is None or not deps.config.sentwatch.push_service_accounts:
             return jsonify({"error": "the sent-mail watch is not set up here"}), 404
         from mailbeacon.google.identity import bearer
 
         try:
-            claims = app.gmail_push_verifier.verify(bearer(request.headers))
+            claims = deps.gmail_push_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
             log.info("refused a call to %s: %s", path, exc)
             return jsonify({"error": "unauthorized"}), 401
@@ -58,29 +103,33 @@ def register_gmail_routes(web: Flask, app: App) -> None:
             return jsonify({"error": "unauthorized"}), 401
         return None
 
-    @routes.post("/gmail/push")
-    def gmail_push() -> tuple[Response, int]:
-        if answer := refused("/gmail/push"):
+    def gmail_push(self) -> tuple[Response, int]:
+        if answer := self.refused("/gmail/push"):
             return answer
         data = _notification(request.get_data())
         if data is None:
             return jsonify({"error": "expected a Pub/Sub push of a Gmail notification"}), 400
         try:
-            matched = app.consumers.gmail_push(data)
+            matched = self.deps.consumers.gmail_push(data)
         except MailbeaconError as exc:
             log.warning("gmail push not handled, Pub/Sub will retry: %s", exc)
             return jsonify({"error": "try again"}), 503
         return jsonify({"matched": len(matched)}), 200
 
-    @routes.post("/gmail/renew")
-    def gmail_renew() -> tuple[Response, int]:
-        if answer := refused("/gmail/renew"):
+    def gmail_renew(self) -> tuple[Response, int]:
+        if answer := self.refused("/gmail/renew"):
             return answer
         try:
-            renewed = app.consumers.renew_gmail_watches()
+            renewed = self.deps.consumers.renew_gmail_watches()
         except MailbeaconError as exc:
             log.warning("gmail watch renewal failed, Scheduler will retry: %s", exc)
             return jsonify({"error": "try again"}), 503
         return jsonify({"renewed": renewed}), 200
 
+
+def register_gmail_routes(web: Flask, deps: GmailRouteDeps) -> None:
+    views = GmailRoutes(deps)
+    routes = Blueprint("gmail", __name__)
+    routes.add_url_rule("/gmail/push", view_func=views.gmail_push, methods=["POST"])
+    routes.add_url_rule("/gmail/renew", view_func=views.gmail_renew, methods=["POST"])
     web.register_blueprint(routes)

@@ -9,38 +9,95 @@ import functools
 import html
 import json
 import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
+from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
+from mailbeacon.google.identity import bearer
+from mailbeacon.services import Urls
+from mailbeacon.settings import SettingsBook
+from mailbeacon.store import Store
+from notifier.chat_events import handle_chat_event
+from notifier.config import NotifierConfig
+from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
 
-from .bootstrap import App
+if TYPE_CHECKING:
+    from notifier.slack_install import SlackInstaller
 
 log = logging.getLogger(__name__)
 
+SlackHandler = Callable[..., dict[str, Any]]
+NotifierStore = Store
+"""Slack's actions and events and the Chat app take the whole store (settings through the
+SettingsBook, installations and Chat spaces as records): narrowed when they are."""
 
-def register_notifier_routes(web: Flask, app: App) -> None:
-    """Add /slack/install, /slack/oauth/callback, /slack/events, /slack/interactivity, /chat."""
-    from notifier.chat_events import handle_chat_event
-    from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
 
-    routes = Blueprint("notifier", __name__)
-    config = app.config.notifier
+class TokenVerifier(Protocol):
+    """Google-signed bearer tokens: the claims, or Unauthorized."""
 
-    @routes.get("/slack/install")
-    def slack_install() -> Response:
-        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE
+    def verify(self, token: str) -> Mapping[str, Any]: ...
+
+
+class NotifierSettings(Protocol):
+    @property
+    def notifier(self) -> NotifierConfig: ...
+
+
+class NotifierRouteDeps(Protocol):
+    """What the Slack and Chat routes read of the running Mailbeacon."""
+
+    @property
+    def config(self) -> NotifierSettings: ...
+
+    @property
+    def store(self) -> NotifierStore: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> SettingsBook:
+        """The one writer of users' settings (Slack's mute button, the Chat app's DM)."""
+        ...
+
+    @property
+    def urls(self) -> Urls: ...
+
+    @property
+    def slack_installer(self) -> SlackInstaller:
+        """Built on first use: only the Slack function needs it."""
+        ...
+
+    @property
+    def chat_verifier(self) -> TokenVerifier:
+        """Built on first use: only the Chat function needs it."""
+        ...
+
+
+class NotifierRoutes:
+    """The views, over the dependencies; parts only one function uses are read per request."""
+
+    def __init__(self, deps: NotifierRouteDeps) -> None:
+        self.deps = deps
+        config = deps.config.notifier
+        self.respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
+
+    def slack_install(self) -> Response:
+        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE  # slack_sdk: on first use
 
         try:
-            url, state = app.slack_installer.authorize_url()
+            url, state = self.deps.slack_installer.authorize_url()
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
         response = redirect(url, 302)
         # The path the browser comes back to: on the Slack function's own URL that is
         # /slack/slack/oauth/callback, and a cookie scoped to /slack/oauth/callback would not
         # be sent there.
-        slack_base = app.urls.service("slack")
+        slack_base = self.deps.urls.service("slack")
         response.set_cookie(
             STATE_COOKIE,
             state,
@@ -52,14 +109,13 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         )
         return response  # type: ignore[return-value]
 
-    @routes.get("/slack/oauth/callback")
-    def slack_callback() -> Response:
+    def slack_callback(self) -> Response:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
-        try:
-            from notifier.slack_install import STATE_COOKIE
+        from notifier.slack_install import STATE_COOKIE
 
-            installation = app.slack_installer.complete(
+        try:
+            installation = self.deps.slack_installer.complete(
                 request.args.get("code", ""),
                 request.args.get("state", ""),
                 request.cookies.get(STATE_COOKIE),
@@ -72,22 +128,21 @@ def register_notifier_routes(web: Flask, app: App) -> None:
         team = html.escape(installation.team_name or installation.team_id or "your workspace")
         return Response(f"<p>Mailbeacon is installed in {team}.</p>", 200, mimetype="text/html")
 
-    @routes.post("/slack/events")
-    def slack_events() -> tuple[Response, int]:
-        return slack(handle_event)
+    def slack_events(self) -> tuple[Response, int]:
+        return self._slack(handle_event)
 
-    respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
+    def slack_interactivity(self) -> tuple[Response, int]:
+        return self._slack(
+            functools.partial(handle_interaction, book=self.deps.settings), self.respond
+        )
 
-    @routes.post("/slack/interactivity")
-    def slack_interactivity() -> tuple[Response, int]:
-        return slack(functools.partial(handle_interaction, book=app.settings), respond)
-
-    def slack(handler, *extra) -> tuple[Response, int]:  # type: ignore[no-untyped-def]
+    def _slack(self, handler: SlackHandler, *extra: Any) -> tuple[Response, int]:
+        """A Slack-signed request: verified by ``handler``, its reply as JSON."""
         try:
             reply = handler(
-                app.store,
-                config.slack_signing_secret,
-                app.clock,
+                self.deps.store,
+                self.deps.config.notifier.slack_signing_secret,
+                self.deps.clock,
                 request.get_data(cache=True),
                 dict(request.headers),
                 *extra,
@@ -99,12 +154,9 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             return jsonify({"error": str(exc)}), 400
         return jsonify(reply), 200
 
-    from mailbeacon.google.identity import bearer
-
-    @routes.post("/chat")
-    def chat() -> tuple[Response, int]:
+    def chat(self) -> tuple[Response, int]:
         try:
-            app.chat_verifier.verify(bearer(request.headers))
+            self.deps.chat_verifier.verify(bearer(request.headers))
         except Unauthorized as exc:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
@@ -114,6 +166,18 @@ def register_notifier_routes(web: Flask, app: App) -> None:
             event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400
-        return jsonify(handle_chat_event(app.store, app.settings, event)), 200
+        return jsonify(handle_chat_event(self.deps.store, self.deps.settings, event)), 200
 
+
+def register_notifier_routes(web: Flask, deps: NotifierRouteDeps) -> None:
+    """Add /slack/install, /slack/oauth/callback, /slack/events, /slack/interactivity, /chat."""
+    views = NotifierRoutes(deps)
+    routes = Blueprint("notifier", __name__)
+    routes.add_url_rule("/slack/install", view_func=views.slack_install, methods=["GET"])
+    routes.add_url_rule("/slack/oauth/callback", view_func=views.slack_callback, methods=["GET"])
+    routes.add_url_rule("/slack/events", view_func=views.slack_events, methods=["POST"])
+    routes.add_url_rule(
+        "/slack/interactivity", view_func=views.slack_interactivity, methods=["POST"]
+    )
+    routes.add_url_rule("/chat", view_func=views.chat, methods=["POST"])
     web.register_blueprint(routes)

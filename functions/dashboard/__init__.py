@@ -14,14 +14,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Flask only when the web app is built: the CLI reads our config from here
     from flask import Flask
 
-    from ..bootstrap import App
-
-
-def register(web: Flask, app: App) -> None:
-    from .. import api
-    from .pages import blueprint
+    from .ports import DashboardDeps, SignInDeps
     from .signin import Gate
 
-    gate = Gate(app, app.config.dashboard)
-    web.register_blueprint(blueprint(app, gate))
-    api.register(web, app, gate)
+
+def sign_in_gate(deps: SignInDeps) -> Gate:
+    """The gate (sessions, CSRF, bearer credentials) over what sign-in reads."""
+    from .signin import Gate
+
+    return Gate(
+        deps.config.dashboard,
+        deps.records,
+        deps.keyring,
+        deps.urls,
+        dev=bool(deps.config.core.insecure_dev_auth),
+    )
+
+
+def register(web: Flask, deps: DashboardDeps) -> None:
+    """The pages and /api/v1, sharing one sign-in gate."""
+    from .. import api
+    from .pages import blueprint
+
+    gate = sign_in_gate(deps)
+    web.register_blueprint(blueprint(deps, gate))
+    api.register(web, deps, gate)

@@ -34,10 +34,11 @@ from mailbeacon.google.identity import (
     workspace_email,
 )
 from mailbeacon.platform import GOOGLE_CERTS_URL
-from mailbeacon.records import Namespace
+from mailbeacon.records import Namespace, Records
 
-if TYPE_CHECKING:
-    from functions.bootstrap import App
+if TYPE_CHECKING:  # functions.config reads SignInConfig from here: kept light
+    from mailbeacon.services import Urls
+    from mailbeacon.tokens import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,14 @@ class SignInConfig:
 class Gate:
     """Everything about identity the web edge needs, built once per app."""
 
-    app: App
     config: SignInConfig
+    records: Records
+    """Sessions, and the personal access tokens' hashes."""
+    keyring: Keyring
+    urls: Urls
+    """Read per request: `serve` learns its own URL only once it has bound a port."""
+    dev: bool = False
+    """``--insecure-dev-auth``: a "sign in as" form and ``dev:<email>`` bearer tokens."""
     verifier: GoogleTokenVerifier = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,17 +89,13 @@ class Gate:
         )
         from itsdangerous import URLSafeTimedSerializer
 
-        key = self.app.keyring.derive("dashboard-session")
+        key = self.keyring.derive("dashboard-session")
         self.cookies = URLSafeTimedSerializer(key, salt="mailbeacon-dashboard")
-        self._csrf_key = self.app.keyring.derive("dashboard-csrf")
-
-    @property
-    def dev(self) -> bool:
-        return bool(self.app.config.core.insecure_dev_auth)
+        self._csrf_key = self.keyring.derive("dashboard-csrf")
 
     @property
     def secure(self) -> bool:
-        return self.app.urls.service("dashboard").startswith("https://")
+        return self.urls.service("dashboard").startswith("https://")
 
     # Google ID tokens
     def user_from_id_token(self, token: str, *, nonce: str | None = None) -> str:
@@ -116,7 +119,7 @@ class Gate:
         if token.startswith("dev:"):
             raise Unauthorized("dev tokens need `mailbeacon serve --insecure-dev-auth`")
         if looks_like_token(token):
-            return user_for_token(self.app.store, token)
+            return user_for_token(self.records, token)
         return self.user_from_id_token(token)
 
     # sessions
@@ -124,7 +127,7 @@ class Gate:
         """A new session for ``user``; returns the cookie value."""
         sid = secrets.token_urlsafe(32)
         expires = now + self.config.session_lifetime
-        self.app.store.put_record(
+        self.records.put_record(
             SESSIONS, _digest(sid), {"user": user, "expires": expires.timestamp()}
         )
         return self.cookies.dumps(sid)
@@ -141,16 +144,16 @@ class Gate:
             )
         except BadData:
             return None
-        record = self.app.store.get_record(SESSIONS, _digest(str(sid)))
+        record = self.records.get_record(SESSIONS, _digest(str(sid)))
         if record is None:
             return None
         if float(record.get("expires", 0)) <= now.timestamp():
-            self.app.store.delete_record(SESSIONS, _digest(str(sid)))  # tidy as we go
+            self.records.delete_record(SESSIONS, _digest(str(sid)))  # tidy as we go
             return None
         return str(record["user"]), str(sid)
 
     def end_session(self, sid: str) -> None:
-        self.app.store.delete_record(SESSIONS, _digest(sid))
+        self.records.delete_record(SESSIONS, _digest(sid))
 
     def csrf(self, binding: str) -> str:
         """The form token for a session (or a signed-out browser's flow cookie)."""

@@ -31,12 +31,12 @@ BACKLOG = 2048  # pending connections the kernel holds for us (a burst of new cl
 def build_edge(app: App) -> Edge:
     """The edge over a bootstrapped App: each part gets only what it uses."""
     from ..app import create_app, tracking_parts
-    from ..dashboard.signin import Gate
+    from ..dashboard import sign_in_gate
 
     config = app.config.edge
     streams = None
     if app.streams_live:
-        gate = Gate(app, app.config.dashboard)
+        gate = sign_in_gate(app)
 
         def session_user(cookie: str | None) -> str | None:
             found = gate.session(cookie, app.clock.now())

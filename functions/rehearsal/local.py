@@ -156,7 +156,7 @@ class Front:
     into this front's."""
 
     def __init__(self, functions_host: str, custom_domain: str | None, ports: dict[str, int]):
-        from functions.front import route
+        from functions.deploy.front import route
 
         self.functions_host = functions_host.rstrip("/")
         self.custom_domain = custom_domain.rstrip("/") if custom_domain else None

@@ -233,20 +233,42 @@ def inspect(ua: str) -> UserAgentInfo:
 
 
 def _inspect(ua: str) -> UserAgentInfo:
+    """The shapes that need no parse first, then what ua-parser's families say; order matters
+    (a scanner's Chrome build is a browser to ua-parser, a proxy's user agent names no bot)."""
     text = ua.strip()
     if not text:
         return UserAgentInfo("empty", "other", reason="no-user-agent", os="Other")
     lowered = text.lower()
+    known = _exact_shape(text, lowered)
+    if known is not None:
+        return known
+    family, os_family = _parse(text)
+    machine = _proxy_or_machine(text, lowered, family, os_family)
+    if machine is not None:
+        return machine
+    client = _mail_client(lowered, family, os_family)
+    if client is not None:
+        return UserAgentInfo("mail-client", client, family, "mail-client-user-agent", os_family)
+    if any(marker in lowered for marker in _BOT_MARKERS):
+        return UserAgentInfo("bot", "other", family, "bot-user-agent", os_family)
+    if family == "Other":
+        return UserAgentInfo("unknown", "other", family, "unrecognised-user-agent", os_family)
+    return UserAgentInfo("browser", "other", family, "browser-user-agent", os_family)
+
+
+def _exact_shape(text: str, lowered: str) -> UserAgentInfo | None:
+    """Google's fetchers and Apple's bare shapes, known by the exact text (no parse needed)."""
     if _GMAIL_SAMPLING in lowered:
         return UserAgentInfo("gmail-sampling", "gmail", "Edge", "gmail-content-sampling", "Other")
     if text in (_GMAIL_PREFETCH, _GMAIL_PREFETCH_2022):
         return UserAgentInfo("gmail-prefetch", "gmail", "Edge", "gmail-prefetch-user-agent")
     if text == _BARE_MOZILLA:
         return UserAgentInfo("bare-mozilla", "other", "Other", "bare-mozilla", "Other")
-    bare = _bare_webkit(text)
-    if bare is not None:
-        return bare
-    family, os_family = _parse(text)
+    return _bare_webkit(text)
+
+
+def _proxy_or_machine(text: str, lowered: str, family: str, os_family: str) -> UserAgentInfo | None:
+    """A mail provider's image proxy (a person), a scanner, or a tool or crawler."""
     if family == "GmailImageProxy" or "googleimageproxy" in lowered:
         return UserAgentInfo("gmail-proxy", "gmail", family, "gmail-image-proxy", os_family)
     if family == "YahooMailProxy" or "yahoomailproxy" in lowered:
@@ -257,6 +279,11 @@ def _inspect(ua: str) -> UserAgentInfo:
         return UserAgentInfo("scanner", "other", family, "known-scanner-user-agent", os_family)
     if family in _TOOL_FAMILIES or (family not in _PEOPLE_FAMILIES and _is_spider(text)):
         return UserAgentInfo("bot", "other", family, "bot-user-agent", os_family)
+    return None
+
+
+def _mail_client(lowered: str, family: str, os_family: str) -> str | None:
+    """Which mail app, when it is one: by family, or by the shapes ua-parser does not name."""
     client = _MAIL_CLIENTS.get(family)
     if client is None and ("ms-office" in lowered or "microsoft outlook" in lowered):
         client = "outlook"  # Outlook desktop (httpagentparser #91, uap-core #405)
@@ -264,10 +291,4 @@ def _inspect(ua: str) -> UserAgentInfo:
         client = "outlook"  # Outlook-iOS / Outlook-Android
     if client is None and family == "Mobile Safari UI/WKWebView" and os_family == "iOS":
         client = "apple-mail"  # iOS Mail with MPP off: WebKit with no Safari token
-    if client is not None:
-        return UserAgentInfo("mail-client", client, family, "mail-client-user-agent", os_family)
-    if any(marker in lowered for marker in _BOT_MARKERS):
-        return UserAgentInfo("bot", "other", family, "bot-user-agent", os_family)
-    if family == "Other":
-        return UserAgentInfo("unknown", "other", family, "unrecognised-user-agent", os_family)
-    return UserAgentInfo("browser", "other", family, "browser-user-agent", os_family)
+    return client

@@ -44,7 +44,7 @@ def test_the_rehearsal_walks_the_whole_journey_and_stops_everything(
     assert "Everything started here was stopped." in result.stdout
     # Every function ran from the assembled source folder, which holds no deployer or CLI.
     assert (tmp_path / "src" / "main.py").exists()
-    assert not (tmp_path / "src" / "functions" / "deploy.py").exists()
+    assert not (tmp_path / "src" / "functions" / "deploy").exists()
 
 
 def test_without_the_emulators_the_rehearsal_says_so_in_one_line(tmp_path: Path) -> None:

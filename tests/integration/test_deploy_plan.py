@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from functions import front
-from functions.deploy import FUNCTIONS, DeployConfig
+from functions.deploy import FUNCTIONS, LEFT_OUT, DeployConfig, front
 from functions.main import _path_for
 from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 from tests.support import fake_gcloud
@@ -381,13 +380,7 @@ def test_the_source_folder_holds_main_requirements_and_our_packages(tmp_path: Pa
     assert (src / "mailbeacon" / "store" / "firestore" / "__init__.py").exists()
     assert (src / "functions" / "app.py").exists()
     assert not list(src.rglob("__pycache__"))
-    for absent in (
-        "functions/cli.py",
-        "functions/deploy.py",
-        "functions/server.py",
-        "functions/cloud_files",
-        "mailbeacon/evaluation",
-    ):
+    for absent in (*LEFT_OUT, "functions/deploy/script.py", "functions/cli/__init__.py"):
         assert not (src / absent).exists(), absent
     # What is there is enough: every entry point imports and wires from the folder alone.
     check = (
@@ -397,6 +390,25 @@ def test_the_source_folder_holds_main_requirements_and_our_packages(tmp_path: Pa
     )
     result = subprocess.run([sys.executable, "-c", check, str(src)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_path_left_out_of_the_source_folder_exists() -> None:
+    """A renamed module must not slip into the functions' source under a stale name."""
+    assert [path for path in LEFT_OUT if not (ROOT / path).exists()] == []
+
+
+def test_the_deploy_package_imports_one_way() -> None:
+    """Each module of functions/deploy imports only modules listed before it (no cycle)."""
+    order = ["resources", "declaration", "front", "shell", "workspace", "script", "assembly"]
+    order.append("command")
+    for i, name in enumerate(order):
+        tree = ast.parse((ROOT / "functions" / "deploy" / f"{name}.py").read_text())
+        siblings = {
+            node.module.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+        }
+        assert siblings <= set(order[:i]), f"{name} imports {sorted(siblings - set(order[:i]))}"
 
 
 def test_bad_arguments_are_refused_in_one_line_and_nothing_is_written(tmp_path: Path) -> None:

@@ -11,12 +11,10 @@ with :func:`route`, the same table.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .endpoints import MOUNTS
-
-if TYPE_CHECKING:
-    from .deploy import DeployConfig
+from ..endpoints import MOUNTS
+from .declaration import DeployConfig
 
 
 def rules() -> list[tuple[str, str]]:
