@@ -17,19 +17,13 @@ from mailbeacon.google.gmail import GmailReader, GmailUnavailable, pixel_tokens
 from mailbeacon.model import Message
 from mailbeacon.policy import Policy, PolicyRefused, policy_for
 from mailbeacon.records import Records
-from mailbeacon.services import (
-    TrackedMessage,
-    Urls,
-    add_link,
-    check_link,
-    owned_message,
-    pixel_insert,
-    track_message,
-)
 from mailbeacon.settings import InvalidSettings, SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.summary import summarize
 from mailbeacon.tokens import TokenSigner
+from mailbeacon.tracking import TrackedMessage, add_link, owned_message, pixel_insert, track_message
+from mailbeacon.urls import Urls
+from mailbeacon.validation import check_link
 
 from . import cards as c
 from . import config as r

@@ -26,8 +26,9 @@ from functions.config import AppConfig
 from mailbeacon.clock import FixedClock
 from mailbeacon.google.gmail import GmailReader
 from mailbeacon.model import Event, Verdict
-from mailbeacon.services import get_stats, track_message
+from mailbeacon.stats import get_stats
 from mailbeacon.store.memory import MemoryStore
+from mailbeacon.tracking import track_message
 
 USER = "sam@example.com"
 

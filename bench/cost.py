@@ -35,10 +35,10 @@ from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
 from mailbeacon.clock import FixedClock  # noqa: E402
 from mailbeacon.model import Event, MessageContext  # noqa: E402
-from mailbeacon.services import track_message  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
 from mailbeacon.store.firestore.docs import event_data  # noqa: E402
+from mailbeacon.tracking import track_message  # noqa: E402
 
 AGENTS = [
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)",

@@ -110,7 +110,7 @@ def track(data: Path, port: int, receiver: Receiver, n: int, tag: str) -> list[t
 
     from functions.bootstrap import bootstrap
     from functions.config import AppConfig
-    from mailbeacon.services import track_message
+    from mailbeacon.tracking import track_message
 
     app = bootstrap(AppConfig.local(data, public_url=f"http://127.0.0.1:{port}"))
     for user in {f"sender{i % 10}@bench.test" for i in range(n)}:

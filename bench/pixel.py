@@ -102,7 +102,7 @@ def profile_edge(calls: int = 20000) -> None:
     from functions.bootstrap import bootstrap
     from functions.config import AppConfig
     from functions.edge.serving import build_edge
-    from mailbeacon.services import track_message
+    from mailbeacon.tracking import track_message
 
     app = bootstrap(AppConfig.local(Path(tempfile.mkdtemp(prefix="mb-prof-"))))
     tracked = track_message(
@@ -206,7 +206,7 @@ def make_exports(data: Path, users: list[str], per_user: int) -> None:
     """Each exporting user's messages, written before the server starts."""
     from functions.bootstrap import bootstrap
     from functions.config import AppConfig
-    from mailbeacon.services import track_message
+    from mailbeacon.tracking import track_message
 
     app = bootstrap(AppConfig.local(data))
     try:

@@ -18,8 +18,9 @@ from mailbeacon.errors import InvalidInput, StoreUnavailable, Unauthorized, Unkn
 from mailbeacon.policy import domain_senders, policy_for
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Records
-from mailbeacon.services import Urls, track_message
 from mailbeacon.store import MessageReports
+from mailbeacon.tracking import track_message
+from mailbeacon.urls import Urls
 
 from .dashboard.downloads import csv_response
 from .dashboard.live import POLL_SECONDS

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.urls import iri_to_uri
 
 from mailbeacon.errors import MailbeaconError
-from mailbeacon.services import record_hit
+from mailbeacon.pipeline import record_hit
 
-from .bootstrap import App
+from .dashboard.ports import DashboardConfig, DashboardDeps
 from .edge.ports import Tracking
 from .edge.tracking import FORWARDED_FOR, GIF, HIT_HEADERS, NO_STORE, Tracker, route
+from .gmail_routes import GmailRouteDeps, HasSentWatch
+from .notify_routes import NotifierRouteDeps, NotifierSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +34,37 @@ GIF_HEADERS = [
 ]
 
 
-def tracking_parts(app: App) -> Tracking:
-    """What the tracking routes use of the App."""
-    return Tracking(
-        signer=app.signer,
-        ip_key=app.ip_key,
-        trust_proxy=app.config.core.trust_proxy,
-        tagger=app.tagger,
-        clock=app.clock,
-        bus=app.bus,
-        health=app.health,
-    )
+class AddonHandler(Protocol):
+    """The add-on's endpoint (addon.endpoint.AddonEndpoint)."""
+
+    def handle(
+        self, path: str, query_route: str | None, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]: ...
+
+
+class HealthReport(Protocol):
+    def report(self) -> dict[str, Any]: ...
+
+
+class WebConfig(DashboardConfig, NotifierSettings, HasSentWatch, Protocol):
+    """The configuration every part of the web app reads."""
+
+
+class WebDeps(DashboardDeps, NotifierRouteDeps, GmailRouteDeps, Protocol):
+    """What the one web app reads: each part's own Protocol, and the tracking routes' parts,
+    the add-on's endpoint and the health report."""
+
+    @property
+    def config(self) -> WebConfig: ...
+
+    @property
+    def tracking(self) -> Tracking: ...
+
+    @property
+    def addon(self) -> AddonHandler: ...
+
+    @property
+    def health(self) -> HealthReport: ...
 
 
 class TrackingEdge:
@@ -54,9 +77,9 @@ class TrackingEdge:
     to the Flask app, which answers as before.
     """
 
-    def __init__(self, app: App) -> None:
-        self.tracker = Tracker(tracking_parts(app))
-        self.bus = app.bus
+    def __init__(self, tracking: Tracking) -> None:
+        self.tracker = Tracker(tracking)
+        self.bus = tracking.bus
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes] | None:
         """WSGI: answer a tracking request, or None for the next app to answer."""
@@ -99,12 +122,12 @@ class TrackingEdge:
         return "404 NOT FOUND", NOT_FOUND_HEADERS, b"not found\n"
 
 
-def create_app(app: App) -> Flask:
+def create_app(app: WebDeps) -> Flask:
     """The Flask app over a bootstrapped Mailbeacon, with the tracking routes in front."""
     web = Flask("mailbeacon")
     web.config["MAILBEACON"] = app
     web.config["MAX_CONTENT_LENGTH"] = 1 << 20
-    edge = TrackingEdge(app)
+    edge = TrackingEdge(app.tracking)
     flask_wsgi = web.wsgi_app
 
     def wsgi_app(environ: dict[str, Any], start_response: Any) -> Any:

@@ -22,14 +22,15 @@ from mailbeacon.clock import Clock, SystemClock
 from mailbeacon.errors import InvalidInput
 from mailbeacon.health import Health
 from mailbeacon.hits import NetworkTagger
+from mailbeacon.pipeline import Classifier
 from mailbeacon.policy import PolicyBook
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Namespace, Records
 from mailbeacon.sentwatch import Mailbox
-from mailbeacon.services import Classifier, Urls
 from mailbeacon.settings import AlertRules, SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
+from mailbeacon.urls import Urls
 from notifier.handler import Notifier
 
 from .config import AppConfig
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from notifier.slack_install import SlackInstaller
 
     from .dashboard.live import LiveHub
+    from .edge.ports import Tracking
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,21 @@ class App:
     handlers: dict[str, Handler] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @cached_property
+    def tracking(self) -> Tracking:
+        """What the pixel and click routes use, on either edge (serve's loop, or Flask)."""
+        from .edge.ports import Tracking
+
+        return Tracking(
+            signer=self.signer,
+            ip_key=self.ip_key,
+            trust_proxy=self.config.core.trust_proxy,
+            tagger=self.tagger,
+            clock=self.clock,
+            bus=self.bus,
+            health=self.health,
+        )
 
     @cached_property
     def ip_key(self) -> bytes:

@@ -258,9 +258,3 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
         ),
         edge=_edge(reader),
     )
-
-
-def environment() -> Mapping[str, str]:
-    """The process environment, for the few callers that hand it on whole (the deploy plan
-    carries the deployer's MAILBEACON_* settings into every function)."""
-    return os.environ

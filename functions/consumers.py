@@ -18,6 +18,7 @@ from mailbeacon.bus import DIGEST, HITS, NOTIFY, BatchHandler, Bus, Handler
 from mailbeacon.clock import Clock
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.model import Event, Message
+from mailbeacon.pipeline import Classifier, process_hits
 from mailbeacon.policy import PolicyBook
 from mailbeacon.records import Records
 from mailbeacon.sentwatch import (
@@ -27,7 +28,6 @@ from mailbeacon.sentwatch import (
     label_first_human,
     labels_wanted,
 )
-from mailbeacon.services import Classifier, process_hits
 from mailbeacon.store import MessageEvents
 from mailbeacon.tokens import TokenSigner
 from notifier.handler import RECENT_EVENTS, Notifier

@@ -18,9 +18,9 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, request
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.google.identity import bearer
-from mailbeacon.services import Urls
 from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Store
+from mailbeacon.urls import Urls
 from notifier.chat_events import handle_chat_event
 from notifier.config import NotifierConfig
 from notifier.slack_actions import handle_event, handle_interaction, response_url_poster

@@ -161,7 +161,7 @@ class PolicyChange:
 
 def check_change(change: PolicyChange) -> dict[str, Any]:
     """The changed fields as they will be stored; InvalidInput names the first bad one."""
-    from .services import check_email
+    from .validation import check_email
 
     values: dict[str, Any] = {}
     if change.tracking is not KEEP:

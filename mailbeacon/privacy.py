@@ -18,8 +18,9 @@ from .policy import PolicyChange, list_policies, update_policy
 from .queries import MessageQuery
 from .records import Namespace, Records
 from .reporting import all_messages
-from .services import check_email, get_stats
+from .stats import get_stats
 from .store import Housekeeping, MessageEvents, ReportingStore, SettingsStore
+from .validation import check_email
 
 DELETED_ACTOR = "(a deleted user)"
 """How the audit log names an admin whose data was deleted."""

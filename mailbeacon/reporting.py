@@ -21,8 +21,8 @@ from .errors import InvalidInput
 from .model import Event, Verdict
 from .queries import SORTS, EventKey, MessageQuery
 from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
-from .services import owned_message
 from .store import MessageReports, ReportingStore
+from .tracking import owned_message
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50

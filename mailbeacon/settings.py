@@ -25,8 +25,8 @@ from .model import Notify, QuietHours, Settings, Strictness
 from .platform import CHAT_WEBHOOK_HOST, SLACK_WEBHOOK_HOST
 from .policy import Policy, policy_for
 from .records import Namespace, Records
-from .services import check_email
 from .store import SettingsStore
+from .validation import check_email
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10

@@ -20,7 +20,7 @@ from mailbeacon.sentwatch import (
     set_label_opt_in,
     watched_users,
 )
-from mailbeacon.services import check_email
+from mailbeacon.validation import check_email
 
 from ..bootstrap import bootstrap
 from .common import config_of

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mailbeacon.bus import NOTIFY
 from mailbeacon.clock import iso
-from mailbeacon.services import check_email
+from mailbeacon.validation import check_email
 
 from ..bootstrap import bootstrap
 from .common import config_of

@@ -27,7 +27,7 @@ class Parser(argparse.ArgumentParser):
 def _http_url(value: str) -> str:
     if value == "":
         return value  # an empty value clears the setting
-    from mailbeacon.services import check_link
+    from mailbeacon.validation import check_link
 
     try:
         return check_link(value)

@@ -10,7 +10,8 @@ from typing import Any
 from mailbeacon.errors import InvalidInput
 from mailbeacon.files import write_private
 from mailbeacon.privacy import delete_user, export_user
-from mailbeacon.services import check_email, get_stats_with_pending
+from mailbeacon.stats import get_stats_with_pending
+from mailbeacon.validation import check_email
 
 from ..bootstrap import bootstrap
 from .common import config_of

@@ -7,8 +7,8 @@ import json
 
 from mailbeacon.model import Settings
 from mailbeacon.records import Records
-from mailbeacon.services import check_email
 from mailbeacon.settings import InvalidSettings, SettingsChange, apply_change
+from mailbeacon.validation import check_email
 
 from ..bootstrap import alert_rules, bootstrap
 from .common import config_of

@@ -6,7 +6,9 @@ import argparse
 import json
 
 from mailbeacon.sentwatch import sent_status
-from mailbeacon.services import check_track, get_stats_with_pending, track_message
+from mailbeacon.stats import get_stats_with_pending
+from mailbeacon.tracking import track_message
+from mailbeacon.validation import check_track
 
 from ..bootstrap import bootstrap
 from .common import config_of

@@ -14,10 +14,10 @@ from mailbeacon.clock import Clock
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Records
 from mailbeacon.sentwatch import SentWatchConfig
-from mailbeacon.services import Urls
 from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Housekeeping, MessageEvents, ReportingStore, SettingsStore
 from mailbeacon.tokens import Keyring, TokenSigner
+from mailbeacon.urls import Urls
 
 if TYPE_CHECKING:
     from .live import LiveHub

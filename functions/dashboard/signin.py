@@ -37,8 +37,8 @@ from mailbeacon.platform import GOOGLE_CERTS_URL
 from mailbeacon.records import Namespace, Records
 
 if TYPE_CHECKING:  # functions.config reads SignInConfig from here: kept light
-    from mailbeacon.services import Urls
     from mailbeacon.tokens import Keyring
+    from mailbeacon.urls import Urls
 
 log = logging.getLogger(__name__)
 

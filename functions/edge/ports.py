@@ -51,7 +51,7 @@ class StreamParts(Protocol):
 
 @dataclass(frozen=True)
 class Tracking:
-    """``TrackingParts`` as plain values (taken from an App by ``tracking_parts``)."""
+    """``TrackingParts`` as plain values (the composition root's ``App.tracking``)."""
 
     signer: TokenSigner
     ip_key: bytes

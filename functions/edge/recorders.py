@@ -20,7 +20,7 @@ from mailbeacon.bus import Bus
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.errors import BusUnavailable
 from mailbeacon.model import Hit
-from mailbeacon.services import record_hit
+from mailbeacon.pipeline import record_hit
 
 from .pools import Pool
 

@@ -30,7 +30,7 @@ BACKLOG = 2048  # pending connections the kernel holds for us (a burst of new cl
 
 def build_edge(app: App) -> Edge:
     """The edge over a bootstrapped App: each part gets only what it uses."""
-    from ..app import create_app, tracking_parts
+    from ..app import create_app
     from ..dashboard import sign_in_gate
 
     config = app.config.edge
@@ -49,7 +49,7 @@ def build_edge(app: App) -> Edge:
             heartbeat=config.stream_heartbeat,
         )
     return Edge(
-        Tracker(tracking_parts(app)),
+        Tracker(app.tracking),
         recorder_for(app.bus),
         app.health,
         streams,

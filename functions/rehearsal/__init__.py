@@ -21,8 +21,8 @@ import tempfile
 from pathlib import Path
 
 from ..deploy import DeployConfig
-from .journey import walk_journey
 from ..standins.emulators import NotAvailable
+from .journey import walk_journey
 from .stage import Rehearsal
 
 

@@ -29,7 +29,7 @@ from ..classify.reconcile import reconcile
 from ..errors import InvalidInput
 from ..hits import NetworkTagger, build_hit, client_address
 from ..model import Link, Message, Settings, Strictness, Verdict
-from ..services import process_hit
+from ..pipeline import process_hit
 from ..store.memory import MemoryStore
 from ..tokens import TokenClaims, new_message_id
 

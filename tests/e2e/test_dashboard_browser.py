@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from playwright.sync_api import Browser
 
-from mailbeacon.services import Urls
 from mailbeacon.tokens import TokenSigner, load_keyring
+from mailbeacon.urls import Urls
 from tests.support.processes import ServerProcess, wait_until
 
 from .conftest import GMAIL, get

@@ -29,7 +29,7 @@ import pytest
 
 from functions.bootstrap import bootstrap
 from functions.config import AppConfig
-from mailbeacon.services import track_message
+from mailbeacon.tracking import track_message
 from tests.support.processes import MAILBEACON, ServerProcess, cli_json, wait_until
 
 HEADER_TIMEOUT = 1.5

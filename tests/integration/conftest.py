@@ -19,7 +19,7 @@ from functions.standins.google_signin import GoogleSignIn
 from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
-from mailbeacon.services import TrackedMessage, track_message
+from mailbeacon.tracking import TrackedMessage, track_message
 
 # Today at 09:00 UTC: stored events expire after the retention period counted from real time.
 START = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)

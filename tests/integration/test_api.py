@@ -19,7 +19,7 @@ from functions.standins.google_signin import GoogleSignIn
 from mailbeacon.bus import HITS
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
-from mailbeacon.services import process_hit
+from mailbeacon.pipeline import process_hit
 
 from .conftest import signin_config
 

@@ -13,8 +13,9 @@ from functions.bootstrap import App, bootstrap
 from functions.config import AppConfig
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
-from mailbeacon.services import process_hit, track_message
+from mailbeacon.pipeline import process_hit
 from mailbeacon.store.memory import MemoryStore
+from mailbeacon.tracking import track_message
 
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 

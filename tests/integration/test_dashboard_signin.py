@@ -23,7 +23,7 @@ from functions.dashboard.signin import SignInConfig
 from functions.standins.google_signin import GoogleSignIn
 from mailbeacon.bus.memory import MemoryBus
 from mailbeacon.clock import FixedClock
-from mailbeacon.services import track_message
+from mailbeacon.tracking import track_message
 
 from .conftest import signin_config
 

@@ -11,7 +11,8 @@ from functions.app import create_app
 from functions.bootstrap import bootstrap
 from functions.config import AppConfig
 from mailbeacon.bus import HITS
-from mailbeacon.services import get_stats, track_message
+from mailbeacon.stats import get_stats
+from mailbeacon.tracking import track_message
 
 HOSTILE_HEADERS = [
     {"User-Agent": "A" * 100_000},

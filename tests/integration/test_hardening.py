@@ -24,9 +24,9 @@ from mailbeacon.errors import InvalidInput, InvalidToken, StoreUnavailable
 from mailbeacon.hits import client_address, reduce_via
 from mailbeacon.model import Message
 from mailbeacon.redact import install_log_redaction, redact
-from mailbeacon.services import check_track
 from mailbeacon.store.sqlite import Database, SqliteStore
 from mailbeacon.tokens import Keyring, TokenSigner, new_message_id
+from mailbeacon.validation import check_track
 from notifier.slack_install import STATES, StoreStateStore
 from tests.support.smtp import Inbox, SmtpServer
 from tests.support.tmpfs import small_tmpfs

@@ -15,7 +15,8 @@ from functions.standins.billing import Counts, count_firestore
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.classify import classify
 from mailbeacon.model import Hit, Message
-from mailbeacon.services import get_stats, process_hit
+from mailbeacon.pipeline import process_hit
+from mailbeacon.stats import get_stats
 from mailbeacon.store.firestore import RECENT_EVENTS, FirestoreStore
 from mailbeacon.store.sqlite import Database
 from tests.support.emulators import PROJECT, Emulators

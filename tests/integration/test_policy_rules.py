@@ -23,7 +23,7 @@ from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.policy import PolicyChange, enforce_retention, get_policy, update_policy
 from mailbeacon.privacy import export_user
-from mailbeacon.services import get_stats
+from mailbeacon.stats import get_stats
 
 from .conftest import START
 

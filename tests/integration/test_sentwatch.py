@@ -31,7 +31,7 @@ from mailbeacon.sentwatch import (
     set_label_opt_in,
     watched_users,
 )
-from mailbeacon.services import TrackedMessage, track_message
+from mailbeacon.tracking import TrackedMessage, track_message
 
 from .conftest import START
 

@@ -22,9 +22,10 @@ from mailbeacon.policy import (
 )
 from mailbeacon.privacy import _matchers
 from mailbeacon.records import Namespace
-from mailbeacon.services import Urls, track_message
 from mailbeacon.store.memory import MemoryStore
 from mailbeacon.tokens import Keyring, TokenSigner
+from mailbeacon.tracking import track_message
+from mailbeacon.urls import Urls
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

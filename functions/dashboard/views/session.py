@@ -70,7 +70,7 @@ def signin_dev(site: Site) -> Response:
     flow = request.cookies.get(FLOW_CSRF_COOKIE)
     if not flow or not gate.csrf_ok("flow:" + flow, request.form.get("csrf")):
         return plain(403, "the form expired: reload the sign-in page")
-    from mailbeacon.services import check_email
+    from mailbeacon.validation import check_email
 
     try:
         user = check_email(request.form.get("email", ""))

@@ -20,7 +20,7 @@ from functions.standins.google_tokens import TokenIssuer
 from functions.standins.loopback import google_error
 from mailbeacon.bus import HITS
 from mailbeacon.model import Event, Verdict
-from mailbeacon.services import track_message
+from mailbeacon.tracking import track_message
 from notifier.digest import USERS as DIGEST_USERS
 from tests.support import addon as ui
 

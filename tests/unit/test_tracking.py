@@ -12,17 +12,13 @@ from mailbeacon.classify import classify
 from mailbeacon.clock import FixedClock
 from mailbeacon.errors import InvalidInput, UnknownMessage
 from mailbeacon.hits import build_hit, parse_address
-from mailbeacon.services import (
-    Urls,
-    add_link,
-    check_link,
-    get_stats,
-    process_hit,
-    record_hit,
-    track_message,
-)
+from mailbeacon.pipeline import process_hit, record_hit
+from mailbeacon.stats import get_stats
 from mailbeacon.store.memory import MemoryStore
 from mailbeacon.tokens import Keyring, TokenSigner
+from mailbeacon.tracking import add_link, track_message
+from mailbeacon.urls import Urls
+from mailbeacon.validation import check_link
 
 GMAIL = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 SIGNER = TokenSigner(Keyring.parse("1:unit-test-secret-0123456789"))

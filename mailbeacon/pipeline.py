@@ -1,0 +1,124 @@
+"""The pipeline: a hit made durable at the edge, then classified into an event, stored once
+and handed to the notifier."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from .bus import HITS, NOTIFY, Bus
+from .model import DEFAULT_RETENTION, Classification, Event, Hit, Message, MessageContext, Verdict
+from .store import CONTEXT_EVENTS, PipelineStore
+
+log = logging.getLogger(__name__)
+
+
+Classifier = Callable[[Hit, MessageContext], Classification]
+
+
+def record_hit(bus: Bus, hit: Hit) -> None:
+    """The edge's one durable write. Raises BusUnavailable; the edge still answers."""
+    bus.publish(HITS, hit.to_dict())
+
+
+def process_hit(
+    store: PipelineStore,
+    bus: Bus,
+    classifier: Classifier,
+    payload: dict[str, Any],
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    retention_for: Callable[[str], timedelta] | None = None,
+    stored: Callable[[Message, Event], None] | None = None,
+) -> Event | None:
+    """One hit through ``process_hits`` (the cloud's consumer receives them one at a time)."""
+    events = process_hits(
+        store,
+        bus,
+        classifier,
+        [payload],
+        retention=retention,
+        retention_for=retention_for,
+        stored=stored,
+    )
+    return events[0] if events else None
+
+
+def process_hits(
+    store: PipelineStore,
+    bus: Bus,
+    classifier: Classifier,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    retention_for: Callable[[str], timedelta] | None = None,
+    stored: Callable[[Message, Event], None] | None = None,
+) -> list[Event]:
+    """Classify hits and store them as events, once each, however often they are delivered.
+
+    A batch reads each message's context once and extends it with the events it classifies,
+    so a burst of opens on one message costs one context read, not one per hit. Everything is
+    classified before anything is written, so a caller that wraps the batch in a transaction
+    holds the write lock only for the writes. Human events are handed to the notifier every
+    time (it is idempotent per event and channel), so a crash between storing and handing
+    over loses no alert. ``retention_for`` gives the owner's retention (their domain policy
+    may shorten the server's). ``stored`` is told of each event once it is stored (the live
+    dashboard's feed).
+    """
+    contexts: dict[str, MessageContext | None] = {}
+    events: list[Event] = []
+    messages: dict[str, Message] = {}
+    for payload in payloads:
+        try:
+            hit = Hit.from_dict(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("dropping a malformed hit: %s", exc)
+            continue
+        if hit.message_id not in contexts:
+            contexts[hit.message_id] = store.get_context(hit.message_id)  # one read on Firestore
+        loaded = contexts[hit.message_id]
+        if loaded is None:
+            log.info("hit for unknown message %s ignored", hit.message_id)
+            continue
+        owner = loaded.message.owner
+        kept = retention_for(owner) if retention_for else retention
+        event = classify_hit(hit, loaded, classifier, kept)
+        if all(e.id != event.id for e in loaded.earlier):
+            earlier = (*loaded.earlier, event)[-CONTEXT_EVENTS:]
+            contexts[hit.message_id] = replace(loaded, earlier=earlier)
+        messages[event.message_id] = loaded.message
+        events.append(event)
+    for event in events:
+        message = messages[event.message_id]
+        if store.add_event(event) and stored is not None:
+            stored(message, event)
+        if event.verdict is Verdict.HUMAN:
+            handoff = {"event_id": event.id, "message_id": event.message_id}
+            bus.publish(NOTIFY, {**handoff, "owner": message.owner})
+    return events
+
+
+def classify_hit(
+    hit: Hit, context: MessageContext, classifier: Classifier, retention: timedelta
+) -> Event:
+    """The event a hit becomes, given its message's context (pure: nothing is stored)."""
+    context = replace(context, earlier=tuple(e for e in context.earlier if e.id != hit.id))
+    verdict = classifier(hit, context)
+    return Event(
+        id=hit.id,
+        message_id=context.message.id,
+        kind=hit.kind,
+        at=hit.at,
+        verdict=verdict.verdict,
+        reasons=verdict.reasons,
+        client=verdict.client,
+        link_index=hit.link_index,
+        url=hit.url,
+        ip_hash=hit.ip_hash,
+        network=hit.network,
+        user_agent=hit.user_agent[:512],
+        expires_at=hit.at + retention,
+    )

@@ -1,0 +1,92 @@
+"""What a tracked message may be made of: addresses, links and subjects, checked before
+anything is written (the CLI checks before it even opens a store)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from .errors import InvalidInput
+from .model import Link
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+
+
+_EMAIL = re.compile(rf"^[^@\s<>()\[\],;:\"]+@{_LABEL}(?:\.{_LABEL})+$")
+
+
+MAX_URL_CHARS = 2000
+
+
+MAX_SUBJECT_CHARS = 500
+
+
+MAX_RECIPIENTS = 500
+
+
+# Tracked links per message: the add-on lists each in one card (100 widgets at most).
+MAX_LINKS = 50
+
+
+def check_email(value: str) -> str:
+    """A plausible single address, lower-cased; anything else is InvalidInput."""
+    address = value.strip()
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise InvalidInput(f"not an email address: {value[:80]!r}")
+    return address.lower()
+
+
+def check_link(value: str) -> str:
+    """An absolute http(s) URL with a host; javascript:, data: and relative links are refused."""
+    url = value.strip()
+    if not url.isascii():  # an IRI: keep what the browser would send, percent-encoded
+        url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"not an absolute http(s) link: {value[:80]!r}")
+    if len(url) > MAX_URL_CHARS or any(ch in url for ch in "\r\n\t "):
+        raise InvalidInput(f"link too long or contains white space: {value[:80]!r}")
+    return url
+
+
+@dataclass(frozen=True)
+class TrackRequest:
+    """A message to track, every field checked."""
+
+    owner: str
+    recipients: tuple[str, ...]
+    subject: str
+    links: tuple[Link, ...]
+
+
+def check_subject(subject: str) -> str:
+    """The subject, stripped; refused (never cut) when too long or holding control characters.
+
+    It ends up in alert emails' Subject header, where a line break makes every send fail.
+    """
+    text = subject.strip()
+    if len(text) > MAX_SUBJECT_CHARS:
+        raise InvalidInput(f"subject longer than {MAX_SUBJECT_CHARS} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):
+        raise InvalidInput("subject contains line breaks or control characters")
+    return text
+
+
+def check_track(
+    *, sender: str, recipients: Sequence[str], subject: str = "", links: Sequence[str] = ()
+) -> TrackRequest:
+    """Validate a track request without touching any store (the CLI checks before it opens
+    one, so a refused command creates nothing)."""
+    owner = check_email(sender)
+    to = tuple(dict.fromkeys(check_email(r) for r in recipients))
+    if not to:
+        raise InvalidInput("a tracked message needs at least one recipient")
+    if len(to) > MAX_RECIPIENTS:
+        raise InvalidInput(f"at most {MAX_RECIPIENTS} recipients")
+    if len(links) > MAX_LINKS:
+        raise InvalidInput(f"a message tracks at most {MAX_LINKS} links")
+    checked = tuple(Link(i, check_link(url)) for i, url in enumerate(links, start=1))
+    return TrackRequest(owner, to, check_subject(subject), checked)
