@@ -12,7 +12,6 @@ user's own domain or one the operator allows.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
@@ -250,7 +249,6 @@ class SettingsBook:
         self.store = store
         self.records = records
         self.rules = rules
-        self._lock = threading.Lock()  # read-modify-writes of one process never interleave
 
     def get(self, user: str) -> Settings:
         """A user's settings; the defaults when they never saved any."""
@@ -265,27 +263,30 @@ class SettingsBook:
     def update(self, user: str, change: SettingsChange) -> Settings:
         """Validate ``change`` as a whole and save it, or raise InvalidSettings and save nothing.
 
-        Channels the user's domain policy leaves out cannot be turned on.
+        Channels the user's domain policy leaves out cannot be turned on. The read, the checks
+        and the write are one atomic step of the store, so a problem the notifier records
+        meanwhile (in another process) is not lost.
         """
         email = check_email(user)
         errors = policy_errors(policy_for(self.records, email), change)
-        with self._lock:
-            current = self.store.get_settings(email)
+
+        def apply(current: Settings) -> Settings:
             updated, problems = apply_change(current, change, self.rules)
             if errors or problems:
                 raise InvalidSettings(problems | errors)
-            if updated != current:
-                self.store.put_settings(updated)
+            return updated
+
+        updated = self.store.change_settings(email, apply)
         register_digest_user(self.records, email)
         return updated
 
     def record_problem(self, user: str, problem: str, at: datetime) -> Settings:
         """Add a permanent delivery failure to the user's settings, where they will see it
-        (newest last, deduplicated, capped)."""
+        (newest last, deduplicated, capped), atomically with any other writer's change."""
         text = f"{iso(at)} {problem}"
-        with self._lock:
-            settings = self.store.get_settings(user)
+
+        def add(settings: Settings) -> Settings:
             kept = [p for p in settings.problems if p.split(" ", 1)[-1] != problem]
-            updated = replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
-            self.store.put_settings(updated)
-        return updated
+            return replace(settings, problems=tuple([*kept, text][-MAX_PROBLEMS:]))
+
+        return self.store.change_settings(user, add)

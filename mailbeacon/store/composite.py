@@ -7,6 +7,7 @@ methods too, by passing them to its parts, for the consumers that still take the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +105,9 @@ class Composite:
 
     def put_settings(self, settings: Settings) -> None:
         self.settings.put_settings(settings)
+
+    def change_settings(self, user: str, change: Callable[[Settings], Settings]) -> Settings:
+        return self.settings.change_settings(user, change)
 
     # Records
     def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -277,6 +278,12 @@ class MemoryStore:
     def put_settings(self, settings: Settings) -> None:
         with self._lock:
             self._settings[settings.user.lower()] = replace(settings, user=settings.user.lower())
+
+    def change_settings(self, user: str, change: Callable[[Settings], Settings]) -> Settings:
+        with self._lock:
+            updated = replace(change(self.get_settings(user)), user=user.lower())
+            self._settings[user.lower()] = updated
+            return updated
 
     # Records: answered by the records part (consumers that take the whole store for both)
     def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ an adapter, and the adapters themselves name it. Every method is safe to call fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -106,6 +107,13 @@ class SettingsStore(Protocol):
 
     def put_settings(self, settings: Settings) -> None:
         """Replace the user's settings whole."""
+
+    def change_settings(self, user: str, change: Callable[[Settings], Settings]) -> Settings:
+        """Read the user's settings, apply ``change`` and save its result as one atomic step
+        (a transaction where the backend has them), so two writers in two processes (a user
+        saving the form, the notifier recording a problem) never lose each other's change.
+        ``change`` may run more than once (a retried transaction) and may raise to save
+        nothing. Returns what was saved."""
 
 
 @dataclass

@@ -7,10 +7,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+from ...errors import StoreUnavailable
 from ...model import Settings, Strictness
 from .client import Connection
 from .docs import doc_id
+
+ATTEMPTS = 20
+"""A settings change is retried this often against other writers of the same user (each
+attempt reads the document again); beyond that the caller gets StoreUnavailable."""
 
 
 class FirestoreSettings:
@@ -37,6 +44,37 @@ class FirestoreSettings:
                 {"json": json.dumps(data)}, **self.fs.rpc
             )
         self.forget(user)
+
+    def change_settings(self, user: str, change: Callable[[Settings], Settings]) -> Settings:
+        """A Firestore transaction: read, apply, write; retried by the client on contention."""
+        from google.cloud import firestore
+
+        name = user.lower()
+        ref = self.fs.col("settings").document(doc_id(name))
+
+        @firestore.transactional
+        def apply(transaction: Any) -> Settings:
+            snap = ref.get(transaction=transaction)
+            current = (
+                Settings.from_dict(json.loads(snap.get("json")))
+                if snap.exists
+                else Settings(user=name)
+            )
+            updated = change(current)
+            if updated != current:
+                data = {**updated.to_dict(), "user": name}
+                transaction.set(ref, {"json": json.dumps(data)})
+            return updated
+
+        with self.fs.translated("change_settings"):
+            try:
+                updated = apply(self.fs.client.transaction(max_attempts=ATTEMPTS))
+            except ValueError as exc:
+                if not str(exc).startswith("Failed to commit transaction"):
+                    raise  # the change's own refusal
+                raise StoreUnavailable(f"Firestore change_settings: {exc}") from exc
+        self.forget(name)
+        return updated
 
     def strictness(self, owner: str) -> Strictness:
         """The owner's strictness, read at most once a ``ttl`` per process."""

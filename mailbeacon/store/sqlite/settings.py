@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 
 from ...model import Settings
 from .database import Database
@@ -20,8 +22,22 @@ class SqliteSettings:
 
     def put_settings(self, settings: Settings) -> None:
         with self.db.write() as conn:
-            conn.execute(
-                "INSERT INTO settings VALUES (?, ?) "
-                "ON CONFLICT (user) DO UPDATE SET data = excluded.data",
-                (settings.user.lower(), json.dumps(settings.to_dict())),
-            )
+            _save(conn, settings)
+
+    def change_settings(self, user: str, change: Callable[[Settings], Settings]) -> Settings:
+        """Read and write inside one write transaction (BEGIN IMMEDIATE holds the lock)."""
+        with self.db.write() as conn:
+            rows = conn.execute("SELECT data FROM settings WHERE user = ?", (user.lower(),))
+            row = rows.fetchone()
+            current = Settings.from_dict(json.loads(row[0])) if row else Settings(user=user.lower())
+            updated = change(current)
+            if updated != current:
+                _save(conn, updated)
+            return updated
+
+
+def _save(conn: sqlite3.Connection, settings: Settings) -> None:
+    conn.execute(
+        "INSERT INTO settings VALUES (?, ?) ON CONFLICT (user) DO UPDATE SET data = excluded.data",
+        (settings.user.lower(), json.dumps(settings.to_dict())),
+    )
