@@ -635,3 +635,37 @@ def test_an_alert_email_domain_the_operator_allowed_is_accepted_and_no_other(
         assert app.store.get_settings(USER).email_to == "desk@partner.example"
     finally:
         app.close()
+
+
+class CountingRecords:
+    """The Records port, counting the reads of each namespace (the seam the add-on reads)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.reads: dict[str, int] = {}
+
+    def get_record(self, namespace: str, key: str) -> Any:
+        self.reads[namespace] = self.reads.get(namespace, 0) + 1
+        return self.inner.get_record(namespace, key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_track_and_insert_link_read_the_domain_policy_once_each(web, app, issuer):
+    from mailbeacon.records import Namespace
+
+    counting = CountingRecords(app.records)
+    app.records = counting
+    card = ui.the_card(post(web, issuer, "/addon/compose", ui.event("compose")))
+    counting.reads.clear()
+    track = ui.buttons(card)["Track opens"]
+    response = post(
+        web, issuer, ui.path_of(track["function"]), ui.press(track, ui.event("compose"))
+    )
+    assert counting.reads.get(Namespace.POLICIES) == 1
+    insert = ui.buttons(ui.the_card(response))["Insert tracked link"]
+    counting.reads.clear()
+    click = ui.press(insert, ui.event("compose"), link_url="https://example.com/deck")
+    post(web, issuer, ui.path_of(insert["function"]), click)
+    assert counting.reads.get(Namespace.POLICIES) == 1
