@@ -64,6 +64,8 @@ def _start(config: AppConfig, sock: socket.socket, host: str) -> tuple[App, str,
     public = (core.public_url or bound).rstrip("/")
     app = bootstrap(config.with_core(public_url=public))
     try:
+        if config.notifier.vapid_private_key:
+            app.vapid.get()  # a key that does not load is refused now, not at the first push
         write_private(core.server_file, json.dumps({"public_url": public, "listen": bound}))
         app.prepare()  # before the first answer: Pub/Sub's topics must exist to publish to
     except BaseException:

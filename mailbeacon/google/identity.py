@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 import time
@@ -18,7 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Unauthorized
+from ..errors import InvalidInput, Unauthorized
+from ..json_input import read_json
 from ..platform import CHAT_CERTS_URL, CHAT_ISSUER_EMAILS, GOOGLE_CERTS_URL
 from ..redact import redact
 
@@ -41,8 +41,9 @@ def jwt_shaped(token: str) -> bool:
     if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
         return False
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
-    except (ValueError, binascii.Error):
+        raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
+        header = read_json(raw, what="the token header", max_depth=2)
+    except (InvalidInput, ValueError, binascii.Error):
         return False
     return (
         isinstance(header, dict)
