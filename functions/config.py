@@ -146,6 +146,12 @@ def _core(env: _Env) -> Config:
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
         ),
+        retry_horizon=env.float("RETRY_HORIZON", 6 * 3600.0),
+        retry_base=env.float("RETRY_BASE", 1.0),
+        retry_cap=env.float("RETRY_CAP", 600.0),
+        stall_seconds=env.float("STALL_SECONDS", 60.0),
+        heartbeat_seconds=env.float("HEARTBEAT_SECONDS", 2.0),
+        cert_timeout=env.float("CERT_TIMEOUT", 5.0),
     )
 
 

@@ -64,17 +64,18 @@ class CertificateCache:
 
     Google rotates its keys over days; fetching them on every request would put a network
     round trip on every add-on click. More importantly, a slow or unreachable certificate URL
-    must never hold the server's threads: a fetch waits at most ``timeout`` seconds, only one
+    must never hold the server's threads: a fetch takes at most ``timeout`` seconds in all
+    (not per read: a URL trickling a byte every 4 s held the old fetch for 80 s), only one
     thread fetches a URL at a time (the others answer at once from the cache, or are refused),
     and a failure is remembered for ``failure_ttl`` seconds instead of being retried by every
-    request.
+    request. The download runs on a daemon thread that is cut off at the deadline, so neither
+    a request nor the process's exit ever waits for it.
     """
 
     def __init__(self, ttl: float = 300.0, timeout: float = 5.0, failure_ttl: float = 30.0):
         self.ttl = ttl
         self.timeout = timeout
         self.failure_ttl = failure_ttl
-        self._inner: Any = None
         self._entries: dict[str, _Entry] = {}
         self._fetching: set[str] = set()
         self._lock = threading.Lock()
@@ -111,14 +112,18 @@ class CertificateCache:
         return kept
 
     def _fetch(self, url: str) -> Any:
-        if self._inner is None:
-            import google.auth.transport.requests as transport
+        from .certificates import fetch_within
 
-            self._inner = transport.Request()
-        return self._inner(url, method="GET", timeout=self.timeout)
+        return fetch_within(url, self.timeout)
 
 
 _SHARED = CertificateCache()
+
+
+def certificate_deadline(seconds: float) -> None:
+    """How long a certificate fetch may take in all (MAILBEACON_CERT_TIMEOUT); the
+    composition root sets it on the one cache every verifier shares."""
+    _SHARED.timeout = seconds
 
 
 @dataclass
