@@ -12,6 +12,7 @@ cannot write its data dir cannot beat either, which is the point.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -62,7 +63,7 @@ class Beat:
                 last_alert_failure=str(data.get("last_alert_failure", "")),
                 error=str(data.get("error", "")),
             )
-        except (ValueError, TypeError, KeyError, IndexError):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             return None
 
 
@@ -144,10 +145,13 @@ class Heartbeat:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop beating; the last beat written holds the final counts."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.interval + 1)
             self._thread = None
+            with contextlib.suppress(OSError):
+                self.beat()
 
     def _run(self) -> None:
         while True:
