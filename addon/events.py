@@ -8,12 +8,12 @@ never a crash: the body comes from the network.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from typing import Any
 
 from mailbeacon.errors import InvalidInput
+from mailbeacon.json_input import read_json
 
 MAX_BODY = 1 << 20
 
@@ -101,11 +101,7 @@ def parse_event(body: bytes | str | dict[str, Any]) -> AddonEvent:
             raise InvalidInput("event body too large")
         if not body.strip():
             return AddonEvent()
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            # RecursionError: a body nested 100,000 deep; it is parsed before verification.
-            raise InvalidInput(f"event body is not JSON: {str(exc)[:100]}") from exc
+        data = read_json(body, what="the event body")
     if not isinstance(data, dict):
         raise InvalidInput("event body is not a JSON object")
     common = _dict(data.get("commonEventObject"))

@@ -26,6 +26,7 @@ from .dashboard.downloads import csv_response
 from .dashboard.live import POLL_SECONDS
 from .dashboard.ports import Vapid
 from .dashboard.signin import Gate
+from .json_body import json_body
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def answer(view: View, deps: ApiDeps, user: str, kwargs: dict[str, Any]) -> Any:
 
 @route("POST", "/messages")
 def create_message(deps: ApiDeps, user: str) -> Any:
-    fields = _track_body(request.get_json(silent=True))
+    fields = _track_body(json_body(request))
     tracked = track_message(
         deps.store, deps.urls, deps.clock, sender=user, records=deps.records, **fields
     )
@@ -227,7 +228,7 @@ def push_key(deps: ApiDeps, user: str) -> Any:
 
 @route("POST", "/push/subscriptions")
 def push_subscribe(deps: ApiDeps, user: str) -> Any:
-    body = request.get_json(silent=True)
+    body = json_body(request)
     sub = push.add_subscription(deps.records, user, body, deps.push_rules, deps.clock.now())
     return jsonify({"id": sub.id}), 201
 

@@ -154,10 +154,12 @@ def create_app(app: WebDeps) -> Flask:
     from . import dashboard
     from .gmail_routes import register_gmail_routes
     from .notify_routes import register_notifier_routes
+    from .outage import register_outage_answers
 
     register_notifier_routes(web, app)
     register_gmail_routes(web, app)
     dashboard.register(web, app)
+    register_outage_answers(web)
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -40,6 +40,7 @@ from .jobs import Background, RetentionSweep, WatchRenewal
 if TYPE_CHECKING:
     from addon.endpoint import AddonEndpoint
     from mailbeacon.google.identity import ChatVerifier, GoogleTokenVerifier
+    from mailbeacon.heartbeat import Heartbeat
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
 
@@ -239,7 +240,10 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
                 busy_timeout_ms=core.sqlite_busy_ms,
                 sync=core.sqlite_sync,
             )
-        bus = LocalBus(db)
+        # The notifier gives an alert up at the horizon, telling its owner; the bus sets a
+        # message aside one backoff later, so that last try is always the notifier's.
+        horizon = core.retry_horizon + core.retry_cap
+        bus = LocalBus(db, horizon=horizon, base=core.retry_base, cap=core.retry_cap)
         return bus, bus
     if core.bus == "pubsub":
         from mailbeacon.bus.pubsub import PubsubBus
@@ -295,6 +299,7 @@ def build_notifier(
     book: SettingsBook,
     vapid: VapidSource | None = None,
     push_rules: EndpointRules | None = None,
+    on_failed: Callable[[str, str], None] | None = None,
 ) -> Notifier:
     """The notifier with every channel; channel SDKs load on first send."""
     from notifier.channels.browser import BrowserPushChannel
@@ -307,7 +312,12 @@ def build_notifier(
     from notifier.retry import RetryPolicy
 
     settings = config.notifier
-    policy = RetryPolicy(retries=settings.inline_retries, max_inline_wait=settings.max_inline_wait)
+    policy = RetryPolicy(
+        retries=settings.inline_retries,
+        max_inline_wait=settings.max_inline_wait,
+        base=min(0.5, config.core.retry_base),
+        horizon=config.core.retry_horizon,
+    )
     channels: list[Channel] = [
         SlackWebhookChannel(policy, settings.timeout_seconds, book.rules),
         SlackAppChannel(store, settings, policy),
@@ -336,6 +346,7 @@ def build_notifier(
         config=settings,
         publish_digest=lambda payload: bus.publish(DIGEST, payload),
         dashboard_home=lambda: f"{urls.service('dashboard')}/dashboard/messages",
+        on_failed=on_failed,
     )
 
 
@@ -366,6 +377,9 @@ def bootstrap(
     """Build the App for ``config``; tests may pass their own clock, store, bus or worker."""
     core = config.core
     clock = clock or SystemClock()
+    from mailbeacon.google.identity import certificate_deadline  # (no SDK: a small module)
+
+    certificate_deadline(core.cert_timeout)
     # A malformed secret is refused before anything is created (the data dir included).
     local = core.secret or core.store != "firestore"
     keyring = load_keyring(core.data_dir, core.secret) if local else None
@@ -383,7 +397,18 @@ def bootstrap(
     book = SettingsBook(store, records, alert_rules(config))
     vapid = _vapid(config)
     push_rules = EndpointRules(allow_loopback=core.insecure_dev_auth)
-    notifier = build_notifier(store, bus, clock, urls, config, book, vapid, push_rules)
+    heartbeat = _heartbeat(config, bus, clock) if worker is not None else None
+    notifier = build_notifier(
+        store,
+        bus,
+        clock,
+        urls,
+        config,
+        book,
+        vapid,
+        push_rules,
+        on_failed=heartbeat.alert_failed if heartbeat else None,
+    )
     policies = PolicyBook(records, clock)
     consumers = Consumers(
         store=store,
@@ -427,6 +452,8 @@ def bootstrap(
             worker.subscribe(topic, handler, batch=batches.get(topic))
         # started by `serve` only, never by a one-shot command
         app.background.extend(_background(config, store, records, bus, clock, consumers))
+        if heartbeat is not None:
+            app.background.append(heartbeat)
     app.closers.append(store.close)
     return app
 
@@ -454,6 +481,17 @@ def _background(
     if config.sentwatch.topic:
         jobs.append(WatchRenewal(consumers.renew_gmail_watches))
     return jobs
+
+
+def _heartbeat(config: AppConfig, bus: Bus, clock: Clock) -> Heartbeat:
+    """The worker's heartbeat for the edge's /healthz: the local bus reports its spool cursor
+    and dead letters; Pub/Sub's pull worker only that it is alive."""
+    from mailbeacon.bus.local import LocalBus
+    from mailbeacon.heartbeat import Heartbeat
+
+    progress = bus.progress if isinstance(bus, LocalBus) else dict
+    core = config.core
+    return Heartbeat(core.heartbeat_file, progress, core.heartbeat_seconds, clock)
 
 
 def _mailbox_factory(config: AppConfig) -> Callable[[], Mailbox | None]:

@@ -7,7 +7,10 @@ objects and never touches ``os.environ``. The README's configuration table lists
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -143,6 +146,12 @@ def _core(env: _Env) -> Config:
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
         ),
+        retry_horizon=env.float("RETRY_HORIZON", 6 * 3600.0),
+        retry_base=env.float("RETRY_BASE", 1.0),
+        retry_cap=env.float("RETRY_CAP", 600.0),
+        stall_seconds=env.float("STALL_SECONDS", 60.0),
+        heartbeat_seconds=env.float("HEARTBEAT_SECONDS", 2.0),
+        cert_timeout=env.float("CERT_TIMEOUT", 5.0),
     )
 
 
@@ -176,9 +185,36 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
         timeout_seconds=env.float("NOTIFY_TIMEOUT", 10.0),
         max_inline_wait=env.float("NOTIFY_MAX_INLINE_WAIT", 5.0),
         webhook_allow_hosts=allow_hosts,
-        vapid_private_key=env.str("VAPID_PRIVATE_KEY"),
+        vapid_private_key=_vapid_key(env.str("VAPID_PRIVATE_KEY")),
         vapid_subject=_vapid_subject(env.str("VAPID_SUBJECT")),
     )
+
+
+def _vapid_key(value: str | None) -> str | None:
+    """A PEM private key or the raw 32-byte key in base64url, by its shape (no crypto import
+    here: a pixel's cold start reads this too). `serve` loads it whole before it answers."""
+    if value is None:
+        return None
+    text = value.strip()
+    pem = re.fullmatch(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END [A-Z ]*PRIVATE KEY-----",
+        text,
+    )
+    try:
+        if pem is not None:
+            raw = base64.b64decode("".join(pem.group(1).split()), validate=True)
+        else:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            if len(raw) != 32 or not re.fullmatch(r"[A-Za-z0-9_-]+=*", text):
+                raise ValueError("not 32 bytes of base64url")
+    except (ValueError, binascii.Error):
+        raise InvalidInput(
+            f"{PREFIX}VAPID_PRIVATE_KEY must be a PEM private key or a raw P-256 key in"
+            " base64url (32 bytes)"
+        ) from None
+    if not raw:
+        raise InvalidInput(f"{PREFIX}VAPID_PRIVATE_KEY is empty")
+    return value
 
 
 def _vapid_subject(value: str | None) -> str | None:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from mailbeacon.errors import MailbeaconError, Unauthorized
+from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized
+from mailbeacon.json_input import read_json
 from mailbeacon.sentwatch import Mailbox, SentWatchConfig
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,9 @@ class GmailRouteDeps(Protocol):
 
 def _notification(body: bytes) -> dict[str, Any] | None:
     try:
-        envelope = json.loads(body)
-        data = json.loads(base64.b64decode(envelope["message"]["data"], validate=True))
-    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
+        envelope = read_json(body, what="the push")
+        data = read_json(base64.b64decode(envelope["message"]["data"], validate=True))
+    except (InvalidInput, KeyError, TypeError, binascii.Error):
         return None
     ok = isinstance(data, dict) and isinstance(data.get("emailAddress"), str)
     return data if ok else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,8 +15,11 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
 from mailbeacon.clock import Clock
+from mailbeacon.config import Config
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.google.identity import bearer
+from mailbeacon.hits import client_address, network_prefix
+from mailbeacon.json_input import read_json
 from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.urls import Urls
@@ -45,6 +47,11 @@ class TokenVerifier(Protocol):
 class NotifierSettings(Protocol):
     @property
     def notifier(self) -> NotifierConfig: ...
+
+    @property
+    def core(self) -> Config:
+        """``trust_proxy``: which address is a request's client."""
+        ...
 
 
 class NotifierRouteDeps(Protocol):
@@ -89,8 +96,13 @@ class NotifierRoutes:
     def slack_install(self) -> Response:
         from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE  # slack_sdk: on first use
 
+        address = client_address(
+            request.remote_addr,
+            request.headers.get("X-Forwarded-For"),
+            self.deps.config.core.trust_proxy,
+        )
         try:
-            url, state = self.deps.slack_installer.authorize_url()
+            url, state = self.deps.slack_installer.authorize_url(client=network_prefix(address))
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
         response = redirect(url, 302)
@@ -161,8 +173,8 @@ class NotifierRoutes:
             log.info("refused a Chat request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
         try:
-            event = json.loads(request.get_data())
-        except (ValueError, RecursionError):  # Flask's silent get_json lets RecursionError out
+            event = read_json(request.get_data(), what="the Chat event")
+        except InvalidInput:
             event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400

@@ -64,6 +64,8 @@ def _start(config: AppConfig, sock: socket.socket, host: str) -> tuple[App, str,
     public = (core.public_url or bound).rstrip("/")
     app = bootstrap(config.with_core(public_url=public))
     try:
+        if config.notifier.vapid_private_key:
+            app.vapid.get()  # a key that does not load is refused now, not at the first push
         write_private(core.server_file, json.dumps({"public_url": public, "listen": bound}))
         app.prepare()  # before the first answer: Pub/Sub's topics must exist to publish to
     except BaseException:
@@ -86,6 +88,7 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
     except (OSError, ValueError, MailbeaconError) as exc:
         sock.close()
         return _cannot_start(exc)
+    _watch_pipeline(app)
     worker = None
     if core.worker:  # the pipeline in its own process; this one only answers
         worker = WorkerProcess(config.with_core(public_url=public)).start()
@@ -119,6 +122,22 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         edge.stop()
         app.close()
     return 0
+
+
+def _watch_pipeline(app: App) -> None:
+    """/healthz reports the worker process's heartbeat and the spool's backlog too."""
+    from mailbeacon.bus.local import LocalBus
+    from mailbeacon.health import PipelineProbe
+
+    core = app.config.core
+    probe = PipelineProbe(
+        core.heartbeat_file,
+        stall=core.stall_seconds,
+        expect_worker=core.worker,
+        backlog=app.bus.spool_backlog if isinstance(app.bus, LocalBus) else None,
+        clock=app.clock,
+    )
+    app.health.watch(probe)
 
 
 class WorkerProcess:

@@ -17,6 +17,7 @@ import os
 import signal
 import threading
 
+from mailbeacon.log_limits import install_log_limits
 from mailbeacon.redact import install_log_redaction
 
 from .config import AppConfig
@@ -42,6 +43,7 @@ def run(config: AppConfig, parent: int) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
     )
     install_log_redaction()
+    install_log_limits()
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     from .bootstrap import bootstrap

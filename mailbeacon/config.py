@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from .bus import DEFAULT_TOPIC_PREFIX
+from .heartbeat import BEAT_FILE
 from .model import DEFAULT_RETENTION
 
 DEFAULT_PORT = 8080
@@ -54,10 +55,29 @@ class Config:
     service_urls: tuple[tuple[str, str], ...] = ()
     """Base URL of each service that serves its own paths (``addon``, ``chat``, ``slack``,
     ``dashboard``), when it is not the public URL: on Cloud Functions each is its function."""
+    retry_horizon: float = 6 * 3600.0
+    """How long (seconds) an alert or a bus message keeps being retried before it is given
+    up, and its owner told (MAILBEACON_RETRY_HORIZON)."""
+    retry_base: float = 1.0
+    """The first retry's delay (seconds), doubling per retry (MAILBEACON_RETRY_BASE)..."""
+    retry_cap: float = 600.0
+    """...up to this (MAILBEACON_RETRY_CAP), with jitter."""
+    stall_seconds: float = 60.0
+    """`/healthz` answers 503 once hits wait unprocessed, or the worker's heartbeat stops,
+    for longer than this (MAILBEACON_STALL_SECONDS)."""
+    heartbeat_seconds: float = 2.0
+    """How often the worker writes its heartbeat (MAILBEACON_HEARTBEAT_SECONDS)."""
+    cert_timeout: float = 5.0
+    """How long fetching Google's certificates may take in all (MAILBEACON_CERT_TIMEOUT)."""
 
     @property
     def server_file(self) -> Path:
         return self.data_dir / "server.json"
+
+    @property
+    def heartbeat_file(self) -> Path:
+        """The worker's heartbeat (mailbeacon/heartbeat.py), read by the edge's /healthz."""
+        return self.data_dir / BEAT_FILE
 
     def resolved_public_url(self) -> str:
         """The base URL recipients reach: configured, else what `serve` recorded, else local."""

@@ -49,7 +49,9 @@ class DeliveryFailed(MailbeaconError):
         self.channel = channel
         self.detail = detail
         self.permanent = permanent
-        self.retry_after = retry_after
+        # The server's hint, sane: NaN or a negative says nothing (None); +inf stays, and
+        # means "longer than anyone waits" (RetryPolicy.gives_up).
+        self.retry_after = retry_after if retry_after is None or retry_after >= 0 else None
         self.status = status
 
 
@@ -57,9 +59,17 @@ class Unauthorized(MailbeaconError):
     """An inbound request could not be verified as coming from Google or Slack."""
 
 
+MAX_RETRY_LATER = 86400.0
+
+
 class RetryLater(MailbeaconError):
     """A consumer asks the bus to deliver this message again after ``seconds``."""
 
     def __init__(self, seconds: float, reason: str = "") -> None:
+        # Whatever a caller computed (a server's hint, a clock difference), a bus waits a
+        # finite, non-negative time: NaN or a negative is "now", more than a day is a day.
+        if not (seconds >= 0):  # (NaN is not >= 0)
+            seconds = 0.0
+        seconds = min(float(seconds), MAX_RETRY_LATER)
         super().__init__(reason or f"retry in {seconds:.0f}s")
         self.seconds = seconds

@@ -89,7 +89,10 @@ def address_hash(key: bytes, address: IpAddress | None) -> str:
     return hmac.new(key, address.packed, hashlib.sha256).hexdigest()[:20]
 
 
-_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]*[:.][0-9A-Fa-f:.]+")
+_HEX_RUN = re.compile(r"[0-9A-Fa-f:.]+")
+_DOTTED = re.compile(r"[0-9.]+")
+HIDDEN = "(address)"
+"""What an address-like run that is not one address becomes: never its digits."""
 
 
 def reduce_via(value: str) -> str:
@@ -98,14 +101,37 @@ def reduce_via(value: str) -> str:
     Via lists the proxies a request passed ("1.1 203.0.113.9:3128 (squid)"); a received-by
     field or comment may be a client's or an internal address. Protocols, proxy names and
     comments are kept for classification; the addresses become what the hit keeps of the
-    client address anyway.
+    client address anyway. Every spelling counts, not just the tidy one: a run of hex digits,
+    colons and dots with two colons or more is IPv6 (brackets, zones and ports end the run; a
+    run that does not parse is hidden whole), and within any other run, four or more dotted
+    numbers are IPv4 whatever touches them (a trailing dot, hex letters, a port), hidden when
+    they are not exactly one address. Protocol versions ("1.1") have fewer parts and stay.
     """
+    return _HEX_RUN.sub(_reduce_run, value[:MAX_HEADER_CHARS])
 
-    def reduced(match: re.Match[str]) -> str:
-        address = parse_address(match.group(0))
-        return network_prefix(address) if address is not None else match.group(0)
 
-    return _ADDRESS_LIKE.sub(reduced, value[:MAX_HEADER_CHARS])
+def _reduce_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    colons = run.count(":")
+    if colons:  # IPv6 (two colons or more), or "address:port"
+        address = parse_address(run.strip("."))
+        if address is not None:
+            return network_prefix(address)
+        if colons >= 2:
+            return HIDDEN
+    return _DOTTED.sub(_reduce_dotted, run)
+
+
+def _reduce_dotted(match: re.Match[str]) -> str:
+    run = match.group(0)
+    parts = run.strip(".").split(".")
+    if len(parts) < 4:
+        return run
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        octets = [int(p) for p in parts]
+        prefix = network_prefix(ipaddress.IPv4Address(bytes(octets)))
+        return run.replace(run.strip("."), prefix)
+    return HIDDEN
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

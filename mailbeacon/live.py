@@ -25,6 +25,8 @@ SWEPT = Namespace.LIVE_SWEPT
 KEEP = timedelta(minutes=15)
 OVERLAP = timedelta(seconds=2)
 SWEEP_EVERY = timedelta(minutes=1)
+MAX_CURSOR_CHARS = 200
+"""A time and an event id: well under this."""
 MINUTE = 16  # len("2026-01-05T10:00"): keys of one minute share this prefix after the owner
 
 
@@ -83,11 +85,7 @@ def since(
     """
     if not cursor:
         return [], cursor_now(now)
-    try:
-        after = parse_time(cursor.partition("|")[0]) - OVERLAP
-    except ValueError:
-        raise InvalidInput("cursor is not one this server gave") from None
-    after = max(after, now - KEEP)
+    after = max(_cursor_time(cursor) - OVERLAP, now - KEEP)
     floor, last = f"{owner}|{iso(after)}", f"{owner}|{cursor}"
     found = [
         (key, value)
@@ -98,6 +96,21 @@ def since(
     if not found:
         return [], cursor
     return [value for _, value in found], found[-1][0].partition("|")[2]
+
+
+def _cursor_time(cursor: str) -> datetime:
+    """The time a cursor names; InvalidInput for anything we would not have given out (a
+    time at the edge of the calendar, such as 0001-01-01, must not reach date arithmetic)."""
+    refused = InvalidInput("cursor is not one this server gave")
+    if len(cursor) > MAX_CURSOR_CHARS or not cursor.isascii() or not cursor.isprintable():
+        raise refused
+    try:
+        at = parse_time(cursor.partition("|")[0])
+    except (ValueError, OverflowError):
+        raise refused from None
+    if not 1970 <= at.year <= 9000:
+        raise refused
+    return at
 
 
 def _minutes(start: datetime, end: datetime) -> list[str]:

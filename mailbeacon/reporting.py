@@ -18,6 +18,7 @@ from typing import Any
 
 from .clock import iso, parse_time
 from .errors import InvalidInput
+from .json_input import read_json
 from .model import Event, Verdict
 from .queries import SORTS, EventKey, MessageQuery
 from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
@@ -30,6 +31,8 @@ EVENTS_PAGE = 100
 MAX_OVERVIEW_DAYS = 400
 DEFAULT_OVERVIEW_DAYS = 30
 MAX_QUERY_CHARS = 200
+MAX_CURSOR_CHARS = 400
+"""Ours are under 150 characters."""
 
 
 # cursors: opaque to callers, checked on the way back in
@@ -39,10 +42,23 @@ def _encode(value: Any) -> str:
 
 
 def _decode(cursor: str) -> Any:
+    """A cursor we encoded: a flat list or object of plain values (else it was not ours)."""
+    refused = InvalidInput("cursor is not one this server handed out")
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise refused
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor is not one this server handed out") from exc
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = read_json(raw, what="the cursor", max_depth=1)
+    except (binascii.Error, ValueError, InvalidInput) as exc:
+        raise refused from exc
+    values = value.values() if isinstance(value, dict) else value
+    if isinstance(value, list | dict) and all(_plain(v) for v in values):
+        return value
+    raise refused
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def _time(name: str, value: str | None) -> datetime | None:
@@ -195,10 +211,9 @@ def parse_event_cursor(cursor: str | None) -> EventKey | None:
         isinstance(decoded, list) and len(decoded) == 2 and all(isinstance(x, str) for x in decoded)
     ):
         raise InvalidInput("cursor is not one this server handed out")
-    try:
-        return EventKey(parse_time(decoded[0]), decoded[1])
-    except ValueError as exc:
-        raise InvalidInput("cursor is not one this server handed out") from exc
+    at = _time("cursor", decoded[0])
+    assert at is not None
+    return EventKey(at, decoded[1])
 
 
 def events_page(

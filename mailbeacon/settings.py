@@ -25,7 +25,7 @@ from .platform import CHAT_WEBHOOK_HOST, SLACK_WEBHOOK_HOST
 from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .store import SettingsStore
-from .validation import check_email
+from .validation import check_email, check_text
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10
@@ -202,7 +202,12 @@ def apply_change(
     if change.clear_problems:
         values["problems"] = ()
     if change.mute or change.unmute:
-        muted = [m for m in (*current.muted, *change.mute) if m not in change.unmute]
+        try:
+            mute = [check_text(m, "a muted message id") for m in change.mute]
+        except InvalidInput as exc:
+            errors["muted"] = str(exc)
+            mute = []
+        muted = [m for m in (*current.muted, *mute) if m not in change.unmute]
         values["muted"] = tuple(dict.fromkeys(muted))[-MAX_MUTED:]
     return replace(current, **values), errors
 
@@ -282,7 +287,10 @@ class SettingsBook:
 
     def record_problem(self, user: str, problem: str, at: datetime) -> Settings:
         """Add a permanent delivery failure to the user's settings, where they will see it
-        (newest last, deduplicated, capped), atomically with any other writer's change."""
+        (newest last, deduplicated, capped), atomically with any other writer's change.
+        The text may quote a receiver's answer: anything not encodable is replaced, so a
+        problem can never make the settings page fail to render."""
+        problem = problem.encode("utf-8", "replace").decode("utf-8")
         text = f"{iso(at)} {problem}"
 
         def add(settings: Settings) -> Settings:

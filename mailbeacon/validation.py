@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from .errors import InvalidInput
+from .json_input import valid_text
 from .model import Link
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -31,9 +32,20 @@ MAX_RECIPIENTS = 500
 MAX_LINKS = 50
 
 
+def check_text(value: object, what: str) -> str:
+    """``value`` if it is a string that can be stored and shown: text with lone surrogates
+    (from JSON's ``\\ud800`` escapes or undecodable bytes) passes every pattern below, then
+    fails in the store's or the page's UTF-8 encoder, so it is refused here, at the boundary."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be text")
+    if not valid_text(value):
+        raise InvalidInput(f"{what} is not valid Unicode text")
+    return value
+
+
 def check_email(value: str) -> str:
     """A plausible single address, lower-cased; anything else is InvalidInput."""
-    address = value.strip()
+    address = check_text(value, "an email address").strip()
     if len(address) > 254 or not _EMAIL.match(address):
         raise InvalidInput(f"not an email address: {value[:80]!r}")
     return address.lower()
@@ -41,7 +53,7 @@ def check_email(value: str) -> str:
 
 def check_link(value: str) -> str:
     """An absolute http(s) URL with a host; javascript:, data: and relative links are refused."""
-    url = value.strip()
+    url = check_text(value, "a link").strip()
     if not url.isascii():  # an IRI: keep what the browser would send, percent-encoded
         url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
     parts = urlsplit(url)
@@ -67,7 +79,7 @@ def check_subject(subject: str) -> str:
 
     It ends up in alert emails' Subject header, where a line break makes every send fail.
     """
-    text = subject.strip()
+    text = check_text(subject, "the subject").strip()
     if len(text) > MAX_SUBJECT_CHARS:
         raise InvalidInput(f"subject longer than {MAX_SUBJECT_CHARS} characters")
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text):

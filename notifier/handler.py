@@ -59,6 +59,7 @@ class Notifier:
         config: NotifierConfig | None = None,
         publish_digest: Callable[[dict[str, Any]], None] | None = None,
         dashboard_home: Callable[[], str] | None = None,
+        on_failed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -67,7 +68,7 @@ class Notifier:
         self.dashboard_link = dashboard_link
         self.policy = policy or RetryPolicy()
         self.window = window
-        self.deliveries = DeliveryLog(store, clock)
+        self.deliveries = DeliveryLog(store, clock, on_failed=on_failed)
         self.config = config or NotifierConfig()
         self.publish_digest = publish_digest or self._send_digest_inline
         self.dashboard_home = dashboard_home or (lambda: "")

@@ -7,7 +7,6 @@ our clock. A request that fails is Unauthorized and changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
+from mailbeacon.json_input import read_json
 from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
 from mailbeacon.settings import SettingsBook, SettingsChange
 from mailbeacon.store import Store
@@ -31,10 +31,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _json(text: bytes | str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidInput("not a Slack JSON body") from exc
+    return read_json(text, what="the Slack body")
 
 
 class _SlackClock:

@@ -7,6 +7,7 @@ else.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -28,7 +29,8 @@ INSTALLATIONS = Namespace.SLACK_INSTALLATIONS
 STATES = Namespace.SLACK_STATES
 CALLBACK_PATH = "/slack/oauth/callback"
 STATE_COOKIE = "mailbeacon-slack-oauth-state"
-MAX_LIVE_STATES = 200
+MAX_LIVE_STATES = 5000
+PER_CLIENT_STATES = 5
 
 
 def _key(enterprise_id: str | None, team_id: str | None) -> str:
@@ -92,8 +94,10 @@ class StoreInstallationStore(InstallationStore):
 class StoreStateStore(OAuthStateStore):
     """OAuth ``state`` values: random, single use, expiring after ``ttl``.
 
-    ``/slack/install`` answers anonymous GETs, so each issue first deletes the expired rows
-    and refuses once ``max_live`` are pending: a crawler cannot grow the table without bound.
+    ``/slack/install`` answers anonymous GETs, so states are bounded per client (``issue``):
+    a crawler's flood replaces its own states and locks nobody else out. All expired rows are
+    purged once per ``ttl``, and ``max_live`` caps the table against a flood from many
+    networks at once.
     """
 
     def __init__(
@@ -102,11 +106,14 @@ class StoreStateStore(OAuthStateStore):
         clock: Clock,
         ttl: timedelta = timedelta(minutes=10),
         max_live: int = MAX_LIVE_STATES,
+        per_client: int = PER_CLIENT_STATES,
     ):
         self.store = store
         self.clock = clock
         self.ttl = ttl
         self.max_live = max_live
+        self.per_client = per_client
+        self._purged: tuple[datetime, int] | None = None  # when, and how many were live then
 
     def purge(self) -> int:
         """Delete expired states; returns how many are still live."""
@@ -122,11 +129,25 @@ class StoreStateStore(OAuthStateStore):
                 live += 1
         return live
 
-    def issue(self, *args: Any, **kwargs: Any) -> str:
-        if self.purge() >= self.max_live:
+    def issue(self, *args: Any, client: str = "", **kwargs: Any) -> str:
+        """A new state for ``client`` (its network, as the route sees it). The client keeps
+        at most ``per_client`` live states: beyond that its oldest is given up, so a flood
+        from one place replaces its own states and never anyone else's. Its key prefixes the
+        state, so this reads only the client's own rows."""
+        now = self.clock.now()
+        if self._purged is None or now - self._purged[0] >= self.ttl:
+            self._purged = (now, self.purge())
+        if self._purged[1] >= self.max_live:
             raise InvalidInput("too many Slack installs in progress; try again in a few minutes")
-        state = secrets.token_urlsafe(24)
-        self.store.add_record(STATES, state, {"expires": iso(self.clock.now() + self.ttl)})
+        prefix = hashlib.sha256(client.encode("utf-8", "replace")).hexdigest()[:12] + "."
+        mine = sorted(
+            (str(r.get("expires")), k) for k, r in self.store.list_records(STATES, prefix=prefix)
+        )
+        for _, key in mine[: max(0, len(mine) - self.per_client + 1)]:
+            self.store.delete_record(STATES, key)
+        state = prefix + secrets.token_urlsafe(24)
+        self.store.add_record(STATES, state, {"expires": iso(now + self.ttl)})
+        self._purged = (self._purged[0], self._purged[1] + 1)
         return state
 
     def consume(self, state: str, cookie: str | None = None) -> bool:
@@ -153,16 +174,17 @@ class SlackInstaller:
         self.states = StoreStateStore(store, clock)
         self.redirect_uri = base_url.rstrip("/") + CALLBACK_PATH
 
-    def authorize_url(self) -> tuple[str, str]:
+    def authorize_url(self, client: str = "") -> tuple[str, str]:
         """Slack's authorize URL and its state, which the caller sets as the STATE_COOKIE
-        (HttpOnly, for the callback path) so only the browser that started can finish."""
+        (HttpOnly, for the callback path) so only the browser that started can finish.
+        ``client``: who asks (their network), to bound the states each client holds."""
         assert self.config.slack_client_id
         generator = AuthorizeUrlGenerator(
             client_id=self.config.slack_client_id,
             scopes=list(self.config.slack_scopes),
             redirect_uri=self.redirect_uri,
         )
-        state = self.states.issue()
+        state = self.states.issue(client=client)
         return generator.generate(state), state
 
     def complete(self, code: str, state: str, cookie: str | None = None) -> Installation:

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
+from mailbeacon.json_input import valid_text
+from mailbeacon.log_limits import install_log_limits
 from mailbeacon.redact import install_log_redaction
 
 from . import gmail_watch, operate, policy, privacy, quality, settings, track
@@ -43,6 +45,11 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run one command line; ``env`` is the environment it reads (default: this process's)."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    for n, arg in enumerate(argv, start=1):
+        if not valid_text(arg):  # bytes that are not UTF-8 arrive as lone surrogates
+            print(f"mailbeacon: argument {n} is not valid UTF-8 text", file=sys.stderr)
+            return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
         args.env = os.environ if env is None else env
@@ -73,4 +80,5 @@ def run() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_log_redaction()
+    install_log_limits()
     sys.exit(main(argv))

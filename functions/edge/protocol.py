@@ -43,104 +43,116 @@ def deadline_protocol(
     with nothing pipelined before it, as its headers complete: when it answers, the answer is
     written at once, in one write, with no ASGI task, and the request is done.
     """
+    settings = {"header_timeout": header_timeout, "answer_now": staticmethod(answer_now)}
+    return type("DeadlineProtocol", (DeadlineProtocol,), settings)
 
-    class DeadlineProtocol(HttpToolsProtocol):
-        _deadline: asyncio.TimerHandle | None = None
-        _read_bytes = 0  # everything read while waiting for a request's head
-        _waiting_for_head = True
-        _answered = False
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+class DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's protocol with the header deadline, the head cap and ``answer_now``; made
+    concrete by ``deadline_protocol``, which sets the two class attributes."""
+
+    header_timeout: float = 10.0
+    answer_now: Answer | None = None
+    _deadline: asyncio.TimerHandle | None = None
+    _read_bytes = 0  # everything read while waiting for a request's head
+    _waiting_for_head = True
+    _answered = False
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiting_for_head:
+            self._read_bytes += len(data)
+        super().data_received(data)
+        # Still no complete head after this many bytes: the parser holds a header line it
+        # has not finished (a body in the same read no longer counts once it has).
+        if self._waiting_for_head and self._read_bytes > MAX_HEAD_BYTES:
+            self._too_large()
+
+    def _head_size(self) -> int:
+        """The request line and header fields, as parsed (what was read may hold more: a body
+        sent with them)."""
+        return len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+
+    def _too_large(self) -> None:
+        self._disarm()
+        self._waiting_for_head = False
+        self._answered = True  # no ASGI cycle: the parser's later callbacks are ignored
+        if not self.transport.is_closing():
+            self.transport.write(_TOO_LARGE)
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        self._waiting_for_head = False
+        if self._read_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
+            return self._too_large()
+        answer = self._answer_now()
+        if answer is not None:
+            return self._write_now(answer)
+        super().on_headers_complete()
+
+    def _answer_now(self) -> tuple[bytes, bytes] | None:
+        """``answer_now``'s answer for a GET or HEAD with nothing pipelined before it."""
+        if self.answer_now is None or not (self.cycle is None or self.cycle.response_complete):
+            return None
+        method = self.parser.get_method()
+        if method != b"GET" and method != b"HEAD":
+            return None
+        return self.answer_now(method, self.url, self.headers, self.client)
+
+    def _write_now(self, answer: tuple[bytes, bytes]) -> None:
+        self._answered = True
+        keep = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        status, rest = answer
+        parts = [b"HTTP/1.1 ", status]
+        for name, value in self.server_state.default_headers:  # the date
+            parts += (name.title(), b": ", value, b"\r\n")
+        if not keep:
+            parts.append(b"Connection: close\r\n")
+        parts.append(rest)
+        self.transport.write(b"".join(parts))
+        self.server_state.total_requests += 1
+        if not keep:
+            self.transport.close()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._answered:  # (answered requests have no body)
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._answered:
+            self._answered = False
+            if not self.transport.is_closing():
+                self._arm()
+        else:
+            super().on_message_complete()
+        self._waiting_for_head = True  # the next request's head is counted from here
+        self._read_bytes = 0
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # nothing pipelined
             self._arm()
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_timeout, self._expire)
 
-        def data_received(self, data: bytes) -> None:
-            if self._waiting_for_head:
-                self._read_bytes += len(data)
-            super().data_received(data)
-            # Still no complete head after this many bytes: the parser holds a header line
-            # it has not finished (a body in the same read no longer counts once it has).
-            if self._waiting_for_head and self._read_bytes > MAX_HEAD_BYTES:
-                self._too_large()
-
-        def _head_size(self) -> int:
-            """The request line and header fields, as parsed (what was read may hold more:
-            a body sent with them)."""
-            return len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
-
-        def _too_large(self) -> None:
-            self._disarm()
-            self._waiting_for_head = False
-            self._answered = True  # no ASGI cycle: the parser's later callbacks are ignored
-            if not self.transport.is_closing():
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
-
-        def on_headers_complete(self) -> None:
-            self._disarm()
-            self._waiting_for_head = False
-            if self._read_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
-                return self._too_large()
-            if answer_now is not None and (self.cycle is None or self.cycle.response_complete):
-                method = self.parser.get_method()
-                if method == b"GET" or method == b"HEAD":
-                    answer = answer_now(method, self.url, self.headers, self.client)
-                    if answer is not None:
-                        return self._write_now(answer)
-            super().on_headers_complete()
-
-        def _write_now(self, answer: tuple[bytes, bytes]) -> None:
-            self._answered = True
-            keep = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
-            status, rest = answer
-            parts = [b"HTTP/1.1 ", status]
-            for name, value in self.server_state.default_headers:  # the date
-                parts += (name.title(), b": ", value, b"\r\n")
-            if not keep:
-                parts.append(b"Connection: close\r\n")
-            parts.append(rest)
-            self.transport.write(b"".join(parts))
-            self.server_state.total_requests += 1
-            if not keep:
-                self.transport.close()
-
-        def on_body(self, body: bytes) -> None:
-            if not self._answered:  # (answered requests have no body)
-                super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            if self._answered:
-                self._answered = False
-                if not self.transport.is_closing():
-                    self._arm()
-            else:
-                super().on_message_complete()
-            self._waiting_for_head = True  # the next request's head is counted from here
-            self._read_bytes = 0
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if self.transport.is_closing():
-                return
-            if self.cycle is None or self.cycle.response_complete:  # nothing pipelined
-                self._arm()
-
-        def _arm(self) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(header_timeout, self._expire)
-
-        def _disarm(self) -> None:
-            if self._deadline is not None:
-                self._deadline.cancel()
-                self._deadline = None
-
-        def _expire(self) -> None:
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
             self._deadline = None
-            if not self.transport.is_closing():
-                self.transport.close()
 
-    return DeadlineProtocol
+    def _expire(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()

@@ -26,6 +26,22 @@ from .tracking import Tracker
 log = logging.getLogger(__name__)
 
 BACKLOG = 2048  # pending connections the kernel holds for us (a burst of new clients)
+PRELOADED = ("google.oauth2.id_token", "google.auth.transport.requests")
+"""Imported before the first request: /chat, /addon and the sign-in verify Google's tokens
+with them, imported lazily (a pixel's cold start elsewhere must not pay for them)."""
+SLACK_PRELOADED = ("slack_sdk", "slack_sdk.signature", "notifier.slack_install")
+
+
+def preload(app: App) -> None:
+    """Import what the Flask routes would import lazily on their first request. Two first
+    requests importing one package on two pool threads at once can deadlock in Python's
+    import system (``_DeadlockError``: a 500); here it happens once, before any request."""
+    import importlib
+
+    notifier = app.config.notifier
+    slack = notifier.slack_signing_secret or notifier.slack_client_id
+    for name in (*PRELOADED, *(SLACK_PRELOADED if slack else ())):
+        importlib.import_module(name)
 
 
 def build_edge(app: App) -> Edge:
@@ -34,6 +50,7 @@ def build_edge(app: App) -> Edge:
     from ..dashboard import sign_in_gate
 
     config = app.config.edge
+    preload(app)
     streams = None
     if app.streams_live:
         gate = sign_in_gate(app)

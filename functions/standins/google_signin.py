@@ -24,6 +24,8 @@ class GoogleSignIn:
         self.client_secret = "test-secret"
         self.issuer = TokenIssuer()
         self.next_user: tuple[str, str | None] = ("ann@acme.test", "acme.test")
+        self.next_claims: dict[str, Any] = {}
+        """Claims to put in (or, as None, leave out of) the next ID tokens."""
         self._codes: dict[str, tuple[str, str | None, str, str]] = {}
         self.server = LoopbackServer(self._serve)
 
@@ -64,7 +66,7 @@ class GoogleSignIn:
                 or form.get("grant_type") != "authorization_code"
             ):
                 return json_answer(400, {"error": "invalid_grant"})
-            token = self.id_token(grant[0], grant[1], nonce=grant[2])
+            token = self.id_token(grant[0], grant[1], nonce=grant[2], **self.next_claims)
             return json_answer(
                 200, {"id_token": token, "access_token": "ya29.x", "token_type": "Bearer"}
             )

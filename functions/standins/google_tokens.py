@@ -109,8 +109,8 @@ class TokenIssuer:
                 "email_verified": True,
                 **claims,
             }
-        if claims.get("hd", "") is None:
-            claims.pop("hd")
+        for name in [k for k, v in claims.items() if v is None]:  # None: left out
+            claims.pop(name)
         payload = {"iss": issuer, "aud": audience, "iat": now, "exp": now + lifetime, **claims}
         return jwt.encode(self._signer, payload).decode()
 

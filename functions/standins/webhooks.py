@@ -29,6 +29,7 @@ class WebhookReceiver:
         self.default = default
         self.delay = delay
         self.script: list[Answer] = []
+        self.holds: list[float] = []  # per scripted answer: seconds to hold it (a timeout)
         self._lock = threading.Lock()
         self._released = threading.Event()
         self.server = LoopbackServer(self._respond)
@@ -37,15 +38,25 @@ class WebhookReceiver:
         if self.delay:
             self._released.wait(self.delay)
         with self._lock:
-            return self.script.pop(0) if self.script else self.default
+            if not self.script:
+                return self.default
+            answer, hold = self.script.pop(0), self.holds.pop(0)
+        if hold:
+            threading.Event().wait(hold)  # longer than the sender waits: it times out
+        return answer
 
     def release(self) -> None:
         """Answer every held request now, and later ones at once."""
         self._released.set()
 
-    def then(self, status: int, body: bytes = b"", **headers: str) -> WebhookReceiver:
+    def then(
+        self, status: int, body: bytes = b"", *, hold: float = 0.0, **headers: str
+    ) -> WebhookReceiver:
+        """Queue one answer (header names with underscores get dashes); ``hold`` keeps it
+        back that many seconds first."""
         with self._lock:
             self.script.append((status, {k.replace("_", "-"): v for k, v in headers.items()}, body))
+            self.holds.append(hold)
         return self
 
     @property

@@ -7,10 +7,12 @@ spool cursor, so a batch is either wholly processed and acknowledged or not at a
 replays exactly what was not processed, never anything twice.
 
 Other topics (alerts to send, digests) are rows in the ``outbox`` table: a row is deleted
-only after its handler returns, leased while it runs, retried with exponential backoff on
-failure and set aside as a dead letter after ``max_attempts``. Alert deliveries run on a
-small pool of threads, one key (the message owner) at a time each, so a slow channel holds
-up only its own user's alerts.
+only after its handler returns, leased while it runs, retried with exponential backoff and
+jitter on failure (``base`` doubling to ``cap``) and set aside as a dead letter only once it
+has failed ``max_attempts`` times *and* for ``horizon`` seconds: a receiver down for an hour
+gets its alerts when it is back, not a line in a log after two minutes. Alert deliveries run
+on a small pool of threads, one key (the message owner) at a time each, so a slow channel
+holds up only its own user's alerts.
 
 The bus owns its tables (``outbox``, ``bus_cursor``) and creates them itself.
 """
@@ -29,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, parse_time
 from ..errors import BusUnavailable, RetryLater, StoreUnavailable
 from ..redact import redact
 from ..store.sqlite import Database
@@ -43,20 +45,28 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, available_at REAL NOT NULL,
-    leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0);
+    leased_until REAL NOT NULL DEFAULT 0, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0,
+    failing_since REAL);
 CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (dead, topic, available_at);
 CREATE TABLE IF NOT EXISTS bus_cursor (
     name TEXT PRIMARY KEY, segment INTEGER NOT NULL, offset INTEGER NOT NULL)
 """
 """Idempotent: data dirs made before the bus owned its schema already have the outbox."""
+ADDED_COLUMNS = {"failing_since": "REAL"}
+"""Outbox columns added since data dirs were first made (ALTER TABLE when missing)."""
+HORIZON = 6 * 3600.0
+"""How long a failing message is retried before it is set aside (the default)."""
+
+Failure = tuple[int, int, float, str, bool]
+"""(row id, attempts, seconds until the next try, error, whether it counts as a failure)."""
 
 # Rows of one key are delivered one at a time; keys run side by side.
 _KEY = "COALESCE(json_extract(payload, '$.owner'), json_extract(payload, '$.message_id'), id)"
 
 
-def backoff(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> float:
-    """Seconds before retry ``attempt`` (1-based): exponential with full jitter, capped."""
-    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** (attempt - 1))
+def backoff(attempt: int, *, base: float = 1.0, cap: float = 600.0) -> float:
+    """Seconds before retry ``attempt`` (1-based): exponential with jitter, capped."""
+    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** min(attempt - 1, 64))
 
 
 def delivery_key(row_id: int, payload: dict[str, Any]) -> str:
@@ -73,6 +83,9 @@ class LocalBus:
         *,
         spool_dir: Path | None = None,
         max_attempts: int = 8,
+        horizon: float = HORIZON,
+        base: float = 1.0,
+        cap: float = 600.0,
         lease_seconds: float = 60.0,
         poll_seconds: float = 0.25,
         spool_poll_seconds: float = 0.02,
@@ -84,6 +97,9 @@ class LocalBus:
         self.db = db
         self.spool_dir = spool_dir or db.path.parent / "spool"
         self.max_attempts = max_attempts
+        self.horizon = horizon
+        self.base = base
+        self.cap = cap
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.spool_poll_seconds = spool_poll_seconds
@@ -103,9 +119,18 @@ class LocalBus:
         self._busy_lock = threading.Lock()
         self._dispatch_wake = threading.Event()
         self._spool_seen: tuple[int, int, int] | None = None
+        self.position: Position | None = None
+        """The spool cursor as this process last committed it (for the heartbeat)."""
+        self.processed_at: float | None = None
+        """When a batch of hits was last stored (epoch seconds)."""
+        self.last_error: str | None = None
         with db.write() as conn:
             for statement in filter(str.strip, SCHEMA.split(";")):
                 conn.execute(statement)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(outbox)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE outbox ADD COLUMN {column} {kind}")
 
     # publishing
 
@@ -229,6 +254,7 @@ class LocalBus:
                 self._one_by_one(conn, payloads)
             self._save_cursor(conn, batch.end)
         spool_files.remove(self.spool_dir, batch.finished)
+        self.position, self.processed_at = batch.end, self.now()
         return max(1, len(batch.records))
 
     def _one_by_one(self, conn: sqlite3.Connection, payloads: list[dict[str, Any]]) -> None:
@@ -243,11 +269,18 @@ class LocalBus:
             except Exception as exc:
                 conn.execute("ROLLBACK TO hit")
                 log.warning("hit %s failed, retried later: %r", payload.get("id"), exc)
-                dead = 1 if self.max_attempts <= 1 else 0
+                dead = 1 if self.max_attempts <= 1 and self.horizon <= 0 else 0
                 conn.execute(
-                    "INSERT INTO outbox (topic, payload, attempts, available_at, last_error, dead)"
-                    " VALUES (?, ?, 1, ?, ?, ?)",
-                    (HITS, json.dumps(payload), self.now() + backoff(1), repr(exc)[:500], dead),
+                    "INSERT INTO outbox (topic, payload, attempts, available_at, last_error, dead,"
+                    " failing_since) VALUES (?, ?, 1, ?, ?, ?, ?)",
+                    (
+                        HITS,
+                        json.dumps(payload),
+                        self.now() + backoff(1, base=self.base, cap=self.cap),
+                        repr(exc)[:500],
+                        dead,
+                        self.now(),
+                    ),
                 )
             conn.execute("RELEASE hit")
 
@@ -296,24 +329,36 @@ class LocalBus:
                 params,
             ).fetchall()
 
-    def _settle(self, done: list[int], failed: list[tuple[int, int, float, str]]) -> None:
+    def _settle(self, done: list[int], failed: list[Failure]) -> None:
+        """Delete what was handled; reschedule the rest. A counted failure sets a row aside
+        once it has failed ``max_attempts`` times and for ``horizon`` seconds; a RetryLater
+        waits and is never counted."""
+        now = self.now()
         with self.db.write() as conn:
             conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in done])
-            for row_id, attempts, delay, error in failed:
-                dead = 1 if attempts >= self.max_attempts and delay >= 0 else 0
-                conn.execute(
+            for row_id, attempts, delay, error, counted in failed:
+                row = conn.execute(
                     "UPDATE outbox SET attempts = ?, available_at = ?, leased_until = 0, "
-                    "last_error = ?, dead = ? WHERE id = ?",
-                    (attempts, self.now() + abs(delay), redact(error)[:500], dead, row_id),
-                )
-                if dead:
+                    "last_error = ?, failing_since = CASE WHEN ? THEN COALESCE(failing_since, ?)"
+                    " ELSE failing_since END WHERE id = ? RETURNING topic, failing_since",
+                    (attempts, now + delay, redact(error)[:500], counted, now, row_id),
+                ).fetchone()
+                if not counted or row is None or attempts < self.max_attempts:
+                    continue
+                if now - (row[1] if row[1] is not None else now) >= self.horizon:
+                    conn.execute("UPDATE outbox SET dead = 1 WHERE id = ?", (row_id,))
                     log.error(
-                        "outbox message %s set aside after %s attempts: %s", row_id, attempts, error
+                        "outbox %s message %s set aside after %s attempts in %.0f s: %s",
+                        row[0],
+                        row_id,
+                        attempts,
+                        now - row[1],
+                        redact(error),
                     )
 
     def _deliver(self, rows: list[tuple[Any, ...]]) -> None:
         done: list[int] = []
-        failed: list[tuple[int, int, float, str]] = []
+        failed: list[Failure] = []
         for row_id, topic, payload, attempts in rows:
             handler = self.handlers.get(topic)
             if handler is None:
@@ -323,10 +368,11 @@ class LocalBus:
                 done.append(row_id)
             except RetryLater as exc:
                 # An explicit "not yet" (rate limits) is not a failure: it never dead-letters.
-                failed.append((row_id, attempts, -exc.seconds, str(exc)))
+                failed.append((row_id, attempts, exc.seconds, str(exc), False))
             except Exception as exc:
                 log.warning("handler for %s failed (attempt %s): %r", topic, attempts + 1, exc)
-                failed.append((row_id, attempts + 1, backoff(attempts + 1), repr(exc)))
+                wait = backoff(attempts + 1, base=self.base, cap=self.cap)
+                failed.append((row_id, attempts + 1, wait, repr(exc), True))
         self._settle(done, failed)
 
     def drain(self, topics: Iterable[str] | None = None, *, include_leased: bool = False) -> int:
@@ -350,6 +396,32 @@ class LocalBus:
         if topic in (None, HITS):
             rows += sum(1 for _ in spool_files.iter_pending(self.spool_dir, self._cursor()))
         return rows
+
+    def progress(self) -> dict[str, Any]:
+        """What the worker's heartbeat reports: the committed spool cursor, the last batch
+        stored, dead letters and the last error."""
+        if self.position is None:
+            self.position = self._cursor()
+        return {
+            "cursor": [self.position.segment, self.position.offset],
+            "processed_at": self.processed_at,
+            "dead_letters": self.dead_letter_count(),
+            "error": self.last_error,
+        }
+
+    def spool_backlog(self, cursor: tuple[int, int] | None) -> tuple[int, float | None]:
+        """Bytes of hits in the spool past ``cursor`` and when the first was answered
+        (health.Backlog), without reading the backlog."""
+        size, first = spool_files.backlog(self.spool_dir, Position(*cursor) if cursor else None)
+        payload = _decode(first) if first else None
+        try:
+            at = parse_time(str(payload["at"])).timestamp() if payload else None
+        except (KeyError, ValueError):
+            at = None
+        return size, at
+
+    def dead_letter_count(self) -> int:
+        return int(self.db.read("SELECT COUNT(*) FROM outbox WHERE dead = 1")[0][0])
 
     def dead_letters(self) -> list[dict[str, Any]]:
         rows = self.db.read(
@@ -388,7 +460,10 @@ class LocalBus:
                         next_outbox = time.monotonic() + self.poll_seconds
             except (StoreUnavailable, sqlite3.Error) as exc:
                 log.error("bus worker: %s", exc)
+                self.last_error = str(exc)[:300]
                 self._stop.wait(self.poll_seconds)
+            else:
+                self.last_error = None
             if not handled:
                 self._wake.wait(self.spool_poll_seconds)
 

@@ -3,8 +3,8 @@
 It keeps the contract of the real buses (tests/integration/test_bus_contract.py): payloads go
 through JSON, so a handler never shares the publisher's dict; a message is removed only once
 its handler returns; a handler that raises gets it again after a backoff (1 s, 2 s, 4 s... on
-``now``), and it is set aside after ``max_attempts``; RetryLater waits the asked time and is
-never counted as a failure.
+``now``), and it is set aside once it has failed ``max_attempts`` times and for ``horizon``
+seconds; RetryLater waits the asked time and is never counted as a failure.
 ``published`` keeps everything ever published, for tests that only look.
 """
 
@@ -27,13 +27,17 @@ class _Pending:
     payload: str
     available_at: float
     attempts: int = 0
+    failing_since: float | None = None
 
 
 class MemoryBus:
-    def __init__(self, *, max_attempts: int = 8, clock: Clock | None = None) -> None:
+    def __init__(
+        self, *, max_attempts: int = 8, horizon: float = 6 * 3600.0, clock: Clock | None = None
+    ) -> None:
         self.published: list[tuple[str, dict[str, Any]]] = []
         self.broken = False
         self.max_attempts = max_attempts
+        self.horizon = horizon
         self.clock = clock or SystemClock()
         self.handlers: dict[str, Handler] = {}
         self._queue: list[_Pending] = []
@@ -96,9 +100,13 @@ class MemoryBus:
             message.available_at = self.now() + exc.seconds
             return
         except Exception:
+            now = self.now()
             message.attempts += 1
-            message.available_at = self.now() + min(300.0, 2.0 ** (message.attempts - 1))
-            if message.attempts >= self.max_attempts:
+            message.available_at = now + min(300.0, 2.0 ** min(message.attempts - 1, 16))
+            if message.failing_since is None:
+                message.failing_since = now
+            failing = now - message.failing_since
+            if message.attempts >= self.max_attempts and failing >= self.horizon:
                 self._queue.remove(message)
                 self._dead.append(message)
             return

@@ -20,7 +20,8 @@ import logging
 import threading
 from typing import Any
 
-from ..errors import BusUnavailable
+from ..errors import BusUnavailable, InvalidInput
+from ..json_input import read_json
 from . import DEFAULT_TOPIC_PREFIX, Handler, topic_ids
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,8 @@ def decode(message: dict[str, Any]) -> dict[str, Any] | None:
 def parse(data: bytes) -> dict[str, Any] | None:
     """A message's data as our JSON object payload, or None when it is not one."""
     try:
-        payload = json.loads(data)
-    except (ValueError, TypeError):
+        payload = read_json(data, what="the message")
+    except InvalidInput:
         return None
     return payload if isinstance(payload, dict) else None
 

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 SUBSCRIPTION_SUFFIX = "-pull"
 DEAD_LETTER_SUFFIX = "-dead"
-MAX_DELIVERY_ATTEMPTS = 10
+MAX_DELIVERY_ATTEMPTS = 50
 MIN_BACKOFF_SECONDS = 10
 MAX_BACKOFF_SECONDS = 600
 """The same retry and dead-letter settings as the deploy plan's push subscriptions."""

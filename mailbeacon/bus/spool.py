@@ -12,7 +12,11 @@ Frame: ``magic (2) | payload length (4, LE) | CRC-32 of payload (4, LE) | payloa
 
 Files are segments ``hits-<n>.log``. A writer always starts a new segment when it opens, so
 a segment left by a crashed process is never appended to again: a torn last frame there is
-known to be torn (and skipped with a warning) rather than a write still in progress.
+known to be torn (and skipped with a warning) rather than a write still in progress. In the
+newest segment an incomplete frame is taken for a write in progress only while that can be
+true: a frame is one ``write`` of a writer that appends under a lock, so a whole, valid
+frame after it, or a file untouched for ``TORN_SECONDS``, shows a corrupt header (a fake
+length of 60 KB used to stall processing until 60 KB of later hits had arrived).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import mmap
 import os
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +43,8 @@ HEADER = struct.Struct("<2sII")
 MAX_RECORD = 64 << 10
 CHUNK_BYTES = 1 << 20
 SEGMENT_BYTES = 64 << 20
+TORN_SECONDS = 2.0
+"""An incomplete frame at the end of a file nobody wrote to for this long is torn."""
 
 
 @dataclass(frozen=True, order=True)
@@ -222,7 +229,8 @@ def read(
             position = Position(number, 0)
         try:
             with open(segment_path(directory, number), "rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
+                stat = os.fstat(fh.fileno())
+                size = stat.st_size
                 fh.seek(position.offset)
                 data = fh.read(chunk)
         except FileNotFoundError:
@@ -230,6 +238,8 @@ def read(
         used, got, whole = _parse(data, max_records - len(records), number, position.offset)
         records.extend(got)
         position = Position(number, position.offset + used)
+        if newest and not whole and len(records) < max_records:
+            position = _skip_stale_tail(number, position, size, stat.st_mtime)
         if newest or len(records) >= max_records:
             break
         if position.offset + (len(data) - used) < size:
@@ -245,6 +255,19 @@ def read(
     return Batch(records, start, position, finished)
 
 
+def _skip_stale_tail(number: int, position: Position, size: int, mtime: float) -> Position:
+    """Past an incomplete frame at the end of the newest segment when no write can still be
+    finishing it (see the module's docstring); else where we are, to read it again later."""
+    if time.time() - mtime < TORN_SECONDS:
+        return position
+    log.warning(
+        "hit spool: segment %s ends in a torn record; %s bytes skipped",
+        number,
+        size - position.offset,
+    )
+    return Position(number, size)
+
+
 def _parse(data: bytes, limit: int, number: int, base: int) -> tuple[int, list[bytes], bool]:
     """Frames in ``data``: (bytes consumed, records, whether it ended on a frame boundary)."""
     records: list[bytes] = []
@@ -257,9 +280,20 @@ def _parse(data: bytes, limit: int, number: int, base: int) -> tuple[int, list[b
             return offset, records, False
         magic, length, crc = unpack(data, offset)
         end = offset + header + length
+        if magic == MAGIC and length <= MAX_RECORD and end > size:
+            whole = _next_whole(data, offset + 1)
+            if whole is None:
+                return offset, records, False  # a write in progress, or the chunk's end
+            log.warning(  # payloads are ASCII JSON: a frame inside one cannot be a real one
+                "hit spool: a record at segment %s offset %s claims %s bytes; %s bytes skipped",
+                number,
+                base + offset,
+                length,
+                whole - offset,
+            )
+            offset = whole
+            continue
         if magic == MAGIC and length <= MAX_RECORD:
-            if end > size:
-                return offset, records, False
             payload = data[offset + header : end]
             if zlib.crc32(payload) == crc:
                 records.append(payload)
@@ -274,6 +308,19 @@ def _parse(data: bytes, limit: int, number: int, base: int) -> tuple[int, list[b
         )
         offset = skip
     return offset, records, True
+
+
+def _next_whole(data: bytes, start: int) -> int | None:
+    """The offset of the next whole, valid frame in ``data`` at or after ``start``, if any."""
+    at = data.find(MAGIC, start)
+    while at >= 0 and len(data) - at >= HEADER.size:
+        _, length, crc = HEADER.unpack_from(data, at)
+        end = at + HEADER.size + length
+        valid = length <= MAX_RECORD and end <= len(data)
+        if valid and zlib.crc32(data[at + HEADER.size : end]) == crc:
+            return at
+        at = data.find(MAGIC, at + 1)
+    return None
 
 
 def _resync(data: bytes, start: int) -> int:
@@ -294,6 +341,41 @@ def _resync(data: bytes, start: int) -> int:
             return at
         at = data.find(MAGIC, at + 1)
     return len(data)
+
+
+def backlog(directory: Path, start: Position | None) -> tuple[int, bytes | None]:
+    """Bytes past ``start`` (None: the oldest segment's start), from the segments' sizes
+    alone, and the first record there (one frame read, for its time). For `/healthz`, which
+    must not read a backlog of a million hits to say there is one."""
+    numbers = segments(directory)
+    if not numbers:
+        return 0, None
+    start = start or Position(numbers[0], 0)
+    waiting = 0
+    for number in numbers:
+        if number >= start.segment:
+            with contextlib.suppress(FileNotFoundError):
+                size = segment_path(directory, number).stat().st_size
+                waiting += max(0, size - (start.offset if number == start.segment else 0))
+    return waiting, (_first_record(directory, start, numbers) if waiting else None)
+
+
+def _first_record(directory: Path, start: Position, numbers: list[int]) -> bytes | None:
+    for number in numbers:
+        if number < start.segment:
+            continue
+        try:
+            with open(segment_path(directory, number), "rb") as fh:
+                fh.seek(start.offset if number == start.segment else 0)
+                head = fh.read(HEADER.size)
+                if len(head) < HEADER.size:
+                    continue  # this segment is consumed: the next one holds it
+                magic, length, crc = HEADER.unpack(head)
+                payload = fh.read(length) if magic == MAGIC and length <= MAX_RECORD else b""
+        except FileNotFoundError:
+            continue
+        return payload if len(payload) == length and zlib.crc32(payload) == crc else None
+    return None
 
 
 def iter_pending(directory: Path, start: Position) -> Iterator[bytes]:

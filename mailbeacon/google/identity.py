@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 import time
@@ -18,7 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Unauthorized
+from ..errors import InvalidInput, Unauthorized
+from ..json_input import read_json
 from ..platform import CHAT_CERTS_URL, CHAT_ISSUER_EMAILS, GOOGLE_CERTS_URL
 from ..redact import redact
 
@@ -41,8 +41,9 @@ def jwt_shaped(token: str) -> bool:
     if len(parts) != 3 or not all(_SEGMENT.fullmatch(p) for p in parts):
         return False
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
-    except (ValueError, binascii.Error):
+        raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
+        header = read_json(raw, what="the token header", max_depth=2)
+    except (InvalidInput, ValueError, binascii.Error):
         return False
     return (
         isinstance(header, dict)
@@ -63,17 +64,18 @@ class CertificateCache:
 
     Google rotates its keys over days; fetching them on every request would put a network
     round trip on every add-on click. More importantly, a slow or unreachable certificate URL
-    must never hold the server's threads: a fetch waits at most ``timeout`` seconds, only one
+    must never hold the server's threads: a fetch takes at most ``timeout`` seconds in all
+    (not per read: a URL trickling a byte every 4 s held the old fetch for 80 s), only one
     thread fetches a URL at a time (the others answer at once from the cache, or are refused),
     and a failure is remembered for ``failure_ttl`` seconds instead of being retried by every
-    request.
+    request. The download runs on a daemon thread that is cut off at the deadline, so neither
+    a request nor the process's exit ever waits for it.
     """
 
     def __init__(self, ttl: float = 300.0, timeout: float = 5.0, failure_ttl: float = 30.0):
         self.ttl = ttl
         self.timeout = timeout
         self.failure_ttl = failure_ttl
-        self._inner: Any = None
         self._entries: dict[str, _Entry] = {}
         self._fetching: set[str] = set()
         self._lock = threading.Lock()
@@ -110,14 +112,18 @@ class CertificateCache:
         return kept
 
     def _fetch(self, url: str) -> Any:
-        if self._inner is None:
-            import google.auth.transport.requests as transport
+        from .certificates import fetch_within
 
-            self._inner = transport.Request()
-        return self._inner(url, method="GET", timeout=self.timeout)
+        return fetch_within(url, self.timeout)
 
 
 _SHARED = CertificateCache()
+
+
+def certificate_deadline(seconds: float) -> None:
+    """How long a certificate fetch may take in all (MAILBEACON_CERT_TIMEOUT); the
+    composition root sets it on the one cache every verifier shares."""
+    _SHARED.timeout = seconds
 
 
 @dataclass

@@ -105,7 +105,7 @@ class MemoryRig(Rig):
 
     def __init__(self, max_attempts: int) -> None:
         self.time = FakeTime()
-        self.bus = MemoryBus(max_attempts=max_attempts, clock=self.time)
+        self.bus = MemoryBus(max_attempts=max_attempts, horizon=0, clock=self.time)
 
     def advance(self, seconds: float) -> None:
         self.time.t += seconds
@@ -124,7 +124,10 @@ class LocalRig(Rig):
         self.time = FakeTime()
         self.path = path
         self.bus = LocalBus(
-            Database(path, busy_timeout_ms=200), max_attempts=max_attempts, clock=self.time
+            Database(path, busy_timeout_ms=200),
+            max_attempts=max_attempts,
+            horizon=0,
+            clock=self.time,
         )
         self.locker: sqlite3.Connection | None = None
 

@@ -187,6 +187,26 @@ def test_google_sign_in_refusals(
         google.next_user = ("ann@acme.test", "acme.test")
 
 
+@pytest.mark.parametrize("verified", ["true", "false", 1, None, "True"])
+def test_google_sign_in_needs_email_verified_to_be_the_boolean_true(
+    tmp_path: Path, clock: FixedClock, google: GoogleSignIn, verified: object
+) -> None:
+    """Google sends the JSON boolean ``true``; a string, a number or nothing is not a yes."""
+    google.next_claims = {"email_verified": verified}
+    try:
+        client = create_app(
+            build(tmp_path, clock, dev=False, signin=signin_config(google))
+        ).test_client()
+        start = client.get("/dashboard/signin/google")
+        answer = client.get(
+            _follow_google(start.headers["Location"]).removeprefix("https://mb.test")
+        )
+        assert answer.status_code == 401 and "Sign-in failed" in answer.get_data(as_text=True)
+        assert client.get("/dashboard/messages").status_code == 303  # not signed in
+    finally:
+        google.next_claims = {}
+
+
 def test_access_tokens_are_shown_once_and_revoked_with_the_form_token(
     tmp_path: Path, clock: FixedClock
 ) -> None:

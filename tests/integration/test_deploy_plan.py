@@ -339,7 +339,7 @@ def test_each_topic_has_a_push_subscription_with_retries_and_a_dead_letter_topic
         update = lines[_first(lines, rf"subscriptions update mailbeacon-{topic}-")]
         assert f"gcloud functions describe {function} --gen2" in update  # pushes to its URL
         assert "--min-retry-delay=10s --max-retry-delay=600s" in update
-        assert f"--dead-letter-topic=mailbeacon-{topic}-dead --max-delivery-attempts=10" in update
+        assert f"--dead-letter-topic=mailbeacon-{topic}-dead --max-delivery-attempts=50" in update
         assert (
             "--push-auth-service-account=mailbeacon@acme-mail-1.iam.gserviceaccount.com" in update
         )

@@ -62,18 +62,36 @@ def test_a_token_has_one_spelling() -> None:
 # 6 -------------------------------------------------------------------------------------------
 def test_oauth_states_expire_are_purged_and_need_the_browser_cookie(make_rig) -> None:  # type: ignore[no-untyped-def]
     rig: Rig = make_rig()
-    states = StoreStateStore(rig.app.store, rig.clock, max_live=5)
-    first = states.issue()
+    states = StoreStateStore(rig.app.store, rig.clock, per_client=3)
+    first = states.issue(client="198.51.100.0/24")
     assert not states.consume(first, None) and not states.consume(first, "other")
     assert states.consume(first, first) and not states.consume(first, first)  # single use
-    issued = [states.issue() for _ in range(5)]
-    with pytest.raises(InvalidInput):
-        states.issue()  # five live states: no sixth row
-    assert len(rig.app.store.list_records(STATES)) == 5
+    real = states.issue(client="203.0.113.0/24")
+    flood = []
+    for _ in range(50):  # one crawler: it replaces its own states, never anyone else's
+        flood.append(states.issue(client="198.51.100.0/24"))
+        rig.clock.advance(seconds=1)
+    assert len(rig.app.store.list_records(STATES)) == 4  # the crawler's last 3 and the real one
+    assert not states.consume(flood[0], flood[0])  # given up for a newer one
+    assert states.consume(flood[-1], flood[-1])
+    other = [states.issue(client=f"192.0.2.{n}") for n in range(3)]  # other clients still can
+    assert states.consume(real, real) and all(states.consume(s, s) for s in other)
+    stale = states.issue(client="192.0.2.0/24")
     rig.clock.advance(minutes=11)
-    fresh = states.issue()  # the expired rows are gone, not just ignored
+    fresh = states.issue(client="203.0.113.0/24")  # expired rows are purged, not just ignored
     assert [key for key, _ in rig.app.store.list_records(STATES)] == [fresh]
-    assert not states.consume(issued[0], issued[0])
+    assert not states.consume(stale, stale)
+
+
+def test_oauth_states_refuse_only_past_the_global_ceiling(make_rig) -> None:  # type: ignore[no-untyped-def]
+    rig: Rig = make_rig()
+    states = StoreStateStore(rig.app.store, rig.clock, max_live=4)
+    for n in range(4):  # a flood from four networks at once fills the table
+        states.issue(client=f"192.0.2.{n}")
+    with pytest.raises(InvalidInput):
+        states.issue(client="198.51.100.0/24")
+    rig.clock.advance(minutes=10)  # they expire and are purged
+    assert states.issue(client="198.51.100.0/24")
 
 
 # 7 -------------------------------------------------------------------------------------------
@@ -142,6 +160,29 @@ def test_via_keeps_proxies_and_reduces_addresses() -> None:
     assert reduce_via("1.0 fred, 1.1 p.example.com (Apache/1.1)") == (
         "1.0 fred, 1.1 p.example.com (Apache/1.1)"
     )
+
+
+@pytest.mark.parametrize(
+    ("via", "kept"),
+    [
+        ("1.1 proxy (for 198.51.100.23.)", "1.1 proxy (for 198.51.100.0/24.)"),  # trailing dot
+        ("1.1 cafe.198.51.100.23", "1.1 cafe.198.51.100.0/24"),  # hex letters touching it
+        ("1.1 gw (ab198.51.100.23cd)", "1.1 gw (ab198.51.100.0/24cd)"),
+        ("1.1 198.051.100.023:8080", "1.1 198.51.100.0/24:8080"),  # leading zeros, a port
+        ("1.1 [2001:db8:7:8::23]:443", "1.1 [2001:db8:7::/48]:443"),  # brackets
+        ("1.1 fe80::1234:23%eth0 (x)", "1.1 fe80::/48%eth0 (x)"),  # a zone
+        ("1.1 ::ffff:198.51.100.23", "1.1 198.51.100.0/24"),  # IPv4 in IPv6
+        ("1.1 2001:db8:7:8::23.", "1.1 2001:db8:7::/48"),
+        ("1.1 1.198.51.100.23", "1.1 (address)"),  # not one address: hidden whole
+        ("1.1 deadbeef2001:db8::23", "1.1 (address)"),
+        ("HTTP/1.1 p.example.com, 2.0 q", "HTTP/1.1 p.example.com, 2.0 q"),
+    ],
+)
+def test_via_reduces_every_spelling_of_an_address(via: str, kept: str) -> None:
+    reduced = reduce_via(via)
+    assert reduced == kept
+    for raw in ("198.51.100.23", "51.100.23", "100.023", "db8:7:8", "1234:23"):
+        assert raw not in reduced
 
 
 # 12 ------------------------------------------------------------------------------------------

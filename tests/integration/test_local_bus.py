@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_published_messages_survive_a_restart(db: Database, tmp_path: Path) -> N
 
 def test_failures_retry_with_backoff_then_dead_letter(db: Database) -> None:
     clock = Clock()
-    bus = LocalBus(db, max_attempts=3, clock=clock)
+    bus = LocalBus(db, max_attempts=3, horizon=0, clock=clock)
     calls = []
 
     def flaky(payload: dict[str, Any]) -> None:
@@ -64,9 +65,48 @@ def test_failures_retry_with_backoff_then_dead_letter(db: Database) -> None:
     assert "downstream down" in dead["error"]
 
 
+def test_failures_are_retried_for_the_whole_horizon_not_a_number_of_attempts(
+    db: Database,
+) -> None:
+    """Today's receivers go down for an hour; eight tries in two minutes gave up on them."""
+    clock = Clock()
+    bus = LocalBus(db, max_attempts=8, horizon=3 * 3600, base=1, cap=600, clock=clock)
+    calls = []
+
+    start = clock.t
+
+    def down_for_two_hours(payload: dict[str, Any]) -> None:
+        calls.append(clock.t)
+        if clock.t < start + 2 * 3600:
+            raise ConnectionError("503 from the receiver")
+
+    bus.subscribe("notify", down_for_two_hours)
+    bus.publish("notify", {"id": "e1"})
+    while bus.pending("notify") and clock.t < start + 4 * 3600:
+        bus.drain()
+        clock.t += 30
+    assert bus.pending("notify") == 0 and bus.dead_letters() == []
+    assert len(calls) > 8 and calls[-1] >= start + 2 * 3600  # delivered once it was back
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
+    assert max(gaps) <= 600 + 30  # the backoff is capped: never an hour of silence
+
+
+def test_a_message_failing_past_the_horizon_is_set_aside(db: Database) -> None:
+    clock = Clock()
+    bus = LocalBus(db, max_attempts=3, horizon=600, base=1, cap=60, clock=clock)
+    bus.subscribe("notify", lambda payload: (_ for _ in ()).throw(ConnectionError("down")))
+    start = clock.t
+    bus.publish("notify", {"id": "e2"})
+    while bus.pending("notify") and clock.t < start + 3600:
+        bus.drain()
+        clock.t += 10
+    [dead] = bus.dead_letters()
+    assert start + 600 <= clock.t <= start + 600 + 60 + 20 and dead["attempts"] > 3
+
+
 def test_retry_later_waits_the_asked_time_and_never_dead_letters(db: Database) -> None:
     clock = Clock()
-    bus = LocalBus(db, max_attempts=1, clock=clock)
+    bus = LocalBus(db, max_attempts=1, horizon=0, clock=clock)
     answers = iter([RetryLater(120), RetryLater(120), None])
     seen = []
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,17 @@ import pytest
 
 from mailbeacon.bus import HITS
 from mailbeacon.bus.local import LocalBus
-from mailbeacon.bus.spool import Position, SpoolWriter, iter_pending, read, segment_path
+from mailbeacon.bus.spool import (
+    HEADER,
+    MAGIC,
+    TORN_SECONDS,
+    Position,
+    SpoolWriter,
+    backlog,
+    iter_pending,
+    read,
+    segment_path,
+)
 from mailbeacon.store.sqlite import Database
 
 
@@ -44,6 +56,57 @@ def test_an_incomplete_frame_in_the_newest_segment_waits_for_its_writer(tmp_path
     batch = read(tmp_path, Position(0, 0))
     assert [json.loads(r) for r in batch.records] == [{"n": 0}]
     assert batch.end == Position(1, len(whole)) and batch.finished == []
+
+
+@pytest.mark.parametrize("claimed", [60_000, 65_536, 1_000])
+def test_a_fake_length_in_the_newest_segment_is_skipped_once_a_whole_frame_follows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, claimed: int
+) -> None:
+    """A header claiming more bytes than follow used to hold the reader until that many
+    bytes of later hits had arrived: a real write in progress is always the last frame."""
+    writer = SpoolWriter(tmp_path)
+    writer.append(b'{"n":0}')
+    path = segment_path(tmp_path, 1)
+    with path.open("ab") as segment:
+        segment.write(HEADER.pack(MAGIC, claimed, 0) + b"junk")
+    assert records(tmp_path) == [{"n": 0}]  # nothing after it yet: it may be in progress
+    for n in (1, 2):
+        writer.append(json.dumps({"n": n}).encode())
+    with caplog.at_level(logging.WARNING):
+        assert records(tmp_path) == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert f"claims {claimed} bytes" in caplog.text
+
+
+def test_an_incomplete_frame_at_the_end_of_an_untouched_newest_segment_is_torn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    SpoolWriter(tmp_path).append(b'{"n":0}')
+    path = segment_path(tmp_path, 1)
+    whole = path.read_bytes()
+    path.write_bytes(whole + whole[:6])
+    assert read(tmp_path, Position(0, 0)).end == Position(1, len(whole))  # just written: waits
+    stale = time.time() - TORN_SECONDS - 1
+    os.utime(path, (stale, stale))  # nobody wrote to it since: no write can be finishing it
+    with caplog.at_level(logging.WARNING):
+        batch = read(tmp_path, Position(1, len(whole)))
+    assert batch.records == [] and batch.end == Position(1, len(whole) + 6)
+    assert "torn record" in caplog.text
+
+
+def test_the_backlog_is_measured_from_the_cursor_without_reading_the_spool(
+    tmp_path: Path,
+) -> None:
+    writer = SpoolWriter(tmp_path, segment_bytes=200)  # a new segment every few records
+    for n in range(10):
+        writer.append(json.dumps({"n": n, "at": f"2026-01-05T09:00:0{n}Z"}).encode())
+    everything, first = backlog(tmp_path, None)
+    assert json.loads(first or b"") == {"n": 0, "at": "2026-01-05T09:00:00Z"}
+    batch = read(tmp_path, Position(0, 0), max_records=4)
+    waiting, first = backlog(tmp_path, batch.end)
+    assert json.loads(first or b"")["n"] == 4
+    assert 0 < waiting < everything
+    done = read(tmp_path, Position(0, 0), max_records=100).end
+    assert backlog(tmp_path, done) == (0, None)
 
 
 def test_corrupt_bytes_mid_segment_are_skipped_with_a_warning(

@@ -49,6 +49,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.dashboard",
             "functions.notify_routes",
             "functions.gmail_routes",
+            "functions.json_body",
+            "functions.outage",
             "functions.endpoints",
             "functions.edge",  # the local server's event loop (serving.py puts it together)
         ),

@@ -10,6 +10,7 @@ from flask import Response, current_app, g, jsonify, request, send_from_director
 from mailbeacon import live, push
 from mailbeacon.errors import InvalidInput
 
+from ...json_body import json_body
 from ..live import POLL_SECONDS, stream
 from ..site import Site, Views, json_answer, script
 
@@ -82,7 +83,7 @@ def push_subscribe(site: Site) -> Response:
         return json_answer(403, "the page expired: reload it")
     try:
         sub = push.add_subscription(
-            deps.records, g.user, request.get_json(silent=True), deps.push_rules, deps.clock.now()
+            deps.records, g.user, json_body(request), deps.push_rules, deps.clock.now()
         )
     except InvalidInput as exc:
         return json_answer(400, str(exc))

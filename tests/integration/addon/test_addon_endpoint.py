@@ -433,6 +433,19 @@ def test_unverified_requests_are_refused_and_change_nothing(web, app, issuer):
     assert len(app.store.list_messages(USER)) == 1
 
 
+@pytest.mark.parametrize("verified", ["true", "false", 1, None])
+def test_a_user_token_needs_email_verified_to_be_the_boolean_true(web, app, issuer, verified):
+    """In the event (beside a genuine system token) and as the Apps Script bearer alike."""
+    event = ui.event("compose_track_click")
+    headers, event = signed(issuer, event, "/addon/compose/track")
+    unverified = issuer.token(audience=CLIENT_ID, email=USER, email_verified=verified)
+    event["authorizationEventObject"]["userIdToken"] = unverified
+    _refused(web, app, headers, event)
+    homepage = ui.event("homepage")
+    del homepage["authorizationEventObject"]
+    _refused(web, app, {"Authorization": f"Bearer {unverified}"}, homepage, path="/addon/homepage")
+
+
 def test_apps_script_identity_token_is_the_user(web, app, issuer):
     token = issuer.token(audience=CLIENT_ID, email="Sam@Example.com")
     event = ui.event("homepage")

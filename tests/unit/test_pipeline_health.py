@@ -1,0 +1,140 @@
+"""What `/healthz` says of the pipeline, from the worker's heartbeat and the spool's backlog
+(mailbeacon/health.py, heartbeat.py), on a clock moved by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailbeacon.clock import FixedClock
+from mailbeacon.health import Health, PipelineProbe
+from mailbeacon.heartbeat import Beat, Heartbeat, read_beat, write_beat
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def probe(tmp_path: Path, clock: FixedClock, backlog=None, expect_worker: bool = True) -> Health:  # type: ignore[no-untyped-def]
+    health = Health(clock)
+    watched = PipelineProbe(
+        tmp_path / "worker.json",
+        stall=60,
+        expect_worker=expect_worker,
+        backlog=backlog,
+        clock=clock,
+        cache_seconds=0,
+    )
+    health.watch(watched)
+    return health
+
+
+def beat(tmp_path: Path, at: datetime, **fields: object) -> None:
+    values = {"pid": 42, "at": at.timestamp(), "started_at": T0.timestamp(), **fields}
+    write_beat(tmp_path / "worker.json", Beat(**values))  # type: ignore[arg-type]
+
+
+def test_a_worker_that_beats_and_keeps_up_is_ok(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    health = probe(tmp_path, clock, backlog=lambda cursor: (0, None))
+    beat(tmp_path, T0, cursor=(1, 100), processed_at=T0.timestamp())
+    clock.advance(seconds=5)
+    report = health.report()
+    assert report["status"] == "ok"
+    assert report["pipeline"]["worker"] == {"alive": True, "beat_age": 5.0, "pid": 42}
+    assert report["pipeline"]["spool"] == {"backlog_bytes": 0, "oldest_age": None}
+
+
+def test_hits_waiting_past_the_threshold_are_a_503(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    answered = T0.timestamp()
+    seen: list[object] = []
+
+    def backlog(cursor):  # type: ignore[no-untyped-def]
+        seen.append(cursor)
+        return 600, answered
+
+    health = probe(tmp_path, clock, backlog=backlog)
+    beat(tmp_path, T0, cursor=(3, 40))
+    clock.advance(seconds=59)
+    beat(tmp_path, clock.now(), cursor=(3, 40))  # the worker beats, but does not get through
+    assert health.report()["status"] == "ok"
+    clock.advance(seconds=2)
+    report = health.report()
+    assert report["status"] == "degraded" and "61 s ago" in report["reason"]
+    assert seen[-1] == (3, 40)  # measured from the worker's own cursor
+
+
+def test_a_worker_that_stopped_beating_is_a_503_even_with_nothing_waiting(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    health = probe(tmp_path, clock, backlog=lambda cursor: (0, None))
+    beat(tmp_path, T0)
+    clock.advance(seconds=61)
+    report = health.report()
+    assert report["status"] == "degraded" and "no heartbeat" in report["reason"]
+    assert report["pipeline"]["worker"]["alive"] is False
+
+
+def test_a_worker_that_never_started_is_a_503_after_the_threshold(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    health = probe(tmp_path, clock)
+    beat(tmp_path, datetime(2025, 1, 1, tzinfo=UTC))  # a previous server's
+    clock.advance(seconds=30)
+    assert health.report()["status"] == "ok"  # starting
+    clock.advance(seconds=31)
+    assert "has not started" in health.report()["reason"]
+
+
+def test_without_a_worker_only_the_backlog_counts(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    waiting = {"bytes": 0}
+    health = probe(
+        tmp_path,
+        clock,
+        backlog=lambda cursor: (waiting["bytes"], T0.timestamp() if waiting["bytes"] else None),
+        expect_worker=False,
+    )
+    clock.advance(seconds=600)
+    assert health.report()["status"] == "ok"
+    waiting["bytes"] = 500  # MAILBEACON_WORKER=off and nobody drains: that is the news
+    assert "not processed" in health.report()["reason"]
+
+
+def test_a_recording_failure_still_comes_first(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    health = probe(tmp_path, clock, backlog=lambda cursor: (0, None))
+    beat(tmp_path, T0)
+    health.failed("recording hits: disk full")
+    report = health.report()
+    assert report["status"] == "degraded" and report["reason"] == "recording hits: disk full"
+    assert "pipeline" in report
+
+
+def test_the_heartbeat_counts_alerts_given_up_across_restarts(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    progress = {"cursor": [2, 10], "processed_at": T0.timestamp(), "dead_letters": 1}
+    first = Heartbeat(tmp_path / "worker.json", lambda: progress, interval=60, clock=clock)
+    first.start()
+    first.alert_failed("alert-1/chat-webhook", "gave up after 6.0 h of failed attempts")
+    made = first.beat()
+    first.stop()
+    assert made.alerts_failed == 1 and made.cursor == (2, 10) and made.dead_letters == 1
+    again = Heartbeat(tmp_path / "worker.json", lambda: progress, interval=60, clock=clock)
+    again.start()
+    again.alert_failed("alert-2/slack-webhook", "404 no_service")
+    again.stop()
+    kept = read_beat(tmp_path / "worker.json")
+    assert (
+        kept is not None and kept.alerts_failed == 2 and "slack-webhook" in kept.last_alert_failure
+    )
+
+
+def test_a_broken_beat_file_reads_as_no_beat(tmp_path: Path) -> None:
+    path = tmp_path / "worker.json"
+    for junk in (
+        "",
+        "{",
+        '{"pid": "x"}',
+        "[1, 2]",
+        '{"pid": 1, "at": 1, "started_at": 1, "cursor": [1]}',
+    ):
+        path.write_text(junk)
+        assert read_beat(path) is None
