@@ -22,8 +22,9 @@ from .clock import Clock, iso, parse_time
 from .errors import InvalidInput
 from .records import Namespace, Records
 from .store import Housekeeping
+from .webhooks import check_event_webhook, new_secret
 
-CHANNELS: Final = ("slack", "chat", "email", "browser")
+CHANNELS: Final = ("slack", "chat", "email", "browser", "webhook")
 """Alert channel families a policy allows; each notifier channel belongs to one."""
 MAX_DISCLOSURE_CHARS = 300
 MAX_ADMINS = 50
@@ -82,6 +83,9 @@ class Policy:
     admins: tuple[str, ...] = ()
     updated_at: datetime | None = None
     updated_by: str | None = None
+    webhook_url: str | None = None
+    """The domain-wide events endpoint (a CRM sync), signed with ``webhook_secret``."""
+    webhook_secret: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +98,11 @@ class Policy:
             "admins": list(self.admins),
             "updated_at": iso(self.updated_at),
             "updated_by": self.updated_by,
+            "webhook": (
+                {"url": self.webhook_url, "secret": self.webhook_secret}
+                if self.webhook_url
+                else None
+            ),
         }
 
     @classmethod
@@ -109,6 +118,8 @@ class Policy:
             admins=tuple(data.get("admins") or ()),
             updated_at=parse_time(updated) if updated else None,
             updated_by=data.get("updated_by"),
+            webhook_url=(data.get("webhook") or {}).get("url"),
+            webhook_secret=(data.get("webhook") or {}).get("secret"),
         )
 
     def allows_channel(self, family: str) -> bool:
@@ -153,14 +164,17 @@ class PolicyChange:
     disclosure: str | _Keep | None = KEEP
     """Text to send with every pixel; None or "" removes it."""
     admins: Sequence[str] | _Keep = KEEP
+    webhook_url: str | _Keep | None = KEEP
+    """The domain's events endpoint; None or "" removes it (a secret is made with the first)."""
 
     @property
     def empty(self) -> bool:
         return all(getattr(self, f.name) is KEEP for f in fields(self))
 
 
-def check_change(change: PolicyChange) -> dict[str, Any]:
-    """The changed fields as they will be stored; InvalidInput names the first bad one."""
+def check_change(change: PolicyChange, allow_hosts: Sequence[str] = ()) -> dict[str, Any]:
+    """The changed fields as they will be stored; InvalidInput names the first bad one.
+    ``allow_hosts``: MAILBEACON_WEBHOOK_ALLOW_HOSTS, as for every webhook."""
     from .validation import check_email
 
     values: dict[str, Any] = {}
@@ -197,6 +211,9 @@ def check_change(change: PolicyChange) -> dict[str, Any]:
         if len(admins) > MAX_ADMINS:
             raise InvalidInput(f"at most {MAX_ADMINS} admins")
         values["admins"] = admins
+    if change.webhook_url is not KEEP:
+        url = (change.webhook_url or "").strip()  # type: ignore[union-attr]
+        values["webhook_url"] = check_event_webhook(url, allow_hosts) if url else None
     return values
 
 
@@ -238,17 +255,28 @@ class AuditEntry:
 
 
 def update_policy(
-    records: Records, domain: str, change: PolicyChange, *, actor: str, at: datetime
+    records: Records,
+    domain: str,
+    change: PolicyChange,
+    *,
+    actor: str,
+    at: datetime,
+    allow_hosts: Sequence[str] = (),
 ) -> Policy:
-    """Validate and save ``change``, logging it; an unchanged policy is neither saved nor logged."""
+    """Validate and save ``change``, logging it; an unchanged policy is neither saved nor logged.
+    The log names a webhook's URL, never its secret."""
     name = check_domain(domain)
-    values = check_change(change)
+    values = check_change(change, allow_hosts)
     current = get_policy(records, name)
+    if "webhook_url" in values:
+        values["webhook_secret"] = (
+            None if values["webhook_url"] is None else current.webhook_secret or new_secret()
+        )
     updated = replace(current, **values)
     diff = {
         key: {"from": _plain(getattr(current, key)), "to": _plain(getattr(updated, key))}
         for key in values
-        if getattr(current, key) != getattr(updated, key)
+        if getattr(current, key) != getattr(updated, key) and key != "webhook_secret"
     }
     if not diff:
         return current

@@ -164,7 +164,7 @@ def message_detail(
     message = owned_message(store, message_id, owner)
     summary = store.get_summary(message_id) or Summary()
     events, cursor = _events_page(store, message_id, None, limit)
-    implied = summary.implied_opens
+    implied = 1 if summary.human_clicks and summary.implied_opens else 0
     clicks = dict(summary.link_clicks)
     return {
         "message_id": message.id,
