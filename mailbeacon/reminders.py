@@ -23,6 +23,7 @@ from .clock import iso, parse_time
 from .errors import InvalidInput
 from .model import Message
 from .records import Namespace, Records
+from .rollup import Summary
 
 MAX_DAYS = 365
 CHOICES = (1, 2, 3, 7)
@@ -129,6 +130,16 @@ def set_reminder(records: Records, message: Message, due_at: datetime, now: date
     at = max(due_at, now)
     new = Reminder(message.id, message.owner, due_at, at, "scheduled", now)
     return _save(records, old, new)
+
+
+def remind(
+    records: Records, message: Message, due_at: datetime, now: datetime, summary: Summary | None
+) -> Reminder:
+    """``set_reminder`` for every writer (API, CLI, dashboard, add-on): refused once a person
+    replied, since the reminder could only be cancelled at once."""
+    if summary is not None and summary.human_replies:
+        raise InvalidInput("this email has a reply already: no reminder needed")
+    return set_reminder(records, message, due_at, now)
 
 
 def clear_reminder(records: Records, message_id: str) -> bool:
