@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.dashboard",
             "functions.notify_routes",
             "functions.gmail_routes",
+            "functions.reminder_routes",
             "functions.endpoints",
             "functions.edge",  # the local server's event loop (serving.py puts it together)
         ),
