@@ -180,7 +180,7 @@ def reminder_post(view: ReminderView) -> Post:
         push={
             "title": view.headline,
             "body": view.line,
-            "url": view.gmail_url,
+            "url": view.dashboard_url,
             "message_id": view.message_id,
             "kind": "reminder",
             "actions": [{"action": a, "title": LABELS[a]} for a in ("snooze-1", "done")],
