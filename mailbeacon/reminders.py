@@ -234,13 +234,14 @@ def publish_due(records: Records, bus: Bus, now: datetime) -> int:
         _hour, fire, message_id = key.split("|", 2)
         if int(fire) > now.timestamp():
             continue
-        if _claim(records, f"{message_id}/{int(fire)}", now):
+        claim = f"{message_id}/{int(fire)}"
+        if _claim(records, claim, now):
             payload = {"kind": "reminder", "message_id": message_id, "fire": int(fire)}
             bus.publish(NOTIFY, {**payload, "owner": entry.get("owner", "")})
-            records.put_record(
-                Namespace.REMINDER_FIRED, f"{message_id}/{int(fire)}", {"state": "handed over"}
-            )
+            records.put_record(Namespace.REMINDER_FIRED, claim, {"state": "handed over"})
             handed += 1
+        elif (records.get_record(Namespace.REMINDER_FIRED, claim) or {}).get("state") == "claimed":
+            continue  # another process is handing it over: its entry stays until it has
         records.delete_record(Namespace.REMINDERS_DUE, key)
     records.put_record(Namespace.REMINDER_SCAN, "cursor", {"hour": current, "at": iso(now)})
     return handed

@@ -92,7 +92,7 @@ class ReplyVerdict:
 
 
 def _content_type(mail: ThreadMail) -> str:
-    return mail.header("Content-Type").lower().replace(" ", "")
+    return mail.header("Content-Type").lower().replace(" ", "").replace('"', "")
 
 
 def _bounce(mail: ThreadMail) -> tuple[str, ...]:
