@@ -94,7 +94,8 @@ def _full_message(
     """A message as users.messages.get returns it (format=full)."""
     data = base64.urlsafe_b64encode(html.encode()).decode().rstrip("=")
     plain = base64.urlsafe_b64encode(b"Hello").decode().rstrip("=")
-    named = {"From": sender and f"<{sender}>", "To": to, "Cc": cc, "Message-ID": rfc_id}
+    address = sender if sender is None or "<" in sender else f"<{sender}>"
+    named = {"From": address, "To": to, "Cc": cc, "Message-ID": rfc_id}
     headers = [{"name": "Subject", "value": subject}]
     headers += [{"name": name, "value": value} for name, value in named.items() if value]
     headers += [{"name": name, "value": value} for name, value in (extra or {}).items()]
