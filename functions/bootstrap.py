@@ -469,7 +469,7 @@ def _background(
     jobs: list[Background] = [
         DigestScheduler(store, bus, clock, config.notifier.digest_hour),
         RetentionSweep(store, records, clock),
-        ReminderScan(consumers.publish_due_reminders),
+        ReminderScan(consumers.publish_due_reminders, config.core.reminder_scan_seconds),
     ]
     if config.sentwatch.topic:
         jobs.append(WatchRenewal(consumers.renew_gmail_watches))
