@@ -24,7 +24,7 @@ from .records import Namespace, Records
 from .store import Housekeeping
 from .webhooks import check_event_webhook, new_secret
 
-CHANNELS: Final = ("slack", "chat", "email", "browser", "webhook")
+CHANNELS: Final = ("slack", "chat", "email", "browser")
 """Alert channel families a policy allows; each notifier channel belongs to one."""
 MAX_DISCLOSURE_CHARS = 300
 MAX_ADMINS = 50
@@ -86,8 +86,17 @@ class Policy:
     webhook_url: str | None = None
     """The domain-wide events endpoint (a CRM sync), signed with ``webhook_secret``."""
     webhook_secret: str | None = None
+    user_webhooks: bool = True
+    """Whether people may send their own events to endpoints of their choice."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The policy as stored and shown; the events-out fields only once they differ from
+        the defaults, so a domain that never used them reads as it always did."""
+        extra: dict[str, Any] = {}
+        if self.webhook_url:
+            extra["webhook"] = {"url": self.webhook_url, "secret": self.webhook_secret}
+        if not self.user_webhooks:
+            extra["user_webhooks"] = False
         return {
             "domain": self.domain,
             "tracking": self.tracking,
@@ -98,11 +107,7 @@ class Policy:
             "admins": list(self.admins),
             "updated_at": iso(self.updated_at),
             "updated_by": self.updated_by,
-            "webhook": (
-                {"url": self.webhook_url, "secret": self.webhook_secret}
-                if self.webhook_url
-                else None
-            ),
+            **extra,
         }
 
     @classmethod
@@ -120,6 +125,7 @@ class Policy:
             updated_by=data.get("updated_by"),
             webhook_url=(data.get("webhook") or {}).get("url"),
             webhook_secret=(data.get("webhook") or {}).get("secret"),
+            user_webhooks=bool(data.get("user_webhooks", True)),
         )
 
     def allows_channel(self, family: str) -> bool:
@@ -166,6 +172,7 @@ class PolicyChange:
     admins: Sequence[str] | _Keep = KEEP
     webhook_url: str | _Keep | None = KEEP
     """The domain's events endpoint; None or "" removes it (a secret is made with the first)."""
+    user_webhooks: bool | _Keep = KEEP
 
     @property
     def empty(self) -> bool:
@@ -211,6 +218,8 @@ def check_change(change: PolicyChange, allow_hosts: Sequence[str] = ()) -> dict[
         if len(admins) > MAX_ADMINS:
             raise InvalidInput(f"at most {MAX_ADMINS} admins")
         values["admins"] = admins
+    if change.user_webhooks is not KEEP:
+        values["user_webhooks"] = bool(change.user_webhooks)
     if change.webhook_url is not KEEP:
         url = (change.webhook_url or "").strip()  # type: ignore[union-attr]
         values["webhook_url"] = check_event_webhook(url, allow_hosts) if url else None

@@ -250,7 +250,6 @@ CHANNEL_FIELDS = {
     "chat_webhook": "chat",
     "chat_app_dm": "chat",
     "email_to": "email",
-    "webhook_url": "webhook",
 }
 """The alert channel family each settings field turns on (the domain policy allows families)."""
 
@@ -258,6 +257,8 @@ CHANNEL_FIELDS = {
 def policy_errors(policy: Policy, change: SettingsChange) -> dict[str, str]:
     """Fields that would turn on a channel the user's domain policy does not allow."""
     errors = {}
+    if change.webhook_url not in (KEEP, None, "") and not policy.user_webhooks:
+        errors["webhook_url"] = f"{policy.domain}'s admins do not allow personal webhooks"
     for name, family in CHANNEL_FIELDS.items():
         value = getattr(change, name)
         turned_on = value is not KEEP and value not in (None, "", False)

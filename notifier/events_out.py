@@ -88,11 +88,11 @@ class EventsOut:
         settings = self.book.get(owner)
         policy = policy_for(self.records, owner)
         if settings.webhook_url and settings.webhook_secret:
-            if policy.allows_channel("webhook"):
+            if policy.user_webhooks:
                 own = Endpoint("webhook", settings.webhook_url, settings.webhook_secret)
                 found.append((own, (settings.user,)))
             else:
-                problem = "webhook: events out are off under your domain policy"
+                problem = "webhook: personal webhooks are off under your domain policy"
                 self.book.record_problem(settings.user, problem, self.clock.now())
         if policy.webhook_url and policy.webhook_secret:
             domain = Endpoint("webhook-domain", policy.webhook_url, policy.webhook_secret)

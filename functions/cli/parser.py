@@ -214,6 +214,9 @@ def build_parser() -> Parser:
     policy.add_argument(
         "--webhook-url", metavar="URL", help="the domain's events endpoint (a CRM); empty: none"
     )
+    policy.add_argument(
+        "--user-webhooks", type=_on_off, metavar="on|off", help="people's own event webhooks"
+    )
     policy.add_argument("--audit", action="store_true", help="print the log of policy changes")
     policy.add_argument("--json", action="store_true")
 

@@ -34,6 +34,7 @@ def change_of(args: argparse.Namespace) -> PolicyChange:
         disclosure=KEEP if args.disclosure is None and not args.no_disclosure else disclosure,
         admins=KEEP if args.admin is None else args.admin,
         webhook_url=KEEP if args.webhook_url is None else args.webhook_url,
+        user_webhooks=KEEP if args.user_webhooks is None else args.user_webhooks,
     )
 
 

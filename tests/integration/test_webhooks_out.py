@@ -175,3 +175,19 @@ def test_the_domains_endpoint_gets_every_senders_events(
         assert rig.problems() == ()  # the sender is not blamed for the domain's endpoint
     finally:
         crm.stop()
+
+
+def test_the_admins_can_turn_personal_webhooks_off(rig: Rig, endpoint: WebhookReceiver) -> None:
+    data = rig.app.config.core.data_dir
+    off = run_cli(
+        "policy", "--domain", "example.com", "--user-webhooks", "off", "--json", data_dir=data
+    )
+    assert json.loads(off.stdout)["user_webhooks"] is False
+    rig.open(rig.track())
+    rig.settle()
+    assert endpoint.requests == []
+    assert any("personal webhooks are off" in p for p in rig.problems())
+    refused = run_cli(
+        "settings", "--user", ANA, "--webhook-url", endpoint.url + "/x", data_dir=data
+    )
+    assert refused.returncode == 2 and "do not allow personal webhooks" in refused.stderr

@@ -79,10 +79,7 @@ def test_channels_are_stored_in_one_order_and_the_audit_shows_before_and_after()
     assert policy.channels == ("slack", "email")
     (entry,) = audit_log(store, "acme.test")
     assert entry.changes == {
-        "channels": {
-            "from": ["slack", "chat", "email", "browser", "webhook"],
-            "to": ["slack", "email"],
-        }
+        "channels": {"from": ["slack", "chat", "email", "browser"], "to": ["slack", "email"]}
     }
 
 
