@@ -11,15 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mailbeacon import reminders
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
-from mailbeacon.google.gmail import GmailReader, GmailUnavailable, pixel_tokens
+from mailbeacon.google.gmail import GmailMessage, GmailReader, GmailUnavailable, pixel_tokens
 from mailbeacon.model import Message
 from mailbeacon.policy import Policy, PolicyRefused, policy_for
 from mailbeacon.records import Records
 from mailbeacon.settings import InvalidSettings, SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.summary import summarize
+from mailbeacon.threads import ReplyBook, learn_thread
 from mailbeacon.tokens import TokenSigner
 from mailbeacon.tracking import TrackedMessage, add_link, owned_message, pixel_insert, track_message
 from mailbeacon.urls import Urls
@@ -48,6 +50,7 @@ class Core(Protocol):
     clock: Clock
     signer: TokenSigner
     settings: SettingsBook
+    replies: ReplyBook
 
 
 @dataclass
@@ -102,8 +105,10 @@ class Handlers:
 
     def _detail(self, message: Message, event: AddonEvent, user: User, note: str = "") -> c.Json:
         events = self.store.list_events(message.id)
+        reminder = reminders.get_reminder(self.app.records, message.id)
+        tz = self.tz(event, user)
         return views.detail_card(
-            self.cfg, message, events, summarize(events), self.tz(event, user), note=note
+            self.cfg, message, events, summarize(events), tz, note=note, reminder=reminder
         )
 
     def detail(self, event: AddonEvent, user: User) -> c.Json:
@@ -133,8 +138,17 @@ class Handlers:
     def _compose(
         self, event: AddonEvent, policy: Policy, message: Message | None, **kwargs: Any
     ) -> c.Json:
+        remind = kwargs.pop("remind", None)
+        if remind is None and event.value("remind_days").isdigit():
+            remind = int(event.value("remind_days"))
         return views.compose_card(
-            self.cfg, event.recipients, message, draft=self.draft(event), policy=policy, **kwargs
+            self.cfg,
+            event.recipients,
+            message,
+            draft=self.draft(event),
+            policy=policy,
+            remind=remind,
+            **kwargs,
         )
 
     def _refused(
@@ -151,10 +165,21 @@ class Handlers:
         """Compose trigger: the card for a fresh draft."""
         draft = secrets.token_urlsafe(12)
         policy = policy_for(self.app.records, user.email)
+        remind = self.store.get_settings(user.email).remind_days  # the user's default
         card = views.compose_card(
-            self.cfg, event.recipients, None, pixel=False, draft=draft, policy=policy
+            self.cfg, event.recipients, None, pixel=False, draft=draft, policy=policy, remind=remind
         )
         return c.push_card(card)
+
+    def _remind(self, event: AddonEvent, message: Message) -> str:
+        """The compose card's "remind me if no reply in N days", set with the tracking."""
+        days = event.value("remind_days")
+        if not (days.isascii() and days.isdigit()) or int(days) not in reminders.CHOICES:
+            return ""
+        now = self.app.clock.now()
+        due = reminders.due_in_days(message, int(days), now)
+        reminders.set_reminder(self.app.records, message, due, now)
+        return f" You will be reminded in {days} day{'s' if days != '1' else ''} if nobody replies."
 
     def _register(self, event: AddonEvent, user: User, policy: Policy) -> TrackedMessage:
         return track_message(
@@ -201,12 +226,13 @@ class Handlers:
                     label=event.value("subject"),
                 )
                 return c.render(card)
+        reminded = self._remind(event, message)
         card = self._compose(
             event,
             policy,
             message,
             pixel=True,
-            notice="Open tracking is on: a 1x1 image was added at the end of the draft.",
+            notice="Open tracking is on: a 1x1 image was added at the end of the draft." + reminded,
         )
         return c.update_draft(
             pixel_insert(self.app.urls.pixel(message.id), policy.disclosure),
@@ -280,6 +306,30 @@ class Handlers:
                     " tell whether it is tracked. Try reopening it.",
                 )
             )
+        own = mail.is_sent or not mail.sender or mail.sender == user.email
+        tracked = self._quoted_tracked(mail, user)
+        if own and tracked is not None:
+            self.store.add_self_view(tracked.id, self.app.clock.now())
+            rfc_id = mail.headers.get("message-id", "")
+            learn_thread(
+                self.app.records,
+                user.email,
+                tracked.id,
+                thread_id=mail.thread_id,
+                rfc_message_id=rfc_id,
+            )
+            note = "You are viewing your own copy: the open this causes is not counted."
+            return c.push_card(self._detail(tracked, event, user, note=note))
+        if not own and (answered := self._reply(mail, user, tracked)) is not None:
+            found, note = answered
+            return c.push_card(self._detail(found, event, user, note=note))
+        return c.push_card(
+            views.message_card("Not tracked", "This email is not one you tracked with Mailbeacon.")
+        )
+
+    def _quoted_tracked(self, mail: GmailMessage, user: User) -> Message | None:
+        """The user's tracked email whose pixel this message carries: the user's own sent copy,
+        or someone's reply quoting it (a pixel of another sender's email is never ours)."""
         for token in pixel_tokens(mail.html):
             try:
                 claims = self.app.signer.verify(token)
@@ -288,18 +338,28 @@ class Handlers:
             if claims.kind != "open":
                 continue
             try:
-                tracked = owned_message(self.store, claims.message_id, user.email)
+                return owned_message(self.store, claims.message_id, user.email)
             except UnknownMessage:
-                continue  # somebody else's tracked email: not ours to show
-            if mail.sender and mail.sender != user.email and not mail.is_sent:
-                continue  # a copy someone else sent (a reply quoting the pixel, a forward)
-            now = self.app.clock.now()
-            self.store.add_self_view(tracked.id, now)
-            note = "You are viewing your own copy: the open this causes is not counted."
-            return c.push_card(self._detail(tracked, event, user, note=note))
-        return c.push_card(
-            views.message_card("Not tracked", "This email is not one you tracked with Mailbeacon.")
-        )
+                continue
+        return None
+
+    def _reply(
+        self, mail: GmailMessage, user: User, quoting: Message | None
+    ) -> tuple[Message, str] | None:
+        """The add-on's reply detection (no delegation needed): someone else's message in a
+        tracked email's thread (or answering its Message-ID, or quoting its pixel) is recorded,
+        once, as a reply or, for an auto-reply or a bounce, as a machine answer."""
+        thread = mail.thread_mail()
+        tracked = self.app.replies.tracked_for(user.email, thread) or quoting
+        if tracked is None:
+            return None
+        recorded = self.app.replies.record(tracked, thread)
+        if recorded is None:
+            return None  # nobody's answer: a colleague's, or the user's own
+        if recorded.is_human:
+            return tracked, f"{recorded.sender or 'Someone'} replied: recorded as a reply."
+        what = "a bounce" if recorded.client == "bounce" else "an automatic reply"
+        return tracked, f"This is {what}: recorded, never counted as a reply."
 
     # settings ------------------------------------------------------------------------------
     def settings(self, event: AddonEvent, user: User) -> c.Json:

@@ -10,6 +10,7 @@ from mailbeacon.model import Notify, Settings, Strictness
 from . import cards as c
 from .config import SAVE_SETTINGS, AddonConfig
 from .settings_form import APP_DM, OFF, WEBHOOK
+from .views import REMIND_OPTIONS
 
 NOTIFY_TEXT = {
     Notify.FIRST_OPEN: "The first open of each email, and clicks",
@@ -135,6 +136,21 @@ def settings_card(
             bottom="Quiet hours follow this zone; it is updated when you save.",
         ),
         *_problem(errors, "timezone"),
+        c.selection(
+            "reply_alerts",
+            "Replies",
+            [("on", "Tell me when a person replies"), ("off", "No reply alerts")],
+            form.get("reply_alerts", "on" if settings.reply_alerts else "off"),
+            kind="RADIO_BUTTON",
+        ),
+        c.selection(
+            "remind_days",
+            "New tracked emails: follow-up reminder",
+            REMIND_OPTIONS,
+            form.get("remind_days", str(settings.remind_days or "off")),
+            kind="DROPDOWN",
+        ),
+        *_problem(errors, "remind_days"),
     ]
     accuracy = [
         c.selection(

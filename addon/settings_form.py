@@ -73,6 +73,8 @@ def parse_settings(
         strictness=event.value("strictness", current.strictness.value),
         quiet_hours=_quiet_hours(event, errors),
         timezone=event.timezone or current.timezone,
+        reply_alerts=event.value("reply_alerts", "on" if current.reply_alerts else "off") == "on",
+        remind_days=event.value("remind_days", str(current.remind_days or "off")),
     )
     updated, problems = apply_change(current, change, rules)
     for name, why in problems.items():

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mailbeacon.model import Event, Message
 from mailbeacon.policy import Policy
+from mailbeacon.reminders import CHOICES, Reminder
 from mailbeacon.summary import MessageSummary
 
 from . import cards as c
@@ -51,7 +52,17 @@ REASONS = {  # the classifier's reason codes, in words (unknown codes are shown 
     "gmail-image-proxy": "Gmail's image proxy fetched it for a reader",
     "mail-client-user-agent": "a mail app",
     "browser-user-agent": "a browser",
+    "client-at-send": "seconds after sending: your own mail app showing the Sent copy",
+    "agent-rotation": "several browsers from one network at once: one machine",
+    "auto-reply": "an automatic reply (out of office, autoresponder)",
+    "bounce": "a delivery failure report (bounce)",
+    "read-receipt": "a read receipt sent by the mail app",
+    "from-recipient": "written by a recipient",
+    "from-other-address": "written by someone else in the thread",
 }
+REMIND_OPTIONS = [("off", "Don't remind me")] + [
+    (str(d), f"Remind me if no reply in {d} day{'s' if d > 1 else ''}") for d in CHOICES
+]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -71,7 +82,11 @@ def when(at: datetime | None, tz: str) -> str:
 
 
 def status(summary: MessageSummary, tz: str) -> str:
-    """The one line a sender wants: not opened / opened N times, last at ... / clicked."""
+    """The one line a sender wants: not opened / opened N times, last at ... / clicked /
+    replied."""
+    if summary.human_replies:
+        times = "" if summary.human_replies == 1 else f" {summary.human_replies} times"
+        return f"Replied{times}, first at {when(summary.first_replied_at, tz)}"
     if summary.status == "sent":
         return "Not opened yet"
     times = "once" if summary.human_opens == 1 else f"{summary.human_opens} times"
@@ -150,15 +165,44 @@ def _reason(code: str) -> str:
     return REASONS.get(code, code)
 
 
+REPLY_KINDS = {"reply": "Reply", "auto-reply": "Auto-reply", "bounce": "Bounce"}
+
+
 def _event_widget(event: Event, tz: str) -> c.Json:
     what = "Click" if event.kind == "click" else "Open"
+    if event.kind == "reply":
+        what = REPLY_KINDS.get(event.client, "Read receipt")
     top = f"{what} · {event.verdict.value} · {when(event.at, tz)}"
     client = event.client if event.client != "other" else "unknown client"
     text = f"{client}: {event.url}" if event.url else client
+    if event.kind == "reply":
+        text = f"from {event.sender or 'someone'}"
     bottom = ""
     if not event.is_human:
         bottom = "Why: " + "; ".join(_reason(r) for r in event.reasons or ("unknown",))
     return c.decorated(text, top=top, bottom=bottom)
+
+
+def reply_facts(summary: MessageSummary, reminder: Reminder | None, tz: str) -> list[c.Json]:
+    """Replies (machine answers apart) and the follow-up reminder, when there are any."""
+    facts = []
+    if summary.human_replies or summary.machine_replies:
+        facts.append(
+            c.decorated(
+                f"{summary.human_replies} by people, {summary.machine_replies} automatic",
+                top="Replies",
+                bottom="Out-of-office replies and bounces are never counted as replies",
+            )
+        )
+    if reminder is not None:
+        states = {
+            "scheduled": f"Due {when(reminder.due_at, tz)} if nobody replies",
+            "due": f"Sent {when(reminder.changed_at, tz)}: no reply yet",
+            "done": "Done",
+            "cancelled": "Not needed: a reply came",
+        }
+        facts.append(c.decorated(states.get(reminder.state, reminder.state), top="Reminder"))
+    return facts
 
 
 def detail_card(
@@ -169,6 +213,7 @@ def detail_card(
     tz: str,
     *,
     note: str = "",
+    reminder: Reminder | None = None,
 ) -> c.Json:
     """One message: its numbers, then the timeline of hits (newest first) with verdicts."""
     facts = [
@@ -185,6 +230,7 @@ def detail_card(
             f"{summary.human_clicks} by people, {summary.machine_clicks} by machines",
             top="Clicks",
         ),
+        *reply_facts(summary, reminder, tz),
     ]
     if note:
         facts.insert(0, c.paragraph(note))
@@ -220,6 +266,7 @@ def compose_card(
     label: str = "",
     draft: str = "",
     policy: Policy | None = None,
+    remind: int | None = None,
 ) -> c.Json:
     """The compose sidebar: whom it sees, what it has put in the draft, and what it cannot do.
 
@@ -239,7 +286,8 @@ def compose_card(
         sections.append(c.section(rules, "Domain policy"))
     sections.append(c.section(_in_draft(message, pixel), "In the draft now"))
     if not (message and pixel) and not blocked:
-        sections.append(c.section(_track_widgets(cfg, message, label, state), "Open tracking"))
+        widgets = _track_widgets(cfg, message, label, state, remind)
+        sections.append(c.section(widgets, "Open tracking"))
     sections += [
         c.section(_link_widgets(cfg, state, blocked), "Click tracking"),
         c.section([c.paragraph(COMPOSE_LIMITS)], "Good to know"),
@@ -320,9 +368,14 @@ def _policy_rules(policy: Policy | None, recipients: Sequence[str]) -> tuple[lis
 
 
 def _track_widgets(
-    cfg: AddonConfig, message: Message | None, label: str, state: dict[str, str]
+    cfg: AddonConfig,
+    message: Message | None,
+    label: str,
+    state: dict[str, str],
+    remind: int | None = None,
 ) -> list[c.Json]:
-    """The "Track opens" button, with the label field while nothing is tracked yet."""
+    """The "Track opens" button, with the label field while nothing is tracked yet, and
+    beside it "Remind me if no reply in N days" (the user's default selected)."""
     track: list[c.Json] = []
     if message is None:
         track.append(
@@ -333,6 +386,8 @@ def _track_widgets(
                 hint="For example: Proposal to ACME",
             )
         )
+    selected = str(remind) if remind else "off"
+    track.append(c.selection("remind_days", "Follow-up", REMIND_OPTIONS, selected, kind="DROPDOWN"))
     track.append(
         c.buttons(c.button("Track opens", c.on_action(cfg.url(TRACK), state), filled=True))
     )

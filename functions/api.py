@@ -12,14 +12,14 @@ from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from mailbeacon import live, push, reporting
+from mailbeacon import live, push, reminders, reporting
 from mailbeacon.clock import Clock, parse_time
 from mailbeacon.errors import InvalidInput, StoreUnavailable, Unauthorized, UnknownMessage
 from mailbeacon.policy import domain_senders, policy_for
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Records
 from mailbeacon.store import MessageReports
-from mailbeacon.tracking import track_message
+from mailbeacon.tracking import owned_message, track_message
 from mailbeacon.urls import Urls
 
 from .dashboard.downloads import csv_response
@@ -170,7 +170,38 @@ def messages_csv(deps: ApiDeps, user: str) -> Any:
 
 @route("GET", "/messages/<message_id>")
 def message(deps: ApiDeps, user: str, message_id: str) -> Any:
-    return jsonify(reporting.message_detail(deps.store, user, message_id))
+    detail = reporting.message_detail(deps.store, user, message_id)
+    return jsonify({**detail, "reminder": reminders.public(deps.records, message_id)})
+
+
+def reminder_due(body: Any, message: Any, deps: ApiDeps) -> Any:
+    """``{"days": N}`` (after the email was sent) or ``{"due_at": ISO 8601}``."""
+    now = deps.clock.now()
+    if not isinstance(body, dict) or ("days" in body) == ("due_at" in body):
+        raise InvalidInput('send {"days": N} or {"due_at": "ISO 8601 time"}')
+    if "days" in body:
+        return reminders.due_in_days(message, body["days"], now)
+    try:
+        return parse_time(str(body["due_at"]))
+    except ValueError as exc:
+        raise InvalidInput('"due_at" must be an ISO 8601 time') from exc
+
+
+@route("POST", "/messages/<message_id>/reminder")
+def set_reminder(deps: ApiDeps, user: str, message_id: str) -> Any:
+    """Remind the owner unless someone replies by then (replaces an earlier reminder)."""
+    message = owned_message(deps.store, message_id, user)
+    due = reminder_due(json_body(request), message, deps)
+    summary = deps.store.get_summary(message_id)
+    found = reminders.remind(deps.records, message, due, deps.clock.now(), summary).to_public()
+    return jsonify({"message_id": message_id, **found, "reminder": found}), 200
+
+
+@route("DELETE", "/messages/<message_id>/reminder")
+def clear_reminder(deps: ApiDeps, user: str, message_id: str) -> Any:
+    owned_message(deps.store, message_id, user)
+    reminders.clear_reminder(deps.records, message_id)
+    return "", 204
 
 
 @route("GET", "/messages/<message_id>/events")

@@ -17,6 +17,7 @@ from .edge.ports import Tracking
 from .edge.tracking import FORWARDED_FOR, GIF, HIT_HEADERS, NO_STORE, Tracker, route
 from .gmail_routes import GmailRouteDeps, HasSentWatch
 from .notify_routes import NotifierRouteDeps, NotifierSettings
+from .reminder_routes import ReminderRouteDeps
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class WebConfig(DashboardConfig, NotifierSettings, HasSentWatch, Protocol):
     """The configuration every part of the web app reads."""
 
 
-class WebDeps(DashboardDeps, NotifierRouteDeps, GmailRouteDeps, Protocol):
+class WebDeps(DashboardDeps, NotifierRouteDeps, GmailRouteDeps, ReminderRouteDeps, Protocol):
     """What the one web app reads: each part's own Protocol, and the tracking routes' parts,
     the add-on's endpoint and the health report."""
 
@@ -155,9 +156,11 @@ def create_app(app: WebDeps) -> Flask:
     from .gmail_routes import register_gmail_routes
     from .notify_routes import register_notifier_routes
     from .outage import register_outage_answers
+    from .reminder_routes import register_reminder_routes
 
     register_notifier_routes(web, app)
     register_gmail_routes(web, app)
+    register_reminder_routes(web, app)
     dashboard.register(web, app)
     register_outage_answers(web)
 

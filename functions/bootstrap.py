@@ -29,13 +29,14 @@ from mailbeacon.records import Namespace, Records
 from mailbeacon.sentwatch import Mailbox
 from mailbeacon.settings import AlertRules, SettingsBook
 from mailbeacon.store import Store
+from mailbeacon.threads import ReplyBook
 from mailbeacon.tokens import Keyring, TokenSigner, load_keyring
 from mailbeacon.urls import Urls
 from notifier.handler import Notifier
 
 from .config import AppConfig
 from .consumers import Consumers
-from .jobs import Background, RetentionSweep, WatchRenewal
+from .jobs import Background, ReminderScan, RetentionSweep, WatchRenewal
 
 if TYPE_CHECKING:
     from addon.endpoint import AddonEndpoint
@@ -87,6 +88,8 @@ class App:
     policies: PolicyBook
     """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
     consumers: Consumers
+    replies: ReplyBook
+    """Records the thread messages of tracked emails (the Gmail watch and the add-on)."""
     handlers: dict[str, Handler] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -308,7 +311,9 @@ def build_notifier(
     from notifier.channels.email import email_channel
     from notifier.channels.slack_app import SlackAppChannel
     from notifier.channels.slack_webhook import SlackWebhookChannel
-    from notifier.delivery import Channel
+    from notifier.channels.webhook import WebhookSender
+    from notifier.delivery import Channel, DeliveryLog
+    from notifier.events_out import EventsOut
     from notifier.retry import RetryPolicy
 
     settings = config.notifier
@@ -347,6 +352,16 @@ def build_notifier(
         publish_digest=lambda payload: bus.publish(DIGEST, payload),
         dashboard_home=lambda: f"{urls.service('dashboard')}/dashboard/messages",
         on_failed=on_failed,
+        events_out=EventsOut(
+            store,
+            book,
+            DeliveryLog(store, clock),
+            WebhookSender(book.rules.allow_hosts),
+            clock,
+        ),
+        action_link=lambda message_id, action: urls.reminder_action(
+            message_id, action, now=clock.now()
+        ),
     )
 
 
@@ -424,6 +439,9 @@ def bootstrap(
         gmail_labels=config.sentwatch.labels,
         gmail_topic=config.sentwatch.topic,
     )
+    consumers.replies = ReplyBook(
+        store, records, bus, clock, consumers.retention_for, stored=consumers.event_stored
+    )
     app = App(
         config=config,
         store=store,
@@ -444,6 +462,7 @@ def bootstrap(
         push_rules=push_rules,
         policies=policies,
         consumers=consumers,
+        replies=consumers.replies,
         handlers=consumers.table(),
     )
     if worker is not None:
@@ -477,6 +496,7 @@ def _background(
     jobs: list[Background] = [
         DigestScheduler(store, bus, clock, config.notifier.digest_hour),
         RetentionSweep(store, records, clock),
+        ReminderScan(consumers.publish_due_reminders, config.core.reminder_scan_seconds),
     ]
     if config.sentwatch.topic:
         jobs.append(WatchRenewal(consumers.renew_gmail_watches))

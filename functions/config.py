@@ -143,6 +143,7 @@ def _core(env: _Env) -> Config:
         pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
         alert_email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
+        reminder_scan_seconds=max(0.2, env.float("REMINDER_SCAN_SECONDS", 30.0)),
         service_urls=tuple(
             (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
         ),

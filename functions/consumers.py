@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from mailbeacon import live
+from mailbeacon import live, reminders
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, BatchHandler, Bus, Handler
 from mailbeacon.clock import Clock
 from mailbeacon.errors import MailbeaconError
@@ -29,6 +29,7 @@ from mailbeacon.sentwatch import (
     labels_wanted,
 )
 from mailbeacon.store import MessageEvents
+from mailbeacon.threads import ReplyBook
 from mailbeacon.tokens import TokenSigner
 from notifier.handler import RECENT_EVENTS, Notifier
 
@@ -56,9 +57,22 @@ class Consumers:
     """The sent-mail watch's Pub/Sub topic; None: no watch."""
     wake_live_pages: Callable[[], None] | None = None
     """Set by a process that serves live pages: told when an event is stored."""
+    replies: ReplyBook | None = None
+    """Records replies the Gmail watch hears of (set by the composition root)."""
 
     def table(self) -> dict[str, Handler]:
-        return {HITS: self.hit, NOTIFY: self.notify, DIGEST: self.notifier.handle_digest}
+        return {HITS: self.hit, NOTIFY: self.notify, DIGEST: self.scheduled}
+
+    def scheduled(self, payload: dict[str, Any]) -> Any:
+        """DIGEST: Cloud Scheduler's daily digest, or (``{"job": "reminders"}``, every five
+        minutes) the due reminders."""
+        if payload.get("job") == "reminders":
+            return self.publish_due_reminders()
+        return self.notifier.handle_digest(payload)
+
+    def publish_due_reminders(self) -> int:
+        """Hand every reminder due now to the notifier, once per due time."""
+        return reminders.publish_due(self.records, self.bus, self.clock.now())
 
     def batches(self) -> dict[str, BatchHandler]:
         """Topics a worker may deliver several payloads of at once (one transaction locally)."""
@@ -116,7 +130,9 @@ class Consumers:
         mailbox = self.mailbox()
         if mailbox is None:
             return []
-        return handle_push(mailbox, self.store, self.records, self.signer, data)
+        return handle_push(
+            mailbox, self.store, self.records, self.signer, data, replies=self.replies
+        )
 
     def renew_gmail_watches(self) -> int:
         """Cloud Scheduler's daily POST /gmail/renew (serve runs the same job itself)."""

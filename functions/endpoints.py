@@ -10,7 +10,7 @@ MOUNTS: dict[str, tuple[str, ...]] = {
     "addon": ("/addon",),
     "chat": ("/chat",),
     "slack": ("/slack",),
-    # the pages, /api/v1, and the Pub/Sub push of Gmail's sent-mail notifications
-    "dashboard": ("/dashboard", "/api", "/gmail"),
+    # the pages, /api/v1, the Pub/Sub push of Gmail's notifications, reminders' action links
+    "dashboard": ("/dashboard", "/api", "/gmail", "/reminders"),
 }
 """HTTP function -> the path prefixes it answers (``/addon`` covers ``/addon/...``)."""

@@ -1,6 +1,7 @@
 """Background jobs `mailbeacon serve`'s worker process runs beside the bus worker.
 
 In the cloud, Cloud Scheduler runs them instead: the digest through its Pub/Sub topic, the
+due reminders through the same topic every five minutes (``{"job": "reminders"}``), the
 Gmail watch renewal through ``POST /gmail/renew``; retention is Firestore's TTL policy.
 """
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_SECONDS = 3600.0
 WATCH_RENEWAL_SECONDS = 86400.0
+REMINDER_SCAN_SECONDS = 30.0
 
 
 class Background(Protocol):
@@ -109,3 +111,18 @@ class WatchRenewal(Periodic):
 
     def run_once(self) -> int:
         return self.renew()
+
+
+class ReminderScan(Periodic):
+    """Hand the reminders that fell due to the notifier, every 30 seconds. Every process of a
+    cluster may run it: each due time is handed over once (mailbeacon/reminders.py)."""
+
+    name = "reminder scan"
+    first_at_start = True
+
+    def __init__(self, scan: Callable[[], int], every: float = REMINDER_SCAN_SECONDS) -> None:
+        super().__init__()
+        self.scan, self.every = scan, every
+
+    def run_once(self) -> int:
+        return self.scan()

@@ -178,7 +178,8 @@ class NotifierRoutes:
             event = None
         if not isinstance(event, dict):
             return jsonify({"error": "expected a JSON Chat event"}), 400
-        return jsonify(handle_chat_event(self.deps.store, self.deps.settings, event)), 200
+        reply = handle_chat_event(self.deps.store, self.deps.settings, event, self.deps.clock)
+        return jsonify(reply), 200
 
 
 def register_notifier_routes(web: Flask, deps: NotifierRouteDeps) -> None:

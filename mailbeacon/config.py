@@ -52,6 +52,8 @@ class Config:
     alert_email_domains: tuple[str, ...] = ()
     """Domains alert emails may go to beyond each user's own (MAILBEACON_ALERT_EMAIL_DOMAINS)."""
     """``host[:port]`` accepted as webhook destinations beside Slack's and Chat's own."""
+    reminder_scan_seconds: float = 30.0
+    """How often `serve`'s worker looks for due reminders (MAILBEACON_REMINDER_SCAN_SECONDS)."""
     service_urls: tuple[tuple[str, str], ...] = ()
     """Base URL of each service that serves its own paths (``addon``, ``chat``, ``slack``,
     ``dashboard``), when it is not the public URL: on Cloud Functions each is its function."""

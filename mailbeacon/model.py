@@ -11,6 +11,9 @@ from typing import Any, Literal
 from .clock import iso, parse_time
 
 HitKind = Literal["open", "click"]
+EventKind = Literal["open", "click", "reply"]
+"""What an event is: a pixel fetch, a click, or a message in the tracked email's thread (a
+reply, or an auto-reply or bounce with a machine verdict: replies.py)."""
 
 
 class Verdict(StrEnum):
@@ -143,7 +146,7 @@ class Event:
 
     id: str
     message_id: str
-    kind: HitKind
+    kind: EventKind
     at: datetime
     verdict: Verdict
     reasons: tuple[str, ...]
@@ -164,9 +167,16 @@ class Event:
         """A per-day device key: the same address hash and user agent on the same UTC day."""
         return f"{self.ip_hash}|{self.user_agent}|{self.at.date().isoformat()}"
 
+    @property
+    def sender(self) -> str | None:
+        """Who wrote a reply (its ``url`` is ``mailto:`` them); None for opens and clicks."""
+        if self.kind == "reply" and self.url and self.url.startswith("mailto:"):
+            return self.url.removeprefix("mailto:")
+        return None
+
     def to_public(self) -> dict[str, Any]:
-        """The event as the stats contract shows it."""
-        return {
+        """The event as the stats contract shows it (a reply also names who wrote it)."""
+        public = {
             "kind": self.kind,
             "at": iso(self.at),
             "verdict": self.verdict.value,
@@ -174,6 +184,9 @@ class Event:
             "client": self.client,
             "url": self.url,
         }
+        if self.kind == "reply":
+            public["from"] = self.sender
+        return public
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,13 @@ class Settings:
     strictness: Strictness = Strictness.BALANCED
     muted: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
+    reply_alerts: bool = True
+    """Tell the user when a person replies ("Ana replied"), on their channels."""
+    remind_days: int | None = None
+    """The compose card's default "remind me if no reply in N days" (None: off)."""
+    webhook_url: str | None = None
+    """Events out (Standard Webhooks) to this endpoint, signed with ``webhook_secret``."""
+    webhook_secret: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -229,6 +249,13 @@ class Settings:
             "strictness": self.strictness.value,
             "muted": list(self.muted),
             "problems": list(self.problems),
+            "reply_alerts": self.reply_alerts,
+            "remind_days": self.remind_days,
+            "webhook": (
+                {"url": self.webhook_url, "secret": self.webhook_secret}
+                if self.webhook_url
+                else None
+            ),
         }
 
     @classmethod
@@ -247,6 +274,10 @@ class Settings:
             strictness=Strictness(data.get("strictness", Strictness.BALANCED.value)),
             muted=tuple(data.get("muted") or ()),
             problems=tuple(data.get("problems") or ()),
+            reply_alerts=bool(data.get("reply_alerts", True)),
+            remind_days=int(data["remind_days"]) if data.get("remind_days") else None,
+            webhook_url=(data.get("webhook") or {}).get("url"),
+            webhook_secret=(data.get("webhook") or {}).get("secret"),
         )
 
 

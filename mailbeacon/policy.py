@@ -22,6 +22,7 @@ from .clock import Clock, iso, parse_time
 from .errors import InvalidInput
 from .records import Namespace, Records
 from .store import Housekeeping
+from .webhooks import check_event_webhook, new_secret
 
 CHANNELS: Final = ("slack", "chat", "email", "browser")
 """Alert channel families a policy allows; each notifier channel belongs to one."""
@@ -82,8 +83,20 @@ class Policy:
     admins: tuple[str, ...] = ()
     updated_at: datetime | None = None
     updated_by: str | None = None
+    webhook_url: str | None = None
+    """The domain-wide events endpoint (a CRM sync), signed with ``webhook_secret``."""
+    webhook_secret: str | None = None
+    user_webhooks: bool = True
+    """Whether people may send their own events to endpoints of their choice."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The policy as stored and shown; the events-out fields only once they differ from
+        the defaults, so a domain that never used them reads as it always did."""
+        extra: dict[str, Any] = {}
+        if self.webhook_url:
+            extra["webhook"] = {"url": self.webhook_url, "secret": self.webhook_secret}
+        if not self.user_webhooks:
+            extra["user_webhooks"] = False
         return {
             "domain": self.domain,
             "tracking": self.tracking,
@@ -94,6 +107,7 @@ class Policy:
             "admins": list(self.admins),
             "updated_at": iso(self.updated_at),
             "updated_by": self.updated_by,
+            **extra,
         }
 
     @classmethod
@@ -109,6 +123,9 @@ class Policy:
             admins=tuple(data.get("admins") or ()),
             updated_at=parse_time(updated) if updated else None,
             updated_by=data.get("updated_by"),
+            webhook_url=(data.get("webhook") or {}).get("url"),
+            webhook_secret=(data.get("webhook") or {}).get("secret"),
+            user_webhooks=bool(data.get("user_webhooks", True)),
         )
 
     def allows_channel(self, family: str) -> bool:
@@ -153,14 +170,18 @@ class PolicyChange:
     disclosure: str | _Keep | None = KEEP
     """Text to send with every pixel; None or "" removes it."""
     admins: Sequence[str] | _Keep = KEEP
+    webhook_url: str | _Keep | None = KEEP
+    """The domain's events endpoint; None or "" removes it (a secret is made with the first)."""
+    user_webhooks: bool | _Keep = KEEP
 
     @property
     def empty(self) -> bool:
         return all(getattr(self, f.name) is KEEP for f in fields(self))
 
 
-def check_change(change: PolicyChange) -> dict[str, Any]:
-    """The changed fields as they will be stored; InvalidInput names the first bad one."""
+def check_change(change: PolicyChange, allow_hosts: Sequence[str] = ()) -> dict[str, Any]:
+    """The changed fields as they will be stored; InvalidInput names the first bad one.
+    ``allow_hosts``: MAILBEACON_WEBHOOK_ALLOW_HOSTS, as for every webhook."""
     from .validation import check_email
 
     values: dict[str, Any] = {}
@@ -197,6 +218,11 @@ def check_change(change: PolicyChange) -> dict[str, Any]:
         if len(admins) > MAX_ADMINS:
             raise InvalidInput(f"at most {MAX_ADMINS} admins")
         values["admins"] = admins
+    if change.user_webhooks is not KEEP:
+        values["user_webhooks"] = bool(change.user_webhooks)
+    if change.webhook_url is not KEEP:
+        url = (change.webhook_url or "").strip()  # type: ignore[union-attr]
+        values["webhook_url"] = check_event_webhook(url, allow_hosts) if url else None
     return values
 
 
@@ -238,17 +264,28 @@ class AuditEntry:
 
 
 def update_policy(
-    records: Records, domain: str, change: PolicyChange, *, actor: str, at: datetime
+    records: Records,
+    domain: str,
+    change: PolicyChange,
+    *,
+    actor: str,
+    at: datetime,
+    allow_hosts: Sequence[str] = (),
 ) -> Policy:
-    """Validate and save ``change``, logging it; an unchanged policy is neither saved nor logged."""
+    """Validate and save ``change``, logging it; an unchanged policy is neither saved nor logged.
+    The log names a webhook's URL, never its secret."""
     name = check_domain(domain)
-    values = check_change(change)
+    values = check_change(change, allow_hosts)
     current = get_policy(records, name)
+    if "webhook_url" in values:
+        values["webhook_secret"] = (
+            None if values["webhook_url"] is None else current.webhook_secret or new_secret()
+        )
     updated = replace(current, **values)
     diff = {
         key: {"from": _plain(getattr(current, key)), "to": _plain(getattr(updated, key))}
         for key in values
-        if getattr(current, key) != getattr(updated, key)
+        if getattr(current, key) != getattr(updated, key) and key != "webhook_secret"
     }
     if not diff:
         return current

@@ -75,7 +75,9 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
     """For each namespace, which of its records belong to ``user`` (None: none ever do)."""
     return {
         Namespace.DELIVERIES: lambda k, v: (
-            k.split("/", 1)[0] in event_ids or f"-{user}/" in k  # an alert's or a digest's
+            k.split("/", 1)[0] in event_ids  # an alert's
+            or f"-{user}/" in k  # a digest's
+            or (k.startswith("reminder:") and k.split(":")[1] in message_ids)  # a reminder's
         ),
         Namespace.LAST_ALERT: lambda k, v: k in message_ids,
         Namespace.HELD: lambda k, v: k.startswith(f"{user}/"),
@@ -102,6 +104,13 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
         Namespace.LIVE_EVENTS: lambda k, v: k.startswith(f"{user}|"),
         Namespace.LIVE_SWEPT: lambda k, v: k == user,
         Namespace.SIGNING_KEYS: None,  # the server's key: nobody's data, never exported
+        Namespace.GMAIL_THREADS: lambda k, v: k.startswith(f"{user}/"),
+        Namespace.GMAIL_RFC_IDS: lambda k, v: k.startswith(f"{user}/"),
+        Namespace.REMINDERS: lambda k, v: k in message_ids,
+        Namespace.REMINDERS_DUE: lambda k, v: k.rpartition("|")[2] in message_ids,
+        Namespace.REMINDER_FIRED: lambda k, v: k.partition("/")[0] in message_ids,
+        Namespace.REMINDER_SCAN: None,  # the scheduler's position, for everyone
+        Namespace.WEBHOOK_ATTEMPTS: lambda k, v: k.partition("/")[0] in event_ids,
     }
 
 

@@ -149,6 +149,7 @@ def row_public(row: MessageRow) -> dict[str, Any]:
         "status": s.status,
         "opens": counts["opens"],
         "clicks": counts["clicks"],
+        "replies": counts["replies"],
         "last_activity_at": iso(s.last_activity_at),
     }
 
@@ -180,7 +181,7 @@ def message_detail(
     message = owned_message(store, message_id, owner)
     summary = store.get_summary(message_id) or Summary()
     events, cursor = _events_page(store, message_id, None, limit)
-    implied = summary.implied_opens
+    implied = 1 if summary.human_clicks and summary.implied_opens else 0
     clicks = dict(summary.link_clicks)
     return {
         "message_id": message.id,
@@ -252,6 +253,7 @@ def all_messages(store: ReportingStore, owner: str, query: MessageQuery) -> Iter
 MESSAGE_CSV_HEADER = (
     "message_id", "subject", "recipients", "created_at", "sent_at", "status", "human_opens",
     "unique_human_opens", "machine_opens", "human_clicks", "machine_clicks", "last_activity_at",
+    "human_replies", "machine_replies", "first_replied_at",
 )  # fmt: skip
 EVENT_CSV_HEADER = ("at", "kind", "verdict", "reasons", "client", "url", "link_index")
 
@@ -270,7 +272,8 @@ def message_csv_row(row: MessageRow) -> list[str]:
             p["message_id"], p["subject"], " ".join(p["recipients"]), p["created_at"],
             p["sent_at"], p["status"], p["opens"]["human"], p["opens"]["unique_human"],
             p["opens"]["machine"], p["clicks"]["human"], p["clicks"]["machine"],
-            p["last_activity_at"],
+            p["last_activity_at"], p["replies"]["human"], p["replies"]["machine"],
+            p["replies"]["first_replied_at"],
         )
     ]  # fmt: skip
 
@@ -373,6 +376,7 @@ def _overview(
         },
         "by_day": by_day,
         "time_to_first_open_s": _percentiles(total),
+        **_reply_overview(total, messages),
         "opens_by_hour_of_week": hours,
         "clients": dict(
             sorted(
@@ -383,9 +387,22 @@ def _overview(
     }
 
 
-def _percentiles(total: Mapping[str, int]) -> dict[str, float | None]:
-    """p50 and p90 of time to first open, from log-spaced buckets (within about 10%)."""
-    buckets = sorted((int(k[5:]), n) for k, n in total.items() if k.startswith("ttfo:"))
+def _reply_overview(total: Mapping[str, int], messages: int) -> dict[str, Any]:
+    """Replies over the period: emails answered by a person (on their tracking day, as
+    ``opened`` is), the reply rate, time to the first reply, and machine answers apart."""
+    replied = total.get("replied", 0)
+    return {
+        "replied": replied,
+        "reply_rate": round(replied / messages, 4) if messages else 0.0,
+        "replies": total.get("replies", 0),
+        "machine_replies": total.get("machine_replies", 0),
+        "time_to_first_reply_s": _percentiles(total, "ttfr:"),
+    }
+
+
+def _percentiles(total: Mapping[str, int], prefix: str = "ttfo:") -> dict[str, float | None]:
+    """p50 and p90 of time to first open (or reply), from log-spaced buckets (within ~10%)."""
+    buckets = sorted((int(k[5:]), n) for k, n in total.items() if k.startswith(prefix))
     count = sum(n for _, n in buckets)
     result: dict[str, float | None] = {"p50": None, "p90": None}
     for name, share in (("p50", 0.5), ("p90", 0.9)):

@@ -26,9 +26,11 @@ from .queries import MessageQuery, time_key
 
 DayCounts = dict[str, dict[str, int]]
 """{"YYYY-MM-DD": {counter name: n}}; names: messages, opened, clicked, human_opens, clicks,
-machine_hits, verdict:<v>, client:<c>, hour:<0-23> (human opens), ttfo:<bucket>."""
+machine_hits, verdict:<v>, client:<c>, hour:<0-23> (human opens), ttfo:<bucket>; for replies
+(see ``apply_reply``): replied, replies, machine_replies, ttfr:<bucket>."""
 
-STATUSES = ("sent", "opened", "clicked")
+STATUSES = ("sent", "opened", "clicked", "replied")
+"""In order: each implies the ones before it (a reply or a click implies an open)."""
 TTFO_STEPS_PER_DOUBLING = 4  # buckets of 2^(1/4): about 19% wide
 
 
@@ -46,11 +48,16 @@ class Summary:
     last_opened_at: datetime | None = None
     last_activity_at: datetime | None = None
     link_clicks: tuple[tuple[int, int], ...] = ()  # (link index, human clicks)
+    human_replies: int = 0
+    machine_replies: int = 0
+    """Auto-replies, bounces and read receipts in the thread: never a reply."""
+    first_replied_at: datetime | None = None
 
     @property
     def implied_opens(self) -> int:
-        """As in summary.summarize: clicks without a human pixel fetch imply one open."""
-        return 1 if self.human_clicks and not self.human_opens else 0
+        """As in summary.summarize: clicks or replies without a human pixel fetch imply one
+        open (the reader could not answer unread mail)."""
+        return 1 if (self.human_clicks or self.human_replies) and not self.human_opens else 0
 
     def public_counts(self) -> dict[str, Any]:
         implied = self.implied_opens
@@ -62,6 +69,7 @@ class Summary:
                 "machine": self.machine_opens,
             },
             "clicks": {"human": self.human_clicks, "machine": self.machine_clicks},
+            **reply_counts(self),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +84,9 @@ class Summary:
             "last_opened_at": iso(self.last_opened_at),
             "last_activity_at": iso(self.last_activity_at),
             "link_clicks": {str(i): n for i, n in self.link_clicks},
+            "human_replies": self.human_replies,
+            "machine_replies": self.machine_replies,
+            "first_replied_at": iso(self.first_replied_at),
         }
 
     @classmethod
@@ -100,7 +111,26 @@ class Summary:
             link_clicks=tuple(
                 sorted((int(i), int(n)) for i, n in (data.get("link_clicks") or {}).items())
             ),
+            human_replies=int(data.get("human_replies") or 0),
+            machine_replies=int(data.get("machine_replies") or 0),
+            first_replied_at=when("first_replied_at"),
         )
+
+
+def reply_counts(summary: Summary) -> dict[str, Any]:
+    """A summary's replies as the API, the list and CSV show them, and the open a reply
+    implies (with its reason) when no pixel fetch was a person's."""
+    implied = (
+        1 if summary.human_replies and not (summary.human_opens or summary.human_clicks) else 0
+    )
+    return {
+        "replies": {
+            "human": summary.human_replies,
+            "machine": summary.machine_replies,
+            "first_replied_at": iso(summary.first_replied_at),
+        },
+        "opens_implied_by_reply": implied,
+    }
 
 
 @dataclass(frozen=True)
@@ -166,6 +196,8 @@ def apply_event(
         counts = days.setdefault(day, {})
         counts[name] = counts.get(name, 0) + n
 
+    if event.kind == "reply":
+        return apply_reply(message, summary, event)
     on = day_of(event.at)
     if not event.is_human:
         add(on, "machine_hits")
@@ -198,10 +230,40 @@ def apply_event(
             per_link = dict(summary.link_clicks)
             per_link[event.link_index] = per_link.get(event.link_index, 0) + 1
             changes["link_clicks"] = tuple(sorted(per_link.items()))
-        if summary.status != "clicked":
+        if not summary.human_clicks:
             add(tracked_on, "clicked")
-        changes["status"] = "clicked"
+        changes["status"] = "replied" if summary.status == "replied" else "clicked"
     return replace(summary, **changes), days
+
+
+def apply_reply(message: Message, summary: Summary, event: Event) -> tuple[Summary, DayCounts]:
+    """A reply event: a person's answer makes the email ``replied`` (and opened: counted on
+    the tracking day, as a click's implied open is), with the time to the first reply; an
+    auto-reply, bounce or read receipt is counted apart and changes nothing else."""
+    on, tracked_on = day_of(event.at), day_of(message.created_at)
+    if not event.is_human:
+        return replace(summary, machine_replies=summary.machine_replies + 1), {
+            on: {"machine_replies": 1}
+        }
+    days: DayCounts = {on: {"replies": 1}}
+    tracked = days.setdefault(tracked_on, {})
+    delay = (event.at - message.reference_time).total_seconds()
+    if summary.status == "sent":
+        tracked["opened"] = tracked.get("opened", 0) + 1
+        tracked[f"ttfo:{ttfo_bucket(delay)}"] = tracked.get(f"ttfo:{ttfo_bucket(delay)}", 0) + 1
+    if not summary.human_replies:
+        tracked["replied"] = tracked.get("replied", 0) + 1
+        tracked[f"ttfr:{ttfo_bucket(delay)}"] = tracked.get(f"ttfr:{ttfo_bucket(delay)}", 0) + 1
+    first = min(filter(None, (summary.first_replied_at, event.at)))
+    return replace(
+        summary,
+        status="replied",
+        human_replies=summary.human_replies + 1,
+        first_replied_at=first,
+        first_opened_at=summary.first_opened_at or event.at,
+        last_opened_at=summary.last_opened_at or event.at,
+        last_activity_at=max(filter(None, (summary.last_activity_at, event.at))),
+    ), days
 
 
 def merge_days(into: DayCounts, more: DayCounts) -> DayCounts:

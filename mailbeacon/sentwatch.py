@@ -1,11 +1,15 @@
-"""Sent-mail watch: learn from Gmail itself when a tracked email really left, and to whom.
+"""Sent-mail watch: learn from Gmail itself when a tracked email really left, and to whom,
+and hear of every reply in its thread.
 
 The add-on registers a message while it is still a draft: the send time is a guess and
 recipients added afterwards are unknown. With domain-wide delegation, Gmail tells us about
 every message added to a user's SENT label (users.watch into Pub/Sub); we read the history
 since the last id we handled, fetch each new sent message, find our pixel's signed token in its
 HTML and record the real send time (what the timing rules count from), the RFC Message-ID and
-the final To and Cc. Drafts tracked but never seen sent are marked so. With ``gmail.modify``
+the final To and Cc, and its Gmail thread. The watch has no label filter (a SENT-only watch
+never hears of replies, an INBOX one misses replies a filter archives): messages added to
+other labels go to threads.py, which records those answering a tracked email. Drafts tracked
+but never seen sent are marked so. With ``gmail.modify``
 and the user's opt-in, the sent message gets a ``Mailbeacon/Opened`` or ``Mailbeacon/Clicked``
 label on the first human open or click, as Mailtrack's ticks do on phones.
 
@@ -25,7 +29,9 @@ from .clock import iso
 from .errors import InvalidToken, MailbeaconError
 from .model import Event
 from .records import Namespace, Records
+from .replies import ThreadMail
 from .store import MessageStore
+from .threads import Added, ReplyBook, learn_thread, mark_sent, sent_recently
 from .tokens import TokenSigner
 
 log = logging.getLogger(__name__)
@@ -62,17 +68,21 @@ class SentMail:
     to: tuple[str, ...]
     cc: tuple[str, ...]
     html: str
+    thread_id: str = ""
 
 
 class Mailbox(Protocol):
     """The Gmail API calls the watch needs, acting as ``user`` (domain-wide delegation)."""
 
     def watch(self, user: str, topic: str) -> tuple[str, datetime]:
-        """users.watch on SENT: (the mailbox's current history id, when notifying stops)."""
+        """users.watch, every label: (the mailbox's current history id, when it stops)."""
 
-    def sent_since(self, user: str, history_id: str) -> tuple[list[str], str]:
-        """Ids of messages added to SENT after ``history_id``, and the newest history id;
-        HistoryExpired when Gmail no longer keeps that history."""
+    def added_since(self, user: str, history_id: str) -> tuple[list[Added], str]:
+        """Messages added to the mailbox after ``history_id`` (any label), and the newest
+        history id; HistoryExpired when Gmail no longer keeps that history."""
+
+    def get_thread_mail(self, user: str, gmail_id: str) -> ThreadMail:
+        """A message's headers, labels and thread (format=metadata): is it a reply?"""
 
     def recent_sent(self, user: str, limit: int) -> list[str]:
         """Ids of the user's latest sent messages (the bounded resync)."""
@@ -117,10 +127,12 @@ def handle_push(
     signer: TokenSigner,
     data: dict[str, Any],
     *,
+    replies: ReplyBook | None = None,
     resync_limit: int = RESYNC_LIMIT,
 ) -> list[str]:
     """One Pub/Sub notification ``{"emailAddress", "historyId"}``: record every tracked
-    message sent since the stored history id. Returns our message ids it matched."""
+    message sent since the stored history id, and (with ``replies``) every message answering
+    one. Returns the ids of our messages it saw sent."""
     user = str(data.get("emailAddress", "")).lower()
     state = records.get_record(Namespace.GMAIL_WATCHES, user)
     if state is None:
@@ -128,14 +140,23 @@ def handle_push(
         return []
     pushed = str(data.get("historyId", ""))
     try:
-        gmail_ids, newest = mailbox.sent_since(user, state["history_id"])
+        added, newest = mailbox.added_since(user, state["history_id"])
     except HistoryExpired:
         log.warning("gmail history expired: reading the latest %s sent messages", resync_limit)
-        gmail_ids, newest = mailbox.recent_sent(user, resync_limit), pushed
+        recent = mailbox.recent_sent(user, resync_limit)
+        added, newest = [Added(i, "", ("SENT",)) for i in recent], pushed
     matched = []
-    for gmail_id in gmail_ids:
-        if found := record_sent_mail(mailbox, store, records, signer, user, gmail_id):
+    for item in added:
+        if "SENT" in item.labels and (
+            found := record_sent_mail(mailbox, store, records, signer, user, item.gmail_id)
+        ):
             matched.append(found)
+            message = store.get_message(found)
+            if message is not None and message.sent_at is not None:
+                state = mark_sent(state, message.sent_at)
+    if replies is not None:
+        recently = sent_recently(state, replies.clock.now())
+        replies.from_watch(mailbox, user, added, sent_recently=recently)
     latest = max((h for h in (newest, pushed, state["history_id"]) if h.isdigit()), key=int)
     records.put_record(Namespace.GMAIL_WATCHES, user, {**state, "history_id": latest})
     return matched
@@ -175,6 +196,13 @@ def record_sent_mail(
             },
         )
         records.delete_record(Namespace.UNSENT, message.id)
+        learn_thread(
+            records,
+            user,
+            message.id,
+            thread_id=mail.thread_id,
+            rfc_message_id=mail.rfc_message_id,
+        )
         return message.id
     return None
 

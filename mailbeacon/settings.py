@@ -26,6 +26,7 @@ from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .store import SettingsStore
 from .validation import check_email, check_text
+from .webhooks import allowed_host, check_event_webhook, new_secret
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10
@@ -104,15 +105,12 @@ class AlertRules:
             raise InvalidInput(f"expected https://{host}{path_prefix}...")
         return value
 
+    def check_event_webhook(self, url: str) -> str:
+        """``url`` if events may be posted there (mailbeacon/webhooks.py says what may)."""
+        return check_event_webhook(url, self.allow_hosts)
+
     def _allowed(self, hostname: str, port: int | None) -> bool:
-        for entry in self.allow_hosts:
-            host, _, wanted = entry.strip().lower().rpartition(":")
-            if not host or not (wanted.isascii() and wanted.isdigit()):  # "host" alone: any port
-                host, wanted = entry.strip().lower(), ""
-            host = host.strip("[]")
-            if hostname == host and (not wanted or port == int(wanted)):
-                return True
-        return False
+        return allowed_host(hostname, port, self.allow_hosts)
 
 
 @dataclass(frozen=True)
@@ -136,6 +134,12 @@ class SettingsChange:
     mute: tuple[str, ...] = ()
     unmute: tuple[str, ...] = ()
     clear_problems: bool = False
+    reply_alerts: bool | _Keep = KEEP
+    remind_days: int | str | _Keep | None = KEEP
+    """Days for the compose card's default reminder (1, 2, 3 or 7); None, "" or "off": none."""
+    webhook_url: str | _Keep | None = KEEP
+    """Events out to this endpoint; a secret is made with the first one, kept after."""
+    rotate_webhook_secret: bool = False
 
     @property
     def empty(self) -> bool:
@@ -161,6 +165,21 @@ def check_quiet_hours(start: int, end: int) -> QuietHours:
     if start == end:
         raise InvalidInput("the quiet hours must end at a different hour than they start")
     return QuietHours(start, end)
+
+
+def check_remind_days(value: int | str | None) -> int | None:
+    """The compose card's choices, or None for no default reminder."""
+    from .reminders import CHOICES
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off", "0")):
+        return None
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"expected days ({', '.join(map(str, CHOICES))}) or off") from None
+    if days not in CHOICES:
+        raise InvalidInput(f"choose one of {', '.join(map(str, CHOICES))} days, or off")
+    return days
 
 
 def check_timezone(value: str) -> str:
@@ -199,6 +218,16 @@ def apply_change(
     take("strictness", lambda v: _choice(Strictness, v))
     take("quiet_hours", parse_quiet_hours)
     take("timezone", check_timezone)
+    take("reply_alerts", bool)
+    take("remind_days", check_remind_days)
+    take("webhook_url", optional(rules.check_event_webhook))
+    if "webhook_url" in values:
+        if values["webhook_url"] is None:
+            values["webhook_secret"] = None
+        elif not current.webhook_secret:
+            values["webhook_secret"] = new_secret()
+    if change.rotate_webhook_secret and values.get("webhook_url", current.webhook_url):
+        values["webhook_secret"] = new_secret()  # without a webhook there is nothing to rotate
     if change.clear_problems:
         values["problems"] = ()
     if change.mute or change.unmute:
@@ -233,6 +262,8 @@ CHANNEL_FIELDS = {
 def policy_errors(policy: Policy, change: SettingsChange) -> dict[str, str]:
     """Fields that would turn on a channel the user's domain policy does not allow."""
     errors = {}
+    if change.webhook_url not in (KEEP, None, "") and not policy.user_webhooks:
+        errors["webhook_url"] = f"{policy.domain}'s admins do not allow personal webhooks"
     for name, family in CHANNEL_FIELDS.items():
         value = getattr(change, name)
         turned_on = value is not KEEP and value not in (None, "", False)

@@ -26,7 +26,9 @@ VERSION = 1
 MAC_SIZE = 16
 MESSAGE_ID_SIZE = 12
 MAX_TOKEN_CHARS = 4096
-_KINDS = {b"o": "open", b"c": "click", b"v": "view"}
+_KINDS = {b"o": "open", b"c": "click", b"v": "view", b"r": "reminder"}
+REMINDER_ACTIONS = ("done", "snooze-1", "snooze-3")
+"""A reminder's buttons, by their byte in a reminder-action token."""
 _KIND_BYTES = {v: k for k, v in _KINDS.items()}
 
 
@@ -75,6 +77,8 @@ class TokenClaims:
     link_index: int | None = None
     url: str | None = None
     expires: int | None = None
+    action: str | None = None
+    """A reminder-action token's button (``done``, ``snooze-1``, ``snooze-3``)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,12 @@ class TokenSigner:
         """
         return self._sign(b"v" + message_id_bytes(message_id) + expires.to_bytes(5, "big"))
 
+    def reminder_action(self, message_id: str, action: str, expires: int) -> str:
+        """One button of a reminder, as a link for channels that cannot call us back (email,
+        webhooks, Web Push): it names the email and the button, and expires."""
+        code = REMINDER_ACTIONS.index(action).to_bytes(1, "big")
+        return self._sign(b"r" + message_id_bytes(message_id) + code + expires.to_bytes(5, "big"))
+
     def verify(self, token: str) -> TokenClaims:
         raw = _b64decode(token)
         if len(raw) < 3 + MESSAGE_ID_SIZE + MAC_SIZE:
@@ -182,6 +192,11 @@ class TokenSigner:
             return TokenClaims(kind="open", message_id=message_id)
         if kind == "view" and len(rest) == 5:
             return TokenClaims("view", message_id, expires=int.from_bytes(rest, "big"))
+        if kind == "reminder" and len(rest) == 6 and rest[0] < len(REMINDER_ACTIONS):
+            expires = int.from_bytes(rest[1:], "big")
+            return TokenClaims(
+                "reminder", message_id, expires=expires, action=REMINDER_ACTIONS[rest[0]]
+            )
         if kind == "click" and len(rest) > 2:
             try:
                 url = rest[2:].decode("utf-8")

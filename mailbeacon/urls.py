@@ -10,6 +10,7 @@ from .model import Link
 from .tokens import TokenSigner
 
 VIEW_KEY_LIFETIME = timedelta(days=30)
+ACTION_LIFETIME = timedelta(days=14)
 
 
 class Urls:
@@ -44,3 +45,11 @@ class Urls:
         """The message's page, with a key that lets its owner in for ``valid``."""
         key = self.signer.view(message_id, int((now + valid).timestamp()))
         return f"{self.service('dashboard')}/dashboard/messages/{message_id}?key={key}"
+
+    def reminder_action(self, message_id: str, action: str, *, now: datetime) -> str:
+        """A reminder's button as a link: a page that asks once more (a scanner following
+        links in mail must not snooze anything), then acts on POST."""
+        token = self.signer.reminder_action(
+            message_id, action, int((now + ACTION_LIFETIME).timestamp())
+        )
+        return f"{self.service('dashboard')}/reminders/act?t={token}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput
 from mailbeacon.settings import SettingsBook, SettingsChange
 from mailbeacon.store import Store
@@ -47,11 +48,19 @@ def _is_dm(space: dict[str, Any]) -> bool:
     return space.get("spaceType") == "DIRECT_MESSAGE" or space.get("type") == "DM"
 
 
-def handle_chat_event(store: Store, book: SettingsBook, event: dict[str, Any]) -> dict[str, Any]:
+def handle_chat_event(
+    store: Store, book: SettingsBook, event: dict[str, Any], clock: Clock | None = None
+) -> dict[str, Any]:
     """Apply one verified event; the returned dict is the synchronous reply (may be empty).
 
     A Chat app built as a Workspace add-on must wrap its reply in a ``hostAppDataAction``.
+    A reminder's button (a card click) is answered by reminder_actions.py.
     """
+    from .reminder_actions import chat_reminder_click, is_reminder_click
+
+    if clock is not None and is_reminder_click(event):
+        _, _, user = _normalise(event)
+        return chat_reminder_click(store, str(user.get("email") or ""), event, clock.now())
     reply = _apply(store, book, event)
     if reply and isinstance(event.get("chat"), dict):
         action = {"createMessageAction": {"message": reply}}

@@ -21,6 +21,7 @@ class AlertKind(StrEnum):
     OPENED = "opened"
     OPENED_AGAIN = "opened-again"
     CLICKED = "clicked"
+    REPLIED = "replied"
 
 
 class Action(StrEnum):
@@ -50,6 +51,8 @@ class Alert:
         who = ", ".join(self.message.recipients[:3]) or "someone"
         if self.kind is AlertKind.CLICKED:
             return f"{who} clicked a link in “{subject}”"
+        if self.kind is AlertKind.REPLIED:
+            return f"{self.event.sender or who} replied to “{subject}”"
         if self.kind is AlertKind.OPENED_AGAIN:
             times = f" ({self.count} times)" if self.count > 1 else ""
             return f"“{subject}” was opened again{times}"
@@ -86,6 +89,19 @@ def in_quiet_hours(quiet: QuietHours | None, timezone: str, now: datetime) -> bo
     return hour >= quiet.start or hour < quiet.end  # wraps past midnight, e.g. 22-7
 
 
+def quiet_end(quiet: QuietHours, timezone: str, now: datetime) -> datetime:
+    """The next moment the user's quiet hours end (their morning), in their own time zone."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    end = local.replace(hour=quiet.end, minute=0, second=0, microsecond=0)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(now.tzinfo)
+
+
 def decide(
     event: Event,
     message: Message,
@@ -107,7 +123,11 @@ def decide(
         return Decision(Action.DROP, "this email is muted")
     if settings.notify is Notify.OFF:
         return Decision(Action.DROP, "notifications are off")
-    if event.kind == "click":
+    if event.kind == "reply":
+        if not settings.reply_alerts:
+            return Decision(Action.DROP, "reply alerts are off")
+        decision = Decision(Action.SEND, "a reply", Alert(AlertKind.REPLIED, message, event))
+    elif event.kind == "click":
         decision = Decision(Action.SEND, "a click", Alert(AlertKind.CLICKED, message, event))
     else:
         decision = _decide_open(event, message, settings, human_opens, last_alert, now, window)

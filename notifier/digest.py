@@ -16,7 +16,7 @@ from typing import Any
 
 from mailbeacon.bus import DIGEST, Bus
 from mailbeacon.clock import Clock, iso
-from mailbeacon.model import Message
+from mailbeacon.model import Event, Message
 from mailbeacon.records import Namespace, Records
 from mailbeacon.store import Store
 
@@ -44,17 +44,28 @@ class Digest:
     clicked: list[str] = field(default_factory=list)
     held: list[str] = field(default_factory=list)
     unopened: list[str] = field(default_factory=list)
+    replied: list[str] = field(default_factory=list)
+    auto_replies: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.opened or self.clicked or self.held or self.unopened)
+        return not (
+            self.opened
+            or self.clicked
+            or self.held
+            or self.unopened
+            or self.replied
+            or self.auto_replies
+        )
 
     def sections(self) -> list[tuple[str, list[str]]]:
         return [
             (title, lines[:MAX_LINES])
             for title, lines in (
+                ("Replied", self.replied),
                 ("Opened", self.opened),
                 ("Clicked", self.clicked),
+                ("Automatic replies and bounces (not replies)", self.auto_replies),
                 ("Held back by quiet hours", self.held),
                 ("Not opened yet", self.unopened),
             )
@@ -71,7 +82,8 @@ def build_digest(
     for message in store.list_messages(user, limit=500):
         if message.created_at < horizon:
             break
-        events = [e for e in store.list_events(message.id) if e.is_human]
+        every = store.list_events(message.id)
+        events = [e for e in every if e.is_human]
         label = _label(message)
         opens = [e for e in events if e.kind == "open" and e.at >= since]
         if opens:
@@ -80,14 +92,27 @@ def build_digest(
             )
         for click in (e for e in events if e.kind == "click" and e.at >= since):
             digest.clicked.append(f"{label}: {click.url} at {local_time(click.at, timezone)}")
+        _replies(digest, label, every, since, timezone)
         sent = message.reference_time
-        if not any(e.kind == "open" for e in events) and sent <= now - timedelta(
+        if not any(e.kind in ("open", "reply") for e in events) and sent <= now - timedelta(
             days=unopened_days
         ):
             digest.unopened.append(f"{label}: sent {local_time(sent, timezone)}")
     for _key, record in store.list_records(HELD, prefix=f"{user}/"):
         digest.held.append(f"{record.get('headline', '')} ({record.get('at', '')})")
     return digest
+
+
+def _replies(
+    digest: Digest, label: str, events: list[Event], since: datetime, timezone: str
+) -> None:
+    """A person's replies, and apart from them the machine answers (out of office, bounces)."""
+    for reply in (e for e in events if e.kind == "reply" and e.at >= since):
+        line = f"{label}: {reply.sender or 'someone'} at {local_time(reply.at, timezone)}"
+        if reply.is_human:
+            digest.replied.append(line)
+        else:
+            digest.auto_replies.append(f"{line} ({reply.client})")
 
 
 def _label(message: Message) -> str:
@@ -97,7 +122,10 @@ def _label(message: Message) -> str:
 
 def digest_post(digest: Digest, key: str, url: str = "") -> Post:
     """Render a digest for every channel; ``url`` is the dashboard's list (for Web Push)."""
-    title = f"Your Mailbeacon digest ({len(digest.opened)} opened, {len(digest.clicked)} clicked)"
+    counts = f"{len(digest.opened)} opened, {len(digest.clicked)} clicked"
+    if digest.replied:
+        counts += f", {len(digest.replied)} replied"
+    title = f"Your Mailbeacon digest ({counts})"
     text_lines = [title]
     html_parts = [f"<h2>{html.escape(title)}</h2>"]
     for heading, lines in digest.sections():

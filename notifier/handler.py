@@ -24,6 +24,7 @@ from .decide import Action, Alert, Decision, LastAlert, decide
 from .delivery import Channel, DeliveryLog, deliver
 from .digest import HELD, build_digest, digest_post
 from .digest import USERS as DIGEST_USERS
+from .events_out import EventsOut, event_body
 from .post import Post
 from .render import AlertView
 from .retry import RetryPolicy
@@ -60,6 +61,8 @@ class Notifier:
         publish_digest: Callable[[dict[str, Any]], None] | None = None,
         dashboard_home: Callable[[], str] | None = None,
         on_failed: Callable[[str, str], None] | None = None,
+        events_out: EventsOut | None = None,
+        action_link: Callable[[str, str], str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -72,17 +75,59 @@ class Notifier:
         self.config = config or NotifierConfig()
         self.publish_digest = publish_digest or self._send_digest_inline
         self.dashboard_home = dashboard_home or (lambda: "")
+        self.events_out = events_out
+        """Every human event (and due reminder) to the owner's and the domain's webhooks."""
+        self.action_link = action_link or (lambda message_id, action: "")
+        """A reminder button as a signed link (message id, action) for one-way channels."""
 
     def handle(
         self, payload: dict[str, Any], *, events: Sequence[Event] | None = None
-    ) -> Decision | None:
+    ) -> Decision | str | None:
         """Bus handler for NOTIFY. Raises RetryLater or DeliveryFailed to be redelivered.
 
         ``events``: the message's latest RECENT_EVENTS events, when the caller read them
-        already (the Gmail label step), so they are not read twice."""
+        already (the Gmail label step), so they are not read twice. A payload of kind
+        ``reminder`` is a due reminder (reminding.py)."""
+        if payload.get("kind") == "reminder":
+            from .reminding import handle_reminder
+
+            return handle_reminder(self, payload)
         message = self.store.get_message(str(payload.get("message_id", "")))
         if message is None:
             return None
+        later, events = self._events_out(message, payload, events)
+        try:
+            decision = self._alert(message, payload, events)
+        except RetryLater as exc:
+            if later is None:
+                raise
+            raise RetryLater(min(exc.seconds, later.seconds), str(exc)) from exc
+        if later is not None:
+            raise later
+        return decision
+
+    def _events_out(
+        self, message: Message, payload: dict[str, Any], events: Sequence[Event] | None
+    ) -> tuple[RetryLater | None, Sequence[Event] | None]:
+        """The event to the webhooks, whatever the alert settings: a webhook to try again later
+        is returned (the alerts go first; permanent failures are problems already), with the
+        events read for it (so the alert does not read them again)."""
+        if self.events_out is None or not self.events_out.endpoints(message.owner):
+            return None, events
+        if events is None:
+            events = self.store.list_events(message.id, limit=RECENT_EVENTS)
+        event = next((e for e in events if e.id == payload.get("event_id")), None)
+        if event is None or not event.is_human:
+            return None, events
+        try:
+            self.events_out.send(event.id, event_body(message, event), message.owner)
+        except RetryLater as exc:
+            return exc, events
+        return None, events
+
+    def _alert(
+        self, message: Message, payload: dict[str, Any], events: Sequence[Event] | None
+    ) -> Decision | None:
         settings = self.store.get_settings(message.owner)
         channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
         if not channels:  # before reading the events: a busy message has many

@@ -24,6 +24,9 @@ class Post:
     chat_message_id: str
     push: dict[str, Any] = field(default_factory=dict)
     """The Web Push payload: ``{"title", "body", "url", "message_id", "kind"}``."""
+    chat_app: dict[str, Any] = field(default_factory=dict)
+    """The Chat app's message when it differs from the webhook's (buttons that call us back:
+    a Chat webhook is one-way); empty: the same as ``chat``."""
 
     @classmethod
     def of_alert(cls, key: str, view: AlertView) -> Post:
@@ -50,7 +53,7 @@ class Post:
 
 def push_payload(view: AlertView) -> dict[str, Any]:
     """What the service worker shows: the headline, the facts in one line, the email's page."""
-    facts = [view.when, view.client] + ([view.link] if view.link else [])
+    facts = [view.when, view.sender or view.client] + ([view.link] if view.link else [])
     return {
         "title": view.headline,
         "body": " · ".join(facts),

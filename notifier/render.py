@@ -32,6 +32,8 @@ class AlertView:
     thread_key: str
     message_id: str
     kind: str = "opened"
+    sender: str | None = None
+    """Who replied (a reply alert)."""
 
     @classmethod
     def of(cls, alert: Alert, *, dashboard_url: str, timezone: str) -> AlertView:
@@ -47,11 +49,12 @@ class AlertView:
             thread_key=f"mailbeacon-{message.id}",
             message_id=message.id,
             kind=alert.kind.value,
+            sender=alert.event.sender,
         )
 
     def fields(self) -> list[tuple[str, str]]:
         rows = [("Subject", self.subject), ("To", self.who), ("When", self.when)]
-        rows.append(("Client", self.client))
+        rows.append(("From", self.sender) if self.sender else ("Client", self.client))
         if self.link:
             rows.append(("Link clicked", self.link))
         return rows

@@ -128,12 +128,24 @@ def handle_interaction(
         raise InvalidInput("not a Slack interactivity payload") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("not a Slack interactivity payload")
-    reply = _apply_interaction(store, book, payload)
+    reply = reminder_interaction(store, clock, payload) or _apply_interaction(store, book, payload)
     url = payload.get("response_url")
     if respond is not None and isinstance(url, str) and url:
-        respond(url, {**reply, "replace_original": False})
+        respond(url, {"replace_original": False, **reply})
         return {}
     return reply
+
+
+def reminder_interaction(
+    store: Store, clock: Clock, payload: dict[str, Any]
+) -> dict[str, Any] | None:
+    """A reminder's Snooze or Done button (reminder_actions.py); None for any other action."""
+    from .reminder_actions import slack_reminder_action
+
+    user = _dict(payload.get("user"))
+    team = _dict(payload.get("team")).get("id") or user.get("team_id")
+    email = slack_user_email(store, str(team), str(user.get("id")))
+    return slack_reminder_action(store, email, payload, clock.now())
 
 
 def _apply_interaction(store: Store, book: SettingsBook, payload: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from mailbeacon.json_input import valid_text
 from mailbeacon.log_limits import install_log_limits
 from mailbeacon.redact import install_log_redaction
 
-from . import gmail_watch, operate, policy, privacy, quality, settings, track
+from . import gmail_watch, operate, policy, privacy, quality, remind, settings, track
 from .parser import UsageError, build_parser
 
 EXIT_FAILURE = 1
@@ -39,6 +39,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": privacy.cmd_export,
     "delete": privacy.cmd_delete,
     "gmail-watch": gmail_watch.cmd_gmail_watch,
+    "remind": remind.cmd_remind,
 }
 
 

@@ -55,7 +55,10 @@ def cmd_gmail_watch(args: argparse.Namespace) -> int:
             set_label_opt_in(app.records, user, args.state, now)
             result: dict[str, Any] = {"user": user, "labels": args.state}
         elif args.watch_command == "push":
-            matched = handle_push(_mailbox(app.mailbox), app.store, app.records, app.signer, data)
+            mailbox = _mailbox(app.mailbox)
+            matched = handle_push(
+                mailbox, app.store, app.records, app.signer, data, replies=app.replies
+            )
             result = {"matched": matched}
         else:
             users = [check_email(u) for u in args.user] or watched_users(app.records)

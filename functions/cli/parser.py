@@ -50,6 +50,16 @@ def _iso_time(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {value!r}") from exc
 
 
+def _days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {value!r}") from None
+    if not 1 <= days <= 365:
+        raise argparse.ArgumentTypeError(f"expected 1 to 365 days, got {days}")
+    return days
+
+
 def _retention_days(value: str) -> int:
     """Days from 1 to 36500, or off (0): the server's retention alone."""
     if value.lower() in ("off", "default", "none"):
@@ -128,7 +138,29 @@ def build_parser() -> Parser:
     settings.add_argument("--mute", action="append", default=[], metavar="MESSAGE_ID")
     settings.add_argument("--unmute", action="append", default=[], metavar="MESSAGE_ID")
     settings.add_argument("--clear-problems", action="store_true", help="forget recorded failures")
+    settings.add_argument("--reply-alerts", type=_on_off, metavar="on|off", help="'Ana replied'")
+    settings.add_argument(
+        "--remind-days", metavar="N|off", help="the compose card's default: 1, 2, 3 or 7 days"
+    )
+    settings.add_argument(
+        "--webhook-url", metavar="URL", help="events out (Standard Webhooks); empty: none"
+    )
+    settings.add_argument(
+        "--rotate-webhook-secret", action="store_true", help="a new whsec_ secret for the webhook"
+    )
     settings.add_argument("--json", action="store_true")
+
+    remind = sub.add_parser(
+        "remind", parents=[common], help="remind the sender if nobody replied by then"
+    )
+    remind.add_argument("message_id")
+    when = remind.add_mutually_exclusive_group(required=True)
+    when.add_argument("--days", type=_days, metavar="N", help="days after the email was sent")
+    when.add_argument(
+        "--at", type=_iso_time, metavar="ISO", help="an ISO 8601 time (UTC if no zone)"
+    )
+    when.add_argument("--clear", action="store_true", help="remove the reminder")
+    remind.add_argument("--json", action="store_true")
 
     deployment = sub.add_parser(
         "addon-deployment", help="write the Workspace add-on HTTP deployment descriptor"
@@ -178,6 +210,12 @@ def build_parser() -> Parser:
     disclosure.add_argument("--no-disclosure", action="store_true")
     policy.add_argument(
         "--admin", action="extend", nargs="+", metavar="EMAIL", help="the domain's admins (all)"
+    )
+    policy.add_argument(
+        "--webhook-url", metavar="URL", help="the domain's events endpoint (a CRM); empty: none"
+    )
+    policy.add_argument(
+        "--user-webhooks", type=_on_off, metavar="on|off", help="people's own event webhooks"
     )
     policy.add_argument("--audit", action="store_true", help="print the log of policy changes")
     policy.add_argument("--json", action="store_true")

@@ -33,14 +33,18 @@ def change_of(args: argparse.Namespace) -> PolicyChange:
         channels=KEEP if args.channels is None else args.channels,
         disclosure=KEEP if args.disclosure is None and not args.no_disclosure else disclosure,
         admins=KEEP if args.admin is None else args.admin,
+        webhook_url=KEEP if args.webhook_url is None else args.webhook_url,
+        user_webhooks=KEEP if args.user_webhooks is None else args.user_webhooks,
     )
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
     domain = check_domain(args.domain)
     change = change_of(args)
-    check_change(change)  # refuse before the store exists
-    app = bootstrap(config_of(args))
+    config = config_of(args)
+    allow_hosts = config.core.webhook_allow_hosts
+    check_change(change, allow_hosts)  # refuse before the store exists
+    app = bootstrap(config)
     try:
         if args.audit:
             return _print_audit(args, audit_log(app.records, domain))
@@ -48,7 +52,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
             policy = get_policy(app.records, domain)
         else:
             now = app.clock.now()
-            policy = update_policy(app.records, domain, change, actor=CLI_ACTOR, at=now)
+            policy = update_policy(
+                app.records, domain, change, actor=CLI_ACTOR, at=now, allow_hosts=allow_hosts
+            )
             enforce_retention(app.store, policy, now)
     finally:
         app.close()

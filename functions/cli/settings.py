@@ -23,6 +23,9 @@ FLAGS = (
     "quiet_hours",
     "timezone",
     "strictness",
+    "reply_alerts",
+    "remind_days",
+    "webhook_url",
 )
 """Flags that set one field each; a flag not given leaves its field as it is."""
 
@@ -35,6 +38,7 @@ def change_of(args: argparse.Namespace) -> SettingsChange:
         mute=tuple(args.mute),
         unmute=tuple(args.unmute),
         clear_problems=args.clear_problems,
+        rotate_webhook_secret=args.rotate_webhook_secret,
     )
 
 

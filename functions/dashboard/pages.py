@@ -14,9 +14,9 @@ from flask import Blueprint
 from .ports import DashboardDeps
 from .signin import Gate
 from .site import Site, add_headers, duration, pager_args
-from .views import domain, export, messages, overview, realtime, session, settings
+from .views import domain, export, followups, messages, overview, realtime, session, settings
 
-VIEW_MODULES = (session, messages, overview, realtime, domain, settings, export)
+VIEW_MODULES = (session, messages, overview, realtime, domain, settings, export, followups)
 
 
 def blueprint(deps: DashboardDeps, gate: Gate) -> Blueprint:

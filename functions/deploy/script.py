@@ -157,11 +157,20 @@ def _subscriptions(region: str, sa: str, p: str) -> list[str]:
     return lines
 
 
+REMINDER_JOB = '{"job": "reminders"}'
+"""What the reminder job publishes on the digest topic (functions/consumers.py)."""
+
+
 def _digest(config: DeployConfig, p: str) -> list[str]:
     region = config.region
     schedule = (
         f"--location={region} --schedule={shlex.quote(f'0 {config.digest_hour} * * *')} "
         f"--time-zone=Etc/UTC --topic={TOPIC_IDS[DIGEST]} --message-body='{{}}'"
+    )
+    every5 = (
+        f"--location={region} --schedule={shlex.quote('*/5 * * * *')} "
+        f"--time-zone=Etc/UTC --topic={TOPIC_IDS[DIGEST]} "
+        f"--message-body={shlex.quote(REMINDER_JOB)}"
     )
     return [
         "# The daily digest (the notifier fans it out per user, once a day per user)",
@@ -169,6 +178,11 @@ def _digest(config: DeployConfig, p: str) -> list[str]:
         ">/dev/null 2>&1 || "
         f"gcloud scheduler jobs create pubsub mailbeacon-digest {schedule} {p}",
         f"gcloud scheduler jobs update pubsub mailbeacon-digest {schedule} {p} >/dev/null",
+        "# Follow-up reminders that fell due (every five minutes, each due time once)",
+        f"gcloud scheduler jobs describe mailbeacon-reminders --location={region} {p} "
+        ">/dev/null 2>&1 || "
+        f"gcloud scheduler jobs create pubsub mailbeacon-reminders {every5} {p}",
+        f"gcloud scheduler jobs update pubsub mailbeacon-reminders {every5} {p} >/dev/null",
     ]
 
 

@@ -10,15 +10,20 @@ google-api-python-client ships (googleapiclient/discovery_cache/documents/gmail.
   https://developers.google.com/gmail/api/reference/rest/v1/users.messages/send
 - POST users/{userId}/watch -> WatchResponse ``{"historyId", "expiration"}`` (epoch ms, as
   strings): https://developers.google.com/gmail/api/reference/rest/v1/users/watch
-- GET users/{userId}/history?startHistoryId&labelId&historyTypes -> ListHistoryResponse
-  ``{"history": [{"id", "messages", "messagesAdded": [{"message"}]}], "historyId"}``; a
-  start id older than Gmail keeps answers 404 ("startHistoryId ... too old ... returns an
-  HTTP 404 error code. Your application should perform a full sync"):
+- GET users/{userId}/history?startHistoryId&labelId&historyTypes&maxResults -> ListHistoryResponse
+  ``{"history": [{"id", "messages", "messagesAdded": [{"message"}]}], "historyId"}`` (the
+  added message carries ``id``, ``threadId`` and ``labelIds``, no headers); every label unless
+  ``labelId`` names one; a start id older than Gmail keeps answers 404 ("startHistoryId ...
+  too old ... returns an HTTP 404 error code. Your application should perform a full sync"):
   https://developers.google.com/gmail/api/reference/rest/v1/users.history/list
 - GET users/{userId}/messages?labelIds&maxResults -> ``{"messages": [{"id", "threadId"}]}``
 - GET users/{userId}/messages/{id}?format=full -> Message with ``internalDate`` (epoch ms as a
-  string) and ``payload`` (MessagePart: headers, parts, body.data base64url):
+  string) and ``payload`` (MessagePart: headers, parts, body.data base64url);
+  ``format=metadata&metadataHeaders=...`` (repeated) -> the same without parts or bodies and
+  only the headers named ("Returns only email message ID, labels, and email headers"):
   https://developers.google.com/gmail/api/reference/rest/v1/users.messages/get
+- Replies share their original's ``threadId`` and carry ``In-Reply-To``/``References`` (what
+  Gmail needs to thread them: "the Subject headers must match", users.messages/send)
 - GET/POST users/{userId}/labels -> ``{"labels": [Label]}`` / Label; a duplicate name is 409
   https://developers.google.com/gmail/api/reference/rest/v1/users.labels/create
 - POST users/{userId}/messages/{id}/modify ``{"addLabelIds"}`` -> Message
@@ -66,6 +71,7 @@ class Box:
     """History ids below this are gone (answer 404)."""
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     history: list[tuple[int, str]] = field(default_factory=list)
+    """(history id, message id) for every message added, any label."""
     labels: dict[str, str] = field(default_factory=dict)  # id -> name
     watches: list[dict[str, Any]] = field(default_factory=list)
 
@@ -81,13 +87,18 @@ def _full_message(
     labels: tuple[str, ...],
     at: datetime | None,
     rfc_id: str,
+    thread_id: str = "",
+    subject: str = "Proposal",
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A message as users.messages.get returns it (format=full)."""
     data = base64.urlsafe_b64encode(html.encode()).decode().rstrip("=")
     plain = base64.urlsafe_b64encode(b"Hello").decode().rstrip("=")
-    named = {"From": sender and f"<{sender}>", "To": to, "Cc": cc, "Message-ID": rfc_id}
-    headers = [{"name": "Subject", "value": "Proposal"}]
+    address = sender if sender is None or "<" in sender else f"<{sender}>"
+    named = {"From": address, "To": to, "Cc": cc, "Message-ID": rfc_id}
+    headers = [{"name": "Subject", "value": subject}]
     headers += [{"name": name, "value": value} for name, value in named.items() if value]
+    headers += [{"name": name, "value": value} for name, value in (extra or {}).items()]
 
     def part(part_id: str, mime: str, size: int, content: str) -> dict[str, Any]:
         body = {"size": size, "data": content}
@@ -96,14 +107,14 @@ def _full_message(
     when = at or datetime.now(UTC)
     return {
         "id": gmail_id,
-        "threadId": gmail_id,
+        "threadId": thread_id or gmail_id,
         "labelIds": list(labels),
         "snippet": "Hello",
         "historyId": str(box.history_id),
         "internalDate": str(int(when.timestamp() * 1000)),
         "payload": {
             "partId": "",
-            "mimeType": "multipart/alternative",
+            "mimeType": (extra or {}).get("Content-Type", "multipart/alternative").split(";")[0],
             "filename": "",
             "headers": headers,
             "body": {"size": 0},
@@ -114,6 +125,15 @@ def _full_message(
         },
         "sizeEstimate": 900,
     }
+
+
+def _metadata(message: dict[str, Any], wanted: list[str] | None) -> dict[str, Any]:
+    """format=metadata: no parts, no bodies, only the headers asked for (all without a list)."""
+    names = {name.lower() for name in wanted or ()}
+    payload = message["payload"]
+    headers = [h for h in payload["headers"] if not names or h["name"].lower() in names]
+    kept = {k: payload[k] for k in ("partId", "mimeType", "filename")}
+    return {**message, "payload": {**kept, "headers": headers}}
 
 
 class Gmail:
@@ -152,9 +172,12 @@ class Gmail:
         sender: str | None = "",
         labels: tuple[str, ...] = ("SENT",),
         gmail_id: str | None = None,
+        thread_id: str = "",
+        subject: str = "Proposal",
+        headers: dict[str, str] | None = None,
     ) -> str:
-        """A message lands in ``user``'s mailbox: by default one they sent (From them, in SENT
-        and in the history); ``sender`` None leaves out the From header."""
+        """A message lands in ``user``'s mailbox: by default one they sent (From them, in SENT);
+        ``sender`` None leaves out the From header. Every message added is in the history."""
         with self._lock:
             box = self.box(user)
             box.history_id += 7  # history ids grow, not by one
@@ -169,10 +192,49 @@ class Gmail:
                 labels=labels,
                 at=at,
                 rfc_id=rfc_id,
+                thread_id=thread_id,
+                subject=subject,
+                extra=headers,
             )
-            if "SENT" in labels:
-                box.history.append((box.history_id, gmail_id))
+            box.history.append((box.history_id, gmail_id))
             return gmail_id
+
+    def reply(
+        self,
+        user: str,
+        original: str,
+        *,
+        sender: str,
+        headers: dict[str, str] | None = None,
+        at: datetime | None = None,
+        labels: tuple[str, ...] = ("INBOX", "UNREAD"),
+        subject: str | None = None,
+        new_thread: bool = False,
+        html: str = "<p>Thanks, sounds good.</p>",
+    ) -> str:
+        """``sender`` answers ``user``'s message ``original``: in its thread (or, with
+        ``new_thread``, in a thread of its own, as Gmail does when the subject changed), with
+        In-Reply-To and References naming it. ``headers`` adds or overrides any header: an
+        auto-reply's Auto-Submitted, a bounce's Content-Type."""
+        first = self.box(user).messages[original]
+        named = {h["name"].lower(): h["value"] for h in first["payload"]["headers"]}
+        rfc_id = named.get("message-id", "")
+        extra = {"In-Reply-To": rfc_id, "References": rfc_id} if rfc_id else {}
+        with self._lock:
+            count = len(self.box(user).messages)
+        own_id = f"<reply{count}.{sender.replace('@', '.')}@mail.example>"
+        return self.send(
+            user,
+            html=html,
+            to=user,
+            at=at,
+            rfc_id=own_id,
+            sender=sender,
+            labels=labels,
+            thread_id="" if new_thread else first["threadId"],
+            subject=subject if subject is not None else "Re: " + named.get("subject", ""),
+            headers={**extra, **(headers or {})},
+        )
 
     def forget_history_before(self, user: str, history_id: int) -> None:
         """Gmail keeps history for a limited time: older start ids answer 404."""
@@ -240,7 +302,7 @@ class Gmail:
             listed = [{"id": i, "threadId": i} for i in sorted(box.messages, reverse=True)[:limit]]
             return json_answer(200, {"messages": listed, "resultSizeEstimate": len(listed)})
         if path.startswith("messages/"):
-            return self._message(box, method, path[len("messages/") :], body)
+            return self._message(box, method, path[len("messages/") :], body, query)
         if path == "labels":
             return self._labels(box, method, body)
         return google_error(404, "NOT_FOUND", f"no route {method} {path}")
@@ -249,25 +311,32 @@ class Gmail:
         start = int(query["startHistoryId"][0])
         if start < box.oldest_kept:
             return google_error(404, "NOT_FOUND", "Requested entity was not found.")
+        label = query.get("labelId", [None])[0]
         records = []
         for hid, gmail_id in box.history:
-            if hid > start and "SENT" in query.get("labelId", ["SENT"]):
-                ref = {"id": gmail_id, "threadId": gmail_id}
-                added = {**ref, "labelIds": ["SENT"]}
-                records.append(
-                    {"id": str(hid), "messages": [ref], "messagesAdded": [{"message": added}]}
-                )
+            message = box.messages[gmail_id]
+            if hid <= start or (label is not None and label not in message["labelIds"]):
+                continue
+            ref = {"id": gmail_id, "threadId": message["threadId"]}
+            added = {**ref, "labelIds": list(message["labelIds"])}
+            records.append(
+                {"id": str(hid), "messages": [ref], "messagesAdded": [{"message": added}]}
+            )
         answer: dict[str, Any] = {"historyId": str(box.history_id)}
         if records:
             answer["history"] = records
         return json_answer(200, answer)
 
-    def _message(self, box: Box, method: str, rest: str, body: bytes) -> Answer:
+    def _message(
+        self, box: Box, method: str, rest: str, body: bytes, query: dict[str, list[str]]
+    ) -> Answer:
         gmail_id, _, action = rest.partition("/")
         message = box.messages.get(gmail_id)
         if message is None:
             return google_error(404, "NOT_FOUND", "Requested entity was not found.")
         if method == "GET" and not action:
+            if query.get("format", ["full"])[0] == "metadata":
+                return json_answer(200, _metadata(message, query.get("metadataHeaders")))
             return json_answer(200, message)
         if method == "POST" and action == "modify":
             for label in json.loads(body).get("addLabelIds", []):

@@ -119,6 +119,24 @@ class Facts:
             and abs((self.hit.at - e.at).total_seconds()) <= window
         ]
 
+    def agents_on_network(self, window: float) -> set[str]:
+        """Distinct browser user agents on this message from this hit's network within
+        ``window`` seconds of it, this hit's included (a person's devices share a network,
+        but rarely three browsers at once; a fleet rotating its user agent does)."""
+        if not self.hit.network or self.ua.kind != "browser":
+            return set()
+        agents = {self.hit.user_agent}
+        for e in self.context.earlier:
+            if (
+                e.network == self.hit.network
+                and e.id != self.hit.id
+                and e.kind in ("open", "click")
+                and abs((self.hit.at - e.at).total_seconds()) <= window
+                and inspect(e.user_agent).kind == "browser"
+            ):
+                agents.add(e.user_agent)
+        return agents
+
     def after_self_view(self) -> bool:
         window = self.policy.self_view_window
         return any(

@@ -58,9 +58,14 @@ def distinct(a: Side, b: Side) -> bool:
 
 
 def machine_of(a: Side, b: Side) -> Side:
-    """The machine of a pair: more machine evidence, else the earlier one (a time-of-click
-    check runs before the redirect lets the person through)."""
+    """The machine of a pair: more machine evidence, else the later one.
+
+    A scanner that checks a link before letting the person through runs on its vendor's
+    network (Microsoft's, Google's: catalogued, so its score decides, karaoke-gen PR #870). With
+    no such evidence on either side, the public case is a scan that follows the person's click
+    from another network: resend-node #901, a Mac Chrome click from a residential IPv6 address
+    and, 12 s later, the same link from a Windows Chrome on an unrelated IPv4 network."""
     sa, sb = machine_score(a), machine_score(b)
     if sa != sb:
         return a if sa > sb else b
-    return a if a.at <= b.at else b
+    return b if a.at <= b.at else a

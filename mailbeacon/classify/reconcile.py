@@ -17,9 +17,12 @@ from dataclasses import replace
 
 from ..model import Event, Verdict
 from .pairing import Side, distinct, machine_of
+from .useragent import inspect
 
 BURST_SECONDS = 5.0  # warmbly TrackingClickBurstSeconds
-PAIR_SECONDS = 10.0  # the balanced pair window (policy.Policy.pair_window)
+PAIR_SECONDS = 15.0  # the balanced pair window (policy.Policy.pair_window)
+ROTATION_SECONDS = 10.0  # the balanced rotation window (policy.Policy.rotation_window)
+ROTATING_AGENTS = 3
 MULTI_SOURCE_SECONDS = 30.0  # the balanced multi-source window
 MULTI_SOURCE = 3
 
@@ -88,15 +91,35 @@ def _paired_machines(clicks: Sequence[Event], events: Sequence[Event], window: f
     return machines
 
 
+def _rotation_members(events: Sequence[Event], window: float) -> set[str]:
+    """Ids of human hits from one network inside a window holding three or more distinct
+    browser user agents there (the live rule labels the third; these are the first two)."""
+    members: set[str] = set()
+    by_network: dict[str, list[Event]] = {}
+    for e in events:
+        if e.network and e.kind in ("open", "click") and inspect(e.user_agent).kind == "browser":
+            by_network.setdefault(e.network, []).append(e)
+    for group in by_network.values():
+        group.sort(key=lambda e: e.at)
+        for first in group:
+            near = [e for e in group if 0 <= (e.at - first.at).total_seconds() <= window]
+            if len({e.user_agent for e in near}) >= ROTATING_AGENTS:
+                members.update(e.id for e in near if e.verdict is Verdict.HUMAN)
+    return members
+
+
 def reconcile(
     events: Sequence[Event], window: float = BURST_SECONDS, pair_window: float = PAIR_SECONDS
 ) -> list[Event]:
     """The events as they should be read: human members of a link walk, of a multi-address
-    burst, and the machine half of a click pair become scanners."""
+    burst, of a user-agent rotation on one network, and the machine half of a click pair
+    become scanners."""
     relabel: dict[str, str] = dict.fromkeys(_walk_members(events, window), "link-burst")
     clicks = sorted((e for e in events if e.kind == "click"), key=lambda e: e.at)
     for member in _multi_source_members(clicks, MULTI_SOURCE_SECONDS):
         relabel.setdefault(member, "multi-source-burst")
+    for member in _rotation_members(events, ROTATION_SECONDS):
+        relabel.setdefault(member, "agent-rotation")
     for machine in _paired_machines(clicks, events, pair_window):
         relabel.setdefault(machine, "paired-click")
     return [

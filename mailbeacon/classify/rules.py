@@ -16,6 +16,7 @@ from .pairing import distinct, machine_of
 
 MACHINE = (Verdict.PREFETCH, Verdict.SCANNER, Verdict.BOT)
 MULTI_SOURCE_BURST = 3  # distinct networks (IntellectITBotFilterBundle DEFAULT_MAX_IPS)
+ROTATING_AGENTS = 3  # distinct browser user agents from one network (see agent_rotation)
 
 Rule = Callable[[Facts], Classification | None]
 
@@ -65,6 +66,21 @@ def proxy_at_send(facts: Facts) -> Classification | None:
         return None
     if 0 <= facts.age <= facts.policy.sent_copy_window:
         return _result(Verdict.SELF, facts, "proxy-at-send", facts.ua.reason)
+    return None
+
+
+def client_at_send(facts: Facts) -> Classification | None:
+    """A desktop mail client fetching the pixel seconds after the recorded send: the sender's
+    own client rendering its Sent copy, before the recipient could have it (Mautic #5432: mail
+    sent from Outlook "always considered as open", the sent copy's preview loading the pixel;
+    nylas-mail #3249 and #3592, Mailspring #1162: opening one's own sent message counted as the
+    recipient's open). Only with a recorded send time, as proxy-at-send."""
+    if facts.ua.kind != "mail-client" or not facts.is_open:
+        return None
+    if facts.context.message.sent_at is None:
+        return None
+    if 0 <= facts.age <= facts.policy.sent_copy_window:
+        return _result(Verdict.SELF, facts, "client-at-send", facts.ua.reason)
     return None
 
 
@@ -181,6 +197,18 @@ def multi_source_burst(facts: Facts) -> Classification | None:
     return None
 
 
+def agent_rotation(facts: Facts) -> Classification | None:
+    """Three or more distinct browser user agents from one network on one email within the
+    rotation window: one machine rotating its user agent, not three readers (gophish #2357:
+    clicks from Chrome builds nobody had installed, then an "open" from a Windows 8 Chrome;
+    MillionSend PR #22: gateway fleets "with a browser's name on" fetching within
+    milliseconds; CIDRAM #600: one address, a different browser on every hit). Browser user
+    agents only: Gmail's proxy, mail clients and MPP never count."""
+    if len(facts.agents_on_network(facts.policy.rotation_window)) >= ROTATING_AGENTS:
+        return _result(Verdict.SCANNER, facts, "agent-rotation", facts.ua.reason)
+    return None
+
+
 def paired_click(facts: Facts) -> Classification | None:
     """The same link clicked seconds apart by two clients on different networks or systems:
     one is a time-of-click scanner (karaoke-gen PR #870, emdash #3298). This click is the
@@ -263,6 +291,7 @@ RULES: tuple[Rule, ...] = (
     certain_scanner_network,
     after_self_view,
     proxy_at_send,
+    client_at_send,
     explicit_prefetch,
     gmail,
     yahoo,
@@ -272,6 +301,7 @@ RULES: tuple[Rule, ...] = (
     probable_scanner_network,
     link_burst,
     multi_source_burst,
+    agent_rotation,
     paired_click,
     machine_source,
     early_hit,

@@ -21,7 +21,9 @@ from email.utils import getaddresses, parseaddr
 from typing import Any
 
 from ..errors import MailbeaconError
+from ..replies import REPLY_HEADERS, ThreadMail
 from ..sentwatch import PIXEL_PATH, HistoryExpired, SentMail
+from ..threads import Added
 from .api import build_service, transport_errors
 from .credentials import delegated, user_token
 
@@ -56,11 +58,19 @@ class GmailMessage:
     sender: str
     label_ids: tuple[str, ...]
     html: str
+    thread_id: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    internal_date: datetime | None = None
 
     @property
     def is_sent(self) -> bool:
         """Gmail labels the sender's own copy SENT."""
         return "SENT" in self.label_ids
+
+    def thread_mail(self) -> ThreadMail:
+        """The message as a possible reply (threads.py, replies.py)."""
+        at = self.internal_date or datetime.fromtimestamp(0, UTC)
+        return ThreadMail(self.id, self.thread_id, self.label_ids, self.headers, at)
 
 
 class GmailReader:
@@ -120,14 +130,37 @@ def headers_of(payload: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+def _internal_date(data: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(data["internalDate"]) / 1000, UTC)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
 def parse_message(data: dict[str, Any]) -> GmailMessage:
-    """Pick the sender, labels and every text/html (and text/plain) body out of a full message."""
+    """Pick the sender, labels, headers, thread and every text body out of a full message."""
     payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
-    sender = parseaddr(headers_of(payload).get("from", ""))[1].lower()
+    headers = headers_of(payload)
+    sender = parseaddr(headers.get("from", ""))[1].lower()
     labels = tuple(x for x in data.get("labelIds") or [] if isinstance(x, str))
     return GmailMessage(
-        str(data.get("id", "")), sender, labels, "\n".join(_text_parts(payload, "text/"))
+        str(data.get("id", "")),
+        sender,
+        labels,
+        "\n".join(_text_parts(payload, "text/")),
+        thread_id=str(data.get("threadId") or ""),
+        headers=headers,
+        internal_date=_internal_date(data),
     )
+
+
+def thread_mail(data: dict[str, Any]) -> ThreadMail:
+    """A format=metadata (or full) message as a possible reply."""
+    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+    labels = tuple(x for x in data.get("labelIds") or [] if isinstance(x, str))
+    at = _internal_date(data) or datetime.fromtimestamp(0, UTC)
+    thread = str(data.get("threadId") or "")
+    return ThreadMail(str(data.get("id", "")), thread, labels, headers_of(payload), at)
 
 
 def pixel_tokens(html: str) -> list[str]:
@@ -157,23 +190,25 @@ class GmailMailbox:
         return service.users()
 
     def watch(self, user: str, topic: str) -> tuple[str, datetime]:
-        body = {"topicName": topic, "labelIds": ["SENT"], "labelFilterBehavior": "include"}
+        body = {
+            "topicName": topic
+        }  # every label: replies land in INBOX, or wherever filters put them
         answer = _run(self._users(user).watch(userId="me", body=body), what="watch")
         expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, UTC)
         return str(answer["historyId"]), expires
 
-    def sent_since(self, user: str, history_id: str) -> tuple[list[str], str]:
+    def added_since(self, user: str, history_id: str) -> tuple[list[Added], str]:
         from googleapiclient.errors import HttpError
 
         history = self._users(user).history()
-        ids: list[str] = []
+        found: dict[str, Added] = {}
         newest, page = history_id, None
         while True:
             request = history.list(
                 userId="me",
                 startHistoryId=history_id,
-                labelId="SENT",
                 historyTypes="messageAdded",
+                maxResults=500,
                 pageToken=page,
             )
             try:
@@ -185,14 +220,15 @@ class GmailMailbox:
             except transport_errors() as exc:
                 raise GmailUnavailable(f"Gmail history.list: {exc}") from exc
             for record in answer.get("history", []):
-                for added in record.get("messagesAdded", []):
+                for added in record.get("messagesAdded", []):  # ``messages`` may repeat them
                     message = added["message"]
-                    if "SENT" in message.get("labelIds", ["SENT"]) and message["id"] not in ids:
-                        ids.append(message["id"])
+                    labels = tuple(message.get("labelIds") or ())
+                    thread = str(message.get("threadId") or "")
+                    found.setdefault(message["id"], Added(message["id"], thread, labels))
             newest = str(answer.get("historyId", newest))
             page = answer.get("nextPageToken")
-            if not page:
-                return ids, newest
+            if not page:  # the newest id is only safe to store after the last page
+                return list(found.values()), newest
 
     def recent_sent(self, user: str, limit: int) -> list[str]:
         request = (
@@ -213,7 +249,16 @@ class GmailMailbox:
             to=_addresses(headers.get("to", "")),
             cc=_addresses(headers.get("cc", "")),
             html="".join(_text_parts(payload, "text/html")),
+            thread_id=str(data.get("threadId") or ""),
         )
+
+    def get_thread_mail(self, user: str, gmail_id: str) -> ThreadMail:
+        request = (
+            self._users(user)
+            .messages()
+            .get(userId="me", id=gmail_id, format="metadata", metadataHeaders=list(REPLY_HEADERS))
+        )
+        return thread_mail(_run(request, what="messages.get"))
 
     def label_id(self, user: str, name: str) -> str:
         known = self._label_ids.get((user, name))

@@ -131,7 +131,7 @@ class VapidSource:
 
 def urgency(kind: str) -> str:
     """RFC 8030 section 5.3: a click matters now, a digest can wait for a charger."""
-    return {"clicked": "high", "digest": "low"}.get(kind, "normal")
+    return {"clicked": "high", "replied": "high", "digest": "low"}.get(kind, "normal")
 
 
 class BrowserPushChannel:

@@ -47,7 +47,10 @@ class ChatAppChannel:
             space = self._find_dm(settings.user)
         try:
             self.api.create_message(
-                space, post.chat, message_id=post.chat_message_id, reply_option=REPLY_OPTION
+                space,
+                post.chat_app or post.chat,
+                message_id=post.chat_message_id,
+                reply_option=REPLY_OPTION,
             )
         except DeliveryFailed as exc:
             if exc.status == 409:

@@ -28,7 +28,7 @@ ANN = {"Authorization": "Bearer dev:ann@acme.test"}
 EVE = {"Authorization": "Bearer dev:eve@acme.test"}
 ROW_KEYS = {
     "message_id", "subject", "recipients", "created_at", "sent_at", "status", "opens", "clicks",
-    "last_activity_at",
+    "last_activity_at", "replies",
 }  # fmt: skip
 
 

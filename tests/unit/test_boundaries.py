@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.gmail_routes",
             "functions.json_body",
             "functions.outage",
+            "functions.reminder_routes",
             "functions.endpoints",
             "functions.edge",  # the local server's event loop (serving.py puts it together)
         ),

@@ -385,3 +385,76 @@ def test_reconcile_labels_the_earlier_machine_of_a_pair_and_the_whole_fleet() ->
         for h in hits:
             events.append(event(h, judge(h, earlier=tuple(events))))
         assert [e.verdict.value for e in reconcile(events)] == expected
+
+
+# round 3 (issue #22): the last families of misses
+def test_three_browsers_from_one_network_within_seconds_are_one_rotating_machine() -> None:
+    firefox = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_2) Gecko/20100101 Firefox/71.5"
+    android = (
+        "Mozilla/5.0 (Linux; U; Android 4.4; Nexus_S_4G Build/GRJ22) AppleWebKit/534.41 "
+        "(KHTML, like Gecko) Chrome/50.0.1711.222 Mobile Safari/603.1"
+    )
+    fleet = replay(
+        hit(t=150, ua=CHROME, ip="203.0.113.77"),
+        hit(t=151, ua=firefox, ip="203.0.113.78"),
+        hit(t=153, ua=android, ip="203.0.113.77"),
+    )
+    assert fleet[2].verdict is Verdict.SCANNER and "agent-rotation" in fleet[2].reasons
+    # two browsers on one network are a person's laptop and phone; three on three networks
+    # are three readers; three spread over minutes are not one burst
+    two = replay(hit(t=150, ip="203.0.113.77"), hit(t=151, ua=firefox, ip="203.0.113.78"))
+    apart = replay(
+        hit(t=150, ip="203.0.113.77"),
+        hit(t=151, ua=firefox, ip="198.51.100.7"),
+        hit(t=153, ua=android, ip="192.0.2.9"),
+    )
+    slow = replay(
+        hit(t=150, ip="203.0.113.77"),
+        hit(t=400, ua=firefox, ip="203.0.113.77"),
+        hit(t=700, ua=android, ip="203.0.113.77"),
+    )
+    for outcome in (two, apart, slow):
+        assert {c.verdict for c in outcome} == {Verdict.HUMAN}
+    # Gmail's proxy is never part of a rotation, however many readers share it
+    proxies = replay(
+        hit(t=150, ip="66.249.84.40"),
+        hit(t=151, ua=firefox, ip="66.249.84.41"),
+        hit(t=152, ua=GMAIL_PROXY, ip="66.249.84.42"),
+    )
+    assert proxies[2].verdict is Verdict.HUMAN
+
+
+def test_reconcile_labels_every_member_of_a_rotation() -> None:
+    from mailbeacon.classify.reconcile import reconcile
+
+    firefox = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_2) Gecko/20100101 Firefox/71.5"
+    edge = CHROME + " Edg/131.0.0.0"
+    events: list[Event] = []
+    for h in (hit(t=150), hit(t=151, ua=firefox), hit(t=152, ua=edge)):
+        events.append(event(h, judge(h, earlier=tuple(events))))
+    assert [e.verdict.value for e in events] == ["human", "human", "scanner"]
+    assert [e.verdict.value for e in reconcile(events)] == ["scanner"] * 3
+
+
+def test_a_scan_twelve_seconds_after_the_persons_click_is_the_machine() -> None:
+    # resend-node #901: Mac Chrome 146 from a residential IPv6 address, then +12 s the same
+    # link from Windows Chrome 146 on an unrelated IPv4 network; nothing else tells them apart
+    mac = CHROME.replace("Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7")
+    person, scan = replay(
+        hit("click", t=2700, ua=mac, ip="2804:10b4:a11:7c00::5"),
+        hit("click", t=2712, ip="168.90.91.133"),
+    )
+    assert (person.verdict, scan.verdict) == (Verdict.HUMAN, Verdict.SCANNER)
+    assert "paired-click" in scan.reasons
+
+
+def test_the_senders_desktop_client_rendering_the_sent_copy_is_self() -> None:
+    thunderbird = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Thunderbird/128.3"
+    )
+    for ua in (OUTLOOK, thunderbird):
+        sent_copy = judge(hit(t=2, ua=ua))
+        assert sent_copy.verdict is Verdict.SELF and "client-at-send" in sent_copy.reasons
+        assert judge(hit(t=95, ua=ua)).verdict is Verdict.HUMAN  # the recipient, later
+    unsent = MessageContext(Message(**{**MESSAGE.__dict__, "sent_at": None}))
+    assert classify(hit(t=2, ua=OUTLOOK), unsent).verdict is Verdict.HUMAN  # no send time known

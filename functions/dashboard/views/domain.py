@@ -51,6 +51,7 @@ def policy_change(form: Any, user: str) -> PolicyChange:
         channels=[c for c in CHANNELS if form.get(f"channel_{c}") == "on"],
         disclosure=form.get("disclosure", ""),
         admins=admins if admins else KEEP,
+        webhook_url=form.get("webhook_url", "") if "webhook_url" in form else KEEP,
     )
 
 
@@ -66,7 +67,10 @@ def save_domain(site: Site) -> Response:
     try:
         change = policy_change(request.form, g.user)
         now = deps.clock.now()
-        updated = update_policy(deps.records, policy.domain, change, actor=g.user, at=now)
+        hosts = deps.settings.rules.allow_hosts
+        updated = update_policy(
+            deps.records, policy.domain, change, actor=g.user, at=now, allow_hosts=hosts
+        )
         enforce_retention(deps.store, updated, now)
     except InvalidInput as exc:
         return domain_page(site, policy, 400, problem=str(exc))

@@ -6,7 +6,7 @@ import logging
 
 from flask import Response, g, request
 
-from mailbeacon import reporting
+from mailbeacon import reminders, reporting
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
 
 from ..downloads import csv_response
@@ -83,8 +83,9 @@ def message_page(site: Site, message_id: str) -> Response:
         return not_found()
     except InvalidInput as exc:
         return plain(400, str(exc))
+    reminder = reminders.public(site.deps.records, message_id)
     return site.render("message.html", stats=detail, events=events, cursor=cursor, key=key,
-                       paged=paged)  # fmt: skip
+                       paged=paged, reminder=reminder)  # fmt: skip
 
 
 @views.get("/dashboard/messages/<message_id>/events.csv")
