@@ -19,7 +19,7 @@ from mailbeacon.policy import Policy, PolicyRefused, policy_for
 from mailbeacon.records import Records
 from mailbeacon.settings import InvalidSettings, SettingsBook
 from mailbeacon.store import Store
-from mailbeacon.summary import summarize
+from mailbeacon.rollup import Summary
 from mailbeacon.tokens import TokenSigner
 from mailbeacon.tracking import TrackedMessage, add_link, owned_message, pixel_insert, track_message
 from mailbeacon.urls import Urls
@@ -78,7 +78,9 @@ class Handlers:
         page = event.parameters.get("page", "1")
         messages = self.store.list_messages(user.email, limit=PAGE_SIZE + 1, before=before)
         more = len(messages) > PAGE_SIZE
-        rows = [(m, summarize(self.store.list_events(m.id))) for m in messages[:PAGE_SIZE]]
+        rows = [
+            (m, self.store.get_summary(m.id) or Summary()) for m in messages[:PAGE_SIZE]
+        ]  # the stored summaries: the same figures as every other view
         older = iso(messages[PAGE_SIZE - 1].created_at) if more else None
         return views.home_card(
             self.cfg,
@@ -101,9 +103,10 @@ class Handlers:
         return c.render(self._home(event, user), push=True)
 
     def _detail(self, message: Message, event: AddonEvent, user: User, note: str = "") -> c.Json:
-        events = self.store.list_events(message.id)
+        events = self.store.list_events(message.id, limit=views.MAX_TIMELINE + 1)
+        summary = self.store.get_summary(message.id) or Summary()
         return views.detail_card(
-            self.cfg, message, events, summarize(events), self.tz(event, user), note=note
+            self.cfg, message, events, summary, self.tz(event, user), note=note
         )
 
     def detail(self, event: AddonEvent, user: User) -> c.Json:

@@ -22,6 +22,7 @@ from .model import Event, Verdict
 from .queries import SORTS, EventKey, MessageQuery
 from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
 from .store import MessageReports, ReportingStore
+from .summary import message_stats
 from .tracking import owned_message
 
 MAX_LIMIT = 200
@@ -144,13 +145,10 @@ def _event_public(event: Event) -> dict[str, Any]:
 def _events_page(
     store: ReportingStore, message_id: str, before: EventKey | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    from .classify.reconcile import reconcile  # not on the pixel's cold path
-
     events = store.list_events_page(message_id, before=before, limit=limit + 1)
     page, more = events[:limit], len(events) > limit
-    shown = reconcile(page[::-1])[::-1]  # hindsight within the page, as `stats` shows it
     cursor = _encode([iso_us(page[-1].at), page[-1].id]) if more and page else None
-    return [_event_public(e) for e in shown], cursor
+    return [_event_public(e) for e in page], cursor
 
 
 def iso_us(at: datetime) -> str:
@@ -164,24 +162,8 @@ def message_detail(
     message = owned_message(store, message_id, owner)
     summary = store.get_summary(message_id) or Summary()
     events, cursor = _events_page(store, message_id, None, limit)
-    implied = summary.implied_opens
-    clicks = dict(summary.link_clicks)
     return {
-        "message_id": message.id,
-        "subject": message.subject,
-        **summary.public_counts(),
-        "opens_implied_by_click": implied,
-        "first_opened_at": iso(summary.first_opened_at),
-        "last_opened_at": iso(summary.last_opened_at),
-        "last_activity_at": iso(summary.last_activity_at),
-        "owner": message.owner,
-        "recipients": list(message.recipients),
-        "created_at": iso(message.created_at),
-        "sent_at": iso(message.sent_at),
-        "links": [
-            {"index": link.index, "url": link.url, "human_clicks": clicks.get(link.index, 0)}
-            for link in message.links
-        ],
+        **message_stats(message, summary, ()),
         "events": events,
         "events_next_cursor": cursor,
     }
