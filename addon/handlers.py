@@ -17,9 +17,9 @@ from mailbeacon.google.gmail import GmailReader, GmailUnavailable, pixel_tokens
 from mailbeacon.model import Message
 from mailbeacon.policy import Policy, PolicyRefused, policy_for
 from mailbeacon.records import Records
+from mailbeacon.rollup import Summary
 from mailbeacon.settings import InvalidSettings, SettingsBook
 from mailbeacon.store import Store
-from mailbeacon.rollup import Summary
 from mailbeacon.tokens import TokenSigner
 from mailbeacon.tracking import TrackedMessage, add_link, owned_message, pixel_insert, track_message
 from mailbeacon.urls import Urls

@@ -7,6 +7,7 @@ user text reaches a card without passing through them (and so being escaped).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from mailbeacon import localtime, words
 from mailbeacon.model import Event, Message

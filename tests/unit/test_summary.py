@@ -7,7 +7,7 @@ import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from mailbeacon.daycounts import DayCounts, event_days, merge_days, message_added
+from mailbeacon.daycounts import event_days, merge_days, message_added
 from mailbeacon.model import Event, Link, Message, Verdict
 from mailbeacon.rollup import Summary, apply_event, relabel_event
 from mailbeacon.summary import Tally, message_stats, summarize

@@ -81,7 +81,8 @@ class SqliteMessages:
             if row is None:
                 return
             conn.execute(
-                "UPDATE messages SET sent_at = ?, sent = ?, recipients = ?, search = ? WHERE id = ?",
+                "UPDATE messages SET sent_at = ?, sent = ?, recipients = ?, search = ?"
+                " WHERE id = ?",
                 (
                     ts(sent_at),
                     ts(sent_at),
