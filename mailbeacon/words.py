@@ -105,7 +105,7 @@ NOTIFY = {
     "first-open": "The first open of each email, and clicks",
     "every-open": "Every open and click",
     "clicks": "Clicks only",
-    "off": "Nothing (look in the dashboard)",
+    "off": "Nothing (look in the dashboard or the Gmail sidebar)",
 }
 STRICTNESS = {
     "lenient": "Lenient: count doubtful hits as people",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 DELIVERIES = Namespace.DELIVERIES
 
 
+Sent = dict[str, str] | None
+"""What a channel returns from a send: where the message now is (a Slack DM's channel and
+``ts``, a Chat message's name), kept with the delivery so a correction can edit it; None
+where nothing can be edited later (webhooks, email, Web Push)."""
+
+
 class Channel(Protocol):
     """One way of telling a user. ``send`` raises DeliveryFailed; it never returns an error."""
 
@@ -39,7 +45,15 @@ class Channel(Protocol):
 
     def enabled(self, settings: Settings) -> bool: ...
 
-    def send(self, post: Post, settings: Settings) -> None: ...
+    def send(self, post: Post, settings: Settings) -> Sent: ...
+
+
+@runtime_checkable
+class Correctable(Channel, Protocol):
+    """A channel whose messages can be edited after they were sent (Slack's chat.update,
+    Chat's spaces.messages.patch): an alert for a hit hindsight relabelled is corrected."""
+
+    def correct(self, post: Post, settings: Settings, sent: dict[str, str]) -> None: ...
 
 
 class DeliveryLog:
@@ -79,11 +93,19 @@ class DeliveryLog:
         if record.get("state") == "sending":
             self.store.put_record(DELIVERIES, key, {**record, "until": iso(self.clock.now())})
 
-    def settle(self, key: str, state: str, detail: str = "") -> None:
-        value = {"state": state, "at": iso(self.clock.now())}
+    def settle(self, key: str, state: str, detail: str = "", sent: Sent = None) -> None:
+        value: dict[str, object] = {"state": state, "at": iso(self.clock.now())}
         if detail:
             value["detail"] = redact(detail)[:300]
+        if sent:
+            value["sent"] = dict(sent)
         self.store.put_record(DELIVERIES, key, value)
+
+    def sent(self, key: str) -> dict[str, str] | None:
+        """Where a delivered message is (the channel's ``Sent``), if it was delivered."""
+        record = self.store.get_record(DELIVERIES, key) or {}
+        found = record.get("sent") if record.get("state") == "sent" else None
+        return dict(found) if isinstance(found, dict) else None
 
     def state(self, key: str) -> str | None:
         record = self.store.get_record(DELIVERIES, key)
@@ -110,9 +132,9 @@ def deliver(
     try:
         try:
             if channel.self_retrying:
-                channel.send(post, settings)  # its SDK retries with the same policy
+                sent = channel.send(post, settings)  # its SDK retries with the same policy
             else:
-                policy.call(lambda: channel.send(post, settings))
+                sent = policy.call(lambda: channel.send(post, settings))
         except ImportError as exc:
             # A missing package stays missing: retrying would loop until the row dead-letters
             # and the user would never learn why nothing arrives.
@@ -141,5 +163,5 @@ def deliver(
     except Exception:
         deliveries.release(key)
         raise
-    deliveries.settle(key, "sent")
+    deliveries.settle(key, "sent", sent=sent)
     return "sent"

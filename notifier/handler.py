@@ -20,8 +20,8 @@ from mailbeacon.settings import SettingsBook, register_digest_user
 from mailbeacon.store import Store
 
 from .config import NotifierConfig
-from .decide import Action, Alert, Decision, LastAlert, decide
-from .delivery import Channel, DeliveryLog, deliver
+from .decide import Action, Alert, AlertKind, Decision, LastAlert, decide
+from .delivery import DELIVERIES, Channel, Correctable, DeliveryLog, deliver
 from .digest import HELD, build_digest, digest_post
 from .digest import USERS as DIGEST_USERS
 from .post import Post
@@ -92,6 +92,9 @@ class Notifier:
         if event is None:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
             return None
+        if payload.get("relabelled") and not event.is_human:
+            self.correct(message, event, settings, channels)
+        self.settle(event)
         register_digest_user(self.store, settings.user)
         opens = [e for e in events if e.is_human and e.kind == "open"]
         now = self.clock.now()
@@ -108,6 +111,47 @@ class Notifier:
             assert decision.alert is not None
             self.send(decision.alert, settings, channels)
         return decision
+
+    def settle(self, event: Event) -> None:
+        """Raise RetryLater while a person's hit is younger than the settle window: the next
+        seconds may show it to be a scanner's walk or burst (classify.reconcile), and the
+        pipeline relabels it in the store before this alert is decided."""
+        if not event.is_human:
+            return
+        wait = (event.at + self.config.settle - self.clock.now()).total_seconds()
+        if wait > 0:
+            raise RetryLater(wait, "settling: waiting for what follows this hit")
+
+    def correct(
+        self, message: Message, event: Event, settings: Settings, channels: Sequence[Channel]
+    ) -> None:
+        """An alert already sent for ``event``, now relabelled a machine: edited in place where
+        the channel allows (Slack's chat.update, Chat's messages.patch), once per channel; a
+        quiet-hours alert waiting for the digest is dropped. It was never counted: the store
+        moved the event out of every figure in the write that relabelled it."""
+        self.store.delete_record(HELD, f"{settings.user}/{iso(event.at)}/{event.id}")
+        kind = AlertKind.CLICKED if event.kind == "click" else AlertKind.OPENED
+        view = AlertView.of(
+            Alert(kind, message, event),
+            dashboard_url=self.dashboard_link(message.id),
+            timezone=settings.timezone,
+        ).corrected(event)
+        post = Post.of_alert(f"{event.id}-correction", view)
+        for channel in channels:
+            key = f"{event.id}/{channel.name}"
+            sent = self.deliveries.sent(key)
+            if not isinstance(channel, Correctable) or sent is None:
+                continue
+            if not self.store.add_record(DELIVERIES, f"{key}/corrected", {"at": iso(event.at)}):
+                continue  # corrected before
+            try:
+                channel.correct(post, settings, sent)
+            except DeliveryFailed as exc:
+                if exc.permanent:
+                    log.warning("could not correct %s on %s: %s", event.id, channel.name, exc)
+                    continue
+                self.store.delete_record(DELIVERIES, f"{key}/corrected")
+                raise
 
     def allowed(self, settings: Settings, channels: list[Channel]) -> list[Channel]:
         """The channels the owner's domain policy allows; each one it stops is shown to the

@@ -136,7 +136,7 @@ def test_the_list_filters_searches_and_pages_newest_first(api: Api, clock: Fixed
     def subjects(query: str) -> list[str]:
         return [m["subject"] for m in api.get("/api/v1/messages?" + query).get_json()["messages"]]
 
-    assert subjects("status=opened") == ["Offer 1"]
+    assert subjects("status=opened") == ["Offer 3", "Offer 1"]  # a click implies an open
     assert subjects("status=clicked") == ["Offer 3"]
     assert subjects("status=sent") == ["Offer 4", "Offer 2", "Offer 0"]
     assert subjects("q=R2@EXAMPLE") == ["Offer 2"] and subjects("q=offer+3") == ["Offer 3"]
