@@ -92,3 +92,14 @@ def summarize(message: Message, events: Iterable[Event]) -> Summary:
     for event in sorted(events, key=lambda e: (e.at, e.id)):
         tally.add(event)
     return tally.summary
+
+
+def contribution(message: Message, events: Iterable[Event]) -> DayCounts:
+    """Everything a message and its stored events added to its owner's day counters (what
+    deleting it takes out): a replay, as the counters were moved by the same functions."""
+    from .daycounts import message_added
+
+    tally = Tally(message)
+    for event in sorted(events, key=lambda e: (e.at, e.id)):
+        tally.add(event)
+    return merge_days(message_added(message), tally.days)

@@ -135,5 +135,8 @@ class Composite:
     def delete_user(self, user: str) -> Removed:
         return self.housekeeping.delete_user(user)
 
+    def delete_message(self, message_id: str) -> Removed:
+        return self.housekeeping.delete_message(message_id)
+
     def close(self) -> None:
         """Nothing to release unless the adapter says otherwise."""

@@ -291,6 +291,27 @@ class MemoryStore:
             removed.settings = int(self._settings.pop(owner, None) is not None)
         return removed
 
+    def delete_message(self, message_id: str) -> Removed:
+        from ..summary import contribution
+
+        removed = Removed()
+        with self._lock:
+            message = self._messages.pop(message_id, None)
+            if message is None:
+                return removed
+            events = [e for e in self._events.values() if e.message_id == message_id]
+            merge_days(
+                self._days.setdefault(message.owner, {}), contribution(message, events), -1
+            )
+            for event in events:
+                del self._events[event.id]
+            self._summaries.pop(message_id, None)
+            self._self_views.pop(message_id, None)
+            self._devices = {d for d in self._devices if d[0] != message_id}
+        removed.message_ids = [message_id]
+        removed.event_ids = sorted(e.id for e in events)
+        return removed
+
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, self, self, message_id)
 

@@ -148,6 +148,11 @@ class Housekeeping(Protocol):
         """Delete every message the user sent, with its links, events, self views, summary and
         counters, and the user's settings (records are the caller's: see privacy.py)."""
 
+    def delete_message(self, message_id: str) -> Removed:
+        """Delete one message with its links, events, self views and summary, and take what
+        it added out of its owner's day counters (a replay of its events: the counters were
+        moved by the same functions). Nothing for an unknown message."""
+
 
 class MessageEvents(MessageStore, PipelineStore, Protocol):
     """A message with its events (Python has no intersection types): stats

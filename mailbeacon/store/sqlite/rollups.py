@@ -141,6 +141,10 @@ class Rollups:
         self._save(message, after)
         self._add_days(message.owner, moved)
 
+    def add_days(self, owner: str, days: DayCounts, *, sign: int = 1) -> None:
+        """Add ``days`` (``sign`` -1: take them out) to the owner's counters."""
+        self._add_days(owner, {d: {k: sign * n for k, n in c.items()} for d, c in days.items()})
+
     def _add_days(self, owner: str, days: DayCounts) -> None:
         for day, counts in days.items():
             row = self.conn.execute(
@@ -153,6 +157,11 @@ class Rollups:
                     merged[name] = total
                 else:
                     merged.pop(name, None)
+            if not merged:
+                self.conn.execute(
+                    "DELETE FROM day_counts WHERE owner = ? AND day = ?", (owner, day)
+                )
+                continue
             self.conn.execute(
                 "INSERT INTO day_counts VALUES (?, ?, ?) "
                 "ON CONFLICT (owner, day) DO UPDATE SET counts = excluded.counts",
