@@ -11,16 +11,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from . import localtime, words
 from .clock import iso, parse_time
-from .errors import InvalidInput
-from .model import Event, Verdict
+from .errors import FieldError, InvalidInput
+from .model import Event
+from .overview import MAX_OVERVIEW_DAYS, _instant, reader, summarise
 from .queries import SORTS, EventKey, MessageQuery
-from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
+from .rollup import STATUSES, MessageRow, Summary
 from .store import MessageReports, ReportingStore
 from .summary import message_stats
 from .tracking import owned_message
@@ -28,8 +30,7 @@ from .tracking import owned_message
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 EVENTS_PAGE = 100
-MAX_OVERVIEW_DAYS = 400
-DEFAULT_OVERVIEW_DAYS = 30
+__all__ = ["MAX_OVERVIEW_DAYS", "domain_overview", "list_messages", "message_detail", "overview"]
 MAX_QUERY_CHARS = 200
 
 
@@ -47,15 +48,7 @@ def _decode(cursor: str) -> Any:
 
 
 def _time(name: str, value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        at = parse_time(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, got {value[:40]!r}") from exc
-    if not 1970 <= at.year <= 9000:
-        raise InvalidInput(f"{name} must be between the years 1970 and 9000")
-    return at
+    return _instant(name, value)
 
 
 def _limit(value: str | None, default: int) -> int:
@@ -64,9 +57,9 @@ def _limit(value: str | None, default: int) -> int:
     try:
         limit = int(value)
     except ValueError as exc:
-        raise InvalidInput(f"limit must be a whole number, got {value[:20]!r}") from exc
+        raise FieldError("limit", f"must be a whole number, got {value[:20]!r}") from exc
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        raise FieldError("limit", f"must be between 1 and {MAX_LIMIT}")
     return limit
 
 
@@ -76,16 +69,16 @@ def parse_message_query(
     """The list's filters from request parameters; InvalidInput names the bad one."""
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        raise FieldError("status", f"must be one of {', '.join(STATUSES)}")
     sort = args.get("sort") or "newest"
     if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+        raise FieldError("sort", f"must be one of {', '.join(SORTS)}")
     q = (args.get("q") or "").strip() or None
     if q is not None and len(q) > MAX_QUERY_CHARS:
-        raise InvalidInput(f"q is longer than {MAX_QUERY_CHARS} characters")
+        raise FieldError("q", f"is longer than {MAX_QUERY_CHARS} characters")
     since, until = _time("since", args.get("since")), _time("until", args.get("until"))
     if since and until and since >= until:
-        raise InvalidInput("since must be before until")
+        raise FieldError("since", "must be before the end of the period")
     after = None
     if args.get("cursor"):
         decoded = _decode(args["cursor"])
@@ -139,7 +132,13 @@ def row_public(row: MessageRow) -> dict[str, Any]:
 
 
 def _event_public(event: Event) -> dict[str, Any]:
-    return {**event.to_public(), "link_index": event.link_index}
+    """An event for the API and the pages: its codes, and the client named in words (the
+    user agent itself is not shown)."""
+    return {
+        **event.to_public(),
+        "link_index": event.link_index,
+        "client_name": words.client(event.client, event.user_agent),
+    }
 
 
 def _events_page(
@@ -216,11 +215,8 @@ def all_messages(store: ReportingStore, owner: str, query: MessageQuery) -> Iter
         query = replace(query, after=page.next_after)
 
 
-MESSAGE_CSV_HEADER = (
-    "message_id", "subject", "recipients", "created_at", "sent_at", "status", "human_opens",
-    "unique_human_opens", "machine_opens", "human_clicks", "machine_clicks", "last_activity_at",
-)  # fmt: skip
-EVENT_CSV_HEADER = ("at", "kind", "verdict", "reasons", "client", "url", "link_index")
+MESSAGE_CSV_HEADER = words.MESSAGE_CSV
+EVENT_CSV_HEADER = words.EVENT_CSV
 
 
 def _cell(value: Any) -> str:
@@ -229,40 +225,41 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def message_csv_row(row: MessageRow) -> list[str]:
+def message_csv_row(row: MessageRow, tz: str = "UTC") -> list[str]:
+    """One email as a CSV line: its figures (from the summary), times in UTC and in ``tz``."""
     p = row_public(row)
+    sent = row.message.reference_time
     return [
         _cell(v)
         for v in (
             p["message_id"], p["subject"], " ".join(p["recipients"]), p["created_at"],
-            p["sent_at"], p["status"], p["opens"]["human"], p["opens"]["unique_human"],
-            p["opens"]["machine"], p["clicks"]["human"], p["clicks"]["machine"],
-            p["last_activity_at"],
+            p["sent_at"], words.status(p["status"]), p["opens"]["human"],
+            p["opens"]["unique_human"], p["opens"]["machine"], p["clicks"]["human"],
+            p["clicks"]["machine"], p["last_activity_at"], localtime.stamp(sent, tz),
+            localtime.stamp(row.summary.last_activity_at, tz),
         )
     ]  # fmt: skip
 
 
-def event_csv_row(event: Event) -> list[str]:
-    p = _event_public(event)
+def event_csv_row(event: Event, tz: str = "UTC") -> list[str]:
+    """One hit as a CSV line, in words (codes in the last two columns)."""
     return [
         _cell(v)
         for v in (
-            p["at"],
-            p["kind"],
-            p["verdict"],
-            " ".join(p["reasons"]),
-            p["client"],
-            p["url"],
-            p["link_index"],
+            iso(event.at), localtime.stamp(event.at, tz), words.KIND.get(event.kind, event.kind),
+            words.verdict(event.verdict.value), words.reasons(event.reasons),
+            words.client(event.client, event.user_agent), event.url, event.link_index,
+            event.verdict.value, " ".join(event.reasons),
         )
-    ]
+    ]  # fmt: skip
 
 
 def overview(
-    store: ReportingStore, owner: str, args: Mapping[str, str], now: datetime
+    store: ReportingStore, owner: str, args: Mapping[str, str], now: datetime, tz: str = "UTC"
 ) -> dict[str, Any]:
-    """Engagement over a period (default: the last 30 days), from the daily counters."""
-    return _overview(lambda first, last: store.day_counts(owner.lower(), first, last), args, now)
+    """Engagement over a period (default: the last 30 days) in zone ``tz``, from the daily
+    counters."""
+    return summarise(reader(store.day_counts, [owner]), args, now, tz)
 
 
 def domain_overview(
@@ -271,97 +268,9 @@ def domain_overview(
     domain: str,
     args: Mapping[str, str],
     now: datetime,
+    tz: str = "UTC",
 ) -> dict[str, Any]:
     """The overview's counts summed over everyone in a domain, for its admins: numbers only,
     never a subject, a recipient or whose mail it was."""
-
-    def days(first: str, last: str) -> dict[str, dict[str, int]]:
-        merged: dict[str, dict[str, int]] = {}
-        for sender in senders:
-            for day, counts in store.day_counts(sender, first, last).items():
-                into = merged.setdefault(day, {})
-                for name, n in counts.items():
-                    into[name] = into.get(name, 0) + n
-        return merged
-
-    return {"domain": domain, "senders": len(senders), **_overview(days, args, now)}
-
-
-def _overview(
-    day_counts: Callable[[str, str], dict[str, dict[str, int]]],
-    args: Mapping[str, str],
-    now: datetime,
-) -> dict[str, Any]:
-    until = _time("until", args.get("until")) or now
-    since = _time("since", args.get("since")) or until - timedelta(days=DEFAULT_OVERVIEW_DAYS)
-    if since >= until:
-        raise InvalidInput("since must be before until")
-    first, last = since.astimezone(UTC).date(), until.astimezone(UTC).date()
-    span = (last - first).days + 1
-    if span > MAX_OVERVIEW_DAYS:
-        raise InvalidInput(f"a period of at most {MAX_OVERVIEW_DAYS} days")
-    days = day_counts(first.isoformat(), last.isoformat())
-    total: dict[str, int] = {}
-    by_day = []
-    hours = [[0] * 24 for _ in range(7)]
-    for offset in range(span):  # one pass over every counter: this is the overview's cost
-        day = first + timedelta(days=offset)
-        counts = days.get(day.isoformat(), {})
-        by_day.append(
-            {
-                "date": day.isoformat(),
-                "human_opens": counts.get("human_opens", 0),
-                "machine_hits": counts.get("machine_hits", 0),
-                "clicks": counts.get("clicks", 0),
-            }
-        )
-        row = hours[day.weekday()]
-        for name, n in counts.items():
-            total[name] = total.get(name, 0) + n
-            if name[:5] == "hour:":
-                row[int(name[5:])] += n
-    messages, opened = total.get("messages", 0), total.get("opened", 0)
-    return {
-        "since": iso(since),
-        "until": iso(until),
-        "messages": messages,
-        "opened": opened,
-        "open_rate": round(opened / messages, 4) if messages else 0.0,
-        "clicked": total.get("clicked", 0),
-        "human_opens": total.get("human_opens", 0),
-        "clicks": total.get("clicks", 0),
-        "machine_hits": {
-            "total": total.get("machine_hits", 0),
-            "by_verdict": {
-                v.value: total.get(f"verdict:{v.value}", 0)
-                for v in Verdict
-                if v is not Verdict.HUMAN
-            },
-        },
-        "by_day": by_day,
-        "time_to_first_open_s": _percentiles(total),
-        "opens_by_hour_of_week": hours,
-        "clients": dict(
-            sorted(
-                ((k[7:], n) for k, n in total.items() if k.startswith("client:")),
-                key=lambda kv: (-kv[1], kv[0]),
-            )
-        ),
-    }
-
-
-def _percentiles(total: Mapping[str, int]) -> dict[str, float | None]:
-    """p50 and p90 of time to first open, from log-spaced buckets (within about 10%)."""
-    buckets = sorted((int(k[5:]), n) for k, n in total.items() if k.startswith("ttfo:"))
-    count = sum(n for _, n in buckets)
-    result: dict[str, float | None] = {"p50": None, "p90": None}
-    for name, share in (("p50", 0.5), ("p90", 0.9)):
-        if not count:
-            continue
-        seen = 0
-        for bucket, n in buckets:
-            seen += n
-            if seen >= share * count:
-                result[name] = round(ttfo_seconds(bucket), 1)
-                break
-    return result
+    found = summarise(reader(store.day_counts, list(senders)), args, now, tz)
+    return {"domain": domain, "senders": len(senders), **found}

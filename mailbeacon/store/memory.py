@@ -300,9 +300,7 @@ class MemoryStore:
             if message is None:
                 return removed
             events = [e for e in self._events.values() if e.message_id == message_id]
-            merge_days(
-                self._days.setdefault(message.owner, {}), contribution(message, events), -1
-            )
+            merge_days(self._days.setdefault(message.owner, {}), contribution(message, events), -1)
             for event in events:
                 del self._events[event.id]
             self._summaries.pop(message_id, None)
