@@ -132,6 +132,9 @@ SETTING = {
 }
 """Settings by the same name on every surface (the add-on's card calls strictness Accuracy)."""
 
+QUIET_BOTH = "choose a start and an end hour, or Off for both"
+"""The one refusal of half-set quiet hours (the dashboard's form and the add-on's card)."""
+
 FIELD = {
     **SETTING,
     "q": "Search",

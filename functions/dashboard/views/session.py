@@ -19,7 +19,7 @@ FLOW_CSRF_COOKIE = FLOW_COOKIE + "_csrf"
 SIGNIN_PATH = "/dashboard/signin"
 
 
-@views.get("/dashboard/", "/dashboard")
+@views.get("/dashboard/", "/dashboard", "/")
 def home(site: Site) -> Response:
     return see("/dashboard/messages" if g.user else SIGNIN_PATH)
 

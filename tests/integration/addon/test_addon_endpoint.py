@@ -328,7 +328,7 @@ def test_settings_save_valid_form_writes_settings(web, app, issuer):
         ("slack_webhook", "https://user@hooks.slack.com/services/T/B/X", "user name"),
         ("slack_webhook", "", "paste the incoming webhook URL"),
         ("email_to", "not an address", "not an email address"),
-        ("quiet_end", "off", "set both hours"),
+        ("quiet_end", "off", "choose a start and an end hour"),
         ("notify", "always", "choose one of first-open"),
     ],
 )
