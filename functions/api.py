@@ -33,6 +33,7 @@ from .dashboard.downloads import csv_response
 from .dashboard.live import POLL_SECONDS
 from .dashboard.ports import Vapid
 from .dashboard.signin import Gate
+from .loopback import dev_token, local_request
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,8 @@ def guarded(deps: ApiDeps, gate: Gate, view: View) -> Callable[..., Any]:
     """The caller's identity first, then the view; our errors become JSON answers."""
 
     def wrapper(**kwargs: Any) -> Any:
+        if gate.dev and dev_token(request.headers) and not local_request(request.environ):
+            return error(401, "unauthorized: dev tokens work only from this computer (loopback)")
         try:
             user = gate.api_user(request.headers)
         except Unauthorized as exc:

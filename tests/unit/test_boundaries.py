@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.notify_routes",
             "functions.gmail_routes",
             "functions.endpoints",
+            "functions.loopback",  # whether a request comes from this computer (dev sign-in)
             "functions.edge",  # the local server's event loop (serving.py puts it together)
         ),
     ),
