@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from . import words
 from .clock import iso
 from .daycounts import DayCounts, merge_days
 from .model import Event, Message
@@ -28,7 +29,10 @@ def message_stats(message: Message, summary: Summary, events: Sequence[Event]) -
             {"index": link.index, "url": link.url, "human_clicks": clicks.get(link.index, 0)}
             for link in message.links
         ],
-        "events": [event.to_public() for event in events],
+        "events": [
+            {**event.to_public(), "client_name": words.client(event.client, event.user_agent)}
+            for event in events
+        ],
     }
 
 

@@ -240,15 +240,30 @@ class Notifier:
             str(user), key=str(payload.get("key") or f"digest-{iso(self.clock.now())}")
         )
 
+    def unreachable(self, settings: Settings, enabled: Sequence[Channel]) -> str:
+        """Why no channel can reach the user, in words they can act on."""
+        if enabled:
+            return "your domain's policy allows none of your alert channels"
+        if settings.email_to and not any(c.name.startswith("email") for c in self.channels):
+            return (
+                f"email alerts to {settings.email_to} need a mail server: set"
+                " MAILBEACON_SMTP_HOST (or MAILBEACON_GMAIL_CREDENTIALS) where Mailbeacon runs"
+            )
+        return (
+            f"no alert channel set for {settings.user}: add one in the dashboard's Settings or"
+            f" with `mailbeacon settings --user {settings.user} --email-to ...`"
+        )
+
     def _send_digest_inline(self, payload: dict[str, Any]) -> None:
         self.send_digest(str(payload["user"]), key=str(payload["key"]))
 
     def send_digest(self, user: str, *, key: str) -> str:
         """Build and deliver one user's digest; returns what happened, for the CLI."""
         settings = self.store.get_settings(user)
-        channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
+        enabled = [c for c in self.channels if c.enabled(settings)]
+        channels = self.allowed(settings, enabled)
         if not channels:
-            return "no channel configured"
+            return self.unreachable(settings, enabled)
         now = self.clock.now()
         last = self.store.get_record(DIGEST_SENT, user)
         since = parse_time(last["at"]) if last else now - timedelta(days=7)  # first digest

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
 from mailbeacon.redact import install_log_redaction
 
-from . import gmail_watch, operate, policy, privacy, quality, settings, track
+from . import gmail_watch, listing, operate, policy, privacy, quality, settings, track
 from .parser import UsageError, build_parser
 
 EXIT_FAILURE = 1
@@ -27,6 +27,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": operate.cmd_serve,
     "track": track.cmd_track,
     "stats": track.cmd_stats,
+    "list": listing.cmd_list,
     "settings": settings.cmd_settings,
     "addon-deployment": operate.cmd_addon_deployment,
     "accuracy": quality.cmd_accuracy,
