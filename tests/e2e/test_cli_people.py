@@ -66,12 +66,12 @@ def made(data: Path) -> dict[str, Any]:
 def test_list_shows_the_dashboards_rows_in_the_users_time(data: Path) -> None:
     cli(data, "settings", "--user", ANN, "--timezone", "America/New_York")
     text = cli(data, "list", "--user", ANN)
-    header, rule, *rows, _, summary = text.splitlines()
+    header, _rule, *rows, _, summary = text.splitlines()
     assert header.split()[:4] == ["Sent", "Status", "Opens", "Clicks"]
     assert len(rows) == 3 and all(row.startswith("2026-01-05 05:00") for row in rows)  # New York
     assert "3 emails, times in America/New_York" in summary
-    assert [r for r in rows if "Pricing" in r][0].split()[2] == "Clicked"
-    assert "Not opened yet" in [r for r in rows if "Hello" in r][0]
+    assert next(r for r in rows if "Pricing" in r).split()[2] == "Clicked"
+    assert "Not opened yet" in next(r for r in rows if "Hello" in r)
     opened = json.loads(cli(data, "list", "--user", ANN, "--status", "opened", "--json"))
     assert sorted(m["subject"] for m in opened["messages"]) == ["Deck", "Pricing"]  # nested
     assert cli(data, "list", "--user", ANN, "--search", "pric").count("Pricing") == 1
@@ -104,11 +104,11 @@ def test_settings_print_names_and_words_never_python_values(data: Path) -> None:
 
 def test_every_flag_has_help_and_the_version_is_printed(tmp_path: Path) -> None:
     def flags(parser: argparse.ArgumentParser, where: str) -> Iterator[tuple[str, Any]]:
-        for action in parser._actions:  # noqa: SLF001
-            if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     yield from flags(sub, f"{where} {name}")
-            elif not isinstance(action, argparse._HelpAction):  # noqa: SLF001
+            elif not isinstance(action, argparse._HelpAction):
                 yield f"{where} {'/'.join(action.option_strings) or action.dest}", action.help
 
     missing = [name for name, text in flags(build_parser(), "mailbeacon") if not text]
