@@ -417,7 +417,7 @@ def test_the_page_subscribes_with_its_csrf_token_and_settings_list_it(
     form = re.search(r'name="csrf" value="([^"]+)"', page)
     assert form is not None
     assert rig.web.post(remove.group(1), data={"csrf": form.group(1)}).status_code == 303
-    assert "No browser yet." in rig.web.get("/dashboard/settings").text
+    assert "No browser yet" in rig.web.get("/dashboard/settings").text
 
 
 def test_the_stream_sends_new_events_and_is_bounded(rig: Rig) -> None:
