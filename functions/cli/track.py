@@ -56,7 +56,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    app = bootstrap(require_data(config_of(args)))
+    app = bootstrap(require_data(config_of(args), message_id=args.message_id))
     try:
         # Hits the server answered but has not processed yet are counted, classified here and
         # not stored: stats never waits for the worker and is never behind what was served.
