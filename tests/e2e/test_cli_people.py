@@ -27,7 +27,7 @@ CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
     " Chrome/126.0.0.0 Safari/537.36"
 )
-SENT = "2026-01-05T10:00:00Z"
+SENT = "2026-01-05T10:00:0{}Z"  # Deck, Pricing, Hello a second apart: "newest first" is defined
 
 
 def cli(data: Path, *args: str) -> Any:
@@ -41,11 +41,11 @@ def data(tmp_path: Path) -> Iterator[Path]:
     """A data dir with three of Ann's emails: one opened in Gmail, one clicked, one not."""
     data = tmp_path / "data"
     made = {}
-    for subject, link in (("Deck", None), ("Pricing", "https://example.com/p"), ("Hello", None)):
+    emails = (("Deck", None), ("Pricing", "https://example.com/p"), ("Hello", None))
+    for second, (subject, link) in enumerate(emails):
         args = ["track", "--sender", ANN, "--to", "bo@example.org", "--subject", subject]
-        made[subject] = json.loads(
-            cli(data, *args, *(["--link", link] if link else []), "--sent-at", SENT, "--json")
-        )
+        args += ["--link", link] if link else []
+        made[subject] = json.loads(cli(data, *args, "--sent-at", SENT.format(second), "--json"))
     config = load_config({**TEST_DEFAULTS}, data_dir=data, public_url="http://127.0.0.1:9")
     app: App = bootstrap(config)
     web = create_app(app).test_client()
