@@ -35,6 +35,7 @@ def cmd_catalogs(args: argparse.Namespace) -> int:
     unknown = [name for name in args.only if name not in BY_NAME]
     if unknown:
         raise InvalidInput(f"unknown catalogue {unknown[0]!r}; known: {', '.join(BY_NAME)}")
+
     def told(step: int, steps: int, name: str) -> None:
         print(f"[{step}/{steps}] {name} ...", file=sys.stderr, flush=True)
 

@@ -64,11 +64,13 @@ def site(
     ).start()
     ann, eve = "ann@acme.test", "eve@acme.test"
     made = {}
-    for minute, (subject, to, links) in enumerate((
-        ("Renewal <b>terms</b>", "bo@example.org", ["https://example.com/terms"]),
-        ("Quarterly plan", "cy@example.org", []),
-        ("Lunch on Friday", "di@example.org", []),
-    )):
+    for minute, (subject, to, links) in enumerate(
+        (
+            ("Renewal <b>terms</b>", "bo@example.org", ["https://example.com/terms"]),
+            ("Quarterly plan", "cy@example.org", []),
+            ("Lunch on Friday", "di@example.org", []),
+        )
+    ):
         status, body = api(server, "/api/v1/messages", ann,
                            {"to": [to], "subject": subject, "links": links,
                             "sent_at": f"2026-01-05T10:0{minute}:00Z"})  # fmt: skip
