@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# On this computer only (127.0.0.1), `make run` offers the dashboard's local sign-in; bound to
+# another address (HOST=0.0.0.0) it serves without it.
+LOCAL_SIGNIN := $(if $(filter 127.0.0.1 localhost ::1,$(HOST)),--insecure-dev-auth,)
+
 run: $(STAMP)
-	$(BIN)/mailbeacon serve --host $(HOST) --port $(PORT)
+	$(BIN)/mailbeacon serve --host $(HOST) --port $(PORT) $(LOCAL_SIGNIN)
 
 test: $(STAMP)
 	scripts/ensure-chromium

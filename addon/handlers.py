@@ -18,9 +18,9 @@ from mailbeacon.google.gmail import GmailMessage, GmailReader, GmailUnavailable,
 from mailbeacon.model import Message
 from mailbeacon.policy import Policy, PolicyRefused, policy_for
 from mailbeacon.records import Records
+from mailbeacon.rollup import Summary
 from mailbeacon.settings import InvalidSettings, SettingsBook
 from mailbeacon.store import Store
-from mailbeacon.summary import summarize
 from mailbeacon.threads import ReplyBook, learn_thread
 from mailbeacon.tokens import TokenSigner
 from mailbeacon.tracking import TrackedMessage, add_link, owned_message, pixel_insert, track_message
@@ -81,7 +81,9 @@ class Handlers:
         page = event.parameters.get("page", "1")
         messages = self.store.list_messages(user.email, limit=PAGE_SIZE + 1, before=before)
         more = len(messages) > PAGE_SIZE
-        rows = [(m, summarize(self.store.list_events(m.id))) for m in messages[:PAGE_SIZE]]
+        rows = [
+            (m, self.store.get_summary(m.id) or Summary()) for m in messages[:PAGE_SIZE]
+        ]  # the stored summaries: the same figures as every other view
         older = iso(messages[PAGE_SIZE - 1].created_at) if more else None
         return views.home_card(
             self.cfg,
@@ -104,11 +106,11 @@ class Handlers:
         return c.render(self._home(event, user), push=True)
 
     def _detail(self, message: Message, event: AddonEvent, user: User, note: str = "") -> c.Json:
-        events = self.store.list_events(message.id)
+        events = self.store.list_events(message.id, limit=views.MAX_TIMELINE + 1)
+        summary = self.store.get_summary(message.id) or Summary()
         reminder = reminders.get_reminder(self.app.records, message.id)
-        tz = self.tz(event, user)
         return views.detail_card(
-            self.cfg, message, events, summarize(events), tz, note=note, reminder=reminder
+            self.cfg, message, events, summary, self.tz(event, user), note=note, reminder=reminder
         )
 
     def detail(self, event: AddonEvent, user: User) -> c.Json:

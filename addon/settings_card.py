@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from mailbeacon import words
 from mailbeacon.model import Notify, Settings, Strictness
 
 from . import cards as c
@@ -12,17 +13,8 @@ from .config import SAVE_SETTINGS, AddonConfig
 from .settings_form import APP_DM, OFF, WEBHOOK
 from .views import REMIND_OPTIONS
 
-NOTIFY_TEXT = {
-    Notify.FIRST_OPEN: "The first open of each email, and clicks",
-    Notify.EVERY_OPEN: "Every open and click",
-    Notify.CLICKS: "Clicks only",
-    Notify.OFF: "Nothing (look in the sidebar)",
-}
-STRICTNESS_TEXT = {
-    Strictness.LENIENT: "Lenient: count doubtful hits as people",
-    Strictness.BALANCED: "Balanced",
-    Strictness.STRICT: "Strict: count doubtful hits as machines",
-}
+NOTIFY_TEXT = {n: words.NOTIFY[n.value] for n in Notify}  # the one vocabulary
+STRICTNESS_TEXT = {s: words.STRICTNESS[s.value] for s in Strictness}
 HOURS = [(OFF, "Off")] + [(str(h), f"{h:02d}:00") for h in range(24)]
 
 
@@ -108,7 +100,7 @@ def settings_card(
     when = [
         c.selection(
             "notify",
-            "Tell me about",
+            words.SETTING["notify"],
             [(n.value, NOTIFY_TEXT[n]) for n in Notify],
             form.get("notify", settings.notify.value),
             kind="RADIO_BUTTON",
@@ -116,7 +108,7 @@ def settings_card(
         *_problem(errors, "notify"),
         c.selection(
             "quiet_start",
-            "Quiet hours start",
+            words.SETTING["quiet_start"],
             HOURS,
             form.get("quiet_start", str(quiet.start) if quiet else OFF),
             kind="DROPDOWN",
@@ -124,7 +116,7 @@ def settings_card(
         *_problem(errors, "quiet_start"),
         c.selection(
             "quiet_end",
-            "Quiet hours end",
+            words.SETTING["quiet_end"],
             HOURS,
             form.get("quiet_end", str(quiet.end) if quiet else OFF),
             kind="DROPDOWN",
@@ -169,7 +161,7 @@ def settings_card(
         c.section(head),
         c.section(channels, "Where to tell you"),
         c.section(when, "When"),
-        c.section(accuracy, "Accuracy"),
+        c.section(accuracy, words.SETTING["strictness"]),
     ]
     return c.card(
         "Notification settings", sections, subtitle="Mailbeacon", name="settings", footer=save

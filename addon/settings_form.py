@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from mailbeacon import words
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import QuietHours, Settings
 from mailbeacon.settings import AlertRules, SettingsChange, apply_change, check_quiet_hours
@@ -46,7 +47,7 @@ def _quiet_hours(event: AddonEvent, errors: dict[str, str]) -> QuietHours | None
     start = _hour(event.value("quiet_start"), "quiet_start", errors)
     end = _hour(event.value("quiet_end"), "quiet_end", errors)
     if (start is None) != (end is None):
-        errors["quiet_end" if end is None else "quiet_start"] = "set both hours, or neither"
+        errors["quiet_end" if end is None else "quiet_start"] = words.QUIET_BOTH
     elif start is not None and end is not None:
         try:
             return check_quiet_hours(start, end)

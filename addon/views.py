@@ -8,103 +8,52 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbeacon import localtime, words
 from mailbeacon.model import Event, Message
 from mailbeacon.policy import Policy
 from mailbeacon.reminders import CHOICES, Reminder
-from mailbeacon.summary import MessageSummary
+from mailbeacon.rollup import Summary
 
 from . import cards as c
 from .config import DETAIL, INSERT_LINK, OLDER, REFRESH, SETTINGS, TRACK, AddonConfig
 
 TITLE = "Mailbeacon"
 MAX_TIMELINE = 80
-REASONS = {  # the classifier's reason codes, in words (unknown codes are shown as they are)
-    "after-self-view": "right after you opened your own copy",
-    "before-send": "before the email was sent (you, while writing)",
-    "head-request": "a HEAD request: a link checker, not a person",
-    "prefetch-header": "the client said it was prefetching",
-    "gmail-prefetch-user-agent": "Gmail fetching images ahead of the reader",
-    "apple-mpp-user-agent": "Apple Mail Privacy Protection loads every image",
-    "delivery-window": "Apple Mail Privacy Protection, on delivery",
-    "bare-webkit": "Apple Mail or Outlook",
-    "bare-mozilla": "Apple Mail Privacy Protection's bare user agent",
-    "pre-mpp-apple-mail": "Apple Mail on an older Mac (no privacy proxy)",
-    "proxy-at-send": "seconds after sending: your own Sent copy",
-    "gmail-content-sampling": "Gmail sampling the message's links",
-    "known-scanner-user-agent": "a known security scanner",
-    "scanner-user-agent": "a security scanner",
-    "bot-user-agent": "the user agent names a bot or script",
-    "no-user-agent": "no user agent: a script",
-    "unrecognised-user-agent": "an unrecognised client",
-    "probable-window": "seconds after delivery, as scanners do",
-    "probable-scanner-network-late": "from a scanner's network",
-    "link-burst": "many links opened at once: a scanner",
-    "multi-source-burst": "several addresses clicked at once: a scanner fleet",
-    "paired-click": "a link checker clicking alongside the reader",
-    "source-seen-as-machine": "the same source was a machine before",
-    "early-open": "opened too soon after sending for a person",
-    "early-click": "clicked too soon after sending for a person",
-    "click-without-open": "a click with no open before it",
-    "accept-any-no-referer": "strict mode: no referrer",
-    "accept-any": "not asked for as a page",
-    "gmail-image-proxy": "Gmail's image proxy fetched it for a reader",
-    "mail-client-user-agent": "a mail app",
-    "browser-user-agent": "a browser",
-    "client-at-send": "seconds after sending: your own mail app showing the Sent copy",
-    "agent-rotation": "several browsers from one network at once: one machine",
-    "auto-reply": "an automatic reply (out of office, autoresponder)",
-    "bounce": "a delivery failure report (bounce)",
-    "read-receipt": "a read receipt sent by the mail app",
-    "from-recipient": "written by a recipient",
-    "from-other-address": "written by someone else in the thread",
-}
+REASONS = words.REASONS  # the one vocabulary (mailbeacon.words)
 REMIND_OPTIONS = [("off", "Don't remind me")] + [
     (str(d), f"Remind me if no reply in {d} day{'s' if d > 1 else ''}") for d in CHOICES
 ]
 
 
-def zone(name: str) -> ZoneInfo:
-    """The named time zone, or UTC when Gmail sent an unknown one."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def when(at: datetime | None, tz: str) -> str:
     """A short local time such as "Mar 2, 10:15 CET"."""
-    if at is None:
-        return "never"
-    local = at.astimezone(zone(tz))
-    return f"{local:%b} {local.day}, {local:%H:%M} {local.tzname() or ''}".rstrip()
+    return localtime.when_zone(at, tz)
 
 
-def status(summary: MessageSummary, tz: str) -> str:
+def status(summary: Summary, tz: str) -> str:
     """The one line a sender wants: not opened / opened N times, last at ... / clicked /
     replied."""
     if summary.human_replies:
         times = "" if summary.human_replies == 1 else f" {summary.human_replies} times"
         return f"Replied{times}, first at {when(summary.first_replied_at, tz)}"
     if summary.status == "sent":
-        return "Not opened yet"
-    times = "once" if summary.human_opens == 1 else f"{summary.human_opens} times"
+        return words.status("sent")
+    opens = summary.human_opens + summary.implied_opens
+    times = "once" if opens == 1 else f"{opens:,} times"
     opened = f"Opened {times}, last at {when(summary.last_opened_at, tz)}"
     if summary.human_clicks:
-        clicks = "1 click" if summary.human_clicks == 1 else f"{summary.human_clicks} clicks"
+        clicks = words.plural(summary.human_clicks, "click")
         return f"Clicked ({clicks}). {opened}" if summary.human_opens else f"Clicked ({clicks})"
     return opened
 
 
-def machine_note(summary: MessageSummary) -> str:
+def machine_note(summary: Summary) -> str:
     """How many hits were machines (shown apart, never counted as opens)."""
-    machine = summary.machine_opens + summary.machine_clicks
+    machine = summary.machine_hits
     if not machine:
         return ""
-    return (
-        f"{machine} machine hit{'s' if machine != 1 else ''} (scanners, prefetch, you) not counted"
-    )
+    return f"{words.plural(machine, 'machine hit')} (scanners, prefetch, you) not counted"
 
 
 def recipients_text(message: Message) -> str:
@@ -116,7 +65,7 @@ def recipients_text(message: Message) -> str:
 
 def home_card(
     cfg: AddonConfig,
-    rows: Sequence[tuple[Message, MessageSummary]],
+    rows: Sequence[tuple[Message, Summary]],
     tz: str,
     *,
     older: str | None = None,
@@ -158,32 +107,20 @@ def home_card(
     return c.card(TITLE, sections, subtitle="Opens and clicks", name="home", footer=footer)
 
 
-def _reason(code: str) -> str:
-    """A reason code in words; ``network:NAME`` names the catalogue the address fell in."""
-    if code.startswith("network:"):
-        return f"from a {code.removeprefix('network:')} network"
-    return REASONS.get(code, code)
-
-
-REPLY_KINDS = {"reply": "Reply", "auto-reply": "Auto-reply", "bounce": "Bounce"}
-
-
 def _event_widget(event: Event, tz: str) -> c.Json:
-    what = "Click" if event.kind == "click" else "Open"
-    if event.kind == "reply":
-        what = REPLY_KINDS.get(event.client, "Read receipt")
-    top = f"{what} · {event.verdict.value} · {when(event.at, tz)}"
-    client = event.client if event.client != "other" else "unknown client"
+    what = words.kind(event.kind, event.client)
+    top = f"{what} · {words.verdict(event.verdict.value)} · {when(event.at, tz)}"
+    client = words.client(event.client, event.user_agent)
     text = f"{client}: {event.url}" if event.url else client
     if event.kind == "reply":
         text = f"from {event.sender or 'someone'}"
     bottom = ""
     if not event.is_human:
-        bottom = "Why: " + "; ".join(_reason(r) for r in event.reasons or ("unknown",))
+        bottom = "Why: " + (words.reasons(event.reasons) or "unknown")
     return c.decorated(text, top=top, bottom=bottom)
 
 
-def reply_facts(summary: MessageSummary, reminder: Reminder | None, tz: str) -> list[c.Json]:
+def reply_facts(summary: Summary, reminder: Reminder | None, tz: str) -> list[c.Json]:
     """Replies (machine answers apart) and the follow-up reminder, when there are any."""
     facts = []
     if summary.human_replies or summary.machine_replies:
@@ -209,7 +146,7 @@ def detail_card(
     cfg: AddonConfig,
     message: Message,
     events: Sequence[Event],
-    summary: MessageSummary,
+    summary: Summary,
     tz: str,
     *,
     note: str = "",
@@ -222,12 +159,13 @@ def detail_card(
         c.decorated(recipients_text(message), top="To"),
         c.decorated(when(message.sent_at or message.created_at, tz), top="Tracked since"),
         c.decorated(
-            f"{summary.human_opens} by people ({summary.unique_human_opens} devices),"
-            f" {summary.machine_opens} by machines",
+            f"{summary.human_opens + summary.implied_opens:,} by people"
+            f" ({words.plural(summary.unique_human_opens + summary.implied_opens, 'device')}),"
+            f" {summary.machine_opens:,} by machines",
             top="Opens",
         ),
         c.decorated(
-            f"{summary.human_clicks} by people, {summary.machine_clicks} by machines",
+            f"{summary.human_clicks:,} by people, {summary.machine_clicks:,} by machines",
             top="Clicks",
         ),
         *reply_facts(summary, reminder, tz),
@@ -246,8 +184,10 @@ def detail_card(
             )
         )
     timeline = [_event_widget(e, tz) for e in reversed(events)][:MAX_TIMELINE]
-    if len(events) > MAX_TIMELINE:
-        timeline.append(c.paragraph(f"{len(events) - MAX_TIMELINE} older events not shown."))
+    total = max(len(events), summary.human_opens + summary.human_clicks + summary.machine_hits)
+    if total > MAX_TIMELINE:
+        older = words.plural(total - MAX_TIMELINE, "older event")
+        timeline.append(c.paragraph(f"{older} not shown: see the dashboard."))
     if not timeline:
         timeline = [c.paragraph("No opens or clicks yet.")]
     sections.append(c.section(timeline, "Timeline", collapsible=10))

@@ -12,13 +12,20 @@ from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from mailbeacon import live, push, reminders, reporting
+from mailbeacon import live, localtime, push, reminders, reporting
 from mailbeacon.clock import Clock, parse_time
-from mailbeacon.errors import InvalidInput, StoreUnavailable, Unauthorized, UnknownMessage
+from mailbeacon.errors import (
+    FieldError,
+    InvalidInput,
+    StoreUnavailable,
+    Unauthorized,
+    UnknownMessage,
+)
 from mailbeacon.policy import domain_senders, policy_for
+from mailbeacon.privacy import delete_message
 from mailbeacon.push import EndpointRules
 from mailbeacon.records import Records
-from mailbeacon.store import MessageReports
+from mailbeacon.store import Housekeeping, MessageReports, SettingsStore
 from mailbeacon.tracking import owned_message, track_message
 from mailbeacon.urls import Urls
 
@@ -27,13 +34,26 @@ from .dashboard.live import POLL_SECONDS
 from .dashboard.ports import Vapid
 from .dashboard.signin import Gate
 from .json_body import json_body
+from .loopback import dev_token, local_request
 
 log = logging.getLogger(__name__)
 
 MAX_LINKS = 100
-ApiStore = MessageReports
-"""Tracking (MessageStore.add_message) and reporting (the list, the overview, one message's
-page and its timeline)."""
+
+
+class ApiStore(MessageReports, SettingsStore, Housekeeping, Protocol):
+    """Tracking (MessageStore.add_message), reporting (the list, the overview, one message's
+    page and its timeline), the caller's saved time zone, and deleting one message."""
+
+
+def zone_of(deps: ApiDeps, user: str) -> str:
+    """The zone of ``?tz=`` (IANA), else the caller's saved one, else UTC."""
+    asked = request.args.get("tz")
+    if asked:
+        if not localtime.known(asked):
+            raise FieldError("tz", f"must be an IANA time zone such as Europe/Paris, not {asked!r}")
+        return asked
+    return localtime.pick(deps.store.get_settings(user).timezone)
 
 
 class ApiDeps(Protocol):
@@ -113,6 +133,8 @@ def guarded(deps: ApiDeps, gate: Gate, view: View) -> Callable[..., Any]:
     """The caller's identity first, then the view; our errors become JSON answers."""
 
     def wrapper(**kwargs: Any) -> Any:
+        if gate.dev and dev_token(request.headers) and not local_request(request.environ):
+            return error(401, "unauthorized: dev tokens work only from this computer (loopback)")
         try:
             user = gate.api_user(request.headers)
         except Unauthorized as exc:
@@ -160,10 +182,11 @@ def list_messages(deps: ApiDeps, user: str) -> Any:
 @route("GET", "/messages.csv")
 def messages_csv(deps: ApiDeps, user: str) -> Any:
     query = reporting.parse_message_query(request.args)
+    tz = zone_of(deps, user)
     rows = reporting.all_messages(deps.store, user, query)
     return csv_response(
         reporting.MESSAGE_CSV_HEADER,
-        (reporting.message_csv_row(r) for r in rows),
+        (reporting.message_csv_row(r, tz) for r in rows),
         "mailbeacon-messages.csv",
     )
 
@@ -204,6 +227,13 @@ def clear_reminder(deps: ApiDeps, user: str, message_id: str) -> Any:
     return "", 204
 
 
+@route("DELETE", "/messages/<message_id>")
+def delete(deps: ApiDeps, user: str, message_id: str) -> Any:
+    """One of the caller's emails, its events and what it added to the overview: 204."""
+    delete_message(deps.store, deps.records, message_id, owner=user)
+    return "", 204
+
+
 @route("GET", "/messages/<message_id>/events")
 def events(deps: ApiDeps, user: str, message_id: str) -> Any:
     return jsonify(reporting.events_page(deps.store, user, message_id, request.args))
@@ -213,11 +243,12 @@ def events(deps: ApiDeps, user: str, message_id: str) -> Any:
 def events_csv(deps: ApiDeps, user: str, message_id: str) -> Any:
     rows = reporting.all_events(deps.store, user, message_id)
     first = next(rows, None)  # the owner check runs before the answer starts
+    tz = zone_of(deps, user)
 
     def chained() -> Iterator[list[str]]:
         if first is not None:
-            yield reporting.event_csv_row(first)
-            yield from (reporting.event_csv_row(e) for e in rows)
+            yield reporting.event_csv_row(first, tz)
+            yield from (reporting.event_csv_row(e, tz) for e in rows)
 
     return csv_response(reporting.EVENT_CSV_HEADER, chained(), f"{message_id}-events.csv")
 
@@ -231,10 +262,11 @@ def overview(deps: ApiDeps, user: str) -> Any:
             return error(403, f"only {policy.domain}'s admins see its overview")
         senders = domain_senders(deps.records, policy.domain)
         data = reporting.domain_overview(
-            deps.store, senders, policy.domain, request.args, deps.clock.now()
+            deps.store, senders, policy.domain, request.args, deps.clock.now(), zone_of(deps, user)
         )
         return jsonify(data)
-    return jsonify(reporting.overview(deps.store, user, request.args, deps.clock.now()))
+    now, tz = deps.clock.now(), zone_of(deps, user)
+    return jsonify(reporting.overview(deps.store, user, request.args, now, tz))
 
 
 # live events: the short-poll form of the dashboard's stream (Cloud Functions cannot stream) ---

@@ -16,6 +16,7 @@ from .dashboard.ports import DashboardConfig, DashboardDeps
 from .edge.ports import Tracking
 from .edge.tracking import FORWARDED_FOR, GIF, HIT_HEADERS, NO_STORE, Tracker, route
 from .gmail_routes import GmailRouteDeps, HasSentWatch
+from .loopback import dev_token, local_request
 from .notify_routes import NotifierRouteDeps, NotifierSettings
 from .reminder_routes import ReminderRouteDeps
 
@@ -147,6 +148,8 @@ def create_app(app: WebDeps) -> Flask:
     @web.post("/addon", defaults={"route": ""})
     @web.post("/addon/<path:route>")
     def addon(route: str) -> tuple[Response, int]:
+        if dev_token(request.headers) and not local_request(request.environ):
+            return jsonify({"error": "dev tokens work only from this computer (loopback)"}), 401
         status, payload = app.addon.handle(
             route, request.args.get("route"), request.headers, request.get_data()
         )

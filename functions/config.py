@@ -32,7 +32,7 @@ from mailbeacon.platform import (
     SLACK_API_URL,
 )
 from mailbeacon.sentwatch import SentWatchConfig
-from notifier.config import COALESCE_WINDOW, NotifierConfig
+from notifier.config import COALESCE_WINDOW, SETTLE, NotifierConfig
 
 PREFIX = "MAILBEACON_"
 TRUE = ("1", "true", "yes", "on")
@@ -96,6 +96,19 @@ class _Env:
             raise InvalidInput(f"{PREFIX}{name} must be a number, not {raw[:40]!r}") from None
         if not 0 < value < 1e6:
             raise InvalidInput(f"{PREFIX}{name} must be a positive number, not {raw[:40]!r}")
+        return value
+
+    def seconds(self, name: str, default: float, *, high: float) -> float:
+        """A duration that may be 0 (off), up to ``high`` seconds."""
+        raw = self.str(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidInput(f"{PREFIX}{name} must be seconds, not {raw[:40]!r}") from None
+        if not 0 <= value <= high:
+            raise InvalidInput(f"{PREFIX}{name} must be from 0 to {high:g} seconds, not {value:g}")
         return value
 
     def bool(self, name: str, default: bool) -> bool:
@@ -180,6 +193,9 @@ def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
         gmail_api_url=env.str("GMAIL_API_URL") or GMAIL_API_URL,
         coalesce_window=timedelta(
             seconds=env.float("COALESCE_SECONDS", COALESCE_WINDOW.total_seconds())
+        ),
+        settle=timedelta(
+            seconds=env.seconds("ALERT_SETTLE_SECONDS", SETTLE.total_seconds(), high=600)
         ),
         digest_hour=env.int("DIGEST_HOUR", 8, high=23),
         digest_unopened_days=env.int("DIGEST_UNOPENED_DAYS", 3, high=365),

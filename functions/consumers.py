@@ -118,6 +118,7 @@ class Consumers:
         events = self.store.list_events(message_id, limit=RECENT_EVENTS)
         event = next((e for e in events if e.id == payload.get("event_id")), None)
         if event is not None:
+            self.notifier.settle(event)  # a label is an alert too: not for a walk's first hit
             try:
                 label_first_human(mailbox, self.store, self.records, event, self.clock.now())
             except MailbeaconError as exc:

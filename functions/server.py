@@ -25,6 +25,7 @@ from mailbeacon.files import write_private
 from .bootstrap import App, bootstrap
 from .config import AppConfig
 from .edge.serving import BACKLOG, build_edge, run
+from .loopback import loopback_host
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,13 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
     # mode's pull loop.
     config = config.with_core(pull_subscriptions=True)
     core = config.core
+    if core.insecure_dev_auth and not loopback_host(host):
+        print(
+            f"mailbeacon serve: --insecure-dev-auth signs anyone in as anyone, so it works only"
+            f" on this computer: bind 127.0.0.1 or ::1, not {host}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         sock = listen(host, port)
     except OSError as exc:
@@ -98,15 +106,17 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
     if core.insecure_dev_auth:
         banner = "!" * 72
         print(
-            f"{banner}\n! INSECURE DEV AUTH: 'Authorization: Bearer dev:<email>' is accepted as"
-            f" that user,\n! and /dashboard/signin signs anyone in as anyone."
-            f"\n! Never expose this server to anyone else.\n{banner}",
+            f"{banner}\n! LOCAL SIGN-IN (--insecure-dev-auth): on this computer, the dashboard"
+            f" signs anyone in\n! as any address and 'Authorization: Bearer dev:<email>' is"
+            f" accepted as that user.\n! Requests from any other computer are refused.\n{banner}",
             file=sys.stderr,
             flush=True,
         )
     print(f"Mailbeacon listening on {bound} (public URL {public}, data in {core.data_dir})")
+    hint = "  (local sign-in: use the address you track email as)" if core.insecure_dev_auth else ""
+    print(f"Dashboard: {bound}/dashboard/{hint}")
     print(
-        f"Track a first message: mailbeacon track --data-dir {core.data_dir}"
+        f"Track a first email: mailbeacon track --data-dir {core.data_dir}"
         " --sender you@example.com --to them@example.com --subject Hello",
         flush=True,
     )

@@ -15,6 +15,17 @@ class InvalidInput(MailbeaconError):
     """A caller gave a value Mailbeacon will not accept (bad address, non-http link...)."""
 
 
+class FieldError(InvalidInput):
+    """Bad input in one named field: ``field`` (the parameter's or form field's name) and
+    ``reason``. The API says "since must be ..."; a page names the field as the form labels it
+    (mailbeacon.words.field)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field} {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class UnknownMessage(MailbeaconError):
     """No tracked message has that id (or it belongs to someone else)."""
 

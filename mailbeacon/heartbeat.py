@@ -81,7 +81,8 @@ def read_beat(path: Path) -> Beat | None:
 
 def write_beat(path: Path, beat: Beat) -> None:
     """Replace the beat at ``path`` in one rename. Raises OSError (a read-only data dir)."""
-    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    # one aside file per writer: the beat thread and an alert given up may write at once
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     aside.write_text(json.dumps(asdict(beat), separators=(",", ":")))
     os.replace(aside, path)
 

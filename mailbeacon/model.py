@@ -219,7 +219,9 @@ class Settings:
     chat_app_dm: bool = False
     email_to: str | None = None
     quiet_hours: QuietHours | None = None
-    timezone: str = "UTC"
+    timezone: str = ""
+    """The IANA zone the user chose; "" when they chose none (UTC for alerts, the browser's
+    zone on the dashboard)."""
     strictness: Strictness = Strictness.BALANCED
     muted: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
@@ -270,7 +272,7 @@ class Settings:
             chat_app_dm=bool(data.get("chat_app_dm", False)),
             email_to=data.get("email_to"),
             quiet_hours=QuietHours(int(quiet["start"]), int(quiet["end"])) if quiet else None,
-            timezone=data.get("timezone") or "UTC",
+            timezone=data.get("timezone") or "",
             strictness=Strictness(data.get("strictness", Strictness.BALANCED.value)),
             muted=tuple(data.get("muted") or ()),
             problems=tuple(data.get("problems") or ()),

@@ -60,16 +60,23 @@ def process_hits(
     """Classify hits and store them as events, once each, however often they are delivered.
 
     A batch reads each message's context once and extends it with the events it classifies,
-    so a burst of opens on one message costs one context read, not one per hit. Everything is
+    so a burst of opens on one message costs one context read, not one per hit. Each new event
+    is looked at with hindsight (``classify.reconcile.relabels``): events of the window it shows
+    to be a scanner's are relabelled, in this batch before they are stored, or by the store in
+    the same write as the new event (with the summary and day counters). Everything is
     classified before anything is written, so a caller that wraps the batch in a transaction
     holds the write lock only for the writes. Human events are handed to the notifier every
     time (it is idempotent per event and channel), so a crash between storing and handing
-    over loses no alert. ``retention_for`` gives the owner's retention (their domain policy
-    may shorten the server's). ``stored`` is told of each event once it is stored (the live
-    dashboard's feed).
+    over loses no alert; a relabelled event is handed over once more, so an alert already sent
+    for it can be corrected. ``retention_for`` gives the owner's retention (their domain
+    policy may shorten the server's). ``stored`` is told of each event once it is stored (the
+    live dashboard's feed).
     """
+    from .classify.reconcile import relabels  # not on the pixel's cold path
+
     contexts: dict[str, MessageContext | None] = {}
-    events: list[Event] = []
+    batch: dict[str, Event] = {}  # this batch's new events by id, in order, as last relabelled
+    later: dict[str, list[Event]] = {}  # stored events relabelled, by the event that showed it
     messages: dict[str, Message] = {}
     for payload in payloads:
         try:
@@ -85,19 +92,31 @@ def process_hits(
             continue
         owner = loaded.message.owner
         kept = retention_for(owner) if retention_for else retention
-        event = classify_hit(hit, loaded, classifier, kept)
-        if all(e.id != event.id for e in loaded.earlier):
-            earlier = (*loaded.earlier, event)[-CONTEXT_EVENTS:]
-            contexts[hit.message_id] = replace(loaded, earlier=earlier)
+        known = next((e for e in loaded.earlier if e.id == hit.id), None)
+        event = known or classify_hit(hit, loaded, classifier, kept)
+        window = [e for e in loaded.earlier if e.id != event.id] + [event]
+        changes = {e.id: e for e in relabels(window, event)}
+        event = changes.pop(event.id, event)
+        for changed in changes.values():
+            if changed.id in batch:
+                batch[changed.id] = changed  # not stored yet: stored as it now is
+            else:
+                later.setdefault(event.id, []).append(changed)
+        window = [changes.get(e.id, e) for e in window[:-1]] + [event]
+        contexts[hit.message_id] = replace(loaded, earlier=tuple(window[-CONTEXT_EVENTS:]))
         messages[event.message_id] = loaded.message
-        events.append(event)
+        batch.setdefault(event.id, event)
+    events = list(batch.values())
     for event in events:
         message = messages[event.message_id]
-        if store.add_event(event) and stored is not None:
+        relabelled = later.get(event.id, [])
+        if store.add_event(event, relabelled) and stored is not None:
             stored(message, event)
+        handoff = {"event_id": event.id, "message_id": event.message_id, "owner": message.owner}
         if event.verdict is Verdict.HUMAN:
-            handoff = {"event_id": event.id, "message_id": event.message_id}
-            bus.publish(NOTIFY, {**handoff, "owner": message.owner})
+            bus.publish(NOTIFY, handoff)
+        for changed in relabelled:
+            bus.publish(NOTIFY, {**handoff, "event_id": changed.id, "relabelled": True})
     return events
 
 

@@ -1,4 +1,4 @@
-"""A user's right to their data: export all of it, or delete all of it.
+"""A user's right to their data: export all of it, delete all of it, or delete one email.
 
 Export gives the user's settings and every message with its stats and events, the same shapes
 `mailbeacon settings --json` and `mailbeacon stats --json` print. Deletion removes the user's
@@ -19,7 +19,8 @@ from .queries import MessageQuery
 from .records import Namespace, Records
 from .reporting import all_messages
 from .stats import get_stats
-from .store import Housekeeping, MessageEvents, ReportingStore, SettingsStore
+from .store import Housekeeping, MessageEvents, MessageStore, ReportingStore, SettingsStore
+from .tracking import owned_message
 from .validation import check_email
 
 DELETED_ACTOR = "(a deleted user)"
@@ -169,3 +170,49 @@ def _scrub(value: Any, email: str) -> Any:
     if isinstance(value, dict):
         return {k: _scrub(v, email) for k, v in value.items()}
     return value
+
+
+class MessageDeletion(MessageStore, Housekeeping, Protocol):
+    """What deleting one email needs: its owner (MessageStore) and the deletion."""
+
+
+def delete_message(
+    store: MessageDeletion, records: Records, message_id: str, *, owner: str | None
+) -> Deletion:
+    """Delete one email (``owner``'s, or anyone's from the CLI): the message, its events, its
+    summary and what it added to the overview's counters, and the records that name it.
+    UnknownMessage for another user's or a missing email. Its pixel keeps answering and
+    records nothing."""
+    message = owned_message(store, message_id, owner)
+    removed = store.delete_message(message.id)
+    result = Deletion(message.owner, messages=len(removed.message_ids))
+    result.events = len(removed.event_ids)
+    events = set(removed.event_ids)
+    ids = {message.id}
+    matchers: dict[str, Match] = {
+        Namespace.DELIVERIES: lambda k, v: k.split("/", 1)[0] in events,
+        Namespace.LAST_ALERT: lambda k, v: k in ids,
+        Namespace.HELD: lambda k, v: k.rpartition("/")[2] in events,
+        Namespace.SENT_MAIL: lambda k, v: k in ids,
+        Namespace.UNSENT: lambda k, v: k in ids,
+        Namespace.GMAIL_LABELS: lambda k, v: k.partition("/")[0] in ids,
+        Namespace.LIVE_EVENTS: lambda k, v: k.rpartition("|")[2] in events,
+    }
+    for namespace, match in matchers.items():
+        for prefix in _prefixes(namespace, message.owner, removed.event_ids):
+            for key, value in records.list_records(namespace, prefix):
+                if match(key, value):
+                    records.delete_record(namespace, key)
+                    result.records[str(namespace)] = result.records.get(str(namespace), 0) + 1
+    return result
+
+
+def _prefixes(namespace: str, owner: str, event_ids: list[str]) -> list[str]:
+    """Where a namespace keeps what names this email, so a deletion lists only that."""
+    if namespace == Namespace.HELD:
+        return [f"{owner}/"]
+    if namespace == Namespace.LIVE_EVENTS:
+        return [f"{owner}|"]
+    if namespace == Namespace.DELIVERIES and len(event_ids) <= 200:
+        return [f"{event_id}/" for event_id in event_ids]
+    return [""]

@@ -14,9 +14,12 @@ SORTS = ("newest", "oldest", "activity")
 
 @dataclass(frozen=True)
 class MessageQuery:
-    """Filters for one page of a user's messages. ``after`` is (sort key, message id) of the
-    last row of the previous page; for ``activity`` the key is the ISO time of the last human
-    activity, or "" for messages nobody opened (they come last)."""
+    """Filters for one page of a user's messages. ``status`` nests: ``opened`` is every
+    message opened or more (clicked, replied), ``sent`` the ones not opened yet. ``since`` and
+    ``until`` bound the time the list shows (sent, else tracked), as do the ``newest`` and
+    ``oldest`` orders. ``after`` is (sort key, message id) of the last row of the previous
+    page; for ``activity`` the key is the ISO time of the last human activity, or "" for
+    messages nobody opened (they come last)."""
 
     status: str | None = None
     q: str | None = None

@@ -11,25 +11,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from .clock import iso, parse_time
-from .errors import InvalidInput
+from . import localtime, words
+from .clock import iso
+from .errors import FieldError, InvalidInput
 from .json_input import read_json
-from .model import Event, Verdict
+from .model import Event
+from .overview import MAX_OVERVIEW_DAYS, _instant, reader, summarise
 from .queries import SORTS, EventKey, MessageQuery
-from .rollup import STATUSES, MessageRow, Summary, ttfo_seconds
+from .rollup import STATUSES, MessageRow, Summary
 from .store import MessageReports, ReportingStore
+from .summary import message_stats
 from .tracking import owned_message
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 EVENTS_PAGE = 100
-MAX_OVERVIEW_DAYS = 400
-DEFAULT_OVERVIEW_DAYS = 30
+__all__ = ["MAX_OVERVIEW_DAYS", "domain_overview", "list_messages", "message_detail", "overview"]
 MAX_QUERY_CHARS = 200
 MAX_CURSOR_CHARS = 400
 """Ours are under 150 characters."""
@@ -62,15 +64,7 @@ def _plain(value: Any) -> bool:
 
 
 def _time(name: str, value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        at = parse_time(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{name} must be an ISO 8601 time, got {value[:40]!r}") from exc
-    if not 1970 <= at.year <= 9000:
-        raise InvalidInput(f"{name} must be between the years 1970 and 9000")
-    return at
+    return _instant(name, value)
 
 
 def _limit(value: str | None, default: int) -> int:
@@ -79,9 +73,9 @@ def _limit(value: str | None, default: int) -> int:
     try:
         limit = int(value)
     except ValueError as exc:
-        raise InvalidInput(f"limit must be a whole number, got {value[:20]!r}") from exc
+        raise FieldError("limit", f"must be a whole number, got {value[:20]!r}") from exc
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        raise FieldError("limit", f"must be between 1 and {MAX_LIMIT}")
     return limit
 
 
@@ -91,16 +85,16 @@ def parse_message_query(
     """The list's filters from request parameters; InvalidInput names the bad one."""
     status = args.get("status") or None
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        raise FieldError("status", f"must be one of {', '.join(STATUSES)}")
     sort = args.get("sort") or "newest"
     if sort not in SORTS:
-        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}")
+        raise FieldError("sort", f"must be one of {', '.join(SORTS)}")
     q = (args.get("q") or "").strip() or None
     if q is not None and len(q) > MAX_QUERY_CHARS:
-        raise InvalidInput(f"q is longer than {MAX_QUERY_CHARS} characters")
+        raise FieldError("q", f"is longer than {MAX_QUERY_CHARS} characters")
     since, until = _time("since", args.get("since")), _time("until", args.get("until"))
     if since and until and since >= until:
-        raise InvalidInput("since must be before until")
+        raise FieldError("since", "must be before the end of the period")
     after = None
     if args.get("cursor"):
         decoded = _decode(args["cursor"])
@@ -155,19 +149,22 @@ def row_public(row: MessageRow) -> dict[str, Any]:
 
 
 def _event_public(event: Event) -> dict[str, Any]:
-    return {**event.to_public(), "link_index": event.link_index}
+    """An event for the API and the pages: its codes, and the client named in words (the
+    user agent itself is not shown)."""
+    return {
+        **event.to_public(),
+        "link_index": event.link_index,
+        "client_name": words.client(event.client, event.user_agent),
+    }
 
 
 def _events_page(
     store: ReportingStore, message_id: str, before: EventKey | None, limit: int
 ) -> tuple[list[dict[str, Any]], str | None]:
-    from .classify.reconcile import reconcile  # not on the pixel's cold path
-
     events = store.list_events_page(message_id, before=before, limit=limit + 1)
     page, more = events[:limit], len(events) > limit
-    shown = reconcile(page[::-1])[::-1]  # hindsight within the page, as `stats` shows it
     cursor = _encode([iso_us(page[-1].at), page[-1].id]) if more and page else None
-    return [_event_public(e) for e in shown], cursor
+    return [_event_public(e) for e in page], cursor
 
 
 def iso_us(at: datetime) -> str:
@@ -181,24 +178,8 @@ def message_detail(
     message = owned_message(store, message_id, owner)
     summary = store.get_summary(message_id) or Summary()
     events, cursor = _events_page(store, message_id, None, limit)
-    implied = 1 if summary.human_clicks and summary.implied_opens else 0
-    clicks = dict(summary.link_clicks)
     return {
-        "message_id": message.id,
-        "subject": message.subject,
-        **summary.public_counts(),
-        "opens_implied_by_click": implied,
-        "first_opened_at": iso(summary.first_opened_at),
-        "last_opened_at": iso(summary.last_opened_at),
-        "last_activity_at": iso(summary.last_activity_at),
-        "owner": message.owner,
-        "recipients": list(message.recipients),
-        "created_at": iso(message.created_at),
-        "sent_at": iso(message.sent_at),
-        "links": [
-            {"index": link.index, "url": link.url, "human_clicks": clicks.get(link.index, 0)}
-            for link in message.links
-        ],
+        **message_stats(message, summary, ()),
         "events": events,
         "events_next_cursor": cursor,
     }
@@ -250,12 +231,8 @@ def all_messages(store: ReportingStore, owner: str, query: MessageQuery) -> Iter
         query = replace(query, after=page.next_after)
 
 
-MESSAGE_CSV_HEADER = (
-    "message_id", "subject", "recipients", "created_at", "sent_at", "status", "human_opens",
-    "unique_human_opens", "machine_opens", "human_clicks", "machine_clicks", "last_activity_at",
-    "human_replies", "machine_replies", "first_replied_at",
-)  # fmt: skip
-EVENT_CSV_HEADER = ("at", "kind", "verdict", "reasons", "client", "url", "link_index")
+MESSAGE_CSV_HEADER = words.MESSAGE_CSV
+EVENT_CSV_HEADER = words.EVENT_CSV
 
 
 def _cell(value: Any) -> str:
@@ -264,41 +241,42 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def message_csv_row(row: MessageRow) -> list[str]:
+def message_csv_row(row: MessageRow, tz: str = "UTC") -> list[str]:
+    """One email as a CSV line: its figures (from the summary), times in UTC and in ``tz``."""
     p = row_public(row)
+    sent = row.message.reference_time
     return [
         _cell(v)
         for v in (
             p["message_id"], p["subject"], " ".join(p["recipients"]), p["created_at"],
-            p["sent_at"], p["status"], p["opens"]["human"], p["opens"]["unique_human"],
-            p["opens"]["machine"], p["clicks"]["human"], p["clicks"]["machine"],
-            p["last_activity_at"], p["replies"]["human"], p["replies"]["machine"],
-            p["replies"]["first_replied_at"],
+            p["sent_at"], words.status(p["status"]), p["opens"]["human"],
+            p["opens"]["unique_human"], p["opens"]["machine"], p["clicks"]["human"],
+            p["clicks"]["machine"], p["last_activity_at"], localtime.stamp(sent, tz),
+            localtime.stamp(row.summary.last_activity_at, tz), p["replies"]["human"],
+            p["replies"]["machine"], p["replies"]["first_replied_at"],
         )
     ]  # fmt: skip
 
 
-def event_csv_row(event: Event) -> list[str]:
-    p = _event_public(event)
+def event_csv_row(event: Event, tz: str = "UTC") -> list[str]:
+    """One hit as a CSV line, in words (codes in the last two columns)."""
     return [
         _cell(v)
         for v in (
-            p["at"],
-            p["kind"],
-            p["verdict"],
-            " ".join(p["reasons"]),
-            p["client"],
-            p["url"],
-            p["link_index"],
+            iso(event.at), localtime.stamp(event.at, tz), words.KIND.get(event.kind, event.kind),
+            words.verdict(event.verdict.value), words.reasons(event.reasons),
+            words.client(event.client, event.user_agent), event.url, event.link_index,
+            event.verdict.value, " ".join(event.reasons),
         )
-    ]
+    ]  # fmt: skip
 
 
 def overview(
-    store: ReportingStore, owner: str, args: Mapping[str, str], now: datetime
+    store: ReportingStore, owner: str, args: Mapping[str, str], now: datetime, tz: str = "UTC"
 ) -> dict[str, Any]:
-    """Engagement over a period (default: the last 30 days), from the daily counters."""
-    return _overview(lambda first, last: store.day_counts(owner.lower(), first, last), args, now)
+    """Engagement over a period (default: the last 30 days) in zone ``tz``, from the daily
+    counters."""
+    return summarise(reader(store.day_counts, [owner]), args, now, tz)
 
 
 def domain_overview(
@@ -307,111 +285,9 @@ def domain_overview(
     domain: str,
     args: Mapping[str, str],
     now: datetime,
+    tz: str = "UTC",
 ) -> dict[str, Any]:
     """The overview's counts summed over everyone in a domain, for its admins: numbers only,
     never a subject, a recipient or whose mail it was."""
-
-    def days(first: str, last: str) -> dict[str, dict[str, int]]:
-        merged: dict[str, dict[str, int]] = {}
-        for sender in senders:
-            for day, counts in store.day_counts(sender, first, last).items():
-                into = merged.setdefault(day, {})
-                for name, n in counts.items():
-                    into[name] = into.get(name, 0) + n
-        return merged
-
-    return {"domain": domain, "senders": len(senders), **_overview(days, args, now)}
-
-
-def _overview(
-    day_counts: Callable[[str, str], dict[str, dict[str, int]]],
-    args: Mapping[str, str],
-    now: datetime,
-) -> dict[str, Any]:
-    until = _time("until", args.get("until")) or now
-    since = _time("since", args.get("since")) or until - timedelta(days=DEFAULT_OVERVIEW_DAYS)
-    if since >= until:
-        raise InvalidInput("since must be before until")
-    first, last = since.astimezone(UTC).date(), until.astimezone(UTC).date()
-    span = (last - first).days + 1
-    if span > MAX_OVERVIEW_DAYS:
-        raise InvalidInput(f"a period of at most {MAX_OVERVIEW_DAYS} days")
-    days = day_counts(first.isoformat(), last.isoformat())
-    total: dict[str, int] = {}
-    by_day = []
-    hours = [[0] * 24 for _ in range(7)]
-    for offset in range(span):  # one pass over every counter: this is the overview's cost
-        day = first + timedelta(days=offset)
-        counts = days.get(day.isoformat(), {})
-        by_day.append(
-            {
-                "date": day.isoformat(),
-                "human_opens": counts.get("human_opens", 0),
-                "machine_hits": counts.get("machine_hits", 0),
-                "clicks": counts.get("clicks", 0),
-            }
-        )
-        row = hours[day.weekday()]
-        for name, n in counts.items():
-            total[name] = total.get(name, 0) + n
-            if name[:5] == "hour:":
-                row[int(name[5:])] += n
-    messages, opened = total.get("messages", 0), total.get("opened", 0)
-    return {
-        "since": iso(since),
-        "until": iso(until),
-        "messages": messages,
-        "opened": opened,
-        "open_rate": round(opened / messages, 4) if messages else 0.0,
-        "clicked": total.get("clicked", 0),
-        "human_opens": total.get("human_opens", 0),
-        "clicks": total.get("clicks", 0),
-        "machine_hits": {
-            "total": total.get("machine_hits", 0),
-            "by_verdict": {
-                v.value: total.get(f"verdict:{v.value}", 0)
-                for v in Verdict
-                if v is not Verdict.HUMAN
-            },
-        },
-        "by_day": by_day,
-        "time_to_first_open_s": _percentiles(total),
-        **_reply_overview(total, messages),
-        "opens_by_hour_of_week": hours,
-        "clients": dict(
-            sorted(
-                ((k[7:], n) for k, n in total.items() if k.startswith("client:")),
-                key=lambda kv: (-kv[1], kv[0]),
-            )
-        ),
-    }
-
-
-def _reply_overview(total: Mapping[str, int], messages: int) -> dict[str, Any]:
-    """Replies over the period: emails answered by a person (on their tracking day, as
-    ``opened`` is), the reply rate, time to the first reply, and machine answers apart."""
-    replied = total.get("replied", 0)
-    return {
-        "replied": replied,
-        "reply_rate": round(replied / messages, 4) if messages else 0.0,
-        "replies": total.get("replies", 0),
-        "machine_replies": total.get("machine_replies", 0),
-        "time_to_first_reply_s": _percentiles(total, "ttfr:"),
-    }
-
-
-def _percentiles(total: Mapping[str, int], prefix: str = "ttfo:") -> dict[str, float | None]:
-    """p50 and p90 of time to first open (or reply), from log-spaced buckets (within ~10%)."""
-    buckets = sorted((int(k[5:]), n) for k, n in total.items() if k.startswith(prefix))
-    count = sum(n for _, n in buckets)
-    result: dict[str, float | None] = {"p50": None, "p90": None}
-    for name, share in (("p50", 0.5), ("p90", 0.9)):
-        if not count:
-            continue
-        seen = 0
-        for bucket, n in buckets:
-            seen += n
-            if seen >= share * count:
-                result[name] = round(ttfo_seconds(bucket), 1)
-                break
-    return result
+    found = summarise(reader(store.day_counts, list(senders)), args, now, tz)
+    return {"domain": domain, "senders": len(senders), **found}

@@ -1,42 +1,82 @@
-"""Summaries kept as events arrive, so listing and the overview never count events at read time.
+"""A message's summary: its counts, status and times, kept as events arrive and as hindsight
+relabels them, by every store adapter in the same write as the event (SQLite in its
+transaction, memory under its lock, Firestore in the message's coalesced commit).
 
-Two shapes, both updated by every store adapter when it stores an event (SQLite in the same
-transaction, memory under its lock, Firestore in the message's coalesced write):
-- a message's ``Summary``: its counts, status and times, read by the list;
-- a user's daily counters (``DayCounts``), read by the overview: messages tracked that day and
-  the opens, clicks and machine hits that happened that day, by hour, client and verdict. The
-  first open of a message (``opened``, ``clicked``, time to first open) is counted on the day
-  the message was tracked, so the open rate of a period is about the messages of that period.
-
-Counts follow the verdict stored with each event. The read-time hindsight of
-``classify.reconcile`` (a scanner walking every link) shows on the email page's timeline but is
-not subtracted from these counters.
+This is the one derivation of every number Mailbeacon shows: the list, the email page, the
+API, the CSV, the add-on's cards, `stats`, `export` and the digest all read a ``Summary``, and
+the overview reads the day counters (``daycounts``) the same functions move. ``apply_event``
+counts a stored event in; ``relabel_event`` moves an event the pipeline's hindsight relabelled
+(a scanner's link walk, a burst, a click pairing: ``classify.reconcile``) from the human counts
+to the machine ones, and the day counters with it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from .clock import iso, parse_time
+from .daycounts import (
+    DayCounts,
+    day_of,
+    difference,
+    event_days,
+    firsts,
+    merge_days,
+    message_added,
+    ttfo_bucket,
+    ttfo_seconds,
+)
 from .model import Event, Message
 from .queries import MessageQuery, time_key
 
-DayCounts = dict[str, dict[str, int]]
-"""{"YYYY-MM-DD": {counter name: n}}; names: messages, opened, clicked, human_opens, clicks,
-machine_hits, verdict:<v>, client:<c>, hour:<0-23> (human opens), ttfo:<bucket>; for replies
-(see ``apply_reply``): replied, replies, machine_replies, ttfr:<bucket>."""
+STATUS_ORDER = ("sent", "opened", "clicked", "replied")
+"""Statuses nest: each implies those before it (a click or a reply implies an open); the list's
+filter reads them as a ladder (``reaches``)."""
+STATUSES = STATUS_ORDER
 
-STATUSES = ("sent", "opened", "clicked", "replied")
-"""In order: each implies the ones before it (a reply or a click implies an open)."""
-TTFO_STEPS_PER_DOUBLING = 4  # buckets of 2^(1/4): about 19% wide
+__all__ = [
+    "STATUSES",
+    "STATUS_ORDER",
+    "DayCounts",
+    "MessagePage",
+    "MessageRow",
+    "Summary",
+    "apply_event",
+    "day_of",
+    "merge_days",
+    "message_added",
+    "page_of",
+    "rank",
+    "reaches",
+    "relabel_event",
+    "sort_key",
+    "ttfo_bucket",
+    "ttfo_seconds",
+]
+
+
+def rank(status: str) -> int:
+    """A status's place in STATUS_ORDER (an unknown one counts as sent)."""
+    return STATUS_ORDER.index(status) if status in STATUS_ORDER else 0
+
+
+def _pairs(data: Any) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((str(k), int(v)) for k, v in (data or {}).items() if int(v)))
+
+
+def _bump(pairs: tuple[tuple[str, int], ...], keys: Any, n: int) -> tuple[tuple[str, int], ...]:
+    counts = dict(pairs)
+    for key in keys:
+        counts[key] = counts.get(key, 0) + n
+    return tuple(sorted((k, v) for k, v in counts.items() if v))
 
 
 @dataclass(frozen=True)
 class Summary:
-    """A message's engagement as counted so far (stored verdicts)."""
+    """A message's engagement as counted so far. A human click implies an open: when people
+    clicked but no pixel fetch was human (images blocked), the click counts as one open."""
 
     status: str = "sent"
     human_opens: int = 0
@@ -48,6 +88,10 @@ class Summary:
     last_opened_at: datetime | None = None
     last_activity_at: datetime | None = None
     link_clicks: tuple[tuple[int, int], ...] = ()  # (link index, human clicks)
+    machine_by_verdict: tuple[tuple[str, int], ...] = ()
+    machine_by_reason: tuple[tuple[str, int], ...] = ()
+    ttfo: int | None = None
+    """The time-to-first-open bucket counted in the day counters (None: none counted)."""
     human_replies: int = 0
     machine_replies: int = 0
     """Auto-replies, bounces and read receipts in the thread: never a reply."""
@@ -55,9 +99,21 @@ class Summary:
 
     @property
     def implied_opens(self) -> int:
-        """As in summary.summarize: clicks or replies without a human pixel fetch imply one
-        open (the reader could not answer unread mail)."""
+        """Clicks or replies without a human pixel fetch imply one open (one person, one
+        device: the reader could not click or answer unread mail)."""
         return 1 if (self.human_clicks or self.human_replies) and not self.human_opens else 0
+
+    @property
+    def opens_implied_by_click(self) -> int:
+        return 1 if self.human_clicks and not self.human_opens else 0
+
+    @property
+    def opens_implied_by_reply(self) -> int:
+        return 1 if self.human_replies and not (self.human_opens or self.human_clicks) else 0
+
+    @property
+    def machine_hits(self) -> int:
+        return self.machine_opens + self.machine_clicks
 
     def public_counts(self) -> dict[str, Any]:
         implied = self.implied_opens
@@ -69,7 +125,26 @@ class Summary:
                 "machine": self.machine_opens,
             },
             "clicks": {"human": self.human_clicks, "machine": self.machine_clicks},
-            **reply_counts(self),
+            "replies": {
+                "human": self.human_replies,
+                "machine": self.machine_replies,
+                "first_replied_at": iso(self.first_replied_at),
+            },
+            "opens_implied_by_reply": self.opens_implied_by_reply,
+        }
+
+    def public(self) -> dict[str, Any]:
+        """The counts as `stats --json`, the API and the export show them."""
+        return {
+            **self.public_counts(),
+            "opens_implied_by_click": self.opens_implied_by_click,
+            "first_opened_at": iso(self.first_opened_at),
+            "last_opened_at": iso(self.last_opened_at),
+            "last_activity_at": iso(self.last_activity_at),
+            "machine": {
+                "by_verdict": dict(self.machine_by_verdict),
+                "by_reason": dict(self.machine_by_reason),
+            },
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +159,9 @@ class Summary:
             "last_opened_at": iso(self.last_opened_at),
             "last_activity_at": iso(self.last_activity_at),
             "link_clicks": {str(i): n for i, n in self.link_clicks},
+            "machine_by_verdict": dict(self.machine_by_verdict),
+            "machine_by_reason": dict(self.machine_by_reason),
+            "ttfo": self.ttfo,
             "human_replies": self.human_replies,
             "machine_replies": self.machine_replies,
             "first_replied_at": iso(self.first_replied_at),
@@ -98,6 +176,7 @@ class Summary:
             value = data.get(name)
             return parse_time(value) if value else None
 
+        ttfo = data.get("ttfo")
         return cls(
             status=data.get("status") or "sent",
             human_opens=int(data.get("human_opens") or 0),
@@ -111,26 +190,158 @@ class Summary:
             link_clicks=tuple(
                 sorted((int(i), int(n)) for i, n in (data.get("link_clicks") or {}).items())
             ),
+            machine_by_verdict=_pairs(data.get("machine_by_verdict")),
+            machine_by_reason=_pairs(data.get("machine_by_reason")),
+            ttfo=int(ttfo) if ttfo is not None else None,
             human_replies=int(data.get("human_replies") or 0),
             machine_replies=int(data.get("machine_replies") or 0),
             first_replied_at=when("first_replied_at"),
         )
 
 
-def reply_counts(summary: Summary) -> dict[str, Any]:
-    """A summary's replies as the API, the list and CSV show them, and the open a reply
-    implies (with its reason) when no pixel fetch was a person's."""
-    implied = (
-        1 if summary.human_replies and not (summary.human_opens or summary.human_clicks) else 0
+def _engagement(summary: Summary) -> str:
+    """The status the counts give: replied, clicked, opened or sent."""
+    if summary.human_replies:
+        return "replied"
+    return "clicked" if summary.human_clicks else "opened" if summary.human_opens else "sent"
+
+
+def _ttfo(message: Message, summary: Summary) -> int | None:
+    """The bucket counted for a summary (older summaries did not record it: derived)."""
+    if summary.ttfo is not None or summary.first_opened_at is None:
+        return summary.ttfo
+    return ttfo_bucket((summary.first_opened_at - message.reference_time).total_seconds())
+
+
+def _settled(message: Message, before: Summary, after: Summary) -> tuple[Summary, DayCounts]:
+    """``after`` with its status and ttfo bucket, and what its firsts move in the days."""
+    status = _engagement(after)
+    ttfo = _ttfo(message, before)
+    if after.first_opened_at != before.first_opened_at:
+        ttfo = (
+            ttfo_bucket((after.first_opened_at - message.reference_time).total_seconds())
+            if after.first_opened_at is not None
+            else None
+        )
+    settled = replace(after, status=status, ttfo=ttfo if rank(status) else None)
+    moved = difference(
+        _firsts(message, settled, settled.ttfo), _firsts(message, before, _ttfo(message, before))
     )
-    return {
-        "replies": {
-            "human": summary.human_replies,
-            "machine": summary.machine_replies,
-            "first_replied_at": iso(summary.first_replied_at),
-        },
-        "opens_implied_by_reply": implied,
-    }
+    return settled, moved
+
+
+def _firsts(message: Message, summary: Summary, ttfo: int | None) -> DayCounts:
+    replied = summary.first_replied_at if summary.human_replies else None
+    return firsts(
+        message,
+        opened=rank(summary.status) >= 1,
+        clicked=summary.human_clicks > 0,
+        ttfo=ttfo,
+        ttfr=(
+            ttfo_bucket((replied - message.reference_time).total_seconds())
+            if replied is not None
+            else None
+        ),
+    )
+
+
+def _count(summary: Summary, event: Event, n: int, *, device: bool) -> Summary:
+    """The counts with ``event`` added (``n`` 1) or taken out (``n`` -1); times apart."""
+    if event.kind == "reply":
+        if event.is_human:
+            return replace(summary, human_replies=summary.human_replies + n)
+        return replace(summary, machine_replies=summary.machine_replies + n)
+    if not event.is_human:
+        changes: dict[str, Any] = {
+            "machine_by_verdict": _bump(summary.machine_by_verdict, [event.verdict.value], n),
+            "machine_by_reason": _bump(summary.machine_by_reason, event.reasons, n),
+        }
+        if event.kind == "open":
+            changes["machine_opens"] = summary.machine_opens + n
+        else:
+            changes["machine_clicks"] = summary.machine_clicks + n
+        return replace(summary, **changes)
+    if event.kind == "open":
+        return replace(
+            summary,
+            human_opens=summary.human_opens + n,
+            unique_human_opens=summary.unique_human_opens + (n if device else 0),
+        )
+    per_link = dict(summary.link_clicks)
+    if event.link_index is not None:
+        per_link[event.link_index] = per_link.get(event.link_index, 0) + n
+    return replace(
+        summary,
+        human_clicks=summary.human_clicks + n,
+        link_clicks=tuple(sorted((i, c) for i, c in per_link.items() if c)),
+    )
+
+
+def apply_event(
+    message: Message, summary: Summary, event: Event, *, new_device: bool
+) -> tuple[Summary, DayCounts]:
+    """The summary after ``event`` and what it adds to the owner's day counters.
+
+    ``new_device`` says whether a human open came from a device (address hash, user agent,
+    UTC day) not seen on this message before: the adapter knows how to look that up.
+    """
+    after = _count(summary, event, 1, device=new_device)
+    if event.kind == "reply" and event.is_human:
+        after = replace(
+            after,
+            first_replied_at=min(filter(None, (summary.first_replied_at, event.at))),
+            first_opened_at=summary.first_opened_at or event.at,
+            last_opened_at=summary.last_opened_at or event.at,
+            last_activity_at=max(filter(None, (summary.last_activity_at, event.at))),
+        )
+    elif event.is_human:
+        after = replace(
+            after,
+            first_opened_at=min(filter(None, (summary.first_opened_at, event.at))),
+            last_opened_at=max(filter(None, (summary.last_opened_at, event.at))),
+            last_activity_at=max(filter(None, (summary.last_activity_at, event.at))),
+        )
+    settled, moved = _settled(message, summary, after)
+    return settled, merge_days(event_days(event), moved)
+
+
+def relabel_event(
+    message: Message,
+    summary: Summary,
+    old: Event,
+    new: Event,
+    *,
+    first: datetime | None,
+    last: datetime | None,
+    device_gone: bool,
+) -> tuple[Summary, DayCounts]:
+    """The summary after a stored event changed verdict (``old`` as counted, ``new`` as it
+    is now), and how the day counters move.
+
+    ``first`` and ``last`` are the times of the message's earliest and latest human events
+    apart from this one, as far as the adapter knows (Firestore: its recent window); they
+    replace a time only when this event held it. ``device_gone``: no other human open of
+    the message came from this event's device that day.
+    """
+    after = _count(summary, old, -1, device=device_gone)
+    after = _count(after, new, 1, device=False)
+    if old.is_human and not new.is_human:
+        opened = after.human_opens + after.human_clicks + after.human_replies > 0
+        first_at = after.first_opened_at
+        if first_at == old.at:
+            first_at = first if opened else None
+        last_at = after.last_opened_at
+        if last_at == old.at:
+            last_at = (last or first_at) if opened else None
+        activity = after.last_activity_at
+        if activity == old.at:
+            activity = last_at
+        after = replace(
+            after, first_opened_at=first_at, last_opened_at=last_at, last_activity_at=activity
+        )
+    settled, moved = _settled(message, summary, after)
+    days = merge_days(merge_days(event_days(new), event_days(old), -1), moved)
+    return settled, days
 
 
 @dataclass(frozen=True)
@@ -153,7 +364,15 @@ class MessagePage:
 
 def sort_key(row: MessageRow, sort: str) -> str:
     """The value a row is ordered by, as a MessageQuery.after key."""
-    return time_key(row.summary.last_activity_at if sort == "activity" else row.message.created_at)
+    if sort == "activity":
+        return time_key(row.summary.last_activity_at)
+    return time_key(row.message.reference_time)
+
+
+def reaches(status: str, wanted: str) -> bool:
+    """Whether a message of ``status`` passes the filter ``wanted`` (statuses nest; ``sent``
+    means not opened yet)."""
+    return rank(status) == 0 if wanted == "sent" else rank(status) >= rank(wanted)
 
 
 def page_of(rows: list[MessageRow], query: MessageQuery) -> MessagePage:
@@ -162,113 +381,3 @@ def page_of(rows: list[MessageRow], query: MessageQuery) -> MessagePage:
     if len(rows) > query.limit and page:
         return MessagePage(page, (sort_key(page[-1], query.sort), page[-1].message.id))
     return MessagePage(page)
-
-
-def day_of(at: datetime) -> str:
-    return at.date().isoformat()
-
-
-def message_added(message: Message) -> DayCounts:
-    """The day counters a newly tracked message moves."""
-    return {day_of(message.created_at): {"messages": 1}}
-
-
-def ttfo_bucket(seconds: float) -> int:
-    return math.floor(TTFO_STEPS_PER_DOUBLING * math.log2(max(seconds, 0.0) + 1.0))
-
-
-def ttfo_seconds(bucket: int) -> float:
-    """The middle of a bucket, in seconds."""
-    return 2 ** ((bucket + 0.5) / TTFO_STEPS_PER_DOUBLING) - 1.0
-
-
-def apply_event(
-    message: Message, summary: Summary, event: Event, *, new_device: bool
-) -> tuple[Summary, DayCounts]:
-    """The summary after ``event`` and what it adds to the owner's day counters.
-
-    ``new_device`` says whether a human open came from a device (address hash, user agent,
-    UTC day) not seen on this message before: the adapter knows how to look that up.
-    """
-    days: DayCounts = {}
-
-    def add(day: str, name: str, n: int = 1) -> None:
-        counts = days.setdefault(day, {})
-        counts[name] = counts.get(name, 0) + n
-
-    if event.kind == "reply":
-        return apply_reply(message, summary, event)
-    on = day_of(event.at)
-    if not event.is_human:
-        add(on, "machine_hits")
-        add(on, f"verdict:{event.verdict.value}")
-        if event.kind == "open":
-            return replace(summary, machine_opens=summary.machine_opens + 1), days
-        return replace(summary, machine_clicks=summary.machine_clicks + 1), days
-
-    tracked_on = day_of(message.created_at)
-    changes: dict[str, Any] = {
-        "first_opened_at": min(filter(None, (summary.first_opened_at, event.at))),
-        "last_opened_at": max(filter(None, (summary.last_opened_at, event.at))),
-        "last_activity_at": max(filter(None, (summary.last_activity_at, event.at))),
-    }
-    if summary.status == "sent":
-        add(tracked_on, "opened")
-        delay = (event.at - message.reference_time).total_seconds()
-        add(tracked_on, f"ttfo:{ttfo_bucket(delay)}")
-    if event.kind == "open":
-        add(on, "human_opens")
-        add(on, f"hour:{event.at.hour}")
-        add(on, f"client:{event.client or 'other'}")
-        changes["human_opens"] = summary.human_opens + 1
-        changes["unique_human_opens"] = summary.unique_human_opens + (1 if new_device else 0)
-        changes["status"] = "opened" if summary.status == "sent" else summary.status
-    else:
-        add(on, "clicks")
-        changes["human_clicks"] = summary.human_clicks + 1
-        if event.link_index is not None:
-            per_link = dict(summary.link_clicks)
-            per_link[event.link_index] = per_link.get(event.link_index, 0) + 1
-            changes["link_clicks"] = tuple(sorted(per_link.items()))
-        if not summary.human_clicks:
-            add(tracked_on, "clicked")
-        changes["status"] = "replied" if summary.status == "replied" else "clicked"
-    return replace(summary, **changes), days
-
-
-def apply_reply(message: Message, summary: Summary, event: Event) -> tuple[Summary, DayCounts]:
-    """A reply event: a person's answer makes the email ``replied`` (and opened: counted on
-    the tracking day, as a click's implied open is), with the time to the first reply; an
-    auto-reply, bounce or read receipt is counted apart and changes nothing else."""
-    on, tracked_on = day_of(event.at), day_of(message.created_at)
-    if not event.is_human:
-        return replace(summary, machine_replies=summary.machine_replies + 1), {
-            on: {"machine_replies": 1}
-        }
-    days: DayCounts = {on: {"replies": 1}}
-    tracked = days.setdefault(tracked_on, {})
-    delay = (event.at - message.reference_time).total_seconds()
-    if summary.status == "sent":
-        tracked["opened"] = tracked.get("opened", 0) + 1
-        tracked[f"ttfo:{ttfo_bucket(delay)}"] = tracked.get(f"ttfo:{ttfo_bucket(delay)}", 0) + 1
-    if not summary.human_replies:
-        tracked["replied"] = tracked.get("replied", 0) + 1
-        tracked[f"ttfr:{ttfo_bucket(delay)}"] = tracked.get(f"ttfr:{ttfo_bucket(delay)}", 0) + 1
-    first = min(filter(None, (summary.first_replied_at, event.at)))
-    return replace(
-        summary,
-        status="replied",
-        human_replies=summary.human_replies + 1,
-        first_replied_at=first,
-        first_opened_at=summary.first_opened_at or event.at,
-        last_opened_at=summary.last_opened_at or event.at,
-        last_activity_at=max(filter(None, (summary.last_activity_at, event.at))),
-    ), days
-
-
-def merge_days(into: DayCounts, more: DayCounts) -> DayCounts:
-    for day, counts in more.items():
-        target = into.setdefault(day, {})
-        for name, n in counts.items():
-            target[name] = target.get(name, 0) + n
-    return into

@@ -1,5 +1,6 @@
-"""A message's engagement as `mailbeacon stats` and the add-on show it, counting the hits the
-edge answered that the pipeline has not processed yet."""
+"""A message's engagement as `mailbeacon stats`, the export and the add-on show it: the stored
+summary (the figures every other view shows), plus the hits the edge answered that the
+pipeline has not processed yet, counted by the same functions."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ from typing import Any
 
 from .model import DEFAULT_RETENTION, Hit
 from .pipeline import Classifier, classify_hit
-from .store import CONTEXT_EVENTS, MessageEvents
-from .summary import message_stats
+from .rollup import Summary
+from .store import CONTEXT_EVENTS, MessageFacts
+from .summary import Tally, message_stats
 from .tracking import owned_message
 
 
-def get_stats(store: MessageEvents, message_id: str, owner: str | None = None) -> dict[str, Any]:
+def get_stats(store: MessageFacts, message_id: str, owner: str | None = None) -> dict[str, Any]:
     message = owned_message(store, message_id, owner)
-    return message_stats(message, store.list_events(message_id))
+    summary = store.get_summary(message_id) or Summary()
+    return message_stats(message, summary, store.list_events(message_id))
 
 
 def get_stats_with_pending(
-    store: MessageEvents,
+    store: MessageFacts,
     classifier: Classifier,
     message_id: str,
     pending: Sequence[dict[str, Any]],
@@ -29,27 +32,32 @@ def get_stats_with_pending(
     owner: str | None = None,
     retention: timedelta = DEFAULT_RETENTION,
 ) -> dict[str, Any]:
-    """Stats that count hits answered but not yet processed, classified here and not stored:
-    a reader never waits for the pipeline, and is never behind what was served."""
+    """Stats that count hits answered but not yet processed, classified and relabelled here as
+    the pipeline will, and not stored: a reader never waits for the pipeline, and is never
+    behind what was served."""
+    from .classify.reconcile import relabels
+
     mine = [p for p in pending if p.get("message_id") == message_id]
     if not mine:
         return get_stats(store, message_id, owner)
     message = owned_message(store, message_id, owner)
     context = store.get_context(message_id)
     stored = store.list_events(message_id)
+    tally = Tally(message, store.get_summary(message_id)).know(stored)
     if context is None:
-        return message_stats(message, stored)
-    seen = {e.id for e in stored}
+        return message_stats(message, tally.summary, tally.ordered())
     for payload in mine:
         try:
             hit = Hit.from_dict(payload)
         except (KeyError, TypeError, ValueError):
             continue
-        if hit.id in seen:
+        if hit.id in tally.events:
             continue
         event = classify_hit(hit, context, classifier, retention)
-        stored.append(event)
-        seen.add(event.id)
-        context = replace(context, earlier=(*context.earlier, event)[-CONTEXT_EVENTS:])
-    stored.sort(key=lambda e: e.at)
-    return message_stats(message, stored)
+        window = [*context.earlier, event]
+        changes = {e.id: e for e in relabels(window, event)}
+        event = changes.pop(event.id, event)
+        tally.add(event, list(changes.values()))
+        window = [changes.get(e.id, e) for e in context.earlier] + [event]
+        context = replace(context, earlier=tuple(window[-CONTEXT_EVENTS:]))
+    return message_stats(message, tally.summary, tally.ordered())

@@ -19,6 +19,11 @@ from mailbeacon.platform import (
 
 COALESCE_WINDOW = timedelta(minutes=10)
 """Repeat opens within this window become one "opened again (N times)" alert."""
+SETTLE = timedelta(seconds=30)
+"""How long an alert waits after its hit (MAILBEACON_ALERT_SETTLE_SECONDS): hindsight sees a
+scanner's walk within 5 s and a burst from several addresses within 30 s
+(mailbeacon.classify.reconcile), and an alert must not announce as a person what the next
+seconds show to be a machine."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class NotifierConfig:
     gmail_credentials: str | None = None
     gmail_api_url: str = GMAIL_API_URL
     coalesce_window: timedelta = COALESCE_WINDOW
+    settle: timedelta = timedelta(0)
+    """The settle window (SETTLE when read from the environment; none when built directly)."""
     digest_hour: int = 8
     digest_unopened_days: int = 3
     timeout_seconds: float = 10.0

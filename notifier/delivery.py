@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import DeliveryFailed, InvalidInput, RetryLater
@@ -33,6 +33,12 @@ log = logging.getLogger(__name__)
 DELIVERIES = Namespace.DELIVERIES
 
 
+Sent = dict[str, str] | None
+"""What a channel returns from a send: where the message now is (a Slack DM's channel and
+``ts``, a Chat message's name), kept with the delivery so a correction can edit it; None
+where nothing can be edited later (webhooks, email, Web Push)."""
+
+
 class Channel(Protocol):
     """One way of telling a user. ``send`` raises DeliveryFailed; it never returns an error."""
 
@@ -42,7 +48,15 @@ class Channel(Protocol):
 
     def enabled(self, settings: Settings) -> bool: ...
 
-    def send(self, post: Post, settings: Settings) -> None: ...
+    def send(self, post: Post, settings: Settings) -> Sent: ...
+
+
+@runtime_checkable
+class Correctable(Channel, Protocol):
+    """A channel whose messages can be edited after they were sent (Slack's chat.update,
+    Chat's spaces.messages.patch): an alert for a hit hindsight relabelled is corrected."""
+
+    def correct(self, post: Post, settings: Settings, sent: dict[str, str]) -> None: ...
 
 
 class DeliveryLog:
@@ -94,13 +108,21 @@ class DeliveryLog:
         except ValueError:
             return None
 
-    def settle(self, key: str, state: str, detail: str = "") -> None:
-        value = {"state": state, "at": iso(self.clock.now())}
+    def settle(self, key: str, state: str, detail: str = "", sent: Sent = None) -> None:
+        value: dict[str, object] = {"state": state, "at": iso(self.clock.now())}
         if detail:
             value["detail"] = redact(detail)[:300]
+        if sent:
+            value["sent"] = dict(sent)
         self.store.put_record(DELIVERIES, key, value)
         if state == "failed" and self.on_failed is not None:
             self.on_failed(key, value.get("detail", ""))
+
+    def sent(self, key: str) -> dict[str, str] | None:
+        """Where a delivered message is (the channel's ``Sent``), if it was delivered."""
+        record = self.store.get_record(DELIVERIES, key) or {}
+        found = record.get("sent") if record.get("state") == "sent" else None
+        return dict(found) if isinstance(found, dict) else None
 
     def state(self, key: str) -> str | None:
         record = self.store.get_record(DELIVERIES, key)
@@ -126,7 +148,7 @@ def deliver(
     if not deliveries.claim(key):
         return "already"
     try:
-        _send(channel, post, settings, policy)
+        sent = _send(channel, post, settings, policy)
     except DeliveryFailed as exc:
         if not exc.permanent and policy.gives_up(exc):
             exc = DeliveryFailed(
@@ -146,16 +168,15 @@ def deliver(
         if given_up is None:
             raise
         return _failed(channel, key, given_up, settings, deliveries, book)
-    deliveries.settle(key, "sent")
+    deliveries.settle(key, "sent", sent=sent)
     return "sent"
 
 
-def _send(channel: Channel, post: Post, settings: Settings, policy: RetryPolicy) -> None:
+def _send(channel: Channel, post: Post, settings: Settings, policy: RetryPolicy) -> Sent:
     try:
         if channel.self_retrying:
-            channel.send(post, settings)  # its SDK retries with the same policy
-        else:
-            policy.call(lambda: channel.send(post, settings))
+            return channel.send(post, settings)  # its SDK retries with the same policy
+        return policy.call(lambda: channel.send(post, settings))
     except ImportError as exc:
         # A missing package stays missing: retrying would loop until the row dead-letters
         # and the user would never learn why nothing arrives.

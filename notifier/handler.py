@@ -20,8 +20,8 @@ from mailbeacon.settings import SettingsBook, register_digest_user
 from mailbeacon.store import Store
 
 from .config import NotifierConfig
-from .decide import Action, Alert, Decision, LastAlert, decide
-from .delivery import Channel, DeliveryLog, deliver
+from .decide import Action, Alert, AlertKind, Decision, LastAlert, decide
+from .delivery import DELIVERIES, Channel, Correctable, DeliveryLog, deliver
 from .digest import HELD, build_digest, digest_post
 from .digest import USERS as DIGEST_USERS
 from .events_out import EventsOut, event_body
@@ -120,6 +120,7 @@ class Notifier:
         if event is None or not event.is_human:
             return None, events
         try:
+            self.settle(event)  # a hit about to be relabelled a machine is never sent out
             self.events_out.send(event.id, event_body(message, event), message.owner)
         except RetryLater as exc:
             return exc, events
@@ -138,6 +139,9 @@ class Notifier:
         if event is None:
             log.info("notify: event %s not found (expired?)", payload.get("event_id"))
             return None
+        if payload.get("relabelled") and not event.is_human:
+            self.correct(message, event, settings, channels)
+        self.settle(event)
         register_digest_user(self.store, settings.user)
         opens = [e for e in events if e.is_human and e.kind == "open"]
         now = self.clock.now()
@@ -154,6 +158,48 @@ class Notifier:
             assert decision.alert is not None
             self.send(decision.alert, settings, channels)
         return decision
+
+    def settle(self, event: Event) -> None:
+        """Raise RetryLater while a person's hit is younger than the settle window: the next
+        seconds may show it to be a scanner's walk or burst (classify.reconcile), and the
+        pipeline relabels it in the store before this alert is decided. A reply is never
+        relabelled: it goes at once."""
+        if not event.is_human or event.kind == "reply":
+            return
+        wait = (event.at + self.config.settle - self.clock.now()).total_seconds()
+        if wait > 0:
+            raise RetryLater(wait, "settling: waiting for what follows this hit")
+
+    def correct(
+        self, message: Message, event: Event, settings: Settings, channels: Sequence[Channel]
+    ) -> None:
+        """An alert already sent for ``event``, now relabelled a machine: edited in place where
+        the channel allows (Slack's chat.update, Chat's messages.patch), once per channel; a
+        quiet-hours alert waiting for the digest is dropped. It was never counted: the store
+        moved the event out of every figure in the write that relabelled it."""
+        self.store.delete_record(HELD, f"{settings.user}/{iso(event.at)}/{event.id}")
+        kind = AlertKind.CLICKED if event.kind == "click" else AlertKind.OPENED
+        view = AlertView.of(
+            Alert(kind, message, event),
+            dashboard_url=self.dashboard_link(message.id),
+            timezone=settings.timezone,
+        ).corrected(event)
+        post = Post.of_alert(f"{event.id}-correction", view)
+        for channel in channels:
+            key = f"{event.id}/{channel.name}"
+            sent = self.deliveries.sent(key)
+            if not isinstance(channel, Correctable) or sent is None:
+                continue
+            if not self.store.add_record(DELIVERIES, f"{key}/corrected", {"at": iso(event.at)}):
+                continue  # corrected before
+            try:
+                channel.correct(post, settings, sent)
+            except DeliveryFailed as exc:
+                if exc.permanent:
+                    log.warning("could not correct %s on %s: %s", event.id, channel.name, exc)
+                    continue
+                self.store.delete_record(DELIVERIES, f"{key}/corrected")
+                raise
 
     def allowed(self, settings: Settings, channels: list[Channel]) -> list[Channel]:
         """The channels the owner's domain policy allows; each one it stops is shown to the
@@ -242,15 +288,30 @@ class Notifier:
             str(user), key=str(payload.get("key") or f"digest-{iso(self.clock.now())}")
         )
 
+    def unreachable(self, settings: Settings, enabled: Sequence[Channel]) -> str:
+        """Why no channel can reach the user, in words they can act on."""
+        if enabled:
+            return "your domain's policy allows none of your alert channels"
+        if settings.email_to and not any(c.name.startswith("email") for c in self.channels):
+            return (
+                f"email alerts to {settings.email_to} need a mail server: set"
+                " MAILBEACON_SMTP_HOST (or MAILBEACON_GMAIL_CREDENTIALS) where Mailbeacon runs"
+            )
+        return (
+            f"no alert channel set for {settings.user}: add one in the dashboard's Settings or"
+            f" with `mailbeacon settings --user {settings.user} --email-to ...`"
+        )
+
     def _send_digest_inline(self, payload: dict[str, Any]) -> None:
         self.send_digest(str(payload["user"]), key=str(payload["key"]))
 
     def send_digest(self, user: str, *, key: str) -> str:
         """Build and deliver one user's digest; returns what happened, for the CLI."""
         settings = self.store.get_settings(user)
-        channels = self.allowed(settings, [c for c in self.channels if c.enabled(settings)])
+        enabled = [c for c in self.channels if c.enabled(settings)]
+        channels = self.allowed(settings, enabled)
         if not channels:
-            return "no channel configured"
+            return self.unreachable(settings, enabled)
         now = self.clock.now()
         last = self.store.get_record(DIGEST_SENT, user)
         since = parse_time(last["at"]) if last else now - timedelta(days=7)  # first digest

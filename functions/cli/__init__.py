@@ -19,7 +19,7 @@ from mailbeacon.json_input import valid_text
 from mailbeacon.log_limits import install_log_limits
 from mailbeacon.redact import install_log_redaction
 
-from . import gmail_watch, operate, policy, privacy, quality, remind, settings, track
+from . import gmail_watch, listing, operate, policy, privacy, quality, remind, settings, track
 from .parser import UsageError, build_parser
 
 EXIT_FAILURE = 1
@@ -29,6 +29,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": operate.cmd_serve,
     "track": track.cmd_track,
     "stats": track.cmd_stats,
+    "list": listing.cmd_list,
     "settings": settings.cmd_settings,
     "addon-deployment": operate.cmd_addon_deployment,
     "accuracy": quality.cmd_accuracy,

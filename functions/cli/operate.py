@@ -11,7 +11,7 @@ from mailbeacon.clock import iso
 from mailbeacon.validation import check_email
 
 from ..bootstrap import bootstrap
-from .common import config_of
+from .common import config_of, require_data
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     """Send one digest now; pending alerts go first, hits stay with the server's worker."""
     email = check_email(args.user)
-    app = bootstrap(config_of(args))
+    app = bootstrap(require_data(config_of(args)))
     try:
         if app.worker is not None:  # alerts already decided; hits stay with the server's worker
             app.worker.drain([NOTIFY], include_leased=True)

@@ -7,19 +7,20 @@ import json
 import sys
 from typing import Any
 
+from mailbeacon import words
 from mailbeacon.errors import InvalidInput
 from mailbeacon.files import write_private
-from mailbeacon.privacy import delete_user, export_user
+from mailbeacon.privacy import delete_message, delete_user, export_user
 from mailbeacon.stats import get_stats_with_pending
 from mailbeacon.validation import check_email
 
 from ..bootstrap import bootstrap
-from .common import config_of
+from .common import config_of, require_data
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     check_email(args.user)
-    app = bootstrap(config_of(args))
+    app = bootstrap(require_data(config_of(args)))
     worker = app.worker
 
     def stats(message_id: str, owner: str) -> dict[str, Any]:
@@ -49,10 +50,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    if args.message:
+        return delete_one(args)
     email = check_email(args.user)
     if not args.yes:
         raise InvalidInput(f"this deletes all of {email}'s data for good: add --yes to confirm")
-    app = bootstrap(config_of(args))
+    app = bootstrap(require_data(config_of(args)))
     try:
         deletion = delete_user(app.store, app.records, email, at=app.clock.now())
     finally:
@@ -69,4 +72,22 @@ def cmd_delete(args: argparse.Namespace) -> int:
     for namespace, count in data["records"].items():
         print(f"  records {namespace}: {count}")
     sys.stdout.flush()
+    return 0
+
+
+def delete_one(args: argparse.Namespace) -> int:
+    """`mailbeacon delete --message ID --yes`: one email, its events and its counts."""
+    if not args.yes:
+        raise InvalidInput(f"this deletes email {args.message} for good: add --yes to confirm")
+    app = bootstrap(require_data(config_of(args)))
+    try:
+        deletion = delete_message(app.store, app.records, args.message, owner=None)
+    finally:
+        app.close()
+    data = {"message_id": args.message, **deletion.to_dict()}
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        events = words.plural(data["events"], "open or click", "opens and clicks")
+        print(f"deleted email {args.message} of {data['user']}, with its {events}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from mailbeacon.catalogs import BY_NAME
 from mailbeacon.catalogs.refresh import refresh, url_overrides
@@ -34,7 +35,12 @@ def cmd_catalogs(args: argparse.Namespace) -> int:
     unknown = [name for name in args.only if name not in BY_NAME]
     if unknown:
         raise InvalidInput(f"unknown catalogue {unknown[0]!r}; known: {', '.join(BY_NAME)}")
-    results = refresh(config_of(args).core.data_dir / "catalogs", urls=overrides, only=args.only)
+
+    def told(step: int, steps: int, name: str) -> None:
+        print(f"[{step}/{steps}] {name} ...", file=sys.stderr, flush=True)
+
+    target = config_of(args).core.data_dir / "catalogs"
+    results = refresh(target, urls=overrides, only=args.only, progress=told)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -8,10 +8,12 @@ import json
 from mailbeacon.model import Settings
 from mailbeacon.records import Records
 from mailbeacon.settings import InvalidSettings, SettingsChange, apply_change
+from mailbeacon.tracking import owned_message
 from mailbeacon.validation import check_email
 
 from ..bootstrap import alert_rules, bootstrap
-from .common import config_of
+from .common import config_of, require_data
+from .show import settings_text
 
 FLAGS = (
     "slack_webhook",
@@ -58,8 +60,10 @@ def cmd_settings(args: argparse.Namespace) -> int:
     _, errors = apply_change(Settings(user=user), change, alert_rules(config))  # before writing
     if errors:
         raise InvalidSettings(errors)
-    app = bootstrap(config)
+    app = bootstrap(require_data(config) if change.empty else config)
     try:
+        for message_id in change.mute:  # only the user's own emails can be muted
+            owned_message(app.store, message_id, user)
         book = app.settings
         current = book.get(user) if change.empty else book.update(user, change)
         data = settings_view(app.records, current)
@@ -68,6 +72,5 @@ def cmd_settings(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
     else:
-        for key, value in data.items():
-            print(f"{key}: {value}")
+        print(settings_text(data))
     return 0

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime, timedelta
 
+from mailbeacon.clock import iso
+from mailbeacon.errors import FieldError
 from mailbeacon.sentwatch import sent_status
 from mailbeacon.stats import get_stats_with_pending
 from mailbeacon.tracking import track_message
 from mailbeacon.validation import check_track
 
 from ..bootstrap import bootstrap
-from .common import config_of
+from .common import config_of, require_data, zone_of
+from .show import stats_text
+
+SKEW = timedelta(minutes=5)
+"""How far ahead of this machine's clock --sent-at may be (another machine's clock)."""
 
 
 def cmd_track(args: argparse.Namespace) -> int:
     # Refuse bad input before the store exists: a refused command creates no files.
     check_track(sender=args.sender, recipients=args.to, subject=args.subject, links=args.link)
+    if args.sent_at is not None and args.sent_at > datetime.now(UTC) + SKEW:
+        # Every open before that time would be taken for the sender's own, while writing.
+        raise FieldError("--sent-at", f"is in the future ({iso(args.sent_at)}): give when it left")
     app = bootstrap(config_of(args))
     try:
         tracked = track_message(
@@ -46,7 +56,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    app = bootstrap(config_of(args))
+    app = bootstrap(require_data(config_of(args), message_id=args.message_id))
     try:
         # Hits the server answered but has not processed yet are counted, classified here and
         # not stored: stats never waits for the worker and is never behind what was served.
@@ -60,28 +70,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
         )
         if (gmail := sent_status(app.records, args.message_id)) is not None:
             data["gmail"] = gmail  # what the sent-mail watch learnt
+        tz = zone_of(app.store, data["owner"], args.timezone)
+        now = app.clock.now()
     finally:
         app.close()
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    opens, clicks = data["opens"], data["clicks"]
-    print(f"{data['subject'] or '(no subject)'} [{data['message_id']}]: {data['status']}")
-    print(
-        f"  opens: {opens['human']} human ({opens['unique_human']} unique),"
-        f" {opens['machine']} machine"
-    )
-    print(f"  clicks: {clicks['human']} human, {clicks['machine']} machine")
-    machine = data.get("machine", {})
-    if machine.get("by_verdict"):
-        kinds = ", ".join(f"{n} {verdict}" for verdict, n in machine["by_verdict"].items())
-        reasons = ", ".join(f"{reason} {n}" for reason, n in machine["by_reason"].items())
-        print(f"  machine hits: {kinds} ({reasons})")
-    for event in data["events"]:
-        reasons = ", ".join(event["reasons"])
-        url = f" {event['url']}" if event["url"] else ""
-        print(
-            f"  {event['at']} {event['kind']:<5} {event['verdict']:<8} {event['client']:<10}"
-            f"{url} ({reasons})"
-        )
+    print(stats_text(data, tz, now))
     return 0

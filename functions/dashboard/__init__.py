@@ -32,10 +32,28 @@ def sign_in_gate(deps: SignInDeps) -> Gate:
 
 
 def register(web: Flask, deps: DashboardDeps) -> None:
-    """The pages and /api/v1, sharing one sign-in gate."""
+    """The pages and /api/v1, sharing one sign-in gate; a path nobody serves is the API's JSON
+    404 under /api/ and the dashboard's own page (with its navigation) elsewhere."""
+    from typing import Any
+
+    from flask import request
+
     from .. import api
     from .pages import blueprint
+    from .site import Site, add_headers, not_found
 
     gate = sign_in_gate(deps)
     web.register_blueprint(blueprint(deps, gate))
     api.register(web, deps, gate)
+    site = Site(deps, gate)
+
+    def missing(exc: Any) -> Any:
+        if request.path.startswith("/api/"):
+            return api.json_errors(exc)
+        if exc.code != 404:
+            return exc
+        site.who()
+        return add_headers(not_found())
+
+    for code in (404, 405):
+        web.register_error_handler(code, missing)

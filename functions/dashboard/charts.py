@@ -36,9 +36,13 @@ def _nice_max(value: int) -> int:
     return max(value, 1)
 
 
-def activity_by_day(by_day: Sequence[dict[str, Any]]) -> Markup:
-    """Human opens, clicks and machine hits per day, as grouped bars."""
-    width, height, left, bottom, top = 720, 220, 40, 24, 10
+def activity_by_day(by_day: Sequence[dict[str, Any]], *, narrow: bool = False) -> Markup:
+    """Human opens, clicks and machine hits per day, as grouped bars. ``narrow``: the phone's
+    version, the last 14 days drawn at the phone's width, so its labels stay readable."""
+    if narrow:
+        by_day = by_day[-14:]
+    width, height, left, bottom, top = (360, 200, 30, 24, 10) if narrow else (720, 220, 40, 24, 10)
+    font = 11 if narrow else 10
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = _nice_max(
         max((max(d["human_opens"], d["machine_hits"], d["clicks"]) for d in by_day), default=0)
@@ -49,9 +53,10 @@ def activity_by_day(by_day: Sequence[dict[str, Any]]) -> Markup:
     parts = [
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" '
         'stroke="#8c959f"/>',
-        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" font-size="10">{peak}</text>',
-        f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="10">0</text>',
+        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" font-size="{font}">{peak}</text>',
+        f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" font-size="{font}">0</text>',
     ]
+    every = 3 if narrow else max(n // 10, 1) if n > 14 else 1
     for i, day in enumerate(by_day):
         x = left + i * slot + slot / 8
         for j, (key, colour) in enumerate(
@@ -62,26 +67,37 @@ def activity_by_day(by_day: Sequence[dict[str, Any]]) -> Markup:
                 parts.append(
                     f'<rect x="{x + j * bar:.1f}" y="{top + plot_h - h:.1f}" width="{bar:.1f}" '
                     f'height="{h:.1f}" fill="{colour}"><title>{escape(day["date"])}: '
-                    f"{day[key]} {key.replace('_', ' ')}</title></rect>"
+                    f"{day[key]} {LEGEND[key]}</title></rect>"
                 )
-        if n <= 14 or i % max(n // 10, 1) == 0:
+        if i % every == 0 or i == n - 1:
             parts.append(
                 f'<text x="{x + 1.5 * bar:.1f}" y="{height - 8}" text-anchor="middle" '
-                f'font-size="9">{escape(day["date"][5:])}</text>'
+                f'font-size="{font - 1}">{escape(_day_label(day["date"]))}</text>'
             )
     total = sum(d["human_opens"] for d in by_day), sum(d["machine_hits"] for d in by_day)
     return _svg(
-        "chart-by-day",
+        "chart-by-day-narrow" if narrow else "chart-by-day",
         "Opens by people, clicks and machine hits per day",
-        f"{len(by_day)} days: {total[0]} human opens, {total[1]} machine hits",
+        f"{len(by_day)} days: {total[0]} opens by people, {total[1]} machine hits",
         width,
         height,
         "".join(parts),
     )
 
 
-def hour_of_week(grid: Sequence[Sequence[int]]) -> Markup:
-    """When emails get opened: a 7 x 24 heatmap of human opens (UTC)."""
+LEGEND = {"human_opens": "opens by people", "clicks": "clicks", "machine_hits": "machine hits"}
+
+
+def _day_label(iso_day: str) -> str:
+    """ "Mar 2" for "2026-03-02"."""
+    from datetime import date
+
+    day = date.fromisoformat(iso_day)
+    return f"{day:%b} {day.day}"
+
+
+def hour_of_week(grid: Sequence[Sequence[int]], tz: str = "UTC") -> Markup:
+    """When emails get opened: a 7 x 24 heatmap of human opens, in the page's zone."""
     cell, left, top = 26, 36, 16
     peak = max((max(row) for row in grid), default=0) or 1
     parts = []
@@ -97,19 +113,52 @@ def hour_of_week(grid: Sequence[Sequence[int]]) -> Markup:
             f'font-size="10">{DAYS[d]}</text>'
         )
         for hour, n in enumerate(row):
-            shade = 0.08 + 0.92 * n / peak if n else 0.0
-            parts.append(
-                f'<rect x="{left + hour * cell}" y="{y}" width="{cell - 2}" height="{cell - 2}" '
-                f'rx="3" fill="{HUMAN}" fill-opacity="{shade:.2f}" stroke="#d0d7de" '
-                f'stroke-width="0.5"><title>{DAYS[d]} {hour:02d}:00 UTC: {n} opens</title></rect>'
-            )
+            parts.append(_cell(left + hour * cell, y, cell, n, peak, f"{DAYS[d]} {hour:02d}:00"))
     return _svg(
         "chart-hours",
-        "Opens by people, by day of week and hour (UTC)",
-        f"busiest cell: {peak if any(any(r) for r in grid) else 0} opens",
+        f"Opens by people, by day of week and hour ({tz})",
+        f"busiest hour: {peak if any(any(r) for r in grid) else 0} opens",
         left + 24 * cell + 4,
         top + 7 * cell + 4,
         "".join(parts),
+    )
+
+
+def hour_of_week_narrow(grid: Sequence[Sequence[int]], tz: str = "UTC") -> Markup:
+    """The heatmap for a phone: hours down, days across, so it fits the width."""
+    cell, left, top = 34, 40, 22
+    peak = max((max(row) for row in grid), default=0) or 1
+    parts = [
+        f'<text x="{left + d * cell + cell / 2}" y="{top - 6}" text-anchor="middle" '
+        f'font-size="12">{DAYS[d]}</text>'
+        for d in range(7)
+    ]
+    for hour in range(24):
+        y = top + hour * (cell * 0.6)
+        if hour % 3 == 0:
+            parts.append(
+                f'<text x="{left - 6}" y="{y + cell * 0.45}" text-anchor="end" '
+                f'font-size="12">{hour:02d}</text>'
+            )
+        for d in range(7):
+            n = grid[d][hour]
+            parts.append(_cell(left + d * cell, y, cell, n, peak, f"{DAYS[d]} {hour:02d}:00", 0.6))
+    return _svg(
+        "chart-hours-narrow",
+        f"Opens by people, by day of week and hour ({tz})",
+        f"busiest hour: {peak if any(any(r) for r in grid) else 0} opens",
+        left + 7 * cell + 4,
+        int(top + 24 * cell * 0.6 + 4),
+        "".join(parts),
+    )
+
+
+def _cell(x: float, y: float, cell: int, n: int, peak: int, when: str, tall: float = 1.0) -> str:
+    shade = 0.08 + 0.92 * n / peak if n else 0.0
+    return (
+        f'<rect x="{x}" y="{y:.1f}" width="{cell - 2}" height="{cell * tall - 2:.1f}" rx="3" '
+        f'fill="{HUMAN}" fill-opacity="{shade:.2f}" stroke="#d0d7de" stroke-width="0.5">'
+        f"<title>{when}: {n} opens</title></rect>"
     )
 
 

@@ -11,9 +11,10 @@ from functools import partial
 
 from flask import Blueprint
 
+from .filters import FILTERS
 from .ports import DashboardDeps
 from .signin import Gate
-from .site import Site, add_headers, duration, pager_args
+from .site import Site, add_headers
 from .views import domain, export, followups, messages, overview, realtime, session, settings
 
 VIEW_MODULES = (session, messages, overview, realtime, domain, settings, export, followups)
@@ -28,8 +29,8 @@ def blueprint(deps: DashboardDeps, gate: Gate) -> Blueprint:
         static_url_path="/dashboard/static",
     )
     site = Site(deps, gate)
-    bp.add_app_template_filter(pager_args, "pager_args")
-    bp.add_app_template_filter(duration, "duration")
+    for name, function in FILTERS.items():
+        bp.add_app_template_filter(function, name)
     bp.before_request(site.who)
     bp.after_request(add_headers)
     for module in VIEW_MODULES:

@@ -14,21 +14,23 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, g, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from mailbeacon import live
-from mailbeacon.clock import parse_time
-from mailbeacon.errors import StoreUnavailable
+from mailbeacon import live, localtime, words
+from mailbeacon.errors import FieldError, InvalidInput, StoreUnavailable
 from mailbeacon.policy import Policy, policy_for
 
 from .ports import DashboardDeps
 from .signin import SESSION_COOKIE, Gate
 
 log = logging.getLogger(__name__)
+
+ZONE_COOKIE = "mb_tz"
+"""The browser's time zone, set by static/zone.js: the pages' zone when none is saved."""
 
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; worker-src 'self'; "
@@ -58,8 +60,31 @@ class Site:
         policy = policy_for(self.deps.records, g.user)
         return policy if policy.is_admin(g.user) else None
 
+    def zone(self) -> str:
+        """The zone pages show times in: the user's saved one, else their browser's (the
+        cookie zone.js sets), else UTC. Read once per request."""
+        if getattr(g, "zone", None) is None:
+            saved = ""
+            if g.user:
+                try:
+                    saved = self.deps.store.get_settings(g.user).timezone
+                except StoreUnavailable as exc:
+                    log.error("settings lookup failed: %s", exc)
+            browser = request.cookies.get(ZONE_COOKIE, "")
+            g.zone = localtime.pick(saved, browser)
+            g.zone_source = (
+                "saved"
+                if saved and g.zone == saved
+                else "browser"
+                if browser and g.zone == browser
+                else "default"
+            )
+        return str(g.zone)
+
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        """A page: the template with who is signed in, their CSRF token and the live mode."""
+        """A page: the template with who is signed in, their CSRF token, the live mode and the
+        zone its times are shown in."""
+        tz = self.zone()
         html = render_template(
             template,
             user=g.user,
@@ -68,6 +93,10 @@ class Site:
             dev=self.gate.dev,
             live_mode=("stream" if self.deps.streams_live else "poll") if g.user else "",
             live_cursor=live.cursor_now(self.deps.clock.now()),
+            tz=tz,
+            zone_source=g.zone_source,
+            zone_name=localtime.abbreviation(self.deps.clock.now(), tz),
+            words=words,
             **context,
         )
         return Response(html, status, mimetype="text/html")
@@ -78,7 +107,7 @@ class Site:
 
     def who(self) -> None:
         """Before every request: the signed-in user and session id in ``g``, or None."""
-        g.user, g.sid = None, None
+        g.user, g.sid, g.site, g.zone = None, None, self, None
         try:
             found = self.gate.session(request.cookies.get(SESSION_COOKIE), self.deps.clock.now())
         except StoreUnavailable as exc:
@@ -98,7 +127,11 @@ def add_headers(response: Response) -> Response:
 
 
 def not_found() -> Response:
-    return Response("not found\n", 404, mimetype="text/plain")
+    """The styled page, with the navigation, saying what can be done instead."""
+    site: Site | None = getattr(g, "site", None)
+    if site is None:
+        return Response("not found\n", 404, mimetype="text/plain")
+    return site.render("notfound.html", 404)
 
 
 def signed_out() -> Response:
@@ -124,14 +157,24 @@ def json_answer(status: int, message: str) -> Response:
     return response
 
 
-def page_args(args: Mapping[str, str]) -> MultiDict[str, str]:
-    """The list's form fields as the API's parameters: a date-only ``until`` includes that day."""
+def page_args(args: Mapping[str, str], tz: str = "UTC") -> MultiDict[str, str]:
+    """The forms' fields as the API's parameters: a From or To date is a day in the user's
+    zone (To includes that whole day)."""
     out: MultiDict[str, str] = MultiDict(args)
-    until = out.get("until") or ""
-    if len(until) == 10:
-        with contextlib.suppress(ValueError, OverflowError):  # reporting reports it
-            out["until"] = (parse_time(until) + timedelta(days=1)).isoformat()
+    for name, extra in (("since", 0), ("until", 1)):
+        value = out.get(name) or ""
+        if len(value) == 10:
+            with contextlib.suppress(ValueError, OverflowError):  # reporting reports it
+                day = datetime.fromisoformat(value) + timedelta(days=extra)
+                out[name] = localtime.day_start(day, tz).isoformat()
     return out
+
+
+def problem_text(exc: InvalidInput) -> str:
+    """An error as a page shows it: led by the field's label ("From: must be ...")."""
+    if isinstance(exc, FieldError):
+        return f"{words.field(exc.field)}: {exc.reason}"
+    return str(exc)
 
 
 # Guards ---------------------------------------------------------------------------------------
@@ -200,24 +243,3 @@ class Views:
             return view
 
         return add
-
-
-# Template filters -----------------------------------------------------------------------------
-
-
-def pager_args(args: Any, cursor: str | None) -> str:
-    """The list's query string with the cursor replaced (None: the first page)."""
-    from urllib.parse import urlencode
-
-    kept = [(k, v) for k, v in args.items(multi=True) if k != "cursor" and v]
-    return urlencode(kept + ([("cursor", cursor)] if cursor else []))
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 129600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"

@@ -43,4 +43,15 @@ def deploy(config: DeployConfig, *, source_dir: Path, dry_run: bool) -> int:
             print(f"mailbeacon: warning: {problem}", file=sys.stderr)
         sys.stdout.write(script)
         return 0
-    return subprocess.run(["bash", "-c", script], check=False).returncode
+    return subprocess.run(["bash", "-c", with_progress(script)], check=False).returncode
+
+
+def with_progress(script: str) -> str:
+    """The plan, saying on stderr which of its gcloud steps runs ("[4/31] gcloud pubsub topics
+    create"): a deployment takes minutes, and a silent one looks stuck."""
+    steps = sum(line.count("gcloud ") for line in script.splitlines() if not line.startswith("#"))
+    counter = (
+        'mb_step=0\ngcloud() { mb_step=$((mb_step + 1)); printf "[%d/%d] gcloud %s %s %s\\n"'
+        f' "$mb_step" {steps} "$1" "$2" "$3" >&2; command gcloud "$@"; }}\n'
+    )
+    return counter + script

@@ -3,9 +3,11 @@ Chat's incoming webhooks.
 
 Implements spaces.findDirectMessage
 (https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces/findDirectMessage)
-and spaces.messages.create
+spaces.messages.create
 (https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces.messages/create),
-which is also what an incoming webhook URL posts to (``/v1/spaces/{space}/messages?key&token``).
+which is also what an incoming webhook URL posts to (``/v1/spaces/{space}/messages?key&token``),
+and spaces.messages.patch (``PATCH /v1/{name}?updateMask=...``, the name by a client-assigned
+id too; an unknown message is 404).
 A ``client-`` message id used twice is 409 ALREADY_EXISTS, an unknown user or space 404, in
 Google's JSON error shape.
 """
@@ -25,6 +27,7 @@ class Chat:
         self.dms: dict[str, str] = {}  # "users/<id or email>" -> "spaces/<id>"
         self.messages: dict[str, dict[str, Any]] = {}  # full message name -> message
         self.created: list[dict[str, Any]] = []
+        self.patched: list[dict[str, Any]] = []  # each with its name and updateMask
         self.failures: list[Answer] = []  # answered, in turn, instead of the next request
         self._lock = threading.Lock()
         self.server = LoopbackServer(self._respond)
@@ -60,6 +63,18 @@ class Chat:
                 self.messages[name] = stored
                 self.created.append(stored)
             return json_answer(200, {**message, "name": name})
+        if method == "PATCH" and "/messages/" in route:
+            name = route.removeprefix("/v1/")
+            with self._lock:
+                if name not in self.messages:
+                    return google_error(404, "NOT_FOUND", "Message not found.")
+                change = json.loads(body)
+                for path in query.get("updateMask", "").split(","):
+                    if path in change:
+                        self.messages[name][path] = change[path]
+                self.patched.append({**change, "name": name, "updateMask": query.get("updateMask")})
+                updated = {k: v for k, v in self.messages[name].items() if k != "_query"}
+            return json_answer(200, updated)
         return google_error(404, "NOT_FOUND", f"no route {method} {route}")
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ class PubsubAdmin:
         self.project = project
         self.base = f"http://{host}/v1/projects/{project}"
 
-    def _call(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+    def _call(self, method: str, path: str, body: Any = None, timeout: float | None = 30) -> Any:
         import requests
 
         response = requests.request(method, f"{self.base}/{path}", json=body, timeout=timeout)
@@ -47,9 +47,14 @@ class PubsubAdmin:
     def pull(
         self, sub: str, max_messages: int = 20, *, immediately: bool = False
     ) -> list[dict[str, Any]]:
-        """Up to ``max_messages``; unless ``immediately``, waits for one as a pull would."""
+        """Up to ``max_messages``; unless ``immediately``, waits for one as a pull would, for
+        as long as it takes. A waiting pull is never given up on this side: the emulator keeps
+        an abandoned one open and hands it the next message, which then waits out its ack
+        deadline unseen (the rehearsal's digest, published after the relay had idled 40 s,
+        was not delivered in 90 s). It ends when a message comes or the emulator stops."""
         body = {"maxMessages": max_messages, "returnImmediately": immediately}
-        answer = self._call("POST", f"subscriptions/{sub}:pull", body, timeout=40)
+        wait = 30 if immediately else None
+        answer = self._call("POST", f"subscriptions/{sub}:pull", body, timeout=wait)
         return list(answer.get("receivedMessages", []))
 
     def ack(self, sub: str, *ack_ids: str) -> None:

@@ -3,7 +3,9 @@
 Web API methods answer Slack's JSON shapes (``{"ok": true, ...}`` / ``{"ok": false, "error":
 ...}``, https://api.slack.com/web#responses) and check bearer tokens: oauth.v2.access
 (https://api.slack.com/methods/oauth.v2.access, client credentials as HTTP Basic or in the
-form), users.lookupByEmail, conversations.open and chat.postMessage. hooks.slack.com answers
+form), users.lookupByEmail, conversations.open, chat.postMessage and chat.update
+(https://api.slack.com/methods/chat.update: a message is named by its channel and ``ts``;
+an unknown one is ``message_not_found``). hooks.slack.com answers
 ``ok`` to incoming webhooks (``/services/...``) and interaction response URLs
 (``/actions/...``, https://api.slack.com/interactivity/handling#message_responses). A method
 can be scripted to fail (an error code, or HTTP 429 with Retry-After) a number of times.
@@ -39,6 +41,7 @@ class Slack:
         self.used_codes: set[str] = set()
         self.tokens: dict[str, str] = {}  # bot token -> team id
         self.posts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []  # chat.update calls, each with channel and ts
         self.responses: list[dict[str, Any]] = []  # what was posted to response_urls
         self.failures: dict[str, list[Answer]] = {}
         self._lock = threading.Lock()
@@ -111,7 +114,20 @@ class Slack:
             return _json(
                 200, {"ok": True, "channel": params["channel"], "ts": ts, "message": message}
             )
+        if name == "chat.update":
+            return self._update(params)
         return _json(200, {"ok": False, "error": "unknown_method"})
+
+    def _update(self, params: dict[str, Any]) -> Answer:
+        with self._lock:
+            posted = {(p["channel"], f"{i + 1}.000100") for i, p in enumerate(self.posts)}
+            if (params.get("channel"), params.get("ts")) not in posted:
+                return _json(200, {"ok": False, "error": "message_not_found"})
+            self.updates.append(params)
+        body = {"ok": True, "channel": params["channel"], "ts": params["ts"]}
+        return _json(
+            200, {**body, "text": params.get("text"), "message": {"text": params.get("text")}}
+        )
 
     def _oauth(self, headers: dict[str, str], params: dict[str, Any]) -> Answer:
         basic = headers.get("Authorization", "")

@@ -139,15 +139,18 @@ def refresh(
     urls: Mapping[str, str] | None = None,
     only: Sequence[str] = (),
     now: datetime | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[RefreshResult]:
     """Refresh every catalogue with a published URL (or ``only`` those); ``urls`` overrides
-    (``NAME`` for the list itself, ``NAME:minus`` for the list taken out of it)."""
+    (``NAME`` for the list itself, ``NAME:minus`` for the list taken out of it). ``progress``
+    is told (step, steps, name) before each download, which may take a while."""
     urls = dict(urls or {})
     now = now or datetime.now(UTC)
     results = []
-    for source in SOURCES:
-        if only and source.name not in only:
-            continue
+    chosen = [source for source in SOURCES if not only or source.name in only]
+    for step, source in enumerate(chosen, start=1):
+        if progress is not None:
+            progress(step, len(chosen), source.name)
         url = urls.get(source.name) or source.url
         if not url:
             results.append(RefreshResult(source.name, True, detail="no published list; snapshot"))

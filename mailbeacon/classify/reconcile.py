@@ -1,19 +1,22 @@
-"""Hindsight at read time: evidence that only appears after a hit was classified.
+"""Hindsight: evidence that only appears after a hit was classified.
 
 A scanner walking a message fetches the pixel and every link within seconds. The classifier
 catches the second link (it sees the first in the context), but the first click and the pixel
-fetch were already stored as they looked then. Reading a message's events, the whole walk is
-shown as the scanner it was. The same hindsight finishes the two multi-source patterns of
-`pairing`: the earlier members of a burst from three or more addresses, and the machine half
-of a pair of clicks on one link seconds apart (when the live rule kept the later click as the
-person). Stored events are left as they are (label, never rewrite); notifications already sent
-for the first hit are not taken back.
+fetch were classified as they looked then. As each hit is processed, the pipeline asks
+``relabels`` which events of the message's recent window the new one shows to be the scanner
+they were, and the store relabels them, with the summary and the day counters, in the same
+write (so every view shows the same figures). The same hindsight finishes the two
+multi-source patterns of `pairing`: the earlier members of a burst from three or more
+addresses, and the machine half of a pair of clicks on one link seconds apart (when the live
+rule kept the later click as the person). Alerts wait a settle window for this (notifier),
+and an alert already sent for a relabelled event is corrected where the channel allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 from ..model import Event, Verdict
 from .pairing import Side, distinct, machine_of
@@ -25,6 +28,9 @@ ROTATION_SECONDS = 10.0  # the balanced rotation window (policy.Policy.rotation_
 ROTATING_AGENTS = 3
 MULTI_SOURCE_SECONDS = 30.0  # the balanced multi-source window
 MULTI_SOURCE = 3
+SPAN = timedelta(seconds=60)
+"""Every pattern above spans at most MULTI_SOURCE_SECONDS: events further from a new hit than
+this cannot be relabelled because of it."""
 
 
 def _walk_members(events: Sequence[Event], window: float) -> set[str]:
@@ -109,18 +115,23 @@ def _rotation_members(events: Sequence[Event], window: float) -> set[str]:
 
 
 def reconcile(
-    events: Sequence[Event], window: float = BURST_SECONDS, pair_window: float = PAIR_SECONDS
+    events: Sequence[Event],
+    window: float = BURST_SECONDS,
+    pair_window: float = PAIR_SECONDS,
+    *,
+    history: Sequence[Event] | None = None,
 ) -> list[Event]:
     """The events as they should be read: human members of a link walk, of a multi-address
     burst, of a user-agent rotation on one network, and the machine half of a click pair
-    become scanners."""
+    become scanners. ``history`` (default: the events) is what a click pair's sides are judged
+    against (an earlier human open from the same source)."""
     relabel: dict[str, str] = dict.fromkeys(_walk_members(events, window), "link-burst")
     clicks = sorted((e for e in events if e.kind == "click"), key=lambda e: e.at)
     for member in _multi_source_members(clicks, MULTI_SOURCE_SECONDS):
         relabel.setdefault(member, "multi-source-burst")
     for member in _rotation_members(events, ROTATION_SECONDS):
         relabel.setdefault(member, "agent-rotation")
-    for machine in _paired_machines(clicks, events, pair_window):
+    for machine in _paired_machines(clicks, history or events, pair_window):
         relabel.setdefault(machine, "paired-click")
     return [
         replace(e, verdict=Verdict.SCANNER, reasons=(*e.reasons, relabel[e.id]))
@@ -128,3 +139,12 @@ def reconcile(
         else e
         for e in events
     ]
+
+
+def relabels(window: Sequence[Event], around: Event) -> list[Event]:
+    """The events of ``window`` (a message's recent events, ``around`` among them) that
+    hindsight relabels, as they should now be stored; only events near ``around`` in time are
+    looked at, so a busy message costs what a quiet one does."""
+    near = [e for e in window if abs(e.at - around.at) <= SPAN]
+    after = reconcile(near, history=window)
+    return [new for new, old in zip(after, near, strict=True) if new is not old]

@@ -1,9 +1,10 @@
 """The Google Chat API as the Mailbeacon Chat app (``chat.bot`` scope, app authentication).
 
-Only the calls the app makes: find the DM space with a user, and create a message in it with a
-client-assigned id (a resend of the same id is 409 ALREADY_EXISTS, so an alert posts once).
-Reference: https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces/
-findDirectMessage and spaces.messages/create.
+Only the calls the app makes: find the DM space with a user, create a message in it with a
+client-assigned id (a resend of the same id is 409 ALREADY_EXISTS, so an alert posts once),
+and edit it by that name (a correction). Reference:
+https://developers.google.com/workspace/chat/api/reference/rest/v1/spaces/findDirectMessage,
+spaces.messages/create and spaces.messages/patch.
 """
 
 from __future__ import annotations
@@ -58,5 +59,12 @@ class ChatApi:
             .spaces()
             .messages()
             .create(parent=space, body=body, messageId=message_id, messageReplyOption=reply_option)
+        )
+        return execute(self.channel, request, permanent_status=PERMANENT_STATUS)
+
+    def update_message(self, name: str, body: dict[str, Any], *, update_mask: str) -> Any:
+        """spaces.messages.patch: ``name`` may use the client-assigned id (``client-...``)."""
+        request = (
+            self.service().spaces().messages().patch(name=name, body=body, updateMask=update_mask)
         )
         return execute(self.channel, request, permanent_status=PERMANENT_STATUS)

@@ -7,7 +7,7 @@ methods too, by passing them to its parts, for the consumers that still take the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -72,8 +72,8 @@ class Composite:
     def get_context(self, message_id: str) -> MessageContext | None:
         return self.pipeline.get_context(message_id)
 
-    def add_event(self, event: Event) -> bool:
-        return self.pipeline.add_event(event)
+    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
+        return self.pipeline.add_event(event, relabel)
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         return self.pipeline.list_events(message_id, limit=limit)
@@ -134,6 +134,9 @@ class Composite:
 
     def delete_user(self, user: str) -> Removed:
         return self.housekeeping.delete_user(user)
+
+    def delete_message(self, message_id: str) -> Removed:
+        return self.housekeeping.delete_message(message_id)
 
     def close(self) -> None:
         """Nothing to release unless the adapter says otherwise."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,8 @@ from ..rollup import (
     merge_days,
     message_added,
     page_of,
+    reaches,
+    relabel_event,
 )
 from .ports import Removed, assemble_context
 
@@ -127,13 +129,13 @@ class MemoryStore:
         mine.sort(key=lambda m: (-m.created_at.timestamp(), m.id))
         return mine[:limit]
 
-    def add_event(self, event: Event) -> bool:
+    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
         with self._lock:
-            if event.id in self._events:
-                return False
-            self._events[event.id] = event
+            added = event.id not in self._events
             message = self._messages.get(event.message_id)
-            if message is not None:
+            if added:
+                self._events[event.id] = event
+            if added and message is not None:
                 seen = (event.message_id, event.device)
                 new_device = event.is_human and event.kind == "open" and seen not in self._devices
                 if new_device:
@@ -143,7 +145,34 @@ class MemoryStore:
                 )
                 self._summaries[message.id] = summary
                 merge_days(self._days.setdefault(message.owner, {}), days)
-            return True
+            for changed in relabel:
+                self._relabel(changed)
+            return added
+
+    def _relabel(self, new: Event) -> None:
+        """One stored human event as hindsight sees it now (caller holds the lock)."""
+        old = self._events.get(new.id)
+        message = self._messages.get(new.message_id)
+        if old is None or message is None or not old.is_human or new.is_human:
+            return
+        self._events[new.id] = new
+        humans = [e for e in self._events.values() if e.message_id == message.id and e.is_human]
+        device_gone = old.kind == "open" and not any(
+            e.kind == "open" and e.device == old.device for e in humans
+        )
+        if device_gone:
+            self._devices.discard((message.id, old.device))
+        summary, days = relabel_event(
+            message,
+            self._summaries[message.id],
+            old,
+            new,
+            first=min((e.at for e in humans), default=None),
+            last=max((e.at for e in humans), default=None),
+            device_gone=device_gone,
+        )
+        self._summaries[message.id] = summary
+        merge_days(self._days.setdefault(message.owner, {}), days)
 
     def list_events_page(
         self, message_id: str, *, before: EventKey | None = None, limit: int = 100
@@ -157,17 +186,17 @@ class MemoryStore:
         def key(m: Message) -> str:
             if query.sort == "activity":
                 return time_key(self._summaries[m.id].last_activity_at)
-            return time_key(m.created_at)
+            return time_key(m.reference_time)
 
         with self._lock:
             mine = [
                 m
                 for m in self._messages.values()
                 if m.owner == owner.lower()
-                and (not query.status or self._summaries[m.id].status == query.status)
+                and (not query.status or reaches(self._summaries[m.id].status, query.status))
                 and matches(search_text(m.subject, m.recipients), query.q)
-                and (query.since is None or m.created_at >= query.since)
-                and (query.until is None or m.created_at < query.until)
+                and (query.since is None or m.reference_time >= query.since)
+                and (query.until is None or m.reference_time < query.until)
             ]
             ascending = query.sort == "oldest"
             if query.after is not None:
@@ -260,6 +289,25 @@ class MemoryStore:
             self._devices = {d for d in self._devices if d[0] not in mine}
             self._days.pop(owner, None)
             removed.settings = int(self._settings.pop(owner, None) is not None)
+        return removed
+
+    def delete_message(self, message_id: str) -> Removed:
+        from ..summary import contribution
+
+        removed = Removed()
+        with self._lock:
+            message = self._messages.pop(message_id, None)
+            if message is None:
+                return removed
+            events = [e for e in self._events.values() if e.message_id == message_id]
+            merge_days(self._days.setdefault(message.owner, {}), contribution(message, events), -1)
+            for event in events:
+                del self._events[event.id]
+            self._summaries.pop(message_id, None)
+            self._self_views.pop(message_id, None)
+            self._devices = {d for d in self._devices if d[0] != message_id}
+        removed.message_ids = [message_id]
+        removed.event_ids = sorted(e.id for e in events)
         return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:

@@ -7,7 +7,7 @@ an adapter, and the adapters themselves name it. Every method is safe to call fr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -59,9 +59,15 @@ class PipelineStore(Protocol):
         document's last context write, about a second behind at most); None for an unknown
         message."""
 
-    def add_event(self, event: Event) -> bool:
+    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
         """Store an event once, counted into its message's summary and its owner's day
-        counters: False if an event with that id was already stored."""
+        counters: False if an event with that id was already stored.
+
+        ``relabel``: earlier events of the same message as hindsight now sees them (same ids,
+        a machine verdict). In the same write, each one still stored as human is replaced and
+        moved from the human counts to the machine ones (rollup.relabel_event), in the summary
+        and the day counters; one already relabelled, or not stored, is left alone, so a
+        redelivery changes nothing twice."""
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         """A message's unexpired events, oldest first; with ``limit``, only the latest ones.
@@ -142,10 +148,20 @@ class Housekeeping(Protocol):
         """Delete every message the user sent, with its links, events, self views, summary and
         counters, and the user's settings (records are the caller's: see privacy.py)."""
 
+    def delete_message(self, message_id: str) -> Removed:
+        """Delete one message with its links, events, self views and summary, and take what
+        it added out of its owner's day counters (a replay of its events: the counters were
+        moved by the same functions). Nothing for an unknown message."""
+
 
 class MessageEvents(MessageStore, PipelineStore, Protocol):
     """A message with its events (Python has no intersection types): stats
     (services.get_stats), a user's export, the digest."""
+
+
+class MessageFacts(MessageStore, PipelineStore, ReportingStore, Protocol):
+    """A message with its summary and its events: `stats`, the export, the add-on's cards and
+    the digest (every figure from the stored summary, the events for the timeline)."""
 
 
 class MessageReports(MessageStore, ReportingStore, Protocol):

@@ -41,10 +41,13 @@ class ChatAppChannel:
     def enabled(self, settings: Settings) -> bool:
         return settings.chat_app_dm
 
-    def send(self, post: Post, settings: Settings) -> None:
+    def send(self, post: Post, settings: Settings) -> dict[str, str]:
         space = (self.store.get_record(DMS, settings.user) or {}).get("space")
         if not space:
             space = self._find_dm(settings.user)
+        # A message created with a client-assigned id is named by it (Chat API, "Name a
+        # message"): that name edits it later, whether this send or one before a crash made it.
+        sent = {"name": f"{space}/messages/{post.chat_message_id}"}
         try:
             self.api.create_message(
                 space,
@@ -54,11 +57,17 @@ class ChatAppChannel:
             )
         except DeliveryFailed as exc:
             if exc.status == 409:
-                return  # ALREADY_EXISTS: our client- id was posted before a crash; done
+                return sent  # ALREADY_EXISTS: our client- id was posted before a crash; done
             if exc.status == 404:
                 self.store.delete_record(DMS, settings.user)
                 raise DeliveryFailed(self.name, NOT_INSTALLED, permanent=True, status=404) from exc
             raise
+        return sent
+
+    def correct(self, post: Post, settings: Settings, sent: dict[str, str]) -> None:
+        """spaces.messages.patch of the alert's text and card in place."""
+        body = {key: post.chat[key] for key in ("text", "cardsV2") if key in post.chat}
+        self.api.update_message(sent["name"], body, update_mask="text,cardsV2")
 
     def _find_dm(self, email: str) -> str:
         """The DM space with ``email``, by their Chat user id: with app authentication

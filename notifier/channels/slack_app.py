@@ -65,15 +65,21 @@ class SlackAppChannel:
             retry_handlers=slack_handlers(self.policy),
         )
 
-    def send(self, post: Post, settings: Settings) -> None:
+    def send(self, post: Post, settings: Settings) -> dict[str, str]:
         dm = self.store.get_record(DMS, settings.user) or self._find_dm(settings.user)
         client = self._client(self._token(dm["team_id"]))
         try:
-            self._call(client.chat_postMessage, channel=dm["channel"], **post.slack_app)
+            posted = self._call(client.chat_postMessage, channel=dm["channel"], **post.slack_app)
         except DeliveryFailed as exc:
             if exc.permanent:
                 self.store.delete_record(DMS, settings.user)  # look it up afresh next time
             raise
+        return {"team_id": dm["team_id"], "channel": posted["channel"], "ts": posted["ts"]}
+
+    def correct(self, post: Post, settings: Settings, sent: dict[str, str]) -> None:
+        """chat.update of the alert in place (https://api.slack.com/methods/chat.update)."""
+        client = self._client(self._token(sent["team_id"]))
+        self._call(client.chat_update, channel=sent["channel"], ts=sent["ts"], **post.slack_app)
 
     def _token(self, team_id: str) -> str:
         from ..slack_install import StoreInstallationStore

@@ -114,7 +114,7 @@ def test_compose_flow_end_to_end(dev_server: ServerProcess) -> None:
         ui.event("homepage"),
     )
     timeline = ui.text_of(ui.the_card(addon(dev_server, "/addon/detail", detail, token)))
-    assert "Open · human" in timeline and "Click · human" in timeline
+    assert "Open · Person" in timeline and "Click · Person" in timeline
 
     # another user sees none of it
     other = ui.text_of(

@@ -42,14 +42,14 @@ def test_the_owner_sees_human_and_machine_hits_apart(
         page.goto(url)
         assert page.title().startswith("Renewal <b>terms</b>")
         assert page.locator("h1").inner_text() == "Renewal <b>terms</b>"  # text, not markup
-        assert page.locator("#status").inner_text() == "clicked"
+        assert page.locator("#status").inner_text() == "Clicked"
         assert page.locator("#human-opens").inner_text() == "1"
         rows = page.locator("#events tbody tr")
         assert rows.count() == 2
         assert "https://example.com/terms" in rows.nth(0).inner_text()
-        assert "gmail" in rows.nth(1).inner_text() and "human" in rows.nth(1).inner_text()
+        assert "Gmail" in rows.nth(1).inner_text() and "Person" in rows.nth(1).inner_text()
 
         page.goto(url[:-3] + "abc")
-        assert "not found" in page.content()
+        assert "This page does not exist" in page.content()
     finally:
         page.close()

@@ -164,7 +164,8 @@ def test_dripping_headers_and_stalled_bodies_never_delay_the_pixel(
     drips = Attack(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"X", 8)
     stalled = Attack(
         server.port,
-        b"POST /api/v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev:a@example.com"
+        b"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer dev:a@example.com"
         b'\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"to": ',
         None,
         4,
@@ -267,7 +268,7 @@ def start_export(server: ServerProcess, user: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", server.port))
     sock.sendall(
-        f"GET /api/v1/messages.csv HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev:{user}"
+        f"GET /api/v1/messages.csv HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer dev:{user}"
         "\r\n\r\n".encode()
     )
     return sock

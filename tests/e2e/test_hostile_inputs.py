@@ -48,13 +48,15 @@ def deep(depth: int, shape: str) -> bytes:
 
 
 def stored_rows(data_dir: Path) -> dict[str, int]:
-    """Rows per table, except what comes and goes by itself (outbox, sessions, live feed)."""
+    """Rows per table, except what comes and goes by itself (outbox, sessions, live feed, the
+    reminder scan's lease)."""
     with sqlite3.connect(data_dir / "mailbeacon.db") as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         counts = {n: conn.execute(f"SELECT COUNT(*) FROM {n}").fetchone()[0] for n in names}
         records = conn.execute(
             "SELECT namespace, COUNT(*) FROM records WHERE namespace NOT IN"
-            " ('dashboard-sessions', 'live-events', 'live-swept') GROUP BY namespace"
+            " ('dashboard-sessions', 'live-events', 'live-swept', 'reminder-scan')"
+            " GROUP BY namespace"
         ).fetchall()
     counts.pop("records", None)
     counts.pop("outbox", None)

@@ -238,7 +238,8 @@ def test_huge_headers_and_bodies_are_refused_unread(served: ServerProcess) -> No
     # A 3 MB body is refused on its Content-Length, before a byte of it is read.
     answer = raw_request(
         served.port,
-        b"POST /addon/homepage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev:a@example.com"
+        b"POST /addon/homepage HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer dev:a@example.com"
         b"\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n{",
     )
     assert answer.split(b" ")[1] == b"413", answer[:100]

@@ -90,7 +90,7 @@ def test_one_alert_for_a_human_open_none_for_machines(
     )
     with urllib.request.urlopen(button["url"], timeout=10) as page:
         html = page.read().decode()
-    assert "Quarterly plan" in html and 'id="status">opened<' in html
+    assert "Quarterly plan" in html and 'id="status">Opened<' in html
 
 
 def _outbox_empty(data_dir: Path) -> bool:
@@ -104,12 +104,17 @@ def test_settings_cli_covers_every_channel_option(tmp_path: Path) -> None:
     from tests.support.processes import cli_json, run_cli
 
     data = tmp_path / "cli"
+    m1, m2 = (
+        cli_json("track", "--sender", "ana@example.com", "--to", "bo@example.org",
+                 data_dir=data)["message_id"]
+        for _ in range(2)
+    )  # fmt: skip
     shown = cli_json(
         "settings", "--user", "Ana@Example.com",
         "--slack-webhook", "http://127.0.0.1:9/hook", "--slack-app-dm", "on",
         "--chat-webhook", "https://chat.googleapis.com/v1/spaces/A/messages?key=k&token=t",
         "--chat-app-dm", "on", "--email-to", "alerts@example.com", "--notify", "every-open",
-        "--quiet-hours", "22-7", "--timezone", "Europe/Berlin", "--mute", "m1", "--mute", "m2",
+        "--quiet-hours", "22-7", "--timezone", "Europe/Berlin", "--mute", m1, "--mute", m2,
         data_dir=data,
     )  # fmt: skip
     assert (
@@ -117,9 +122,9 @@ def test_settings_cli_covers_every_channel_option(tmp_path: Path) -> None:
     )
     assert shown["slack_app_dm"] and shown["chat_app_dm"] and shown["notify"] == "every-open"
     assert shown["quiet_hours"] == {"start": 22, "end": 7} and shown["timezone"] == "Europe/Berlin"
-    assert shown["muted"] == ["m1", "m2"] and shown["problems"] == []
-    after = cli_json("settings", "--user", "ana@example.com", "--unmute", "m1", data_dir=data)
-    assert after["muted"] == ["m2"] and after["email_to"] == "alerts@example.com"
+    assert shown["muted"] == [m1, m2] and shown["problems"] == []
+    after = cli_json("settings", "--user", "ana@example.com", "--unmute", m1, data_dir=data)
+    assert after["muted"] == [m2] and after["email_to"] == "alerts@example.com"
     for bad in (["--slack-webhook", "javascript:alert(1)"], ["--quiet-hours", "25-3"]):
         result = run_cli("settings", "--user", "ana@example.com", *bad, data_dir=data)
         assert result.returncode == 2 and result.stderr.count("\n") == 1

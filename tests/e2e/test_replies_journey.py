@@ -149,7 +149,7 @@ def test_track_open_remind_snooze_auto_reply_and_reply(
 
     browser = signed_in(served)
     rows = browser.get(served.url + "/dashboard/messages?status=replied", timeout=10).text
-    assert f'data-message-id="{message_id}"' in rows and 's-replied">replied' in rows
+    assert f'data-message-id="{message_id}"' in rows and 's-replied">Replied' in rows
     page = browser.get(f"{served.url}/dashboard/messages/{message_id}", timeout=10).text
     assert 'id="replies">1 reply by people' in page and "automatic (out of office" in page
     assert f"from {BO}" in page and "Reminder: <b>cancelled</b>" in page

@@ -20,6 +20,7 @@ from functions.standins.webhooks import LOOPBACK_WEBHOOKS
 from mailbeacon.bus import HITS, NOTIFY
 from mailbeacon.clock import FixedClock
 from mailbeacon.tracking import TrackedMessage, track_message
+from tests.support.processes import TEST_DEFAULTS
 
 # Today at 09:00 UTC: stored events expire after the retention period counted from real time.
 START = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
@@ -91,7 +92,11 @@ def make_rig(tmp_path: Path) -> Iterator[Any]:
         clock = FixedClock(START)
         data = tmp_path / f"data{len(apps)}"
         data.mkdir()
-        variables = {**LOOPBACK_WEBHOOKS, **{f"MAILBEACON_{k.upper()}": v for k, v in env.items()}}
+        variables = {
+            **LOOPBACK_WEBHOOKS,
+            **TEST_DEFAULTS,
+            **{f"MAILBEACON_{k.upper()}": v for k, v in env.items()},
+        }
         config = load_config(variables, data_dir=data, public_url="http://mb.test")
         app = bootstrap(config, clock=clock)
         rig = Rig(app, clock)

@@ -6,8 +6,10 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -136,7 +138,7 @@ def test_the_list_filters_searches_and_pages_newest_first(api: Api, clock: Fixed
     def subjects(query: str) -> list[str]:
         return [m["subject"] for m in api.get("/api/v1/messages?" + query).get_json()["messages"]]
 
-    assert subjects("status=opened") == ["Offer 1"]
+    assert subjects("status=opened") == ["Offer 3", "Offer 1"]  # a click implies an open
     assert subjects("status=clicked") == ["Offer 3"]
     assert subjects("status=sent") == ["Offer 4", "Offer 2", "Offer 0"]
     assert subjects("q=R2@EXAMPLE") == ["Offer 2"] and subjects("q=offer+3") == ["Offer 3"]
@@ -217,13 +219,20 @@ def test_csv_exports_messages_and_events_without_formulas(api: Api) -> None:
     made = api.track(subject='=HYPERLINK("http://evil")', links=["https://example.com/a"])
     api.hit(made["pixel_url"])
     rows = list(csv.reader(io.StringIO(api.get("/api/v1/messages.csv").get_data(as_text=True))))
-    assert rows[0][:3] == ["message_id", "subject", "recipients"]
-    assert rows[1][1] == '\'=HYPERLINK("http://evil")' and rows[1][5] == "opened"
+    assert rows[0][:3] == ["Message ID", "Subject", "Recipients"]  # headers in words
+    assert rows[1][1] == '\'=HYPERLINK("http://evil")' and rows[1][5] == "Opened"
     answer = api.get(f"/api/v1/messages/{made['message_id']}/events.csv")
     assert answer.mimetype == "text/csv" and "attachment" in answer.headers["Content-Disposition"]
     events = list(csv.reader(io.StringIO(answer.get_data(as_text=True))))
-    assert events[0] == ["at", "kind", "verdict", "reasons", "client", "url", "link_index"]
-    assert events[1][1:3] == ["open", "human"] and events[1][4] == "gmail"
+    assert events[0][:6] == ["When (UTC)", "When (your time)", "What", "Who", "Why", "Client"]
+    assert events[1][2:4] == ["Open", "Person"] and events[1][5] == "Gmail"
+    assert events[1][-2:] == ["human", "gmail-image-proxy"]  # the codes, last
+    paris = api.get(f"/api/v1/messages/{made['message_id']}/events.csv?tz=Europe/Paris")
+    at = datetime.fromisoformat(events[1][0].replace("Z", "+00:00"))
+    local = at.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M")
+    assert list(csv.reader(io.StringIO(paris.get_data(as_text=True))))[1][1] == local
+    bad = api.get("/api/v1/overview?tz=Mars/Base")
+    assert bad.status_code == 400 and bad.get_json()["error"].startswith("tz must be")
 
 
 def test_the_overview_counts_the_period(api: Api, clock: FixedClock) -> None:

@@ -55,7 +55,7 @@ def test_the_owner_key_shows_counts_and_every_event_escaped(app: App, client: Fl
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Plan" in html and "<script>" not in html
-    assert 'id="human-opens">1<' in html and "gmail" in html and "opened" in html
+    assert 'id="human-opens">1<' in html and "Gmail" in html and ">Opened<" in html
     assert page.headers["Cache-Control"] == "private, no-store"
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
 

@@ -39,7 +39,7 @@ def test_a_human_open_posts_block_kit_to_the_slack_webhook(rig: Rig, hook: Webho
     assert body["text"].startswith("bo@example.org opened “Quarterly plan”")
     fields = " ".join(f["text"] for f in body["blocks"][1]["fields"])
     assert "*Subject*\nQuarterly plan" in fields and "*To*\nbo@example.org" in fields
-    assert START.strftime("%Y-%m-%d 09:00 UTC") in fields and "*Client*" in fields
+    assert f"{START:%b} {START.day}, 09:00 UTC" in fields and "*Client*" in fields
     button = body["blocks"][2]["elements"][0]
     assert button["url"].startswith(f"http://mb.test/dashboard/messages/{tracked.message.id}?key=")
     assert all(e.get("action_id") != "mailbeacon_mute" for e in body["blocks"][2]["elements"])

@@ -24,6 +24,7 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.policy import PolicyChange, enforce_retention, get_policy, update_policy
 from mailbeacon.privacy import export_user
 from mailbeacon.stats import get_stats
+from tests.support.processes import TEST_DEFAULTS
 
 from .conftest import START
 
@@ -70,7 +71,7 @@ def hook() -> Iterator[WebhookReceiver]:
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     clock = FixedClock(START)
-    env = {"MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+    env = {**TEST_DEFAULTS, "MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
     config = load_config(
         env, data_dir=tmp_path / "data", public_url="http://mb.test", insecure_dev_auth=True
     )

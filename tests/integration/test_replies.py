@@ -142,7 +142,9 @@ def test_the_watch_tells_replies_from_auto_replies_and_bounces(app: App, gmail: 
     assert detail["opens"]["human"] == 1 and detail["opens_implied_by_reply"] == 1
     listed = api(app, "/api/v1/messages?status=replied")["messages"]
     assert [m["message_id"] for m in listed] == [tracked.message.id]
-    assert api(app, "/api/v1/messages?status=opened")["messages"] == []
+    opened = api(app, "/api/v1/messages?status=opened")["messages"]  # statuses nest
+    assert [m["message_id"] for m in opened] == [tracked.message.id]
+    assert api(app, "/api/v1/messages?status=sent")["messages"] == []
 
 
 def test_metadata_reads_ask_for_the_reply_headers_only(app: App, gmail: Gmail) -> None:

@@ -32,6 +32,7 @@ from mailbeacon.sentwatch import (
     watched_users,
 )
 from mailbeacon.tracking import TrackedMessage, track_message
+from tests.support.processes import TEST_DEFAULTS
 
 from .conftest import START
 
@@ -52,6 +53,7 @@ def gmail() -> Iterator[Gmail]:
 
 def environment(gmail: Gmail, tmp_path: Path) -> dict[str, str]:
     return {
+        **TEST_DEFAULTS,
         "MAILBEACON_GMAIL_CREDENTIALS": str(gmail.key_file(tmp_path)),
         "MAILBEACON_GMAIL_API_URL": gmail.url,
         "MAILBEACON_GMAIL_WATCH_TOPIC": TOPIC,

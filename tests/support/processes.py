@@ -48,10 +48,20 @@ def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> N
             proc.wait()
 
 
+TEST_DEFAULTS = {"MAILBEACON_ALERT_SETTLE_SECONDS": "0"}
+"""Alerts go at once in the end-to-end tests (the settle window has tests of its own)."""
+
+
 def cli_env(data_dir: Path, env: dict[str, str] | None = None) -> dict[str, str]:
     """What a command run by a test reads: this process's environment, loopback webhooks
-    allowed, the test's data dir and variables."""
-    return {**os.environ, **LOOPBACK_WEBHOOKS, "MAILBEACON_DATA_DIR": str(data_dir), **(env or {})}
+    allowed, alerts without a settle window, the test's data dir and variables."""
+    return {
+        **os.environ,
+        **LOOPBACK_WEBHOOKS,
+        **TEST_DEFAULTS,
+        "MAILBEACON_DATA_DIR": str(data_dir),
+        **(env or {}),
+    }
 
 
 def run_cli(

@@ -48,9 +48,9 @@ def event(message_id: str, at: datetime, *, verdict: Verdict = Verdict.HUMAN, **
         verdict=verdict,
         reasons=("gmail-image-proxy",),
         client="gmail",
-        ip_hash="abc",
+        ip_hash=kw.pop("ip_hash", "abc"),
         network="203.0.113.0/24",
-        user_agent="UA",
+        user_agent=kw.pop("user_agent", "UA"),
         expires_at=kw.pop("expires_at", at + timedelta(days=180)),
         **kw,
     )

@@ -8,7 +8,7 @@ import pytest
 
 from addon import cards as c
 from addon import views
-from mailbeacon.summary import MessageSummary
+from mailbeacon.rollup import Summary
 from tests.support.addon import check_response
 
 
@@ -68,18 +68,8 @@ def test_selection_and_draft_update_limits() -> None:
         c.button("x" * 61, c.open_link("https://x.example/"))
 
 
-def _summary(**kw) -> MessageSummary:
-    base = dict(
-        status="sent",
-        human_opens=0,
-        unique_human_opens=0,
-        machine_opens=0,
-        human_clicks=0,
-        machine_clicks=0,
-        first_opened_at=None,
-        last_opened_at=None,
-    )
-    return MessageSummary(**(base | kw))
+def _summary(**kw) -> Summary:
+    return Summary(**kw)
 
 
 def test_status_lines_say_what_a_sender_wants_to_know() -> None:

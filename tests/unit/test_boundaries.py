@@ -53,6 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "functions.outage",
             "functions.reminder_routes",
             "functions.endpoints",
+            "functions.loopback",  # whether a request comes from this computer (dev sign-in)
             "functions.edge",  # the local server's event loop (serving.py puts it together)
         ),
     ),

@@ -121,11 +121,11 @@ def test_a_reply_makes_the_email_replied_and_implies_an_open_a_machine_answer_do
     )
     human = reply_event(MESSAGE, human_mail, judge_reply(human_mail, MESSAGE), expires)  # type: ignore[arg-type]
 
-    only_auto = summarize([auto_event])
+    only_auto = summarize(MESSAGE, [auto_event])
     assert (only_auto.status, only_auto.human_opens, only_auto.machine_replies) == ("sent", 0, 1)
-    both = summarize([auto_event, human])
+    both = summarize(MESSAGE, [auto_event, human])
     assert (both.status, both.human_replies, both.machine_replies) == ("replied", 1, 1)
-    public = both.to_public()
+    public = both.public()
     assert public["opens"]["human"] == 1 and public["opens_implied_by_reply"] == 1
     assert public["replies"] == {
         "human": 1,
@@ -134,7 +134,8 @@ def test_a_reply_makes_the_email_replied_and_implies_an_open_a_machine_answer_do
     }
 
     summary, days = apply_event(MESSAGE, Summary(), auto_event, new_device=False)
-    assert summary.status == "sent" and days == {"2026-03-02": {"machine_replies": 1}}
+    assert summary.status == "sent"
+    assert days == {"2026-03-02": {"machine_replies": 1, "machine_replies@11": 1}}  # local days
     summary, days = apply_event(MESSAGE, summary, human, new_device=False)
     assert summary.status == "replied" and summary.public_counts()["opens"]["human"] == 1
     counts = days["2026-03-02"]

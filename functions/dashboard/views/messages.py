@@ -1,4 +1,4 @@
-"""The list of tracked emails and one email's page, each with its CSV."""
+"""The list of tracked emails and one email's page, each with its CSV; deleting one email."""
 
 from __future__ import annotations
 
@@ -8,41 +8,55 @@ from flask import Response, g, request
 
 from mailbeacon import reminders, reporting
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
+from mailbeacon.privacy import delete_message
 
 from ..downloads import csv_response
-from ..site import Site, Views, not_found, page, page_args, plain, signed_out
+from ..site import (
+    Site,
+    Views,
+    form,
+    not_found,
+    page,
+    page_args,
+    plain,
+    problem_text,
+    see,
+    signed_out,
+)
 
 log = logging.getLogger(__name__)
 
 views = Views()
+FILTERS = ("q", "status", "since", "until", "cursor")
 
 
 @views.get("/dashboard/messages")
 @page
 def messages(site: Site) -> Response:
-    args = page_args(request.args)
+    args = page_args(request.args, site.zone())
+    filtered = any(request.args.get(name) for name in FILTERS)
     try:
         query = reporting.parse_message_query(args)
         rows, cursor = reporting.list_messages(site.deps.store, g.user, query)
     except InvalidInput as exc:
-        return site.render(
-            "list.html", 400, rows=[], cursor=None, args=request.args, problem=str(exc)
-        )
-    return site.render("list.html", rows=[reporting.row_public(r) for r in rows],
-                       cursor=cursor, args=request.args, problem=None)  # fmt: skip
+        return site.render("list.html", 400, rows=[], cursor=None, args=request.args,
+                           problem=problem_text(exc), filtered=True)  # fmt: skip
+    return site.render("list.html", rows=[reporting.row_public(r) for r in rows], cursor=cursor,
+                       args=request.args, problem=None, filtered=filtered)  # fmt: skip
 
 
 @views.get("/dashboard/messages.csv")
 @page
 def messages_csv(site: Site) -> Response:
+    tz = site.zone()
     try:
-        query = reporting.parse_message_query(page_args(request.args))
+        query = reporting.parse_message_query(page_args(request.args, tz))
     except InvalidInput as exc:
-        return plain(400, str(exc))
+        return plain(400, problem_text(exc))
     return csv_response(
         reporting.MESSAGE_CSV_HEADER,
         (
-            reporting.message_csv_row(r)
+            reporting.message_csv_row(r, tz)
             for r in reporting.all_messages(site.deps.store, g.user, query)
         ),
         "mailbeacon-messages.csv",
@@ -82,15 +96,29 @@ def message_page(site: Site, message_id: str) -> Response:
     except UnknownMessage:
         return not_found()
     except InvalidInput as exc:
-        return plain(400, str(exc))
+        return plain(400, problem_text(exc))
     reminder = reminders.public(site.deps.records, message_id)
     return site.render("message.html", stats=detail, events=events, cursor=cursor, key=key,
                        paged=paged, reminder=reminder)  # fmt: skip
 
 
+@views.post("/dashboard/messages/<message_id>/delete")
+@form
+def delete(site: Site, message_id: str) -> Response:
+    """Delete one of the user's emails (the form's box must be ticked), then back to the list."""
+    if request.form.get("confirm") != "on":
+        return plain(400, "Tick the box to confirm: deleting an email cannot be undone")
+    try:
+        delete_message(site.deps.store, site.deps.records, message_id, owner=g.user)
+    except UnknownMessage:
+        return not_found()
+    return see("/dashboard/messages?deleted=1")
+
+
 @views.get("/dashboard/messages/<message_id>/events.csv")
 @page
 def events_csv(site: Site, message_id: str) -> Response:
+    tz = site.zone()
     rows = reporting.all_events(site.deps.store, g.user, message_id)
     try:
         first = next(rows, None)
@@ -99,6 +127,6 @@ def events_csv(site: Site, message_id: str) -> Response:
     head = [first] if first is not None else []
     return csv_response(
         reporting.EVENT_CSV_HEADER,
-        (reporting.event_csv_row(e) for part in (head, rows) for e in part),
+        (reporting.event_csv_row(e, tz) for part in (head, rows) for e in part),
         f"{message_id}-events.csv",
     )

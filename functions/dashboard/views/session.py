@@ -9,6 +9,7 @@ from flask import Response, g, redirect, request
 
 from mailbeacon.errors import InvalidInput, Unauthorized
 
+from ...loopback import local_request
 from ..signin import FLOW_COOKIE, SESSION_COOKIE
 from ..site import Site, Views, form_expired, not_found, plain, see
 
@@ -19,9 +20,14 @@ FLOW_CSRF_COOKIE = FLOW_COOKIE + "_csrf"
 SIGNIN_PATH = "/dashboard/signin"
 
 
-@views.get("/dashboard/", "/dashboard")
+@views.get("/dashboard/", "/dashboard", "/")
 def home(site: Site) -> Response:
     return see("/dashboard/messages" if g.user else SIGNIN_PATH)
+
+
+def local_signin(site: Site) -> bool:
+    """The dev form is offered, and accepted, only to this computer (functions/loopback)."""
+    return site.gate.dev and local_request(request.environ)
 
 
 @views.get("/dashboard/signin")
@@ -32,6 +38,7 @@ def signin_page(site: Site) -> Response:
         google=site.gate.config.google_enabled,
         flow_csrf=site.gate.csrf("flow:" + flow),
         problem=request.args.get("problem"),
+        local=local_signin(site),
     )
     response.set_cookie(
         FLOW_CSRF_COOKIE,
@@ -67,6 +74,9 @@ def signin_dev(site: Site) -> Response:
     gate = site.gate
     if not gate.dev:
         return not_found()
+    if not local_request(request.environ):
+        log.warning("local sign-in refused: not from this computer (%s)", request.remote_addr)
+        return plain(403, "Local sign-in works only on this computer (127.0.0.1)")
     flow = request.cookies.get(FLOW_CSRF_COOKIE)
     if not flow or not gate.csrf_ok("flow:" + flow, request.form.get("csrf")):
         return plain(403, "the form expired: reload the sign-in page")
@@ -75,7 +85,7 @@ def signin_dev(site: Site) -> Response:
     try:
         user = check_email(request.form.get("email", ""))
     except InvalidInput as exc:
-        return site.render("signin.html", 400, google=gate.config.google_enabled,
+        return site.render("signin.html", 400, google=gate.config.google_enabled, local=True,
                            flow_csrf=gate.csrf("flow:" + flow), problem=str(exc))  # fmt: skip
     return signed_in(site, user)
 
@@ -107,7 +117,8 @@ def refuse(site: Site, why: str) -> Response:
     """The sign-in page again, saying why Google's answer was not accepted."""
     log.info("dashboard sign-in refused: %s", why)
     page = site.render("signin.html", 401, google=site.gate.config.google_enabled,
-                       flow_csrf="", problem="Sign-in failed: " + why)  # fmt: skip
+                       flow_csrf="", problem="Sign-in failed: " + why,
+                       local=local_signin(site))  # fmt: skip
     page.delete_cookie(FLOW_COOKIE, path=SIGNIN_PATH)
     return page
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Response, g, request
 
-from mailbeacon import access_tokens, push
+from mailbeacon import access_tokens, localtime, push, words
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import Settings
 from mailbeacon.records import Namespace
@@ -18,14 +18,14 @@ from ..site import Site, Views, form, not_found, page, see
 views = Views()
 
 CHOICES = {
-    "notify": (("first-open", "the first open"), ("every-open", "every open"),
-               ("clicks", "clicks only"), ("off", "nothing")),
-    "strictness": (("lenient", "lenient"), ("balanced", "balanced"), ("strict", "strict")),
-}  # fmt: skip
+    "notify": tuple(words.NOTIFY.items()),
+    "strictness": tuple(words.STRICTNESS.items()),
+    "hours": (("", "Off"), *((str(h), f"{h:02d}:00") for h in range(24))),
+}
 
 
-def form_values(settings: Settings) -> dict[str, Any]:
-    """What the settings form shows for saved settings."""
+def form_values(settings: Settings, browser_zone: str) -> dict[str, Any]:
+    """What the settings form shows for saved settings (the zone: saved, else the browser's)."""
     quiet = settings.quiet_hours
     return {
         "notify": settings.notify.value,
@@ -34,8 +34,9 @@ def form_values(settings: Settings) -> dict[str, Any]:
         "chat_webhook": settings.chat_webhook or "",
         "chat_app_dm": settings.chat_app_dm,
         "email_to": settings.email_to or "",
-        "quiet_hours": f"{quiet.start}-{quiet.end}" if quiet else "",
-        "timezone": settings.timezone,
+        "quiet_start": str(quiet.start) if quiet else "",
+        "quiet_end": str(quiet.end) if quiet else "",
+        "timezone": settings.timezone or browser_zone,
         "strictness": settings.strictness.value,
     }
 
@@ -44,7 +45,7 @@ def settings_page(site: Site, status: int = 200, **extra: Any) -> Response:
     deps = site.deps
     tokens = access_tokens.list_tokens(deps.records, g.user)
     settings = deps.store.get_settings(g.user)
-    extra.setdefault("values", form_values(settings))
+    extra.setdefault("values", form_values(settings, site.zone()))
     extra.setdefault("errors", {})
     extra["settings"] = settings
     if deps.config.sentwatch.labels:  # offered only when the operator turned labels on
@@ -56,6 +57,7 @@ def settings_page(site: Site, status: int = 200, **extra: Any) -> Response:
         status,
         tokens=tokens,
         choices=CHOICES,
+        zones=localtime.zones(),
         browsers=browsers,
         push_ready=deps.vapid.available,
         **extra,
@@ -74,6 +76,8 @@ def save_settings(site: Site) -> Response:
     from mailbeacon.settings import InvalidSettings, SettingsChange
 
     posted = request.form
+    start, end = posted.get("quiet_start", ""), posted.get("quiet_end", "")
+    quiet = f"{start}-{end}" if start and end else ""
     change = SettingsChange(
         notify=posted.get("notify", ""),
         slack_webhook=posted.get("slack_webhook", ""),
@@ -81,12 +85,14 @@ def save_settings(site: Site) -> Response:
         chat_webhook=posted.get("chat_webhook", ""),
         chat_app_dm=posted.get("chat_app_dm") == "on",
         email_to=posted.get("email_to", ""),
-        quiet_hours=posted.get("quiet_hours", ""),
+        quiet_hours=quiet,
         timezone=posted.get("timezone", "") or "UTC",
         strictness=posted.get("strictness", ""),
         clear_problems=posted.get("clear_problems") == "on",
     )
     try:
+        if bool(start) != bool(end):
+            raise InvalidSettings({"quiet_hours": words.QUIET_BOTH})
         site.deps.settings.update(g.user, change)
     except InvalidSettings as exc:
         return settings_page(
@@ -95,7 +101,7 @@ def save_settings(site: Site) -> Response:
             errors=exc.errors,
             values={**posted.to_dict(), "slack_app_dm": "slack_app_dm" in posted,
                     "chat_app_dm": "chat_app_dm" in posted},
-            problem="Nothing was saved: " + str(exc),
+            problem="Nothing was saved: " + words.field_errors(exc.errors),
         )  # fmt: skip
     return settings_page(site, saved=True)
 

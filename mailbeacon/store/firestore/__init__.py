@@ -58,7 +58,7 @@ class FirestoreStore(Composite):
             reporting=FirestoreReporting(fs, search_scan=search_scan, clock=self.clock),
             settings=settings,
             records=FirestoreRecords(fs),
-            housekeeping=FirestoreHousekeeping(fs, messages, settings, cache),
+            housekeeping=FirestoreHousekeeping(fs, messages, settings, cache, days),
         )
 
     @property

@@ -18,12 +18,11 @@ from typing import Any
 
 from ...errors import StoreUnavailable
 from ...model import Event
-from ...queries import time_key
-from ...rollup import DayCounts, Summary, apply_event, merge_days
+from ...rollup import DayCounts, Summary, apply_event, merge_days, relabel_event
 from .cache import DocumentCache
 from .client import Connection
 from .days import DayCounters
-from .docs import doc_id, event_data, event_from, message_from
+from .docs import doc_id, event_data, event_from, message_from, summary_fields
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,12 @@ COMMIT_ATTEMPTS = 8
 
 @dataclass
 class Pending:
-    """An event waiting for its message's next write; ``created`` once that write made its
-    document (False when the document existed: the hit was delivered before)."""
+    """An event waiting for its message's next write, with the earlier events hindsight
+    relabels (``relabel``); ``created`` once that write made its document (False when the
+    document existed: the hit was delivered before)."""
 
     event: Event
+    relabel: tuple[Event, ...] = ()
     created: bool = False
 
 
@@ -75,6 +76,7 @@ class ContextWriter:
         for p in pending:
             first.setdefault(p.event.id, p)
         events = [p.event for p in first.values()]
+        relabels = [e for p in pending for e in p.relabel]
         refs = [self.fs.event_ref(e.id) for e in events]
         trims, seen = self.cache.take(message_id)
         there: set[str] = set()
@@ -93,13 +95,19 @@ class ContextWriter:
                     there = {s.id for s in found if s.exists}
                 update_time, d = seen
                 todo = [e for e in events if doc_id(e.id) not in there]
-                update, done, after = self._update(message_id, d, todo, trims)
+                update, done, after, moved = self._update(message_id, d, todo, trims, relabels)
                 batch = self.fs.client.batch()
                 batch.update(
                     ref, update, option=self.fs.client.write_option(last_update_time=update_time)
                 )
-                for event in todo:
-                    batch.create(self.fs.event_ref(event.id), event_data(event))
+                for event in todo:  # as it ends up (a later hit may have relabelled it)
+                    stored = after["recent"].get(event.id) or event_data(event)
+                    batch.create(self.fs.event_ref(event.id), stored)
+                for event in moved:  # relabelled: stored before, written again only now
+                    batch.update(
+                        self.fs.event_ref(event.id),
+                        {"verdict": event.verdict.value, "reasons": list(event.reasons)},
+                    )
                 try:
                     results = batch.commit(**self.fs.rpc)
                 except Conflict:  # an event's document exists: it was delivered before
@@ -125,41 +133,72 @@ class ContextWriter:
         self.days.count(*done)
 
     def _update(
-        self, message_id: str, d: dict[str, Any], events: list[Event], trims: list[str]
-    ) -> tuple[dict[str, Any], tuple[str, DayCounts], dict[str, Any]]:
-        """The message document's update for new events, what they add to the day counters,
-        and the document as it will be after the update."""
+        self,
+        message_id: str,
+        d: dict[str, Any],
+        events: list[Event],
+        trims: list[str],
+        relabels: list[Event],
+    ) -> tuple[dict[str, Any], tuple[str, DayCounts], dict[str, Any], list[Event]]:
+        """The message document's update for new events and relabellings, what they add to
+        the day counters, the document as it will be after the update, and the stored events
+        whose documents the relabelling rewrites (one write each, only when it happens)."""
         from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
         message = message_from(message_id, d)
         summary = Summary.from_dict(d.get("summary"))
-        recent = dict(d.get("recent") or {})
-        devices = {
-            event_from(eid, e).device
-            for eid, e in recent.items()
-            if e.get("kind") == "open" and e.get("verdict") == "human"
-        }
+        recent = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}
+        counted = set(recent)
+        devices = {e.device for e in recent.values() if e.is_human and e.kind == "open"}
         days: DayCounts = {}
         for event in sorted(events, key=by_time):
-            if event.id in recent:
+            if event.id in counted:
                 continue  # counted by an earlier attempt of this write
             new_device = event.is_human and event.kind == "open" and event.device not in devices
             if new_device:
                 devices.add(event.device)
             summary, more = apply_event(message, summary, event, new_device=new_device)
             merge_days(days, more)
+            recent[event.id] = event
+        moved: list[Event] = []
+        for new in relabels:
+            old = recent.get(new.id)
+            if old is None or not old.is_human or new.is_human:
+                continue  # not in the window, or relabelled before: nothing moves twice
+            recent[new.id] = new
+            summary, more = self._relabelled(message, summary, recent, old, new)
+            merge_days(days, more)
+            if new.id in counted:
+                moved.append(new)
+        new_ids = {e.id for e in events} | {e.id for e in moved}
         update: dict[str, Any] = {
-            FieldPath("recent", e.id).to_api_repr(): event_data(e) for e in events
+            FieldPath("recent", eid).to_api_repr(): event_data(recent[eid]) for eid in new_ids
         }
-        for e in events:
-            recent[e.id] = event_data(e)
-        for old in trims:
-            update.setdefault(FieldPath("recent", old).to_api_repr(), DELETE_FIELD)
-            recent.pop(old, None)
+        data = {eid: event_data(e) for eid, e in recent.items()}
+        for old_id in trims:
+            update.setdefault(FieldPath("recent", old_id).to_api_repr(), DELETE_FIELD)
+            data.pop(old_id, None)
         update["written_at"] = SERVER_TIMESTAMP
-        update["summary"] = summary.to_dict()
-        update["status"] = summary.status
-        update["activity"] = time_key(summary.last_activity_at)
-        after = {**d, "recent": recent, "summary": update["summary"]}
-        return update, (message.owner, days), after
+        update.update(summary_fields(summary))
+        after = {**d, "recent": data, "summary": update["summary"]}
+        return update, (message.owner, days), after, moved
+
+    @staticmethod
+    def _relabelled(
+        message: Any, summary: Summary, recent: dict[str, Event], old: Event, new: Event
+    ) -> tuple[Summary, DayCounts]:
+        """The summary after one relabelling, judged against the recent window."""
+        humans = [e for e in recent.values() if e.is_human]
+        device_gone = old.kind == "open" and not any(
+            e.kind == "open" and e.device == old.device for e in humans
+        )
+        return relabel_event(
+            message,
+            summary,
+            old,
+            new,
+            first=min((e.at for e in humans), default=None),
+            last=max((e.at for e in humans), default=None),
+            device_gone=device_gone,
+        )

@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ...model import Event, Link, Message, Verdict
+from ...queries import time_key
+from ...rollup import STATUS_ORDER, Summary, rank
 
 
 def doc_id(value: str) -> str:
@@ -82,3 +84,16 @@ def message_from(message_id: str, d: dict[str, Any]) -> Message:
         sent_at=to_time(d.get("sent_at")),
         links=tuple(Link(int(x["index"]), x["url"]) for x in d.get("links") or ()),
     )
+
+
+def summary_fields(summary: Summary) -> dict[str, Any]:
+    """What a message document keeps of its summary: the summary itself, and the fields the
+    list filters and orders by (Firestore cannot filter on "at least opened": one boolean per
+    status above sent, each with its own index)."""
+    level = rank(summary.status)
+    return {
+        "summary": summary.to_dict(),
+        "status": summary.status,
+        "activity": time_key(summary.last_activity_at),
+        **{f"reached_{s}": level >= i for i, s in enumerate(STATUS_ORDER) if i},
+    }

@@ -7,10 +7,12 @@ from __future__ import annotations
 from contextlib import suppress
 from datetime import datetime
 
+from ...summary import contribution
 from ..ports import MessageStore, Removed
 from .cache import DocumentCache
 from .client import Connection
-from .docs import doc_id, from_doc_id
+from .days import DayCounters
+from .docs import doc_id, event_from, from_doc_id, message_from
 from .settings import FirestoreSettings
 
 
@@ -23,11 +25,13 @@ class FirestoreHousekeeping:
         messages: MessageStore,
         settings: FirestoreSettings,
         cache: DocumentCache,
+        days: DayCounters | None = None,
     ) -> None:
         self.fs = fs
         self.messages = messages
         self.settings = settings
         self.cache = cache
+        self.days = days or DayCounters(fs)
 
     def purge_expired(self, now: datetime) -> int:
         """Firestore's TTL policy on ``events.expires_at`` deletes expired events (within a
@@ -95,4 +99,30 @@ class FirestoreHousekeeping:
         self.settings.forget(owner)
         removed.message_ids.sort()
         removed.event_ids.sort()
+        return removed
+
+    def delete_message(self, message_id: str) -> Removed:
+        """The message's events (one query) and documents deleted, what they added to the day
+        counters taken out by negative increments. Events Firestore's TTL already removed
+        stay in the counters, as they do for every message (docs/dashboard.md)."""
+        from google.cloud.firestore import FieldFilter
+
+        removed = Removed()
+        ref = self.fs.message_ref(message_id)
+        with self.fs.translated("delete_message"):
+            snap = ref.get(**self.fs.rpc)
+            if not snap.exists:
+                return removed
+            message = message_from(message_id, snap.to_dict())
+            query = self.fs.col("events").where(filter=FieldFilter("message_id", "==", message_id))
+            snaps = list(query.stream(**self.fs.rpc))
+            events = [event_from(from_doc_id(s.id), s.to_dict()) for s in snaps]
+            self.fs.delete_all([s.reference for s in snaps] + [ref])
+            taken = contribution(message, events)
+            self.days.add(
+                message.owner, {d: {k: -n for k, n in c.items()} for d, c in taken.items()}
+            )
+        self.cache.forget(message_id)
+        removed.message_ids = [message_id]
+        removed.event_ids = sorted(e.id for e in events)
         return removed

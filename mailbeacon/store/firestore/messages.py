@@ -16,7 +16,7 @@ from ...rollup import Summary, message_added
 from .cache import DocumentCache
 from .client import Connection
 from .days import DayCounters
-from .docs import from_doc_id, message_from
+from .docs import from_doc_id, message_from, summary_fields
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,8 @@ class FirestoreMessages:
             "self_views": [],
             "recent": {},
             "written_at": SERVER_TIMESTAMP,  # every write of a message sets it: see Coalescer
-            "status": "sent",
-            "activity": "",
-            "summary": Summary().to_dict(),
+            "sent": message.reference_time,  # what the list shows, orders and filters by
+            **summary_fields(Summary()),
         }
         with self.fs.translated("add_message"):
             self.fs.message_ref(message.id).set(data, **self.fs.rpc)
@@ -88,7 +87,7 @@ class FirestoreMessages:
                 return
             try:  # only if nobody changed the document since we looked
                 ref.update(
-                    {"sent_at": at, "written_at": SERVER_TIMESTAMP},
+                    {"sent_at": at, "sent": at, "written_at": SERVER_TIMESTAMP},
                     option=self.fs.client.write_option(last_update_time=snap.update_time),
                     **self.fs.rpc,
                 )
@@ -106,6 +105,7 @@ class FirestoreMessages:
                 self.fs.message_ref(message_id).update(
                     {
                         "sent_at": sent_at,
+                        "sent": sent_at,
                         "recipients": list(recipients),
                         "written_at": SERVER_TIMESTAMP,
                     },

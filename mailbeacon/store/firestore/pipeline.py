@@ -11,6 +11,7 @@ coalesced commit.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from ...clock import Clock, SystemClock
@@ -49,16 +50,20 @@ class FirestorePipeline:
         self.clock = clock or SystemClock()
         self.recent = Coalescer(ContextWriter(fs, cache, days).write, interval=flush_interval)
 
-    def add_event(self, event: Event) -> bool:
+    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
         """Store the event and count it in its message's summary, in one commit, exactly once.
 
         The event's document is created by the same coalesced commit that adds it to the
         message document's context and summary, so a document exists exactly when its event
         is counted: a delivery that finds it (Pub/Sub redelivers what a killed process held,
-        or a retry follows a lost answer) adds nothing. A failed write raises, so the
-        delivery is retried rather than the hit lost or left uncounted."""
+        or a retry follows a lost answer) adds nothing. The same commit relabels the events in
+        ``relabel`` (their documents, their copies in ``recent``, the summary and the day
+        counters). A failed write raises, so the delivery is retried rather than the hit lost
+        or left uncounted."""
         self.cache.add_fresh(event)
-        pending = Pending(event)
+        for changed in relabel:
+            self.cache.add_fresh(changed)
+        pending = Pending(event, tuple(relabel))
         with self.fs.translated("add_event"):
             self.recent.submit(event.message_id, pending)
         return pending.created

@@ -15,6 +15,7 @@ from .client import Connection
 from .docs import doc_id, event_from, from_doc_id, message_from
 
 ROW_FIELDS = ["owner", "recipients", "subject", "created_at", "sent_at", "summary"]
+"""(The ``sent`` field a page orders by is the message's sent_at, else created_at.)"""
 SEARCH_SCAN = 1000
 """Firestore cannot match substrings: a search reads at most this many messages per page and
 hands back a cursor to go on from where it stopped."""
@@ -35,13 +36,15 @@ class FirestoreReporting:
         from google.cloud.firestore import FieldFilter, Query
 
         base = self.fs.col("messages").where(filter=FieldFilter("owner", "==", owner.lower()))
-        if query.status:
-            base = base.where(filter=FieldFilter("status", "==", query.status))
+        if query.status == "sent":
+            base = base.where(filter=FieldFilter("status", "==", "sent"))
+        elif query.status:  # statuses nest: "opened" is every message opened or more
+            base = base.where(filter=FieldFilter(f"reached_{query.status}", "==", True))
         if query.since:
-            base = base.where(filter=FieldFilter("created_at", ">=", query.since))
+            base = base.where(filter=FieldFilter("sent", ">=", query.since))
         if query.until:
-            base = base.where(filter=FieldFilter("created_at", "<", query.until))
-        field = "activity" if query.sort == "activity" else "created_at"
+            base = base.where(filter=FieldFilter("sent", "<", query.until))
+        field = "activity" if query.sort == "activity" else "sent"
         direction = Query.ASCENDING if query.sort == "oldest" else Query.DESCENDING
         base = base.order_by(field, direction=direction).order_by("__name__", direction=direction)
         base = base.select(ROW_FIELDS)
@@ -66,7 +69,7 @@ class FirestoreReporting:
                 after = (
                     d.get("activity") or ""
                     if field == "activity"
-                    else time_key(message.created_at),
+                    else time_key(message.reference_time),
                     message.id,
                 )
                 if matches(message.subject + "\n" + "\n".join(message.recipients), query.q):
@@ -120,6 +123,8 @@ class FirestoreReporting:
         )
         with self.fs.translated("day_counts"):
             return {
-                s.get("day"): {k: int(v) for k, v in (s.to_dict().get("counts") or {}).items()}
+                s.get("day"): {  # increments cannot delete a counter a relabelling zeroed
+                    k: int(v) for k, v in (s.to_dict().get("counts") or {}).items() if int(v)
+                }
                 for s in query.stream(**self.fs.rpc)
             }

@@ -140,9 +140,11 @@ class Database:
                 if version > current:
                     for statement in filter(str.strip, script.split(";")):
                         conn.execute(statement)
-                    if version in AFTER_MIGRATION:
-                        AFTER_MIGRATION[version](conn)
                     conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+            # Data migrations run on the newest schema, which the code that fills it expects.
+            for version in range(current + 1, len(MIGRATIONS) + 1):
+                if version in AFTER_MIGRATION:
+                    AFTER_MIGRATION[version](conn)
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the main file and empty it (best effort: a reader

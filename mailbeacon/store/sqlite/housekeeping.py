@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from ...rollup import day_of
+from ...summary import contribution
 from ..ports import Removed
 from .database import Database
 from .rollups import Rollups
-from .rows import ts
+from .rows import event_row, message_row, ts
 
 
 class SqliteHousekeeping:
@@ -91,4 +92,24 @@ class SqliteHousekeeping:
             ).rowcount
         self.db.checkpoint()
         removed.event_ids.sort()
+        return removed
+
+    def delete_message(self, message_id: str) -> Removed:
+        """One transaction: the rows go, the counters lose what the message added."""
+        removed = Removed()
+        with self.db.write() as conn:
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                return removed
+            message = message_row(row)
+            events = [
+                event_row(r)
+                for r in conn.execute("SELECT * FROM events WHERE message_id = ?", (message_id,))
+            ]
+            Rollups(conn).add_days(message.owner, contribution(message, events), sign=-1)
+            for table in ("events", "links", "self_views", "human_devices"):
+                conn.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))
+            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        removed.message_ids = [message_id]
+        removed.event_ids = sorted(e.id for e in events)
         return removed

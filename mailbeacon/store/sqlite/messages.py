@@ -16,8 +16,9 @@ from .rows import message_row, ts
 
 
 class SqliteMessages:
-    """Messages in ``messages`` (with the search text the dashboard's filter matches), links
-    in ``links``; a new message counts on its owner's day (day_counts)."""
+    """Messages in ``messages`` (with the search text the dashboard's filter matches and the
+    time the list shows and orders by: sent, else tracked), links in ``links``; a new message
+    counts on its owner's day (day_counts)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -25,8 +26,8 @@ class SqliteMessages:
     def add_message(self, message: Message) -> None:
         with self.db.write() as conn:
             conn.execute(
-                "INSERT INTO messages (id, owner, recipients, subject, created_at, sent_at, search)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (id, owner, recipients, subject, created_at, sent_at, search,"
+                " sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message.id,
                     message.owner,
@@ -35,6 +36,7 @@ class SqliteMessages:
                     ts(message.created_at),
                     ts(message.sent_at) if message.sent_at else None,
                     search_text(message.subject, message.recipients),
+                    ts(message.reference_time),
                 ),
             )
             conn.executemany(
@@ -66,8 +68,8 @@ class SqliteMessages:
     def mark_sent(self, message_id: str, at: datetime) -> None:
         with self.db.write() as conn:
             conn.execute(
-                "UPDATE messages SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
-                (ts(at), message_id),
+                "UPDATE messages SET sent_at = ?, sent = ? WHERE id = ? AND sent_at IS NULL",
+                (ts(at), ts(at), message_id),
             )
 
     def record_sent(
@@ -79,8 +81,10 @@ class SqliteMessages:
             if row is None:
                 return
             conn.execute(
-                "UPDATE messages SET sent_at = ?, recipients = ?, search = ? WHERE id = ?",
+                "UPDATE messages SET sent_at = ?, sent = ?, recipients = ?, search = ?"
+                " WHERE id = ?",
                 (
+                    ts(sent_at),
                     ts(sent_at),
                     json.dumps(list(recipients)),
                     search_text(row[0], recipients),

@@ -55,6 +55,22 @@ MIGRATIONS: tuple[str, ...] = (
         owner TEXT NOT NULL, day TEXT NOT NULL, counts TEXT NOT NULL,
         PRIMARY KEY (owner, day));
     """,
+    # 3: statuses that nest (rank: a filter for "opened" includes clicked and replied), the
+    # list ordered and filtered by the time shown (sent: the send time, else when tracked),
+    # and a search that reads index entries, not whole rows.
+    """
+    ALTER TABLE messages ADD COLUMN rank INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN sent TEXT NOT NULL DEFAULT '';
+    UPDATE messages SET rank = CASE status WHEN 'opened' THEN 1 WHEN 'clicked' THEN 2
+        WHEN 'replied' THEN 3 ELSE 0 END, sent = COALESCE(sent_at, created_at);
+    CREATE INDEX messages_by_sent ON messages (owner, sent, id);
+    CREATE INDEX messages_search ON messages (owner, sent, id, search);
+    CREATE INDEX messages_rank0 ON messages (owner, sent, id) WHERE rank = 0;
+    CREATE INDEX messages_rank1 ON messages (owner, sent, id) WHERE rank >= 1;
+    CREATE INDEX messages_rank2 ON messages (owner, sent, id) WHERE rank >= 2;
+    CREATE INDEX messages_rank3 ON messages (owner, sent, id) WHERE rank >= 3;
+    DROP INDEX messages_by_status;
+    """,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from ...clock import Clock, SystemClock
@@ -31,9 +32,9 @@ class SqlitePipeline:
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self.messages, self, self.settings, message_id)
 
-    def add_event(self, event: Event) -> bool:
+    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
         with self.db.write() as conn:
-            return insert_event(conn, event)
+            return insert_event(conn, event, relabel)
 
     def add_events(self, events: list[Event]) -> int:
         """Many events in one transaction (imports, the bench); returns how many were new."""

@@ -9,23 +9,32 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Sequence
 
 from ...model import Event, Message
 from ...queries import time_key
-from ...rollup import DayCounts, Summary, apply_event, message_added
-from .rows import event_row, event_values, message_row
+from ...rollup import DayCounts, Summary, apply_event, message_added, rank, relabel_event
+from .rows import dt, event_row, event_values, message_row
 
 
-def insert_event(conn: sqlite3.Connection, event: Event) -> bool:
-    """Store an event once and count it into its summary and day counters."""
+def insert_event(conn: sqlite3.Connection, event: Event, relabel: Sequence[Event] = ()) -> bool:
+    """Store an event once and count it into its summary and day counters; relabel the
+    earlier events hindsight changed, in the same transaction."""
     cursor = conn.execute(
         "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         event_values(event),
     )
-    if cursor.rowcount != 1:
-        return False
-    Rollups(conn).event_added(event)
-    return True
+    added = cursor.rowcount == 1
+    rollups = Rollups(conn)
+    if added:
+        rollups.event_added(event)
+    for changed in relabel:
+        rollups.relabelled(changed)
+    return added
+
+
+def _device(event: Event) -> str:
+    return hashlib.sha256(event.device.encode()).hexdigest()[:32]
 
 
 class Rollups:
@@ -43,7 +52,8 @@ class Rollups:
         for message_id in sorted(message_ids):
             self.conn.execute("DELETE FROM human_devices WHERE message_id = ?", (message_id,))
             self.conn.execute(
-                "UPDATE messages SET status = 'sent', activity = '', summary = '{}' WHERE id = ?",
+                "UPDATE messages SET status = 'sent', rank = 0, activity = '', summary = '{}'"
+                " WHERE id = ?",
                 (message_id,),
             )
             rows = self.conn.execute(
@@ -52,37 +62,88 @@ class Rollups:
             for row in rows:
                 self.event_added(event_row(row), days=False)
 
-    def event_added(self, event: Event, *, days: bool = True) -> None:
+    def _summary(self, message_id: str) -> tuple[Message, Summary] | None:
         row = self.conn.execute(
             "SELECT id, owner, recipients, subject, created_at, sent_at, summary "
             "FROM messages WHERE id = ?",
-            (event.message_id,),
+            (message_id,),
         ).fetchone()
         if row is None:
-            return
-        message = message_row(row)
-        before = Summary.from_dict(json.loads(row[6]))
-        new_device = False
-        if event.is_human and event.kind == "open":
-            device = hashlib.sha256(event.device.encode()).hexdigest()[:32]
-            new_device = (
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO human_devices VALUES (?, ?)", (event.message_id, device)
-                ).rowcount
-                == 1
-            )
-        after, found = apply_event(message, before, event, new_device=new_device)
+            return None
+        return message_row(row), Summary.from_dict(json.loads(row[6]))
+
+    def _save(self, message: Message, after: Summary) -> None:
         self.conn.execute(
-            "UPDATE messages SET status = ?, activity = ?, summary = ? WHERE id = ?",
+            "UPDATE messages SET status = ?, rank = ?, activity = ?, summary = ? WHERE id = ?",
             (
                 after.status,
+                rank(after.status),
                 time_key(after.last_activity_at),
                 json.dumps(after.to_dict()),
                 message.id,
             ),
         )
+
+    def event_added(self, event: Event, *, days: bool = True) -> None:
+        found = self._summary(event.message_id)
+        if found is None:
+            return
+        message, before = found
+        new_device = False
+        if event.is_human and event.kind == "open":
+            new_device = (
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO human_devices VALUES (?, ?)",
+                    (event.message_id, _device(event)),
+                ).rowcount
+                == 1
+            )
+        after, moved = apply_event(message, before, event, new_device=new_device)
+        self._save(message, after)
         if days:
-            self._add_days(message.owner, found)
+            self._add_days(message.owner, moved)
+
+    def relabelled(self, new: Event) -> None:
+        """A stored human event as hindsight sees it now: the row, the summary, the days."""
+        row = self.conn.execute("SELECT * FROM events WHERE id = ?", (new.id,)).fetchone()
+        found = self._summary(new.message_id)
+        if row is None or found is None:
+            return
+        old = event_row(row)
+        if not old.is_human or new.is_human:
+            return  # relabelled before (a redelivery): nothing moves twice
+        message, before = found
+        self.conn.execute(
+            "UPDATE events SET verdict = ?, reasons = ? WHERE id = ?",
+            (new.verdict.value, json.dumps(list(new.reasons)), new.id),
+        )
+        first, last = self.conn.execute(
+            "SELECT MIN(at), MAX(at) FROM events WHERE message_id = ? AND verdict = 'human'",
+            (message.id,),
+        ).fetchone()
+        device_gone = False
+        if old.kind == "open":
+            day = old.at.date().isoformat()
+            others = self.conn.execute(
+                "SELECT 1 FROM events WHERE message_id = ? AND verdict = 'human' AND kind = 'open'"
+                " AND ip_hash = ? AND user_agent = ? AND substr(at, 1, 10) = ? LIMIT 1",
+                (message.id, old.ip_hash, old.user_agent, day),
+            ).fetchone()
+            device_gone = others is None
+            if device_gone:
+                self.conn.execute(
+                    "DELETE FROM human_devices WHERE message_id = ? AND device = ?",
+                    (message.id, _device(old)),
+                )
+        after, moved = relabel_event(
+            message, before, old, new, first=dt(first), last=dt(last), device_gone=device_gone
+        )
+        self._save(message, after)
+        self._add_days(message.owner, moved)
+
+    def add_days(self, owner: str, days: DayCounts, *, sign: int = 1) -> None:
+        """Add ``days`` (``sign`` -1: take them out) to the owner's counters."""
+        self._add_days(owner, {d: {k: sign * n for k, n in c.items()} for d, c in days.items()})
 
     def _add_days(self, owner: str, days: DayCounts) -> None:
         for day, counts in days.items():
@@ -91,7 +152,16 @@ class Rollups:
             ).fetchone()
             merged = json.loads(row[0]) if row else {}
             for name, n in counts.items():
-                merged[name] = merged.get(name, 0) + n
+                total = merged.get(name, 0) + n
+                if total:
+                    merged[name] = total
+                else:
+                    merged.pop(name, None)
+            if not merged:
+                self.conn.execute(
+                    "DELETE FROM day_counts WHERE owner = ? AND day = ?", (owner, day)
+                )
+                continue
             self.conn.execute(
                 "INSERT INTO day_counts VALUES (?, ?, ?) "
                 "ON CONFLICT (owner, day) DO UPDATE SET counts = excluded.counts",

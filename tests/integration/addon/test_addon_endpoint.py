@@ -118,8 +118,8 @@ def test_detail_card_shows_the_timeline_with_reasons_and_refuses_other_users(web
     )
     card = ui.the_card(post(web, issuer, "/addon/detail", press))
     text = ui.text_of(card)
-    assert "Open · human" in text and "Click · scanner" in text
-    assert "outlook: https://example.com/deck" in text and "Why: safe-links" in text
+    assert "Open · Person" in text and "Click · Security scanner" in text
+    assert "Outlook: https://example.com/deck" in text and "Why: Safe links" in text
     intruder = ui.the_card(post(web, issuer, "/addon/detail", press, user="eve@example.com"))
     assert "not one of your tracked emails" in ui.text_of(intruder)
     assert "Deck" not in ui.text_of(intruder)
@@ -328,7 +328,7 @@ def test_settings_save_valid_form_writes_settings(web, app, issuer):
         ("slack_webhook", "https://user@hooks.slack.com/services/T/B/X", "user name"),
         ("slack_webhook", "", "paste the incoming webhook URL"),
         ("email_to", "not an address", "not an email address"),
-        ("quiet_end", "off", "set both hours"),
+        ("quiet_end", "off", "choose a start and an end hour"),
         ("notify", "always", "choose one of first-open"),
     ],
 )
@@ -539,7 +539,7 @@ def test_the_proxy_hit_after_the_sender_views_their_copy_is_self(web, app, issue
         ui.event("homepage"),
     )
     text = ui.text_of(ui.the_card(post(web, issuer, "/addon/detail", press)))
-    assert "Open · self" in text and "right after you opened your own copy" in text
+    assert "Open · You" in text and "right after you opened your own copy" in text.lower()
     assert "Not opened yet" in text  # the sender's own view is not an open
 
 

@@ -5,6 +5,7 @@ everything of theirs and nothing else."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from mailbeacon.model import Settings
@@ -70,3 +71,25 @@ def test_delete_user_removes_everything_of_theirs_and_nothing_else(store: Store)
     assert store.get_settings(ben).email_to == ben
     assert store.day_counts(ben, first, last) != {}
     assert store.delete_user(ann).message_ids == []  # twice is harmless
+
+
+def test_delete_message_removes_one_email_and_what_it_added_to_the_counters(store: Store) -> None:
+    who = owner()
+    gone, kept = aged_message(who, days_ago=5), aged_message(who, days_ago=5)
+    for m in (gone, kept):
+        store.add_message(m)
+        store.add_event(aged_event(m.id, 4))
+        store.add_event(replace(aged_event(m.id, 4), kind="click", link_index=1))
+    first, last = day_of(NOW - timedelta(days=6)), day_of(NOW)
+    before = store.day_counts(who, first, last)
+    removed = store.delete_message(gone.id)
+    assert removed.message_ids == [gone.id] and len(removed.event_ids) == 2
+    assert store.get_message(gone.id) is None and store.get_summary(gone.id) is None
+    assert store.list_events(gone.id) == [] and store.list_events_page(gone.id) == []
+    after = store.day_counts(who, first, last)
+    tracked, hit = day_of(gone.created_at), day_of(NOW - timedelta(days=4))
+    assert after[tracked]["messages"] == before[tracked]["messages"] - 1 == 1
+    assert after[tracked]["opened"] == 1 and after[tracked]["clicked"] == 1
+    assert after[hit]["human_opens"] == 1 and after[hit]["clicks"] == 1
+    assert store.get_summary(kept.id) is not None and len(store.list_events(kept.id)) == 2
+    assert store.delete_message(gone.id).message_ids == []  # already gone: nothing

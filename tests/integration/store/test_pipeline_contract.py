@@ -4,9 +4,10 @@ context brings the message, its events, its self views and the owner's strictnes
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
-from mailbeacon.model import Settings, Strictness
+from mailbeacon.model import Link, Settings, Strictness, Verdict
 from mailbeacon.store import Store
 from mailbeacon.tokens import new_message_id
 from tests.support.store_data import T0, event, message, owner
@@ -74,3 +75,50 @@ def test_context_brings_message_events_self_views_and_strictness(store: Store) -
     assert context.self_views == (T0 + timedelta(minutes=1),)
     assert context.strictness is Strictness.STRICT
     assert store.get_context("unknown") is None
+
+
+def test_a_relabelling_rewrites_the_event_summary_and_days_in_the_same_write(
+    store: Store,
+) -> None:
+    """Hindsight (a scanner's link walk) relabels events stored as human: the events, the
+    summary and the day counters move together, and a second delivery moves nothing twice."""
+    who = owner()
+    m = replace(
+        message(who, links=(Link(1, "https://example.com/a"), Link(2, "https://example.com/b"))),
+        sent_at=T0,
+    )
+    store.add_message(m)
+    at = (T0 + timedelta(days=1)).replace(hour=9, minute=0, second=0)
+    walk_open = event(m.id, at, ip_hash="w")
+    walk_click = event(m.id, at + timedelta(seconds=1), kind="click", link_index=1, ip_hash="w")
+    person = event(m.id, at + timedelta(hours=1), ip_hash="p", user_agent="Person")
+    for e in (walk_open, walk_click, person):
+        assert store.add_event(e)
+    second = event(
+        m.id, at + timedelta(seconds=2), kind="click", link_index=2, ip_hash="w",
+        verdict=Verdict.SCANNER,
+    )  # fmt: skip
+    relabelled = [
+        replace(e, verdict=Verdict.SCANNER, reasons=(*e.reasons, "link-burst"))
+        for e in (walk_open, walk_click)
+    ]
+    assert store.add_event(second, relabelled)
+    assert not store.add_event(second, relabelled)  # a redelivery: nothing moves twice
+
+    summary = store.get_summary(m.id)
+    assert summary is not None
+    assert (summary.status, summary.human_opens, summary.human_clicks) == ("opened", 1, 0)
+    assert (summary.machine_opens, summary.machine_clicks, summary.unique_human_opens) == (1, 2, 1)
+    assert summary.first_opened_at == person.at and summary.link_clicks == ()
+    assert dict(summary.machine_by_reason)["link-burst"] == 2
+    verdicts = {e.id: (e.verdict, e.reasons) for e in store.list_events(m.id)}
+    assert verdicts[walk_click.id] == (Verdict.SCANNER, ("gmail-image-proxy", "link-burst"))
+    assert verdicts[walk_open.id][0] is Verdict.SCANNER
+    assert verdicts[person.id][0] is Verdict.HUMAN
+    tracked, day = T0.date().isoformat(), at.date().isoformat()
+    counts = store.day_counts(who, tracked, day)
+    assert counts[tracked]["opened"] == 1 and "clicked" not in counts[tracked]
+    assert counts[day]["human_opens"] == 1 and "clicks" not in counts[day]
+    assert counts[day]["machine_hits"] == 3 and counts[day]["verdict:scanner"] == 3
+    assert "hour:9" not in counts[day] and counts[day]["hour:10"] == 1
+    assert counts[day]["machine_hits@9"] == 3 and "clicks@9" not in counts[day]

@@ -66,21 +66,51 @@ def test_listing_filters_sorts_and_pages_by_key(store: Store) -> None:
     assert ids(MessageQuery(limit=10)) == newest
     page = store.query_messages(who, MessageQuery(limit=2))
     assert [r.message.id for r in page.rows] == newest[:2]
-    assert page.next_after == (time_key(page.rows[1].message.created_at), page.rows[1].message.id)
+    second = page.rows[1].message
+    assert page.next_after == (time_key(second.reference_time), second.id)
     rest = store.query_messages(who, MessageQuery(limit=3, after=page.next_after))
     assert [r.message.id for r in rest.rows] == newest[2:5] and rest.next_after is None
     assert ids(MessageQuery(sort="oldest", limit=10)) == [m.id for m in ms]
     idle = max(m.id for m in (ms[0], ms[3], ms[4]))  # no activity: last, by id
     assert ids(MessageQuery(sort="activity", limit=3)) == [ms[1].id, ms[2].id, idle]
-    assert ids(MessageQuery(status="opened")) == [ms[1].id]
+    # statuses nest: a clicked email was opened too; "sent" is the ones not opened yet
+    assert ids(MessageQuery(status="opened")) == [ms[2].id, ms[1].id]
     assert ids(MessageQuery(status="clicked")) == [ms[2].id]
+    assert ids(MessageQuery(status="sent")) == [ms[4].id, ms[3].id, ms[0].id]
+    assert ids(MessageQuery(status="replied")) == []
+    assert ids(MessageQuery(status="opened", sort="oldest")) == [ms[1].id, ms[2].id]
     assert ids(MessageQuery(q="renewal")) == [ms[3].id]
     assert ids(MessageQuery(q="ZED@acme")) == [ms[3].id]
     assert ids(MessageQuery(q="100%")) == []
     window = MessageQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
     assert ids(window) == [ms[2].id, ms[1].id]
-    row = store.query_messages(who, MessageQuery(status="opened")).rows[0]
+    row = store.query_messages(who, MessageQuery(status="opened")).rows[1]
     assert row.summary.human_opens == 1 and row.message.subject == "Deal 1"
+
+
+def test_the_list_orders_and_filters_by_the_time_it_shows_sent_else_tracked(
+    store: Store,
+) -> None:
+    """The column says Sent: From/To and the order follow the send time where it is known
+    (an email tracked on Monday and sent on Friday is Friday's), else the time it was tracked."""
+    who = owner()
+    monday = message(who, at=T0)
+    friday = replace(message(who, at=T0 + timedelta(hours=1)), sent_at=T0 + timedelta(days=4))
+    later = message(who, at=T0 + timedelta(hours=2))  # sent when the watch says so (below)
+    for m in (monday, friday, later):
+        store.add_message(m)
+    store.record_sent(later.id, sent_at=T0 + timedelta(days=2), recipients=later.recipients)
+
+    def ids(query: MessageQuery) -> list[str]:
+        return [row.message.id for row in store.query_messages(who, query).rows]
+
+    assert ids(MessageQuery()) == [friday.id, later.id, monday.id]
+    week_end = MessageQuery(since=T0 + timedelta(days=3), until=T0 + timedelta(days=5))
+    assert ids(week_end) == [friday.id]
+    assert ids(MessageQuery(until=T0 + timedelta(days=1))) == [monday.id]
+    page = store.query_messages(who, MessageQuery(limit=1))
+    assert page.next_after == (time_key(friday.sent_at), friday.id)
+    assert ids(MessageQuery(limit=5, after=page.next_after)) == [later.id, monday.id]
 
 
 def test_the_timeline_pages_newest_first_and_breaks_ties_by_id(store: Store) -> None:

@@ -1,0 +1,224 @@
+"""The overview: a period's engagement, in the user's own days and hours, from the daily
+counters the stores keep (``daycounts``), never by counting events.
+
+Counters are kept per UTC day, and every series the overview draws per day also per UTC hour
+(``name@H``; human opens as ``hour:H``), so the days, the chart and the hour-of-week heatmap
+of any time zone are sums of whole hours. Counters kept before hours were (older data) count
+at noon UTC of their day; the breakdowns (verdicts, clients, time to first open) count a UTC
+day when its noon falls in the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .clock import iso, parse_time
+from .daycounts import HOURLY, ttfo_seconds
+from .errors import FieldError
+from .localtime import zone
+from .model import Verdict
+
+MAX_OVERVIEW_DAYS = 400
+DEFAULT_OVERVIEW_DAYS = 30
+SERIES = ("human_opens", *HOURLY)
+"""What is summed hour by hour: human opens (``hour:H``) and the HOURLY series."""
+
+DayCountsReader = Callable[[str, str], dict[str, dict[str, int]]]
+
+
+def period(args: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
+    """``[since, until)`` from the parameters (default: the last 30 days up to now)."""
+    until = _instant("until", args.get("until")) or now
+    since = _instant("since", args.get("since")) or until - timedelta(days=DEFAULT_OVERVIEW_DAYS)
+    if since >= until:
+        raise FieldError("since", "must be before the end of the period")
+    if (until - since).days > MAX_OVERVIEW_DAYS:
+        raise FieldError("until", f"a period of at most {MAX_OVERVIEW_DAYS} days")
+    return since, until
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = parse_time(value)
+    except (ValueError, OverflowError) as exc:
+        raise FieldError(name, f"must be an ISO 8601 time, got {value[:40]!r}") from exc
+    if not 1970 <= at.year <= 9000:
+        raise FieldError(name, "must be between the years 1970 and 9000")
+    return at
+
+
+class _Clock:
+    """UTC (day, hour) -> local (date, weekday, hour) for one zone, one astimezone per day."""
+
+    def __init__(self, tz: str) -> None:
+        self.zone = zone(tz)
+
+    def day(self, day: date) -> list[tuple[datetime, date, int, int]]:
+        """For each UTC hour of ``day``: its instant, and the local date, weekday and hour."""
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        first = start.astimezone(self.zone)
+        last = (start + timedelta(hours=23)).astimezone(self.zone)
+        hours = []
+        for h in range(24):
+            instant = start + timedelta(hours=h)
+            if first.utcoffset() == last.utcoffset():
+                local = first + timedelta(hours=h)
+            else:  # the zone changed its offset that day
+                local = instant.astimezone(self.zone)
+            hours.append((instant, local.date(), local.weekday(), local.hour))
+        return hours
+
+
+def _counted(
+    days: Mapping[str, Mapping[str, int]], since: datetime, until: datetime, tz: str
+) -> tuple[dict[str, int], dict[date, dict[str, int]], list[list[int]]]:
+    """Totals, per local day series and the local hour-of-week grid for ``[since, until)``."""
+    clock = _Clock(tz)
+    total: dict[str, int] = {}
+    by_day: dict[date, dict[str, int]] = {}
+    grid = [[0] * 24 for _ in range(7)]
+
+    def add(local: date, name: str, n: int) -> None:
+        total[name] = total.get(name, 0) + n
+        series = by_day.setdefault(local, {})
+        series[name] = series.get(name, 0) + n
+
+    for key, counts in days.items():
+        hours = clock.day(date.fromisoformat(key))
+        noon = hours[12]
+        noon_in = since <= noon[0] < until
+        hourly: dict[str, int] = {}
+        for name, n in counts.items():
+            if name.startswith("hour:"):
+                series, hour = "human_opens", int(name[5:])
+            elif "@" in name:
+                series, _, at = name.partition("@")
+                hour = int(at)
+            else:
+                if name not in SERIES and noon_in:  # a breakdown: whole UTC days
+                    total[name] = total.get(name, 0) + n
+                continue
+            hourly[series] = hourly.get(series, 0) + n
+            instant, local, weekday, local_hour = hours[hour]
+            if since <= instant < until:
+                add(local, series, n)
+                if series == "human_opens":
+                    grid[weekday][local_hour] += n
+        for series in SERIES:  # counted before hours were kept: at noon UTC
+            rest = counts.get(series, 0) - hourly.get(series, 0)
+            if rest and noon_in:
+                add(noon[1], series, rest)
+    return total, by_day, grid
+
+
+def summarise(
+    read: DayCountsReader, args: Mapping[str, str], now: datetime, tz: str = "UTC"
+) -> dict[str, Any]:
+    """Engagement over a period in zone ``tz``, from the daily counters ``read`` returns."""
+    since, until = period(args, now)
+    first = since.astimezone(zone(tz)).date()
+    last = (until - timedelta(microseconds=1)).astimezone(zone(tz)).date()
+    utc_first = since.astimezone(UTC).date()
+    utc_last = until.astimezone(UTC).date()
+    total, by_day, grid = _counted(
+        read(utc_first.isoformat(), utc_last.isoformat()), since, until, tz
+    )
+    days = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        counts = by_day.get(day, {})
+        days.append(
+            {
+                "date": day.isoformat(),
+                "human_opens": counts.get("human_opens", 0),
+                "machine_hits": counts.get("machine_hits", 0),
+                "clicks": counts.get("clicks", 0),
+            }
+        )
+    messages, opened = total.get("messages", 0), total.get("opened", 0)
+    return {
+        "since": iso(since),
+        "until": iso(until),
+        "timezone": tz,
+        "messages": messages,
+        "opened": opened,
+        "open_rate": round(opened / messages, 4) if messages else 0.0,
+        "clicked": total.get("clicked", 0),
+        "human_opens": total.get("human_opens", 0),
+        "clicks": total.get("clicks", 0),
+        "machine_hits": {
+            "total": total.get("machine_hits", 0),
+            "by_verdict": {
+                v.value: total.get(f"verdict:{v.value}", 0)
+                for v in Verdict
+                if v is not Verdict.HUMAN
+            },
+        },
+        "by_day": days,
+        "time_to_first_open_s": _percentiles(total),
+        **_reply_overview(total, messages),
+        "opens_by_hour_of_week": grid,
+        "clients": dict(
+            sorted(
+                ((k[7:], n) for k, n in total.items() if k.startswith("client:") and n),
+                key=lambda kv: (-kv[1], kv[0]),
+            )
+        ),
+    }
+
+
+OwnerDays = Callable[[str, str, str], dict[str, dict[str, int]]]
+"""``ReportingStore.day_counts(owner, first, last)``."""
+
+
+def reader(read: OwnerDays, senders: Sequence[str]) -> DayCountsReader:
+    """The counters of ``senders`` (one user, or everyone in a domain) summed day by day."""
+
+    def days(first: str, last: str) -> dict[str, dict[str, int]]:
+        if len(senders) == 1:
+            return read(senders[0].lower(), first, last)
+        merged: dict[str, dict[str, int]] = {}
+        for sender in senders:
+            for day, counts in read(sender.lower(), first, last).items():
+                into = merged.setdefault(day, {})
+                for name, n in counts.items():
+                    into[name] = into.get(name, 0) + n
+        return merged
+
+    return days
+
+
+def _reply_overview(total: Mapping[str, int], messages: int) -> dict[str, Any]:
+    """Replies over the period: emails answered by a person (on their tracking day, as
+    ``opened`` is), the reply rate, time to the first reply, and machine answers apart."""
+    replied = total.get("replied", 0)
+    return {
+        "replied": replied,
+        "reply_rate": round(replied / messages, 4) if messages else 0.0,
+        "replies": total.get("replies", 0),
+        "machine_replies": total.get("machine_replies", 0),
+        "time_to_first_reply_s": _percentiles(total, "ttfr:"),
+    }
+
+
+def _percentiles(total: Mapping[str, int], prefix: str = "ttfo:") -> dict[str, float | None]:
+    """p50 and p90 of time to first open (or reply), from log-spaced buckets (within ~10%)."""
+    buckets = sorted(
+        (int(k[len(prefix) :]), n) for k, n in total.items() if k.startswith(prefix) and n > 0
+    )
+    count = sum(n for _, n in buckets)
+    result: dict[str, float | None] = {"p50": None, "p90": None}
+    for name, share in (("p50", 0.5), ("p90", 0.9)):
+        if not count:
+            continue
+        seen = 0
+        for bucket, n in buckets:
+            seen += n
+            if seen >= share * count:
+                result[name] = round(ttfo_seconds(bucket), 1)
+                break
+    return result
