@@ -138,6 +138,9 @@ def _core(env: _Env) -> Config:
         pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
         worker=env.bool("WORKER", True),
         pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
+        publish_timeout=env.float("PUBLISH_TIMEOUT", 5.0),
+        publish_attempts=env.int("PUBLISH_ATTEMPTS", 3, low=1, high=10),
+        fallback_sweep_seconds=env.float("FALLBACK_SWEEP_SECONDS", 60.0),
         webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
         alert_email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
         service_urls=tuple(

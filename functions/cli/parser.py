@@ -211,8 +211,12 @@ def build_parser() -> Parser:
     deploy = sub.add_parser("deploy", help="deploy to Google Cloud (Functions, Firestore, Pub/Sub)")
     deploy.add_argument("--project", required=True, help="Google Cloud project id")
     deploy.add_argument("--region", required=True, help="such as europe-west1")
-    deploy.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
-    deploy.add_argument(
+    mode = deploy.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
+    mode.add_argument(
+        "--check", action="store_true", help="read the project and list what would block the plan"
+    )
+    mode.add_argument(
         "--rehearse",
         action="store_true",
         help="run the planned deployment on this machine (emulators) and walk the user journey",
