@@ -83,6 +83,14 @@ TITLES = {
 }
 
 
+VERBS = frozenset(
+    {"describe", "create", "update", "deploy", "enable", "list", "access", "add", "install"}
+    | {"replace", "get-iam-policy", "add-iam-policy-binding", "add-invoker-policy-binding"}
+    | {"get-authorization", "print-access-token", "get-default-service-account"}
+)
+"""Where a command's name ends and its arguments begin (gcloud names the command in errors)."""
+
+
 class Refused(Exception):
     """What the CLI prints on stderr when the platform refuses, with exit status 1."""
 
@@ -193,8 +201,9 @@ class CloudProject:
         try:
             return 0, run(self, argv, stdin, cwd)
         except Refused as exc:
-            verb = ".".join(w for w in argv[1:4] if not w.startswith("-"))
-            return 1, f"ERROR: ({argv[0]}.{verb}) {exc}\n"
+            words = [w for w in argv[1:] if not w.startswith("-")]
+            end = next((i for i, w in enumerate(words) if w in VERBS), len(words) - 1)
+            return 1, f"ERROR: ({'.'.join([argv[0], *words[: end + 1]])}) {exc}\n"
 
     def snapshot(self) -> dict[str, Any]:
         """What exists, as JSON (for a test's assertion message or a rehearsal's log)."""

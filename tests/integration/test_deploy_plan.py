@@ -133,7 +133,7 @@ def test_every_entry_point_is_deployed_as_gen2_from_the_assembled_source(tmp_pat
     pixel = deploys["pixel"]
     assert "--min-instances=1" in pixel and "--memory=256Mi" in pixel and "--timeout=30s" in pixel
     build = (
-        "projects/acme-mail-1/serviceAccounts/mailbeacon-build@acme-mail-1.iam.gserviceaccount.com"  # noqa: E501
+        "projects/acme-mail-1/serviceAccounts/mailbeacon-build@acme-mail-1.iam.gserviceaccount.com"
     )
     for line in deploys.values():  # built as the plan's build account, never the default one
         assert f"--build-service-account={build} " in line
