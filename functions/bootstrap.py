@@ -40,6 +40,7 @@ from .jobs import Background, RetentionSweep, WatchRenewal
 if TYPE_CHECKING:
     from addon.endpoint import AddonEndpoint
     from mailbeacon.google.identity import ChatVerifier, GoogleTokenVerifier
+    from mailbeacon.session_cookie import CookieJar
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
 
@@ -108,6 +109,14 @@ class App:
     @cached_property
     def ip_key(self) -> bytes:
         return self.keyring.derive("ip-address-hash")
+
+    @cached_property
+    def cookies(self) -> CookieJar:
+        """The ``__session`` jar Slack's install keeps its state in (the dashboard's gate
+        derives the same key)."""
+        from mailbeacon.session_cookie import KEY_PURPOSE, CookieJar
+
+        return CookieJar(self.keyring.derive(KEY_PURPOSE))
 
     @cached_property
     def live(self) -> LiveHub:

@@ -11,13 +11,14 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.google.identity import bearer
+from mailbeacon.session_cookie import NAME as JAR
+from mailbeacon.session_cookie import CookieJar
 from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.urls import Urls
@@ -68,6 +69,11 @@ class NotifierRouteDeps(Protocol):
     def urls(self) -> Urls: ...
 
     @property
+    def cookies(self) -> CookieJar:
+        """The ``__session`` jar (the Slack install's state is one of its entries)."""
+        ...
+
+    @property
     def slack_installer(self) -> SlackInstaller:
         """Built on first use: only the Slack function needs it."""
         ...
@@ -86,39 +92,37 @@ class NotifierRoutes:
         config = deps.config.notifier
         self.respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
 
+    def _keep(self, response: Response, entries: Any) -> Response:
+        """The jar back to the browser: path ``/`` reaches the callback on the Slack
+        function's own URL (``/slack/slack/oauth/callback``) and behind a custom domain."""
+        secure = self.deps.urls.service("slack").startswith("https://")
+        response.headers.add("Set-Cookie", self.deps.cookies.set_cookie(entries, secure=secure))
+        return response
+
     def slack_install(self) -> Response:
-        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE  # slack_sdk: on first use
+        from notifier.slack_install import STATE_ENTRY, STATE_SECONDS  # slack_sdk: on first use
 
         try:
             url, state = self.deps.slack_installer.authorize_url()
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
-        response = redirect(url, 302)
-        # The path the browser comes back to: on the Slack function's own URL that is
-        # /slack/slack/oauth/callback, and a cookie scoped to /slack/oauth/callback would not
-        # be sent there.
-        slack_base = self.deps.urls.service("slack")
-        response.set_cookie(
-            STATE_COOKIE,
-            state,
-            max_age=600,
-            path=urlsplit(slack_base + CALLBACK_PATH).path,
-            secure=slack_base.startswith("https://"),
-            httponly=True,
-            samesite="Lax",  # sent on Slack's top-level redirect back to us
-        )
-        return response  # type: ignore[return-value]
+        # Sent on Slack's top-level redirect back to us (SameSite=Lax): only the browser that
+        # started the install can finish it.
+        entries = self.deps.cookies.put(request.cookies.get(JAR), STATE_ENTRY, state, STATE_SECONDS)
+        return self._keep(redirect(url, 302), entries)  # type: ignore[arg-type]
 
     def slack_callback(self) -> Response:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
-        from notifier.slack_install import STATE_COOKIE
+        from notifier.slack_install import STATE_ENTRY
 
+        jar = request.cookies.get(JAR)
+        started = self.deps.cookies.get(jar, STATE_ENTRY)
         try:
             installation = self.deps.slack_installer.complete(
                 request.args.get("code", ""),
                 request.args.get("state", ""),
-                request.cookies.get(STATE_COOKIE),
+                started if isinstance(started, str) else None,
             )
         except Unauthorized as exc:
             log.info("refused Slack OAuth callback: %s", exc)
@@ -126,7 +130,8 @@ class NotifierRoutes:
         except InvalidInput as exc:
             return Response(f"{exc}\n", 400, mimetype="text/plain")
         team = html.escape(installation.team_name or installation.team_id or "your workspace")
-        return Response(f"<p>Mailbeacon is installed in {team}.</p>", 200, mimetype="text/html")
+        done = Response(f"<p>Mailbeacon is installed in {team}.</p>", 200, mimetype="text/html")
+        return self._keep(done, self.deps.cookies.drop(jar, STATE_ENTRY))
 
     def slack_events(self) -> tuple[Response, int]:
         return self._slack(handle_event)

@@ -27,7 +27,9 @@ from .config import NotifierConfig
 INSTALLATIONS = Namespace.SLACK_INSTALLATIONS
 STATES = Namespace.SLACK_STATES
 CALLBACK_PATH = "/slack/oauth/callback"
-STATE_COOKIE = "mailbeacon-slack-oauth-state"
+STATE_ENTRY = "slack"
+"""The install's state, an entry of the ``__session`` cookie jar (mailbeacon.session_cookie)."""
+STATE_SECONDS = 600
 MAX_LIVE_STATES = 200
 
 
@@ -154,8 +156,8 @@ class SlackInstaller:
         self.redirect_uri = base_url.rstrip("/") + CALLBACK_PATH
 
     def authorize_url(self) -> tuple[str, str]:
-        """Slack's authorize URL and its state, which the caller sets as the STATE_COOKIE
-        (HttpOnly, for the callback path) so only the browser that started can finish."""
+        """Slack's authorize URL and its state, which the caller keeps in the browser's cookie
+        jar (STATE_ENTRY) so only the browser that started can finish."""
         assert self.config.slack_client_id
         generator = AuthorizeUrlGenerator(
             client_id=self.config.slack_client_id,
