@@ -407,6 +407,7 @@ def bootstrap(
         mailbox=_mailbox_factory(config),
         gmail_labels=config.sentwatch.labels,
         gmail_topic=config.sentwatch.topic,
+        slack_interaction=_slack_interaction(config, store, book),
     )
     app = App(
         config=config,
@@ -463,6 +464,22 @@ def _background(
     if config.sentwatch.topic:
         jobs.append(WatchRenewal(consumers.renew_gmail_watches))
     return jobs
+
+
+def _slack_interaction(
+    config: AppConfig, store: Store, book: SettingsBook
+) -> Callable[[dict[str, Any]], Any]:
+    """The work of an acknowledged Slack interaction: the mute, its confirmation posted to
+    the payload's response_url (slack_sdk loads on the first one)."""
+
+    def apply(payload: dict[str, Any]) -> Any:
+        from notifier.slack_actions import apply_interaction, response_url_poster
+
+        notifier = config.notifier
+        respond = response_url_poster(notifier.slack_api_url, notifier.timeout_seconds)
+        return apply_interaction(store, book, respond, payload)
+
+    return apply
 
 
 def _mailbox_factory(config: AppConfig) -> Callable[[], Mailbox | None]:

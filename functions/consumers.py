@@ -31,6 +31,7 @@ from mailbeacon.sentwatch import (
 from mailbeacon.store import MessageEvents
 from mailbeacon.tokens import TokenSigner
 from notifier.handler import RECENT_EVENTS, Notifier
+from notifier.slack_actions import INTERACTION
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Consumers:
     """The sent-mail watch's Pub/Sub topic; None: no watch."""
     wake_live_pages: Callable[[], None] | None = None
     """Set by a process that serves live pages: told when an event is stored."""
+    slack_interaction: Callable[[dict[str, Any]], Any] | None = None
+    """An acknowledged Slack interaction's work (notifier.slack_actions.apply_interaction)."""
 
     def table(self) -> dict[str, Handler]:
         return {HITS: self.hit, NOTIFY: self.notify, DIGEST: self.notifier.handle_digest}
@@ -97,6 +100,10 @@ class Consumers:
     def notify(self, payload: dict[str, Any]) -> Any:
         """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner; the
         message's recent events are read once for both."""
+        if INTERACTION in payload:  # acknowledged by the Slack route, done here
+            if self.slack_interaction is not None and isinstance(payload[INTERACTION], dict):
+                return self.slack_interaction(payload[INTERACTION])
+            return None
         message_id = str(payload.get("message_id", ""))
         mailbox = self.mailbox() if self.gmail_labels else None
         if mailbox is None or not labels_wanted(self.records, message_id):

@@ -5,7 +5,6 @@ Each route verifies the request, calls one notifier function and maps errors to 
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import logging
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
+from mailbeacon.bus import NOTIFY, Bus
 from mailbeacon.clock import Clock
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.google.identity import bearer
@@ -24,7 +24,7 @@ from mailbeacon.store import Store
 from mailbeacon.urls import Urls
 from notifier.chat_events import handle_chat_event
 from notifier.config import NotifierConfig
-from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
+from notifier.slack_actions import INTERACTION, acknowledge, handle_event
 
 if TYPE_CHECKING:
     from notifier.slack_install import SlackInstaller
@@ -69,6 +69,11 @@ class NotifierRouteDeps(Protocol):
     def urls(self) -> Urls: ...
 
     @property
+    def bus(self) -> Bus:
+        """Where an acknowledged Slack interaction's work goes (the notifier's topic)."""
+        ...
+
+    @property
     def cookies(self) -> CookieJar:
         """The ``__session`` jar (the Slack install's state is one of its entries)."""
         ...
@@ -89,8 +94,6 @@ class NotifierRoutes:
 
     def __init__(self, deps: NotifierRouteDeps) -> None:
         self.deps = deps
-        config = deps.config.notifier
-        self.respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
 
     def _keep(self, response: Response, entries: Any) -> Response:
         """The jar back to the browser: path ``/`` reaches the callback on the Slack
@@ -137,9 +140,23 @@ class NotifierRoutes:
         return self._slack(handle_event)
 
     def slack_interactivity(self) -> tuple[Response, int]:
-        return self._slack(
-            functools.partial(handle_interaction, book=self.deps.settings), self.respond
-        )
+        """Verified, acknowledged at once with an empty 200; a mute is done after, by the
+        notifier's consumer (one publish here, no store read, no call to Slack)."""
+        try:
+            work = acknowledge(
+                self.deps.config.notifier.slack_signing_secret,
+                self.deps.clock,
+                request.get_data(cache=True),
+                dict(request.headers),
+            )
+        except Unauthorized as exc:
+            log.info("refused a Slack request: %s", exc)
+            return jsonify({"error": "unauthorized"}), 401
+        except InvalidInput as exc:
+            return jsonify({"error": str(exc)}), 400
+        if work is not None:
+            self.deps.bus.publish(NOTIFY, {INTERACTION: work})
+        return Response("", 200), 200
 
     def _slack(self, handler: SlackHandler, *extra: Any) -> tuple[Response, int]:
         """A Slack-signed request: verified by ``handler``, its reply as JSON."""
