@@ -35,7 +35,8 @@ from notifier.handler import Notifier
 
 from .config import AppConfig
 from .consumers import Consumers
-from .jobs import Background, RetentionSweep, WatchRenewal
+from .jobs import Background, FallbackSweep, RetentionSweep, WatchRenewal
+from .tracking_root import hit_bus, store_for
 
 if TYPE_CHECKING:
     from addon.endpoint import AddonEndpoint
@@ -102,7 +103,7 @@ class App:
             trust_proxy=self.config.core.trust_proxy,
             tagger=self.tagger,
             clock=self.clock,
-            bus=self.bus,
+            bus=hit_bus(self.config.core, self.bus, lambda: self.records),
             health=self.health,
         )
 
@@ -213,27 +214,7 @@ class App:
 
 
 def _store(config: AppConfig, clock: Clock) -> tuple[Store, Any]:
-    core = config.core
-    if core.store == "sqlite":
-        from mailbeacon.store.sqlite import Database, SqliteStore
-
-        db = Database(
-            core.data_dir / "mailbeacon.db",
-            busy_timeout_ms=core.sqlite_busy_ms,
-            sync=core.sqlite_sync,
-        )
-        return SqliteStore(db, clock), db
-    if core.store == "firestore":
-        from mailbeacon.store.firestore import FirestoreStore  # the client is made on first use
-
-        store = FirestoreStore(
-            project=core.gcp_project,
-            database=core.firestore_database,
-            timeout=core.firestore_timeout,
-            clock=clock,
-        )
-        return store, None
-    raise ValueError(f"unknown store {core.store!r}")
+    return store_for(config.core, clock)
 
 
 def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
@@ -257,6 +238,7 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
             core.gcp_project,
             topic_prefix=core.topic_prefix,
             emulator_host=core.pubsub_emulator_host,
+            timeout=core.publish_timeout,
         )
         if not core.pull_subscriptions:  # Cloud Functions: Pub/Sub pushes to the entry points
             return pubsub, None
@@ -461,6 +443,8 @@ def _background(
         DigestScheduler(store, bus, clock, config.notifier.digest_hour),
         RetentionSweep(store, records, clock),
     ]
+    if config.core.bus == "pubsub":  # cluster mode: republish the hits kept meanwhile
+        jobs.append(FallbackSweep(records, bus, every=config.core.fallback_sweep_seconds))
     if config.sentwatch.topic:
         jobs.append(WatchRenewal(consumers.renew_gmail_watches))
     return jobs

@@ -15,6 +15,7 @@ from typing import Any
 
 from mailbeacon import live
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, BatchHandler, Bus, Handler
+from mailbeacon.bus.fallback import is_sweep, sweep
 from mailbeacon.clock import Clock
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.model import Event, Message
@@ -76,7 +77,12 @@ class Consumers:
         self.hits([payload])
 
     def hits(self, payloads: list[dict[str, Any]]) -> None:
-        """HITS in a batch: one context read per message, one transaction locally."""
+        """HITS in a batch: one context read per message, one transaction locally. The
+        scheduler's sweep request (on the same topic) republishes the hits the edge kept
+        while Pub/Sub refused them."""
+        if any(is_sweep(p) for p in payloads):
+            sweep(self.records, self.bus)
+            payloads = [p for p in payloads if not is_sweep(p)]
         process_hits(
             self.store,
             self.bus,

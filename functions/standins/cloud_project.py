@@ -5,8 +5,8 @@ Google's system accounts, a build account without rights fails the build, a secr
 mounts must be readable by its account, a subscription needs its topics, Hosting needs a site
 and the Cloud Run services it rewrites to.
 
-``CloudProject.answer(argv, stdin, cwd)`` returns what the real CLI would: exit status and
-output. The messages are the platform's own wording, from captured outputs:
+``gcloud_commands.answer(project, argv, stdin, cwd)`` returns what the real CLI would: exit
+status and output. The messages are the platform's own wording, from captured outputs:
 - a disabled API: "PERMISSION_DENIED: <API> has not been used in project N before or it is
   disabled. Enable it by visiting ..." (m-lab/etl#713);
 - billing off: "FAILED_PRECONDITION: Billing account for project 'N' is not found. Billing must
@@ -193,17 +193,6 @@ class CloudProject:
         return bool(roles & BUILDER_ROLES) or roles >= BUILD_TRIO
 
     # Answers ---------------------------------------------------------------------------------
-
-    def answer(self, argv: list[str], stdin: str = "", cwd: str = "") -> tuple[int, str]:
-        """(exit status, output) for one `gcloud ...` or `firebase ...` call."""
-        from .gcloud_commands import run
-
-        try:
-            return 0, run(self, argv, stdin, cwd)
-        except Refused as exc:
-            words = [w for w in argv[1:] if not w.startswith("-")]
-            end = next((i for i, w in enumerate(words) if w in VERBS), len(words) - 1)
-            return 1, f"ERROR: ({'.'.join([argv[0], *words[: end + 1]])}) {exc}\n"
 
     def snapshot(self) -> dict[str, Any]:
         """What exists, as JSON (for a test's assertion message or a rehearsal's log)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .cloud_project import CloudProject
+from .gcloud_commands import answer
 from .loopback import Answer, LoopbackServer, google_error, json_answer
 
 SHIM = r"""#!/bin/bash
@@ -94,7 +95,7 @@ class Gcloud:
     def answer(self, program: str, argv: list[str], stdin: str, cwd: str) -> tuple[int, str]:
         with self.lock:  # one call at a time, as a script runs them
             (self.calls if program == "gcloud" else self.firebase_calls).append(argv)
-            return self.project.answer([program, *argv], stdin, cwd)
+            return answer(self.project, [program, *argv], stdin, cwd)
 
     def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         if headers.get("Authorization") != "Bearer ya29.standin-token":

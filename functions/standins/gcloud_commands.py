@@ -19,6 +19,7 @@ from .cloud_project import (
     KEY_CREATION,
     REFUSED_BY_DRS,
     SERVICE,
+    VERBS,
     CloudProject,
     Refused,
 )
@@ -57,6 +58,19 @@ def key(words: list[str], verb: str) -> str:
     """The resource's kind and id: the words around the verb, emails reduced to their id."""
     i = words.index(verb)
     return " ".join(w.split("@")[0] for w in [*words[:i], *words[i + 1 :]])
+
+
+def answer(
+    project: CloudProject, argv: list[str], stdin: str = "", cwd: str = ""
+) -> tuple[int, str]:
+    """(exit status, output) for one `gcloud ...` or `firebase ...` call; a refusal is
+    printed as gcloud prints errors, naming the command."""
+    try:
+        return 0, run(project, argv, stdin, cwd)
+    except Refused as exc:
+        words = [w for w in argv[1:] if not w.startswith("-")]
+        end = next((i for i, w in enumerate(words) if w in VERBS), len(words) - 1)
+        return 1, f"ERROR: ({'.'.join([argv[0], *words[: end + 1]])}) {exc}\n"
 
 
 def run(project: CloudProject, argv: list[str], stdin: str, cwd: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 from functions.deploy.probe import READ_VERBS
 from functions.standins.cloud_project import BUILD_FAILED, REFUSED_BY_DRS, CloudProject
 from functions.standins.gcloud import Gcloud
+from functions.standins.gcloud_commands import answer
 from tests.support.processes import run_cli
 
 DOMAINS = {"MAILBEACON_WORKSPACE_DOMAINS": "acme.example"}
@@ -187,16 +188,16 @@ def test_the_plan_survives_a_new_project_in_a_strict_organisation(tmp_path: Path
         source = f"--source={tmp_path / 'src'}"
         sa = "--service-account=mailbeacon@acme-mail-1.iam.gserviceaccount.com"
         deploy = ["functions", "deploy", "x", "--gen2", source, sa]
-        refused = project.answer(["gcloud", *deploy])[1]
+        refused = answer(project, ["gcloud", *deploy])[1]
         assert refused == f"ERROR: (gcloud.functions.deploy) {BUILD_FAILED}\n"
         build = (
             "--build-service-account=projects/acme-mail-1/serviceAccounts/"
             "mailbeacon-build@acme-mail-1.iam.gserviceaccount.com"
         )
-        status, out = project.answer(["gcloud", *deploy, build, "--allow-unauthenticated"])
+        status, out = answer(project, ["gcloud", *deploy, build, "--allow-unauthenticated"])
         assert status == 1 and REFUSED_BY_DRS in out
         project.enabled.discard("pubsub.googleapis.com")
-        status, out = project.answer(["gcloud", "pubsub", "topics", "describe", "t"])
+        status, out = answer(project, ["gcloud", "pubsub", "topics", "describe", "t"])
         assert status == 1 and "Cloud Pub/Sub API has not been used in project" in out
     finally:
         cloud.stop()

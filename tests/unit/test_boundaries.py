@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "edge",
         (
             "functions.app",
+            "functions.tracking_edge",  # the pixel's and the click's bare WSGI answer
             "functions.api",
             "functions.dashboard",
             "functions.notify_routes",
