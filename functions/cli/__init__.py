@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from mailbeacon.errors import InvalidInput, MailbeaconError, UnknownMessage
 from mailbeacon.redact import install_log_redaction
 
-from . import gmail_watch, operate, policy, privacy, quality, settings, track
+from . import deadletters, gmail_watch, operate, policy, privacy, quality, settings, track
 from .parser import UsageError, build_parser
 
 EXIT_FAILURE = 1
@@ -37,6 +37,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": privacy.cmd_export,
     "delete": privacy.cmd_delete,
     "gmail-watch": gmail_watch.cmd_gmail_watch,
+    "deadletters": deadletters.cmd_deadletters,
 }
 
 

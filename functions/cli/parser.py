@@ -208,6 +208,14 @@ def build_parser() -> Parser:
     labels.add_argument("state", type=_on_off, metavar="on|off")
     labels.add_argument("--json", action="store_true")
 
+    dead = sub.add_parser("deadletters", help="messages a consumer gave up on: list or replay")
+    dead_sub = dead.add_subparsers(dest="deadletters_command", required=True, parser_class=Parser)
+    for name, what in (("list", "show them"), ("replay", "deliver them again")):
+        verb = dead_sub.add_parser(name, parents=[common], help=what)
+        verb.add_argument("--topic", choices=("hits", "notify", "digest"), help="default: all")
+        verb.add_argument("--limit", type=int, default=100, help="per topic (default 100)")
+        verb.add_argument("--json", action="store_true")
+
     deploy = sub.add_parser("deploy", help="deploy to Google Cloud (Functions, Firestore, Pub/Sub)")
     deploy.add_argument("--project", required=True, help="Google Cloud project id")
     deploy.add_argument("--region", required=True, help="such as europe-west1")
