@@ -2,8 +2,8 @@
 in a strict organisation, then what it deployed runs on this machine (emulators,
 functions-framework per function, the environment each deploy received, a front as strict as
 Google's front end and Firebase Hosting) and the user's journey passes through it: on the
-function URLs from a fresh clone's root, and on a custom domain from another directory, each
-run exactly as docs/deploy.md writes the command."""
+function URLs and on a custom domain, each from a fresh clone's root and from another
+directory, each run exactly as docs/deploy.md writes the command."""
 
 from __future__ import annotations
 
@@ -53,13 +53,13 @@ def test_the_documented_commands_are_these() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("command", [DOCUMENTED, CUSTOM], ids=["function-urls", "custom-domain"])
 @pytest.mark.parametrize("where", ["clone-root", "elsewhere"])
 def test_the_rehearsal_walks_the_whole_journey_and_stops_everything(
-    tmp_path: Path, where: str
+    tmp_path: Path, where: str, command: str
 ) -> None:
     cwd = fresh_clone(tmp_path / "clone") if where == "clone-root" else tmp_path / "elsewhere"
     cwd.mkdir(exist_ok=True)
-    command = DOCUMENTED if where == "clone-root" else CUSTOM
     result = subprocess.run(
         shlex.split(command), capture_output=True, text=True, env=_environment(), cwd=cwd,
         timeout=900,
@@ -68,7 +68,7 @@ def test_the_rehearsal_walks_the_whole_journey_and_stops_everything(
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     passed = [line for line in result.stdout.splitlines() if line.startswith("  PASS  ")]
     assert len(passed) == STEPS and "  FAIL  " not in result.stdout
-    base = "https://track.example.com" if where == "elsewhere" else "https://europe-west1-demo-proj"
+    base = "https://track.example.com" if command == CUSTOM else "https://europe-west1-demo-proj"
     assert f"pixel inserted: {base}" in result.stdout
     assert "the plan ran against Google's rules" in result.stdout
     assert "Everything started here was stopped." in result.stdout
