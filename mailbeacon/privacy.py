@@ -102,6 +102,8 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
         Namespace.LIVE_EVENTS: lambda k, v: k.startswith(f"{user}|"),
         Namespace.LIVE_SWEPT: lambda k, v: k == user,
         Namespace.SIGNING_KEYS: None,  # the server's key: nobody's data, never exported
+        # A hit kept while Pub/Sub was unavailable, until the sweep republishes it
+        Namespace.FALLBACK_HITS: lambda k, v: str(v.get("message_id", "")) in message_ids,
     }
 
 

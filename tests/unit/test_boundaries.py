@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "mailbeacon.bus.spool",
             "mailbeacon.bus.pubsub",
             "mailbeacon.bus.pubsub_pull",
+            "mailbeacon.bus.pubsub_dead",
             "mailbeacon.google",
         ),
     ),
