@@ -36,12 +36,14 @@ from notifier.handler import Notifier
 
 from .config import AppConfig
 from .consumers import Consumers
-from .jobs import Background, ReminderScan, RetentionSweep, WatchRenewal
+from .jobs import Background, FallbackSweep, ReminderScan, RetentionSweep, WatchRenewal
+from .tracking_root import hit_bus, store_for
 
 if TYPE_CHECKING:
     from addon.endpoint import AddonEndpoint
     from mailbeacon.google.identity import ChatVerifier, GoogleTokenVerifier
     from mailbeacon.heartbeat import Heartbeat
+    from mailbeacon.session_cookie import CookieJar
     from notifier.channels.browser import VapidSource
     from notifier.slack_install import SlackInstaller
 
@@ -105,13 +107,21 @@ class App:
             trust_proxy=self.config.core.trust_proxy,
             tagger=self.tagger,
             clock=self.clock,
-            bus=self.bus,
+            bus=hit_bus(self.config.core, self.bus, lambda: self.records),
             health=self.health,
         )
 
     @cached_property
     def ip_key(self) -> bytes:
         return self.keyring.derive("ip-address-hash")
+
+    @cached_property
+    def cookies(self) -> CookieJar:
+        """The ``__session`` jar Slack's install keeps its state in (the dashboard's gate
+        derives the same key)."""
+        from mailbeacon.session_cookie import KEY_PURPOSE, CookieJar
+
+        return CookieJar(self.keyring.derive(KEY_PURPOSE))
 
     @cached_property
     def live(self) -> LiveHub:
@@ -208,27 +218,7 @@ class App:
 
 
 def _store(config: AppConfig, clock: Clock) -> tuple[Store, Any]:
-    core = config.core
-    if core.store == "sqlite":
-        from mailbeacon.store.sqlite import Database, SqliteStore
-
-        db = Database(
-            core.data_dir / "mailbeacon.db",
-            busy_timeout_ms=core.sqlite_busy_ms,
-            sync=core.sqlite_sync,
-        )
-        return SqliteStore(db, clock), db
-    if core.store == "firestore":
-        from mailbeacon.store.firestore import FirestoreStore  # the client is made on first use
-
-        store = FirestoreStore(
-            project=core.gcp_project,
-            database=core.firestore_database,
-            timeout=core.firestore_timeout,
-            clock=clock,
-        )
-        return store, None
-    raise ValueError(f"unknown store {core.store!r}")
+    return store_for(config.core, clock)
 
 
 def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
@@ -255,6 +245,7 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
             core.gcp_project,
             topic_prefix=core.topic_prefix,
             emulator_host=core.pubsub_emulator_host,
+            timeout=core.publish_timeout,
         )
         if not core.pull_subscriptions:  # Cloud Functions: Pub/Sub pushes to the entry points
             return pubsub, None
@@ -438,6 +429,7 @@ def bootstrap(
         mailbox=_mailbox_factory(config),
         gmail_labels=config.sentwatch.labels,
         gmail_topic=config.sentwatch.topic,
+        slack_interaction=_slack_interaction(config, store, book, clock),
     )
     consumers.replies = ReplyBook(
         store, records, bus, clock, consumers.retention_for, stored=consumers.event_stored
@@ -498,6 +490,8 @@ def _background(
         RetentionSweep(store, records, clock),
         ReminderScan(consumers.publish_due_reminders, config.core.reminder_scan_seconds),
     ]
+    if config.core.bus == "pubsub":  # cluster mode: republish the hits kept meanwhile
+        jobs.append(FallbackSweep(records, bus, every=config.core.fallback_sweep_seconds))
     if config.sentwatch.topic:
         jobs.append(WatchRenewal(consumers.renew_gmail_watches))
     return jobs
@@ -512,6 +506,22 @@ def _heartbeat(config: AppConfig, bus: Bus, clock: Clock) -> Heartbeat:
     progress = bus.progress if isinstance(bus, LocalBus) else dict
     core = config.core
     return Heartbeat(core.heartbeat_file, progress, core.heartbeat_seconds, clock)
+
+
+def _slack_interaction(
+    config: AppConfig, store: Store, book: SettingsBook, clock: Clock
+) -> Callable[[dict[str, Any]], Any]:
+    """The work of an acknowledged Slack interaction: a mute or a reminder's button, its
+    confirmation posted to the payload's response_url (slack_sdk loads on the first one)."""
+
+    def apply(payload: dict[str, Any]) -> Any:
+        from notifier.slack_actions import apply_interaction, response_url_poster
+
+        notifier = config.notifier
+        respond = response_url_poster(notifier.slack_api_url, notifier.timeout_seconds)
+        return apply_interaction(store, book, respond, payload, clock)
+
+    return apply
 
 
 def _mailbox_factory(config: AppConfig) -> Callable[[], Mailbox | None]:

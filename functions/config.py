@@ -20,9 +20,8 @@ from typing import Any
 from addon.config import AddonConfig
 from functions.dashboard.signin import SignInConfig
 from functions.edge.settings import EdgeConfig
-from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
+from mailbeacon.config import Config
 from mailbeacon.errors import InvalidInput
-from mailbeacon.model import DEFAULT_RETENTION
 from mailbeacon.platform import (
     CHAT_API_URL,
     CHAT_CERTS_URL,
@@ -34,11 +33,7 @@ from mailbeacon.platform import (
 from mailbeacon.sentwatch import SentWatchConfig
 from notifier.config import COALESCE_WINDOW, SETTLE, NotifierConfig
 
-PREFIX = "MAILBEACON_"
-TRUE = ("1", "true", "yes", "on")
-FALSE = ("0", "false", "no", "off")
-GOOGLE_NAMES = frozenset({"GOOGLE_CLOUD_PROJECT", "GCP_PROJECT", "PUBSUB_EMULATOR_HOST"})
-"""Variables set by Google's own tooling keep their own names."""
+from .environment import PREFIX, Env, core_config
 
 
 @dataclass(frozen=True)
@@ -62,114 +57,7 @@ class AppConfig:
         return replace(self, core=replace(self.core, **changes))
 
 
-class _Env:
-    """Typed reads of MAILBEACON_* variables; a malformed value is InvalidInput naming it."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def str(self, name: str, default: str | None = None) -> str | None:
-        """MAILBEACON_<name>, or <name> itself for variables Google's tooling sets."""
-        value = self.env.get(name if name in GOOGLE_NAMES else PREFIX + name)
-        return value.strip() if value and value.strip() else default
-
-    def int(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidInput(f"{PREFIX}{name} must be a whole number, not {raw[:40]!r}") from None
-        if value < low or (high is not None and value > high):
-            limit = f"from {low} to {high}" if high is not None else f"at least {low}"
-            raise InvalidInput(f"{PREFIX}{name} must be {limit}, not {value}")
-        return value
-
-    def float(self, name: str, default: float) -> float:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise InvalidInput(f"{PREFIX}{name} must be a number, not {raw[:40]!r}") from None
-        if not 0 < value < 1e6:
-            raise InvalidInput(f"{PREFIX}{name} must be a positive number, not {raw[:40]!r}")
-        return value
-
-    def seconds(self, name: str, default: float, *, high: float) -> float:
-        """A duration that may be 0 (off), up to ``high`` seconds."""
-        raw = self.str(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise InvalidInput(f"{PREFIX}{name} must be seconds, not {raw[:40]!r}") from None
-        if not 0 <= value <= high:
-            raise InvalidInput(f"{PREFIX}{name} must be from 0 to {high:g} seconds, not {value:g}")
-        return value
-
-    def bool(self, name: str, default: bool) -> bool:
-        raw = self.str(name)
-        if raw is None:
-            return default
-        if raw.lower() in TRUE:
-            return True
-        if raw.lower() in FALSE:
-            return False
-        raise InvalidInput(f"{PREFIX}{name} must be on or off, not {raw[:40]!r}")
-
-    def list(self, name: str) -> tuple[str, ...]:
-        return tuple(p.strip() for p in (self.str(name) or "").split(",") if p.strip())
-
-
-def _core(env: _Env) -> Config:
-    sync = (env.str("SQLITE_SYNC") or "NORMAL").upper()
-    if sync not in ("NORMAL", "FULL"):
-        raise InvalidInput(f"{PREFIX}SQLITE_SYNC must be NORMAL or FULL, not {sync[:20]!r}")
-    store, bus = env.str("STORE", "sqlite"), env.str("BUS", "local")
-    if store not in ("sqlite", "firestore"):
-        raise InvalidInput(f"{PREFIX}STORE must be sqlite or firestore, not {store!r}")
-    if bus not in ("local", "pubsub"):
-        raise InvalidInput(f"{PREFIX}BUS must be local or pubsub, not {bus!r}")
-    return Config(
-        data_dir=Path(env.str("DATA_DIR") or ".mailbeacon"),
-        public_url=env.str("PUBLIC_URL"),
-        trust_proxy=env.int("TRUST_PROXY", 0, high=64),
-        store=store or "sqlite",
-        bus=bus or "local",
-        retention=timedelta(
-            days=env.int("RETENTION_DAYS", DEFAULT_RETENTION.days, low=1, high=36500)
-        ),
-        gcp_project=env.str("GOOGLE_CLOUD_PROJECT") or env.str("GCP_PROJECT"),
-        click_url=env.str("CLICK_URL"),
-        firestore_database=env.str("FIRESTORE_DATABASE"),
-        topic_prefix=env.str("TOPIC_PREFIX") or DEFAULT_TOPIC_PREFIX,
-        firestore_timeout=env.float("FIRESTORE_TIMEOUT", 20.0),
-        secret=env.str("SECRET"),
-        sqlite_sync=sync,
-        sqlite_busy_ms=env.int("SQLITE_BUSY_MS", 5000, low=1, high=600_000),
-        pubsub_emulator_host=env.str("PUBSUB_EMULATOR_HOST"),
-        worker=env.bool("WORKER", True),
-        pull_concurrency=env.int("PULL_CONCURRENCY", 64, low=1, high=1000),
-        webhook_allow_hosts=env.list("WEBHOOK_ALLOW_HOSTS"),
-        alert_email_domains=tuple(d.lower() for d in env.list("ALERT_EMAIL_DOMAINS")),
-        reminder_scan_seconds=max(0.2, env.float("REMINDER_SCAN_SECONDS", 30.0)),
-        service_urls=tuple(
-            (name, url.rstrip("/")) for name in SERVICES if (url := env.str(f"{name.upper()}_URL"))
-        ),
-        retry_horizon=env.float("RETRY_HORIZON", 6 * 3600.0),
-        retry_base=env.float("RETRY_BASE", 1.0),
-        retry_cap=env.float("RETRY_CAP", 600.0),
-        stall_seconds=env.float("STALL_SECONDS", 60.0),
-        heartbeat_seconds=env.float("HEARTBEAT_SECONDS", 2.0),
-        cert_timeout=env.float("CERT_TIMEOUT", 5.0),
-    )
-
-
-def _notifier(env: _Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
+def _notifier(env: Env, allow_hosts: tuple[str, ...]) -> NotifierConfig:
     return NotifierConfig(
         slack_client_id=env.str("SLACK_CLIENT_ID"),
         slack_client_secret=env.str("SLACK_CLIENT_SECRET"),
@@ -243,7 +131,7 @@ def _vapid_subject(value: str | None) -> str | None:
     return value
 
 
-def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
+def _addon(env: Env, insecure_dev_auth: bool) -> AddonConfig:
     """MAILBEACON_ADDON_AUDIENCE, _SERVICE_ACCOUNT, _CLIENT_ID and MAILBEACON_WORKSPACE_DOMAINS
     take comma-separated lists."""
     return AddonConfig(
@@ -257,7 +145,7 @@ def _addon(env: _Env, insecure_dev_auth: bool) -> AddonConfig:
     )
 
 
-def _dashboard(env: _Env) -> SignInConfig:
+def _dashboard(env: Env) -> SignInConfig:
     """Dashboard sign-in: the OAuth web client, the Workspace domains, Google's endpoints."""
     defaults = SignInConfig()
     return SignInConfig(
@@ -271,7 +159,7 @@ def _dashboard(env: _Env) -> SignInConfig:
     )
 
 
-def _edge(env: _Env) -> EdgeConfig:
+def _edge(env: Env) -> EdgeConfig:
     """The local server's deadlines and limits (short ones make the attack tests fast)."""
     d = EdgeConfig()
     return EdgeConfig(
@@ -293,8 +181,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> AppCo
     ``overrides`` are core fields given on the command line (None means "not given").
     Raises InvalidInput with the variable's name when a value is malformed.
     """
-    reader = _Env(os.environ if env is None else env)
-    core = _core(reader)
+    reader = Env(os.environ if env is None else env)
+    core = core_config(reader)
     given = {k: v for k, v in overrides.items() if v is not None}
     if "data_dir" in given:
         given["data_dir"] = Path(given["data_dir"])

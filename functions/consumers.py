@@ -15,6 +15,7 @@ from typing import Any
 
 from mailbeacon import live, reminders
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, BatchHandler, Bus, Handler
+from mailbeacon.bus.fallback import is_sweep, sweep
 from mailbeacon.clock import Clock
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.model import Event, Message
@@ -32,6 +33,7 @@ from mailbeacon.store import MessageEvents
 from mailbeacon.threads import ReplyBook
 from mailbeacon.tokens import TokenSigner
 from notifier.handler import RECENT_EVENTS, Notifier
+from notifier.slack_actions import INTERACTION
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class Consumers:
     """Set by a process that serves live pages: told when an event is stored."""
     replies: ReplyBook | None = None
     """Records replies the Gmail watch hears of (set by the composition root)."""
+    slack_interaction: Callable[[dict[str, Any]], Any] | None = None
+    """An acknowledged Slack interaction's work (notifier.slack_actions.apply_interaction)."""
 
     def table(self) -> dict[str, Handler]:
         return {HITS: self.hit, NOTIFY: self.notify, DIGEST: self.scheduled}
@@ -87,7 +91,12 @@ class Consumers:
         self.hits([payload])
 
     def hits(self, payloads: list[dict[str, Any]]) -> None:
-        """HITS in a batch: one context read per message, one transaction locally."""
+        """HITS in a batch: one context read per message, one transaction locally. The
+        scheduler's sweep request (on the same topic) republishes the hits the edge kept
+        while Pub/Sub refused them."""
+        if any(is_sweep(p) for p in payloads):
+            sweep(self.records, self.bus)
+            payloads = [p for p in payloads if not is_sweep(p)]
         process_hits(
             self.store,
             self.bus,
@@ -111,6 +120,10 @@ class Consumers:
     def notify(self, payload: dict[str, Any]) -> Any:
         """NOTIFY: label the sent message in Gmail (if asked for), then alert the owner; the
         message's recent events are read once for both."""
+        if INTERACTION in payload:  # acknowledged by the Slack route, done here
+            if self.slack_interaction is not None and isinstance(payload[INTERACTION], dict):
+                return self.slack_interaction(payload[INTERACTION])
+            return None
         message_id = str(payload.get("message_id", ""))
         mailbox = self.mailbox() if self.gmail_labels else None
         if mailbox is None or not labels_wanted(self.records, message_id):

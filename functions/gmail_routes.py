@@ -6,7 +6,9 @@ else is 401 and changes nothing. The envelope is Pub/Sub's push format
 (https://cloud.google.com/pubsub/docs/push#receive_push): ``{"message": {"data": base64 of
 Gmail's {"emailAddress", "historyId"}, "messageId", ...}, "subscription"}``
 (https://developers.google.com/gmail/api/guides/push#receiving_notifications).
-A 2xx acknowledges; a 5xx (Gmail or the store unreachable) has Pub/Sub retry.
+A 2xx acknowledges; a 5xx (Gmail or the store unreachable) has Pub/Sub retry. A push that is
+not a Gmail notification is acknowledged with a warning in the log: retrying cannot mend it,
+and any other answer has Pub/Sub redeliver it for the subscription's 7-day retention.
 
 ``POST /gmail/renew``: Cloud Scheduler's daily call (an OIDC token of the same account, for
 ``{public URL}/gmail/renew``) renews every sender's watch, as `serve` does by itself locally:
@@ -108,7 +110,8 @@ class GmailRoutes:
             return answer
         data = _notification(request.get_data())
         if data is None:
-            return jsonify({"error": "expected a Pub/Sub push of a Gmail notification"}), 400
+            log.warning("acknowledging a push to /gmail/push that is not a Gmail notification")
+            return jsonify({"ignored": "not a Pub/Sub push of a Gmail notification"}), 200
         try:
             matched = self.deps.consumers.gmail_push(data)
         except MailbeaconError as exc:

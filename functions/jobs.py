@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, Protocol
 
+from mailbeacon.bus import Bus
 from mailbeacon.clock import Clock
 from mailbeacon.policy import list_policies
 from mailbeacon.records import Records
@@ -96,6 +97,23 @@ class RetentionSweep(Periodic):
         if removed:
             log.info("retention: removed %s expired events", removed)
         return removed
+
+
+class FallbackSweep(Periodic):
+    """Cluster mode: republish the hits the edge kept in the store while Pub/Sub refused them
+    (mailbeacon.bus.fallback); in the cloud a Cloud Scheduler job asks process_hit to."""
+
+    name = "fallback sweep"
+    first_at_start = True
+
+    def __init__(self, records: Records, bus: Bus, every: float) -> None:
+        super().__init__()
+        self.records, self.bus, self.every = records, bus, every
+
+    def run_once(self) -> int:
+        from mailbeacon.bus.fallback import sweep
+
+        return sweep(self.records, self.bus)
 
 
 class WatchRenewal(Periodic):

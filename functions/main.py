@@ -59,9 +59,9 @@ def _configure_logging() -> None:
 
 def application() -> tuple[Any, Any]:
     """The bootstrapped App and its Flask app, built once per instance on first use."""
-    if not _wired:
+    if "app" not in _wired:
         with _lock:
-            if not _wired:
+            if "app" not in _wired:
                 _configure_logging()
                 from functions.app import create_app
                 from functions.bootstrap import bootstrap
@@ -75,6 +75,44 @@ def application() -> tuple[Any, Any]:
                 _wired["web"] = create_app(app)
                 _wired["app"] = app
     return _wired["app"], _wired["web"]
+
+
+def tracking_edge() -> Any:
+    """The pixel's and the click's answer, built once per instance on first use from the
+    tracking parts alone (functions/tracking_root.py): no store, notifier or web app."""
+    if "edge" not in _wired:
+        with _lock:
+            if "edge" not in _wired:
+                _configure_logging()
+                import os
+
+                from functions.environment import Env, core_config
+                from functions.tracking_edge import TrackingEdge
+                from functions.tracking_root import tracking_only
+
+                core = core_config(Env(os.environ))
+                if core.store != "sqlite" and not core.secret:
+                    raise RuntimeError("MAILBEACON_SECRET is not set (Secret Manager)")
+                _wired["edge"] = TrackingEdge(tracking_only(core))
+    return _wired["edge"]
+
+
+def _track(name: str, request: Any) -> Any:
+    """A tracking path answered by the tracking edge, and so is ``/healthz`` (it reports
+    this instance's recording of hits); anything else by the whole app."""
+    path = _path_for(name, request.path)
+    if path == "/healthz" or (name == "click" and request.path.endswith("/healthz")):
+        report = tracking_edge().tracker.parts.health.report()
+        status = 200 if report["status"] == "ok" else 503
+        return (json.dumps(report), status, {"Content-Type": "application/json"})
+    if path is not None and path.startswith(("/p/", "/c/")):
+        environ = dict(request.environ)
+        environ["PATH_INFO"] = path
+        answer = tracking_edge().answer(environ)
+        if answer is not None:
+            status, headers, body = answer
+            return (body, status, headers)  # werkzeug sends no body for HEAD
+    return _dispatch(name, request)
 
 
 def _path_for(name: str, path: str) -> str | None:
@@ -117,13 +155,13 @@ def _deliver(topic: str, cloud_event: Any) -> None:
 @functions_framework.http
 def pixel(request: Any) -> Any:
     """GET|HEAD /p/{token}.gif: verify, publish the hit (one awaited call), answer the GIF."""
-    return _dispatch("pixel", request)
+    return _track("pixel", request)
 
 
 @functions_framework.http
 def click(request: Any) -> Any:
     """GET|HEAD /c/{token}: verify, publish the hit, redirect to the signed URL."""
-    return _dispatch("click", request)
+    return _track("click", request)
 
 
 @functions_framework.http

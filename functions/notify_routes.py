@@ -5,27 +5,28 @@ Each route verifies the request, calls one notifier function and maps errors to 
 
 from __future__ import annotations
 
-import functools
 import html
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
+from mailbeacon.bus import NOTIFY, Bus
 from mailbeacon.clock import Clock
 from mailbeacon.config import Config
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.google.identity import bearer
 from mailbeacon.hits import client_address, network_prefix
 from mailbeacon.json_input import read_json
+from mailbeacon.session_cookie import NAME as JAR
+from mailbeacon.session_cookie import CookieJar
 from mailbeacon.settings import SettingsBook
 from mailbeacon.store import Store
 from mailbeacon.urls import Urls
 from notifier.chat_events import handle_chat_event
 from notifier.config import NotifierConfig
-from notifier.slack_actions import handle_event, handle_interaction, response_url_poster
+from notifier.slack_actions import INTERACTION, acknowledge, handle_event
 
 if TYPE_CHECKING:
     from notifier.slack_install import SlackInstaller
@@ -75,6 +76,16 @@ class NotifierRouteDeps(Protocol):
     def urls(self) -> Urls: ...
 
     @property
+    def bus(self) -> Bus:
+        """Where an acknowledged Slack interaction's work goes (the notifier's topic)."""
+        ...
+
+    @property
+    def cookies(self) -> CookieJar:
+        """The ``__session`` jar (the Slack install's state is one of its entries)."""
+        ...
+
+    @property
     def slack_installer(self) -> SlackInstaller:
         """Built on first use: only the Slack function needs it."""
         ...
@@ -90,11 +101,16 @@ class NotifierRoutes:
 
     def __init__(self, deps: NotifierRouteDeps) -> None:
         self.deps = deps
-        config = deps.config.notifier
-        self.respond = response_url_poster(config.slack_api_url, config.timeout_seconds)
+
+    def _keep(self, response: Response, entries: Any) -> Response:
+        """The jar back to the browser: path ``/`` reaches the callback on the Slack
+        function's own URL (``/slack/slack/oauth/callback``) and behind a custom domain."""
+        secure = self.deps.urls.service("slack").startswith("https://")
+        response.headers.add("Set-Cookie", self.deps.cookies.set_cookie(entries, secure=secure))
+        return response
 
     def slack_install(self) -> Response:
-        from notifier.slack_install import CALLBACK_PATH, STATE_COOKIE  # slack_sdk: on first use
+        from notifier.slack_install import STATE_ENTRY, STATE_SECONDS  # slack_sdk: on first use
 
         address = client_address(
             request.remote_addr,
@@ -105,32 +121,23 @@ class NotifierRoutes:
             url, state = self.deps.slack_installer.authorize_url(client=network_prefix(address))
         except InvalidInput as exc:
             return Response(f"{exc}\n", 503, mimetype="text/plain")
-        response = redirect(url, 302)
-        # The path the browser comes back to: on the Slack function's own URL that is
-        # /slack/slack/oauth/callback, and a cookie scoped to /slack/oauth/callback would not
-        # be sent there.
-        slack_base = self.deps.urls.service("slack")
-        response.set_cookie(
-            STATE_COOKIE,
-            state,
-            max_age=600,
-            path=urlsplit(slack_base + CALLBACK_PATH).path,
-            secure=slack_base.startswith("https://"),
-            httponly=True,
-            samesite="Lax",  # sent on Slack's top-level redirect back to us
-        )
-        return response  # type: ignore[return-value]
+        # Sent on Slack's top-level redirect back to us (SameSite=Lax): only the browser that
+        # started the install can finish it.
+        entries = self.deps.cookies.put(request.cookies.get(JAR), STATE_ENTRY, state, STATE_SECONDS)
+        return self._keep(redirect(url, 302), entries)  # type: ignore[arg-type]
 
     def slack_callback(self) -> Response:
         if request.args.get("error"):
             return Response("Slack install cancelled.\n", 400, mimetype="text/plain")
-        from notifier.slack_install import STATE_COOKIE
+        from notifier.slack_install import STATE_ENTRY
 
+        jar = request.cookies.get(JAR)
+        started = self.deps.cookies.get(jar, STATE_ENTRY)
         try:
             installation = self.deps.slack_installer.complete(
                 request.args.get("code", ""),
                 request.args.get("state", ""),
-                request.cookies.get(STATE_COOKIE),
+                started if isinstance(started, str) else None,
             )
         except Unauthorized as exc:
             log.info("refused Slack OAuth callback: %s", exc)
@@ -138,15 +145,30 @@ class NotifierRoutes:
         except InvalidInput as exc:
             return Response(f"{exc}\n", 400, mimetype="text/plain")
         team = html.escape(installation.team_name or installation.team_id or "your workspace")
-        return Response(f"<p>Mailbeacon is installed in {team}.</p>", 200, mimetype="text/html")
+        done = Response(f"<p>Mailbeacon is installed in {team}.</p>", 200, mimetype="text/html")
+        return self._keep(done, self.deps.cookies.drop(jar, STATE_ENTRY))
 
     def slack_events(self) -> tuple[Response, int]:
         return self._slack(handle_event)
 
     def slack_interactivity(self) -> tuple[Response, int]:
-        return self._slack(
-            functools.partial(handle_interaction, book=self.deps.settings), self.respond
-        )
+        """Verified, acknowledged at once with an empty 200; a mute is done after, by the
+        notifier's consumer (one publish here, no store read, no call to Slack)."""
+        try:
+            work = acknowledge(
+                self.deps.config.notifier.slack_signing_secret,
+                self.deps.clock,
+                request.get_data(cache=True),
+                dict(request.headers),
+            )
+        except Unauthorized as exc:
+            log.info("refused a Slack request: %s", exc)
+            return jsonify({"error": "unauthorized"}), 401
+        except InvalidInput as exc:
+            return jsonify({"error": str(exc)}), 400
+        if work is not None:
+            self.deps.bus.publish(NOTIFY, {INTERACTION: work})
+        return Response("", 200), 200
 
     def _slack(self, handler: SlackHandler, *extra: Any) -> tuple[Response, int]:
         """A Slack-signed request: verified by ``handler``, its reply as JSON."""

@@ -48,6 +48,12 @@ class Config:
     `serve` sets it). Cloud Functions leave it off: Pub/Sub pushes into their entry points."""
     pull_concurrency: int = 64
     """Messages each topic's pull loop holds and handles at once in this process."""
+    publish_timeout: float = 5.0
+    """Seconds one Pub/Sub publish may take (MAILBEACON_PUBLISH_TIMEOUT)."""
+    publish_attempts: int = 3
+    """Publishes of a hit before the edge keeps it in the store (MAILBEACON_PUBLISH_ATTEMPTS)."""
+    fallback_sweep_seconds: float = 60.0
+    """How often cluster mode's worker republishes kept hits (MAILBEACON_FALLBACK_SWEEP_SECONDS)."""
     webhook_allow_hosts: tuple[str, ...] = ()
     alert_email_domains: tuple[str, ...] = ()
     """Domains alert emails may go to beyond each user's own (MAILBEACON_ALERT_EMAIL_DOMAINS)."""

@@ -7,11 +7,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .bus import HITS, NOTIFY, Bus
 from .model import DEFAULT_RETENTION, Classification, Event, Hit, Message, MessageContext, Verdict
-from .store import CONTEXT_EVENTS, PipelineStore
+
+if TYPE_CHECKING:  # the edge imports record_hit: the pixel's cold start skips the store's ports
+    from .store import PipelineStore
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def process_hits(
     live dashboard's feed).
     """
     from .classify.reconcile import relabels  # not on the pixel's cold path
+    from .store import CONTEXT_EVENTS
 
     contexts: dict[str, MessageContext | None] = {}
     batch: dict[str, Event] = {}  # this batch's new events by id, in order, as last relabelled

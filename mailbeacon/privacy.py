@@ -112,6 +112,8 @@ def _matchers(user: str, message_ids: set[str], event_ids: set[str]) -> dict[str
         Namespace.REMINDER_FIRED: lambda k, v: k.partition("/")[0] in message_ids,
         Namespace.REMINDER_SCAN: None,  # the scheduler's position, for everyone
         Namespace.WEBHOOK_ATTEMPTS: lambda k, v: k.partition("/")[0] in event_ids,
+        # A hit kept while Pub/Sub was unavailable, until the sweep republishes it
+        Namespace.FALLBACK_HITS: lambda k, v: str(v.get("message_id", "")) in message_ids,
     }
 
 

@@ -79,6 +79,9 @@ class Namespace(StrEnum):
     """key ``cursor``: the hour the reminder scheduler swept last."""
     WEBHOOK_ATTEMPTS = "webhook-attempts"
     """key ``{event}/{channel}``: failed attempts to deliver an event to a webhook (backoff)."""
+    FALLBACK_HITS = "fallback-hits"
+    """key hit id: a hit the edge answered while Pub/Sub refused it, until it is republished
+    (mailbeacon.bus.fallback)."""
     SIGNING_KEYS = "signing-keys"
     """key ``current``: the token keyring a shared store's processes sign with when
     MAILBEACON_SECRET is not set (made once, by whichever process starts first)."""
@@ -96,5 +99,8 @@ class Records(Protocol):
 
     def delete_record(self, namespace: str, key: str) -> None: ...
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        """Records of a namespace whose key starts with ``prefix``, in key order."""
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Records of a namespace whose key starts with ``prefix``, in key order; the first
+        ``limit`` of them when given (a sweep takes its work in bounded rounds)."""

@@ -24,6 +24,10 @@ from .channels.slack_app import DMS
 
 log = logging.getLogger(__name__)
 
+INTERACTION = "slack_interaction"
+"""A notifier-topic payload ``{INTERACTION: block_actions payload}``: work acknowledged by the
+Slack route and done by the notifier's consumer."""
+
 
 def _dict(value: Any) -> dict[str, Any]:
     """A signed body is still not trusted to have the shape Slack documents."""
@@ -107,20 +111,25 @@ def response_url_poster(
     return post
 
 
-def handle_interaction(
-    store: Store,
-    signing_secret: str | None,
-    clock: Clock,
-    body: bytes,
-    headers: Mapping[str, str],
-    respond: Callable[[str, dict[str, Any]], None] | None = None,
-    *,
-    book: SettingsBook,
-) -> dict[str, Any]:
-    """Verify, then apply a block action (a mute goes through ``book``, the one settings
-    writer with the configured rules). The confirmation goes to the payload's
-    ``response_url`` through ``respond`` (the HTTP reply is then empty); without one it is the
-    HTTP reply, as for the older message actions."""
+def _mutes(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    listed = payload.get("actions")
+    return [
+        a
+        for a in (listed if isinstance(listed, list) else ())
+        if isinstance(a, dict) and a.get("action_id") == MUTE_ACTION
+    ]
+
+
+def acknowledge(
+    signing_secret: str | None, clock: Clock, body: bytes, headers: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """Verify an interaction and say what is left to do: the payload when it asks for work (a
+    mute, a reminder's button), None for anything else (an "Open dashboard" URL button still
+    sends a payload that must be acknowledged: docs.slack.dev, "Button element", ``url``). No
+    store or network is
+    touched here: Slack waits 3 seconds for the HTTP 200 ("Acknowledging requests",
+    docs.slack.dev/tools/bolt-python/concepts/acknowledge), and a function scaled to zero
+    spends them starting; the work is handed on (``apply_interaction``) and done after."""
     verify_slack(signing_secret, clock, body, headers)
     try:
         payload = _json(parse_qs(body.decode())["payload"][0])
@@ -128,11 +137,33 @@ def handle_interaction(
         raise InvalidInput("not a Slack interactivity payload") from exc
     if not isinstance(payload, dict):
         raise InvalidInput("not a Slack interactivity payload")
+    return payload if _mutes(payload) or _reminder_buttons(payload) else None
+
+
+def _reminder_buttons(payload: dict[str, Any]) -> bool:
+    from .reminder_notice import ACTION_PREFIX
+
+    listed = payload.get("actions")
+    return any(
+        isinstance(a, dict) and str(a.get("action_id", "")).startswith(ACTION_PREFIX)
+        for a in (listed if isinstance(listed, list) else ())
+    )
+
+
+def apply_interaction(
+    store: Store,
+    book: SettingsBook,
+    respond: Callable[[str, dict[str, Any]], None],
+    payload: dict[str, Any],
+    clock: Clock,
+) -> dict[str, Any]:
+    """Apply an acknowledged block action (a reminder's Snooze or Done; a mute goes through
+    ``book``, the one settings writer with the configured rules) and confirm it through the
+    payload's ``response_url`` (good for 30 minutes, five times); returns the confirmation."""
     reply = reminder_interaction(store, clock, payload) or _apply_interaction(store, book, payload)
     url = payload.get("response_url")
-    if respond is not None and isinstance(url, str) and url:
+    if isinstance(url, str) and url:
         respond(url, {"replace_original": False, **reply})
-        return {}
     return reply
 
 
@@ -149,12 +180,7 @@ def reminder_interaction(
 
 
 def _apply_interaction(store: Store, book: SettingsBook, payload: dict[str, Any]) -> dict[str, Any]:
-    listed = payload.get("actions")
-    actions = [
-        a
-        for a in (listed if isinstance(listed, list) else ())
-        if isinstance(a, dict) and a.get("action_id") == MUTE_ACTION
-    ]
+    actions = _mutes(payload)
     if not actions:
         return {"response_type": "ephemeral", "text": "Nothing to do."}
     user = _dict(payload.get("user"))

@@ -28,7 +28,9 @@ from .config import NotifierConfig
 INSTALLATIONS = Namespace.SLACK_INSTALLATIONS
 STATES = Namespace.SLACK_STATES
 CALLBACK_PATH = "/slack/oauth/callback"
-STATE_COOKIE = "mailbeacon-slack-oauth-state"
+STATE_ENTRY = "slack"
+"""The install's state, an entry of the ``__session`` cookie jar (mailbeacon.session_cookie)."""
+STATE_SECONDS = 600
 MAX_LIVE_STATES = 5000
 PER_CLIENT_STATES = 5
 
@@ -175,9 +177,9 @@ class SlackInstaller:
         self.redirect_uri = base_url.rstrip("/") + CALLBACK_PATH
 
     def authorize_url(self, client: str = "") -> tuple[str, str]:
-        """Slack's authorize URL and its state, which the caller sets as the STATE_COOKIE
-        (HttpOnly, for the callback path) so only the browser that started can finish.
-        ``client``: who asks (their network), to bound the states each client holds."""
+        """Slack's authorize URL and its state, which the caller keeps in the browser's cookie
+        jar (STATE_ENTRY) so only the browser that started can finish. ``client``: who asks
+        (their network), to bound the states each client holds."""
         assert self.config.slack_client_id
         generator = AuthorizeUrlGenerator(
             client_id=self.config.slack_client_id,

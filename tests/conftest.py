@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailbeacon.clock import FixedClock
-from tests.support.fake_gcloud import FakeGcloud
+from tests.support.fake_gcloud import FakeGcloud, fake_gcloud
 from tests.support.processes import ServerProcess
 
 pytest_plugins = ["tests.support.emulators"]
@@ -41,7 +41,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def gcloud(tmp_path: Path) -> Iterator[FakeGcloud]:
     """gcloud on a PATH of its own (``gcloud.bin_dir``), answered by this process."""
-    fake = FakeGcloud(tmp_path / "gcloud-bin")
+    fake = fake_gcloud(tmp_path / "gcloud-bin")
     yield fake
     fake.stop()
 

@@ -19,7 +19,18 @@ from mailbeacon.json_input import valid_text
 from mailbeacon.log_limits import install_log_limits
 from mailbeacon.redact import install_log_redaction
 
-from . import gmail_watch, listing, operate, policy, privacy, quality, remind, settings, track
+from . import (
+    deadletters,
+    gmail_watch,
+    listing,
+    operate,
+    policy,
+    privacy,
+    quality,
+    remind,
+    settings,
+    track,
+)
 from .parser import UsageError, build_parser
 
 EXIT_FAILURE = 1
@@ -41,6 +52,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "delete": privacy.cmd_delete,
     "gmail-watch": gmail_watch.cmd_gmail_watch,
     "remind": remind.cmd_remind,
+    "deadletters": deadletters.cmd_deadletters,
 }
 
 

@@ -67,8 +67,13 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         public_url=args.public_url,
         retention_days=args.retention_days,
     )
+    source_dir = args.source_dir.expanduser().absolute()  # from the caller's directory
+    if args.check:
+        from ..deploy import check
+
+        return check(config, args.env)
     if args.rehearse:
         from ..rehearsal import rehearse
 
-        return rehearse(config, source_dir=args.source_dir)
-    return deploy(config, source_dir=args.source_dir, dry_run=args.dry_run)
+        return rehearse(config, source_dir=source_dir)
+    return deploy(config, source_dir=source_dir, dry_run=args.dry_run, env=args.env)

@@ -394,11 +394,23 @@ def _operate(sub: Any, common: Parser) -> None:
     labels.add_argument("state", type=_on_off, metavar="on|off", help="on or off")
     labels.add_argument("--json", action="store_true", help="print JSON")
 
+    dead = sub.add_parser("deadletters", help="messages a consumer gave up on: list or replay")
+    dead_sub = dead.add_subparsers(dest="deadletters_command", required=True, parser_class=Parser)
+    for name, what in (("list", "show them"), ("replay", "deliver them again")):
+        verb = dead_sub.add_parser(name, parents=[common], help=what)
+        verb.add_argument("--topic", choices=("hits", "notify", "digest"), help="default: all")
+        verb.add_argument("--limit", type=int, default=100, help="per topic (default 100)")
+        verb.add_argument("--json", action="store_true", help="print JSON")
+
     deploy = sub.add_parser("deploy", help="deploy to Google Cloud (Functions, Firestore, Pub/Sub)")
     deploy.add_argument("--project", required=True, help="Google Cloud project id")
     deploy.add_argument("--region", required=True, help="such as europe-west1")
-    deploy.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
-    deploy.add_argument(
+    mode = deploy.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="print the gcloud commands only")
+    mode.add_argument(
+        "--check", action="store_true", help="read the project and list what would block the plan"
+    )
+    mode.add_argument(
         "--rehearse",
         action="store_true",
         help="run the planned deployment on this machine (emulators) and walk the user journey",

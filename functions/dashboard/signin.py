@@ -1,13 +1,15 @@
 """Who is asking: sessions for the pages, bearer credentials for the API.
 
 Pages: "Sign in with Google" is the OpenID Connect authorization-code flow (state and nonce in
-a short-lived signed cookie, the code exchanged at Google's token endpoint), and the ID token
+the one ``__session`` cookie, mailbeacon.session_cookie: the only cookie Firebase Hosting
+forwards; the code exchanged at Google's token endpoint), and the ID token
 it returns is verified by the same google-auth code as every other Google token here
 (mailbeacon.google.identity: signature against the configurable certificate URL, expiry,
 issuer, audience), plus ``hd`` within the configured Workspace domains. The session is a
-random id kept server-side (records ``dashboard-sessions/<sha256>``) and sent as a signed,
-HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); signing out deletes the
-record, so a copied cookie stops working. ``--insecure-dev-auth`` adds a "sign in as" form.
+random id kept server-side (records ``dashboard-sessions/<sha256>``) and sent in the same
+signed, HttpOnly, SameSite=Lax cookie (Secure when the public URL is https); signing out
+deletes the record, so a copied cookie stops working. ``--insecure-dev-auth`` adds a
+"sign in as" form.
 
 API: ``Authorization: Bearer`` with a Google ID token (same checks), a personal access token,
 or ``dev:<email>`` with --insecure-dev-auth.
@@ -35,6 +37,7 @@ from mailbeacon.google.identity import (
 )
 from mailbeacon.platform import GOOGLE_CERTS_URL
 from mailbeacon.records import Namespace, Records
+from mailbeacon.session_cookie import KEY_PURPOSE, NAME, CookieJar
 
 if TYPE_CHECKING:  # functions.config reads SignInConfig from here: kept light
     from mailbeacon.tokens import Keyring
@@ -44,8 +47,9 @@ log = logging.getLogger(__name__)
 
 GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"
-SESSION_COOKIE = "mb_session"
-FLOW_COOKIE = "mb_signin"
+SESSION_COOKIE = NAME
+"""The one cookie (a jar): its entries are SESSION, SIGNIN and FLOW."""
+SESSION, SIGNIN, FLOW = "session", "signin", "flow"
 SESSIONS = Namespace.DASHBOARD_SESSIONS
 
 
@@ -87,10 +91,7 @@ class Gate:
         self.verifier = GoogleTokenVerifier(
             audiences=self.config.client_ids, certs_url=self.config.certs_url
         )
-        from itsdangerous import URLSafeTimedSerializer
-
-        key = self.keyring.derive("dashboard-session")
-        self.cookies = URLSafeTimedSerializer(key, salt="mailbeacon-dashboard")
+        self.jar = CookieJar(self.keyring.derive(KEY_PURPOSE))
         self._csrf_key = self.keyring.derive("dashboard-csrf")
 
     @property
@@ -124,25 +125,18 @@ class Gate:
 
     # sessions
     def start_session(self, user: str, now: datetime) -> str:
-        """A new session for ``user``; returns the cookie value."""
+        """A new session for ``user``; returns its id (the jar's SESSION entry)."""
         sid = secrets.token_urlsafe(32)
         expires = now + self.config.session_lifetime
         self.records.put_record(
             SESSIONS, _digest(sid), {"user": user, "expires": expires.timestamp()}
         )
-        return self.cookies.dumps(sid)
+        return sid
 
     def session(self, cookie: str | None, now: datetime) -> tuple[str, str] | None:
-        """(user, session id) of a live session cookie, else None."""
-        if not cookie:
-            return None
-        from itsdangerous import BadData
-
-        try:
-            sid = self.cookies.loads(
-                cookie, max_age=int(self.config.session_lifetime.total_seconds())
-            )
-        except BadData:
+        """(user, session id) of the jar's live session, else None."""
+        sid = self.jar.get(cookie, SESSION)
+        if not isinstance(sid, str) or not sid:
             return None
         record = self.records.get_record(SESSIONS, _digest(str(sid)))
         if record is None:

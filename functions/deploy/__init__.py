@@ -13,21 +13,26 @@ Every URL the product emits is built from the base of the function that serves i
 custom domain whose front (``front.py``) routes each path to its function.
 
 The modules, each importing only those above it:
-  resources.py    what the plan declares: APIs, functions, topics and subscribers, secrets
+  resources.py    what the plan declares: APIs, functions and who invokes them, topics and
+                  subscribers, secrets, the build account
   declaration.py  DeployConfig: URLs, secrets and environment from the one declaration
   front.py        a custom domain's routing table (Firebase Hosting rewrites)
   shell.py        quoting, gcloud's environment and secret flags, heredocs
+  accounts.py     the runtime and build accounts, the secrets
+  runtime.py      the functions, their invokers, the push subscriptions
   workspace.py    the plan's Workspace side: the add-on, the sent-mail watch, the front
   script.py       the plan: every command, in order
   assembly.py     the functions' source folder and requirements.txt
-  command.py      the command: refuse, assemble, print or run
+  probe.py        the preflight's reads of the project (gcloud, two REST calls), read-only
+  preflight.py    the preflight's findings: a checklist with the fix for each
+  command.py      the command: refuse, check, assemble, print or run
 """
 
 from __future__ import annotations
 
 from ..endpoints import MOUNTS
 from .assembly import LEFT_OUT, assemble_source, requirements
-from .command import deploy
+from .command import check, deploy
 from .declaration import DeployConfig
 from .resources import FUNCTIONS, RETRY, SUBSCRIBERS, TOPIC_IDS
 from .script import plan
@@ -41,6 +46,7 @@ __all__ = [
     "TOPIC_IDS",
     "DeployConfig",
     "assemble_source",
+    "check",
     "deploy",
     "plan",
     "requirements",

@@ -14,9 +14,14 @@ from mailbeacon.errors import InvalidInput
 from mailbeacon.model import DEFAULT_RETENTION
 
 from .resources import (
+    ADDON,
     ADDON_CLIENT_ID,
     ADDON_SA,
+    APIS,
     CHAT_ISSUER,
+    FRONT_APIS,
+    GMAIL_APIS,
+    GMAIL_KEY_SECRET,
     PROJECT_NUMBER,
     SETTINGS,
     SIGNIN_SECRETS,
@@ -27,6 +32,7 @@ from .resources import (
     Ref,
     Secret,
     Value,
+    function,
     service_account,
 )
 
@@ -114,7 +120,9 @@ class DeployConfig:
             digest_hour=digest_hour,
             settings=tuple((k, env[k]) for k in SETTINGS if env.get(k)),
             secret_values=frozenset(
-                s.env for s in (*SLACK_SECRETS, *SMTP_SECRETS, *SIGNIN_SECRETS) if env.get(s.env)
+                s.env
+                for s in (*SLACK_SECRETS, *SMTP_SECRETS, *SIGNIN_SECRETS, GMAIL_KEY_SECRET)
+                if env.get(s.env)
             ),
         )
 
@@ -127,9 +135,32 @@ class DeployConfig:
     def function_url(self, name: str) -> str:
         return f"{self.functions_host}/{name}"
 
-    def base(self, function: str) -> str:
-        """The base URL in front of the paths ``function`` serves."""
-        return self.public_url or self.function_url(function)
+    def base(self, name: str) -> str:
+        """The base URL in front of the paths function ``name`` serves. The add-on is only
+        ever called by Google's add-on runtime, with an ID token Cloud Run's IAM checks: its
+        URLs stay the function's own, since a Hosting front reaches only public services."""
+        if self.public_url and function(name).access != ADDON:
+            return self.public_url
+        return self.function_url(name)
+
+    @property
+    def hosting_site(self) -> str:
+        """The Firebase Hosting site of the custom domain's front (site ids are global:
+        MAILBEACON_HOSTING_SITE when the project id is taken)."""
+        return dict(self.settings).get("MAILBEACON_HOSTING_SITE") or self.project
+
+    @property
+    def trust_proxy(self) -> int:
+        """How many proxies append to X-Forwarded-For before the function sees it: Google's
+        front end (the client's address), and with a custom domain Firebase Hosting before it
+        (the front end then appends Hosting's own address, which is everyone's)."""
+        return 2 if self.public_url else 1
+
+    def apis(self) -> tuple[str, ...]:
+        """The APIs the plan enables: the base set, Firebase's for a custom domain, Gmail's
+        when the delegated key is configured."""
+        extra = (*(FRONT_APIS if self.public_url else ()), *(GMAIL_APIS if self.gmail else ()))
+        return (*APIS, *extra)
 
     def urls(self) -> dict[str, str]:
         """Every kind of URL the product emits or registers with Google and Slack."""
@@ -163,6 +194,19 @@ class DeployConfig:
     def smtp_auth(self) -> bool:
         return dict(self.settings).get("MAILBEACON_SMTP_USER") is not None
 
+    @property
+    def gmail_watch(self) -> str | None:
+        """The sent-mail watch's topic, when declared (it needs the delegated key)."""
+        return dict(self.settings).get("MAILBEACON_GMAIL_WATCH_TOPIC")
+
+    @property
+    def gmail(self) -> bool:
+        """Whether the functions get the delegated Gmail key: the deployer holds it, or a
+        feature that needs it (the watch, labels) is declared."""
+        settings = dict(self.settings)
+        wanted = self.gmail_watch or settings.get("MAILBEACON_GMAIL_LABELS")
+        return bool(wanted) or GMAIL_KEY_SECRET.env in self.secret_values
+
     def secrets(self) -> tuple[Secret, ...]:
         """The secrets every function mounts: the token and VAPID keys, Slack's and SMTP's when
         in use."""
@@ -174,6 +218,8 @@ class DeployConfig:
         signin = dict(self.settings).get("MAILBEACON_SIGNIN_CLIENT_ID") is not None
         if signin or any(s.env in self.secret_values for s in SIGNIN_SECRETS):
             chosen += SIGNIN_SECRETS
+        if self.gmail:
+            chosen.append(GMAIL_KEY_SECRET)
         return tuple(chosen)
 
     def environment(self) -> dict[str, Value]:
@@ -191,7 +237,7 @@ class DeployConfig:
             "MAILBEACON_GMAIL_URL": (self.base("dashboard"),),  # /gmail/push is served there
             "MAILBEACON_RETENTION_DAYS": (str(self.retention_days),),
             "MAILBEACON_DIGEST_HOUR": (str(self.digest_hour),),
-            "MAILBEACON_TRUST_PROXY": ("1",),
+            "MAILBEACON_TRUST_PROXY": (str(self.trust_proxy),),
             # Google's add-on runtime signs with the project's add-on service agent; the user's
             # ID token is for the add-on's OAuth client (both from get-authorization).
             "MAILBEACON_ADDON_SERVICE_ACCOUNT": (ADDON_SA,),
@@ -202,12 +248,14 @@ class DeployConfig:
             "MAILBEACON_CHAT_PROJECT_NUMBER": (PROJECT_NUMBER,),
             "MAILBEACON_CHAT_ISSUER_EMAILS": (f"{CHAT_ISSUER},", ADDON_SA),
         }
-        settings = dict(self.settings)
-        if settings.get("MAILBEACON_GMAIL_WATCH_TOPIC"):
+        if self.gmail:
+            env[GMAIL_KEY_SECRET.env] = (GMAIL_KEY_SECRET.mount,)  # the mounted key file
+        if self.gmail_watch:
             # Pub/Sub's push and Scheduler's renewal sign as the functions' own account.
             env["MAILBEACON_GMAIL_PUSH_SERVICE_ACCOUNT"] = (service_account(self.project),)
         for name, value in self.settings:
-            env[name] = (value,)
+            if name != "MAILBEACON_HOSTING_SITE":  # the plan's, not the functions'
+                env[name] = (value,)
         return env
 
     def resolved_environment(self, refs: Mapping[str, str]) -> dict[str, str]:

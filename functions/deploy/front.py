@@ -15,12 +15,17 @@ from typing import Any
 
 from ..endpoints import MOUNTS
 from .declaration import DeployConfig
+from .resources import function as declared
 
 
 def rules() -> list[tuple[str, str]]:
-    """(glob, function) in match order: each mount as itself and as a folder."""
+    """(glob, function) in match order: each public function's mount as itself and as a
+    folder. Hosting reaches only public Cloud Run services (it forwards no identity), so the
+    add-on, which only Google's add-on runtime may invoke, keeps its own URL."""
     table: list[tuple[str, str]] = []
     for function, prefixes in MOUNTS.items():
+        if not declared(function).public:
+            continue
         for prefix in prefixes:
             bare = prefix.rstrip("/")
             if not prefix.endswith("/"):
@@ -46,6 +51,7 @@ def firebase_json(config: DeployConfig) -> dict[str, Any]:
     path we emit is rewritten to its function, anything else is Hosting's 404."""
     return {
         "hosting": {
+            "site": config.hosting_site,
             "public": "public",
             "cleanUrls": False,
             "trailingSlash": False,

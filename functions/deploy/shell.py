@@ -36,7 +36,11 @@ def env_flag(env: Mapping[str, Value], extra: Mapping[str, str]) -> str:
 
 
 def secrets_flag(secrets: Sequence[Secret]) -> str:
-    return shlex.quote("--set-secrets=" + ",".join(f"{s.env}={s.name}:latest" for s in secrets))
+    """``--set-secrets``: an environment variable per secret, or a file for a mounted one
+    (gcloud's ``/mount/path/file=SECRET:VERSION`` form, secrets_config.py)."""
+    return shlex.quote(
+        "--set-secrets=" + ",".join(f"{s.mount or s.env}={s.name}:latest" for s in secrets)
+    )
 
 
 def heredoc(path: str, text: str, tag: str) -> list[str]:

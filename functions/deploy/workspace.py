@@ -38,34 +38,47 @@ def addon_commands(config: DeployConfig, p: str) -> list[str]:
 
 
 def front_commands(config: DeployConfig) -> list[str]:
-    """A custom domain's front (Firebase Hosting), when one is declared."""
+    """A custom domain's front (Firebase Hosting), when one is declared: Firebase added to the
+    project, the Hosting site created (`firebase deploy --non-interactive` refuses a project
+    without one), then the rewrites deployed (after the functions: Hosting refuses a rewrite to
+    a Cloud Run service that does not exist). firebase-tools has no custom-domain command: the
+    domain is connected in the console."""
     if not config.public_url:
         return []
-    project = config.project
+    project, site = shlex.quote(config.project), shlex.quote(config.hosting_site)
+    has_firebase = (
+        'import json,sys; ids={p["projectId"] for p in json.load(sys.stdin).get("result") or []};'
+        " sys.exit(0 if sys.argv[1] in ids else 1)"
+    )
     return [
         f"# The custom domain's front: Firebase Hosting routes each path of"
         f" {config.public_url} to the function that serves it",
+        "command -v firebase >/dev/null || { echo 'mailbeacon: install firebase-tools"
+        " (npm install -g firebase-tools) and deploy again' >&2; exit 1; }",
+        f"firebase projects:list --json | python3 -c {shlex.quote(has_firebase)} {project} || "
+        f"firebase projects:addfirebase {project}",
+        f"firebase hosting:sites:get {site} --project={project} >/dev/null 2>&1 || "
+        f"firebase hosting:sites:create {site} --project={project} --non-interactive",
         'FRONT_DIR=$(mktemp -d) && mkdir "$FRONT_DIR/public"',
         *heredoc(
             "$FRONT_DIR/firebase.json",
             json.dumps(firebase_json(config), indent=2),
             "MAILBEACON_FRONT",
         ),
-        'if command -v firebase >/dev/null; then (cd "$FRONT_DIR" && firebase deploy '
-        f"--only hosting {shlex.quote('--project=' + project)} --non-interactive); else "
-        'echo "Install firebase-tools and run: firebase deploy --only hosting '
-        f'--project={project} in $FRONT_DIR"; fi',
-        f"echo 'Then connect {urlsplit(config.public_url).hostname} in the Firebase console"
-        " (Hosting, Add custom domain).'",
+        f'(cd "$FRONT_DIR" && firebase deploy --only hosting --project={project} '
+        "--non-interactive)",
+        f"echo 'Then connect {urlsplit(config.public_url).hostname} to the site {site} in the"
+        " Firebase console (Hosting, Add custom domain).'",
     ]
 
 
 def gmail_watch_commands(config: DeployConfig, sa: str, p: str) -> list[str]:
-    """The sent-mail watch's cloud side, when MAILBEACON_GMAIL_WATCH_TOPIC is declared: the
+    """The sent-mail watch's cloud side, when MAILBEACON_GMAIL_WATCH_TOPIC is declared (and so
+    the delegated key is mounted: the secret step stops the plan when it has no version): the
     topic Gmail publishes to, a push subscription into /gmail/push signed as the functions'
     account, and a daily Scheduler call to /gmail/renew (Gmail stops a watch after 7 days)."""
-    topic = dict(config.settings).get("MAILBEACON_GMAIL_WATCH_TOPIC")
-    if not topic:
+    topic = config.gmail_watch
+    if not topic or not config.gmail:
         return []
     q = shlex.quote
     push, renew = (

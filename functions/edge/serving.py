@@ -67,7 +67,7 @@ def build_edge(app: App) -> Edge:
         )
     return Edge(
         Tracker(app.tracking),
-        recorder_for(app.bus),
+        recorder_for(app.tracking.bus),
         app.health,
         streams,
         create_app(app),

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from mailbeacon.bus import DIGEST
 from mailbeacon.model import Message
 
 from ..deploy import TOPIC_IDS
+from ..deploy.resources import KEPT_IDS
 from ..standins.polling import wait_for
 from .stage import PROJECT_NUMBER, USER_SUB, Rehearsal
 
@@ -31,6 +32,7 @@ GMAIL_PROXY = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
 SECONDS = 90.0  # how long a step may wait for the pipeline (cold starts on a shared machine)
+FORGED = "198.51.100.7"  # what a client may claim in X-Forwarded-For: never its address
 GMAIL = {"hostApp": "GMAIL", "platform": "WEB", "timeZone": {"id": "Europe/Berlin"}}
 Requests = list[dict[str, Any]]
 
@@ -69,6 +71,42 @@ class Journey:
         return bool(self.steps) and all(s.ok for s in self.steps)
 
 
+class Browser:
+    """A browser across the plan's URLs: it keeps cookies by name (the front is one site),
+    follows redirects in the plan's URL space (a relative Location resolves against the page's
+    own URL), and goes to Google's and Slack's stand-ins directly."""
+
+    def __init__(self, at: Rehearsal) -> None:
+        self.at = at
+        self.cookies: dict[str, str] = {}
+
+    def get(self, url: str, *, until: str = "", hops: int = 8) -> tuple[str, Any]:
+        """GET ``url`` and follow redirects until one leaves for a URL starting with
+        ``until`` (returned unfollowed) or a page answers; (last URL, response)."""
+        import requests
+
+        for _ in range(hops):
+            ours = url.startswith((self.at.config.functions_host, self.at.config.public_url or "~"))
+            header = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            response = (
+                self.at.http("GET", url, headers={"Cookie": header} if header else {})
+                if ours
+                else requests.get(url, allow_redirects=False, timeout=30)
+            )
+            if ours:
+                for cookie in response.cookies:  # a deleted cookie comes back empty
+                    if cookie.value:
+                        self.cookies[cookie.name] = cookie.value
+                    else:
+                        self.cookies.pop(cookie.name, None)
+            if response.status_code not in (301, 302, 303, 307):
+                return url, response
+            url = urljoin(url, response.headers["Location"])
+            if until and url.startswith(until):
+                return url, response
+        raise AssertionError(f"more than {hops} redirects, last to {url}")
+
+
 @dataclass
 class Walk:
     """The running deployment, and what the steps have learnt so far."""
@@ -77,6 +115,10 @@ class Walk:
     pixels: list[str] = field(default_factory=list)
     message: Message | None = None
     dashboard_link: str = ""
+    browser: Browser | None = None
+
+    def __post_init__(self) -> None:
+        self.browser = Browser(self.at)
 
     @property
     def slack_hook(self) -> str:
@@ -140,7 +182,8 @@ def track(walk: Walk, subject: str) -> str:
 
 
 def fetch_pixel(walk: Walk) -> str:
-    response = walk.at.http("GET", walk.pixels[-1], headers={"User-Agent": GMAIL_PROXY})
+    headers = {"User-Agent": GMAIL_PROXY, "X-Forwarded-For": FORGED}  # a client's claim
+    response = walk.at.http("GET", walk.pixels[-1], headers=headers)
     kind = response.headers.get("Content-Type")
     if response.status_code != 200 or kind != "image/gif" or len(response.content) != 43:
         raise AssertionError(f"HTTP {response.status_code} {kind} {len(response.content)} bytes")
@@ -161,7 +204,12 @@ def consumed(walk: Walk) -> str:
     kinds = [(e.kind, e.verdict.value) for e in found]
     if ("open", "human") not in kinds:
         raise AssertionError(f"events: {kinds}")
-    return f"events of {message.id}: {kinds}"
+    # The client's own address, as the platform's front appended it: not what the client
+    # claimed, nor (behind a custom domain) Firebase Hosting's edge.
+    networks = {e.network for e in found}
+    if networks != {"127.0.0.0/24"}:
+        raise AssertionError(f"the hit's network is {networks}, not the client's 127.0.0.0/24")
+    return f"events of {message.id}: {kinds}, the client's network 127.0.0.0/24"
 
 
 def webhooks(walk: Walk) -> str:
@@ -191,26 +239,37 @@ def dashboard(walk: Walk) -> str:
     return f"{url[:70]}... answered 200 with the message's page"
 
 
+def signin(walk: Walk) -> str:
+    """Google sign-in in a browser: the flow's state and then the session ride in the one
+    ``__session`` cookie (behind Hosting, the only one that reaches the function)."""
+    assert walk.browser is not None
+    walk.at.signin.next_user = (walk.at.user, walk.at.domain)
+    base = walk.at.config.base("dashboard")
+    url, page = walk.browser.get(f"{base}/dashboard/signin/google")
+    if page.status_code != 200 or walk.at.user not in page.text:
+        raise AssertionError(f"{url}: HTTP {page.status_code} {page.text[:200]}")
+    return f"Google -> {base}/dashboard/signin/callback -> the list, signed in as {walk.at.user}"
+
+
 def slack_install(walk: Walk) -> str:
+    assert walk.browser is not None
     urls = walk.at.config.urls()
-    start = walk.at.http("GET", urls["slack install"])
-    location = start.headers.get("Location", "")
-    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    start, answer = walk.browser.get(urls["slack install"], until="https://slack.com/")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(start).query).items()}
     redirect = query.get("redirect_uri", "")
-    if start.status_code != 302 or not location.startswith("https://slack.com/oauth/v2/authorize"):
-        raise AssertionError(f"HTTP {start.status_code} to {location[:120]}")
+    if not start.startswith("https://slack.com/oauth/v2/authorize"):
+        raise AssertionError(f"HTTP {answer.status_code} to {start[:120]}")
     if redirect != urls["slack redirect"]:
         raise AssertionError(f"redirect_uri {redirect} is not the Slack function's")
-    # The browser sends the state cookie back only if its Path covers the callback.
-    cookie = next((c for c in start.cookies if c.name.endswith("oauth-state")), None)
-    if cookie is None or not urlsplit(redirect).path.startswith(cookie.path or "/"):
-        where = cookie.path if cookie else "no cookie"
-        raise AssertionError(f"the state cookie ({where}) would not reach {redirect}")
-    back = f"{redirect}?{urlencode({'code': 'rehearsal-code', 'state': query['state']})}"
-    done = walk.at.http("GET", back, headers={"Cookie": f"{cookie.name}={cookie.value}"})
+    # Slack's authorize page sends the browser back with a code and the state.
+    _, done = walk.browser.get(f"{redirect}?code=rehearsal-code&state={query['state']}")
     if done.status_code != 200 or "installed" not in done.text:
         raise AssertionError(f"callback: HTTP {done.status_code} {done.text[:200]}")
     exchanged = [r for r in walk.at.slack.server.requests if "oauth.v2.access" in r["path"]]
+    # The same jar still holds the dashboard's session.
+    _, page = walk.browser.get(f"{walk.at.config.base('dashboard')}/dashboard/messages")
+    if page.status_code != 200 or walk.at.user not in page.text:
+        raise AssertionError(f"the dashboard session was lost: HTTP {page.status_code}")
     said = done.text.strip()[:60]
     return f"authorize -> callback -> oauth.v2.access ({len(exchanged)} call): {said}"
 
@@ -259,6 +318,19 @@ def no_dead_letters(walk: Walk) -> str:
     return f"{sum(r.delivered for r in relays)} pushes delivered, none dead-lettered"
 
 
+def dead_letters_kept(walk: Walk) -> str:
+    """A topic without a subscription drops what it receives: each dead-letter topic must
+    have the plan's own subscription, which keeps what lands there for `mailbeacon
+    deadletters`."""
+    admin, kept = walk.at.admin, []
+    for topic, subscription in KEPT_IDS.items():
+        admin.publish(f"{TOPIC_IDS[topic]}-dead", b'{"probe": true}')
+        found = wait_for(lambda s=subscription: admin.pull(s), 30, f"a message on {subscription}")
+        admin.ack(subscription, *[m["ackId"] for m in found])
+        kept.append(subscription)
+    return f"kept by {', '.join(kept)}"
+
+
 Named = tuple[str, Callable[[Walk], str]]
 STEPS: tuple[Named, ...] = (
     ("add-on homepage (Google-signed system and user ID tokens)", homepage),
@@ -268,13 +340,15 @@ STEPS: tuple[Named, ...] = (
     ("the hit consumed (Pub/Sub push -> process_hit -> Firestore)", consumed),
     ("Slack and Chat webhook alerts (notify)", webhooks),
     ("the alert's dashboard link opened", dashboard),
-    ("Slack OAuth install round trip", slack_install),
+    ("dashboard sign-in with Google (one __session cookie)", signin),
+    ("Slack OAuth install round trip (the same cookie)", slack_install),
     ("Chat app added to a DM (Chat-signed)", chat_app),
     ("compose: Track a second email", partial(track, subject="Rehearsal: follow-up")),
     ("its pixel fetched as Gmail's image proxy", fetch_pixel),
     ("the Chat app alerts in the DM", chat_alert),
     ("the daily digest (Scheduler simulated)", digest),
     ("every push delivered (retry policy, dead-letter topics)", no_dead_letters),
+    ("dead letters kept (each dead-letter topic's subscription)", dead_letters_kept),
 )
 
 

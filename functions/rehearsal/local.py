@@ -149,18 +149,51 @@ class PushRelay:
                     self.admin.retry_in(self.sub, item["ackId"], delay)
 
 
+CUSTOM = "/~custom"
+"""A path prefix marking a request for the custom domain (one loopback port serves both)."""
+HOSTING_EGRESS = "35.191.10.7"
+"""The address Google's front end sees a Firebase Hosting request come from (an edge's)."""
+
+
+def _hosting_route(rewrites: list[dict[str, Any]], path: str) -> str | None:
+    """The Cloud Run service Hosting sends ``path`` to: the first rewrite whose ``source``
+    glob matches (``/x`` exactly, ``/x/**`` below it)."""
+    for rewrite in rewrites:
+        glob = rewrite["source"]
+        folder = glob[: -len("/**")] if glob.endswith("/**") else None
+        if (folder is not None and path.startswith(folder + "/")) or path == glob:
+            return str(rewrite["run"]["serviceId"])
+    return None
+
+
 class Front:
-    """The URLs of the plan, served on loopback: ``https://REGION-PROJECT.cloudfunctions.net/
-    NAME/...`` goes to function NAME (as Google's front does), a custom domain goes through
-    the routing table the plan generated for Firebase Hosting. ``local(url)`` turns a plan URL
-    into this front's."""
+    """The URLs of the plan, served on loopback with the platform's rules.
 
-    def __init__(self, functions_host: str, custom_domain: str | None, ports: dict[str, int]):
-        from functions.deploy.front import route
+    ``https://REGION-PROJECT.cloudfunctions.net/NAME/...`` goes to function NAME as Google's
+    front end does: it appends the caller's address to X-Forwarded-For and, for a function
+    whose invoker check is on, admits only a Google-signed ID token of one of its invokers
+    (401 without one, 403 for anyone else). A custom domain goes through Firebase Hosting as
+    deployed: its rewrites route, every cookie but ``__session`` is stripped
+    (https://firebase.google.com/docs/hosting/manage-cache#using_cookies), and Hosting's own
+    address lands after the client's in X-Forwarded-For. ``local(url)`` turns a plan URL into
+    this front's."""
 
+    def __init__(
+        self,
+        functions_host: str,
+        custom_domain: str | None,
+        ports: dict[str, int],
+        *,
+        invokers: dict[str, set[str] | None] | None = None,
+        rewrites: list[dict[str, Any]] | None = None,
+        certs_url: str = "",
+    ):
         self.functions_host = functions_host.rstrip("/")
         self.custom_domain = custom_domain.rstrip("/") if custom_domain else None
         self.ports = ports
+        self.invokers = invokers or {}
+        self.rewrites = rewrites or []
+        self.certs_url = certs_url
         self.routed: list[tuple[str, str | None]] = []
         outer = self
 
@@ -168,19 +201,9 @@ class Front:
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
-                path = urlsplit(self.path).path
-                if outer.custom_domain:
-                    function = route(path)
-                else:
-                    function = path.split("/")[1] if path.count("/") >= 1 else None
-                outer.routed.append((path, function))
-                port = outer.ports.get(function or "")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                if port is None:
-                    status, headers, out = 404, [("Content-Type", "text/plain")], b"not found\n"
-                else:
-                    status, headers, out = outer._forward(port, self, body)
+                status, headers, out = outer._answer(self, body)
                 self.send_response(status)
                 for key, value in headers:
                     if key.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -198,12 +221,63 @@ class Front:
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
 
-    @staticmethod
-    def _forward(port: int, request: BaseHTTPRequestHandler, body: bytes) -> Any:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    def _answer(self, request: BaseHTTPRequestHandler, body: bytes) -> Any:
+        target = request.path
+        hosting = target.startswith(CUSTOM)
+        if hosting:
+            target = target[len(CUSTOM) :]
+        path = urlsplit(target).path
         headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
-        headers["X-Forwarded-For"] = request.client_address[0]  # as Google's front adds it
-        conn.request(request.command, request.path, body or None, headers)
+        client = request.client_address[0]
+        chain = [headers.pop("X-Forwarded-For")] if "X-Forwarded-For" in headers else []
+        if hosting:
+            function = _hosting_route(self.rewrites, path)
+            kept = [c.strip() for c in headers.pop("Cookie", "").split(";")]
+            kept = [c for c in kept if c.startswith("__session=")]
+            if kept:
+                headers["Cookie"] = kept[0]
+            chain += [client, HOSTING_EGRESS]  # Hosting's, then the front end's
+        else:
+            function = path.split("/")[1] if path.count("/") >= 1 else None
+            chain.append(client)
+        self.routed.append((path, function))
+        port = self.ports.get(function or "")
+        if port is None:
+            return 404, [("Content-Type", "text/plain")], b"not found\n"
+        refused = self._iam(function or "", headers, path)
+        if refused is not None:
+            return refused
+        headers["X-Forwarded-For"] = ", ".join(chain)
+        return self._forward(port, request.command, target, headers, body)
+
+    def _iam(self, function: str, headers: dict[str, str], path: str) -> Any:
+        """Cloud Run's invoker check: None when the caller may invoke ``function``."""
+        allowed = self.invokers.get(function)
+        if allowed is None:
+            return None
+        token = headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not token:
+            return 401, [("Content-Type", "text/plain")], b"Unauthorized\n"
+        import google.auth.transport.requests
+        from google.oauth2 import id_token
+
+        try:
+            claims = id_token.verify_token(
+                token, google.auth.transport.requests.Request(), certs_url=self.certs_url
+            )
+        except ValueError:
+            return 401, [("Content-Type", "text/plain")], b"Unauthorized\n"
+        audience = str(claims.get("aud", ""))
+        if f"serviceAccount:{claims.get('email')}" not in allowed or not audience.startswith(
+            f"{self.functions_host}/{function}"
+        ):
+            return 403, [("Content-Type", "text/plain")], b"Forbidden\n"
+        return None
+
+    @staticmethod
+    def _forward(port: int, method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request(method, path, body or None, headers)
         response = conn.getresponse()
         out = response.read()
         conn.close()
@@ -215,10 +289,12 @@ class Front:
         return f"http://{host}:{port}"
 
     def local(self, url: str) -> str:
-        """The plan's URL as served here (scheme and host swapped, path and query kept)."""
-        for origin in (self.custom_domain, self.functions_host):
-            if origin and url.startswith(origin + "/"):
-                return self.url + url[len(origin) :]
+        """The plan's URL as served here (scheme and host swapped, path and query kept); a
+        custom domain's URL is marked so the front plays Hosting for it."""
+        if self.custom_domain and url.startswith(self.custom_domain + "/"):
+            return self.url + CUSTOM + url[len(self.custom_domain) :]
+        if url.startswith(self.functions_host + "/"):
+            return self.url + url[len(self.functions_host) :]
         raise ValueError(f"not a URL of this deployment: {url[:120]}")
 
     def stop(self) -> None:

@@ -1,27 +1,35 @@
-"""The planned deployment, started on this machine: the emulators, Google's and Slack's
-stand-ins, every function under functions-framework with the plan's environment, the push
-relays and the front; and requests made as Google makes them."""
+"""The planned deployment, started on this machine: first the plan's script itself, run against
+a stand-in of Google's control plane with the rules of a new project in a strict organisation;
+then, from what that left, the emulators, Google's and Slack's stand-ins, every function under
+functions-framework with the environment its deploy received, the push relays and the front;
+and requests made as Google makes them."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..deploy import FUNCTIONS, RETRY, SUBSCRIBERS, TOPIC_IDS, DeployConfig, assemble_source
+from ..deploy import FUNCTIONS, RETRY, DeployConfig, assemble_source, plan
+from ..standins.cloud_project import CloudProject
 from ..standins.emulators import firestore_command, pubsub_command
+from ..standins.gcloud import Gcloud
 from ..standins.google_chat import Chat
+from ..standins.google_signin import GoogleSignIn
 from ..standins.google_tokens import TokenIssuer as Signer
 from ..standins.pubsub_admin import PubsubAdmin
 from ..standins.slack import Slack
+from .deployed import Deployed
 from .local import Front, Process, PushRelay
 
 PROJECT_NUMBER = "123456789012"
 ADDON_CLIENT_ID = "1088000000000-rehearsal.apps.googleusercontent.com"
 USER_SUB = "107691503500061507150"
+SIGNIN_CLIENT_ID = "1088000000001-dashboard.apps.googleusercontent.com"
 
 
 class Rehearsal:
@@ -29,15 +37,17 @@ class Rehearsal:
 
     def __init__(self, config: DeployConfig, source_dir: Path, work: Path) -> None:
         self.declared = config
-        # The journey crosses Slack, so Slack is configured for the rehearsal if it is not.
+        # The journey crosses Slack and the dashboard's sign-in, so they are configured for
+        # the rehearsal when they are not.
         settings = dict(config.settings)
         settings.setdefault("MAILBEACON_SLACK_CLIENT_ID", "1111.rehearsal")
         settings.setdefault("MAILBEACON_WORKSPACE_DOMAINS", "example.com")
+        settings.setdefault("MAILBEACON_SIGNIN_CLIENT_ID", SIGNIN_CLIENT_ID)
         added = sorted(set(settings) - {k for k, _ in config.settings})
         if added:
             print(f"  ....  declared for the rehearsal (unset here): {', '.join(added)}")
         self.config = replace(config, settings=tuple(settings.items()))
-        self.source_dir = source_dir
+        self.source_dir = source_dir.absolute()
         self.work = work
         self.processes: list[Process] = []
         self.relays: list[PushRelay] = []
@@ -55,9 +65,10 @@ class Rehearsal:
         firestore_cmd, pubsub_cmd = firestore_command(), pubsub_command()
         print(f"  ....  assembling the functions' source folder in {self.source_dir}")
         assemble_source(self.source_dir)
-        self._emulators(firestore_cmd, pubsub_cmd)
         self._clouds()
-        self._topics()
+        self._plan()
+        self._emulators(firestore_cmd, pubsub_cmd)
+        self._pubsub()
         self._functions()
         self._relays_and_front()
         # The rehearsal reads Firestore as `mailbeacon stats` would.
@@ -65,6 +76,57 @@ class Rehearsal:
         from mailbeacon.store.firestore import FirestoreStore
 
         self.store = FirestoreStore(project=self.config.project, timeout=20)
+
+    def _clouds(self) -> None:
+        """Google's and Slack's clouds, and the credentials the deployer would export."""
+        self.google = Signer("rehearsal-google")
+        self.chat_key = Signer("rehearsal-chat")
+        self.signin = GoogleSignIn(SIGNIN_CLIENT_ID, issuer=self.google)
+        self.exported = {
+            "MAILBEACON_SLACK_CLIENT_SECRET": secrets.token_urlsafe(24),
+            "MAILBEACON_SLACK_SIGNING_SECRET": secrets.token_hex(16),
+            "MAILBEACON_SMTP_PASSWORD": secrets.token_urlsafe(12),
+            "MAILBEACON_SIGNIN_CLIENT_SECRET": self.signin.client_secret,
+        }
+        client_id = dict(self.config.settings)["MAILBEACON_SLACK_CLIENT_ID"]
+        self.slack = Slack(client_id, self.exported["MAILBEACON_SLACK_CLIENT_SECRET"])
+        self.chat = Chat()
+        self.servers += [
+            self.google.server,
+            self.chat_key.server,
+            self.signin.server,
+            self.slack.server,
+            self.chat.server,
+        ]
+        self.addon_sa = f"service-{PROJECT_NUMBER}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
+
+    def _plan(self) -> None:
+        """The plan's very script, against Google's rules for a new project created today in
+        an organisation that enforces the secure-by-default policies; it must pass as is."""
+        project = CloudProject.secure_by_default(
+            id=self.config.project, number=PROJECT_NUMBER, addon_client_id=ADDON_CLIENT_ID
+        )
+        self.cloud = Gcloud(self.work / "bin", project)
+        script = plan(self.config, source=self.source_dir)
+        base = {k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")}
+        ran = subprocess.run(
+            ["bash", "-c", script],
+            env={**base, **self.cloud.env(), **self.exported},
+            cwd=self.work,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        (self.work / "plan.log").write_text(ran.stdout + ran.stderr)
+        if ran.returncode != 0:
+            raise RuntimeError(f"the plan failed against Google's rules:\n{ran.stderr[-1500:]}")
+        self.deployed = Deployed.read(project, self.work / "secrets")
+        print(
+            f"  ....  the plan ran against Google's rules (a new project, domain-restricted"
+            f" sharing, no API enabled, a default build account without roles):"
+            f" {len(self.cloud.calls)} gcloud and {len(self.cloud.firebase_calls)} firebase"
+            " calls, all accepted"
+        )
 
     def _emulators(self, firestore_cmd: list[str], pubsub_cmd: list[str]) -> None:
         logs = self.work
@@ -82,72 +144,41 @@ class Rehearsal:
         }
         print(f"  ....  emulators: Firestore {firestore.url}, Pub/Sub {pubsub.url}")
 
-    def _clouds(self) -> None:
-        """Google's and Slack's clouds, and Secret Manager's values."""
-        self.google = Signer("rehearsal-google")
-        self.chat_key = Signer("rehearsal-chat")
-        self.secret_manager = {
-            "mailbeacon-secret": "1:" + secrets.token_hex(32),
-            "mailbeacon-slack-client-secret": secrets.token_urlsafe(24),
-            "mailbeacon-slack-signing-secret": secrets.token_hex(16),
-            "mailbeacon-smtp-password": secrets.token_urlsafe(12),
-            "mailbeacon-signin-client-secret": secrets.token_urlsafe(12),
-            "mailbeacon-vapid": _vapid_pem(),
-        }
-        client_id = dict(self.config.settings)["MAILBEACON_SLACK_CLIENT_ID"]
-        self.slack = Slack(client_id, self.secret_manager["mailbeacon-slack-client-secret"])
-        self.chat = Chat()
-        self.servers += [
-            self.google.server,
-            self.chat_key.server,
-            self.slack.server,
-            self.chat.server,
-        ]
-        self.addon_sa = f"service-{PROJECT_NUMBER}@gcp-sa-gsuiteaddons.iam.gserviceaccount.com"
-
-    def _topics(self) -> None:
-        """Pub/Sub: the plan's topics and dead-letter topics."""
+    def _pubsub(self) -> None:
+        """The topics and subscriptions the plan created (a topic without a subscription
+        drops what it receives, on the emulator as on Pub/Sub)."""
         self.admin = PubsubAdmin(self.emulator_env["PUBSUB_EMULATOR_HOST"], self.config.project)
-        for topic in SUBSCRIBERS:
-            self.admin.topic(TOPIC_IDS[topic])
-            self.admin.topic(f"{TOPIC_IDS[topic]}-dead")
+        for topic in self.deployed.topics:
+            self.admin.topic(topic)
+        for name, flags in self.deployed.subscriptions.items():
+            self.admin.subscription(name, flags["topic"], int(flags.get("ack-deadline") or 10))
 
     def _functions(self) -> None:
-        """Every function under functions-framework, with the plan's environment."""
+        """Every function under functions-framework, with the environment and secrets its
+        deploy received; only where Google's and Slack's services are is changed."""
         logs = self.work
-        refs = {
-            "PROJECT_NUMBER": PROJECT_NUMBER,
-            "ADDON_SA": self.addon_sa,
-            "ADDON_CLIENT_ID": ADDON_CLIENT_ID,
-        }
-        planned = self.config.resolved_environment(refs)
-        mounted = {s.env: self.secret_manager[s.name] for s in self.config.secrets()}
         self.boundary = {
             # Where Google's and Slack's services are, for this rehearsal only.
             **self.emulator_env,
             "MAILBEACON_GOOGLE_CERTS_URL": self.google.certs_url,
             "MAILBEACON_CHAT_CERTS_URL": self.chat_key.certs_url,
+            "MAILBEACON_GOOGLE_AUTH_URL": self.signin.server.url + "/o/oauth2/v2/auth",
+            "MAILBEACON_GOOGLE_TOKEN_URL": self.signin.server.url + "/token",
             "MAILBEACON_SLACK_API_URL": self.slack.api_url,
             "MAILBEACON_CHAT_API_URL": self.chat.server.url + "/",
             "MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         }
+        deployed = self.deployed.functions
         print(
-            f"  ....  {len(planned)} planned variables and {len(mounted)} secrets "
-            f"({', '.join(sorted(mounted))}) from the Secret Manager stand-in; pointed at local "
-            f"stand-ins: {', '.join(sorted(self.boundary))}"
+            f"  ....  {len(next(iter(deployed.values())))} variables per function as deployed"
+            f" (secrets from the Secret Manager stand-in); pointed at local stand-ins:"
+            f" {', '.join(sorted(self.boundary))}"
         )
         base = {k: v for k, v in os.environ.items() if not k.startswith("MAILBEACON_")}
         base.pop("GOOGLE_CLOUD_PROJECT", None)
         functions: dict[str, Process] = {}
         for fn in FUNCTIONS:
-            env = {
-                **base,
-                **planned,
-                "THREADS": str(fn.concurrency),
-                **mounted,
-                **self.boundary,
-                "PYTHONDONTWRITEBYTECODE": "1",
-            }
+            env = {**base, **deployed[fn.name], **self.boundary, "PYTHONDONTWRITEBYTECODE": "1"}
             command = [
                 sys.executable, "-m", "functions_framework",
                 "--source", str(self.source_dir / "main.py"),
@@ -164,23 +195,31 @@ class Rehearsal:
 
     def _relays_and_front(self) -> None:
         """Push subscriptions through the relay (retry and dead letters as planned), and the
-        front that answers the plan's URLs."""
-        functions = self.functions
-        for topic, fn_name in SUBSCRIBERS.items():
-            sub = f"{TOPIC_IDS[topic]}-{fn_name.replace('_', '-')}"
-            self.admin.subscription(sub, TOPIC_IDS[topic], RETRY["ack_deadline"])
+        front that answers the plan's URLs as Google's front end and Hosting would."""
+        for name, flags in self.deployed.subscriptions.items():
+            function = self.deployed.pushed_to(name)
+            if function is None:
+                continue
             relay = PushRelay(
                 self.admin,
-                sub,
-                functions[fn_name].url + "/",
-                f"{TOPIC_IDS[topic]}-dead",
-                min_delay=int(RETRY["min"].rstrip("s")),
-                max_delay=int(RETRY["max"].rstrip("s")),
-                max_attempts=int(RETRY["attempts"]),
+                name,
+                self.functions[function].url + "/",
+                flags["dead-letter-topic"],
+                min_delay=int(flags.get("min-retry-delay", RETRY["min"]).rstrip("s")),
+                max_delay=int(flags.get("max-retry-delay", RETRY["max"]).rstrip("s")),
+                max_attempts=int(flags.get("max-delivery-attempts", RETRY["attempts"])),
             )
             self.relays.append(relay.start())
-        http = {f.name: functions[f.name].port for f in FUNCTIONS if f.public}
-        self.front = Front(self.config.functions_host, self.config.public_url, http)
+        http = {f.name: self.functions[f.name].port for f in FUNCTIONS}
+        invokers = {f.name: self.deployed.invokers(f.name) for f in FUNCTIONS}
+        self.front = Front(
+            self.config.functions_host,
+            self.config.public_url,
+            http,
+            invokers=invokers,
+            rewrites=self.deployed.rewrites(),
+            certs_url=self.google.certs_url,
+        )
         served = self.config.public_url or self.config.functions_host
         print(f"  ....  the front for {served}: {self.front.url}")
 
@@ -193,6 +232,8 @@ class Rehearsal:
             process.stop()
         for server in self.servers:
             server.stop()
+        if hasattr(self, "cloud"):
+            self.cloud.stop()
         for key in ("FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"):
             os.environ.pop(key, None)
 
@@ -208,8 +249,8 @@ class Rehearsal:
 
     def addon(self, route: str, event: dict[str, Any]) -> dict[str, Any]:
         """POST an add-on event as Google's HTTP runtime does: the add-on service agent's ID
-        token for the endpoint URL in the header, the user's ID token (audience: the add-on's
-        OAuth client) in ``authorizationEventObject``."""
+        token for the endpoint URL in the header (Cloud Run's IAM checks it at the front), the
+        user's ID token (audience: the add-on's OAuth client) in ``authorizationEventObject``."""
         url = f"{self.config.base('addon')}/addon/{route}"
         system = self.google.id_token(url, self.addon_sa, "1" + PROJECT_NUMBER)
         user = self.google.id_token(ADDON_CLIENT_ID, self.user, USER_SUB, hd=self.domain)
@@ -221,16 +262,3 @@ class Rehearsal:
         if response.status_code != 200:
             raise AssertionError(f"{route}: HTTP {response.status_code} {response.text[:200]}")
         return response.json()
-
-
-def _vapid_pem() -> str:
-    """A P-256 key as PKCS#8 PEM: what the plan's openssl command stores in Secret Manager."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()

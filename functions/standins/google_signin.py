@@ -19,10 +19,17 @@ from .loopback import Answer, LoopbackServer, json_answer
 
 
 class GoogleSignIn:
-    def __init__(self, client_id: str = "dash-client.apps.googleusercontent.com") -> None:
+    def __init__(
+        self,
+        client_id: str = "dash-client.apps.googleusercontent.com",
+        issuer: TokenIssuer | None = None,
+    ) -> None:
+        """``issuer``: Google's signing key shared with other stand-ins (one certificate URL
+        serves every Google ID token, as Google's does); a key of its own by default."""
         self.client_id = client_id
         self.client_secret = "test-secret"
-        self.issuer = TokenIssuer()
+        self._own_issuer = issuer is None
+        self.issuer = issuer or TokenIssuer()
         self.next_user: tuple[str, str | None] = ("ann@acme.test", "acme.test")
         self.next_claims: dict[str, Any] = {}
         """Claims to put in (or, as None, leave out of) the next ID tokens."""
@@ -74,4 +81,5 @@ class GoogleSignIn:
 
     def stop(self) -> None:
         self.server.stop()
-        self.issuer.stop()
+        if self._own_issuer:
+            self.issuer.stop()

@@ -29,9 +29,17 @@ def _json(status: int, body: dict[str, Any], **headers: str) -> Answer:
     return status, out, json.dumps(body).encode()
 
 
+ORG_WORKSPACE = "T0GRIDWS"
+"""The workspace of an Enterprise Grid org's users (``users.lookupByEmail`` with an org token)."""
+
+
 class Slack:
     """``codes`` maps an OAuth code to its team; a code not listed stands for one Slack's
-    authorize page issued for ``TEAM``. Either is good once, as Slack's codes are."""
+    authorize page issued for ``TEAM``. Either is good once, as Slack's codes are. A team id
+    starting with ``E`` is an Enterprise Grid org: its install is org-wide, answered as
+    https://api.slack.com/enterprise/apps/reference shows (``team`` null, ``enterprise``,
+    ``is_enterprise_install``), and its users carry ``enterprise_user``
+    (https://api.slack.com/types/user)."""
 
     def __init__(self, client_id: str = "1234.5678", client_secret: str = "shh") -> None:
         self.client_id = client_id
@@ -100,10 +108,17 @@ class Slack:
             user = self.users.get(params.get("email", ""))
             if user is None:
                 return _json(200, {"ok": False, "error": "users_not_found"})
-            profile = {"email": params["email"]}
-            return _json(
-                200, {"ok": True, "user": {"id": user, "team_id": team, "profile": profile}}
-            )
+            found: dict[str, Any] = {"id": user, "team_id": team, "profile": {}}
+            found["profile"]["email"] = params["email"]
+            if team.startswith("E"):  # an org-wide token: the user's own workspace, and the org
+                found["team_id"] = ORG_WORKSPACE
+                found["enterprise_user"] = {
+                    "id": user,
+                    "enterprise_id": team,
+                    "enterprise_name": "Acme Grid",
+                    "teams": [ORG_WORKSPACE],
+                }
+            return _json(200, {"ok": True, "user": found})
         if name == "conversations.open":
             return _json(200, {"ok": True, "channel": {"id": "D" + str(params["users"])[1:]}})
         if name == "chat.postMessage":
@@ -145,6 +160,7 @@ class Slack:
             return _json(200, {"ok": False, "error": "invalid_code"})
         token = f"xoxb-{team}-bot"
         self.tokens[token] = team
+        org = team.startswith("E")  # an Enterprise Grid org-wide install
         return _json(
             200,
             {
@@ -155,9 +171,9 @@ class Slack:
                 "token_type": "bot",
                 "access_token": token,
                 "bot_user_id": "U0BOT",
-                "team": {"id": team, "name": "Example Team"},
-                "enterprise": None,
-                "is_enterprise_install": False,
+                "team": None if org else {"id": team, "name": "Example Team"},
+                "enterprise": {"id": team, "name": "Acme Grid"} if org else None,
+                "is_enterprise_install": org,
             },
         )
 

@@ -13,9 +13,23 @@ DEFAULT_TOPIC_PREFIX = "mailbeacon-"
 """Cloud topic ids are the prefix plus the topic (Pub/Sub ids need at least three characters)."""
 
 
+DEAD = "-dead"
+"""A topic's dead-letter topic is its id plus this."""
+KEPT = "-kept"
+"""A dead-letter topic's own pull subscription is its id plus this: Pub/Sub discards what a
+topic without subscriptions receives ("messages published to a topic with no subscriptions
+are lost", DeadLetterPolicy in the Pub/Sub API reference), so without it there would be
+nothing to list or replay (`mailbeacon deadletters`)."""
+
+
 def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
     """Our topics as cloud topic ids: one naming rule for the bus and the deploy plan."""
     return {topic: f"{prefix}{topic}" for topic in TOPICS}
+
+
+def kept_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
+    """Each topic's dead-letter subscription id (``mailbeacon-hits-dead-kept``...)."""
+    return {topic: f"{prefix}{topic}{DEAD}{KEPT}" for topic in TOPICS}
 
 
 Handler = Callable[[dict[str, Any]], None]

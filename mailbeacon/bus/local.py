@@ -423,6 +423,19 @@ class LocalBus:
     def dead_letter_count(self) -> int:
         return int(self.db.read("SELECT COUNT(*) FROM outbox WHERE dead = 1")[0][0])
 
+    def replay_dead_letters(self, topic: str | None = None) -> int:
+        """Put the dead letters (of ``topic``) back in line, with their attempts reset: once
+        the cause is fixed, the worker delivers them again (handling is idempotent)."""
+        where = "dead = 1" + (" AND topic = ?" if topic else "")
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                f"UPDATE outbox SET dead = 0, attempts = 0, available_at = ?, leased_until = 0 "
+                f"WHERE {where}",
+                (self.now(), *((topic,) if topic else ())),
+            )
+        self._wake.set()  # a worker in this process delivers them now; another, on its next poll
+        return int(cursor.rowcount)
+
     def dead_letters(self) -> list[dict[str, Any]]:
         rows = self.db.read(
             "SELECT id, topic, payload, attempts, last_error FROM outbox WHERE dead = 1"

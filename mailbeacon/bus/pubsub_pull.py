@@ -40,13 +40,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import BusUnavailable, RetryLater
-from . import DEFAULT_TOPIC_PREFIX, BatchHandler, Handler, topic_ids
+from . import DEAD, DEFAULT_TOPIC_PREFIX, KEPT, BatchHandler, Handler, topic_ids
 from .pubsub import parse
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_SUFFIX = "-pull"
-DEAD_LETTER_SUFFIX = "-dead"
+DEAD_LETTER_SUFFIX = DEAD
+KEPT_RETENTION_SECONDS = 7 * 86400
 MAX_DELIVERY_ATTEMPTS = 50
 MIN_BACKOFF_SECONDS = 10
 MAX_BACKOFF_SECONDS = 600
@@ -162,6 +163,17 @@ class PubsubPullWorker:
                 for path in (self.topic_path(topic), self.dead_letter_path(topic)):
                     with contextlib.suppress(AlreadyExists):
                         publisher.create_topic(request={"name": path}, timeout=30)
+                with contextlib.suppress(AlreadyExists):  # what is dead-lettered is kept
+                    subscriber.create_subscription(
+                        request={
+                            "name": f"{self.subscription_path(topic).rsplit('/', 1)[0]}/"
+                            f"{self.topics[topic]}{DEAD}{KEPT}",
+                            "topic": self.dead_letter_path(topic),
+                            "message_retention_duration": {"seconds": KEPT_RETENTION_SECONDS},
+                            "expiration_policy": {},  # set without a ttl: never expires
+                        },
+                        timeout=30,
+                    )
                 with contextlib.suppress(AlreadyExists):
                     subscriber.create_subscription(
                         request={

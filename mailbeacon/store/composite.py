@@ -122,8 +122,10 @@ class Composite:
     def delete_record(self, namespace: str, key: str) -> None:
         self.records.delete_record(namespace, key)
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        return self.records.list_records(namespace, prefix)
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return self.records.list_records(namespace, prefix, limit=limit)
 
     # Housekeeping
     def purge_expired(self, now: datetime) -> int:

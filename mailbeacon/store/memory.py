@@ -58,14 +58,16 @@ class MemoryRecords:
         with self._lock:
             self._records.pop((namespace, key), None)
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         with self._lock:
             found = [
                 (k, copy.deepcopy(v))
                 for (ns, k), v in self._records.items()
                 if ns == namespace and k.startswith(prefix)
             ]
-        return sorted(found, key=lambda kv: kv[0])
+        return sorted(found, key=lambda kv: kv[0])[:limit]
 
 
 class MemoryStore:
@@ -346,8 +348,10 @@ class MemoryStore:
     def delete_record(self, namespace: str, key: str) -> None:
         self.records.delete_record(namespace, key)
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        return self.records.list_records(namespace, prefix)
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return self.records.list_records(namespace, prefix, limit=limit)
 
     def close(self) -> None:
         pass

@@ -67,24 +67,32 @@ class SlackAppChannel:
 
     def send(self, post: Post, settings: Settings) -> dict[str, str]:
         dm = self.store.get_record(DMS, settings.user) or self._find_dm(settings.user)
-        client = self._client(self._token(dm["team_id"]))
+        client = self._client(self._token(dm))
         try:
             posted = self._call(client.chat_postMessage, channel=dm["channel"], **post.slack_app)
         except DeliveryFailed as exc:
             if exc.permanent:
                 self.store.delete_record(DMS, settings.user)  # look it up afresh next time
             raise
-        return {"team_id": dm["team_id"], "channel": posted["channel"], "ts": posted["ts"]}
+        where = {k: str(dm[k]) for k in ("enterprise_id", "enterprise_install") if dm.get(k)}
+        return {"team_id": dm["team_id"], **where, "channel": posted["channel"], "ts": posted["ts"]}
 
     def correct(self, post: Post, settings: Settings, sent: dict[str, str]) -> None:
         """chat.update of the alert in place (https://api.slack.com/methods/chat.update)."""
-        client = self._client(self._token(sent["team_id"]))
+        client = self._client(self._token(sent))  # the install that posted it
         self._call(client.chat_update, channel=sent["channel"], ts=sent["ts"], **post.slack_app)
 
-    def _token(self, team_id: str) -> str:
+    def _token(self, dm: dict[str, Any]) -> str:
+        """The bot token of the install that found the DM: a workspace's, or an Enterprise
+        Grid org's (saved with no team; slack_sdk's stores look those up with
+        ``is_enterprise_install=True``, ignoring the team)."""
         from ..slack_install import StoreInstallationStore
 
-        found = StoreInstallationStore(self.store).find_bot(enterprise_id=None, team_id=team_id)
+        found = StoreInstallationStore(self.store).find_bot(
+            enterprise_id=dm.get("enterprise_id") or None,
+            team_id=dm.get("team_id"),
+            is_enterprise_install=bool(dm.get("enterprise_install")),
+        )
         if found is None or not found.bot_token:
             raise DeliveryFailed(self.name, "the Slack app is not installed", permanent=True)
         return found.bot_token
@@ -103,12 +111,15 @@ class SlackAppChannel:
                 if exc.detail in NOT_FOUND and len(installations) > 1:
                     continue
                 raise
-            user_id = found["user"]["id"]
-            opened = self._call(client.conversations_open, users=user_id)
+            user = found["user"]
+            opened = self._call(client.conversations_open, users=user["id"])
             dm = {
-                "team_id": installation.team_id or "",
-                "user_id": user_id,
+                # An org-wide install has no team: the user's own workspace is theirs.
+                "team_id": installation.team_id or str(user.get("team_id") or ""),
+                "user_id": user["id"],
                 "channel": opened["channel"]["id"],
+                "enterprise_id": installation.enterprise_id or "",
+                "enterprise_install": bool(installation.is_enterprise_install),
             }
             self.store.put_record(DMS, email, dm)
             return dm

@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from functions.standins.pubsub_admin import PubsubAdmin, push_envelope
+from mailbeacon.bus.fallback import SWEEP_PAYLOAD
 from mailbeacon.bus.pubsub import PubsubBus
 from mailbeacon.model import Hit
 from tests.support.cloud import FunctionProcess
@@ -240,30 +241,50 @@ def test_stats_against_firestore_refuses_an_unknown_message(cloud: Cloud) -> Non
     assert "no tracked message" in result.stderr
 
 
-def test_when_publishing_fails_the_pixel_still_answers_and_logs_an_error(
+def _logged(function: FunctionProcess, severity: str) -> list[dict[str, Any]]:
+    lines = function.log.splitlines()
+    return [json.loads(line) for line in lines if f'"severity": "{severity}"' in line]
+
+
+def test_when_pubsub_refuses_the_pixel_keeps_the_hit_and_the_sweep_records_it_once(
     cloud: Cloud, tmp_path: Path
 ) -> None:
+    """Publishing fails (bounded retries): the GIF is served and the hit is kept in Firestore;
+    the scheduler's sweep request, pushed to process_hit, republishes it, and it is recorded
+    once. With Firestore down as well, the failure is an error and health says so."""
     tracked = cloud.track()
-    down = FunctionProcess(
-        "pixel", {**cloud.env, "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"}, tmp_path
-    ).start()
+    path = tracked["pixel_url"].split("/pixel", 1)[1]
+    refused = {**cloud.env, "PUBSUB_EMULATOR_HOST": "127.0.0.1:9"}
+    down = FunctionProcess("pixel", refused, tmp_path).start()
     try:
-        path = tracked["pixel_url"].split("/pixel", 1)[1]
         gif = requests.get(down.url + path, headers={"User-Agent": GMAIL_PROXY}, timeout=30)
         assert gif.status_code == 200 and len(gif.content) == 43
-        errors = wait_until(
-            lambda: [
-                json.loads(line)
-                for line in down.log.splitlines()
-                if line.startswith("{") and '"severity": "ERROR"' in line
-            ]
-        )
-        assert "could not record open hit" in errors[0]["message"]
-        health = requests.get(down.url + "/healthz", timeout=30)
-        assert health.status_code == 503 and health.json()["status"] == "degraded"
+        [kept] = wait_until(lambda: _logged(down, "WARNING"))
+        assert "kept in the store after 3 failed publishes" in kept["message"]
+        assert requests.get(down.url + "/healthz", timeout=30).status_code == 200  # none lost
     finally:
         down.stop()
-    assert cloud.stats(tracked["message_id"])["events"] == []  # nothing half-recorded
+    assert cloud.stats(tracked["message_id"])["events"] == []  # kept, not yet processed
+    prefix = cloud.env["MAILBEACON_TOPIC_PREFIX"]
+    cloud.admin.publish(prefix + "hits", json.dumps(SWEEP_PAYLOAD).encode())  # Scheduler's
+    events = wait_until(lambda: cloud.stats(tracked["message_id"])["events"], timeout=60)
+    assert len(events) == 1
+    both = {
+        **refused,
+        "FIRESTORE_EMULATOR_HOST": "127.0.0.1:9",
+        "MAILBEACON_FIRESTORE_TIMEOUT": "1",
+    }
+    broken = FunctionProcess("pixel", both, tmp_path).start()
+    try:
+        gif = requests.get(broken.url + path, headers={"User-Agent": GMAIL_PROXY}, timeout=60)
+        assert gif.status_code == 200 and len(gif.content) == 43
+        errors = wait_until(lambda: _logged(broken, "ERROR"))
+        assert "could not record open hit" in errors[0]["message"]
+        health = requests.get(broken.url + "/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["status"] == "degraded"
+    finally:
+        broken.stop()
+    assert len(cloud.stats(tracked["message_id"])["events"]) == 1
 
 
 def test_process_hit_also_takes_the_cloudevent_an_eventarc_pubsub_trigger_sends(

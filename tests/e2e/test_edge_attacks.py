@@ -191,7 +191,7 @@ def sign_in(server: ServerProcess, email: str) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     conn.request("GET", "/dashboard/signin")
     page = conn.getresponse()
-    flow = re.search(r"(mb_signin_csrf=[^;]+)", page.getheader("Set-Cookie") or "")
+    flow = re.search(r"(__session=[^;]+)", page.getheader("Set-Cookie") or "")
     form = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
     assert flow and form
     body = f"email={email}&csrf={form.group(1)}"
@@ -203,7 +203,7 @@ def sign_in(server: ServerProcess, email: str) -> str:
     )
     answer = conn.getresponse()
     answer.read()
-    session = re.search(r"(mb_session=[^;]+)", answer.getheader("Set-Cookie") or "")
+    session = re.search(r"(__session=[^;]+)", answer.getheader("Set-Cookie") or "")
     assert answer.status == 303 and session, answer.status
     conn.close()
     return session.group(1)

@@ -438,7 +438,8 @@ def test_slack_install_states_are_bounded_and_bound_to_the_browser(tmp_path: Pat
     try:
         status, state, cookie = install("192.0.2.10")
         assert status == 302
-        assert state in cookie and "HttpOnly" in cookie and "/slack/oauth/callback" in cookie
+        # the state is an entry of the one __session jar
+        assert cookie.startswith("__session=") and "HttpOnly" in cookie and "Path=/;" in cookie
         # The link alone (another browser, a login-CSRF victim) is refused, and changes nothing.
         callback = f"{server.url}/slack/oauth/callback?code=c&state={state}"
         assert http(callback)[0] == 401

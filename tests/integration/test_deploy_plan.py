@@ -131,9 +131,34 @@ def test_every_entry_point_is_deployed_as_gen2_from_the_assembled_source(tmp_pat
             "MAILBEACON_VAPID_PRIVATE_KEY=mailbeacon-vapid:latest " in line
         )
     pixel = deploys["pixel"]
-    assert "--min-instances=1" in pixel and "--allow-unauthenticated" in pixel
-    assert "--memory=256Mi" in pixel and "--timeout=10s" in pixel
-    assert "--no-allow-unauthenticated" in deploys["process_hit"]
+    assert "--min-instances=1" in pixel and "--memory=256Mi" in pixel and "--timeout=30s" in pixel
+    build = (
+        "projects/acme-mail-1/serviceAccounts/mailbeacon-build@acme-mail-1.iam.gserviceaccount.com"
+    )
+    for line in deploys.values():  # built as the plan's build account, never the default one
+        assert f"--build-service-account={build} " in line
+        assert "--no-allow-unauthenticated " in line
+    # Nobody is bound as allUsers (domain-restricted sharing refuses it): the public functions
+    # have Cloud Run's invoker check off; the others admit only the Google identity calling.
+    assert not any("allUsers" in line or "--allow-unauthenticated" in line for line in lines)
+    public = {
+        line.split()[4]
+        for line in lines
+        if line.startswith("gcloud run services update ") and "--no-invoker-iam-check" in line
+    }
+    assert public == {"pixel", "click", "chat", "slack", "dashboard"}
+    invokers = {
+        line.split()[3]: re.search(r"--member=(\S+)", line).group(1)  # type: ignore[union-attr]
+        for line in lines
+        if "add-invoker-policy-binding" in line
+    }
+    runtime = "serviceAccount:mailbeacon@acme-mail-1.iam.gserviceaccount.com"
+    assert invokers == {
+        "process_hit": runtime,
+        "notify": runtime,
+        "digest": runtime,
+        "addon": '"serviceAccount:${ADDON_SA}"',
+    }
 
 
 def test_every_function_gets_the_whole_declared_environment_as_gcloud_receives_it(
@@ -271,7 +296,7 @@ def test_a_redeploy_creates_nothing_and_sets_the_same_environment(
 def _served(config: DeployConfig, url: str) -> tuple[str, str] | None:
     """(function, app path) a URL reaches: by the front on a custom domain, else by name."""
     parts = urlsplit(url)
-    if config.public_url:
+    if config.public_url and url.startswith(config.public_url + "/"):
         function = front.route(parts.path)
     else:
         assert parts.netloc == f"{config.region}-{config.project}.cloudfunctions.net"
@@ -306,10 +331,14 @@ def test_the_custom_domain_front_routes_every_mount_and_nothing_else() -> None:
     config = DeployConfig("acme-mail-1", "europe-west1", public_url="https://track.example.com/")
     hosting = front.firebase_json(config)["hosting"]
     services = {r["run"]["serviceId"] for r in hosting["rewrites"]}
-    assert services == HTTP
+    # Hosting reaches public services only: the add-on, which only Google's add-on runtime
+    # may invoke (Cloud Run IAM), keeps its function's URL.
+    assert services == HTTP - {"addon"}
+    assert hosting["site"] == "acme-mail-1"
     assert all(r["run"]["region"] == "europe-west1" for r in hosting["rewrites"])
     assert front.route("/p/abc.gif") == "pixel"
-    assert front.route("/addon") == "addon"
+    assert front.route("/addon") is None
+    assert config.urls()["add-on homepage"].startswith(config.function_url("addon") + "/")
     assert front.route("/addonx") is None
     assert front.route("/etc/passwd") is None
     assert front.route("/c/") == "click"
@@ -327,8 +356,23 @@ def test_a_custom_domain_plan_writes_the_front_and_points_every_url_at_it(
         "hosting"
     ]["rewrites"]
     env = _env_of(_deploys(_run_plan(gcloud, script))["addon"])
-    for name in ("PUBLIC", "CLICK", "ADDON", "CHAT", "SLACK", "DASHBOARD"):
+    for name in ("PUBLIC", "CLICK", "CHAT", "SLACK", "DASHBOARD"):
         assert env[f"MAILBEACON_{name}_URL"] == "https://track.example.com"
+    function_url = "https://europe-west1-acme-mail-1.cloudfunctions.net/addon"
+    assert env["MAILBEACON_ADDON_URL"] == function_url
+    # Behind Hosting the client's address is the second last X-Forwarded-For entry: Google's
+    # front end appends Hosting's own address after the one Hosting appended.
+    assert env["MAILBEACON_TRUST_PROXY"] == "2"
+    # Firebase added, the site made, the rewrites deployed against the deployed functions.
+    verbs = [c[0] for c in gcloud.firebase_calls]
+    assert verbs == [
+        *("projects:list", "projects:addfirebase"),
+        *("hosting:sites:get", "hosting:sites:create", "deploy"),
+    ]
+    assert set(gcloud.project.hosting["acme-mail-1"]["rewrites"][0]["run"]) == {
+        "serviceId",
+        "region",
+    }
 
 
 def test_each_topic_has_a_push_subscription_with_retries_and_a_dead_letter_topic(
@@ -399,8 +443,8 @@ def test_every_path_left_out_of_the_source_folder_exists() -> None:
 
 def test_the_deploy_package_imports_one_way() -> None:
     """Each module of functions/deploy imports only modules listed before it (no cycle)."""
-    order = ["resources", "declaration", "front", "shell", "workspace", "script", "assembly"]
-    order.append("command")
+    order = ["resources", "declaration", "front", "shell", "accounts", "runtime", "workspace"]
+    order += ["script", "assembly", "probe", "preflight", "checklist", "command"]
     for i, name in enumerate(order):
         tree = ast.parse((ROOT / "functions" / "deploy" / f"{name}.py").read_text())
         siblings = {

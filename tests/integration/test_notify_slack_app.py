@@ -175,8 +175,11 @@ def test_the_mute_button_mutes_that_email_and_confirms_through_response_url(
     body = mute_body(delivered, response_url=hook)
     now = rig.clock.now().timestamp()
     response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
-    assert response.status_code == 200
-    assert response.get_json() == {}  # Slack ignores a block_actions reply's body
+    # Acknowledged at once with an empty 200, before anything is read or posted: Slack waits
+    # 3 seconds; the mute and its confirmation are the notifier consumer's work.
+    assert response.status_code == 200 and response.data == b""
+    assert slack.responses == [] and rig.app.store.get_settings("ana@example.com").muted == ()
+    rig.settle()
     [confirmation] = slack.responses
     assert confirmation["path"] == "/actions/T0EXAMPLE/123456789/abcdefgh"
     assert confirmation["response_type"] == "ephemeral"
@@ -189,6 +192,7 @@ def test_a_response_url_off_slack_is_never_called(rig: Rig, delivered: str, slac
     body = mute_body(delivered, response_url="https://attacker.example/actions/x")
     now = rig.clock.now().timestamp()
     response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
+    rig.settle()
     assert response.status_code == 200 and slack.responses == []
     assert rig.app.store.get_settings("ana@example.com").muted == (delivered,)
 
@@ -217,6 +221,7 @@ def test_someone_else_cannot_mute_your_email(rig: Rig, delivered: str) -> None:
     response = rig.web.post(
         "/slack/interactivity", data=body, headers=signed(body, at=rig.clock.now().timestamp())
     )
+    rig.settle()
     assert response.status_code == 200
     assert rig.app.store.get_settings("ana@example.com").muted == ()
 
@@ -232,6 +237,29 @@ def test_freshness_is_judged_by_the_injected_clock(rig: Rig, delivered: str) -> 
     rig.clock.at = datetime.fromtimestamp(signed_at + 10, UTC)
     fresh = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=signed_at))
     assert fresh.status_code == 200
+
+
+def test_an_open_dashboard_url_button_is_acknowledged_and_nothing_is_posted(
+    rig: Rig, delivered: str, slack: Slack
+) -> None:
+    """A button with a ``url`` still sends a block_actions payload, which must be
+    acknowledged (docs.slack.dev, "Button element"); it asks for no work, so nothing is
+    queued and no "Nothing to do." reaches the user."""
+    hook = slack.server.url + "/actions/T0EXAMPLE/1/open"
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ANA", "team_id": "T0EXAMPLE"},
+        "team": {"id": "T0EXAMPLE"},
+        "response_url": hook,
+        "actions": [
+            {"action_id": "mailbeacon_dashboard", "type": "button", "url": "https://mb.test/d"}
+        ],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    now = rig.clock.now().timestamp()
+    response = rig.web.post("/slack/interactivity", data=body, headers=signed(body, at=now))
+    assert response.status_code == 200 and response.data == b""
+    assert rig.settle() == 0 and slack.responses == []
 
 
 def test_events_api_url_check_and_uninstall(rig: Rig, delivered: str, slack: Slack) -> None:
@@ -254,3 +282,31 @@ def test_events_api_url_check_and_uninstall(rig: Rig, delivered: str, slack: Sla
     rig.settle()
     assert len(slack.posts) == 1  # nothing more was posted
     assert any("the Slack app is not installed" in p for p in rig.problems())
+
+
+def test_an_enterprise_grid_org_install_gets_dms(rig: Rig, slack: Slack) -> None:
+    """An org-wide install is saved under the enterprise with no team, and found again for
+    each user with ``is_enterprise_install`` (slack_sdk's InstallationStore contract)."""
+    install_start = rig.web.get("/slack/install")
+    state = parse_qs(urlsplit(install_start.headers["Location"]).query)["state"][0]
+    slack.codes["org-code"] = "E0ACMEGRID"
+    done = rig.web.get(f"/slack/oauth/callback?code=org-code&state={state}")
+    assert done.status_code == 200 and b"installed" in done.data
+    [saved] = rig.app.store.list_records("slack-installation")
+    assert saved[0] == "E0ACMEGRID-none" and saved[1]["is_enterprise_install"] is True
+    slack.users["ana@example.com"] = "W0ANA"
+    rig.settings(slack_app_dm=True)
+    rig.open(rig.track())
+    rig.settle()
+    assert rig.problems() == ()
+    [post] = slack.posts
+    assert post["channel"] == "D0ANA"
+    assert [c["headers"]["Authorization"] for c in slack.calls("chat.postMessage")] == [
+        "Bearer xoxb-E0ACMEGRID-bot"
+    ]
+    dm = rig.app.store.get_record("slack-dm", "ana@example.com")
+    assert dm is not None and dm["enterprise_id"] == "E0ACMEGRID" and dm["team_id"] == "T0GRIDWS"
+    # A later alert finds the org's token again from the remembered DM.
+    rig.open(rig.track("Second"))
+    rig.settle()
+    assert len(slack.posts) == 2 and rig.problems() == ()

@@ -1,5 +1,6 @@
 """The pixel's cold path stays light: it answers and publishes without loading Firestore's
-client, gRPC or google-cloud-pubsub (each costs hundreds of milliseconds at cold start)."""
+client, gRPC or google-cloud-pubsub (each costs hundreds of milliseconds at cold start), nor
+the rest of the product (the store, the notifier, the add-on, the web app's views)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ import json, sys
 import functions_framework
 app = functions_framework.create_app("pixel", "functions/main.py")
 response = app.test_client().get(sys.argv[1], headers={"User-Agent": "Mozilla/5.0"})
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("grpc", "requests")
-               or m.startswith(("google.cloud.firestore", "google.cloud.pubsub")))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("grpc", "requests", "notifier")
+               or m.split(".")[0] == "addon"
+               or m.startswith(("google.cloud.firestore", "google.cloud.pubsub", "functions.app",
+                                "functions.bootstrap", "functions.dashboard.views",
+                                "mailbeacon.store.firestore", "mailbeacon.classify")))
 print(json.dumps({"status": response.status_code, "bytes": len(response.data), "heavy": heavy}))
 """
 

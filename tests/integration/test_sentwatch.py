@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -237,7 +238,7 @@ PUSHER = "gmail-push@mb-test.iam.gserviceaccount.com"
 
 
 def test_pubsub_pushes_to_gmail_push_are_verified_then_recorded(
-    gmail: Gmail, tmp_path: Path
+    gmail: Gmail, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from functions.standins.google_tokens import TokenIssuer
 
@@ -276,7 +277,11 @@ def test_pubsub_pushes_to_gmail_push_are_verified_then_recorded(
             assert post(issuer.token(audience="http://x/", email=PUSHER)).status_code == 401
             assert app.store.get_message(tracked.message.id).sent_at is None  # type: ignore[union-attr]
             good = issuer.token(audience=aud, email=PUSHER)
-            assert post(good, {"message": {"data": "not base64!"}}).status_code == 400
+            # Malformed: acknowledged (a 4xx would be redelivered for days), and logged.
+            with caplog.at_level(logging.WARNING, logger="functions.gmail_routes"):
+                ignored = post(good, {"message": {"data": "not base64!"}})
+            assert ignored.status_code == 200 and "ignored" in ignored.get_json()
+            assert "not a Gmail notification" in caplog.text
             answer = post(good)
             assert answer.status_code == 200 and answer.get_json() == {"matched": 1}
             message = app.store.get_message(tracked.message.id)

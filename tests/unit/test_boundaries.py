@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "mailbeacon.bus.spool",
             "mailbeacon.bus.pubsub",
             "mailbeacon.bus.pubsub_pull",
+            "mailbeacon.bus.pubsub_dead",
             "mailbeacon.google",
         ),
     ),
@@ -45,6 +46,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "edge",
         (
             "functions.app",
+            "functions.tracking_edge",  # the pixel's and the click's bare WSGI answer
             "functions.api",
             "functions.dashboard",
             "functions.notify_routes",

@@ -46,7 +46,7 @@ def test_exports_searches_long_pages_and_domain_overviews_are_expensive() -> Non
 
 def test_the_caller_is_their_credential_digested_and_anonymous_callers_share_one() -> None:
     ana = caller_of(scope("/x", headers=[(b"authorization", b"Bearer dev:ana@example.com")]))
-    cookie = caller_of(scope("/x", headers=[(b"cookie", b"mb_session=abc")]))
+    cookie = caller_of(scope("/x", headers=[(b"cookie", b"__session=abc")]))
     assert len({ana, cookie, caller_of(scope("/x"))}) == 3
     assert "ana" not in ana and caller_of(scope("/x")) == "anonymous"
 

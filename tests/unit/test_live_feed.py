@@ -20,8 +20,10 @@ class ReadCounting(MemoryStore):
 
     listed = 0
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        found = super().list_records(namespace, prefix)
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        found = super().list_records(namespace, prefix, limit=limit)
         self.listed += len(found) if namespace == live.FEED else 0
         return found
 

@@ -1,23 +1,43 @@
-"""Signing in (Google's authorization-code flow, or the dev form) and out."""
+"""Signing in (Google's authorization-code flow, or the dev form) and out.
+
+Every piece of state a browser keeps is an entry of the one ``__session`` cookie jar
+(mailbeacon.session_cookie): the signed-out browser's form binding (FLOW), the flow's state and
+nonce while Google is asked (SIGNIN), the session (SESSION). Behind Firebase Hosting no other
+cookie reaches the function.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from flask import Response, g, redirect, request
 
 from mailbeacon.errors import InvalidInput, Unauthorized
 
 from ...loopback import local_request
-from ..signin import FLOW_COOKIE, SESSION_COOKIE
+from ..signin import FLOW, SESSION, SESSION_COOKIE, SIGNIN
 from ..site import Site, Views, form_expired, not_found, plain, see
 
 log = logging.getLogger(__name__)
 
 views = Views()
-FLOW_CSRF_COOKIE = FLOW_COOKIE + "_csrf"
 SIGNIN_PATH = "/dashboard/signin"
+FLOW_SECONDS, SIGNIN_SECONDS = 3600, 600
+
+
+def jar(site: Site) -> Any:
+    return site.gate.jar
+
+
+def raw() -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def keep(site: Site, response: Response, entries: Any) -> Response:
+    response.headers.add("Set-Cookie", jar(site).set_cookie(entries, secure=site.gate.secure))
+    return response
 
 
 @views.get("/dashboard/", "/dashboard", "/")
@@ -32,7 +52,7 @@ def local_signin(site: Site) -> bool:
 
 @views.get("/dashboard/signin")
 def signin_page(site: Site) -> Response:
-    flow = request.cookies.get(FLOW_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    flow = jar(site).get(raw(), FLOW) or secrets.token_urlsafe(24)
     response = site.render(
         "signin.html",
         google=site.gate.config.google_enabled,
@@ -40,33 +60,17 @@ def signin_page(site: Site) -> Response:
         problem=request.args.get("problem"),
         local=local_signin(site),
     )
-    response.set_cookie(
-        FLOW_CSRF_COOKIE,
-        flow,
-        max_age=3600,
-        path=SIGNIN_PATH,
-        httponly=True,
-        samesite="Lax",
-        secure=site.gate.secure,
-    )
-    return response
+    return keep(site, response, jar(site).put(raw(), FLOW, flow, FLOW_SECONDS))
 
 
 def signed_in(site: Site, user: str) -> Response:
-    """The session cookie for ``user``, and on to their list."""
+    """The session in the jar (the flow's entries dropped), and on to their list."""
     gate = site.gate
-    response = see("/dashboard/messages")
-    response.set_cookie(
-        SESSION_COOKIE,
-        gate.start_session(user, site.deps.clock.now()),
-        max_age=int(gate.config.session_lifetime.total_seconds()),
-        path="/dashboard",
-        httponly=True,
-        samesite="Lax",
-        secure=gate.secure,
-    )
+    sid = gate.start_session(user, site.deps.clock.now())
+    lifetime = gate.config.session_lifetime.total_seconds()
+    entries = {**jar(site).drop(raw(), SIGNIN, FLOW), **jar(site).put(None, SESSION, sid, lifetime)}
     log.info("dashboard sign-in: %s", user)
-    return response
+    return keep(site, see("/dashboard/messages"), entries)
 
 
 @views.post("/dashboard/signin/dev")
@@ -77,8 +81,8 @@ def signin_dev(site: Site) -> Response:
     if not local_request(request.environ):
         log.warning("local sign-in refused: not from this computer (%s)", request.remote_addr)
         return plain(403, "Local sign-in works only on this computer (127.0.0.1)")
-    flow = request.cookies.get(FLOW_CSRF_COOKIE)
-    if not flow or not gate.csrf_ok("flow:" + flow, request.form.get("csrf")):
+    flow = jar(site).get(raw(), FLOW)
+    if not isinstance(flow, str) or not gate.csrf_ok("flow:" + flow, request.form.get("csrf")):
         return plain(403, "the form expired: reload the sign-in page")
     from mailbeacon.validation import check_email
 
@@ -100,17 +104,10 @@ def signin_google(site: Site) -> Response:
     if not gate.config.google_enabled:
         return not_found()
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    response = redirect(gate.authorization_url(redirect_uri(site), state, nonce), 303)
-    response.set_cookie(
-        FLOW_COOKIE,
-        gate.cookies.dumps({"state": state, "nonce": nonce}),
-        max_age=600,
-        path=SIGNIN_PATH,
-        httponly=True,
-        samesite="Lax",  # Google's redirect back is a top-level GET: Lax cookies go along
-        secure=gate.secure,
-    )
-    return response  # type: ignore[return-value]
+    response: Response = redirect(gate.authorization_url(redirect_uri(site), state, nonce), 303)  # type: ignore[assignment]
+    # Google's redirect back is a top-level GET: the jar (SameSite=Lax) goes along.
+    flow = {"state": state, "nonce": nonce}
+    return keep(site, response, jar(site).put(raw(), SIGNIN, flow, SIGNIN_SECONDS))
 
 
 def refuse(site: Site, why: str) -> Response:
@@ -119,20 +116,16 @@ def refuse(site: Site, why: str) -> Response:
     page = site.render("signin.html", 401, google=site.gate.config.google_enabled,
                        flow_csrf="", problem="Sign-in failed: " + why,
                        local=local_signin(site))  # fmt: skip
-    page.delete_cookie(FLOW_COOKIE, path=SIGNIN_PATH)
-    return page
+    return keep(site, page, jar(site).drop(raw(), SIGNIN))
 
 
 @views.get("/dashboard/signin/callback")
 def signin_callback(site: Site) -> Response:
-    from itsdangerous import BadData
-
     gate = site.gate
     if not gate.config.google_enabled:
         return not_found()
-    try:
-        flow = gate.cookies.loads(request.cookies.get(FLOW_COOKIE, ""), max_age=600)
-    except BadData:
+    flow = jar(site).get(raw(), SIGNIN)
+    if not isinstance(flow, dict):
         return refuse(site, "the sign-in took too long or started elsewhere; try again")
     if not secrets.compare_digest(str(flow.get("state")), request.args.get("state", "")):
         return refuse(site, "the answer does not belong to this sign-in")
@@ -143,9 +136,7 @@ def signin_callback(site: Site) -> Response:
         user = gate.user_from_id_token(token, nonce=str(flow.get("nonce")))
     except Unauthorized as exc:
         return refuse(site, str(exc))
-    response = signed_in(site, user)
-    response.delete_cookie(FLOW_COOKIE, path=SIGNIN_PATH)
-    return response
+    return signed_in(site, user)
 
 
 @views.post("/dashboard/signout")
@@ -154,6 +145,4 @@ def signout(site: Site) -> Response:
         return form_expired()
     if g.sid:
         site.gate.end_session(g.sid)
-    response = see(SIGNIN_PATH)
-    response.delete_cookie(SESSION_COOKIE, path="/dashboard")
-    return response
+    return keep(site, see(SIGNIN_PATH), jar(site).drop(raw(), SESSION))

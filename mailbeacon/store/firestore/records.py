@@ -43,7 +43,9 @@ class FirestoreRecords:
         with self.fs.translated("delete_record"):
             self.fs.record_ref(namespace, key).delete(**self.fs.rpc)
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         from google.cloud.firestore import FieldFilter
 
         query = self.fs.records(namespace)
@@ -53,6 +55,8 @@ class FirestoreRecords:
             if upper is not None:
                 query = query.where(filter=FieldFilter("key", "<", upper))
         query = query.order_by("key")
+        if limit is not None:
+            query = query.limit(limit)
         with self.fs.translated("list_records"):
             found = [(s.get("key"), json.loads(s.get("json"))) for s in query.stream(**self.fs.rpc)]
         return [(k, v) for k, v in found if k.startswith(prefix)]

@@ -40,10 +40,12 @@ class SqliteRecords:
         with self.db.write() as conn:
             conn.execute("DELETE FROM records WHERE namespace = ? AND key = ?", (namespace, key))
 
-    def list_records(self, namespace: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.read(
             "SELECT key, value FROM records WHERE namespace = ? AND substr(key, 1, ?) = ? "
-            "ORDER BY key",
-            (namespace, len(prefix), prefix),
+            "ORDER BY key LIMIT ?",
+            (namespace, len(prefix), prefix, -1 if limit is None else limit),
         )
         return [(key, json.loads(value)) for key, value in rows]

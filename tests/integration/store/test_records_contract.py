@@ -68,6 +68,10 @@ def test_records_list_by_prefix_in_key_order(records: Records) -> None:
     ]
     assert records.list_records(ns, "user:a") == [("user:a", {"k": "user:a"})]
     assert records.list_records(ns, "none") == []
+    # A bounded listing: the first keys in order, with or without a prefix.
+    assert [k for k, _ in records.list_records(ns, limit=2)] == ["team:1", "user:a"]
+    assert [k for k, _ in records.list_records(ns, "user:", limit=2)] == ["user:a", "user:b"]
+    assert records.list_records(ns, "user:", limit=0) == []
 
 
 def test_a_policy_and_its_audit_log_round_trip(records: Records) -> None:
