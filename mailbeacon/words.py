@@ -52,15 +52,17 @@ def kind(event_kind: str, client: str | None = None) -> str:
 
 
 REASONS = {  # the classifier's reason codes, in words (an unknown code is shown as it is)
+    # Each says what was seen, never who must be behind it: one code comes with hits from any
+    # network (a bare "Mozilla/5.0" from Microsoft's filtering is a scanner's, not Apple's).
     "after-self-view": "right after you opened your own copy",
     "before-send": "before the email was sent (you, while writing)",
     "head-request": "a HEAD request: a link checker, not a person",
     "prefetch-header": "the client said it was prefetching",
     "gmail-prefetch-user-agent": "Gmail fetching images ahead of the reader",
-    "apple-mpp-user-agent": "Apple Mail Privacy Protection loads every image",
-    "delivery-window": "Apple Mail Privacy Protection, on delivery",
-    "bare-webkit": "Apple Mail or Outlook",
-    "bare-mozilla": "Apple Mail Privacy Protection's bare user agent",
+    "apple-mpp-user-agent": "Apple Mail Privacy Protection's user agent (it loads every image)",
+    "delivery-window": "minutes after delivery, when Apple's privacy proxy loads images",
+    "bare-webkit": "a bare WebKit user agent, as Apple Mail and Outlook send",
+    "bare-mozilla": 'a user agent of just "Mozilla/5.0" (Apple\'s privacy proxy or a script)',
     "pre-mpp-apple-mail": "Apple Mail on an older Mac (no privacy proxy)",
     "proxy-at-send": "seconds after sending: your own Sent copy",
     "gmail-content-sampling": "Gmail sampling the message's links",
@@ -69,7 +71,7 @@ REASONS = {  # the classifier's reason codes, in words (an unknown code is shown
     "bot-user-agent": "the user agent names a bot or script",
     "no-user-agent": "no user agent: a script",
     "unrecognised-user-agent": "an unrecognised client",
-    "probable-window": "seconds after delivery, as scanners do",
+    "probable-window": "within minutes of delivery, when scanners check mail",
     "probable-scanner-network-late": "from a scanner's network",
     "link-burst": "several links opened within seconds: a scanner walking the email",
     "multi-source-burst": "several addresses clicked at once: a scanner fleet",
@@ -228,6 +230,28 @@ def client(code: str, user_agent: str = "") -> str:
         if family:
             return family
     return "An unknown app"
+
+
+VERDICT_BY = {
+    "self": "by you",
+    "prefetch": "by mail prefetch",
+    "scanner": "by security scanners",
+    "bot": "by bots or scripts",
+}
+
+
+def machines(by_verdict: dict[str, int], by_reason: dict[str, int]) -> str:
+    """The hits not counted, grouped by kind and reason, most first: "3 by security scanners,
+    1 by mail prefetch; why: from Microsoft's mail filtering (2), ..." ("" when none)."""
+    kinds = sorted(((n, v) for v, n in by_verdict.items() if n > 0), key=lambda p: -p[0])
+    if not kinds:
+        return ""
+    text = ", ".join(f"{n:,} {VERDICT_BY.get(v, 'by ' + verdict(v).lower())}" for n, v in kinds)
+    why = [(n, reason(c)) for c, n in by_reason.items() if n > 0 and c != "bench"]
+    why.sort(key=lambda p: -p[0])
+    if why:
+        text += "; why: " + joined([f"{w} ({n:,})" for n, w in why], limit=4)
+    return text
 
 
 def field(name: str) -> str:
