@@ -119,6 +119,16 @@ CLIENT = {
     "other": "Other",
 }
 
+REMINDER = {
+    "scheduled": "due",
+    "due": "sent, nobody has replied yet",
+    "done": "marked done",
+    "cancelled": "not needed, a person replied",
+}
+"""A follow-up reminder's state, after "Reminder:" (the API keeps the codes)."""
+REMINDER_NOTES = ("replied", "done", "held for quiet hours")
+"""Reminder reasons its state's words already say (others, like "snoozed 1 day", are shown)."""
+
 NOTIFY = {
     "first-open": "The first open of each email, and clicks",
     "every-open": "Every open and click",
@@ -149,6 +159,29 @@ SETTING = {
     "webhook": "Webhook",
 }
 """Settings by the same name on every surface (the add-on's card calls strictness Accuracy)."""
+
+CHANNEL = {"slack": "Slack", "chat": "Google Chat", "email": "Email", "browser": "Browser"}
+POLICY = {
+    "tracking": "Tracking allowed",
+    "track_internal": "Internal email tracked",
+    "retention_days": "Days events are kept",
+    "channels": "Alert channels",
+    "disclosure": "Disclosure",
+    "admins": "Admins",
+    "webhook_url": "Domain webhook",
+    "user_webhooks": "People's own webhooks",
+}
+"""A domain policy's fields, as its page and audit log name them."""
+
+
+def policy_value(value: object) -> str:
+    """A policy value as the audit log shows it: on/off, lists joined, "none" for nothing."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list | tuple):
+        return ", ".join(CHANNEL.get(str(v), str(v)) for v in value) or "none"
+    return "none" if value is None or value == "" else str(value)
+
 
 QUIET_BOTH = "choose a start and an end hour, or Off for both"
 """The one refusal of half-set quiet hours (the dashboard's form and the add-on's card)."""
