@@ -5,7 +5,7 @@ Google's sign-in and Gmail on loopback.
 Ann saved Asia/Tokyo (nine hours from UTC, and her browser says New York): every page must show
 her emails' times in Tokyo's time, reasons in plain words (mailbeacon.words, never a code), and
 no page may be wider than the screen. Screenshots of every page at both sizes are kept in
-tests/artifacts/ (.ci/run lists them after the run).
+tests/artifacts/ (.ci/run keeps them: listed, and copied to $CI_ARTIFACTS_DIR).
 """
 
 from __future__ import annotations
