@@ -84,12 +84,23 @@ def event_days(event: Event) -> DayCounts:
 
 
 def firsts(
-    message: Message, *, opened: bool, clicked: bool, ttfo: int | None, ttfr: int | None
+    message: Message,
+    *,
+    opened: bool,
+    clicked: bool,
+    ttfo: int | None,
+    ttfr: int | None,
+    implied_open_at: datetime | None = None,
 ) -> DayCounts:
     """What a message's engagement adds to the day it was tracked: opened (with the bucket of
     its time to first open), clicked, and replied (``ttfr``: the bucket of its time to the
-    first reply, None when no person replied)."""
+    first reply, None when no person replied). ``implied_open_at``: a click or reply with no
+    pixel fetch implies one open by people (rollup.Summary.implied_opens), counted at that
+    time as the list and the email's page count it, so the overview's opens are their sum."""
     days: DayCounts = {}
+    if implied_open_at is not None:
+        _add(days, implied_open_at, "human_opens")
+        _add(days, implied_open_at, f"hour:{implied_open_at.hour}")
     tracked = message.created_at
     if opened:
         _add(days, tracked, "opened")

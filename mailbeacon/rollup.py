@@ -242,6 +242,7 @@ def _firsts(message: Message, summary: Summary, ttfo: int | None) -> DayCounts:
             if replied is not None
             else None
         ),
+        implied_open_at=summary.first_opened_at if summary.implied_opens else None,
     )
 
 

@@ -17,7 +17,7 @@ from .records import Records
 from .store import MessageStore
 from .tokens import new_message_id
 from .urls import Urls
-from .validation import MAX_LINKS, check_link, check_track
+from .validation import MAX_LINKS, check_link, check_sent_at, check_track
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def track_message(
     the policy (the add-on's compose card shows it) passes it, so it is read once.
     """
     checked = check_track(sender=sender, recipients=recipients, subject=subject, links=links)
+    check_sent_at(sent_at, clock.now())
     if policy is None:
         policy = policy_for(records, checked.owner)
     elif policy.domain != domain_of(checked.owner):

@@ -7,9 +7,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
-from .errors import InvalidInput
+from .clock import iso
+from .errors import FieldError, InvalidInput
 from .json_input import valid_text
 from .model import Link
 
@@ -26,6 +28,12 @@ MAX_SUBJECT_CHARS = 500
 
 
 MAX_RECIPIENTS = 500
+
+
+SENT_AT_SKEW = timedelta(minutes=5)
+"""How far ahead of this machine's clock a given send time may be (another machine's clock).
+Further ahead, every open before that time would be taken for the sender's own, while writing
+(``before-send``): a real reader's open would count for nothing."""
 
 
 # Tracked links per message: the add-on lists each in one card (100 widgets at most).
@@ -102,3 +110,10 @@ def check_track(
         raise InvalidInput(f"a message tracks at most {MAX_LINKS} links")
     checked = tuple(Link(i, check_link(url)) for i, url in enumerate(links, start=1))
     return TrackRequest(owner, to, check_subject(subject), checked)
+
+
+def check_sent_at(sent_at: datetime | None, now: datetime, field: str = "sent_at") -> None:
+    """Refuse a send time more than SENT_AT_SKEW ahead of ``now``: the one rule of the API,
+    the add-on and `mailbeacon track --sent-at` (``field`` is the name the caller gave it)."""
+    if sent_at is not None and sent_at > now + SENT_AT_SKEW:
+        raise FieldError(field, f"is in the future ({iso(sent_at)}): give when the email left")

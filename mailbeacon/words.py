@@ -52,15 +52,17 @@ def kind(event_kind: str, client: str | None = None) -> str:
 
 
 REASONS = {  # the classifier's reason codes, in words (an unknown code is shown as it is)
+    # Each says what was seen, never who must be behind it: one code comes with hits from any
+    # network (a bare "Mozilla/5.0" from Microsoft's filtering is a scanner's, not Apple's).
     "after-self-view": "right after you opened your own copy",
     "before-send": "before the email was sent (you, while writing)",
     "head-request": "a HEAD request: a link checker, not a person",
     "prefetch-header": "the client said it was prefetching",
     "gmail-prefetch-user-agent": "Gmail fetching images ahead of the reader",
-    "apple-mpp-user-agent": "Apple Mail Privacy Protection loads every image",
-    "delivery-window": "Apple Mail Privacy Protection, on delivery",
-    "bare-webkit": "Apple Mail or Outlook",
-    "bare-mozilla": "Apple Mail Privacy Protection's bare user agent",
+    "apple-mpp-user-agent": "Apple Mail Privacy Protection's user agent (it loads every image)",
+    "delivery-window": "minutes after delivery, when Apple's privacy proxy loads images",
+    "bare-webkit": "a bare WebKit user agent, as Apple Mail and Outlook send",
+    "bare-mozilla": 'a user agent of just "Mozilla/5.0" (Apple\'s privacy proxy or a script)',
     "pre-mpp-apple-mail": "Apple Mail on an older Mac (no privacy proxy)",
     "proxy-at-send": "seconds after sending: your own Sent copy",
     "gmail-content-sampling": "Gmail sampling the message's links",
@@ -69,7 +71,7 @@ REASONS = {  # the classifier's reason codes, in words (an unknown code is shown
     "bot-user-agent": "the user agent names a bot or script",
     "no-user-agent": "no user agent: a script",
     "unrecognised-user-agent": "an unrecognised client",
-    "probable-window": "seconds after delivery, as scanners do",
+    "probable-window": "within minutes of delivery, when scanners check mail",
     "probable-scanner-network-late": "from a scanner's network",
     "link-burst": "several links opened within seconds: a scanner walking the email",
     "multi-source-burst": "several addresses clicked at once: a scanner fleet",
@@ -117,6 +119,16 @@ CLIENT = {
     "other": "Other",
 }
 
+REMINDER = {
+    "scheduled": "due",
+    "due": "sent, nobody has replied yet",
+    "done": "marked done",
+    "cancelled": "not needed, a person replied",
+}
+"""A follow-up reminder's state, after "Reminder:" (the API keeps the codes)."""
+REMINDER_NOTES = ("replied", "done", "held for quiet hours")
+"""Reminder reasons its state's words already say (others, like "snoozed 1 day", are shown)."""
+
 NOTIFY = {
     "first-open": "The first open of each email, and clicks",
     "every-open": "Every open and click",
@@ -147,6 +159,29 @@ SETTING = {
     "webhook": "Webhook",
 }
 """Settings by the same name on every surface (the add-on's card calls strictness Accuracy)."""
+
+CHANNEL = {"slack": "Slack", "chat": "Google Chat", "email": "Email", "browser": "Browser"}
+POLICY = {
+    "tracking": "Tracking allowed",
+    "track_internal": "Internal email tracked",
+    "retention_days": "Days events are kept",
+    "channels": "Alert channels",
+    "disclosure": "Disclosure",
+    "admins": "Admins",
+    "webhook_url": "Domain webhook",
+    "user_webhooks": "People's own webhooks",
+}
+"""A domain policy's fields, as its page and audit log name them."""
+
+
+def policy_value(value: object) -> str:
+    """A policy value as the audit log shows it: on/off, lists joined, "none" for nothing."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list | tuple):
+        return ", ".join(CHANNEL.get(str(v), str(v)) for v in value) or "none"
+    return "none" if value is None or value == "" else str(value)
+
 
 QUIET_BOTH = "choose a start and an end hour, or Off for both"
 """The one refusal of half-set quiet hours (the dashboard's form and the add-on's card)."""
@@ -228,6 +263,28 @@ def client(code: str, user_agent: str = "") -> str:
         if family:
             return family
     return "An unknown app"
+
+
+VERDICT_BY = {
+    "self": "by you",
+    "prefetch": "by mail prefetch",
+    "scanner": "by security scanners",
+    "bot": "by bots or scripts",
+}
+
+
+def machines(by_verdict: dict[str, int], by_reason: dict[str, int]) -> str:
+    """The hits not counted, grouped by kind and reason, most first: "3 by security scanners,
+    1 by mail prefetch; why: from Microsoft's mail filtering (2), ..." ("" when none)."""
+    kinds = sorted(((n, v) for v, n in by_verdict.items() if n > 0), key=lambda p: -p[0])
+    if not kinds:
+        return ""
+    text = ", ".join(f"{n:,} {VERDICT_BY.get(v, 'by ' + verdict(v).lower())}" for n, v in kinds)
+    why = [(n, reason(c)) for c, n in by_reason.items() if n > 0 and c != "bench"]
+    why.sort(key=lambda p: -p[0])
+    if why:
+        text += "; why: " + joined([f"{w} ({n:,})" for n, w in why], limit=4)
+    return text
 
 
 def field(name: str) -> str:

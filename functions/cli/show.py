@@ -32,6 +32,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence
     return "\n".join([line(header), line(["-" * len(h) for h in header]), *map(line, rows)])
 
 
+def machine_line(machine: dict[str, Any]) -> list[str]:
+    """The stored summary's machine hits by kind and reason, in words (none: no line)."""
+    text = words.machines(machine.get("by_verdict") or {}, machine.get("by_reason") or {})
+    return [f"  Machines: {text}"] if text else []
+
+
 def stats_text(data: dict[str, Any], tz: str, now: datetime) -> str:
     """`mailbeacon stats` for a person: what happened, newest first, in their time."""
     opens, clicks = data["opens"], data["clicks"]
@@ -45,6 +51,7 @@ def stats_text(data: dict[str, Any], tz: str, now: datetime) -> str:
         f"  Opens:    {opens['human']:,} by people ({devices}),"
         f" {opens['machine']:,} by machines (not counted)",
         f"  Clicks:   {clicks['human']:,} by people, {clicks['machine']:,} by machines",
+        *machine_line(data.get("machine") or {}),
         f"  Last activity: {at(data.get('last_activity_at'), tz, now)}",
         f"  Id:       {data['message_id']}   (times in {tz})",
     ]

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from mailbeacon.clock import iso
-from mailbeacon.errors import FieldError
 from mailbeacon.sentwatch import sent_status
 from mailbeacon.stats import get_stats_with_pending
 from mailbeacon.tracking import track_message
-from mailbeacon.validation import check_track
+from mailbeacon.validation import check_sent_at, check_track
 
 from ..bootstrap import bootstrap
 from .common import config_of, require_data, zone_of
 from .show import stats_text
 
-SKEW = timedelta(minutes=5)
-"""How far ahead of this machine's clock --sent-at may be (another machine's clock)."""
-
 
 def cmd_track(args: argparse.Namespace) -> int:
     # Refuse bad input before the store exists: a refused command creates no files.
     check_track(sender=args.sender, recipients=args.to, subject=args.subject, links=args.link)
-    if args.sent_at is not None and args.sent_at > datetime.now(UTC) + SKEW:
-        # Every open before that time would be taken for the sender's own, while writing.
-        raise FieldError("--sent-at", f"is in the future ({iso(args.sent_at)}): give when it left")
+    check_sent_at(args.sent_at, datetime.now(UTC), "--sent-at")
     app = bootstrap(config_of(args))
     try:
         tracked = track_message(

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from mailbeacon import live
+from mailbeacon import live, words
 from mailbeacon.records import Records
 
 STREAM_SECONDS = 25.0
@@ -68,6 +68,19 @@ class LiveHub:
         self._slots.release()
 
 
+def shown(item: dict[str, Any]) -> dict[str, Any]:
+    """A live entry with the words a page shows for its codes (mailbeacon.words): live.js
+    writes what a reloaded page would, never ``scanner`` or ``known-scanner-user-agent``."""
+    client = item.get("client") or "other"
+    return {
+        **item,
+        "kind_word": words.kind(item.get("kind", ""), client),
+        "verdict_word": words.verdict(item.get("verdict", "")),
+        "client_word": words.client(client) if client != "other" else "",
+        "reasons_word": words.reasons(item.get("reasons") or ()),
+    }
+
+
 def sse(event: str, data: Any, event_id: str | None = None) -> str:
     """One message in the text/event-stream format (HTML Living Standard, section 9.2)."""
     lines = [f"event: {event}"]
@@ -97,7 +110,7 @@ def stream(
         for item in events:
             if item["id"] not in seen:
                 seen.add(item["id"])
-                yield sse("mailbeacon", item, cursor)
+                yield sse("mailbeacon", shown(item), cursor)
         left = deadline - time.monotonic()
         if left <= 0 or hub.closed:
             return

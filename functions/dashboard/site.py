@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from flask import Response, g, jsonify, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
@@ -70,7 +71,8 @@ class Site:
                     saved = self.deps.store.get_settings(g.user).timezone
                 except StoreUnavailable as exc:
                     log.error("settings lookup failed: %s", exc)
-            browser = request.cookies.get(ZONE_COOKIE, "")
+            # zone.js writes it with encodeURIComponent: "America%2FNew_York"
+            browser = unquote(request.cookies.get(ZONE_COOKIE, ""))
             g.zone = localtime.pick(saved, browser)
             g.zone_source = (
                 "saved"

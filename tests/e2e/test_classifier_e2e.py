@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from functions.cli.track import SKEW
 from mailbeacon.catalogs.loader import CatalogTagger
 from mailbeacon.evaluation.corpus import Case, group_by_message, load_corpus, replay
+from mailbeacon.validation import SENT_AT_SKEW
 from tests.support.processes import ServerProcess
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "hits.jsonl"
@@ -32,7 +32,7 @@ def eligible(group: list[Case]) -> bool:
     return (
         not any(c.self_views for c in group)
         and group[-1].t - group[0].t <= 5
-        and group[0].t > -SKEW.total_seconds()
+        and group[0].t > -SENT_AT_SKEW.total_seconds()
     )
 
 

@@ -27,6 +27,10 @@ CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
     " Chrome/126.0.0.0 Safari/537.36"
 )
+GMAIL_PREFETCH = (  # mailbeacon/classify/useragent.py: Gmail's pre-fetch, GMass [G1]
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/42.0.2311.135 Safari/537.36 Edge/12.246 Mozilla/5.0"
+)
 SENT = "2026-01-05T10:00:0{}Z"  # Deck, Pricing, Hello a second apart: "newest first" is defined
 
 
@@ -93,6 +97,31 @@ def test_stats_read_like_the_dashboard_newest_first_and_local(data: Path) -> Non
     assert data_json["status"] == "clicked" and data_json["events"][0]["client"] == "other"
 
 
+def test_stats_group_the_machine_hits_by_kind_and_reason_in_words(data: Path) -> None:
+    """The timeline shows only the newest events: one line says what was not counted and why,
+    read from the stored summary (the same counts as `stats --json`'s ``machine``)."""
+    hello = made(data)["Hello"]
+    config = load_config({**TEST_DEFAULTS}, data_dir=data, public_url="http://127.0.0.1:9")
+    app: App = bootstrap(config)
+    web = create_app(app).test_client()
+    for ua in (GMAIL_PREFETCH, "Mozilla/5.0 (compatible; Barracuda link check)", "curl/8.5.0"):
+        pixel = hello["pixel_url"].removeprefix("http://127.0.0.1:9")
+        assert web.get(pixel, headers={"User-Agent": ua}).status_code == 200
+    assert app.worker is not None
+    app.worker.drain([HITS, NOTIFY])
+    app.close()
+    text = cli(data, "stats", hello["message_id"])
+    [line] = [ln for ln in text.splitlines() if ln.startswith("  Machines: ")]
+    assert line.startswith(
+        "  Machines: 1 by bots or scripts, 1 by mail prefetch, 1 by security scanners; why: "
+    )
+    assert "Gmail fetching images ahead of the reader (1)" in line
+    assert "a security scanner (1)" in line and "-" not in line.split("why:")[1]  # no codes
+    stored = json.loads(cli(data, "stats", hello["message_id"], "--json"))["machine"]
+    assert stored["by_verdict"] == {"bot": 1, "prefetch": 1, "scanner": 1}
+    assert "  Machines:" not in cli(data, "stats", made(data)["Deck"]["message_id"])
+
+
 def test_settings_print_names_and_words_never_python_values(data: Path) -> None:
     text = cli(data, "settings", "--user", ANN, "--quiet-hours", "22-7", "--notify", "clicks")
     assert "Tell me about:" in text and "Clicks only" in text
@@ -147,6 +176,7 @@ def test_bad_inputs_are_one_line_and_create_nothing(tmp_path: Path, data: Path) 
         assert result.returncode == 2, (args, result.stdout)
         assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
         assert not nowhere.exists(), args
+    assert "--sent-at is in the future" in result.stderr  # the API's rule (test_api.py)
     muted = run_cli("settings", "--user", ANN, "--mute", "not-an-email-of-ann", data_dir=data)
     assert muted.returncode == 1 and "no tracked message" in muted.stderr
     theirs = made(data)["Deck"]["message_id"]

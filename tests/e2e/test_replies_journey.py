@@ -152,5 +152,5 @@ def test_track_open_remind_snooze_auto_reply_and_reply(
     assert f'data-message-id="{message_id}"' in rows and 's-replied">Replied' in rows
     page = browser.get(f"{served.url}/dashboard/messages/{message_id}", timeout=10).text
     assert 'id="replies">1 reply by people' in page and "automatic (out of office" in page
-    assert f"from {BO}" in page and "Reminder: <b>cancelled</b>" in page
+    assert f"from {BO}" in page and "Reminder: <b>not needed, a person replied</b>" in page
     assert len(slack.requests) == 3  # the auto-reply alerted nobody

@@ -24,6 +24,17 @@
     statusLine.textContent = text;
   }
 
+  // Times in the page's zone (the user's saved one, else the browser's), written as the
+  // server writes them (mailbeacon.localtime.when): "Mar 2, 10:15".
+  var clock = new Intl.DateTimeFormat("en-US", {
+    timeZone: body.dataset.zone || undefined, month: "short", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+
+  function when(iso) {
+    return clock.format(new Date(iso));
+  }
+
   function pageOf(item) {
     return "/dashboard/messages/" + encodeURIComponent(item.message_id);
   }
@@ -43,8 +54,8 @@
     link.href = pageOf(item);
     link.textContent = headline(item);
     li.appendChild(link);
-    var facts = " \u00b7 " + item.at.slice(11, 19) + " UTC \u00b7 " + item.verdict;
-    if (item.client) facts += " \u00b7 " + item.client;
+    var facts = " \u00b7 " + when(item.at) + " \u00b7 " + (item.verdict_word || item.verdict);
+    if (item.client_word) facts += " \u00b7 " + item.client_word;
     li.appendChild(document.createTextNode(facts));
     list.insertBefore(li, list.firstChild);
     while (list.children.length > 10) list.removeChild(list.lastChild);
@@ -62,9 +73,9 @@
     if (empty) tbody.removeChild(empty.parentNode);
     var row = document.createElement("tr");
     row.className = "live-new";
-    var what = item.kind + (item.url ? " " + item.url : "");
-    var cells = [item.at.slice(0, 19).replace("T", " "), what, item.verdict, item.client || "",
-      (item.reasons || []).join(", ")];
+    var what = (item.kind_word || item.kind) + (item.url ? " " + item.url : "");
+    var cells = [when(item.at), what, item.verdict_word || item.verdict, item.client_word || "",
+      item.human ? "" : item.reasons_word || ""];
     cells.forEach(function (text, i) {
       var td = document.createElement("td");
       td.textContent = text;
@@ -81,7 +92,7 @@
     if (Notification.permission !== "granted") return;
     var url = pageOf(item);
     var options = {
-      body: item.at.slice(11, 16) + " UTC" + (item.client ? " \u00b7 " + item.client : ""),
+      body: when(item.at) + (item.client_word ? " \u00b7 " + item.client_word : ""),
       tag: "mailbeacon-" + item.message_id, // the same tag as Web Push: one notification, not two
       data: { url: url, message_id: item.message_id, kind: item.kind },
     };

@@ -11,7 +11,7 @@ from mailbeacon import live, push
 from mailbeacon.errors import InvalidInput
 
 from ...json_body import json_body
-from ..live import POLL_SECONDS, stream
+from ..live import POLL_SECONDS, shown, stream
 from ..site import Site, Views, json_answer, script
 
 views = Views()
@@ -52,7 +52,8 @@ def live_poll(site: Site) -> Response:
         )
     except InvalidInput as exc:
         return json_answer(400, str(exc))
-    return jsonify({"events": events, "cursor": cursor, "poll_seconds": POLL_SECONDS})
+    found = [shown(item) for item in events]
+    return jsonify({"events": found, "cursor": cursor, "poll_seconds": POLL_SECONDS})
 
 
 @views.get("/dashboard/sw.js")
