@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from ..model import Event, Verdict
 from .pairing import Side, distinct, machine_of
+from .rules import counts_for_burst
 from .useragent import inspect
 
 BURST_SECONDS = 5.0  # warmbly TrackingClickBurstSeconds
@@ -72,14 +73,14 @@ def _side(event: Event, events: Sequence[Event]) -> Side:
 
 def _multi_source_members(clicks: Sequence[Event], window: float) -> set[str]:
     """Ids of human clicks inside a window holding clicks from three or more networks that
-    were human or caught by this very rule (clicks judged machine for another reason are no
-    evidence about the others, see rules)."""
+    were human or judged machine only for their timing (rules.counts_for_burst: a known
+    scanner's click is no evidence about the others; the checker half of a pair is)."""
     members: set[str] = set()
-    humans = [e for e in clicks if e.verdict is Verdict.HUMAN or "multi-source-burst" in e.reasons]
-    for first in humans:
-        group = [e for e in humans if 0 <= (e.at - first.at).total_seconds() <= window]
+    evidence = [e for e in clicks if counts_for_burst(e)]
+    for first in evidence:
+        group = [e for e in evidence if 0 <= (e.at - first.at).total_seconds() <= window]
         if len({e.network for e in group}) >= MULTI_SOURCE:
-            members.update(e.id for e in group)
+            members.update(e.id for e in group if e.verdict is Verdict.HUMAN)
     return members
 
 

@@ -9,12 +9,16 @@ evidence, and human last.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ..model import Classification, Verdict
 from .facts import Facts
 from .pairing import distinct, machine_of
 
 MACHINE = (Verdict.PREFETCH, Verdict.SCANNER, Verdict.BOT)
+RELATIONAL = frozenset({"paired-click", "multi-source-burst", "link-burst", "agent-rotation"})
+"""Reasons a hit was judged a machine for its timing beside others (not for what it is): such a
+hit is still a click of the fleet a multi-source burst looks for."""
 MULTI_SOURCE_BURST = 3  # distinct networks (IntellectITBotFilterBundle DEFAULT_MAX_IPS)
 ROTATING_AGENTS = 3  # distinct browser user agents from one network (see agent_rotation)
 
@@ -185,13 +189,19 @@ def link_burst(facts: Facts) -> Classification | None:
     return _result(Verdict.SCANNER, facts, "link-burst", facts.ua.reason) if facts.burst() else None
 
 
+def counts_for_burst(event: Any) -> bool:
+    """Whether a stored click is evidence of a multi-source burst (see multi_source_burst)."""
+    return event.verdict not in MACHINE or not RELATIONAL.isdisjoint(event.reasons)
+
+
 def multi_source_burst(facts: Facts) -> Classification | None:
     """Clicks on one message from three or more networks within the multi-source window: a
     scanner fleet, not readers (IntellectITBotFilterBundle VelocityBotRatioHelper: 3 distinct
-    addresses within 30 s by default). Clicks already judged machine do not count: a person
-    clicking right after two known scanners (karaoke-gen PR #870) is no fleet member."""
+    addresses within 30 s by default). Clicks judged machine for what they are do not count:
+    a person clicking right after two known scanners (karaoke-gen PR #870) is no fleet member;
+    a click judged machine only for its timing (the checker half of a pair) still does."""
     nearby = facts.nearby_clicks(facts.policy.multi_source_window)
-    networks = {e.network for e in nearby if e.verdict not in MACHINE} | {facts.hit.network}
+    networks = {e.network for e in nearby if counts_for_burst(e)} | {facts.hit.network}
     if len(networks) >= MULTI_SOURCE_BURST:
         return _result(Verdict.SCANNER, facts, "multi-source-burst", facts.ua.reason)
     return None

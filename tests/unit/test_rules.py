@@ -336,6 +336,26 @@ def test_three_addresses_clicking_within_seconds_are_a_scanner_fleet() -> None:
     assert out[2].verdict is Verdict.SCANNER and "multi-source-burst" in out[2].reasons
 
 
+def test_a_fleet_is_a_fleet_even_when_the_pair_rule_answered_first() -> None:
+    # three networks on one link within seconds; the second is the checker half of a pair
+    from mailbeacon.classify.reconcile import reconcile
+
+    mac = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/148.0.0.0 Safari/537.36"
+    )
+    hits = (
+        hit("click", t=4000, ua=mac, ip="198.51.100.10"),
+        hit("click", t=4002, ip="192.0.2.20"),
+        hit("click", t=4004, ip="203.0.113.30"),
+    )
+    first, paired, third = replay(*hits)
+    assert "paired-click" in paired.reasons
+    assert third.verdict is Verdict.SCANNER and "multi-source-burst" in third.reasons
+    events = [event(h, c) for h, c in zip(hits, (first, paired, third), strict=True)]
+    assert [e.verdict for e in reconcile(events)] == [Verdict.SCANNER] * 3  # hindsight: all
+
+
 def test_a_paired_click_labels_the_machine_and_keeps_the_person() -> None:
     mac = (
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
