@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from mailbeacon import words
 from mailbeacon.bus import DIGEST, Bus
 from mailbeacon.clock import Clock, iso
 from mailbeacon.model import Event, Message
@@ -87,16 +88,14 @@ def build_digest(
         label = _label(message)
         opens = [e for e in events if e.kind == "open" and e.at >= since]
         if opens:
-            digest.opened.append(
-                f"{label}: {len(opens)} open(s), last {local_time(opens[-1].at, timezone)}"
-            )
+            count = words.plural(len(opens), "open")
+            digest.opened.append(f"{label}: {count}, last {local_time(opens[-1].at, timezone)}")
         for click in (e for e in events if e.kind == "click" and e.at >= since):
             digest.clicked.append(f"{label}: {click.url} at {local_time(click.at, timezone)}")
         _replies(digest, label, every, since, timezone)
         sent = message.reference_time
-        if not any(e.kind in ("open", "reply") for e in events) and sent <= now - timedelta(
-            days=unopened_days
-        ):
+        # the one count: a click or a reply implies an open (rollup.Summary's status)
+        if not events and sent <= now - timedelta(days=unopened_days):
             digest.unopened.append(f"{label}: sent {local_time(sent, timezone)}")
     for _key, record in store.list_records(HELD, prefix=f"{user}/"):
         digest.held.append(f"{record.get('headline', '')} ({record.get('at', '')})")
@@ -112,7 +111,7 @@ def _replies(
         if reply.is_human:
             digest.replied.append(line)
         else:
-            digest.auto_replies.append(f"{line} ({reply.client})")
+            digest.auto_replies.append(f"{line} ({words.kind(reply.kind, reply.client)})")
 
 
 def _label(message: Message) -> str:

@@ -157,6 +157,8 @@ def drive(rig: Rig) -> dict[str, str]:
         (IPHONE, "198.51.100.200", 3600),
     ):
         rig.hit(devices.pixel_url, ua, ip, after=after)  # fmt: skip
+    blocked = rig.track("Images blocked", day, links=1)  # a person's click, no pixel fetch
+    rig.hit(blocked.links[0][1], CHROME_WIN, "203.0.113.90", after=3600)
     rig.track("Nobody yet", day)
     settle()
     replied = rig.track("Replied", day)
@@ -169,7 +171,7 @@ def drive(rig: Rig) -> dict[str, str]:
     person = {"from": "Bo <bo@example.org>", "subject": "Re: Replied"}
     rig.app.replies.record(message, ThreadMail("g2", "t1", ("INBOX",), person, now))
     settle()
-    for tracked in (walk, burst, pair, fresh, own, devices, replied):
+    for tracked in (walk, burst, pair, fresh, own, devices, blocked, replied):
         made[tracked.message.subject] = tracked.message.id
     made["Nobody yet"] = next(
         m.id for m in rig.app.store.list_messages(ANN) if m.subject == "Nobody yet"
@@ -243,6 +245,7 @@ def test_every_view_shows_the_figures_the_events_give(rig: Rig) -> None:
     # three networks within seconds: a fleet, every click of it (the pair rule's checker too)
     assert truth["Burst"]["clicks"] == 0 and truth["Burst"]["machine_clicks"] == 3
     assert truth["Pair"]["clicks"] == 1 and truth["Pair"]["machine_clicks"] == 1
+    assert truth["Images blocked"]["clicks"] == 1 and truth["Images blocked"]["opens"] == 1
     assert truth["Prefetched"]["opens"] == 0 and truth["Prefetched"]["machine_opens"] == 2
     assert truth["Own view"]["opens"] == 0 and truth["Own view"]["by_verdict"] == {"self": 1}
     assert truth["Two devices"]["opens"] == 4 and truth["Two devices"]["devices"] == 2
@@ -266,6 +269,13 @@ def test_every_view_shows_the_figures_the_events_give(rig: Rig) -> None:
     ))  # fmt: skip
     digest = build_digest(store, ANN, rig.clock.now(), since=START - timedelta(days=7),
                           unopened_days=1, timezone=TZ)  # fmt: skip
+
+    def sent_before(message_id: str, days: int) -> bool:
+        message = store.get_message(message_id)
+        assert message is not None
+        return message.reference_time <= rig.clock.now() - timedelta(days=days)
+
+    assert any(sent_before(i, days=1) for i in made.values())  # else "Not opened" is untested
     for subject, message_id in made.items():
         x, views = truth[subject], seen[subject]
         views["api list"] = counts(rows[subject])
@@ -345,6 +355,7 @@ def test_every_view_shows_the_figures_the_events_give(rig: Rig) -> None:
             len(clicked),
             sum(f"“{subject}”" in ln for ln in digest.replied),
             sum(f"“{subject}”" in ln for ln in digest.auto_replies),
+            any(f"“{subject}”" in ln for ln in digest.unopened),
         )
 
         word = words.status(x["status"])
@@ -361,7 +372,8 @@ def test_every_view_shows_the_figures_the_events_give(rig: Rig) -> None:
                             x["machine_clicks"]),
             "home card": ({"sent": "Not", "opened": "Opened", "clicked": "Clicked",
                            "replied": "Replied"}[x["status"]],),
-            "digest": (x["event_opens"], x["clicks"], x["replies"], x["auto_replies"]),
+            "digest": (x["event_opens"], x["clicks"], x["replies"], x["auto_replies"],
+                       x["status"] == "sent" and sent_before(message_id, days=1)),
         }  # fmt: skip
         wrong = {k: (v, expected[k]) for k, v in views.items() if v != expected[k]}
         assert not wrong, (subject, wrong)
