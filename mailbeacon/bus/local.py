@@ -474,6 +474,7 @@ class LocalBus:
             except (StoreUnavailable, sqlite3.Error) as exc:
                 log.error("bus worker: %s", exc)
                 self.last_error = str(exc)[:300]
+                self._spool_seen = None  # the batch was rolled back: read it again next turn
                 self._stop.wait(self.poll_seconds)
             else:
                 self.last_error = None

@@ -150,3 +150,34 @@ def test_leased_rows_are_not_taken_twice_unless_asked(db: Database) -> None:
     bus.subscribe("digest", got.append)
     assert bus.drain(["digest"], include_leased=True) == 1
     assert got == [{"n": 1}]
+
+
+
+def test_a_batch_refused_by_the_database_is_read_again_without_a_new_hit(
+    tmp_path: Path,
+) -> None:
+    """Another process (the CLI, a second server) holding the write lock past the busy timeout
+    makes the worker's batch fail and roll back: the worker reads it again on its next turn,
+    not only when another hit arrives."""
+    from mailbeacon.errors import StoreUnavailable
+    from tests.support.processes import wait_until
+
+    bus = LocalBus(Database(tmp_path / "bus.db"), poll_seconds=0.05)
+    locked, got = threading.Event(), []
+    locked.set()
+
+    def store(payloads: list[dict[str, Any]]) -> None:
+        if locked.is_set():
+            raise StoreUnavailable("database is locked")
+        got.extend(payloads)
+
+    bus.subscribe("hits", got.append, batch=store)
+    bus.publish("hits", {"n": 1})
+    bus.publish("hits", {"n": 2})  # two: the batch path
+    bus.start()
+    try:
+        wait_until(lambda: bus.last_error is not None, timeout=10)  # refused, rolled back
+        locked.clear()  # the other writer is done; no hit arrives after this
+        assert wait_until(lambda: len(got) == 2 and got, timeout=5) == [{"n": 1}, {"n": 2}]
+    finally:
+        bus.stop()
