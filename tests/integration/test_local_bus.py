@@ -152,7 +152,6 @@ def test_leased_rows_are_not_taken_twice_unless_asked(db: Database) -> None:
     assert got == [{"n": 1}]
 
 
-
 def test_a_batch_refused_by_the_database_is_read_again_without_a_new_hit(
     tmp_path: Path,
 ) -> None:
