@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from .clock import iso, parse_time
@@ -52,66 +53,93 @@ def _instant(name: str, value: str | None) -> datetime | None:
 
 
 class _Clock:
-    """UTC (day, hour) -> local (date, weekday, hour) for one zone, one astimezone per day."""
+    """UTC (day, hour) -> local (date, weekday, hour) for one zone: two astimezone calls a day,
+    the hours between by arithmetic unless the zone changed its offset that day."""
 
     def __init__(self, tz: str) -> None:
         self.zone = zone(tz)
 
-    def day(self, day: date) -> list[tuple[datetime, date, int, int]]:
-        """For each UTC hour of ``day``: its instant, and the local date, weekday and hour."""
-        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    def day(self, start: datetime) -> list[tuple[date, int, int]]:
+        """For each UTC hour of the day that begins at ``start``: the local date, weekday and
+        hour."""
         first = start.astimezone(self.zone)
         last = (start + timedelta(hours=23)).astimezone(self.zone)
-        hours = []
-        for h in range(24):
-            instant = start + timedelta(hours=h)
-            if first.utcoffset() == last.utcoffset():
-                local = first + timedelta(hours=h)
-            else:  # the zone changed its offset that day
-                local = instant.astimezone(self.zone)
-            hours.append((instant, local.date(), local.weekday(), local.hour))
-        return hours
+        if first.utcoffset() != last.utcoffset():  # the zone changed its offset that day
+            hours = []
+            for h in range(24):
+                local = (start + timedelta(hours=h)).astimezone(self.zone)
+                hours.append((local.date(), local.weekday(), local.hour))
+            return hours
+        base, weekday, h0 = first.date(), first.weekday(), first.hour
+        dates = (base - timedelta(days=1), base, base + timedelta(days=1))
+        return [
+            (dates[1 + (h0 + h) // 24], (weekday + (h0 + h) // 24) % 7, (h0 + h) % 24)
+            for h in range(24)
+        ]
+
+
+@lru_cache(maxsize=4096)
+def _hourly(name: str) -> tuple[str, int] | None:
+    """(series, UTC hour) of an hourly counter, None for a day's total or a breakdown. The
+    names repeat day after day, so each is parsed once."""
+    if name.startswith("hour:"):
+        return "human_opens", int(name[5:])
+    series, at, hour = name.partition("@")
+    return (series, int(hour)) if at else None
+
+
+HOUR = timedelta(hours=1)
+
+
+def _in_period(start: datetime, since: datetime, until: datetime) -> range:
+    """The UTC hours of the day beginning at ``start`` whose instant is in ``[since, until)``."""
+    lo = 0 if since <= start else min(24, -((start - since) // HOUR))
+    hi = 24 if until >= start + 24 * HOUR else max(0, -((start - until) // HOUR))
+    return range(lo, max(lo, hi))
 
 
 def _counted(
     days: Mapping[str, Mapping[str, int]], since: datetime, until: datetime, tz: str
 ) -> tuple[dict[str, int], dict[date, dict[str, int]], list[list[int]]]:
-    """Totals, per local day series and the local hour-of-week grid for ``[since, until)``."""
+    """Totals, per local day series and the local hour-of-week grid for ``[since, until)``.
+
+    One pass over each day's counters with no call per counter: this runs over every counter
+    of up to 400 days (about 300 a busy day) on each overview page."""
     clock = _Clock(tz)
     total: dict[str, int] = {}
     by_day: dict[date, dict[str, int]] = {}
     grid = [[0] * 24 for _ in range(7)]
-
-    def add(local: date, name: str, n: int) -> None:
-        total[name] = total.get(name, 0) + n
-        series = by_day.setdefault(local, {})
-        series[name] = series.get(name, 0) + n
-
     for key, counts in days.items():
-        hours = clock.day(date.fromisoformat(key))
-        noon = hours[12]
-        noon_in = since <= noon[0] < until
+        start = datetime.fromisoformat(key).replace(tzinfo=UTC)
+        hours = clock.day(start)
+        inside = _in_period(start, since, until)
+        noon_in = 12 in inside
         hourly: dict[str, int] = {}
         for name, n in counts.items():
-            if name.startswith("hour:"):
-                series, hour = "human_opens", int(name[5:])
-            elif "@" in name:
-                series, _, at = name.partition("@")
-                hour = int(at)
-            else:
-                if name not in SERIES and noon_in:  # a breakdown: whole UTC days
+            parsed = _hourly(name)
+            if parsed is None:
+                if noon_in and name not in SERIES:  # a breakdown: whole UTC days
                     total[name] = total.get(name, 0) + n
                 continue
+            series, hour = parsed
             hourly[series] = hourly.get(series, 0) + n
-            instant, local, weekday, local_hour = hours[hour]
-            if since <= instant < until:
-                add(local, series, n)
+            if hour in inside:
+                local, weekday, local_hour = hours[hour]
+                total[series] = total.get(series, 0) + n
+                sums = by_day.get(local)
+                if sums is None:
+                    sums = by_day[local] = {}
+                sums[series] = sums.get(series, 0) + n
                 if series == "human_opens":
                     grid[weekday][local_hour] += n
-        for series in SERIES:  # counted before hours were kept: at noon UTC
-            rest = counts.get(series, 0) - hourly.get(series, 0)
-            if rest and noon_in:
-                add(noon[1], series, rest)
+        if noon_in:  # counted before hours were kept: at noon UTC
+            noon = hours[12][0]
+            for series in SERIES:
+                rest = counts.get(series, 0) - hourly.get(series, 0)
+                if rest:
+                    total[series] = total.get(series, 0) + rest
+                    sums = by_day.setdefault(noon, {})
+                    sums[series] = sums.get(series, 0) + rest
     return total, by_day, grid
 
 
