@@ -203,6 +203,14 @@ def pages(
             f"/dashboard/messages?since={year + timedelta(days=100)}"
             f"&until={year + timedelta(days=130)}"
         ),
+        "list, not opened, Last activity sort (API)": get(
+            "/api/v1/messages?status=sent&sort=activity", headers=bearer
+        ),
+        "list, one week, Last activity sort (API)": get(
+            f"/api/v1/messages?since={year + timedelta(days=100)}"
+            f"&until={year + timedelta(days=107)}&sort=activity",
+            headers=bearer,
+        ),
         "search, common word (API)": get("/api/v1/messages?q=initech", headers=bearer),
         "search, one recipient (HTML)": get("/dashboard/messages?q=client4242@"),
         "search, one recipient (API)": get("/api/v1/messages?q=client4242@", headers=bearer),

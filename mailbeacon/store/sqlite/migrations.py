@@ -72,8 +72,10 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX messages_by_status;
     """,
     # 4: the search's trigram index (search.py): each message's stable number and its
-    # postings, filled by _index_search once the search texts are (migration 2's backfill).
+    # postings, filled by _index_search once the search texts are (migration 2's backfill);
+    # and "not opened" by Last activity, whose rows all sort last in messages_by_activity.
     """
+    CREATE INDEX messages_rank0_activity ON messages (owner, activity, id) WHERE rank = 0;
     ALTER TABLE messages ADD COLUMN seq INTEGER;
     UPDATE messages SET seq = rowid;
     CREATE UNIQUE INDEX messages_seq ON messages (seq);
