@@ -365,7 +365,6 @@ def run_sqlite(args: argparse.Namespace) -> None:
 
 
 def run_firestore(args: argparse.Namespace) -> None:
-
     from google.cloud import firestore
 
     from functions.standins.billing import Counts, count_firestore
