@@ -25,6 +25,9 @@ from .database import Database
 
 CAP = 1000
 """Postings counted per gram: a gram rarer than this makes the index the cheaper plan."""
+ROW_COST = 5
+"""How many times more a scan that reads each row (a status, the activity order) costs per
+message than one that reads only index entries: its cap is this many times higher."""
 MAX_GRAMS = 24
 """Grams of a long ``q`` whose postings are counted (windows spread over it)."""
 CHECKED = 3
@@ -65,7 +68,7 @@ def candidates(db: Database, q: str, cap: int = CAP) -> tuple[str, list[str]] | 
     """A query of the ``seq`` of every message whose search text may contain ``q`` (a
     superset: the caller still matches ``q``), or None when the scan is the cheaper plan."""
     found = sorted(grams(q))
-    if not found:
+    if not found or cap <= 0:  # shorter than a gram, or the index turned off (cap 0)
         return None
     if len(found) > MAX_GRAMS:
         step = len(found) / MAX_GRAMS
