@@ -11,6 +11,7 @@ from ...queries import EventKey, MessageQuery
 from ...rollup import MessagePage, MessageRow, Summary, page_of, rank
 from . import search
 from .database import Database
+from .days import ParsedDays
 from .rows import event_row, message_row, ts
 
 
@@ -25,6 +26,7 @@ class SqliteReporting:
         self.db = db
         self.clock = clock or SystemClock()
         self.search_cap = search_cap
+        self.days = ParsedDays()
 
     def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         where = ["owner = ?"]
@@ -91,4 +93,4 @@ class SqliteReporting:
             "SELECT day, counts FROM day_counts WHERE owner = ? AND day >= ? AND day <= ?",
             (owner.lower(), first, last),
         )
-        return {day: json.loads(counts) for day, counts in rows}
+        return {day: self.days.parse(owner.lower(), day, counts) for day, counts in rows}
