@@ -392,12 +392,16 @@ def run_firestore(args: argparse.Namespace) -> None:
         ).get_json()
         cursors = {"newest": first["next_cursor"]}
         found = pages(client_web, heavy, cursors, HEAVY_EVENTS, 50)
-        print(f"{'page':40} {'reads':>6}")
+        print(f"{'page':44} {'reads':>6}")
         for name, fn in found.items():
-            fn()  # the session lookup is one read of its record, counted too
+            try:
+                fn()  # the session lookup is one read of its record, counted too
+            except AssertionError as exc:  # a page this store refuses: shown, not hidden
+                print(f"{name:44} FAILED {exc}")
+                continue
             before = counts.reads
             fn()
-            print(f"{name:40} {counts.reads - before:6d}")
+            print(f"{name:44} {counts.reads - before:6d}")
         app.close()
     finally:
         if emulator is not None:
