@@ -11,6 +11,7 @@ from datetime import datetime
 from ...rollup import day_of
 from ...summary import contribution
 from ..ports import Removed
+from . import search
 from .database import Database
 from .rollups import Rollups
 from .rows import event_row, message_row, ts
@@ -77,6 +78,10 @@ class SqliteHousekeeping:
                 ]
                 for table in ("events", "links", "self_views", "human_devices"):
                     conn.execute(f"DELETE FROM {table} WHERE message_id IN ({marks})", chunk)
+                for seq, text in conn.execute(
+                    f"SELECT seq, search FROM messages WHERE id IN ({marks})", chunk
+                ).fetchall():
+                    search.unindex(conn, seq, text)
                 conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", chunk)
                 if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'outbox'").fetchone():
                     # the bus's table, when this database has one (hits in the spool are
@@ -109,6 +114,10 @@ class SqliteHousekeeping:
             Rollups(conn).add_days(message.owner, contribution(message, events), sign=-1)
             for table in ("events", "links", "self_views", "human_devices"):
                 conn.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))
+            seq, text = conn.execute(
+                "SELECT seq, search FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            search.unindex(conn, seq, text)
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         removed.message_ids = [message_id]
         removed.event_ids = sorted(e.id for e in events)

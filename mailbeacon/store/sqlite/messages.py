@@ -10,6 +10,7 @@ from typing import Any
 from ...errors import UnknownMessage
 from ...model import Link, Message
 from ...queries import search_text
+from . import search
 from .database import Database
 from .rollups import Rollups
 from .rows import message_row, ts
@@ -17,17 +18,18 @@ from .rows import message_row, ts
 
 class SqliteMessages:
     """Messages in ``messages`` (with the search text the dashboard's filter matches and the
-    time the list shows and orders by: sent, else tracked), links in ``links``; a new message
-    counts on its owner's day (day_counts)."""
+    time the list shows and orders by: sent, else tracked, and its postings in search_grams),
+    links in ``links``; a new message counts on its owner's day (day_counts)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     def add_message(self, message: Message) -> None:
         with self.db.write() as conn:
-            conn.execute(
+            text = search_text(message.subject, message.recipients)
+            ((seq,),) = conn.execute(
                 "INSERT INTO messages (id, owner, recipients, subject, created_at, sent_at, search,"
-                " sent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f" sent, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {search.NEXT_SEQ}) RETURNING seq",
                 (
                     message.id,
                     message.owner,
@@ -35,10 +37,11 @@ class SqliteMessages:
                     message.subject,
                     ts(message.created_at),
                     ts(message.sent_at) if message.sent_at else None,
-                    search_text(message.subject, message.recipients),
+                    text,
                     ts(message.reference_time),
                 ),
-            )
+            ).fetchall()
+            search.index(conn, seq, text)
             conn.executemany(
                 "INSERT INTO links VALUES (?, ?, ?)",
                 [(message.id, link.index, link.url) for link in message.links],
@@ -76,10 +79,11 @@ class SqliteMessages:
         self, message_id: str, *, sent_at: datetime, recipients: tuple[str, ...]
     ) -> None:
         with self.db.write() as conn:
-            query = "SELECT subject FROM messages WHERE id = ?"
+            query = "SELECT subject, search, seq FROM messages WHERE id = ?"
             row = conn.execute(query, (message_id,)).fetchone()
             if row is None:
                 return
+            text = search_text(row[0], recipients)
             conn.execute(
                 "UPDATE messages SET sent_at = ?, sent = ?, recipients = ?, search = ?"
                 " WHERE id = ?",
@@ -87,10 +91,11 @@ class SqliteMessages:
                     ts(sent_at),
                     ts(sent_at),
                     json.dumps(list(recipients)),
-                    search_text(row[0], recipients),
+                    text,
                     message_id,
                 ),
             )
+            search.index(conn, row[2], text, old=row[1])
 
     def list_messages(
         self, owner: str, *, limit: int = 20, before: datetime | None = None

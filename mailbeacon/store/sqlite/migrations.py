@@ -71,6 +71,17 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX messages_rank3 ON messages (owner, sent, id) WHERE rank >= 3;
     DROP INDEX messages_by_status;
     """,
+    # 4: the search's trigram index (search.py): each message's stable number and its
+    # postings, filled by _index_search once the search texts are (migration 2's backfill);
+    # and "not opened" by Last activity, whose rows all sort last in messages_by_activity.
+    """
+    CREATE INDEX messages_rank0_activity ON messages (owner, activity, id) WHERE rank = 0;
+    ALTER TABLE messages ADD COLUMN seq INTEGER;
+    UPDATE messages SET seq = rowid;
+    CREATE UNIQUE INDEX messages_seq ON messages (seq);
+    CREATE TABLE search_grams (
+        gram TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (gram, seq)) WITHOUT ROWID;
+    """,
 )
 
 
@@ -88,4 +99,17 @@ def _backfill_summaries(conn: sqlite3.Connection) -> None:
         rollups.event_added(event_row(row))
 
 
-AFTER_MIGRATION = {2: _backfill_summaries}
+def _index_search(conn: sqlite3.Connection) -> None:
+    """Migration 4's data: every message's postings, in one sorted insert (SQLite's substr
+    counts characters as Python's slices do, and the sorted insert appends to the index)."""
+    conn.execute(
+        """
+        WITH RECURSIVE w(seq, search, i) AS (
+            SELECT seq, search, 1 FROM messages WHERE length(search) >= 3
+            UNION ALL SELECT seq, search, i + 1 FROM w WHERE i < length(search) - 2)
+        INSERT OR IGNORE INTO search_grams SELECT substr(search, i, 3), seq FROM w ORDER BY 1, 2
+        """
+    )
+
+
+AFTER_MIGRATION = {2: _backfill_summaries, 4: _index_search}

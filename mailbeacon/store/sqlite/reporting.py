@@ -9,16 +9,24 @@ from ...clock import Clock, SystemClock
 from ...model import Event
 from ...queries import EventKey, MessageQuery
 from ...rollup import MessagePage, MessageRow, Summary, page_of, rank
+from . import search
 from .database import Database
+from .days import ParsedDays
 from .rows import event_row, message_row, ts
 
 
 class SqliteReporting:
-    """Each read is one indexed query: a page costs the same for ten messages or 100,000."""
+    """Each read is one indexed query: a page costs the same for ten messages or 100,000
+    (a search for a rare term reads the trigram index first: search.py). ``search_cap``: see
+    search.CAP."""
 
-    def __init__(self, db: Database, clock: Clock | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock | None = None, *, search_cap: int = search.CAP
+    ) -> None:
         self.db = db
         self.clock = clock or SystemClock()
+        self.search_cap = search_cap
+        self.days = ParsedDays()
 
     def query_messages(self, owner: str, query: MessageQuery) -> MessagePage:
         where = ["owner = ?"]
@@ -28,9 +36,20 @@ class SqliteReporting:
             # it was made with (messages_rank0..3).
             level = rank(query.status)
             where.append("rank = 0" if query.status == "sent" else f"rank >= {level:d}")
+        source = "messages"
         if query.q:
+            q = query.q.lower()
             where.append("instr(search, ?) > 0")
-            params.append(query.q.lower())
+            params.append(q)
+            # The scan reads only index entries when nothing but the time bounds it; a status
+            # or the activity order makes it read each row too, so the index pays sooner.
+            plain = not query.status and query.sort != "activity"
+            cap = self.search_cap if plain else self.search_cap * search.ROW_COST
+            found = search.candidates(self.db, q, cap)
+            if found is not None:  # a rare term: the messages holding its rarest grams
+                sql, grams = found
+                source = f"({sql}) AS c CROSS JOIN messages ON messages.seq = c.seq"
+                params = [*grams, *params]
         if query.since:
             where.append("sent >= ?")
             params.append(ts(query.since))
@@ -45,7 +64,7 @@ class SqliteReporting:
             where.append(f"{column} {op}= ? AND ({column} {op} ? OR id {op} ?)")
             params += [key, key, last_id]
         rows = self.db.read(
-            "SELECT id, owner, recipients, subject, created_at, sent_at, summary FROM messages "
+            f"SELECT id, owner, recipients, subject, created_at, sent_at, summary FROM {source} "
             f"WHERE {' AND '.join(where)} ORDER BY {column} {direction}, id {direction} LIMIT ?",
             (*params, query.limit + 1),
         )
@@ -74,4 +93,4 @@ class SqliteReporting:
             "SELECT day, counts FROM day_counts WHERE owner = ? AND day >= ? AND day <= ?",
             (owner.lower(), first, last),
         )
-        return {day: json.loads(counts) for day, counts in rows}
+        return {day: self.days.parse(owner.lower(), day, counts) for day, counts in rows}

@@ -150,3 +150,34 @@ def test_a_firestore_search_that_runs_out_of_budget_hands_back_where_to_go_on(
         page = store.query_messages(who, MessageQuery(q="needle", limit=5, after=page.next_after))
         found += [r.message.id for r in page.rows]
     assert found == [ms[0].id]
+
+
+def test_search_matches_any_part_of_the_subject_or_a_recipient_as_they_are_now(
+    store: Store,
+) -> None:
+    """``q`` is a substring of the subject or a recipient, in any case: after a send replaced
+    the recipients the old ones no longer match, and a deleted email matches nothing."""
+    who = owner()
+    renewal = replace(
+        message(who, at=T0), subject="Quarterly RENEWAL", recipients=("zoë.ng@acme.test",)
+    )
+    lunch = replace(
+        message(who, at=T0 + timedelta(minutes=1)), subject="Lunch", recipients=("bo@x.test",)
+    )
+    for m in (renewal, lunch, replace(message(owner()), subject="Renewal elsewhere")):
+        store.add_message(m)
+
+    def ids(q: str) -> list[str]:
+        return [row.message.id for row in store.query_messages(who, MessageQuery(q=q)).rows]
+
+    assert ids("renewal") == ids("NEWA") == ids("ZOË.NG@") == ids("ë.n") == [renewal.id]
+    assert ids("lu") == [lunch.id]  # shorter than the search index's grams
+    assert ids("l") == [lunch.id, renewal.id]
+    assert ids("renewal lunch") == ids('"') == ids("zoë.ng@acme.test\nx") == []
+    store.record_sent(
+        lunch.id, sent_at=T0 + timedelta(days=1), recipients=("renewal-desk@corp.test",)
+    )
+    assert ids("renewal") == [lunch.id, renewal.id]
+    assert ids("bo@x") == []
+    store.delete_message(renewal.id)
+    assert ids("renewal") == [lunch.id] and ids("zoë") == []

@@ -1,0 +1,89 @@
+"""The overview's local days and hours (mailbeacon/overview.py) summed from UTC hourly
+counters agree with placing every counted hour at its own instant in the zone, including on
+the days a zone changes its offset, in zones half an hour off UTC or a day ahead, and at the
+edges of a period that starts and ends mid-day."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailbeacon.overview import SERIES, summarise
+
+ZONES = ("UTC", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati", "Australia/Lord_Howe")
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+
+
+def _counters(rng: random.Random) -> dict[str, dict[str, int]]:
+    """A year of days: each series per hour (``name@H``, ``hour:H``), its day total (a few
+    counted before hours were kept: at noon UTC), and a breakdown."""
+    days: dict[str, dict[str, int]] = {}
+    for offset in range(400):
+        counts: dict[str, int] = {"client:gmail": rng.randrange(5)}
+        for series in SERIES:
+            total = 0
+            for hour in rng.sample(range(24), 3):
+                n = rng.randrange(1, 4)
+                name = f"hour:{hour}" if series == "human_opens" else f"{series}@{hour}"
+                counts[name] = n
+                total += n
+            counts[series] = total + (rng.randrange(3) if offset % 5 == 0 else 0)
+        days[(NOW.date() - timedelta(days=offset)).isoformat()] = counts
+    return days
+
+
+def _expected(days: dict[str, dict[str, int]], since: datetime, until: datetime, tz: str) -> dict:
+    zone = ZoneInfo(tz)
+    by_day: dict[date, dict[str, int]] = {}
+    total: dict[str, int] = {}
+    grid = [[0] * 24 for _ in range(7)]
+    for key, counts in days.items():
+        start = datetime.fromisoformat(key).replace(tzinfo=UTC)
+        noon = start + timedelta(hours=12)
+        for series in SERIES:
+            placed = 0
+            for hour in range(24):
+                name = f"hour:{hour}" if series == "human_opens" else f"{series}@{hour}"
+                n = counts.get(name, 0)
+                placed += n
+                local = (start + timedelta(hours=hour)).astimezone(zone)
+                if n and since <= start + timedelta(hours=hour) < until:
+                    by_day.setdefault(local.date(), {}).setdefault(series, 0)
+                    by_day[local.date()][series] += n
+                    total[series] = total.get(series, 0) + n
+                    if series == "human_opens":
+                        grid[local.weekday()][local.hour] += n
+            rest = counts[series] - placed
+            if rest and since <= noon < until:
+                local_day = noon.astimezone(zone).date()
+                by_day.setdefault(local_day, {}).setdefault(series, 0)
+                by_day[local_day][series] += rest
+                total[series] = total.get(series, 0) + rest
+        if since <= noon < until:
+            total["clients"] = total.get("clients", 0) + counts["client:gmail"]
+    return {"total": total, "by_day": by_day, "grid": grid}
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_local_days_and_hours_add_up_hour_by_hour(tz: str) -> None:
+    rng = random.Random(tz)
+    days = _counters(rng)
+    for _ in range(6):
+        until = NOW - timedelta(minutes=rng.randrange(0, 60 * 24 * 30))
+        since = until - timedelta(minutes=rng.randrange(60, 60 * 24 * 390))
+        args = {"since": since.isoformat(), "until": until.isoformat()}
+        got = summarise(lambda a, b: {k: v for k, v in days.items() if a <= k <= b}, args, NOW, tz)
+        want = _expected(days, since, until, tz)
+        assert got["opens_by_hour_of_week"] == want["grid"]
+        assert got["messages"] == want["total"].get("messages", 0)
+        assert got["human_opens"] == want["total"].get("human_opens", 0)
+        assert got["machine_hits"]["total"] == want["total"].get("machine_hits", 0)
+        assert got["replies"] == want["total"].get("replies", 0)
+        assert got["clients"].get("gmail", 0) == want["total"].get("clients", 0)
+        for day in got["by_day"]:
+            counted = want["by_day"].get(date.fromisoformat(day["date"]), {})
+            for series in ("human_opens", "machine_hits", "clicks"):
+                assert day[series] == counted.get(series, 0), (day["date"], series)
