@@ -40,11 +40,15 @@ class FirestoreReporting:
             base = base.where(filter=FieldFilter("status", "==", "sent"))
         elif query.status:  # statuses nest: "opened" is every message opened or more
             base = base.where(filter=FieldFilter(f"reached_{query.status}", "==", True))
-        if query.since:
-            base = base.where(filter=FieldFilter("sent", ">=", query.since))
-        if query.until:
-            base = base.where(filter=FieldFilter("sent", "<", query.until))
         field = "activity" if query.sort == "activity" else "sent"
+        # Firestore orders a range query by its range field first: a period sorted by last
+        # activity is read in activity order and its sent times checked here, as a search is.
+        in_memory = field == "activity" and bool(query.since or query.until)
+        if query.since and not in_memory:
+            base = base.where(filter=FieldFilter("sent", ">=", query.since))
+        if query.until and not in_memory:
+            base = base.where(filter=FieldFilter("sent", "<", query.until))
+        filtered = bool(query.q) or in_memory
         direction = Query.ASCENDING if query.sort == "oldest" else Query.DESCENDING
         base = base.order_by(field, direction=direction).order_by("__name__", direction=direction)
         base = base.select(ROW_FIELDS)
@@ -53,13 +57,13 @@ class FirestoreReporting:
         rows: list[MessageRow] = []
         scanned = 0
         exhausted = False
-        while len(rows) < wanted and scanned < (self.search_scan if query.q else wanted):
+        while len(rows) < wanted and scanned < (self.search_scan if filtered else wanted):
             page = base
             if after is not None:
                 key, last_id = after
                 value: Any = key if field == "activity" else datetime.fromisoformat(key)
                 page = page.start_after({field: value, "__name__": self.fs.message_ref(last_id)})
-            batch = wanted if not query.q else min(200, self.search_scan - scanned)
+            batch = wanted if not filtered else min(200, self.search_scan - scanned)
             with self.fs.translated("query_messages"):
                 snaps = list(page.limit(batch).stream(**self.fs.rpc))
             scanned += len(snaps)
@@ -72,7 +76,9 @@ class FirestoreReporting:
                     else time_key(message.reference_time),
                     message.id,
                 )
-                if matches(message.subject + "\n" + "\n".join(message.recipients), query.q):
+                if matches(
+                    message.subject + "\n" + "\n".join(message.recipients), query.q
+                ) and _within(message.reference_time, query):
                     rows.append(MessageRow(message, Summary.from_dict(d.get("summary"))))
                     if len(rows) == wanted:
                         break
@@ -128,3 +134,11 @@ class FirestoreReporting:
                 }
                 for s in query.stream(**self.fs.rpc)
             }
+
+
+def _within(sent: datetime, query: MessageQuery) -> bool:
+    """Whether a message sent at ``sent`` is in the query's period (checked in memory when
+    Firestore could not filter it)."""
+    return (query.since is None or sent >= query.since) and (
+        query.until is None or sent < query.until
+    )

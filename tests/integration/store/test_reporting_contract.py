@@ -84,6 +84,10 @@ def test_listing_filters_sorts_and_pages_by_key(store: Store) -> None:
     assert ids(MessageQuery(q="100%")) == []
     window = MessageQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=3))
     assert ids(window) == [ms[2].id, ms[1].id]
+    # a period sorted by last activity (Firestore cannot order a range query by another field)
+    by_activity = MessageQuery(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=4),
+                               sort="activity", limit=10)  # fmt: skip
+    assert ids(by_activity) == [ms[1].id, ms[2].id, ms[3].id]
     row = store.query_messages(who, MessageQuery(status="opened")).rows[1]
     assert row.summary.human_opens == 1 and row.message.subject == "Deal 1"
 
