@@ -135,6 +135,11 @@ def profile_edge(calls: int = 20000) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
+def load_average() -> str:
+    """The 1-minute load average: figures from a busier moment compare only within their run."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -421,7 +426,7 @@ def main() -> int:
         }
         print(
             f"wrk, {args.connections} connections, best of 2 x {args.seconds}s;"
-            f" {os.cpu_count()} CPUs",
+            f" {os.cpu_count()} CPUs; load average {load_average()}",
             flush=True,
         )
         answered = 0
@@ -454,7 +459,7 @@ def main() -> int:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(15)
     nginx = best["nginx"]["rps"]
-    print()
+    print(f"\nload average at the end: {load_average()} (other work on these CPUs)")
     for name in ("nginx", "cheroot", "ours"):
         print(line(name, best[name]))
     print(f"ours / nginx:   {best['ours']['rps'] / nginx:.3f}   (goal >= 0.15)")

@@ -2,8 +2,11 @@
 
 uvicorn has neither (encode/uvicorn#157): its keep-alive timer is armed only after an
 answer and any byte received cancels it, so a client that drips a header byte now and then
-holds its connection for ever. Here a timer runs from the connection's start, and again from
-each answer, until a request's headers are complete; when it fires the connection is closed.
+holds its connection for ever. Here the wait for a head starts at the connection's start and
+again at each answer, and ends when a request's headers are complete; one that lasts
+``header_timeout`` closes the connection. Starting and ending a wait only note the time: the
+connection's one timer, when it fires, closes it or sets itself again for the wait in
+progress (a timer made and cancelled per request cost more than the rest of the protocol).
 Headers (with the request line) over ``MAX_HEAD_BYTES`` are answered 431 and closed.
 
 It also answers the pixel and the click itself when it can (``answer_now``): uvicorn spends
@@ -54,6 +57,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     answer_now: Answer | None = None
     _deadline: asyncio.TimerHandle | None = None
+    _since: float | None = None  # when the wait for the current head began (None: no wait)
     _read_bytes = 0  # everything read while waiting for a request's head
     _waiting_for_head = True
     _answered = False
@@ -63,7 +67,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -111,13 +115,10 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._answered = True
         keep = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
         status, rest = answer
-        parts = [b"HTTP/1.1 ", status]
-        for name, value in self.server_state.default_headers:  # the date
-            parts += (name.title(), b": ", value, b"\r\n")
-        if not keep:
-            parts.append(b"Connection: close\r\n")
-        parts.append(rest)
-        self.transport.write(b"".join(parts))
+        self.transport.write(
+            b"".join((b"HTTP/1.1 ", status, _defaults(self.server_state.default_headers),
+                      b"" if keep else b"Connection: close\r\n", rest))
+        )  # fmt: skip
         self.server_state.total_requests += 1
         if not keep:
             self.transport.close()
@@ -144,15 +145,43 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._arm()
 
     def _arm(self) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(self.header_timeout, self._expire)
+        """A wait for a head starts now."""
+        since = self._since = self.loop.time()
+        if self._deadline is None:
+            self._deadline = self.loop.call_at(since + self.header_timeout, self._expire)
 
     def _disarm(self) -> None:
+        """The wait is over (the timer finds nothing to do when it fires)."""
+        self._since = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        since = self._since
+        if since is None or self.transport.is_closing():
+            return
+        due = since + self.header_timeout
+        if self.loop.time() >= due - _EARLY:
+            self.transport.close()
+        else:  # a later wait than the one this timer was set for
+            self._deadline = self.loop.call_at(due, self._expire)
+
+    def _cancel(self) -> None:
+        self._since = None
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _expire(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
-            self.transport.close()
+
+_EARLY = 0.002
+"""Timers may fire this much before their time (uvloop's resolution is a millisecond)."""
+_default_lines: list[Any] = [None, b""]
+
+
+def _defaults(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The server's default header lines (the date), rebuilt when uvicorn changes them (once a
+    second: a new list each time)."""
+    cache = _default_lines
+    if cache[0] is not headers:
+        lines = b"".join(name.title() + b": " + value + b"\r\n" for name, value in headers)
+        cache[0], cache[1] = headers, lines
+    return cache[1]

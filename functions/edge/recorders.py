@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import json
+import dataclasses
 import logging
 import threading
+from json.encoder import encode_basestring_ascii
 from typing import Protocol
 
 from mailbeacon.bus import Bus
 from mailbeacon.bus.local import LocalBus
+from mailbeacon.clock import iso
 from mailbeacon.errors import BusUnavailable
 from mailbeacon.model import Hit
 from mailbeacon.pipeline import record_hit
@@ -26,7 +28,30 @@ from .pools import Pool
 
 log = logging.getLogger(__name__)
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+_FIELDS = (
+    *("id", "kind", "message_id", "at", "method", "user_agent", "accept", "purpose"),
+    *("has_referer", "via", "ip_hash", "network", "network_tags", "link_index", "url"),
+)
+if tuple(f.name for f in dataclasses.fields(Hit)) != _FIELDS:  # pragma: no cover
+    raise ImportError("Hit's fields changed: encode_hit below must write the new ones")
+
+
+def encode_hit(hit: Hit) -> bytes:
+    """``Hit.to_dict()`` as compact JSON, the same bytes ``json.dumps`` writes, at a third of
+    its cost: the pixel's costliest step after verifying its token. Every string goes
+    through json's own escaper; tests/unit/test_edge_hit_encoding.py holds the two equal."""
+    s = encode_basestring_ascii
+    tags = ",".join([s(tag) for tag in hit.network_tags])
+    index = "null" if hit.link_index is None else str(int(hit.link_index))
+    url = "null" if hit.url is None else s(hit.url)
+    return (
+        f'{{"id":{s(hit.id)},"kind":{s(hit.kind)},"message_id":{s(hit.message_id)},'
+        f'"at":{s(iso(hit.at))},"method":{s(hit.method)},"user_agent":{s(hit.user_agent)},'
+        f'"accept":{s(hit.accept)},"purpose":{s(hit.purpose)},'
+        f'"has_referer":{"true" if hit.has_referer else "false"},"via":{s(hit.via)},'
+        f'"ip_hash":{s(hit.ip_hash)},"network":{s(hit.network)},"network_tags":[{tags}],'
+        f'"link_index":{index},"url":{url}}}'
+    ).encode()
 
 
 class Recorder(Protocol):
@@ -65,10 +90,10 @@ class SpoolRecorder:
             threading.Thread(target=self._flusher, name="spool-flush", daemon=True).start()
 
     def record_now(self, hit: Hit) -> None:
-        self.bus.publish_hit(_encode(hit.to_dict()).encode(), wait=False)
+        self.bus.publish_hit(encode_hit(hit), wait=False)
 
     async def record(self, hit: Hit) -> None:
-        ticket = self.bus.publish_hit(_encode(hit.to_dict()).encode(), wait=False)
+        ticket = self.bus.publish_hit(encode_hit(hit), wait=False)
         if not self.sync:
             return
         loop = self._loop = asyncio.get_running_loop()

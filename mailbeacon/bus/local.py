@@ -171,7 +171,8 @@ class LocalBus:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise BusUnavailable(f"hit spool: disk full ({exc.strerror})") from exc
             raise BusUnavailable(f"hit spool: {exc.strerror or exc}") from exc
-        self._wake.set()
+        if not self._wake.is_set():  # set() notifies under a lock: a cost per pixel
+            self._wake.set()
         return ticket
 
     def hit_spool(self) -> SpoolWriter:

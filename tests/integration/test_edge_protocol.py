@@ -141,3 +141,16 @@ def test_answered_now_in_order_with_keep_alive_head_and_pipelining(port: int) ->
     assert closed_after < DEADLINE  # closed on "Connection: close", not by the deadline
     got, closed_after = talk(port, b"GET /fast/e HTTP/1.0\r\n\r\n")
     assert b"Connection: close" in got and closed_after < DEADLINE
+
+
+def test_uvicorn_replaces_its_default_headers_each_tick() -> None:
+    """The protocol keeps the date line it built until the list changes identity: uvicorn
+    must hand a new list each second, not change the old one in place."""
+    config = uvicorn.Config(app, lifespan="off", log_config=None)
+    config.load()
+    server = uvicorn.Server(config)
+    before = server.server_state.default_headers
+    asyncio.run(server.on_tick(0))
+    after = server.server_state.default_headers
+    assert after is not before and any(name == b"date" for name, _ in after)
+    assert before == []  # the old list, untouched
