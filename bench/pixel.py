@@ -335,7 +335,7 @@ def sign_in(port: int, email: str) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", "/dashboard/signin")
     page = conn.getresponse()
-    flow = re.search(r"(mb_signin_csrf=[^;]+)", page.getheader("Set-Cookie") or "")
+    flow = re.search(r"(__session=[^;]+)", page.getheader("Set-Cookie") or "")  # the one jar
     form = re.search(r'name="csrf" value="([^"]+)"', page.read().decode())
     assert flow and form, "the dev sign-in form changed"
     conn.request(
@@ -344,7 +344,7 @@ def sign_in(port: int, email: str) -> str:
     )  # fmt: skip
     answer = conn.getresponse()
     answer.read()
-    session = re.search(r"(mb_session=[^;]+)", answer.getheader("Set-Cookie") or "")
+    session = re.search(r"(__session=[^;]+)", answer.getheader("Set-Cookie") or "")
     assert session, answer.status
     return session.group(1)
 
