@@ -19,6 +19,9 @@ import random
 import secrets
 import sys
 import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +32,12 @@ sys.path.insert(0, str(ROOT))
 
 from functions.bootstrap import App, bootstrap  # noqa: E402
 from functions.config import AppConfig  # noqa: E402
-from functions.standins.billing import CountingSession, Counts, count_firestore  # noqa: E402
+from functions.standins.billing import (  # noqa: E402
+    CountingFirestoreApi,
+    CountingSession,
+    Counts,
+    _field,
+)
 from functions.standins.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
 from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
@@ -37,6 +45,7 @@ from mailbeacon.clock import FixedClock  # noqa: E402
 from mailbeacon.model import Event, MessageContext  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
+from mailbeacon.store.firestore.context import live_fields  # noqa: E402
 from mailbeacon.store.firestore.docs import event_data  # noqa: E402
 from mailbeacon.tracking import track_message  # noqa: E402
 
@@ -54,14 +63,69 @@ class AssembledContext(FirestoreStore):
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, self, self, message_id)
 
-    def add_event(self, event: Event) -> bool:
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
         from google.api_core.exceptions import AlreadyExists
 
+        for changed in relabel:
+            self.connection.event_ref(changed.id).update(
+                {"verdict": changed.verdict.value, "reasons": list(changed.reasons)}
+            )
         try:
-            self.connection.event_ref(event.id).create(event_data(event))
+            data = event_data(event)
+            message = self.get_message(event.message_id) if live_at else None
+            if message is not None and live_at is not None:  # the feed, in the same document
+                data.update(live_fields(message, event, live_at))
+            self.connection.event_ref(event.id).create(data)
         except AlreadyExists:
             return False
         return True
+
+
+def kind_of(path: str) -> str:
+    """The kind of document a path names: its collection without the run's prefix, and for
+    records its namespace (``recordsets/live-events``)."""
+    parts = path.split("/documents/", 1)[-1].split("/")
+    collection = parts[0].split("-", 1)[-1] if "-" in parts[0] else parts[0]
+    if collection == "recordsets" and len(parts) > 1:
+        return f"{collection}/{parts[1]}"
+    return collection
+
+
+class KindCounts(Counts):
+    """Counts with reads tallied by kind of document as well (writes are kept by path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads_by_kind: Counter[str] = Counter()
+
+
+class KindCountingApi(CountingFirestoreApi):
+    """The meter, also noting which kind of document each read was of."""
+
+    counts: KindCounts
+
+    def batch_get_documents(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for response in super().batch_get_documents(*args, **kwargs):
+            found = _field(response, "found")
+            name = _field(found, "name") if found else _field(response, "missing")
+            with self.counts.lock:
+                self.counts.reads_by_kind[kind_of(str(name))] += 1
+            yield response
+
+    def run_query(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        request = kwargs.get("request") or args[0]
+        parent = str(_field(request, "parent"))
+        query = _field(request, "structured_query")
+        collection = str(_field(_field(query, "from_")[0], "collection_id"))
+        found = 0
+        for response in self._api.run_query(*args, **kwargs):
+            found += bool(_field(response, "document"))
+            yield response
+        with self.counts.lock:
+            self.counts.reads += max(found, 1)
+            self.counts.reads_by_kind[kind_of(f"{parent}/{collection}/x")] += max(found, 1)
 
 
 def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namespace) -> Counts:
@@ -70,7 +134,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
 
     os.environ.update(hosts)
     project, prefix = "bench-cost", f"{kind}{secrets.token_hex(3)}-"
-    counts = Counts()
+    counts = KindCounts()
     admin = PubsubAdmin(hosts["PUBSUB_EMULATOR_HOST"], project)
     for topic in ("hits", "notify", "digest"):
         admin.topic(prefix + topic)
@@ -83,7 +147,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         emulator_host=os.environ["PUBSUB_EMULATOR_HOST"],
         session=CountingSession(requests.Session(), counts),
     )
-    client = count_firestore(firestore.Client(project=project), counts)
+    client = firestore.Client(project=project)
+    client._firestore_api_internal = KindCountingApi(client._firestore_api, counts)
     store = store_cls(client, prefix=prefix, flush_interval=1.0 if kind == "ours" else 0.0)
     clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
     data_dir = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
@@ -111,6 +176,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     rng.shuffle(urls)
     clock.advance(minutes=5)
     before = counts.reads, counts.total_writes, counts.publishes
+    reads_before = Counter(counts.reads_by_kind)
+    writes_before = Counter({p: len(t) for p, t in counts.writes.items()})
 
     for url in urls:  # the edge: one publish per hit, no store access
         ua = rng.choice(AGENTS)
@@ -123,17 +190,30 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         app.consumers.hit(decode(received["message"]))  # what process_hit does per delivery
         return received["ackId"]
 
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16
         while batch := admin.pull(prefix + "hits-pull", 100, immediately=True):
             admin.ack(prefix + "hits-pull", *pool.map(consume, batch))
+    elapsed = time.monotonic() - started
     hits = len(urls)
     reads, writes = counts.reads - before[0], counts.total_writes - before[1]
     publishes = counts.publishes - before[2]
     print(
         f"  {kind:<9} per hit: {reads / hits:5.2f} reads  {writes / hits:5.2f} writes  "
         f"{edge_publishes / hits:4.2f} edge publishes  "
-        f"{(publishes - edge_publishes) / hits:4.2f} notify publishes   ({hits} hits)"
+        f"{(publishes - edge_publishes) / hits:4.2f} notify publishes   ({hits} hits in "
+        f"{elapsed:.0f} s)"
     )
+    reads_by = counts.reads_by_kind - reads_before
+    writes_by: Counter[str] = Counter()
+    for path, times in counts.writes.items():
+        writes_by[kind_of(path)] += len(times) - writes_before.get(path, 0)
+    for kind_ in sorted(set(reads_by) | set(writes_by)):
+        if reads_by[kind_] or writes_by[kind_]:
+            print(
+                f"    {kind_:<24} {reads_by[kind_] / hits:5.2f} reads  "
+                f"{writes_by[kind_] / hits:5.2f} writes"
+            )
     counts.hits = hits  # type: ignore[attr-defined]
     counts.reads_only, counts.writes_only = reads, writes  # type: ignore[attr-defined]
     return counts
