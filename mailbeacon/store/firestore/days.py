@@ -16,6 +16,10 @@ from .docs import doc_id
 
 log = logging.getLogger(__name__)
 
+DAYS_SLOWER = 2.0
+"""A day-counter document is written this many message intervals apart: one user's counters
+take the hits of all their messages, and increments lose nothing by waiting."""
+
 
 class DayCounters:
     """Writes only: the reporting part reads the counters."""
