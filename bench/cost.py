@@ -3,10 +3,13 @@
 Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
 (functions/standins/billing.py). The edge is the real WSGI app (pixel and click through the Flask
 test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
-subscription. Ours: FirestoreStore.get_context (one read of the message document, coalesced
-context writes). Baseline, same run and same hits: the context assembled from the finer reads
-(get_message, get_settings, list_events, list_self_views), as the core did before.
-Goal: <= 1 read, <= 2 writes, 1 publish per hit on average.
+subscription. Ours: FirestoreStore.get_context (one read of the message document), the event's
+document created with its live-feed entry inside, the message's summary and the owner's day
+counters written by coalescers. Baseline, same run and same hits: the context assembled from
+the finer reads (get_message, get_settings, list_events, list_self_views), as the core did
+before, and only the event documents written (no summary, no day counters).
+Reads and writes are also broken down by kind of document (the collection, or the records'
+namespace). Goal: <= 1 read, <= 2 writes, 1 publish per hit on average (docs/deploy.md).
 
 Run: .venv/bin/python bench/cost.py [--messages 20] [--hits-per-message 25] [--concurrency 16]
 """

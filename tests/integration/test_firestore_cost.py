@@ -115,3 +115,16 @@ def test_hits_cost_one_read_each_and_the_live_feed_no_write_of_its_own(
         replayed.update(contribution(m, stored).get(day, {}))
     counted = store.day_counts(owner, day, day)[day]
     assert {k: n for k, n in counted.items() if n} == dict(+replayed)
+
+
+def test_the_live_feed_an_earlier_version_kept_as_records_is_deleted_by_the_retention_sweep(
+    emulators: Emulators,
+) -> None:
+    store = FirestoreStore(project=PROJECT, prefix=f"old{secrets.token_hex(3)}_")
+    owner = "ann@example.com"
+    old_feed = store.connection.records(live.FEED)
+    old_feed.document("a").set({"key": f"{owner}|2026-01-05T10:00:00Z|e1", "json": "{}"})
+    store.connection.records(live.SWEPT).document("b").set({"key": owner, "json": "{}"})
+    assert store.purge_expired(datetime.now(UTC)) == 0
+    assert list(old_feed.stream()) == []
+    assert list(store.connection.records(live.SWEPT).stream()) == []
