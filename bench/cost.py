@@ -3,12 +3,15 @@
 Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
 (functions/standins/billing.py). The edge is the real WSGI app (pixel and click through the Flask
 test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
-subscription. Ours: FirestoreStore.get_context (one read of the message document, coalesced
-context writes). Baseline, same run and same hits: the context assembled from the finer reads
-(get_message, get_settings, list_events, list_self_views), as the core did before.
-Goal: <= 1 read, <= 2 writes, 1 publish per hit on average.
+subscription. Ours: FirestoreStore.get_context (one read of the message document), the event's
+document created with its live-feed entry inside, the message's summary and the owner's day
+counters written by coalescers. Baseline, same run and same hits: the context assembled from
+the finer reads (get_message, get_settings, list_events, list_self_views), as the core did
+before, and only the event documents written (no summary, no day counters).
+Reads and writes are also broken down by kind of document (the collection, or the records'
+namespace). Goal: <= 1 read, <= 2 writes, 1 publish per hit on average (docs/deploy.md).
 
-Run: .venv/bin/python bench/cost.py [--messages 20] [--hits-per-message 25]
+Run: .venv/bin/python bench/cost.py [--messages 20] [--hits-per-message 25] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ import random
 import secrets
 import sys
 import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from functions.bootstrap import App, bootstrap  # noqa: E402
 from functions.config import AppConfig  # noqa: E402
-from functions.standins.billing import CountingSession, Counts, count_firestore  # noqa: E402
+from functions.standins.billing import (  # noqa: E402
+    CountingFirestoreApi,
+    CountingSession,
+    Counts,
+    _field,
+)
 from functions.standins.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
 from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
@@ -37,6 +48,7 @@ from mailbeacon.clock import FixedClock  # noqa: E402
 from mailbeacon.model import Event, MessageContext  # noqa: E402
 from mailbeacon.store import assemble_context  # noqa: E402
 from mailbeacon.store.firestore import FirestoreStore  # noqa: E402
+from mailbeacon.store.firestore.context import live_fields  # noqa: E402
 from mailbeacon.store.firestore.docs import event_data  # noqa: E402
 from mailbeacon.tracking import track_message  # noqa: E402
 
@@ -54,14 +66,69 @@ class AssembledContext(FirestoreStore):
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self, self, self, message_id)
 
-    def add_event(self, event: Event) -> bool:
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
         from google.api_core.exceptions import AlreadyExists
 
+        for changed in relabel:
+            self.connection.event_ref(changed.id).update(
+                {"verdict": changed.verdict.value, "reasons": list(changed.reasons)}
+            )
         try:
-            self.connection.event_ref(event.id).create(event_data(event))
+            data = event_data(event)
+            message = self.get_message(event.message_id) if live_at else None
+            if message is not None and live_at is not None:  # the feed, in the same document
+                data.update(live_fields(message, event, live_at))
+            self.connection.event_ref(event.id).create(data)
         except AlreadyExists:
             return False
         return True
+
+
+def kind_of(path: str) -> str:
+    """The kind of document a path names: its collection without the run's prefix, and for
+    records its namespace (``recordsets/live-events``)."""
+    parts = path.split("/documents/", 1)[-1].split("/")
+    collection = parts[0].split("-", 1)[-1] if "-" in parts[0] else parts[0]
+    if collection == "recordsets" and len(parts) > 1:
+        return f"{collection}/{parts[1]}"
+    return collection
+
+
+class KindCounts(Counts):
+    """Counts with reads tallied by kind of document as well (writes are kept by path)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads_by_kind: Counter[str] = Counter()
+
+
+class KindCountingApi(CountingFirestoreApi):
+    """The meter, also noting which kind of document each read was of."""
+
+    counts: KindCounts
+
+    def batch_get_documents(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        for response in super().batch_get_documents(*args, **kwargs):
+            found = _field(response, "found")
+            name = _field(found, "name") if found else _field(response, "missing")
+            with self.counts.lock:
+                self.counts.reads_by_kind[kind_of(str(name))] += 1
+            yield response
+
+    def run_query(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        request = kwargs.get("request") or args[0]
+        parent = str(_field(request, "parent"))
+        query = _field(request, "structured_query")
+        collection = str(_field(_field(query, "from_")[0], "collection_id"))
+        found = 0
+        for response in self._api.run_query(*args, **kwargs):
+            found += bool(_field(response, "document"))
+            yield response
+        with self.counts.lock:
+            self.counts.reads += max(found, 1)
+            self.counts.reads_by_kind[kind_of(f"{parent}/{collection}/x")] += max(found, 1)
 
 
 def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namespace) -> Counts:
@@ -70,7 +137,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
 
     os.environ.update(hosts)
     project, prefix = "bench-cost", f"{kind}{secrets.token_hex(3)}-"
-    counts = Counts()
+    counts = KindCounts()
     admin = PubsubAdmin(hosts["PUBSUB_EMULATOR_HOST"], project)
     for topic in ("hits", "notify", "digest"):
         admin.topic(prefix + topic)
@@ -83,7 +150,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         emulator_host=os.environ["PUBSUB_EMULATOR_HOST"],
         session=CountingSession(requests.Session(), counts),
     )
-    client = count_firestore(firestore.Client(project=project), counts)
+    client = firestore.Client(project=project)
+    client._firestore_api_internal = KindCountingApi(client._firestore_api, counts)
     store = store_cls(client, prefix=prefix, flush_interval=1.0 if kind == "ours" else 0.0)
     clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
     data_dir = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
@@ -111,6 +179,8 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     rng.shuffle(urls)
     clock.advance(minutes=5)
     before = counts.reads, counts.total_writes, counts.publishes
+    reads_before = Counter(counts.reads_by_kind)
+    writes_before = Counter({p: len(t) for p, t in counts.writes.items()})
 
     for url in urls:  # the edge: one publish per hit, no store access
         ua = rng.choice(AGENTS)
@@ -119,21 +189,39 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         ).status_code in (200, 302)
     edge_publishes = counts.publishes - before[2]
 
-    def consume(received: dict[str, Any]) -> str:
+    def consume(received: dict[str, Any]) -> None:
         app.consumers.hit(decode(received["message"]))  # what process_hit does per delivery
-        return received["ackId"]
 
-    with ThreadPoolExecutor(max_workers=16) as pool:  # the consumer at concurrency 16
-        while batch := admin.pull(prefix + "hits-pull", 100, immediately=True):
-            admin.ack(prefix + "hits-pull", *pool.map(consume, batch))
+    # Pub/Sub pushes continuously, up to the function's concurrency: the hits are pulled (and
+    # acknowledged, the bench not being about delivery) first, then handled 16 at a time
+    # without the lull a pull-process-ack round would leave at the end of each round.
+    delivered: list[dict[str, Any]] = []
+    while batch := admin.pull(prefix + "hits-pull", 100, immediately=True):
+        admin.ack(prefix + "hits-pull", *(received["ackId"] for received in batch))
+        delivered += batch
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
+        list(pool.map(consume, delivered))
+    elapsed = time.monotonic() - started
     hits = len(urls)
     reads, writes = counts.reads - before[0], counts.total_writes - before[1]
     publishes = counts.publishes - before[2]
     print(
         f"  {kind:<9} per hit: {reads / hits:5.2f} reads  {writes / hits:5.2f} writes  "
         f"{edge_publishes / hits:4.2f} edge publishes  "
-        f"{(publishes - edge_publishes) / hits:4.2f} notify publishes   ({hits} hits)"
+        f"{(publishes - edge_publishes) / hits:4.2f} notify publishes   ({hits} hits in "
+        f"{elapsed:.0f} s)"
     )
+    reads_by = counts.reads_by_kind - reads_before
+    writes_by: Counter[str] = Counter()
+    for path, times in counts.writes.items():
+        writes_by[kind_of(path)] += len(times) - writes_before.get(path, 0)
+    for kind_ in sorted(set(reads_by) | set(writes_by)):
+        if reads_by[kind_] or writes_by[kind_]:
+            print(
+                f"    {kind_:<24} {reads_by[kind_] / hits:5.2f} reads  "
+                f"{writes_by[kind_] / hits:5.2f} writes"
+            )
     counts.hits = hits  # type: ignore[attr-defined]
     counts.reads_only, counts.writes_only = reads, writes  # type: ignore[attr-defined]
     return counts
@@ -143,6 +231,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--hits-per-message", type=int, default=25)
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="hits one instance handles at once"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
     firestore = Emulator("Firestore", firestore_command(), work / "firestore.log").start()

@@ -432,7 +432,7 @@ def bootstrap(
         slack_interaction=_slack_interaction(config, store, book, clock),
     )
     consumers.replies = ReplyBook(
-        store, records, bus, clock, consumers.retention_for, stored=consumers.event_stored
+        store, records, bus, clock, consumers.retention_for, stored=consumers.wake
     )
     app = App(
         config=config,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from mailbeacon import live, reminders
+from mailbeacon import reminders
 from mailbeacon.bus import DIGEST, HITS, NOTIFY, BatchHandler, Bus, Handler
 from mailbeacon.bus.fallback import is_sweep, sweep
 from mailbeacon.clock import Clock
@@ -104,16 +104,12 @@ class Consumers:
             payloads,
             retention=self.retention,
             retention_for=self.retention_for,
-            stored=self.event_stored,
+            stored=self.wake,
+            live_at=self.clock.now,
         )
 
-    def event_stored(self, message: Message, event: Event) -> None:
-        """Put the event in its owner's live feed; a failure here never fails the hit."""
-        try:
-            live.append(self.records, message, event, self.clock.now())
-        except Exception:
-            log.exception("live feed: could not add event %s", event.id)
-            return
+    def wake(self, _message: Message, _event: Event) -> None:
+        """The store put the event in the live feed: wake the pages waiting for it."""
         if self.wake_live_pages is not None:
             self.wake_live_pages()
 

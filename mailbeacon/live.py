@@ -12,6 +12,7 @@ little, so an event can be delivered twice: clients deduplicate by event id.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,8 @@ from .clock import iso, parse_time
 from .errors import InvalidInput
 from .model import Event, Message
 from .records import Namespace, Records
+
+log = logging.getLogger(__name__)
 
 FEED = Namespace.LIVE_EVENTS
 SWEPT = Namespace.LIVE_SWEPT
@@ -47,10 +50,15 @@ def entry(message: Message, event: Event) -> dict[str, Any]:
     }
 
 
+def entry_key(owner: str, processed: datetime, event_id: str) -> str:
+    """An entry's key: the owner's entries in the order they were processed."""
+    return f"{owner}|{iso(processed)}|{event_id}"
+
+
 def append(records: Records, message: Message, event: Event, now: datetime) -> None:
     """Add one processed event to its owner's feed and drop entries older than KEEP."""
     owner = message.owner
-    records.put_record(FEED, f"{owner}|{iso(now)}|{event.id}", entry(message, event))
+    records.put_record(FEED, entry_key(owner, now, event.id), entry(message, event))
     swept = records.get_record(SWEPT, owner)
     last = parse_time(swept["at"]) if swept else None
     if last is not None and last > now - SWEEP_EVERY:
@@ -69,6 +77,15 @@ def append(records: Records, message: Message, event: Event, now: datetime) -> N
             if key >= oldest:
                 return
             records.delete_record(FEED, key)
+
+
+def append_quietly(records: Records, message: Message, event: Event, now: datetime) -> None:
+    """``append`` for a store that has stored the event already: a failure here is logged,
+    never raised (the hit is stored; its redelivery would not add it to the feed again)."""
+    try:
+        append(records, message, event, now)
+    except Exception:
+        log.exception("live feed: could not add event %s", event.id)
 
 
 def cursor_now(now: datetime) -> str:

@@ -332,18 +332,25 @@ class PolicyBook:
         self.records, self.clock, self.ttl = records, clock, ttl
         self._cache: dict[str, tuple[datetime, Policy]] = {}
         self._lock = threading.Lock()
+        self._reading = threading.Lock()  # one read per domain when many hits miss at once
 
     def of(self, email: str) -> Policy:
         domain = domain_of(email)
         now = self.clock.now()
+        if (cached := self._cached(domain, now)) is not None:
+            return cached
+        with self._reading:
+            if (cached := self._cached(domain, now)) is not None:
+                return cached
+            policy = get_policy(self.records, domain)
+            with self._lock:
+                self._cache[domain] = (now, policy)
+        return policy
+
+    def _cached(self, domain: str, now: datetime) -> Policy | None:
         with self._lock:
             cached = self._cache.get(domain)
-        if cached is not None and abs(now - cached[0]) < self.ttl:
-            return cached[1]
-        policy = get_policy(self.records, domain)
-        with self._lock:
-            self._cache[domain] = (now, policy)
-        return policy
+        return cached[1] if cached is not None and abs(now - cached[0]) < self.ttl else None
 
 
 def disclosure_html(text: str | None) -> str:

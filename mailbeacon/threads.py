@@ -108,7 +108,7 @@ class ReplyBook:
             return None
         kept = self.retention_for(message.owner)
         event = reply_event(message, mail, judged, mail.at + kept)
-        if self.store.add_event(event) and self.stored is not None:
+        if self.store.add_event(event, live_at=self.clock.now()) and self.stored is not None:
             self.stored(message, event)
         if event.verdict is Verdict.HUMAN:
             reminders.cancel_on_reply(self.records, message.id, event.at)

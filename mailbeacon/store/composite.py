@@ -72,8 +72,10 @@ class Composite:
     def get_context(self, message_id: str) -> MessageContext | None:
         return self.pipeline.get_context(message_id)
 
-    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
-        return self.pipeline.add_event(event, relabel)
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
+        return self.pipeline.add_event(event, relabel, live_at=live_at)
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         return self.pipeline.list_events(message_id, limit=limit)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from .. import live
 from ..clock import Clock, SystemClock
 from ..errors import UnknownMessage
 from ..model import Event, Link, Message, MessageContext, Settings
@@ -131,7 +132,16 @@ class MemoryStore:
         mine.sort(key=lambda m: (-m.created_at.timestamp(), m.id))
         return mine[:limit]
 
-    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
+        added = self._add_event(event, relabel)
+        message = self._messages.get(event.message_id)
+        if added and live_at is not None and message is not None:
+            live.append_quietly(self.records, message, event, live_at)
+        return added
+
+    def _add_event(self, event: Event, relabel: Sequence[Event]) -> bool:
         with self._lock:
             added = event.id not in self._events
             message = self._messages.get(event.message_id)

@@ -59,9 +59,15 @@ class PipelineStore(Protocol):
         document's last context write, about a second behind at most); None for an unknown
         message."""
 
-    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
         """Store an event once, counted into its message's summary and its owner's day
         counters: False if an event with that id was already stored.
+
+        ``live_at``: a new event also enters its owner's live feed (mailbeacon.live) as
+        processed at that time, in the same write where the backend can (Firestore keeps the
+        feed in the event documents, so the feed costs no write of its own).
 
         ``relabel``: earlier events of the same message as hindsight now sees them (same ids,
         a machine verdict). In the same write, each one still stored as human is replaced and

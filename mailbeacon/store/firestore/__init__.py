@@ -15,7 +15,7 @@ from ...clock import Clock, SystemClock
 from ..composite import Composite
 from .cache import DocumentCache
 from .client import Connection
-from .days import DayCounters
+from .days import DAYS_SLOWER, DayCounters
 from .housekeeping import FirestoreHousekeeping
 from .messages import FirestoreMessages
 from .pipeline import RECENT_EVENTS, FirestorePipeline
@@ -37,6 +37,7 @@ class FirestoreStore(Composite):
         prefix: str = "",
         settings_ttl: float = 60.0,
         flush_interval: float = 1.0,
+        days_interval: float | None = None,
         timeout: float = 20.0,
         search_scan: int = SEARCH_SCAN,
         clock: Clock | None = None,
@@ -47,7 +48,10 @@ class FirestoreStore(Composite):
         )
         fs = self.connection
         cache = DocumentCache()
-        days = DayCounters(fs, flush_interval=flush_interval)
+        days = DayCounters(
+            fs,
+            flush_interval=flush_interval * DAYS_SLOWER if days_interval is None else days_interval,
+        )
         settings = FirestoreSettings(fs, ttl=settings_ttl)
         messages = FirestoreMessages(fs, days, cache)
         super().__init__(

@@ -9,6 +9,7 @@ a second after any other process's write it has seen).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ... import live
 from ...errors import StoreUnavailable
-from ...model import Event
+from ...model import Event, Message
 from ...rollup import DayCounts, Summary, apply_event, merge_days, relabel_event
 from .cache import DocumentCache
 from .client import Connection
@@ -39,11 +41,21 @@ class Pending:
 
     event: Event
     relabel: tuple[Event, ...] = ()
+    live_at: datetime | None = None
     created: bool = False
 
 
 def by_time(event: Event) -> tuple[datetime, str]:
     return (event.at, event.id)
+
+
+def live_fields(message: Message, event: Event, at: datetime) -> dict[str, Any]:
+    """The live-feed entry an event's document carries: its key (mailbeacon.live's, so a
+    range query on it reads an owner's feed in order) and the entry, as JSON."""
+    return {
+        "live_key": live.entry_key(message.owner, at, event.id),
+        "live": json.dumps(live.entry(message, event)),
+    }
 
 
 class ContextWriter:
@@ -94,6 +106,7 @@ class ContextWriter:
                     found = self.fs.client.get_all(refs, field_paths=["kind"], **self.fs.rpc)
                     there = {s.id for s in found if s.exists}
                 update_time, d = seen
+                message = message_from(message_id, d)
                 todo = [e for e in events if doc_id(e.id) not in there]
                 update, done, after, moved = self._update(message_id, d, todo, trims, relabels)
                 batch = self.fs.client.batch()
@@ -102,6 +115,10 @@ class ContextWriter:
                 )
                 for event in todo:  # as it ends up (a later hit may have relabelled it)
                     stored = after["recent"].get(event.id) or event_data(event)
+                    live_at = first[event.id].live_at
+                    if live_at is not None:
+                        as_stored = event_from(event.id, stored)
+                        stored = {**stored, **live_fields(message, as_stored, live_at)}
                     batch.create(self.fs.event_ref(event.id), stored)
                 for event in moved:  # relabelled: stored before, written again only now
                     batch.update(

@@ -2,7 +2,10 @@
 read-modify-write, so concurrent writers lose nothing.
 
 One user's counters take the hits of all their messages: after each context write they are
-coalesced per day like the message documents, at most about one write a second.
+coalesced per day like the message documents, but written at most every DAYS_SLOWER message
+intervals (2 s): a burst's hits wait a little longer for their counters and share a write
+(bench/cost.py: 0.35 writes per hit at 1 s, 0.20 at 2 s, 0.19 at 3 s with a 40% longer run:
+longer only adds waiting). A lone hit waits for nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from .coalesce import Coalescer
 from .docs import doc_id
 
 log = logging.getLogger(__name__)
+
+DAYS_SLOWER = 2.0
+"""A day-counter document is written at most once per this many message intervals."""
 
 
 class DayCounters:

@@ -6,6 +6,7 @@ coalesced commit.
 - ``events/{event id}``: one document per classified hit, created once (insert-if-absent),
   with ``expires_at`` as the TTL field, by the same commit that adds the event to its
   message's summary (context.py), so a redelivered hit is stored and counted exactly once.
+  It carries the event's live-feed entry as well (``live_key``, ``live``; see records.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ class FirestorePipeline:
         self.clock = clock or SystemClock()
         self.recent = Coalescer(ContextWriter(fs, cache, days).write, interval=flush_interval)
 
-    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
         """Store the event and count it in its message's summary, in one commit, exactly once.
 
         The event's document is created by the same coalesced commit that adds it to the
@@ -59,11 +62,12 @@ class FirestorePipeline:
         or a retry follows a lost answer) adds nothing. The same commit relabels the events in
         ``relabel`` (their documents, their copies in ``recent``, the summary and the day
         counters). A failed write raises, so the delivery is retried rather than the hit lost
-        or left uncounted."""
+        or left uncounted. With ``live_at``, the event's document carries its live-feed entry
+        too (records.py reads the feed from there): the feed costs no write of its own."""
         self.cache.add_fresh(event)
         for changed in relabel:
             self.cache.add_fresh(changed)
-        pending = Pending(event, tuple(relabel))
+        pending = Pending(event, tuple(relabel), live_at)
         with self.fs.translated("add_event"):
             self.recent.submit(event.message_id, pending)
         return pending.created

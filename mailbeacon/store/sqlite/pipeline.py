@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from ... import live
 from ...clock import Clock, SystemClock
 from ...model import Event, MessageContext
 from ..ports import MessageStore, SettingsStore, assemble_context
 from .database import Database
+from .records import SqliteRecords
 from .rollups import insert_event
 from .rows import dt, event_row, ts
 
@@ -32,9 +34,15 @@ class SqlitePipeline:
     def get_context(self, message_id: str) -> MessageContext | None:
         return assemble_context(self.messages, self, self.settings, message_id)
 
-    def add_event(self, event: Event, relabel: Sequence[Event] = ()) -> bool:
+    def add_event(
+        self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
+    ) -> bool:
         with self.db.write() as conn:
-            return insert_event(conn, event, relabel)
+            added = insert_event(conn, event, relabel)
+        message = self.messages.get_message(event.message_id) if live_at and added else None
+        if message is not None and live_at is not None:
+            live.append_quietly(SqliteRecords(self.db), message, event, live_at)
+        return added
 
     def add_events(self, events: list[Event]) -> int:
         """Many events in one transaction (imports, the bench); returns how many were new."""

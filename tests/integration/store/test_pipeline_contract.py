@@ -122,3 +122,32 @@ def test_a_relabelling_rewrites_the_event_summary_and_days_in_the_same_write(
     assert counts[day]["machine_hits"] == 3 and counts[day]["verdict:scanner"] == 3
     assert "hour:9" not in counts[day] and counts[day]["hour:10"] == 1
     assert counts[day]["machine_hits@9"] == 3 and "clicks@9" not in counts[day]
+
+
+def test_a_new_event_enters_its_owners_live_feed_once_with_the_same_write(store: Store) -> None:
+    from mailbeacon import live
+
+    m = message(owner())
+    store.add_message(m)
+    processed = T0 + timedelta(minutes=3)
+    first = event(m.id, T0 + timedelta(minutes=1), id="feed-1")
+    second = event(m.id, T0 + timedelta(minutes=2), id="feed-2", verdict=Verdict.PREFETCH)
+    _, cursor = live.since(store.records, m.owner, None, processed)
+    assert store.add_event(first, live_at=processed) is True
+    assert store.add_event(second, live_at=processed + timedelta(seconds=1)) is True
+    assert store.add_event(first, live_at=processed + timedelta(seconds=2)) is False  # again
+    assert store.add_event(event(m.id, T0, id="quiet")) is True  # no live_at: not in the feed
+
+    entries, cursor = live.since(store.records, m.owner, cursor, processed + timedelta(seconds=5))
+    assert [(e["id"], e["verdict"], e["subject"]) for e in entries] == [
+        ("feed-1", "human", m.subject),
+        ("feed-2", "prefetch", m.subject),
+    ]
+    again = live.since(store.records, m.owner, cursor, processed + timedelta(seconds=6))[0]
+    assert {e["id"] for e in again} <= {"feed-1"}  # readers look back OVERLAP; nothing new
+    assert live.since(store.records, owner(), "", processed)[0] == []  # nobody else's
+    keys = [k for k, _ in store.records.list_records(live.FEED, prefix=f"{m.owner}|")]
+    assert [k.rpartition("|")[2] for k in keys] == ["feed-1", "feed-2"]
+    store.records.delete_record(live.FEED, keys[0])  # what a privacy purge does
+    assert store.records.get_record(live.FEED, keys[0]) is None
+    assert store.records.get_record(live.FEED, keys[1]) is not None
