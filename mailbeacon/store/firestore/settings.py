@@ -18,6 +18,8 @@ from .docs import doc_id
 ATTEMPTS = 20
 """A settings change is retried this often against other writers of the same user (each
 attempt reads the document again); beyond that the caller gets StoreUnavailable."""
+_turns = tuple(threading.Lock() for _ in range(64))
+"""Per-process turns for changes to one user's settings (by a hash of the user)."""
 
 
 class FirestoreSettings:
@@ -66,7 +68,11 @@ class FirestoreSettings:
                 transaction.set(ref, {"json": json.dumps(data)})
             return updated
 
-        with self.fs.translated("change_settings"):
+        # Writers in this process take turns before Firestore sees them: its transactions lock
+        # what they read, so threads of one process changing one user's settings would only
+        # abort each other (eight at once livelock the emulator for minutes); other processes
+        # are kept apart by the transaction itself.
+        with _turns[hash(name) % len(_turns)], self.fs.translated("change_settings"):
             try:
                 updated = apply(self.fs.client.transaction(max_attempts=ATTEMPTS))
             except ValueError as exc:
