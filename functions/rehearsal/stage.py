@@ -167,6 +167,9 @@ class Rehearsal:
             "MAILBEACON_SLACK_API_URL": self.slack.api_url,
             "MAILBEACON_CHAT_API_URL": self.chat.server.url + "/",
             "MAILBEACON_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+            # The journey's alerts wait 2 s for hindsight, not the deployment's 30 s: the same
+            # code path (the notifier asks Pub/Sub to redeliver), a minute less of waiting.
+            "MAILBEACON_ALERT_SETTLE_SECONDS": "2",
         }
         deployed = self.deployed.functions
         print(
