@@ -407,7 +407,6 @@ def test_a_trickling_certificate_url_holds_no_request_past_its_deadline(tmp_path
         # Meanwhile and after, the pixel answered; and a new trickle cannot hold the exit.
         tracked = server.cli_json("track", "--sender", USER, "--to", "bo@example.org")
         assert client.request(tracked["pixel_url"].removeprefix(server.url))[0] == 200
-        time.sleep(0.1)
         issued_again = threading.Thread(
             target=client.request,
             args=("/chat",),

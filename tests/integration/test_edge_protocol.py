@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from functions.edge.protocol import deadline_protocol
+from tests.support.processes import wait_until
 
 DEADLINE = 0.5
 
@@ -62,9 +63,7 @@ def port() -> Iterator[int]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: server.started, timeout=10, interval=0.01)
     yield sock.getsockname()[1]
     server.should_exit = True
     thread.join(10)
