@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .clock import iso
@@ -26,7 +25,7 @@ from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .store import SettingsStore
 from .validation import check_email, check_text
-from .webhooks import allowed_host, check_event_webhook, new_secret
+from .webhooks import allowed_host, check_event_webhook, new_secret, split_webhook_url
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10
@@ -82,17 +81,7 @@ class AlertRules:
     def check_webhook(self, url: str, kind: str) -> str:
         """``url`` if ``kind`` ("slack" or "chat") alerts may be posted there; else InvalidInput."""
         host, path_prefix = WEBHOOK_PATHS[kind]
-        value = url.strip()
-        if len(value) > MAX_WEBHOOK_CHARS or not value.isascii() or any(c.isspace() for c in value):
-            raise InvalidInput("the URL is too long or contains spaces")
-        try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError as exc:
-            raise InvalidInput(f"not a URL: {exc}") from exc
-        if parts.username or parts.password:
-            raise InvalidInput("must not carry a user name or password")
-        hostname = (parts.hostname or "").lower()
+        value, parts, hostname, port = split_webhook_url(url, MAX_WEBHOOK_CHARS)
         if self._allowed(hostname, port) and parts.scheme in ("http", "https"):
             return value
         if parts.scheme != "https":

@@ -15,7 +15,8 @@ import base64
 import ipaddress
 import secrets
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import InvalidInput
 
@@ -45,10 +46,20 @@ def public_host(hostname: str) -> bool:
     return address.is_global
 
 
-def check_event_webhook(url: str, allow_hosts: Sequence[str] = ()) -> str:
-    """``url`` if events may be posted there; else InvalidInput saying why."""
+class WebhookUrl(NamedTuple):
+    """A webhook URL's parts, after the checks every kind of webhook shares."""
+
+    value: str
+    parts: SplitResult
+    hostname: str
+    port: int | None
+
+
+def split_webhook_url(url: str, max_chars: int = MAX_URL_CHARS) -> WebhookUrl:
+    """``url`` stripped and split, or InvalidInput: too long, spaces or non-ASCII, not a URL,
+    or carrying a user name or password (Slack's, Chat's and events' webhooks alike)."""
     value = url.strip()
-    if len(value) > MAX_URL_CHARS or not value.isascii() or any(c.isspace() for c in value):
+    if len(value) > max_chars or not value.isascii() or any(c.isspace() for c in value):
         raise InvalidInput("the URL is too long or contains spaces")
     try:
         parts = urlsplit(value)
@@ -57,7 +68,12 @@ def check_event_webhook(url: str, allow_hosts: Sequence[str] = ()) -> str:
         raise InvalidInput(f"not a URL: {exc}") from exc
     if parts.username or parts.password:
         raise InvalidInput("must not carry a user name or password")
-    hostname = (parts.hostname or "").lower()
+    return WebhookUrl(value, parts, (parts.hostname or "").lower(), port)
+
+
+def check_event_webhook(url: str, allow_hosts: Sequence[str] = ()) -> str:
+    """``url`` if events may be posted there; else InvalidInput saying why."""
+    value, parts, hostname, port = split_webhook_url(url)
     if allowed_host(hostname, port, allow_hosts) and parts.scheme in ("http", "https"):
         return value
     if parts.scheme != "https":
