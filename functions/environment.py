@@ -7,9 +7,10 @@ start (bench/coldstart.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from mailbeacon.config import DEFAULT_TOPIC_PREFIX, SERVICES, Config
 from mailbeacon.errors import InvalidInput
@@ -33,40 +34,39 @@ class Env:
         value = self.env.get(name if name in GOOGLE_NAMES else PREFIX + name)
         return value.strip() if value and value.strip() else default
 
-    def int(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+    def _parsed(self, name: str, convert: Callable[[str], Any], what: str) -> Any:
+        """The variable converted, None when unset; InvalidInput naming it when malformed."""
         raw = self.str(name)
         if raw is None:
-            return default
+            return None
         try:
-            value = int(raw)
+            return convert(raw)
         except ValueError:
-            raise InvalidInput(f"{PREFIX}{name} must be a whole number, not {raw[:40]!r}") from None
+            raise InvalidInput(f"{PREFIX}{name} must be {what}, not {raw[:40]!r}") from None
+
+    def int(self, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+        value = self._parsed(name, int, "a whole number")
+        if value is None:
+            return default
         if value < low or (high is not None and value > high):
             limit = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise InvalidInput(f"{PREFIX}{name} must be {limit}, not {value}")
         return value
 
     def float(self, name: str, default: float) -> float:
-        raw = self.str(name)
-        if raw is None:
+        value = self._parsed(name, float, "a number")
+        if value is None:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise InvalidInput(f"{PREFIX}{name} must be a number, not {raw[:40]!r}") from None
         if not 0 < value < 1e6:
+            raw = self.str(name) or ""
             raise InvalidInput(f"{PREFIX}{name} must be a positive number, not {raw[:40]!r}")
-        return value
+        return float(value)
 
     def seconds(self, name: str, default: float, *, high: float) -> float:
         """A duration that may be 0 (off), up to ``high`` seconds."""
-        raw = self.str(name)
-        if raw is None:
+        value = self._parsed(name, float, "seconds")
+        if value is None:
             return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise InvalidInput(f"{PREFIX}{name} must be seconds, not {raw[:40]!r}") from None
         if not 0 <= value <= high:
             raise InvalidInput(f"{PREFIX}{name} must be from 0 to {high:g} seconds, not {value:g}")
         return value
