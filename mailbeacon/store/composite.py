@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from ..model import Event, Link, Message, MessageContext, Settings
 from ..queries import EventKey, MessageQuery
@@ -19,13 +18,14 @@ from .ports import (
     Housekeeping,
     MessageStore,
     PipelineStore,
+    RecordsPart,
     Removed,
     ReportingStore,
     SettingsStore,
 )
 
 
-class Composite:
+class Composite(RecordsPart):
     """Every port, each answered by its own part."""
 
     def __init__(
@@ -110,24 +110,6 @@ class Composite:
 
     def change_settings(self, user: str, change: Callable[[Settings], Settings]) -> Settings:
         return self.settings.change_settings(user, change)
-
-    # Records
-    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
-        return self.records.get_record(namespace, key)
-
-    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
-        self.records.put_record(namespace, key, value)
-
-    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
-        return self.records.add_record(namespace, key, value)
-
-    def delete_record(self, namespace: str, key: str) -> None:
-        self.records.delete_record(namespace, key)
-
-    def list_records(
-        self, namespace: str, prefix: str = "", *, limit: int | None = None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        return self.records.list_records(namespace, prefix, limit=limit)
 
     # Housekeeping
     def purge_expired(self, now: datetime) -> int:

@@ -30,7 +30,7 @@ from ..rollup import (
     reaches,
     relabel_event,
 )
-from .ports import Removed, assemble_context
+from .ports import RecordsPart, Removed, assemble_context
 
 
 class MemoryRecords:
@@ -71,7 +71,7 @@ class MemoryRecords:
         return sorted(found, key=lambda kv: kv[0])[:limit]
 
 
-class MemoryStore:
+class MemoryStore(RecordsPart):
     """The Store port in memory: the fake the service tests run on, and product code."""
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -344,24 +344,6 @@ class MemoryStore:
             updated = replace(change(self.get_settings(user)), user=user.lower())
             self._settings[user.lower()] = updated
             return updated
-
-    # Records: answered by the records part (consumers that take the whole store for both)
-    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
-        return self.records.get_record(namespace, key)
-
-    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
-        self.records.put_record(namespace, key, value)
-
-    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
-        return self.records.add_record(namespace, key, value)
-
-    def delete_record(self, namespace: str, key: str) -> None:
-        self.records.delete_record(namespace, key)
-
-    def list_records(
-        self, namespace: str, prefix: str = "", *, limit: int | None = None
-    ) -> list[tuple[str, dict[str, Any]]]:
-        return self.records.list_records(namespace, prefix, limit=limit)
 
     def close(self) -> None:
         pass

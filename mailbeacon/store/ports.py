@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..model import Event, Link, Message, MessageContext, Settings
 from ..queries import EventKey, MessageQuery
@@ -202,3 +202,27 @@ def assemble_context(
         self_views=tuple(pipeline.list_self_views(message_id)),
         strictness=settings.get_settings(message.owner).strictness,
     )
+
+
+class RecordsPart:
+    """The Records port answered by a store's ``records`` part, for a store that is handed
+    whole to consumers that want records too (the composite and the memory store)."""
+
+    records: Records
+
+    def get_record(self, namespace: str, key: str) -> dict[str, Any] | None:
+        return self.records.get_record(namespace, key)
+
+    def put_record(self, namespace: str, key: str, value: dict[str, Any]) -> None:
+        self.records.put_record(namespace, key, value)
+
+    def add_record(self, namespace: str, key: str, value: dict[str, Any]) -> bool:
+        return self.records.add_record(namespace, key, value)
+
+    def delete_record(self, namespace: str, key: str) -> None:
+        self.records.delete_record(namespace, key)
+
+    def list_records(
+        self, namespace: str, prefix: str = "", *, limit: int | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return self.records.list_records(namespace, prefix, limit=limit)
