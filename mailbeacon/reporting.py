@@ -150,8 +150,10 @@ def row_public(row: MessageRow) -> dict[str, Any]:
 
 def _event_public(event: Event) -> dict[str, Any]:
     """An event for the API and the pages: its codes, and the client named in words (the
-    user agent itself is not shown)."""
+    user agent itself is not shown); its id lets a live page recognise an event it already
+    shows."""
     return {
+        "id": event.id,
         **event.to_public(),
         "link_index": event.link_index,
         "client_name": words.client(event.client, event.user_agent),

@@ -51,11 +51,11 @@ def sign_in(page: Page, server: ServerProcess) -> None:
     page.wait_for_url(f"{server.url}/dashboard/messages")
 
 
-def track(server: ServerProcess, subject: str) -> dict[str, Any]:
+def track(server: ServerProcess, subject: str, *links: str) -> dict[str, Any]:
     sent = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
     return server.cli_json(  # type: ignore[no-any-return]
         "track", "--sender", USER, "--to", "bo@example.org", "--subject", subject,
-        "--sent-at", sent,
+        "--sent-at", sent, *(a for link in links for a in ("--link", link)),
     )  # fmt: skip
 
 
@@ -110,6 +110,29 @@ def test_a_human_open_appears_live_and_raises_a_notification(
     assert shown["title"] == "bo@example.org opened “Renewal terms”"
     assert shown["tag"] == f"mailbeacon-{tracked['message_id']}"
     assert shown["url"] == f"/dashboard/messages/{tracked['message_id']}"
+
+
+def test_a_page_loaded_just_after_an_open_shows_it_once(
+    dev_server: ServerProcess, context: BrowserContext
+) -> None:
+    """The feed replays the seconds before a page's cursor (mailbeacon/live.py): an event the
+    page already rendered must not come back as a second row or bump a count again."""
+    tracked = track(dev_server, "Renewal terms", "https://example.com/terms")
+    message_id = tracked["message_id"]
+    assert get(tracked["pixel_url"], GMAIL) == 200
+    wait_until(lambda: dev_server.cli_json("stats", message_id)["opens"]["human"] == 1)
+    page = context.new_page()
+    sign_in(page, dev_server)
+    page.goto(f"{dev_server.url}/dashboard/messages/{message_id}")
+    wait_ready(page)
+    assert page.locator("#events tbody tr").count() == 1
+
+    assert get(tracked["links"][0]["tracked_url"], GMAIL) in (302, 303)  # a new event, live
+
+    page.wait_for_selector("#events tbody tr.live-new")  # delivered after any replay
+    assert page.locator("#events tbody tr").count() == 2
+    assert page.inner_text("#human-opens") == "1"
+    assert page.inner_text("#human-clicks") == "1"
 
 
 def test_the_list_page_is_live_too_and_machine_hits_do_not_notify(

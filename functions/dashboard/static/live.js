@@ -16,7 +16,13 @@
   var list = document.getElementById("live-events");
   var button = document.getElementById("notify-on");
   var statusLine = document.getElementById("notify-status");
-  var seen = new Set();
+  // The feed looks back a little before the page's cursor (mailbeacon/live.py), so it may
+  // repeat events the server already rendered into the timeline: those count as seen.
+  var seen = new Set(
+    Array.prototype.map.call(document.querySelectorAll("#events tr[data-event-id]"), function (row) {
+      return row.dataset.eventId;
+    })
+  );
   var registration = null;
   var pushing = false; // this browser has a push subscription: Web Push tells it, not the page
 
