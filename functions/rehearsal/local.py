@@ -45,6 +45,11 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_path: str, ready: Callable[[int, bytes], bool], timeout: float) -> None:
+        self.launch()
+        self.wait_ready(ready_path, ready, timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting: several start side by side (wait_ready after)."""
         command = [part.replace("{port}", str(self.port)) for part in self.command]
         self.proc = subprocess.Popen(
             command,
@@ -55,6 +60,9 @@ class Process:
             preexec_fn=die_with_parent,
         )
 
+    def wait_ready(
+        self, ready_path: str, ready: Callable[[int, bytes], bool], timeout: float
+    ) -> None:
         def answers() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 tail = self.log.read_text(errors="replace")[-1500:]
@@ -68,6 +76,11 @@ class Process:
                 return False
 
         wait_for(answers, timeout, f"{self.name} to answer on {self.url}")
+
+    def terminate(self) -> None:
+        """Ask the process to stop without waiting: several stop side by side (stop after)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -136,7 +136,11 @@ class Rehearsal:
         ):
             emulator = Process(name, [*command, "--host=127.0.0.1", "--port={port}"], logs / log)
             self.processes.append(emulator)
-            emulator.start("/", lambda status, body: status == 200 and body.strip() == b"Ok", 90)
+            emulator.launch()
+        for emulator in self.processes[:2]:
+            emulator.wait_ready(
+                "/", lambda status, body: status == 200 and body.strip() == b"Ok", 90
+            )
         firestore, pubsub = self.processes[0], self.processes[1]
         self.emulator_env = {
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore.port}",
@@ -190,7 +194,9 @@ class Rehearsal:
             process = Process(fn.name, command, logs / f"{fn.name}.log", env, self.source_dir)
             functions[fn.name] = process
             self.processes.append(process)
-            process.start("/healthz", lambda status, body: status > 0, 120)
+            process.launch()
+        for process in functions.values():
+            process.wait_ready("/healthz", lambda status, body: status > 0, 120)
         self.functions = functions
         print(
             f"  ....  {len(functions)} functions under functions-framework: {', '.join(functions)}"
@@ -231,8 +237,13 @@ class Rehearsal:
             relay.stop()
         if self.front is not None:
             self.front.stop()
-        for process in reversed(self.processes):
-            process.stop()
+        # The functions first (all at once), then the emulators they were using.
+        functions, emulators = self.processes[2:], self.processes[:2]
+        for group in (functions, emulators):
+            for process in group:
+                process.terminate()
+            for process in group:
+                process.stop()
         for server in self.servers:
             server.stop()
         if hasattr(self, "cloud"):
