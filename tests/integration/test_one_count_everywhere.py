@@ -321,8 +321,8 @@ def test_every_view_shows_the_figures_the_events_give(rig: Rig) -> None:
             shown("status"), number(shown("human-opens")), number(shown("human-clicks")),
             number(shown("machine-hits")), number(shown("replies")),
         )  # fmt: skip
-        rows = re.findall(r'<tr class="(?:human|machine)" data-event-id="', page)
-        assert len(rows) == x["events"]
+        timeline = re.findall(r'<tr class="(?:human|machine)" data-event-id="', page)
+        assert len(timeline) == x["events"]
         events_csv = rig.web.get(f"/dashboard/messages/{message_id}/events.csv")
         lines = list(csv.DictReader(io.StringIO(events_csv.get_data(as_text=True))))
         views["events csv"] = (
