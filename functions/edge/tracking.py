@@ -110,6 +110,7 @@ class Tracker:
         self.parts.health.recorded()
 
     def failed(self, hit: Hit, reason: str) -> None:
-        """The hit was not recorded: the recipient still gets the answer; health says why."""
-        log.error("could not record %s hit %s: %s", hit.kind, hit.id, reason)
+        """The hit was not recorded: the recipient still gets the answer; health says why
+        (before the log line, so whoever reads the line finds health already saying it)."""
         self.parts.health.failed(f"recording hits: {reason}")
+        log.error("could not record %s hit %s: %s", hit.kind, hit.id, reason)
