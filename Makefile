@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8080
-WORKERS ?= 2
+WORKERS ?= 3
 
 .PHONY: run test lint format bench clean
 
