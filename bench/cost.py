@@ -3,7 +3,8 @@
 Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
 (functions/standins/billing.py). The edge is the real WSGI app (pixel and click through the Flask
 test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
-subscription. Ours: FirestoreStore.get_context (one read of the message document), the event's
+subscription. Ours: FirestoreStore.get_context (one read of the message document; the owner's
+strictness read, then kept a minute, only for a hit whose verdict it decides), the event's
 document created with its live-feed entry inside, the message's summary and the owner's day
 counters written by coalescers. Baseline, same run and same hits: the context assembled from
 the finer reads (get_message, get_settings, list_events, list_self_views), as the core did
@@ -12,6 +13,7 @@ Reads and writes are also broken down by kind of document (the collection, or th
 namespace). Goal: <= 1 read, <= 2 writes, 1 publish per hit on average (docs/deploy.md).
 
 Run: .venv/bin/python bench/cost.py [--messages 20] [--hits-per-message 25] [--concurrency 16]
+     [--cold 100]
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,7 +67,11 @@ class AssembledContext(FirestoreStore):
     context to keep up to date (each hit writes its event document only)."""
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        return assemble_context(self, self, self, message_id)
+        context = assemble_context(self, self, message_id)
+        if context is None:
+            return None
+        strictness = self.get_settings(context.message.owner).strictness  # read every time
+        return replace(context, strictness=strictness)
 
     def add_event(
         self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
@@ -224,7 +231,38 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
             )
     counts.hits = hits  # type: ignore[attr-defined]
     counts.reads_only, counts.writes_only = reads, writes  # type: ignore[attr-defined]
+    if kind == "ours":
+        cold(client, prefix, bus, counts, [decode(r["message"]) for r in delivered[: args.cold]])
     return counts
+
+
+class EagerStrictness(FirestoreStore):
+    """Before: the owner's strictness read with every context (from a minute's cache)."""
+
+    def get_context(self, message_id: str) -> MessageContext | None:
+        context = super().get_context(message_id)
+        if context is None:
+            return None
+        return replace(context, strictness=self.owner_strictness(context.message.owner))
+
+
+def cold(client: Any, prefix: str, bus: PubsubBus, counts: Counts, payloads: list[Any]) -> None:
+    """Each hit on an instance of its own, as a function scaled to zero meets a quiet owner's
+    hits (no cache survives between them): ours reads the owner's settings only for a hit
+    whose verdict they decide; the eager form read them for every hit."""
+    from mailbeacon.classify import classify
+    from mailbeacon.pipeline import process_hit
+
+    line = []
+    for name, cls in (("ours", FirestoreStore), ("eager", EagerStrictness)):
+        before = counts.reads
+        for payload in payloads:
+            store = cls(client, prefix=prefix, flush_interval=0.0)
+            process_hit(store, bus, classify, {**payload, "id": secrets.token_hex(12)})
+        line.append(f"{name} {(counts.reads - before) / len(payloads):.2f}")
+    print(
+        f"    each hit on a new instance ({len(payloads)} hits): reads per hit " + ", ".join(line)
+    )
 
 
 def main() -> None:
@@ -234,6 +272,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrency", type=int, default=16, help="hits one instance handles at once"
     )
+    parser.add_argument("--cold", type=int, default=100, help="hits each on a new instance")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
     firestore = Emulator("Firestore", firestore_command(), work / "firestore.log").start()

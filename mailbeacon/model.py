@@ -191,12 +191,14 @@ class Event:
 
 @dataclass(frozen=True)
 class MessageContext:
-    """What the classifier may know besides the hit itself."""
+    """What the classifier may know besides the hit itself. A store's context leaves
+    ``strictness`` None, unread: the pipeline asks for the owner's only when the verdict
+    depends on it (pipeline.judge)."""
 
     message: Message
     earlier: tuple[Event, ...] = ()
     self_views: tuple[datetime, ...] = ()
-    strictness: Strictness = Strictness.BALANCED
+    strictness: Strictness | None = Strictness.BALANCED
 
 
 @dataclass(frozen=True)

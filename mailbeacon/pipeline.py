@@ -10,7 +10,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .bus import HITS, NOTIFY, Bus
-from .model import DEFAULT_RETENTION, Classification, Event, Hit, Message, MessageContext, Verdict
+from .model import (
+    DEFAULT_RETENTION,
+    Classification,
+    Event,
+    Hit,
+    Message,
+    MessageContext,
+    Strictness,
+    Verdict,
+)
 
 if TYPE_CHECKING:  # the edge imports record_hit: the pixel's cold start skips the store's ports
     from .store import PipelineStore
@@ -101,7 +110,7 @@ def process_hits(
         owner = loaded.message.owner
         kept = retention_for(owner) if retention_for else retention
         known = next((e for e in loaded.earlier if e.id == hit.id), None)
-        event = known or classify_hit(hit, loaded, classifier, kept)
+        event = known or classify_hit(hit, loaded, classifier, kept, store.owner_strictness)
         window = [e for e in loaded.earlier if e.id != event.id] + [event]
         changes = {e.id: e for e in relabels(window, event)}
         event = changes.pop(event.id, event)
@@ -130,11 +139,15 @@ def process_hits(
 
 
 def classify_hit(
-    hit: Hit, context: MessageContext, classifier: Classifier, retention: timedelta
+    hit: Hit,
+    context: MessageContext,
+    classifier: Classifier,
+    retention: timedelta,
+    strictness_of: Callable[[str], Strictness],
 ) -> Event:
-    """The event a hit becomes, given its message's context (pure: nothing is stored)."""
+    """The event a hit becomes, given its message's context (nothing is stored)."""
     context = replace(context, earlier=tuple(e for e in context.earlier if e.id != hit.id))
-    verdict = classifier(hit, context)
+    verdict = judge(hit, context, classifier, strictness_of)
     return Event(
         id=hit.id,
         message_id=context.message.id,
@@ -150,3 +163,24 @@ def classify_hit(
         user_agent=hit.user_agent[:512],
         expires_at=hit.at + retention,
     )
+
+
+def judge(
+    hit: Hit,
+    context: MessageContext,
+    classifier: Classifier,
+    strictness_of: Callable[[str], Strictness],
+) -> Classification:
+    """The hit's classification at its owner's strictness, read only when it decides.
+
+    Most hits (past the first hour after sending, away from other hits) are judged the same
+    at every level: classifying three times costs microseconds, while the owner's settings
+    are a Firestore document read, cached only as long as an instance lives, and a function
+    that scales to zero would read them again for nearly every quiet owner's hit."""
+    if context.strictness is not None:
+        return classifier(hit, context)
+    levels = list(Strictness)
+    at_each = [classifier(hit, replace(context, strictness=level)) for level in levels]
+    if all(c == at_each[0] for c in at_each[1:]):
+        return at_each[0]
+    return at_each[levels.index(strictness_of(context.message.owner))]

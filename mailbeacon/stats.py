@@ -53,7 +53,7 @@ def get_stats_with_pending(
             continue
         if hit.id in tally.events:
             continue
-        event = classify_hit(hit, context, classifier, retention)
+        event = classify_hit(hit, context, classifier, retention, store.owner_strictness)
         window = [*context.earlier, event]
         changes = {e.id: e for e in relabels(window, event)}
         event = changes.pop(event.id, event)

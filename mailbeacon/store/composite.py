@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from ..model import Event, Link, Message, MessageContext, Settings
+from ..model import Event, Link, Message, MessageContext, Settings, Strictness
 from ..queries import EventKey, MessageQuery
 from ..records import Records
 from ..rollup import MessagePage, Summary
@@ -71,6 +71,9 @@ class Composite(RecordsPart):
     # PipelineStore
     def get_context(self, message_id: str) -> MessageContext | None:
         return self.pipeline.get_context(message_id)
+
+    def owner_strictness(self, owner: str) -> Strictness:
+        return self.pipeline.owner_strictness(owner)
 
     def add_event(
         self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None

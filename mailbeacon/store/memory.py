@@ -15,7 +15,7 @@ from typing import Any
 from .. import live
 from ..clock import Clock, SystemClock
 from ..errors import UnknownMessage
-from ..model import Event, Link, Message, MessageContext, Settings
+from ..model import Event, Link, Message, MessageContext, Settings, Strictness
 from ..queries import EventKey, MessageQuery, matches, search_text, time_key
 from ..rollup import (
     DayCounts,
@@ -323,7 +323,10 @@ class MemoryStore(RecordsPart):
         return removed
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        return assemble_context(self, self, self, message_id)
+        return assemble_context(self, self, message_id)
+
+    def owner_strictness(self, owner: str) -> Strictness:
+        return self.get_settings(owner).strictness
 
     def add_self_view(self, message_id: str, at: datetime) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ..model import Event, Link, Message, MessageContext, Settings
+from ..model import Event, Link, Message, MessageContext, Settings, Strictness
 from ..queries import EventKey, MessageQuery
 from ..records import Records
 from ..rollup import MessagePage, Summary
@@ -53,11 +53,15 @@ class PipelineStore(Protocol):
     self-views that stats and the add-on's cards are made of."""
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        """What classifying a hit needs (message, earlier events, self views, the owner's
-        strictness), in one read where the backend allows. ``earlier`` holds the message's
-        latest CONTEXT_EVENTS unexpired events, oldest first (on Firestore, as of the message
-        document's last context write, about a second behind at most); None for an unknown
-        message."""
+        """What classifying a hit needs (message, earlier events, self views), in one read
+        where the backend allows; its ``strictness`` is None (owner_strictness reads it).
+        ``earlier`` holds the message's latest CONTEXT_EVENTS unexpired events, oldest first
+        (on Firestore, as of the message document's last context write, about a second behind
+        at most); None for an unknown message."""
+
+    def owner_strictness(self, owner: str) -> Strictness:
+        """The owner's strictness, asked for only when it decides a verdict (on Firestore a
+        document read, kept a minute per process)."""
 
     def add_event(
         self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
@@ -190,7 +194,7 @@ class Store(
 
 
 def assemble_context(
-    messages: MessageStore, pipeline: PipelineStore, settings: SettingsStore, message_id: str
+    messages: MessageStore, pipeline: PipelineStore, message_id: str
 ) -> MessageContext | None:
     """get_context from the finer methods, for stores where reads are cheap (SQLite, memory)."""
     message = messages.get_message(message_id)
@@ -200,7 +204,7 @@ def assemble_context(
         message=message,
         earlier=tuple(pipeline.list_events(message_id, limit=CONTEXT_EVENTS)),
         self_views=tuple(pipeline.list_self_views(message_id)),
-        strictness=settings.get_settings(message.owner).strictness,
+        strictness=None,
     )
 
 

@@ -117,6 +117,56 @@ def test_hits_cost_one_read_each_and_the_live_feed_no_write_of_its_own(
     assert {k: n for k, n in counted.items() if n} == dict(+replayed)
 
 
+def test_a_hit_the_owners_strictness_does_not_decide_costs_exactly_one_read(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    """The owner's settings are read only for a hit whose verdict they decide: a function
+    instance lives minutes, so a cached copy would otherwise be read again for most hits."""
+    from google.cloud import firestore
+
+    counts = Counts()
+    client = count_firestore(firestore.Client(project=PROJECT), counts)
+    store = FirestoreStore(client, prefix=f"lazy{secrets.token_hex(3)}_", flush_interval=0.0)
+    bus = LocalBus(Database(tmp_path / "outbox.db"))
+    sent = datetime.now(UTC) - timedelta(days=1)
+    owners = [f"o{n}{secrets.token_hex(2)}@example.com" for n in range(3)]
+    messages = [
+        Message(secrets.token_urlsafe(12), o, ("bob@example.org",), "Hi", sent, sent_at=sent)
+        for o in owners
+    ]
+    for m in messages:
+        store.add_message(m)
+    late = [  # hours after sending, one reader each: the same verdict at every level
+        Hit(
+            id=secrets.token_hex(12),
+            kind="open",
+            message_id=m.id,
+            at=sent + timedelta(hours=2 + n),
+            user_agent=AGENTS[0],
+            ip_hash=f"h{n}",
+            network="203.0.113.0/24",
+        ).to_dict()
+        for n, m in enumerate(messages)
+    ]
+    reads = counts.reads
+    for payload in late:
+        assert process_hit(store, bus, classify, payload) is not None
+    assert counts.reads - reads == len(late)  # the message document, nothing else
+
+    early = Hit(
+        id=secrets.token_hex(12),
+        kind="open",
+        message_id=messages[0].id,
+        at=sent + timedelta(seconds=100),  # a scanner at strict, a person at balanced
+        user_agent=AGENTS[1],
+        ip_hash="h9",
+        network="203.0.113.0/24",
+    ).to_dict()
+    reads = counts.reads
+    assert process_hit(store, bus, classify, early) is not None
+    assert counts.reads - reads == 2  # within the first minutes: the owner's settings too
+
+
 def test_the_live_feed_an_earlier_version_kept_as_records_is_deleted_by_the_retention_sweep(
     emulators: Emulators,
 ) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ...clock import Clock, SystemClock
-from ...model import Event, MessageContext
+from ...model import Event, MessageContext, Strictness
 from ..ports import CONTEXT_EVENTS
 from .cache import DocumentCache
 from .client import Connection
@@ -73,7 +73,7 @@ class FirestorePipeline:
         return pending.created
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        """One read of the message document; the owner's strictness comes from a short cache."""
+        """One read of the message document (the owner's strictness is read only when asked)."""
         with self.fs.translated("get_context"):
             snap = self.fs.message_ref(message_id).get(**self.fs.rpc)
         if not snap.exists:
@@ -95,8 +95,11 @@ class FirestorePipeline:
                 e for e in recent[-RECENT_EVENTS:] if e.expires_at is None or e.expires_at > now
             ),
             self_views=tuple(sorted(to_time(t) for t in d.get("self_views") or ())),  # type: ignore[type-var]
-            strictness=self.settings.strictness(message.owner),
+            strictness=None,
         )
+
+    def owner_strictness(self, owner: str) -> Strictness:
+        return self.settings.strictness(owner)
 
     def list_events(self, message_id: str, *, limit: int | None = None) -> list[Event]:
         from google.cloud.firestore import FieldFilter, Query

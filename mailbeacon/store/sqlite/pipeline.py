@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ... import live
 from ...clock import Clock, SystemClock
-from ...model import Event, MessageContext
+from ...model import Event, MessageContext, Strictness
 from ..ports import MessageStore, SettingsStore, assemble_context
 from .database import Database
 from .records import SqliteRecords
@@ -32,7 +32,10 @@ class SqlitePipeline:
         self.clock = clock or SystemClock()
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        return assemble_context(self.messages, self, self.settings, message_id)
+        return assemble_context(self.messages, self, message_id)
+
+    def owner_strictness(self, owner: str) -> Strictness:
+        return self.settings.get_settings(owner).strictness
 
     def add_event(
         self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None

@@ -1,6 +1,6 @@
 """The PipelineStore contract on every backend: events are stored once and listed in time
 order (the latest ones with a limit), self views accumulate in order, and the classification
-context brings the message, its events, its self views and the owner's strictness."""
+context brings the message, its events and its self views, the owner's strictness on request."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def test_self_views_are_listed_in_time_order(store: Store) -> None:
     assert store.list_self_views("unknown") == []
 
 
-def test_context_brings_message_events_self_views_and_strictness(store: Store) -> None:
+def test_context_brings_message_events_self_views_and_the_strictness_on_request(
+    store: Store,
+) -> None:
     m = message(owner())
     store.add_message(m)
     store.put_settings(Settings(user=m.owner, strictness=Strictness.STRICT))
@@ -73,7 +75,9 @@ def test_context_brings_message_events_self_views_and_strictness(store: Store) -
     assert context.message == m
     assert list(context.earlier) == sorted(events, key=lambda e: e.at)
     assert context.self_views == (T0 + timedelta(minutes=1),)
-    assert context.strictness is Strictness.STRICT
+    assert context.strictness is None  # unread: asked for only when it decides a verdict
+    assert store.owner_strictness(m.owner) is Strictness.STRICT
+    assert store.owner_strictness(owner()) is Strictness.BALANCED  # nothing saved
     assert store.get_context("unknown") is None
 
 
