@@ -74,6 +74,7 @@ def client_address(
 
 
 @functools.lru_cache(maxsize=ADDRESS_CACHE)
+@functools.lru_cache(maxsize=ADDRESS_CACHE)
 def network_prefix(address: IpAddress | None) -> str:
     if address is None:
         return ""
@@ -169,7 +170,7 @@ def build_hit(
         or _header(headers, "X-Purpose")
         or _header(headers, "X-Moz"),
         has_referer=bool(headers.get("Referer")),
-        via=reduce_via(headers.get("Via") or ""),
+        via=reduce_via(via) if (via := headers.get("Via")) else "",
         ip_hash=address_hash(ip_key, address),
         network=network_prefix(address),
         network_tags=tuple(tags),

@@ -13,8 +13,9 @@ It also answers the pixel and the click itself when it can (``answer_now``): uvi
 more per request on its task, events and ASGI messages than the pixel does on all its work.
 
 These are uvicorn's private hooks and attributes (``connection_made``, ``data_received``,
-``on_headers_complete``, ``on_body``, ``on_message_complete``, ``on_response_complete``,
-``url``, ``headers``, ``cycle``, ``parser``, ``server_state``), hence the pinned version and
+``on_message_begin``, ``on_headers_complete``, ``on_body``, ``on_message_complete``,
+``on_response_complete``, ``url``, ``headers``, ``expect_100_continue``, ``scope``, ``cycle``,
+``parser``, ``server_state``), hence the pinned version and
 tests/integration/test_edge_protocol.py, which fails if an upgrade breaks them.
 """
 
@@ -92,6 +93,14 @@ class DeadlineProtocol(HttpToolsProtocol):
             self.transport.write(_TOO_LARGE)
             self.transport.close()
 
+    def on_message_begin(self) -> None:
+        """What uvicorn's does, less the ASGI scope (a dict and a copy of the app's state):
+        a request ``answer_now`` answers never uses it; the others get it as their headers
+        complete (``_asgi``)."""
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
     def on_headers_complete(self) -> None:
         self._disarm()
         self._waiting_for_head = False
@@ -100,6 +109,14 @@ class DeadlineProtocol(HttpToolsProtocol):
         answer = self._answer_now()
         if answer is not None:
             return self._write_now(answer)
+        self._asgi()
+
+    def _asgi(self) -> None:
+        """uvicorn's scope, made by its own on_message_begin, then its request cycle."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
         super().on_headers_complete()
 
     def _answer_now(self) -> tuple[bytes, bytes] | None:
