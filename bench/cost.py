@@ -254,6 +254,8 @@ def cold(
     as a function scaled to zero meets a quiet owner's hits: no cache survives between them.
     Ours reads the owner's settings only for a hit whose verdict they decide; the eager form
     read them with every context. The domain policy (the owner's retention) is read by both."""
+    if not payloads:
+        return
     line = []
     for name, cls in (("ours", FirestoreStore), ("eager", EagerStrictness)):
         before = Counter(counts.reads_by_kind)  # type: ignore[attr-defined]
