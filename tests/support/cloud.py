@@ -22,9 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = [sys.executable, "-m", "functions_framework"]
 
 
+def deployed_concurrency(target: str) -> int:
+    from functions.deploy.resources import FUNCTIONS
+
+    return next((f.concurrency for f in FUNCTIONS if f.name == target), 1)
+
+
 @dataclass
 class FunctionProcess:
-    """One entry point of functions/main.py under functions-framework, on a free port."""
+    """One entry point of functions/main.py under functions-framework, on a free port, with
+    as many threads as the plan deploys it with (its concurrency, as THREADS)."""
 
     target: str
     env: dict[str, str]
@@ -69,7 +76,7 @@ class FunctionProcess:
                     str(self.port),
                 ],
                 cwd=ROOT,
-                env={**os.environ, **self.env},
+                env={**os.environ, "THREADS": str(deployed_concurrency(self.target)), **self.env},
                 stdout=(self.log_dir / f"{self.target}-{self.port}.log").open("wb"),
                 stderr=subprocess.STDOUT,
             )
