@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from functions.standins.gmail import Gmail
+from functions.standins.google_signin import GoogleSignIn
+from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.clock import FixedClock
 from tests.support.fake_gcloud import FakeGcloud, fake_gcloud
 from tests.support.processes import ServerProcess
@@ -44,6 +47,30 @@ def gcloud(tmp_path: Path) -> Iterator[FakeGcloud]:
     fake = fake_gcloud(tmp_path / "gcloud-bin")
     yield fake
     fake.stop()
+
+
+@pytest.fixture
+def gmail() -> Iterator[Gmail]:
+    """Gmail's API on loopback (functions/standins/gmail.py), a fresh one per test."""
+    fake = Gmail()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def google() -> Iterator[GoogleSignIn]:
+    """Google's sign-in on loopback, one per module (its users are the module's)."""
+    fake = GoogleSignIn()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack_webhook() -> Iterator[WebhookReceiver]:
+    """An incoming-webhook endpoint on loopback that keeps what it was sent."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

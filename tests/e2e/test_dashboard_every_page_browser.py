@@ -64,13 +64,6 @@ def tokyo(value: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def google() -> Iterator[GoogleSignIn]:
-    fake = GoogleSignIn()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def gmail() -> Iterator[Gmail]:
     fake = Gmail()
     yield fake

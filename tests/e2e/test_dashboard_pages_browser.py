@@ -47,13 +47,6 @@ def api(server: ServerProcess, path: str, user: str, body: Any = None) -> tuple[
 
 
 @pytest.fixture(scope="module")
-def google() -> Iterator[GoogleSignIn]:
-    fake = GoogleSignIn()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def site(
     tmp_path_factory: pytest.TempPathFactory, google: GoogleSignIn
 ) -> Iterator[dict[str, Any]]:

@@ -27,20 +27,6 @@ TOPIC = "projects/mb-test/topics/gmail"
 
 
 @pytest.fixture
-def gmail() -> Iterator[Gmail]:
-    fake = Gmail()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def served(tmp_path: Path, gmail: Gmail) -> Iterator[ServerProcess]:
     env = {
         "MAILBEACON_GMAIL_CREDENTIALS": str(gmail.key_file(tmp_path)),
@@ -75,19 +61,19 @@ def push(server: ServerProcess, gmail: Gmail) -> None:
     assert server.cli("gmail-watch", "push", "--data", data).returncode == 0
 
 
-def arrived(slack: WebhookReceiver, count: int) -> None:
-    wait_until(lambda: len(slack.requests) >= count)
+def arrived(slack_webhook: WebhookReceiver, count: int) -> None:
+    wait_until(lambda: len(slack_webhook.requests) >= count)
 
 
-def texts(slack: WebhookReceiver) -> list[str]:
-    return [body["text"] for body in slack.json_bodies()]
+def texts(slack_webhook: WebhookReceiver) -> list[str]:
+    return [body["text"] for body in slack_webhook.json_bodies()]
 
 
 @pytest.mark.slow
 def test_track_open_remind_snooze_auto_reply_and_reply(
-    served: ServerProcess, gmail: Gmail, slack: WebhookReceiver
+    served: ServerProcess, gmail: Gmail, slack_webhook: WebhookReceiver
 ) -> None:
-    hook = f"{slack.url}/services/T0/B0/x"
+    hook = f"{slack_webhook.url}/services/T0/B0/x"
     assert served.cli_json("settings", "--user", ANA, "--slack-webhook", hook)["reply_alerts"]
     made = api(served, "POST", "/api/v1/messages", {"to": [BO], "subject": "Proposal"})
     assert made.status_code == 201
@@ -100,14 +86,14 @@ def test_track_open_remind_snooze_auto_reply_and_reply(
     push(served, gmail)  # the watch: sent now, from this thread
 
     assert requests.get(tracked["pixel_url"], headers={"User-Agent": GMAIL}, timeout=5).ok
-    arrived(slack, 1)
-    assert texts(slack)[0].startswith(f"{BO} opened “Proposal”")
+    arrived(slack_webhook, 1)
+    assert texts(slack_webhook)[0].startswith(f"{BO} opened “Proposal”")
 
     due = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
     set_ = api(served, "POST", f"/api/v1/messages/{message_id}/reminder", {"due_at": due})
     assert set_.status_code == 200 and set_.json()["reminder"]["state"] == "scheduled"
-    arrived(slack, 2)
-    reminder = slack.json_bodies()[1]
+    arrived(slack_webhook, 2)
+    reminder = slack_webhook.json_bodies()[1]
     assert (
         reminder["text"].startswith("No reply yet to “Proposal”")
         and "opened once" in reminder["text"]
@@ -130,8 +116,8 @@ def test_track_open_remind_snooze_auto_reply_and_reply(
     gmail.reply(ANA, original, sender=BO, headers=away)
     gmail.reply(ANA, original, sender=f"Bo <{BO}>")
     push(served, gmail)
-    arrived(slack, 3)
-    assert texts(slack)[2].startswith(f"{BO} replied to “Proposal”")
+    arrived(slack_webhook, 3)
+    assert texts(slack_webhook)[2].startswith(f"{BO} replied to “Proposal”")
 
     detail = wait_until(
         lambda: (
@@ -153,4 +139,4 @@ def test_track_open_remind_snooze_auto_reply_and_reply(
     page = browser.get(f"{served.url}/dashboard/messages/{message_id}", timeout=10).text
     assert 'id="replies">1 reply by people' in page and "automatic (out of office" in page
     assert f"from {BO}" in page and "Reminder: <b>not needed, a person replied</b>" in page
-    assert len(slack.requests) == 3  # the auto-reply alerted nobody
+    assert len(slack_webhook.requests) == 3  # the auto-reply alerted nobody

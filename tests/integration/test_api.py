@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,13 +32,6 @@ ROW_KEYS = {
     "message_id", "subject", "recipients", "created_at", "sent_at", "status", "opens", "clicks",
     "last_activity_at", "replies",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def google() -> Iterator[GoogleSignIn]:
-    fake = GoogleSignIn()
-    yield fake
-    fake.stop()
 
 
 class Api:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -26,13 +25,6 @@ from mailbeacon.clock import FixedClock
 from mailbeacon.tracking import track_message
 
 from .conftest import signin_config
-
-
-@pytest.fixture(scope="module")
-def google() -> Iterator[GoogleSignIn]:
-    fake = GoogleSignIn()
-    yield fake
-    fake.stop()
 
 
 def build(

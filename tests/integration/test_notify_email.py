@@ -79,13 +79,6 @@ def test_a_greylisting_relay_is_retried(rig: Rig, smtp: tuple[Inbox, int]) -> No
 # Gmail through domain-wide delegation ---------------------------------------------------------
 
 
-@pytest.fixture
-def gmail() -> Iterator[Gmail]:
-    stand_in = Gmail()
-    yield stand_in
-    stand_in.stop()
-
-
 def test_gmail_api_sends_as_the_user_with_delegation(
     make_rig: Any, gmail: Gmail, tmp_path: Path
 ) -> None:

@@ -43,20 +43,6 @@ DSN = {  # an Exim bounce: Auto-Submitted next to X-Failed-Recipients (fixmystre
 
 
 @pytest.fixture
-def gmail() -> Iterator[Gmail]:
-    fake = Gmail()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def slack() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
 def app(gmail: Gmail, tmp_path: Path) -> Iterator[App]:
     env = {
         **LOOPBACK_WEBHOOKS,
@@ -161,23 +147,23 @@ def test_metadata_reads_ask_for_the_reply_headers_only(app: App, gmail: Gmail) -
 
 
 def test_a_reply_alerts_the_sender_and_cancels_the_reminder_an_auto_reply_does_neither(
-    app: App, gmail: Gmail, slack: WebhookReceiver
+    app: App, gmail: Gmail, slack_webhook: WebhookReceiver
 ) -> None:
     tracked, original = sent(app, gmail)
-    app.settings.update(ANN, SettingsChange(slack_webhook=slack.url + "/services/T/B/x"))
+    app.settings.update(ANN, SettingsChange(slack_webhook=slack_webhook.url + "/services/T/B/x"))
     message = tracked.message
     reminders.set_reminder(app.records, message, START + timedelta(days=3), app.clock.now())
     gmail.reply(ANN, original, sender=BO, headers=VACATION, at=START + timedelta(hours=1))
     push(app, gmail)
     assert app.worker is not None
     app.worker.drain([HITS, NOTIFY])
-    assert slack.requests == []  # an out-of-office reply is nobody's answer
+    assert slack_webhook.requests == []  # an out-of-office reply is nobody's answer
     assert reminders.public(app.records, message.id)["state"] == "scheduled"  # type: ignore[index]
 
     gmail.reply(ANN, original, sender=BO, at=START + timedelta(hours=2))
     push(app, gmail)
     app.worker.drain([HITS, NOTIFY])
-    (alert,) = slack.json_bodies()
+    (alert,) = slack_webhook.json_bodies()
     assert alert["text"].startswith(f"{BO} replied to “Proposal”")
     assert reminders.public(app.records, message.id) == {
         "due_at": reminders.public(app.records, message.id)["due_at"],  # type: ignore[index]
@@ -186,14 +172,16 @@ def test_a_reply_alerts_the_sender_and_cancels_the_reminder_an_auto_reply_does_n
     }
 
 
-def test_reply_alerts_can_be_turned_off(app: App, gmail: Gmail, slack: WebhookReceiver) -> None:
+def test_reply_alerts_can_be_turned_off(
+    app: App, gmail: Gmail, slack_webhook: WebhookReceiver
+) -> None:
     _, original = sent(app, gmail)
     app.settings.update(
-        ANN, SettingsChange(slack_webhook=slack.url + "/services/T/B/x", reply_alerts=False)
+        ANN, SettingsChange(slack_webhook=slack_webhook.url + "/services/T/B/x", reply_alerts=False)
     )
     gmail.reply(ANN, original, sender=BO, at=START + timedelta(hours=2))
     push(app, gmail)
     assert app.worker is not None
     app.worker.drain([HITS, NOTIFY])
-    assert slack.requests == []
+    assert slack_webhook.requests == []
     assert json.dumps(api(app, "/api/v1/messages?status=replied")["messages"]).count(BO) == 1

@@ -45,13 +45,6 @@ GMAIL_PROXY = (
 )
 
 
-@pytest.fixture
-def gmail() -> Iterator[Gmail]:
-    fake = Gmail()
-    yield fake
-    fake.stop()
-
-
 def environment(gmail: Gmail, tmp_path: Path) -> dict[str, str]:
     return {
         **TEST_DEFAULTS,
