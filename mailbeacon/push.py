@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from .clock import iso
 from .errors import InvalidInput
 from .records import Namespace, Records
+from .webhooks import split_webhook_url
 
 SUBSCRIPTIONS = Namespace.PUSH_SUBSCRIPTIONS
 MAX_ENDPOINT_CHARS = 1000
@@ -42,18 +43,10 @@ class EndpointRules:
     def check(self, endpoint: Any) -> str:
         if not isinstance(endpoint, str) or not endpoint:
             raise InvalidInput('"endpoint" must be the push service URL')
-        value = endpoint.strip()
-        too_long = len(value) > MAX_ENDPOINT_CHARS
-        if too_long or not value.isascii() or any(c.isspace() for c in value):
-            raise InvalidInput('"endpoint" is too long or contains spaces')
         try:
-            parts = urlsplit(value)
-            port = parts.port
-        except ValueError as exc:
-            raise InvalidInput(f'"endpoint" is not a URL: {exc}') from exc
-        if parts.username or parts.password:
-            raise InvalidInput('"endpoint" must not carry a user name or password')
-        host = (parts.hostname or "").lower()
+            value, parts, host, port = split_webhook_url(endpoint, MAX_ENDPOINT_CHARS)
+        except InvalidInput as exc:
+            raise InvalidInput(f'"endpoint": {exc}') from exc
         if self.allow_loopback and parts.scheme == "http" and host == LOOPBACK and port:
             return value
         if parts.scheme != "https":

@@ -57,7 +57,8 @@ class WebhookUrl(NamedTuple):
 
 def split_webhook_url(url: str, max_chars: int = MAX_URL_CHARS) -> WebhookUrl:
     """``url`` stripped and split, or InvalidInput: too long, spaces or non-ASCII, not a URL,
-    or carrying a user name or password (Slack's, Chat's and events' webhooks alike)."""
+    or carrying a user name or password (Slack's, Chat's and events' webhooks, and Web Push
+    endpoints, alike)."""
     value = url.strip()
     if len(value) > max_chars or not value.isascii() or any(c.isspace() for c in value):
         raise InvalidInput("the URL is too long or contains spaces")
