@@ -64,13 +64,7 @@ def proxy_at_send(facts: Facts) -> Classification | None:
     through the same proxy, or a delivery-time fetch, never the reader (gophish #1248: "opened"
     the moment it was sent, the mail not even delivered; #1390: 3-5 s after sending). Only when
     the send time is recorded; a recorded self-view nearby is the after-self-view rule."""
-    if facts.ua.kind != "gmail-proxy" or not facts.is_open:
-        return None
-    if facts.context.message.sent_at is None:
-        return None
-    if 0 <= facts.age <= facts.policy.sent_copy_window:
-        return _result(Verdict.SELF, facts, "proxy-at-send", facts.ua.reason)
-    return None
+    return _sent_copy(facts, "gmail-proxy", "proxy-at-send")
 
 
 def client_at_send(facts: Facts) -> Classification | None:
@@ -79,12 +73,15 @@ def client_at_send(facts: Facts) -> Classification | None:
     sent from Outlook "always considered as open", the sent copy's preview loading the pixel;
     nylas-mail #3249 and #3592, Mailspring #1162: opening one's own sent message counted as the
     recipient's open). Only with a recorded send time, as proxy-at-send."""
-    if facts.ua.kind != "mail-client" or not facts.is_open:
-        return None
-    if facts.context.message.sent_at is None:
+    return _sent_copy(facts, "mail-client", "client-at-send")
+
+
+def _sent_copy(facts: Facts, ua_kind: str, code: str) -> Classification | None:
+    """An open by ``ua_kind`` within the sent-copy window of a recorded send: the sender's."""
+    if facts.ua.kind != ua_kind or not facts.is_open or facts.context.message.sent_at is None:
         return None
     if 0 <= facts.age <= facts.policy.sent_copy_window:
-        return _result(Verdict.SELF, facts, "client-at-send", facts.ua.reason)
+        return _result(Verdict.SELF, facts, code, facts.ua.reason)
     return None
 
 
