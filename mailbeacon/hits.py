@@ -74,7 +74,6 @@ def client_address(
 
 
 @functools.lru_cache(maxsize=ADDRESS_CACHE)
-@functools.lru_cache(maxsize=ADDRESS_CACHE)
 def network_prefix(address: IpAddress | None) -> str:
     if address is None:
         return ""
