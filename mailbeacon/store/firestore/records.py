@@ -73,19 +73,10 @@ class FirestoreRecords:
     def list_records(
         self, namespace: str, prefix: str = "", *, limit: int | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
-        from google.cloud.firestore import FieldFilter
-
         if namespace == IN_EVENTS:
             return self._in_events(prefix, successor(prefix), limit)
-        query = self.fs.records(namespace)
-        if prefix:
-            query = query.where(filter=FieldFilter("key", ">=", prefix))
-            upper = successor(prefix)
-            if upper is not None:
-                query = query.where(filter=FieldFilter("key", "<", upper))
-        query = query.order_by("key")
-        if limit is not None:
-            query = query.limit(limit)
+        upper = successor(prefix) if prefix else None
+        query = key_range(self.fs.records(namespace), "key", prefix, upper, limit)
         with self.fs.translated("list_records"):
             found = [(s.get("key"), json.loads(s.get("json"))) for s in query.stream(**self.fs.rpc)]
         return [(k, v) for k, v in found if k.startswith(prefix)]
@@ -95,14 +86,7 @@ class FirestoreRecords:
     ) -> list[tuple[str, dict[str, Any]]]:
         """Feed entries with ``low <= key < high``, in key order: one read per entry (one for
         none), as a query on any namespace."""
-        from google.cloud.firestore import FieldFilter
-
-        query = self.fs.col("events").where(filter=FieldFilter("live_key", ">=", low))
-        if high is not None:
-            query = query.where(filter=FieldFilter("live_key", "<", high))
-        query = query.order_by("live_key")
-        if limit is not None:
-            query = query.limit(limit)
+        query = key_range(self.fs.col("events"), "live_key", low, high, limit)
         with self.fs.translated("list_records"):
             snaps = list(query.select(["live_key", "live"]).stream(**self.fs.rpc))
         return [(s.get("live_key"), json.loads(s.get("live"))) for s in snaps]
@@ -117,3 +101,16 @@ class FirestoreRecords:
                 self.fs.event_ref(key.rpartition("|")[2]).update(fields, **self.fs.rpc)
             except NotFound:
                 return
+
+
+def key_range(query: Any, field: str, low: str, high: str | None, limit: int | None) -> Any:
+    """``query`` narrowed to ``low <= field < high`` (a bound left out when empty or None), in
+    ``field`` order, at most ``limit`` documents: one single-field index serves it."""
+    from google.cloud.firestore import FieldFilter
+
+    if low:
+        query = query.where(filter=FieldFilter(field, ">=", low))
+    if high is not None:
+        query = query.where(filter=FieldFilter(field, "<", high))
+    query = query.order_by(field)
+    return query if limit is None else query.limit(limit)
