@@ -68,9 +68,7 @@ def application() -> tuple[Any, Any]:
                 from functions.config import load_config
 
                 config = load_config()
-                if config.core.store != "sqlite" and not config.core.secret:
-                    # A secret made up per instance would make every token invalid elsewhere.
-                    raise RuntimeError("MAILBEACON_SECRET is not set (Secret Manager)")
+                _require_secret(config.core)
                 app = bootstrap(config)
                 _wired["web"] = create_app(app)
                 _wired["app"] = app
@@ -91,10 +89,16 @@ def tracking_edge() -> Any:
                 from functions.tracking_root import tracking_only
 
                 core = core_config(Env(os.environ))
-                if core.store != "sqlite" and not core.secret:
-                    raise RuntimeError("MAILBEACON_SECRET is not set (Secret Manager)")
+                _require_secret(core)
                 _wired["edge"] = TrackingEdge(tracking_only(core))
     return _wired["edge"]
+
+
+def _require_secret(core: Any) -> None:
+    """In the cloud every instance must sign alike: a secret made up per instance would make
+    every token invalid elsewhere."""
+    if core.store != "sqlite" and not core.secret:
+        raise RuntimeError("MAILBEACON_SECRET is not set (Secret Manager)")
 
 
 def _track(name: str, request: Any) -> Any:
