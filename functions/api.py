@@ -34,7 +34,7 @@ from .dashboard.live import POLL_SECONDS
 from .dashboard.ports import Vapid
 from .dashboard.signin import Gate
 from .json_body import json_body
-from .loopback import dev_token, local_request
+from .loopback import remote_dev_token
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def guarded(deps: ApiDeps, gate: Gate, view: View) -> Callable[..., Any]:
     """The caller's identity first, then the view; our errors become JSON answers."""
 
     def wrapper(**kwargs: Any) -> Any:
-        if gate.dev and dev_token(request.headers) and not local_request(request.environ):
+        if gate.dev and remote_dev_token(request.headers, request.environ):
             return error(401, "unauthorized: dev tokens work only from this computer (loopback)")
         try:
             user = gate.api_user(request.headers)

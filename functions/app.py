@@ -11,7 +11,7 @@ from flask import Flask, Response, jsonify, request
 from .dashboard.ports import DashboardConfig, DashboardDeps
 from .edge.ports import Tracking
 from .gmail_routes import GmailRouteDeps, HasSentWatch
-from .loopback import dev_token, local_request
+from .loopback import remote_dev_token
 from .notify_routes import NotifierRouteDeps, NotifierSettings
 from .reminder_routes import ReminderRouteDeps
 from .tracking_edge import NOT_FOUND_HEADERS, TrackingEdge
@@ -76,7 +76,7 @@ def create_app(app: WebDeps) -> Flask:
     @web.post("/addon", defaults={"route": ""})
     @web.post("/addon/<path:route>")
     def addon(route: str) -> tuple[Response, int]:
-        if dev_token(request.headers) and not local_request(request.environ):
+        if remote_dev_token(request.headers, request.environ):
             return jsonify({"error": "dev tokens work only from this computer (loopback)"}), 401
         status, payload = app.addon.handle(
             route, request.args.get("route"), request.headers, request.get_data()

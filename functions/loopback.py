@@ -44,3 +44,8 @@ def dev_token(headers: Mapping[str, str]) -> bool:
     value = headers.get("Authorization") or ""
     scheme, _, token = value.partition(" ")
     return scheme.lower() == "bearer" and token.strip().startswith("dev:")
+
+
+def remote_dev_token(headers: Mapping[str, str], environ: Mapping[str, Any]) -> bool:
+    """A ``dev:`` token presented from another computer: refused wherever tokens are read."""
+    return dev_token(headers) and not local_request(environ)
