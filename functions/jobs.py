@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 RETENTION_SWEEP_SECONDS = 3600.0
 WATCH_RENEWAL_SECONDS = 86400.0
-REMINDER_SCAN_SECONDS = 30.0
 
 
 class Background(Protocol):
@@ -116,31 +115,32 @@ class FallbackSweep(Periodic):
         return sweep(self.records, self.bus)
 
 
-class WatchRenewal(Periodic):
+class Every(Periodic):
+    """One call, first at start and then every ``every`` seconds."""
+
+    first_at_start = True
+
+    def __init__(self, job: Callable[[], int], every: float) -> None:
+        super().__init__()
+        self.job, self.every = job, every
+
+    def run_once(self) -> int:
+        return self.job()
+
+
+class WatchRenewal(Every):
     """Renew the Gmail sent-mail watches daily and mark drafts never sent (Gmail stops a
     watch after 7 days); in the cloud a Cloud Scheduler job calls ``POST /gmail/renew``."""
 
     name = "gmail watch renewal"
-    first_at_start = True
 
     def __init__(self, renew: Callable[[], int], every: float = WATCH_RENEWAL_SECONDS) -> None:
-        super().__init__()
-        self.renew, self.every = renew, every
-
-    def run_once(self) -> int:
-        return self.renew()
+        super().__init__(renew, every)
 
 
-class ReminderScan(Periodic):
-    """Hand the reminders that fell due to the notifier, every 30 seconds. Every process of a
-    cluster may run it: each due time is handed over once (mailbeacon/reminders.py)."""
+class ReminderScan(Every):
+    """Hand the reminders that fell due to the notifier (every 30 seconds by default,
+    MAILBEACON_REMINDER_SCAN_SECONDS). Every process of a cluster may run it: each due time
+    is handed over once (mailbeacon/reminders.py)."""
 
     name = "reminder scan"
-    first_at_start = True
-
-    def __init__(self, scan: Callable[[], int], every: float = REMINDER_SCAN_SECONDS) -> None:
-        super().__init__()
-        self.scan, self.every = scan, every
-
-    def run_once(self) -> int:
-        return self.scan()
