@@ -89,27 +89,29 @@ def _iso_time(value: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {value!r}") from exc
 
 
-def _days(value: str) -> int:
+def _day_count(value: str, most: int) -> int:
     try:
         days = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of days, got {value!r}") from None
-    if not 1 <= days <= 365:
-        raise argparse.ArgumentTypeError(f"expected 1 to 365 days, got {days}")
+    if not 1 <= days <= most:
+        raise argparse.ArgumentTypeError(f"expected 1 to {most} days, got {days}")
     return days
+
+
+def _days(value: str) -> int:
+    from mailbeacon.reminders import MAX_DAYS
+
+    return _day_count(value, MAX_DAYS)
 
 
 def _retention_days(value: str) -> int:
     """Days from 1 to 36500, or off (0): the server's retention alone."""
+    from mailbeacon.policy import MAX_RETENTION_DAYS
+
     if value.lower() in ("off", "default", "none"):
         return 0
-    try:
-        days = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of days, got {value!r}") from None
-    if not 1 <= days <= 36500:
-        raise argparse.ArgumentTypeError(f"expected 1 to 36500 days, got {days}")
-    return days
+    return _day_count(value, MAX_RETENTION_DAYS)
 
 
 def _channels(value: str) -> list[str]:
