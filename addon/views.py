@@ -20,7 +20,6 @@ from .config import DETAIL, INSERT_LINK, OLDER, REFRESH, SETTINGS, TRACK, AddonC
 
 TITLE = "Mailbeacon"
 MAX_TIMELINE = 80
-REASONS = words.REASONS  # the one vocabulary (mailbeacon.words)
 REMIND_OPTIONS = [("off", "Don't remind me")] + [
     (str(d), f"Remind me if no reply in {d} day{'s' if d > 1 else ''}") for d in CHOICES
 ]
