@@ -20,7 +20,14 @@ from mailbeacon.errors import InvalidInput
 from mailbeacon.records import Namespace
 from mailbeacon.store import Store
 
-from .reminder_notice import ACTION_PREFIX, CHAT_FUNCTION, acted_message, gmail_link
+from .blocks import actions_where
+from .reminder_notice import (
+    ACTION_PREFIX,
+    CHAT_FUNCTION,
+    acted_message,
+    gmail_link,
+    is_reminder_action,
+)
 from .render import local_time
 
 
@@ -43,14 +50,7 @@ def slack_reminder_action(
     store: Store, email: str | None, payload: dict[str, Any], now: datetime
 ) -> dict[str, Any] | None:
     """The reply to a reminder button, or None when the payload holds none (other actions)."""
-    listed = payload.get("actions")
-    actions = [
-        a
-        for a in (listed if isinstance(listed, list) else ())
-        if isinstance(a, dict)
-        and str(a.get("action_id", "")).removeprefix(ACTION_PREFIX) in reminders.ACTIONS
-        and str(a.get("action_id", "")).startswith(ACTION_PREFIX)
-    ]
+    actions = actions_where(payload, is_reminder_action)
     if not actions:
         return None
     action = str(actions[0]["action_id"]).removeprefix(ACTION_PREFIX)
