@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from mailbeacon.reminders import ACTIONS
+from mailbeacon.reminders import ACTIONS, LABELS
 from mailbeacon.rollup import Summary
 
 from . import cards
@@ -26,7 +26,6 @@ ACTION_PREFIX = "mailbeacon_reminder_"
 """Slack action ids of the reminder's buttons: ``..._snooze-1``, ``..._snooze-3``, ``..._done``."""
 CHAT_FUNCTION = "mailbeacon.reminder"
 """The Chat app card buttons' function; parameters ``message_id`` and ``action``."""
-LABELS = {"snooze-1": "Snooze 1 day", "snooze-3": "Snooze 3 days", "done": "Done"}
 
 
 def is_reminder_action(action_id: object) -> bool:
