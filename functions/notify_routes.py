@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request
 
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SlackHandler = Callable[..., dict[str, Any]]
+T = TypeVar("T")
+SlackVerified = Callable[[str | None, Clock, bytes, dict[str, str]], T]
+"""A Slack-signed request's handler: (signing secret, clock, raw body, headers), verified first."""
 NotifierStore = Store
 """Slack's actions and events and the Chat app take the whole store (settings through the
 SettingsBook, installations and Chat spaces as records): narrowed when they are."""
@@ -149,44 +151,40 @@ class NotifierRoutes:
         return self._keep(done, self.deps.cookies.drop(jar, STATE_ENTRY))
 
     def slack_events(self) -> tuple[Response, int]:
-        return self._slack(handle_event)
+        """Verified, then answered with the handler's reply as JSON."""
+        return self._slack(
+            lambda *signed: handle_event(self.deps.store, *signed),
+            lambda reply: (jsonify(reply), 200),
+        )
 
     def slack_interactivity(self) -> tuple[Response, int]:
         """Verified, acknowledged at once with an empty 200; a mute is done after, by the
         notifier's consumer (one publish here, no store read, no call to Slack)."""
-        try:
-            work = acknowledge(
-                self.deps.config.notifier.slack_signing_secret,
-                self.deps.clock,
-                request.get_data(cache=True),
-                dict(request.headers),
-            )
-        except Unauthorized as exc:
-            log.info("refused a Slack request: %s", exc)
-            return jsonify({"error": "unauthorized"}), 401
-        except InvalidInput as exc:
-            return jsonify({"error": str(exc)}), 400
+        return self._slack(acknowledge, self._hand_on)
+
+    def _hand_on(self, work: dict[str, Any] | None) -> tuple[Response, int]:
         if work is not None:
             self.deps.bus.publish(NOTIFY, {INTERACTION: work})
         return Response("", 200), 200
 
-    def _slack(self, handler: SlackHandler, *extra: Any) -> tuple[Response, int]:
-        """A Slack-signed request: verified by ``handler``, its reply as JSON."""
+    def _slack(
+        self, handler: SlackVerified[T], answer: Callable[[T], tuple[Response, int]]
+    ) -> tuple[Response, int]:
+        """A Slack-signed request handed to ``handler`` (which verifies it first) and its result
+        to ``answer``; a refusal is JSON: 401 unverified, 400 malformed."""
         try:
-            reply = handler(
-                self.deps.store,
+            result = handler(
                 self.deps.config.notifier.slack_signing_secret,
                 self.deps.clock,
                 request.get_data(cache=True),
                 dict(request.headers),
-                *extra,
             )
         except Unauthorized as exc:
             log.info("refused a Slack request: %s", exc)
             return jsonify({"error": "unauthorized"}), 401
         except InvalidInput as exc:
             return jsonify({"error": str(exc)}), 400
-        return jsonify(reply), 200
+        return answer(result)
 
     def chat(self) -> tuple[Response, int]:
         try:

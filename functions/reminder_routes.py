@@ -24,7 +24,6 @@ from mailbeacon.tokens import TokenClaims, TokenSigner
 
 log = logging.getLogger(__name__)
 
-LABELS = {"snooze-1": "Snooze 1 day", "snooze-3": "Snooze 3 days", "done": "Done"}
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; form-action 'self'; style-src 'unsafe-inline'",
     "Cache-Control": "no-store",
@@ -76,7 +75,7 @@ class ReminderRoutes:
         claims = self.claims(token)
         if claims is None:
             return _page(404, "Link expired", "<p>This reminder link is not valid any more.</p>")
-        label = LABELS[claims.action or "done"]
+        label = reminders.LABELS[claims.action or "done"]
         form = (
             f'<form method="post" action="/reminders/act"><input type="hidden" name="t" '
             f'value="{html.escape(token)}"><button type="submit" id="act">{label}</button></form>'

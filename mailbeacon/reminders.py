@@ -30,6 +30,8 @@ CHOICES = (1, 2, 3, 7)
 """The compose card's "remind me if no reply in N days"."""
 SNOOZES = {"snooze-1": 1, "snooze-3": 3}
 ACTIONS = (*SNOOZES, "done")
+LABELS = {"snooze-1": "Snooze 1 day", "snooze-3": "Snooze 3 days", "done": "Done"}
+"""What each action's button says, in every channel and on the signed link's page."""
 CLAIM_LEASE = timedelta(seconds=60)
 OPEN = ("scheduled",)
 

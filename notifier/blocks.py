@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mailbeacon.errors import InvalidInput
@@ -13,6 +14,17 @@ MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_BUTTON_VALUE = 2000
 MUTE_ACTION = "mailbeacon_mute"
+
+
+def actions_where(payload: dict[str, Any], wanted: Callable[[Any], bool]) -> list[dict[str, Any]]:
+    """The actions of a ``block_actions`` payload whose ``action_id`` is ``wanted``, in order
+    (a signed payload is still not trusted to have the shape Slack documents)."""
+    listed = payload.get("actions")
+    return [
+        a
+        for a in (listed if isinstance(listed, list) else ())
+        if isinstance(a, dict) and wanted(a.get("action_id"))
+    ]
 
 
 def _mrkdwn(text: str, limit: int) -> dict[str, str]:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailbeacon.localtime import local
 from mailbeacon.model import Event, Message, Notify, QuietHours, Settings
 
 DEFAULT_WINDOW = timedelta(minutes=10)
@@ -91,13 +92,9 @@ def in_quiet_hours(quiet: QuietHours | None, timezone: str, now: datetime) -> bo
 
 def quiet_end(quiet: QuietHours, timezone: str, now: datetime) -> datetime:
     """The next moment the user's quiet hours end (their morning), in their own time zone."""
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
-    end = local.replace(hour=quiet.end, minute=0, second=0, microsecond=0)
-    if end <= local:
+    here = local(now, timezone)  # an unknown zone reads as UTC
+    end = here.replace(hour=quiet.end, minute=0, second=0, microsecond=0)
+    if end <= here:
         end += timedelta(days=1)
     return end.astimezone(now.tzinfo)
 

@@ -99,11 +99,18 @@ class EventsOut:
             found.append((domain, policy.admins))
         return found
 
-    def send(self, key: str, body: dict[str, Any], owner: str) -> None:
-        """Deliver ``body`` (once per key and endpoint) to every endpoint of ``owner``'s;
-        RetryLater when one of them should be tried again later."""
+    def send(
+        self,
+        key: str,
+        body: dict[str, Any],
+        owner: str,
+        endpoints: list[tuple[Endpoint, tuple[str, ...]]] | None = None,
+    ) -> None:
+        """Deliver ``body`` (once per key and endpoint) to every endpoint of ``owner``'s (or to
+        ``endpoints``, when the caller has read them already); RetryLater when one of them
+        should be tried again later."""
         waits = []
-        for endpoint, report_to in self.endpoints(owner):
+        for endpoint, report_to in self.endpoints(owner) if endpoints is None else endpoints:
             try:
                 self._one(endpoint, key, body, report_to)
             except RetryLater as exc:

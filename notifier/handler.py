@@ -112,7 +112,10 @@ class Notifier:
         """The event to the webhooks, whatever the alert settings: a webhook to try again later
         is returned (the alerts go first; permanent failures are problems already), with the
         events read for it (so the alert does not read them again)."""
-        if self.events_out is None or not self.events_out.endpoints(message.owner):
+        if self.events_out is None:
+            return None, events
+        endpoints = self.events_out.endpoints(message.owner)  # settings and policy, read once
+        if not endpoints:
             return None, events
         if events is None:
             events = self.store.list_events(message.id, limit=RECENT_EVENTS)
@@ -121,7 +124,7 @@ class Notifier:
             return None, events
         try:
             self.settle(event)  # a hit about to be relabelled a machine is never sent out
-            self.events_out.send(event.id, event_body(message, event), message.owner)
+            self.events_out.send(event.id, event_body(message, event), message.owner, endpoints)
         except RetryLater as exc:
             return exc, events
         return None, events

@@ -13,19 +13,35 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from mailbeacon import reminders
 from mailbeacon.errors import InvalidInput
 from mailbeacon.records import Namespace
 from mailbeacon.store import Store
 
-from .reminder_notice import ACTION_PREFIX, CHAT_FUNCTION, acted_message, gmail_link
+from .blocks import actions_where
+from .reminder_notice import (
+    ACTION_PREFIX,
+    CHAT_FUNCTION,
+    acted_message,
+    gmail_link,
+    is_reminder_action,
+)
 from .render import local_time
 
 
-def act(store: Store, email: str, message_id: str, action: str, now: datetime) -> tuple[str, str]:
-    """Apply ``action`` for ``email``; (what happened, in words; the Gmail link)."""
+class Acted(NamedTuple):
+    outcome: str
+    """What happened, in words."""
+    gmail: str
+    """The sent email in the owner's Gmail."""
+    subject: str
+    """The email's subject, or "(no subject)"."""
+
+
+def act(store: Store, email: str, message_id: str, action: str, now: datetime) -> Acted:
+    """Apply ``action`` for ``email``: what happened, the Gmail link and the subject."""
     message = store.get_message(message_id)
     if message is None or message.owner != email.lower():
         raise InvalidInput("That email is not one of yours.")
@@ -36,21 +52,15 @@ def act(store: Store, email: str, message_id: str, action: str, now: datetime) -
     else:
         outcome = "done: no more reminders for this email."
     sent = store.get_record(Namespace.SENT_MAIL, message_id)
-    return outcome, gmail_link(message.owner, sent, message.subject)
+    subject = message.subject or "(no subject)"
+    return Acted(outcome, gmail_link(message.owner, sent, message.subject), subject)
 
 
 def slack_reminder_action(
     store: Store, email: str | None, payload: dict[str, Any], now: datetime
 ) -> dict[str, Any] | None:
     """The reply to a reminder button, or None when the payload holds none (other actions)."""
-    listed = payload.get("actions")
-    actions = [
-        a
-        for a in (listed if isinstance(listed, list) else ())
-        if isinstance(a, dict)
-        and str(a.get("action_id", "")).removeprefix(ACTION_PREFIX) in reminders.ACTIONS
-        and str(a.get("action_id", "")).startswith(ACTION_PREFIX)
-    ]
+    actions = actions_where(payload, is_reminder_action)
     if not actions:
         return None
     action = str(actions[0]["action_id"]).removeprefix(ACTION_PREFIX)
@@ -58,11 +68,9 @@ def slack_reminder_action(
     try:
         if email is None:
             raise InvalidInput("That email is not one of yours.")
-        outcome, gmail = act(store, email, message_id, action, now)
+        outcome, gmail, subject = act(store, email, message_id, action, now)
     except InvalidInput as exc:
         return {"response_type": "ephemeral", "text": str(exc)}
-    message = store.get_message(message_id)
-    subject = (message.subject if message else "") or "(no subject)"
     return {**acted_message(subject, outcome, gmail), "replace_original": True}
 
 
@@ -97,13 +105,12 @@ def chat_reminder_click(
     """The synchronous answer to a reminder button: the message updated with the outcome."""
     _, params = _parameters(event)
     try:
-        outcome, gmail = act(store, email, params.get("message_id", "")[:64], params["action"], now)
+        acted = act(store, email, params.get("message_id", "")[:64], params["action"], now)
     except InvalidInput as exc:
         text = str(exc)
         message = {"text": text}
     else:
-        found = store.get_message(params.get("message_id", ""))
-        subject = (found.subject if found else "") or "(no subject)"
+        outcome, gmail, subject = acted
         text = f"“{subject}”: {outcome}"
         button = {"text": "Open in Gmail", "onClick": {"openLink": {"url": gmail}}}
         paragraph = {"textParagraph": {"text": html.escape(text)}}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from mailbeacon.reminders import ACTIONS, LABELS
 from mailbeacon.rollup import Summary
 
 from . import cards
@@ -25,7 +26,16 @@ ACTION_PREFIX = "mailbeacon_reminder_"
 """Slack action ids of the reminder's buttons: ``..._snooze-1``, ``..._snooze-3``, ``..._done``."""
 CHAT_FUNCTION = "mailbeacon.reminder"
 """The Chat app card buttons' function; parameters ``message_id`` and ``action``."""
-LABELS = {"snooze-1": "Snooze 1 day", "snooze-3": "Snooze 3 days", "done": "Done"}
+
+
+def is_reminder_action(action_id: object) -> bool:
+    """A Slack action id of a reminder button that asks for work (Snooze, Done); not the Open
+    in Gmail URL button (``..._gmail``), whose press Slack reports too."""
+    return (
+        isinstance(action_id, str)
+        and action_id.startswith(ACTION_PREFIX)
+        and action_id.removeprefix(ACTION_PREFIX) in ACTIONS
+    )
 
 
 def status_line(summary: Summary | None) -> str:

@@ -19,7 +19,7 @@ from mailbeacon.platform import SLACK_API_URL, SLACK_WEBHOOK_HOST
 from mailbeacon.settings import SettingsBook, SettingsChange
 from mailbeacon.store import Store
 
-from .blocks import MUTE_ACTION
+from .blocks import MUTE_ACTION, actions_where
 from .channels.slack_app import DMS
 
 log = logging.getLogger(__name__)
@@ -112,12 +112,7 @@ def response_url_poster(
 
 
 def _mutes(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = payload.get("actions")
-    return [
-        a
-        for a in (listed if isinstance(listed, list) else ())
-        if isinstance(a, dict) and a.get("action_id") == MUTE_ACTION
-    ]
+    return actions_where(payload, lambda action_id: action_id == MUTE_ACTION)
 
 
 def acknowledge(
@@ -141,13 +136,9 @@ def acknowledge(
 
 
 def _reminder_buttons(payload: dict[str, Any]) -> bool:
-    from .reminder_notice import ACTION_PREFIX
+    from .reminder_notice import is_reminder_action
 
-    listed = payload.get("actions")
-    return any(
-        isinstance(a, dict) and str(a.get("action_id", "")).startswith(ACTION_PREFIX)
-        for a in (listed if isinstance(listed, list) else ())
-    )
+    return bool(actions_where(payload, is_reminder_action))
 
 
 def apply_interaction(

@@ -264,3 +264,45 @@ def test_slack_and_chat_app_buttons_act_for_the_owner_only(make_rig, slack: Slac
     refused = handle_chat_event(rig.app.store, rig.app.settings, addon, rig.clock)
     message = refused["hostAppDataAction"]["chatDataAction"]["updateMessageAction"]["message"]
     assert message["text"] == "That email is not one of yours."
+
+
+def test_the_open_in_gmail_url_button_posts_nothing_and_changes_nothing(
+    make_rig: Any, slack: Slack
+) -> None:
+    """Slack sends a block_actions payload for a URL button too (docs.slack.dev, "Button
+    element"); the reminder's Open in Gmail asks for no work, so it is acknowledged, nothing is
+    queued, no "Nothing to do." reaches the user and the reminder stays as it was."""
+    rig: Rig = make_rig(
+        slack_client_id=slack.client_id,
+        slack_client_secret=slack.client_secret,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+    )
+    install(rig, slack)
+    slack.users[ANA] = "U0ANA"
+    rig.settings(slack_app_dm=True)
+    tracked = rig.track()
+    reminders.set_reminder(rig.app.records, tracked.message, START, START)
+    assert rig.app.consumers.publish_due_reminders() == 1
+    rig.settle()
+    (post,) = slack.posts
+    blocks = json.loads(post["blocks"]) if isinstance(post["blocks"], str) else post["blocks"]
+    (gmail,) = [
+        e
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Open in Gmail"
+    ]
+    before = reminders.get_reminder(rig.app.records, tracked.message.id)
+    payload = {
+        "type": "block_actions", "user": {"id": "U0ANA", "team_id": "T0EXAMPLE"},
+        "team": {"id": "T0EXAMPLE"}, "response_url": slack.server.url + "/actions/T0EXAMPLE/1/g",
+        "actions": [{"action_id": gmail["action_id"], "url": gmail["url"], "type": "button"}],
+    }  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    headers = signed(body, at=rig.clock.now().timestamp())
+    answer = rig.web.post("/slack/interactivity", data=body, headers=headers)
+    assert answer.status_code == 200 and answer.data == b""
+    assert rig.settle() == 0 and slack.responses == [] and len(slack.posts) == 1
+    assert reminders.get_reminder(rig.app.records, tracked.message.id) == before
