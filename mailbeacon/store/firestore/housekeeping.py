@@ -27,13 +27,13 @@ class FirestoreHousekeeping:
         messages: MessageStore,
         settings: FirestoreSettings,
         cache: DocumentCache,
-        days: DayCounters | None = None,
+        days: DayCounters,
     ) -> None:
         self.fs = fs
         self.messages = messages
         self.settings = settings
         self.cache = cache
-        self.days = days or DayCounters(fs)
+        self.days = days
 
     def purge_expired(self, now: datetime) -> int:
         """Firestore's TTL policy on ``events.expires_at`` deletes expired events (within a
