@@ -88,9 +88,6 @@ def process_hits(
     feed in the store's own write of it (on Firestore, a field of the event's document): the
     feed costs no write of its own.
     """
-    from .classify.reconcile import relabels  # not on the pixel's cold path
-    from .store import CONTEXT_EVENTS
-
     contexts: dict[str, MessageContext | None] = {}
     batch: dict[str, Event] = {}  # this batch's new events by id, in order, as last relabelled
     later: dict[str, list[Event]] = {}  # stored events relabelled, by the event that showed it
@@ -111,16 +108,14 @@ def process_hits(
         kept = retention_for(owner) if retention_for else retention
         known = next((e for e in loaded.earlier if e.id == hit.id), None)
         event = known or classify_hit(hit, loaded, classifier, kept, store.owner_strictness)
-        window = [e for e in loaded.earlier if e.id != event.id] + [event]
-        changes = {e.id: e for e in relabels(window, event)}
-        event = changes.pop(event.id, event)
-        for changed in changes.values():
+        earlier = [e for e in loaded.earlier if e.id != event.id]
+        event, changes, window = hindsight(earlier, event)
+        for changed in changes:
             if changed.id in batch:
                 batch[changed.id] = changed  # not stored yet: stored as it now is
             else:
                 later.setdefault(event.id, []).append(changed)
-        window = [changes.get(e.id, e) for e in window[:-1]] + [event]
-        contexts[hit.message_id] = replace(loaded, earlier=tuple(window[-CONTEXT_EVENTS:]))
+        contexts[hit.message_id] = replace(loaded, earlier=window)
         messages[event.message_id] = loaded.message
         batch.setdefault(event.id, event)
     events = list(batch.values())
@@ -136,6 +131,22 @@ def process_hits(
         for changed in relabelled:
             bus.publish(NOTIFY, {**handoff, "event_id": changed.id, "relabelled": True})
     return events
+
+
+def hindsight(
+    earlier: Sequence[Event], event: Event
+) -> tuple[Event, list[Event], tuple[Event, ...]]:
+    """A new ``event`` after the ``earlier`` events of its message's context, looked at with
+    hindsight (``classify.reconcile.relabels``): the event as it now reads, the earlier events
+    it relabels, and the context's next earlier events (relabelled, the event last, the latest
+    CONTEXT_EVENTS)."""
+    from .classify.reconcile import relabels  # not on the pixel's cold path
+    from .store import CONTEXT_EVENTS
+
+    changes = {e.id: e for e in relabels([*earlier, event], event)}
+    event = changes.pop(event.id, event)
+    window = [changes.get(e.id, e) for e in earlier] + [event]
+    return event, list(changes.values()), tuple(window[-CONTEXT_EVENTS:])
 
 
 def classify_hit(

@@ -22,7 +22,7 @@ from .clock import Clock, iso, parse_time
 from .errors import InvalidInput
 from .records import Namespace, Records
 from .store import Housekeeping
-from .webhooks import check_event_webhook, new_secret
+from .webhooks import check_event_webhook, secret_for
 
 CHANNELS: Final = ("slack", "chat", "email", "browser")
 """Alert channel families a policy allows; each notifier channel belongs to one."""
@@ -278,9 +278,7 @@ def update_policy(
     values = check_change(change, allow_hosts)
     current = get_policy(records, name)
     if "webhook_url" in values:
-        values["webhook_secret"] = (
-            None if values["webhook_url"] is None else current.webhook_secret or new_secret()
-        )
+        values["webhook_secret"] = secret_for(values["webhook_url"], current.webhook_secret)
     updated = replace(current, **values)
     diff = {
         key: {"from": _plain(getattr(current, key)), "to": _plain(getattr(updated, key))}

@@ -148,12 +148,11 @@ def handle_push(
     matched = []
     for item in added:
         if "SENT" in item.labels and (
-            found := record_sent_mail(mailbox, store, records, signer, user, item.gmail_id)
+            sent := record_sent_mail(mailbox, store, records, signer, user, item.gmail_id)
         ):
+            found, sent_at = sent
             matched.append(found)
-            message = store.get_message(found)
-            if message is not None and message.sent_at is not None:
-                state = mark_sent(state, message.sent_at)
+            state = mark_sent(state, sent_at)
     if replies is not None:
         recently = sent_recently(state, replies.clock.now())
         replies.from_watch(mailbox, user, added, sent_recently=recently)
@@ -169,8 +168,9 @@ def record_sent_mail(
     signer: TokenSigner,
     user: str,
     gmail_id: str,
-) -> str | None:
-    """If the sent message carries a pixel of the user's, record how it really left."""
+) -> tuple[str, datetime] | None:
+    """If the sent message carries a pixel of the user's, record how it really left: (the
+    message's id, the time it was sent) as recorded."""
     mail = mailbox.get_sent(user, gmail_id)
     for token in dict.fromkeys(PIXEL_PATH.findall(mail.html)):
         try:
@@ -203,7 +203,7 @@ def record_sent_mail(
             thread_id=mail.thread_id,
             rfc_message_id=mail.rfc_message_id,
         )
-        return message.id
+        return message.id, mail.sent_at
     return None
 
 

@@ -25,7 +25,13 @@ from .policy import Policy, policy_for
 from .records import Namespace, Records
 from .store import SettingsStore
 from .validation import check_email, check_text
-from .webhooks import allowed_host, check_event_webhook, new_secret, split_webhook_url
+from .webhooks import (
+    allowed_host,
+    check_event_webhook,
+    new_secret,
+    secret_for,
+    split_webhook_url,
+)
 
 MAX_WEBHOOK_CHARS = 1000
 MAX_PROBLEMS = 10
@@ -211,10 +217,7 @@ def apply_change(
     take("remind_days", check_remind_days)
     take("webhook_url", optional(rules.check_event_webhook))
     if "webhook_url" in values:
-        if values["webhook_url"] is None:
-            values["webhook_secret"] = None
-        elif not current.webhook_secret:
-            values["webhook_secret"] = new_secret()
+        values["webhook_secret"] = secret_for(values["webhook_url"], current.webhook_secret)
     if change.rotate_webhook_secret and values.get("webhook_url", current.webhook_url):
         values["webhook_secret"] = new_secret()  # without a webhook there is nothing to rotate
     if change.clear_problems:

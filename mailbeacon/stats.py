@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Any
 
 from .model import DEFAULT_RETENTION, Hit
-from .pipeline import Classifier, classify_hit
+from .pipeline import Classifier, classify_hit, hindsight
 from .rollup import Summary
-from .store import CONTEXT_EVENTS, MessageFacts
+from .store import MessageFacts
 from .summary import Tally, message_stats
 from .tracking import owned_message
 
@@ -35,8 +35,6 @@ def get_stats_with_pending(
     """Stats that count hits answered but not yet processed, classified and relabelled here as
     the pipeline will, and not stored: a reader never waits for the pipeline, and is never
     behind what was served."""
-    from .classify.reconcile import relabels
-
     mine = [p for p in pending if p.get("message_id") == message_id]
     if not mine:
         return get_stats(store, message_id, owner)
@@ -54,10 +52,7 @@ def get_stats_with_pending(
         if hit.id in tally.events:
             continue
         event = classify_hit(hit, context, classifier, retention, store.owner_strictness)
-        window = [*context.earlier, event]
-        changes = {e.id: e for e in relabels(window, event)}
-        event = changes.pop(event.id, event)
-        tally.add(event, list(changes.values()))
-        window = [changes.get(e.id, e) for e in context.earlier] + [event]
-        context = replace(context, earlier=tuple(window[-CONTEXT_EVENTS:]))
+        event, changes, earlier = hindsight(context.earlier, event)
+        tally.add(event, changes)
+        context = replace(context, earlier=earlier)
     return message_stats(message, tally.summary, tally.ordered())

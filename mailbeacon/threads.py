@@ -91,13 +91,16 @@ class ReplyBook:
     def tracked_for(self, user: str, mail: ThreadMail) -> Message | None:
         """The user's tracked email ``mail`` belongs to: by thread, else by the Message-IDs it
         answers (In-Reply-To, References)."""
-        found = self.by_thread(user, mail.thread_id)
-        for rfc_id in () if found else mail.references:
+        return self.by_thread(user, mail.thread_id) or self.by_references(user, mail)
+
+    def by_references(self, user: str, mail: ThreadMail) -> Message | None:
+        """The user's tracked email among the Message-IDs ``mail`` answers, the first found."""
+        for rfc_id in mail.references:
             key = f"{user.lower()}/{rfc_id}"
             found = self._owned(user, self.records.get_record(Namespace.GMAIL_RFC_IDS, key))
             if found:
-                break
-        return found
+                return found
+        return None
 
     def record(self, message: Message, mail: ThreadMail) -> Event | None:
         """Store ``mail`` as ``message``'s reply event (a person's, or a machine's with its
@@ -130,7 +133,9 @@ class ReplyBook:
             if message is None and not sent_recently:
                 continue
             mail = reader.get_thread_mail(user, item.gmail_id)
-            message = message or self.tracked_for(user, mail)
+            if message is None and mail.thread_id != item.thread_id:  # else already read
+                message = self.by_thread(user, mail.thread_id)
+            message = message or self.by_references(user, mail)
             if message is not None and (event := self.record(message, mail)) is not None:
                 recorded.append(event)
         return recorded

@@ -92,6 +92,12 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
+def secret_for(url: str | None, current: str | None) -> str | None:
+    """The secret of a webhook just set to ``url``: none without a URL, else the ``current``
+    one kept, or a new one if there is none."""
+    return None if url is None else current or new_secret()
+
+
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_`` secret; InvalidInput unless it holds 24 to 64 bytes (the
     reference library drops junk characters silently and accepts a two-byte key)."""

@@ -18,15 +18,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
-from ..model import Event, Verdict
+from ..model import Event, Strictness, Verdict
 from .pairing import Side, distinct, machine_of
-from .rules import counts_for_burst
+from .policy import POLICIES
+from .rules import ROTATING_AGENTS, counts_for_burst
 from .useragent import inspect
 
 BURST_SECONDS = 5.0  # warmbly TrackingClickBurstSeconds
-PAIR_SECONDS = 15.0  # the balanced pair window (policy.Policy.pair_window)
-ROTATION_SECONDS = 10.0  # the balanced rotation window (policy.Policy.rotation_window)
-ROTATING_AGENTS = 3
+PAIR_SECONDS = POLICIES[Strictness.BALANCED].pair_window
+ROTATION_SECONDS = POLICIES[Strictness.BALANCED].rotation_window
 MULTI_SOURCE_SECONDS = 30.0  # the balanced multi-source window
 MULTI_SOURCE = 3
 SPAN = timedelta(seconds=60)

@@ -37,7 +37,6 @@ class FirestoreStore(Composite):
         prefix: str = "",
         settings_ttl: float = 60.0,
         flush_interval: float = 1.0,
-        days_interval: float | None = None,
         timeout: float = 20.0,
         search_scan: int = SEARCH_SCAN,
         clock: Clock | None = None,
@@ -48,10 +47,7 @@ class FirestoreStore(Composite):
         )
         fs = self.connection
         cache = DocumentCache()
-        days = DayCounters(
-            fs,
-            flush_interval=flush_interval * DAYS_SLOWER if days_interval is None else days_interval,
-        )
+        days = DayCounters(fs, flush_interval=flush_interval * DAYS_SLOWER)
         settings = FirestoreSettings(fs, ttl=settings_ttl)
         messages = FirestoreMessages(fs, days, cache)
         super().__init__(

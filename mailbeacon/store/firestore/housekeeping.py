@@ -7,6 +7,7 @@ from __future__ import annotations
 from contextlib import suppress
 from datetime import datetime
 
+from ...daycounts import merge_days
 from ...records import Namespace
 from ...summary import contribution
 from ..ports import MessageStore, Removed
@@ -26,13 +27,13 @@ class FirestoreHousekeeping:
         messages: MessageStore,
         settings: FirestoreSettings,
         cache: DocumentCache,
-        days: DayCounters | None = None,
+        days: DayCounters,
     ) -> None:
         self.fs = fs
         self.messages = messages
         self.settings = settings
         self.cache = cache
-        self.days = days or DayCounters(fs)
+        self.days = days
 
     def purge_expired(self, now: datetime) -> int:
         """Firestore's TTL policy on ``events.expires_at`` deletes expired events (within a
@@ -127,9 +128,7 @@ class FirestoreHousekeeping:
             events = [event_from(from_doc_id(s.id), s.to_dict()) for s in snaps]
             self.fs.delete_all([s.reference for s in snaps] + [ref])
             taken = contribution(message, events)
-            self.days.add(
-                message.owner, {d: {k: -n for k, n in c.items()} for d, c in taken.items()}
-            )
+            self.days.add(message.owner, merge_days({}, taken, -1))
         self.cache.forget(message_id)
         removed.message_ids = [message_id]
         removed.event_ids = sorted(e.id for e in events)

@@ -103,10 +103,13 @@ class SqliteHousekeeping:
         """One transaction: the rows go, the counters lose what the message added."""
         removed = Removed()
         with self.db.write() as conn:
-            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+            row = conn.execute(
+                "SELECT *, seq, search FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
             if row is None:
                 return removed
             message = message_row(row)
+            seq, text = row[-2:]
             events = [
                 event_row(r)
                 for r in conn.execute("SELECT * FROM events WHERE message_id = ?", (message_id,))
@@ -114,9 +117,6 @@ class SqliteHousekeeping:
             Rollups(conn).add_days(message.owner, contribution(message, events), sign=-1)
             for table in ("events", "links", "self_views", "human_devices"):
                 conn.execute(f"DELETE FROM {table} WHERE message_id = ?", (message_id,))
-            seq, text = conn.execute(
-                "SELECT seq, search FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
             search.unindex(conn, seq, text)
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
         removed.message_ids = [message_id]

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 
 from ...model import Event, Message
 from ...queries import time_key
-from ...rollup import DayCounts, Summary, apply_event, message_added, rank, relabel_event
+from ...rollup import (
+    DayCounts,
+    Summary,
+    apply_event,
+    merge_days,
+    message_added,
+    rank,
+    relabel_event,
+)
 from .rows import dt, event_row, event_values, message_row
 
 
@@ -143,21 +151,15 @@ class Rollups:
 
     def add_days(self, owner: str, days: DayCounts, *, sign: int = 1) -> None:
         """Add ``days`` (``sign`` -1: take them out) to the owner's counters."""
-        self._add_days(owner, {d: {k: sign * n for k, n in c.items()} for d, c in days.items()})
+        self._add_days(owner, merge_days({}, days, sign))
 
     def _add_days(self, owner: str, days: DayCounts) -> None:
         for day, counts in days.items():
             row = self.conn.execute(
                 "SELECT counts FROM day_counts WHERE owner = ? AND day = ?", (owner, day)
             ).fetchone()
-            merged = json.loads(row[0]) if row else {}
-            for name, n in counts.items():
-                total = merged.get(name, 0) + n
-                if total:
-                    merged[name] = total
-                else:
-                    merged.pop(name, None)
-            if not merged:
+            merged = merge_days({day: json.loads(row[0])} if row else {}, {day: counts})
+            if day not in merged:
                 self.conn.execute(
                     "DELETE FROM day_counts WHERE owner = ? AND day = ?", (owner, day)
                 )
@@ -165,5 +167,5 @@ class Rollups:
             self.conn.execute(
                 "INSERT INTO day_counts VALUES (?, ?, ?) "
                 "ON CONFLICT (owner, day) DO UPDATE SET counts = excluded.counts",
-                (owner, day, json.dumps(merged)),
+                (owner, day, json.dumps(merged[day])),
             )
