@@ -21,14 +21,15 @@ from datetime import timedelta
 from ..model import Event, Strictness, Verdict
 from .pairing import Side, distinct, machine_of
 from .policy import POLICIES
-from .rules import ROTATING_AGENTS, counts_for_burst
+from .rules import MULTI_SOURCE_BURST, ROTATING_AGENTS, counts_for_burst
 from .useragent import inspect
 
-BURST_SECONDS = 5.0  # warmbly TrackingClickBurstSeconds
-PAIR_SECONDS = POLICIES[Strictness.BALANCED].pair_window
-ROTATION_SECONDS = POLICIES[Strictness.BALANCED].rotation_window
-MULTI_SOURCE_SECONDS = 30.0  # the balanced multi-source window
-MULTI_SOURCE = 3
+BALANCED = POLICIES[Strictness.BALANCED]  # hindsight judges with the balanced windows
+BURST_SECONDS = BALANCED.burst_window  # warmbly TrackingClickBurstSeconds
+PAIR_SECONDS = BALANCED.pair_window
+ROTATION_SECONDS = BALANCED.rotation_window
+MULTI_SOURCE_SECONDS = BALANCED.multi_source_window
+MULTI_SOURCE = MULTI_SOURCE_BURST
 SPAN = timedelta(seconds=60)
 """Every pattern above spans at most MULTI_SOURCE_SECONDS: events further from a new hit than
 this cannot be relabelled because of it."""
