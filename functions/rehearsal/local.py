@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..deploy.front import matches
 from ..standins.emulators import die_with_parent
 from ..standins.loopback import free_port
 from ..standins.polling import wait_for
@@ -172,9 +173,7 @@ def _hosting_route(rewrites: list[dict[str, Any]], path: str) -> str | None:
     """The Cloud Run service Hosting sends ``path`` to: the first rewrite whose ``source``
     glob matches (``/x`` exactly, ``/x/**`` below it)."""
     for rewrite in rewrites:
-        glob = rewrite["source"]
-        folder = glob[: -len("/**")] if glob.endswith("/**") else None
-        if (folder is not None and path.startswith(folder + "/")) or path == glob:
+        if matches(rewrite["source"], path):
             return str(rewrite["run"]["serviceId"])
     return None
 
