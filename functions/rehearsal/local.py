@@ -45,10 +45,6 @@ class Process:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, ready_path: str, ready: Callable[[int, bytes], bool], timeout: float) -> None:
-        self.launch()
-        self.wait_ready(ready_path, ready, timeout)
-
     def launch(self) -> None:
         """Start the process without waiting: several start side by side (wait_ready after)."""
         command = [part.replace("{port}", str(self.port)) for part in self.command]
@@ -84,8 +80,8 @@ class Process:
             self.proc.terminate()
 
     def stop(self) -> None:
+        self.terminate()
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
