@@ -32,6 +32,9 @@ SNOOZES = {"snooze-1": 1, "snooze-3": 3}
 ACTIONS = (*SNOOZES, "done")
 CLAIM_LEASE = timedelta(seconds=60)
 OPEN = ("scheduled",)
+SCAN_PAYLOAD = {"job": "reminders"}
+"""What Cloud Scheduler publishes on the digest topic to have the due reminders sent
+(publish_due); the digest topic's consumer tells it from the daily digest by its ``job``."""
 
 
 @dataclass(frozen=True)

@@ -188,6 +188,8 @@ expiring (a pull subscription expires after 31 idle days by default)."""
 SWEEP_SCHEDULE = "*/5 * * * *"
 """How often Cloud Scheduler asks process_hit to sweep the hits the edge wrote to Firestore
 while Pub/Sub would not take them (mailbeacon.bus.fallback)."""
+REMINDER_SCHEDULE = "*/5 * * * *"
+"""How often Cloud Scheduler has the due follow-up reminders sent (mailbeacon.reminders)."""
 
 
 def ack_deadline(function: Function) -> int:

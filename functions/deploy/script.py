@@ -15,10 +15,18 @@ from pathlib import Path
 
 from mailbeacon.bus import DIGEST, HITS
 from mailbeacon.bus.fallback import SWEEP_PAYLOAD
+from mailbeacon.reminders import SCAN_PAYLOAD
 
 from .accounts import account_commands, secret_commands
 from .declaration import DeployConfig
-from .resources import KEPT_IDS, SUBSCRIBERS, SWEEP_SCHEDULE, TOPIC_IDS, service_account
+from .resources import (
+    KEPT_IDS,
+    REMINDER_SCHEDULE,
+    SUBSCRIBERS,
+    SWEEP_SCHEDULE,
+    TOPIC_IDS,
+    service_account,
+)
 from .runtime import function_commands, subscription_commands
 from .workspace import addon_commands, front_commands, gmail_watch_commands
 
@@ -96,7 +104,7 @@ def _schedules(config: DeployConfig, p: str) -> list[str]:
     jobs = (
         ("mailbeacon-digest", f"0 {config.digest_hour} * * *", DIGEST, "{}"),
         ("mailbeacon-sweep", SWEEP_SCHEDULE, HITS, json.dumps(SWEEP_PAYLOAD)),
-        ("mailbeacon-reminders", "*/5 * * * *", DIGEST, REMINDER_JOB),
+        ("mailbeacon-reminders", REMINDER_SCHEDULE, DIGEST, json.dumps(SCAN_PAYLOAD)),
     )
     for job, cron, topic, body in jobs:
         flags = (
@@ -110,10 +118,6 @@ def _schedules(config: DeployConfig, p: str) -> list[str]:
             f"gcloud scheduler jobs update pubsub {job} {flags} {p} >/dev/null",
         ]
     return lines
-
-
-REMINDER_JOB = '{"job": "reminders"}'
-"""What the reminder job publishes on the digest topic (functions/consumers.py)."""
 
 
 def _told(config: DeployConfig) -> list[str]:
