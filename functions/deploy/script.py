@@ -20,6 +20,7 @@ from mailbeacon.reminders import SCAN_PAYLOAD
 from .accounts import account_commands, secret_commands
 from .declaration import DeployConfig
 from .resources import (
+    DEAD_IDS,
     KEPT_IDS,
     REMINDER_SCHEDULE,
     SUBSCRIBERS,
@@ -79,7 +80,7 @@ def _data(config: DeployConfig, p: str) -> list[str]:
         " `mailbeacon deadletters`",
     ]
     for topic in SUBSCRIBERS:
-        for name in (TOPIC_IDS[topic], f"{TOPIC_IDS[topic]}-dead"):
+        for name in (TOPIC_IDS[topic], DEAD_IDS[topic]):
             lines.append(
                 f"gcloud pubsub topics describe {name} {p} >/dev/null 2>&1 || "
                 f"gcloud pubsub topics create {name} {p}"
@@ -87,7 +88,7 @@ def _data(config: DeployConfig, p: str) -> list[str]:
         kept = KEPT_IDS[topic]
         lines.append(
             f"gcloud pubsub subscriptions describe {kept} {p} >/dev/null 2>&1 || "
-            f"gcloud pubsub subscriptions create {kept} --topic={TOPIC_IDS[topic]}-dead "
+            f"gcloud pubsub subscriptions create {kept} --topic={DEAD_IDS[topic]} "
             f"--message-retention-duration=7d --expiration-period=never {p}"
         )
     return lines
