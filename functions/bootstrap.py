@@ -37,7 +37,7 @@ from notifier.handler import Notifier
 from .config import AppConfig
 from .consumers import Consumers
 from .jobs import Background, FallbackSweep, ReminderScan, RetentionSweep, WatchRenewal
-from .tracking_root import hit_bus, store_for
+from .tracking_root import IP_KEY_PURPOSE, catalog_tagger, hit_bus, pubsub_bus, store_for
 
 if TYPE_CHECKING:
     from addon.endpoint import AddonEndpoint
@@ -113,7 +113,7 @@ class App:
 
     @cached_property
     def ip_key(self) -> bytes:
-        return self.keyring.derive("ip-address-hash")
+        return self.keyring.derive(IP_KEY_PURPOSE)
 
     @cached_property
     def cookies(self) -> CookieJar:
@@ -217,10 +217,6 @@ class App:
             close()
 
 
-def _store(config: AppConfig, clock: Clock) -> tuple[Store, Any]:
-    return store_for(config.core, clock)
-
-
 def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
     core = config.core
     if core.bus == "local":
@@ -239,14 +235,7 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
         bus = LocalBus(db, horizon=horizon, base=core.retry_base, cap=core.retry_cap)
         return bus, bus
     if core.bus == "pubsub":
-        from mailbeacon.bus.pubsub import PubsubBus
-
-        pubsub = PubsubBus(
-            core.gcp_project,
-            topic_prefix=core.topic_prefix,
-            emulator_host=core.pubsub_emulator_host,
-            timeout=core.publish_timeout,
-        )
+        pubsub = pubsub_bus(core)
         if not core.pull_subscriptions:  # Cloud Functions: Pub/Sub pushes to the entry points
             return pubsub, None
         from mailbeacon.bus.pubsub_pull import PubsubPullWorker
@@ -259,13 +248,6 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
         )
         return pubsub, puller  # publishing stays on the REST call: the pixel's fastest path
     raise ValueError(f"unknown bus {core.bus!r}")
-
-
-def _tagger(config: AppConfig) -> NetworkTagger:
-    """Catalogue tags at the edge; the catalogues load on the first hit, not at start."""
-    from mailbeacon.catalogs.loader import CatalogTagger
-
-    return CatalogTagger(config.core.data_dir / "catalogs")
 
 
 def vapid_subject(config: AppConfig) -> str:
@@ -391,7 +373,7 @@ def bootstrap(
     keyring = load_keyring(core.data_dir, core.secret) if local else None
     db = None
     if store is None:
-        store, db = _store(config, clock)
+        store, db = store_for(core, clock)
     if keyring is None:
         keyring = _shared_keyring(store)
     signer = TokenSigner(keyring)
@@ -445,7 +427,7 @@ def bootstrap(
         urls=urls,
         clock=clock,
         classifier=_classify,
-        tagger=_tagger(config),
+        tagger=catalog_tagger(core),
         alert_rules=book.rules,
         settings=book,
         notifier=notifier,

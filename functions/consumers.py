@@ -70,7 +70,7 @@ class Consumers:
     def scheduled(self, payload: dict[str, Any]) -> Any:
         """DIGEST: Cloud Scheduler's daily digest, or (``{"job": "reminders"}``, every five
         minutes) the due reminders."""
-        if payload.get("job") == "reminders":
+        if payload.get("job") == reminders.SCAN_PAYLOAD["job"]:
             return self.publish_due_reminders()
         return self.notifier.handle_digest(payload)
 

@@ -24,7 +24,12 @@ from mailbeacon.tokens import TokenSigner, load_keyring
 from .edge.ports import Tracking
 
 if TYPE_CHECKING:
+    from mailbeacon.bus.pubsub import PubsubBus
+    from mailbeacon.hits import NetworkTagger
     from mailbeacon.store import Store
+
+IP_KEY_PURPOSE = "ip-address-hash"
+"""The keyring purpose of the key client addresses are hashed with."""
 
 
 def hit_bus(core: Config, bus: Bus, records: Callable[[], Records]) -> Bus:
@@ -63,20 +68,31 @@ def store_for(core: Config, clock: Clock) -> tuple[Store, Any]:
     raise ValueError(f"unknown store {core.store!r}")
 
 
-def tracking_only(core: Config) -> Tracking:
-    """The Tracking parts for a function that serves the pixel or the click alone, from the
-    core's settings only (functions/environment.py)."""
+def pubsub_bus(core: Config) -> PubsubBus:
+    """The bus that publishes to Pub/Sub, from the core's settings."""
     from mailbeacon.bus.pubsub import PubsubBus
-    from mailbeacon.catalogs.loader import CatalogTagger
 
-    keyring = load_keyring(core.data_dir, core.secret)
-    clock = SystemClock()
-    bus = PubsubBus(
+    return PubsubBus(
         core.gcp_project,
         topic_prefix=core.topic_prefix,
         emulator_host=core.pubsub_emulator_host,
         timeout=core.publish_timeout,
     )
+
+
+def catalog_tagger(core: Config) -> NetworkTagger:
+    """Catalogue tags at the edge; the catalogues load on the first hit, not at start."""
+    from mailbeacon.catalogs.loader import CatalogTagger
+
+    return CatalogTagger(core.data_dir / "catalogs")
+
+
+def tracking_only(core: Config) -> Tracking:
+    """The Tracking parts for a function that serves the pixel or the click alone, from the
+    core's settings only (functions/environment.py)."""
+    keyring = load_keyring(core.data_dir, core.secret)
+    clock = SystemClock()
+    bus = pubsub_bus(core)
 
     @functools.cache
     def records() -> Records:
@@ -84,9 +100,9 @@ def tracking_only(core: Config) -> Tracking:
 
     return Tracking(
         signer=TokenSigner(keyring),
-        ip_key=keyring.derive("ip-address-hash"),
+        ip_key=keyring.derive(IP_KEY_PURPOSE),
         trust_proxy=core.trust_proxy,
-        tagger=CatalogTagger(core.data_dir / "catalogs"),
+        tagger=catalog_tagger(core),
         clock=clock,
         bus=hit_bus(core, bus, records),
         health=Health(clock),

@@ -34,6 +34,9 @@ LABELS = {"snooze-1": "Snooze 1 day", "snooze-3": "Snooze 3 days", "done": "Done
 """What each action's button says, in every channel and on the signed link's page."""
 CLAIM_LEASE = timedelta(seconds=60)
 OPEN = ("scheduled",)
+SCAN_PAYLOAD = {"job": "reminders"}
+"""What Cloud Scheduler publishes on the digest topic to have the due reminders sent
+(publish_due); the digest topic's consumer tells it from the daily digest by its ``job``."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ def rules() -> list[tuple[str, str]]:
     return table
 
 
-def _matches(glob: str, path: str) -> bool:
+def matches(glob: str, path: str) -> bool:
+    """Whether a Hosting rewrite's ``source`` glob matches ``path``: ``/x`` exactly, ``/x/**``
+    anything below ``/x/``."""
     if glob.endswith("/**"):
         folder = glob[: -len("/**")]
         return path.startswith(folder + "/")
@@ -43,7 +45,7 @@ def _matches(glob: str, path: str) -> bool:
 
 def route(path: str) -> str | None:
     """The function the front sends ``path`` to; None answers 404 at the front."""
-    return next((fn for glob, fn in rules() if _matches(glob, path)), None)
+    return next((fn for glob, fn in rules() if matches(glob, path)), None)
 
 
 def firebase_json(config: DeployConfig) -> dict[str, Any]:

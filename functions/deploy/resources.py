@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailbeacon.bus import DEFAULT_TOPIC_PREFIX, DIGEST, HITS, NOTIFY, kept_ids, topic_ids
+from mailbeacon.bus import DEFAULT_TOPIC_PREFIX, DIGEST, HITS, NOTIFY, dead_ids, kept_ids, topic_ids
 
 ACCOUNT = "mailbeacon"
 BUILD_ACCOUNT = "mailbeacon-build"
@@ -177,6 +177,8 @@ FUNCTIONS = (
 SUBSCRIBERS = {HITS: "process_hit", NOTIFY: "notify", DIGEST: "digest"}
 """Each bus topic and the function its push subscription delivers to."""
 TOPIC_IDS = topic_ids(DEFAULT_TOPIC_PREFIX)
+DEAD_IDS = dead_ids(DEFAULT_TOPIC_PREFIX)
+"""Each topic's dead-letter topic (mailbeacon.bus.DEAD)."""
 RETRY = {"min": "10s", "max": "600s", "attempts": 50, "ack_deadline": 60}
 """The push subscriptions' retry policy and dead-lettering (also honoured by the rehearsal).
 50 deliveries, backing off from 10 s to 600 s, last about 7 hours: longer than the notifier's
@@ -188,6 +190,8 @@ expiring (a pull subscription expires after 31 idle days by default)."""
 SWEEP_SCHEDULE = "*/5 * * * *"
 """How often Cloud Scheduler asks process_hit to sweep the hits the edge wrote to Firestore
 while Pub/Sub would not take them (mailbeacon.bus.fallback)."""
+REMINDER_SCHEDULE = "*/5 * * * *"
+"""How often Cloud Scheduler has the due follow-up reminders sent (mailbeacon.reminders)."""
 
 
 def ack_deadline(function: Function) -> int:

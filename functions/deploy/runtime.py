@@ -9,6 +9,7 @@ from pathlib import Path
 from .declaration import DeployConfig
 from .resources import (
     ADDON,
+    DEAD_IDS,
     FUNCTIONS,
     PUBLIC,
     PUSHED,
@@ -84,7 +85,7 @@ def subscription_commands(region: str, sa: str, p: str) -> list[str]:
         " attempts"
     ]
     for topic, fn_name in SUBSCRIBERS.items():
-        sub, dead = subscription_name(topic), f"{TOPIC_IDS[topic]}-dead"
+        sub, dead = subscription_name(topic), DEAD_IDS[topic]
         url = (
             f"$(gcloud functions describe {fn_name} --gen2 --region={region} {p} "
             "--format='value(serviceConfig.uri)')"

@@ -15,10 +15,19 @@ from pathlib import Path
 
 from mailbeacon.bus import DIGEST, HITS
 from mailbeacon.bus.fallback import SWEEP_PAYLOAD
+from mailbeacon.reminders import SCAN_PAYLOAD
 
 from .accounts import account_commands, secret_commands
 from .declaration import DeployConfig
-from .resources import KEPT_IDS, SUBSCRIBERS, SWEEP_SCHEDULE, TOPIC_IDS, service_account
+from .resources import (
+    DEAD_IDS,
+    KEPT_IDS,
+    REMINDER_SCHEDULE,
+    SUBSCRIBERS,
+    SWEEP_SCHEDULE,
+    TOPIC_IDS,
+    service_account,
+)
 from .runtime import function_commands, subscription_commands
 from .workspace import addon_commands, front_commands, gmail_watch_commands
 
@@ -71,7 +80,7 @@ def _data(config: DeployConfig, p: str) -> list[str]:
         " `mailbeacon deadletters`",
     ]
     for topic in SUBSCRIBERS:
-        for name in (TOPIC_IDS[topic], f"{TOPIC_IDS[topic]}-dead"):
+        for name in (TOPIC_IDS[topic], DEAD_IDS[topic]):
             lines.append(
                 f"gcloud pubsub topics describe {name} {p} >/dev/null 2>&1 || "
                 f"gcloud pubsub topics create {name} {p}"
@@ -79,7 +88,7 @@ def _data(config: DeployConfig, p: str) -> list[str]:
         kept = KEPT_IDS[topic]
         lines.append(
             f"gcloud pubsub subscriptions describe {kept} {p} >/dev/null 2>&1 || "
-            f"gcloud pubsub subscriptions create {kept} --topic={TOPIC_IDS[topic]}-dead "
+            f"gcloud pubsub subscriptions create {kept} --topic={DEAD_IDS[topic]} "
             f"--message-retention-duration=7d --expiration-period=never {p}"
         )
     return lines
@@ -96,7 +105,7 @@ def _schedules(config: DeployConfig, p: str) -> list[str]:
     jobs = (
         ("mailbeacon-digest", f"0 {config.digest_hour} * * *", DIGEST, "{}"),
         ("mailbeacon-sweep", SWEEP_SCHEDULE, HITS, json.dumps(SWEEP_PAYLOAD)),
-        ("mailbeacon-reminders", "*/5 * * * *", DIGEST, REMINDER_JOB),
+        ("mailbeacon-reminders", REMINDER_SCHEDULE, DIGEST, json.dumps(SCAN_PAYLOAD)),
     )
     for job, cron, topic, body in jobs:
         flags = (
@@ -110,10 +119,6 @@ def _schedules(config: DeployConfig, p: str) -> list[str]:
             f"gcloud scheduler jobs update pubsub {job} {flags} {p} >/dev/null",
         ]
     return lines
-
-
-REMINDER_JOB = '{"job": "reminders"}'
-"""What the reminder job publishes on the digest topic (functions/consumers.py)."""
 
 
 def _told(config: DeployConfig) -> list[str]:

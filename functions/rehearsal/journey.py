@@ -23,7 +23,7 @@ from mailbeacon.bus import DIGEST
 from mailbeacon.model import Message
 
 from ..deploy import TOPIC_IDS
-from ..deploy.resources import KEPT_IDS
+from ..deploy.resources import DEAD_IDS, KEPT_IDS
 from ..standins.polling import wait_for
 from .stage import PROJECT_NUMBER, USER_SUB, Rehearsal
 
@@ -324,7 +324,7 @@ def dead_letters_kept(walk: Walk) -> str:
     deadletters`."""
     admin, kept = walk.at.admin, []
     for topic, subscription in KEPT_IDS.items():
-        admin.publish(f"{TOPIC_IDS[topic]}-dead", b'{"probe": true}')
+        admin.publish(DEAD_IDS[topic], b'{"probe": true}')
         found = wait_for(lambda s=subscription: admin.pull(s), 30, f"a message on {subscription}")
         admin.ack(subscription, *[m["ackId"] for m in found])
         kept.append(subscription)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..deploy.front import matches
 from ..standins.emulators import die_with_parent
 from ..standins.loopback import free_port
 from ..standins.polling import wait_for
@@ -43,10 +44,6 @@ class Process:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def start(self, ready_path: str, ready: Callable[[int, bytes], bool], timeout: float) -> None:
-        self.launch()
-        self.wait_ready(ready_path, ready, timeout)
 
     def launch(self) -> None:
         """Start the process without waiting: several start side by side (wait_ready after)."""
@@ -83,8 +80,8 @@ class Process:
             self.proc.terminate()
 
     def stop(self) -> None:
+        self.terminate()
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
@@ -172,9 +169,7 @@ def _hosting_route(rewrites: list[dict[str, Any]], path: str) -> str | None:
     """The Cloud Run service Hosting sends ``path`` to: the first rewrite whose ``source``
     glob matches (``/x`` exactly, ``/x/**`` below it)."""
     for rewrite in rewrites:
-        glob = rewrite["source"]
-        folder = glob[: -len("/**")] if glob.endswith("/**") else None
-        if (folder is not None and path.startswith(folder + "/")) or path == glob:
+        if matches(rewrite["source"], path):
             return str(rewrite["run"]["serviceId"])
     return None
 

@@ -49,7 +49,9 @@ class Rehearsal:
         self.config = replace(config, settings=tuple(settings.items()))
         self.source_dir = source_dir.absolute()
         self.work = work
+        self.emulators: list[Process] = []
         self.processes: list[Process] = []
+        """The functions' processes, as launched (``functions`` once all answer)."""
         self.relays: list[PushRelay] = []
         self.front: Front | None = None
         self.servers: list[Any] = []
@@ -135,13 +137,13 @@ class Rehearsal:
             ("Pub/Sub emulator", "pubsub.log", pubsub_cmd),
         ):
             emulator = Process(name, [*command, "--host=127.0.0.1", "--port={port}"], logs / log)
-            self.processes.append(emulator)
+            self.emulators.append(emulator)
             emulator.launch()
-        for emulator in self.processes[:2]:
+        for emulator in self.emulators:
             emulator.wait_ready(
                 "/", lambda status, body: status == 200 and body.strip() == b"Ok", 90
             )
-        firestore, pubsub = self.processes[0], self.processes[1]
+        firestore, pubsub = self.emulators
         self.emulator_env = {
             "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{firestore.port}",
             "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub.port}",
@@ -238,8 +240,7 @@ class Rehearsal:
         if self.front is not None:
             self.front.stop()
         # The functions first (all at once), then the emulators they were using.
-        functions, emulators = self.processes[2:], self.processes[:2]
-        for group in (functions, emulators):
+        for group in (self.processes, self.emulators):
             for process in group:
                 process.terminate()
             for process in group:

@@ -27,9 +27,14 @@ def topic_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
     return {topic: f"{prefix}{topic}" for topic in TOPICS}
 
 
+def dead_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
+    """Each topic's dead-letter topic id (``mailbeacon-hits-dead``...)."""
+    return {topic: f"{prefix}{topic}{DEAD}" for topic in TOPICS}
+
+
 def kept_ids(prefix: str = DEFAULT_TOPIC_PREFIX) -> dict[str, str]:
     """Each topic's dead-letter subscription id (``mailbeacon-hits-dead-kept``...)."""
-    return {topic: f"{prefix}{topic}{DEAD}{KEPT}" for topic in TOPICS}
+    return {topic: f"{dead}{KEPT}" for topic, dead in dead_ids(prefix).items()}
 
 
 Handler = Callable[[dict[str, Any]], None]

@@ -35,6 +35,27 @@ class _Local(threading.local):
     conn: Any = None
 
 
+class BearerAuth:
+    """Authorization headers for Pub/Sub's REST API: a bearer token from Application Default
+    Credentials, fetched once and refreshed when it has expired."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._credentials: Any = None
+
+    def headers(self) -> dict[str, str]:
+        with self._lock:
+            if self._credentials is None:
+                import google.auth
+
+                self._credentials, _ = google.auth.default(scopes=[SCOPE])
+            if not self._credentials.valid:
+                from google.auth.transport.requests import Request
+
+                self._credentials.refresh(Request())
+            return {"Authorization": f"Bearer {self._credentials.token}"}
+
+
 class PubsubBus:
     """Publishes to ``projects/{project}/topics/{prefix}{topic}``; records consumer handlers.
 
@@ -63,8 +84,7 @@ class PubsubBus:
         self.handlers: dict[str, Handler] = {}
         self.session = session
         self._local = _Local()
-        self._lock = threading.Lock()
-        self._credentials: Any = None
+        self._auth = BearerAuth()
 
     def topic_path(self, topic: str) -> str:
         return f"projects/{self.project}/topics/{self.topics.get(topic, topic)}"
@@ -120,18 +140,7 @@ class PubsubBus:
 
     def _auth_headers(self) -> dict[str, str]:
         """A bearer token from Application Default Credentials (none for the emulator)."""
-        if self.emulator_host:
-            return {}
-        with self._lock:
-            if self._credentials is None:
-                import google.auth
-
-                self._credentials, _ = google.auth.default(scopes=[SCOPE])
-            if not self._credentials.valid:
-                from google.auth.transport.requests import Request
-
-                self._credentials.refresh(Request())
-            return {"Authorization": f"Bearer {self._credentials.token}"}
+        return {} if self.emulator_host else self._auth.headers()
 
 
 def decode(message: dict[str, Any]) -> dict[str, Any] | None:

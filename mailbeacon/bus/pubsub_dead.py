@@ -12,15 +12,12 @@ replay interrupted between publishing and acknowledging) counts once.
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BusUnavailable
-from . import DEAD, DEFAULT_TOPIC_PREFIX, KEPT, TOPICS, kept_ids, topic_ids
-
-SCOPE = "https://www.googleapis.com/auth/pubsub"
+from . import DEFAULT_TOPIC_PREFIX, TOPICS, kept_ids, topic_ids
+from .pubsub import BearerAuth, decode
 
 
 @dataclass(frozen=True)
@@ -62,22 +59,12 @@ class PubsubDeadLetters:
         )
         self.emulator = emulator_host is not None
         self.timeout = timeout
-        self._credentials: Any = None
+        self._auth = BearerAuth()
 
     def _call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         import requests
 
-        headers = {}
-        if not self.emulator:
-            if self._credentials is None:
-                import google.auth
-
-                self._credentials, _ = google.auth.default(scopes=[SCOPE])
-            if not self._credentials.valid:
-                from google.auth.transport.requests import Request
-
-                self._credentials.refresh(Request())
-            headers["Authorization"] = f"Bearer {self._credentials.token}"
+        headers = {} if self.emulator else self._auth.headers()
         try:
             response = requests.post(
                 f"{self.base}/projects/{self.project}/{path}",
@@ -102,10 +89,6 @@ class PubsubDeadLetters:
         for item in answer.get("receivedMessages") or ():
             message = item["message"]
             data = message.get("data", "")
-            try:
-                payload = json.loads(base64.b64decode(data))
-            except ValueError:
-                payload = None
             found.append(
                 (
                     item["ackId"],
@@ -114,7 +97,7 @@ class PubsubDeadLetters:
                         message_id=str(message.get("messageId", "")),
                         published=str(message.get("publishTime", "")),
                         attempts=str(item.get("deliveryAttempt", "")),
-                        payload=payload if isinstance(payload, dict) else None,
+                        payload=decode(message),
                         data=data,
                         attributes=dict(message.get("attributes") or {}),
                     ),
@@ -164,4 +147,4 @@ def _republished(letter: DeadLetter) -> dict[str, Any]:
     return {"data": letter.data, **({"attributes": own} if own else {})}
 
 
-__all__ = ["DEAD", "KEPT", "DeadLetter", "PubsubDeadLetters"]
+__all__ = ["DeadLetter", "PubsubDeadLetters"]

@@ -40,13 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import BusUnavailable, RetryLater
-from . import DEAD, DEFAULT_TOPIC_PREFIX, KEPT, BatchHandler, Handler, topic_ids
+from . import DEAD, DEFAULT_TOPIC_PREFIX, BatchHandler, Handler, kept_ids, topic_ids
 from .pubsub import parse
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_SUFFIX = "-pull"
-DEAD_LETTER_SUFFIX = DEAD
 KEPT_RETENTION_SECONDS = 7 * 86400
 MAX_DELIVERY_ATTEMPTS = 50
 MIN_BACKOFF_SECONDS = 10
@@ -92,6 +91,7 @@ class PubsubPullWorker:
         self.emulator_host = emulator_host
         self.topics = topic_ids(topic_prefix)
         self.subscriptions = subscription_ids(topic_prefix)
+        self.kept = kept_ids(topic_prefix)
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.max_delivery_attempts = max_delivery_attempts
@@ -107,7 +107,7 @@ class PubsubPullWorker:
         return f"projects/{self.project}/topics/{self.topics[topic]}"
 
     def dead_letter_path(self, topic: str) -> str:
-        return f"{self.topic_path(topic)}{DEAD_LETTER_SUFFIX}"
+        return f"{self.topic_path(topic)}{DEAD}"
 
     def subscription_path(self, topic: str) -> str:
         return f"projects/{self.project}/subscriptions/{self.subscriptions[topic]}"
@@ -166,8 +166,7 @@ class PubsubPullWorker:
                 with contextlib.suppress(AlreadyExists):  # what is dead-lettered is kept
                     subscriber.create_subscription(
                         request={
-                            "name": f"{self.subscription_path(topic).rsplit('/', 1)[0]}/"
-                            f"{self.topics[topic]}{DEAD}{KEPT}",
+                            "name": f"projects/{self.project}/subscriptions/{self.kept[topic]}",
                             "topic": self.dead_letter_path(topic),
                             "message_retention_duration": {"seconds": KEPT_RETENTION_SECONDS},
                             "expiration_policy": {},  # set without a ttl: never expires

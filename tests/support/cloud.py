@@ -23,9 +23,9 @@ FUNCTIONS_FRAMEWORK = [sys.executable, "-m", "functions_framework"]
 
 
 def deployed_concurrency(target: str) -> int:
-    from functions.deploy.resources import FUNCTIONS
+    from functions.deploy.resources import function
 
-    return next((f.concurrency for f in FUNCTIONS if f.name == target), 1)
+    return function(target).concurrency
 
 
 @dataclass
