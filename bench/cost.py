@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,12 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from functions.bootstrap import App, bootstrap  # noqa: E402
 from functions.config import AppConfig  # noqa: E402
-from functions.standins.billing import (  # noqa: E402
-    CountingFirestoreApi,
-    CountingSession,
-    Counts,
-    _field,
-)
+from functions.standins.billing import CountingSession, Counts, count_firestore  # noqa: E402
 from functions.standins.emulators import Emulator, firestore_command, pubsub_command  # noqa: E402
 from functions.standins.pubsub_admin import PubsubAdmin  # noqa: E402
 from mailbeacon.bus.pubsub import PubsubBus, decode  # noqa: E402
@@ -103,39 +98,12 @@ def kind_of(path: str) -> str:
     return collection
 
 
-class KindCounts(Counts):
-    """Counts with reads tallied by kind of document as well (writes are kept by path)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reads_by_kind: Counter[str] = Counter()
-
-
-class KindCountingApi(CountingFirestoreApi):
-    """The meter, also noting which kind of document each read was of."""
-
-    counts: KindCounts
-
-    def batch_get_documents(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        for response in super().batch_get_documents(*args, **kwargs):
-            found = _field(response, "found")
-            name = _field(found, "name") if found else _field(response, "missing")
-            with self.counts.lock:
-                self.counts.reads_by_kind[kind_of(str(name))] += 1
-            yield response
-
-    def run_query(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        request = kwargs.get("request") or args[0]
-        parent = str(_field(request, "parent"))
-        query = _field(request, "structured_query")
-        collection = str(_field(_field(query, "from_")[0], "collection_id"))
-        found = 0
-        for response in self._api.run_query(*args, **kwargs):
-            found += bool(_field(response, "document"))
-            yield response
-        with self.counts.lock:
-            self.counts.reads += max(found, 1)
-            self.counts.reads_by_kind[kind_of(f"{parent}/{collection}/x")] += max(found, 1)
+def reads_by_kind(counts: Counts) -> Counter[str]:
+    """The meter's reads by kind of document."""
+    kinds: Counter[str] = Counter()
+    for path, n in counts.read_paths.items():
+        kinds[kind_of(path)] += n
+    return kinds
 
 
 def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namespace) -> Counts:
@@ -144,7 +112,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
 
     os.environ.update(hosts)
     project, prefix = "bench-cost", f"{kind}{secrets.token_hex(3)}-"
-    counts = KindCounts()
+    counts = Counts()
     admin = PubsubAdmin(hosts["PUBSUB_EMULATOR_HOST"], project)
     for topic in ("hits", "notify", "digest"):
         admin.topic(prefix + topic)
@@ -158,7 +126,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         session=CountingSession(requests.Session(), counts),
     )
     client = firestore.Client(project=project)
-    client._firestore_api_internal = KindCountingApi(client._firestore_api, counts)
+    count_firestore(client, counts)
     store = store_cls(client, prefix=prefix, flush_interval=1.0 if kind == "ours" else 0.0)
     clock = FixedClock(datetime.now(UTC) - timedelta(hours=1))
     data_dir = Path(tempfile.mkdtemp(prefix="mailbeacon-cost-"))
@@ -186,7 +154,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
     rng.shuffle(urls)
     clock.advance(minutes=5)
     before = counts.reads, counts.total_writes, counts.publishes
-    reads_before = Counter(counts.reads_by_kind)
+    reads_before = reads_by_kind(counts)
     writes_before = Counter({p: len(t) for p, t in counts.writes.items()})
 
     for url in urls:  # the edge: one publish per hit, no store access
@@ -219,7 +187,7 @@ def run(kind: str, store_cls: type, hosts: dict[str, str], args: argparse.Namesp
         f"{(publishes - edge_publishes) / hits:4.2f} notify publishes   ({hits} hits in "
         f"{elapsed:.0f} s)"
     )
-    reads_by = counts.reads_by_kind - reads_before
+    reads_by = reads_by_kind(counts) - reads_before
     writes_by: Counter[str] = Counter()
     for path, times in counts.writes.items():
         writes_by[kind_of(path)] += len(times) - writes_before.get(path, 0)
@@ -261,12 +229,12 @@ def cold(
     config = config.with_core(secret=f"1:{secrets.token_hex(32)}")
     line = []
     for name, cls in (("ours", FirestoreStore), ("eager", EagerStrictness)):
-        before = Counter(counts.reads_by_kind)  # type: ignore[attr-defined]
+        before = reads_by_kind(counts)
         for payload in payloads:
             store = cls(client, prefix=prefix, flush_interval=0.0)
             app = bootstrap(config, store=store, bus=bus)
             app.consumers.hit({**payload, "id": secrets.token_hex(12)})
-        read = counts.reads_by_kind - before  # type: ignore[attr-defined]
+        read = reads_by_kind(counts) - before
         parts = ", ".join(f"{k} {n / len(payloads):.2f}" for k, n in sorted(read.items()))
         line.append(f"{name} {sum(read.values()) / len(payloads):.2f} ({parts})")
     print(f"    each hit on a new instance ({len(payloads)} hits), reads per hit:")

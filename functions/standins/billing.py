@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,8 @@ from typing import Any
 @dataclass
 class Counts:
     reads: int = 0
+    read_paths: Counter[str] = field(default_factory=Counter)
+    """Reads by document path (a query's by ``{parent}/{collection}/*``)."""
     writes: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     publishes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,11 +72,18 @@ class CountingFirestoreApi:
 
     def batch_get_documents(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         for response in self._api.batch_get_documents(*args, **kwargs):
+            found = _field(response, "found")
+            name = str(_field(found, "name") if found else _field(response, "missing"))
             with self.counts.lock:
                 self.counts.reads += 1
+                self.counts.read_paths[name] += 1
             yield response
 
     def run_query(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        request = kwargs.get("request") or args[0]
+        query = _field(request, "structured_query")
+        collection = _field(_field(query, "from_")[0], "collection_id")
+        where = f"{_field(request, 'parent')}/{collection}/*"
         found = 0
         for response in self._api.run_query(*args, **kwargs):
             if _field(response, "document"):
@@ -82,6 +91,7 @@ class CountingFirestoreApi:
             yield response
         with self.counts.lock:
             self.counts.reads += max(found, 1)
+            self.counts.read_paths[where] += max(found, 1)
 
     def commit(self, *args: Any, **kwargs: Any) -> Any:
         request = kwargs.get("request") or args[0]
