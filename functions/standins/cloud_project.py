@@ -66,7 +66,6 @@ SERVICE = {
     "scheduler": "cloudscheduler.googleapis.com",
     "workspace-add-ons": "gsuiteaddons.googleapis.com",
     "iam": "iam.googleapis.com",
-    "builds": "cloudbuild.googleapis.com",
 }
 TITLES = {
     "cloudfunctions.googleapis.com": "Cloud Functions API",
@@ -86,7 +85,7 @@ TITLES = {
 VERBS = frozenset(
     {"describe", "create", "update", "deploy", "enable", "list", "access", "add", "install"}
     | {"replace", "get-iam-policy", "add-iam-policy-binding", "add-invoker-policy-binding"}
-    | {"get-authorization", "print-access-token", "get-default-service-account"}
+    | {"get-authorization", "print-access-token"}
 )
 """Where a command's name ends and its arguments begin (gcloud names the command in errors)."""
 

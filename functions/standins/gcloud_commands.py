@@ -176,12 +176,6 @@ def org_policies(
     return value_of(flags, {"name": name, "spec": project.policies.get(constraint, {})})
 
 
-def builds(project: CloudProject, words: list[str], flags: Flags, stdin: str, cwd: str) -> str:
-    project.need("cloudbuild.googleapis.com")
-    account = f"projects/{project.id}/serviceAccounts/{project.compute_sa}"
-    return value_of(flags, {"serviceAccountEmail": account})
-
-
 def add_ons(project: CloudProject, words: list[str], flags: Flags, stdin: str, cwd: str) -> str:
     project.need("gsuiteaddons.googleapis.com")
     if words[1] == "get-authorization":
@@ -373,7 +367,6 @@ HANDLERS: dict[tuple[str, ...], Any] = {
     ("billing",): billing,
     ("auth",): auth,
     ("org-policies",): org_policies,
-    ("builds",): builds,
     ("workspace-add-ons",): add_ons,
     ("pubsub",): pubsub,
     ("secrets",): secrets,
