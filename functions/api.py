@@ -15,7 +15,6 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from mailbeacon import live, localtime, push, reminders, reporting
 from mailbeacon.clock import Clock, parse_time
 from mailbeacon.errors import (
-    FieldError,
     InvalidInput,
     StoreUnavailable,
     Unauthorized,
@@ -48,12 +47,12 @@ class ApiStore(MessageReports, SettingsStore, Housekeeping, Protocol):
 
 def zone_of(deps: ApiDeps, user: str) -> str:
     """The zone of ``?tz=`` (IANA), else the caller's saved one, else UTC."""
-    asked = request.args.get("tz")
-    if asked:
-        if not localtime.known(asked):
-            raise FieldError("tz", f"must be an IANA time zone such as Europe/Paris, not {asked!r}")
-        return asked
-    return localtime.pick(deps.store.get_settings(user).timezone)
+    return localtime.asked_or_saved(
+        request.args.get("tz"),
+        lambda: deps.store.get_settings(user).timezone,
+        field="tz",
+        kind="an IANA time zone",
+    )
 
 
 class ApiDeps(Protocol):

@@ -90,8 +90,6 @@ class App:
     policies: PolicyBook
     """Domain policies for the pipeline, cached briefly (one read per domain a minute)."""
     consumers: Consumers
-    replies: ReplyBook
-    """Records the thread messages of tracked emails (the Gmail watch and the add-on)."""
     handlers: dict[str, Handler] = field(default_factory=dict)
     background: list[Background] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -110,6 +108,13 @@ class App:
             bus=hit_bus(self.config.core, self.bus, lambda: self.records),
             health=self.health,
         )
+
+    @property
+    def replies(self) -> ReplyBook:
+        """Records the thread messages of tracked emails (the Gmail watch and the add-on):
+        the consumers' book, which build() always sets."""
+        assert self.consumers.replies is not None
+        return self.consumers.replies
 
     @cached_property
     def ip_key(self) -> bytes:
@@ -436,7 +441,6 @@ def bootstrap(
         push_rules=push_rules,
         policies=policies,
         consumers=consumers,
-        replies=consumers.replies,
         handlers=consumers.table(),
     )
     if worker is not None:

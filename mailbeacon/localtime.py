@@ -3,9 +3,12 @@ UTC), to the minute, and relative ("2 hours ago"). Stored times stay UTC."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from .errors import FieldError
 
 AREAS = (
     "Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/",
@@ -36,6 +39,16 @@ def known(name: str | None) -> bool:
 def pick(*names: str | None) -> str:
     """The first known zone of ``names`` (saved, browser's), else UTC."""
     return next((n for n in names if n and known(n)), "UTC")
+
+
+def asked_or_saved(asked: str | None, saved: Callable[[], str], *, field: str, kind: str) -> str:
+    """The zone a caller asked for (refused as a FieldError on ``field`` when unknown: "must be
+    ``kind`` such as Europe/Paris"), else ``saved()`` (read only then) when known, else UTC."""
+    if asked:
+        if not known(asked):
+            raise FieldError(field, f"must be {kind} such as Europe/Paris, not {asked!r}")
+        return asked
+    return pick(saved())
 
 
 @lru_cache(maxsize=1)

@@ -49,7 +49,7 @@ def _is_dm(space: dict[str, Any]) -> bool:
 
 
 def handle_chat_event(
-    store: Store, book: SettingsBook, event: dict[str, Any], clock: Clock | None = None
+    store: Store, book: SettingsBook, event: dict[str, Any], clock: Clock
 ) -> dict[str, Any]:
     """Apply one verified event; the returned dict is the synchronous reply (may be empty).
 
@@ -58,7 +58,7 @@ def handle_chat_event(
     """
     from .reminder_actions import chat_reminder_click, is_reminder_click
 
-    if clock is not None and is_reminder_click(event):
+    if is_reminder_click(event):
         _, _, user = _normalise(event)
         return chat_reminder_click(store, str(user.get("email") or ""), event, clock.now())
     reply = _apply(store, book, event)

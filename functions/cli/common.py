@@ -43,12 +43,7 @@ def require_data(config: AppConfig, *, message_id: str | None = None) -> AppConf
 def zone_of(store: SettingsStore, user: str, asked: str | None) -> str:
     """The zone to print times in: ``--timezone``, else the user's saved one, else UTC."""
     from mailbeacon import localtime
-    from mailbeacon.errors import FieldError
 
-    if asked:
-        if not localtime.known(asked):
-            raise FieldError(
-                "--timezone", f"must be a time zone such as Europe/Paris, not {asked!r}"
-            )
-        return asked
-    return localtime.pick(store.get_settings(user).timezone)
+    return localtime.asked_or_saved(
+        asked, lambda: store.get_settings(user).timezone, field="--timezone", kind="a time zone"
+    )

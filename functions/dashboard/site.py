@@ -61,16 +61,18 @@ class Site:
         policy = policy_for(self.deps.records, g.user)
         return policy if policy.is_admin(g.user) else None
 
-    def zone(self) -> str:
+    def zone(self, saved: str | None = None) -> str:
         """The zone pages show times in: the user's saved one, else their browser's (the
-        cookie zone.js sets), else UTC. Read once per request."""
+        cookie zone.js sets), else UTC. Read once per request; ``saved`` is the user's saved
+        zone when the caller has already read their settings (no second read)."""
         if getattr(g, "zone", None) is None:
-            saved = ""
-            if g.user:
-                try:
-                    saved = self.deps.store.get_settings(g.user).timezone
-                except StoreUnavailable as exc:
-                    log.error("settings lookup failed: %s", exc)
+            if saved is None:
+                saved = ""
+                if g.user:
+                    try:
+                        saved = self.deps.store.get_settings(g.user).timezone
+                    except StoreUnavailable as exc:
+                        log.error("settings lookup failed: %s", exc)
             # zone.js writes it with encodeURIComponent: "America%2FNew_York"
             browser = unquote(request.cookies.get(ZONE_COOKIE, ""))
             g.zone = localtime.pick(saved, browser)

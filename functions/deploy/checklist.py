@@ -122,7 +122,7 @@ def _accounts(config: DeployConfig, facts: Facts) -> Findings:
     build = build_account(config.project)
     roles = (facts.bindings or {}).get(f"serviceAccount:{build}", set())
     to_grant = [r for r in BUILD_ROLES if r not in roles]
-    number = facts.project["projectNumber"] if facts.project else "N"
+    number = facts.project["projectNumber"]
     default = (facts.bindings or {}).get(
         f"serviceAccount:{number}-compute@developer.gserviceaccount.com"
     )
@@ -175,10 +175,10 @@ def _organisation(config: DeployConfig, facts: Facts) -> Findings:
 
 
 def _pubsub_agent(config: DeployConfig, facts: Facts) -> Findings:
-    created = str((facts.project or {}).get("createTime", ""))[:10]
+    created = str(facts.project.get("createTime", ""))[:10]
     if not created or created > PUBSUB_AGENT_CUTOFF:
         return
-    number = (facts.project or {}).get("projectNumber")
+    number = facts.project.get("projectNumber")
     agent = f"serviceAccount:service-{number}@gcp-sa-pubsub.iam.gserviceaccount.com"
     role = "roles/iam.serviceAccountTokenCreator"
     if facts.bindings is not None and role in facts.bindings.get(agent, set()):
@@ -269,7 +269,7 @@ def _workspace(config: DeployConfig, facts: Facts) -> Findings:
             "MAILBEACON_WORKSPACE_DOMAINS is not set: the add-on would admit nobody",
             ("export MAILBEACON_WORKSPACE_DOMAINS=example.com",),
         )
-    parent = (facts.project or {}).get("parent") or {}
+    parent = facts.project.get("parent") or {}
     if parent.get("type") not in ("organization", "folder"):
         yield Finding(
             WARNING,

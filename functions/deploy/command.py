@@ -21,7 +21,7 @@ from .script import plan
 
 def check(config: DeployConfig, env: Mapping[str, str]) -> int:
     """The preflight: reads only; the checklist on stdout; 1 when something blocks the plan."""
-    facts = read(config, Probe(config.project, env))
+    facts = read(config, Probe(env))
     found = findings(config, facts, env)
     sys.stdout.write(render(config, facts, found))
     return 1 if any(f.status == BLOCKER for f in found) else 0

@@ -20,10 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-READ_VERBS = frozenset(
-    {"describe", "list", "get-iam-policy", "access", "print-access-token"}
-    | {"get-default-service-account"}
-)
+READ_VERBS = frozenset({"describe", "list", "get-iam-policy", "access", "print-access-token"})
 """The only gcloud verbs the preflight runs (tests/integration/test_preflight.py checks)."""
 
 
@@ -54,8 +51,7 @@ class Facts:
 class Probe:
     """Runs the reads with the deployer's environment (PATH, credentials)."""
 
-    def __init__(self, project: str, env: Mapping[str, str]) -> None:
-        self.project = project
+    def __init__(self, env: Mapping[str, str]) -> None:
         self.env = dict(env)
         self._token: str | None = None
 

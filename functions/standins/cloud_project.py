@@ -66,7 +66,6 @@ SERVICE = {
     "scheduler": "cloudscheduler.googleapis.com",
     "workspace-add-ons": "gsuiteaddons.googleapis.com",
     "iam": "iam.googleapis.com",
-    "builds": "cloudbuild.googleapis.com",
 }
 TITLES = {
     "cloudfunctions.googleapis.com": "Cloud Functions API",
@@ -86,7 +85,7 @@ TITLES = {
 VERBS = frozenset(
     {"describe", "create", "update", "deploy", "enable", "list", "access", "add", "install"}
     | {"replace", "get-iam-policy", "add-iam-policy-binding", "add-invoker-policy-binding"}
-    | {"get-authorization", "print-access-token", "get-default-service-account"}
+    | {"get-authorization", "print-access-token"}
 )
 """Where a command's name ends and its arguments begin (gcloud names the command in errors)."""
 
@@ -158,20 +157,22 @@ class CloudProject:
             for rule in self.policies.get(constraint, {}).get("rules", [])
         )
 
-    def allowed_member(self, member: str) -> bool:
+    def admit(self, member: str) -> None:
         """Domain-restricted sharing: only the organisation's identities, its projects'
-        service accounts and Google's per-project service agents may be granted roles."""
+        service accounts and Google's per-project service agents may be granted roles;
+        raises Refused for anyone else."""
         if not self.enforced(DRS) and not self.enforced("iam.managed.allowedPolicyMembers"):
-            return True
+            return
         kind, _, email = member.partition(":")
         if kind == "serviceAccount":
-            domain = email.partition("@")[2]
-            return domain != "system.gserviceaccount.com"
-        return kind in ("user", "group", "domain") and email.endswith("@example.com")
+            allowed = email.partition("@")[2] != "system.gserviceaccount.com"
+        else:
+            allowed = kind in ("user", "group", "domain") and email.endswith("@example.com")
+        if not allowed:
+            raise Refused(f"FAILED_PRECONDITION: {REFUSED_BY_DRS}")
 
     def grant(self, member: str, role: str) -> None:
-        if not self.allowed_member(member):
-            raise Refused(f"FAILED_PRECONDITION: {REFUSED_BY_DRS}")
+        self.admit(member)
         self.iam.setdefault(member, set()).add(role)
 
     def need(self, api: str) -> None:

@@ -17,7 +17,6 @@ from .cloud_project import (
     BILLABLE,
     BUILD_FAILED,
     KEY_CREATION,
-    REFUSED_BY_DRS,
     SERVICE,
     VERBS,
     CloudProject,
@@ -176,12 +175,6 @@ def org_policies(
     return value_of(flags, {"name": name, "spec": project.policies.get(constraint, {})})
 
 
-def builds(project: CloudProject, words: list[str], flags: Flags, stdin: str, cwd: str) -> str:
-    project.need("cloudbuild.googleapis.com")
-    account = f"projects/{project.id}/serviceAccounts/{project.compute_sa}"
-    return value_of(flags, {"serviceAccountEmail": account})
-
-
 def add_ons(project: CloudProject, words: list[str], flags: Flags, stdin: str, cwd: str) -> str:
     project.need("gsuiteaddons.googleapis.com")
     if words[1] == "get-authorization":
@@ -204,8 +197,7 @@ def pubsub(project: CloudProject, words: list[str], flags: Flags, stdin: str, cw
     if verb == "add-iam-policy-binding":
         if f"pubsub {kind} {name}" not in project.state:
             raise Refused(f"NOT_FOUND: Resource not found (resource={name}).")
-        if not project.allowed_member(flags["member"]):
-            raise Refused(f"FAILED_PRECONDITION: {REFUSED}")
+        project.admit(flags["member"])
         return ""
     if verb == "update":
         found = f"pubsub {kind} {name}"
@@ -254,8 +246,7 @@ def functions(project: CloudProject, words: list[str], flags: Flags, stdin: str,
         url = f"https://{name.replace('_', '-')}-abc123-{flags.get('region', 'ew')}.a.run.app"
         return value_of(flags, {"serviceConfig": {"uri": url}, "name": name})
     if verb == "add-invoker-policy-binding":
-        if not project.allowed_member(flags["member"]):
-            raise Refused(f"FAILED_PRECONDITION: {REFUSED}")
+        project.admit(flags["member"])
         project.invokers.setdefault(name, set()).add(flags["member"])
     return ""
 
@@ -298,8 +289,7 @@ def _deploy(project: CloudProject, name: str, flags: Flags, cwd: str) -> str:
             )
     project.functions[name] = [f"--{k}={v}" if v else f"--{k}" for k, v in flags.items()]
     if "allow-unauthenticated" in flags:  # gcloud binds allUsers after creating the function
-        if not project.allowed_member("allUsers"):
-            raise Refused(f"FAILED_PRECONDITION: {REFUSED}")
+        project.admit("allUsers")
         project.public.add(name)
     elif "no-allow-unauthenticated" in flags:
         project.invokers.get(name, set()).discard("allUsers")
@@ -366,14 +356,12 @@ def firebase(project: CloudProject, argv: list[str], cwd: str) -> str:
     return ""
 
 
-REFUSED = REFUSED_BY_DRS
 HANDLERS: dict[tuple[str, ...], Any] = {
     ("services",): services,
     ("projects",): projects,
     ("billing",): billing,
     ("auth",): auth,
     ("org-policies",): org_policies,
-    ("builds",): builds,
     ("workspace-add-ons",): add_ons,
     ("pubsub",): pubsub,
     ("secrets",): secrets,

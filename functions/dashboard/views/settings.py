@@ -45,7 +45,7 @@ def settings_page(site: Site, status: int = 200, **extra: Any) -> Response:
     deps = site.deps
     tokens = access_tokens.list_tokens(deps.records, g.user)
     settings = deps.store.get_settings(g.user)
-    extra.setdefault("values", form_values(settings, site.zone()))
+    extra.setdefault("values", form_values(settings, site.zone(settings.timezone)))
     extra.setdefault("errors", {})
     extra["settings"] = settings
     if deps.config.sentwatch.labels:  # offered only when the operator turned labels on
