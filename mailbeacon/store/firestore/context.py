@@ -20,7 +20,7 @@ from typing import Any
 from ... import live
 from ...errors import StoreUnavailable
 from ...model import Event, Message
-from ...rollup import DayCounts, Summary, apply_event, merge_days, relabel_event
+from ...rollup import DayCounts, Summary, apply_event, merge_days, relabel_stored
 from .cache import DocumentCache
 from .client import Connection
 from .days import DayCounters
@@ -180,11 +180,11 @@ class ContextWriter:
             recent[event.id] = event
         moved: list[Event] = []
         for new in relabels:
-            old = recent.get(new.id)
-            if old is None or not old.is_human or new.is_human:
+            relabelled = relabel_stored(message, summary, recent.get(new.id), new, recent.values())
+            if relabelled is None:
                 continue  # not in the window, or relabelled before: nothing moves twice
+            summary, more, _ = relabelled
             recent[new.id] = new
-            summary, more = self._relabelled(message, summary, recent, old, new)
             merge_days(days, more)
             if new.id in counted:
                 moved.append(new)
@@ -200,22 +200,3 @@ class ContextWriter:
         update.update(summary_fields(summary))
         after = {**d, "recent": data, "summary": update["summary"]}
         return update, (message.owner, days), after, moved
-
-    @staticmethod
-    def _relabelled(
-        message: Any, summary: Summary, recent: dict[str, Event], old: Event, new: Event
-    ) -> tuple[Summary, DayCounts]:
-        """The summary after one relabelling, judged against the recent window."""
-        humans = [e for e in recent.values() if e.is_human]
-        device_gone = old.kind == "open" and not any(
-            e.kind == "open" and e.device == old.device for e in humans
-        )
-        return relabel_event(
-            message,
-            summary,
-            old,
-            new,
-            first=min((e.at for e in humans), default=None),
-            last=max((e.at for e in humans), default=None),
-            device_gone=device_gone,
-        )
