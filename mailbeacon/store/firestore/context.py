@@ -108,7 +108,7 @@ class ContextWriter:
                 update_time, d = seen
                 message = message_from(message_id, d)
                 todo = [e for e in events if doc_id(e.id) not in there]
-                update, done, after, moved = self._update(message_id, d, todo, trims, relabels)
+                update, done, after, moved, kept = self._update(message, d, todo, trims, relabels)
                 batch = self.fs.client.batch()
                 batch.update(
                     ref, update, option=self.fs.client.write_option(last_update_time=update_time)
@@ -117,7 +117,7 @@ class ContextWriter:
                     stored = after["recent"].get(event.id) or event_data(event)
                     live_at = first[event.id].live_at
                     if live_at is not None:
-                        as_stored = event_from(event.id, stored)
+                        as_stored = kept.get(event.id, event)
                         stored = {**stored, **live_fields(message, as_stored, live_at)}
                     batch.create(self.fs.event_ref(event.id), stored)
                 for event in moved:  # relabelled: stored before, written again only now
@@ -151,19 +151,21 @@ class ContextWriter:
 
     def _update(
         self,
-        message_id: str,
+        message: Message,
         d: dict[str, Any],
         events: list[Event],
         trims: list[str],
         relabels: list[Event],
-    ) -> tuple[dict[str, Any], tuple[str, DayCounts], dict[str, Any], list[Event]]:
+    ) -> tuple[
+        dict[str, Any], tuple[str, DayCounts], dict[str, Any], list[Event], dict[str, Event]
+    ]:
         """The message document's update for new events and relabellings, what they add to
-        the day counters, the document as it will be after the update, and the stored events
-        whose documents the relabelling rewrites (one write each, only when it happens)."""
+        the day counters, the document as it will be after the update, the stored events
+        whose documents the relabelling rewrites (one write each, only when it happens), and
+        the events its ``recent`` map will hold (as the update leaves them)."""
         from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
-        message = message_from(message_id, d)
         summary = Summary.from_dict(d.get("summary"))
         recent = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}
         counted = set(recent)
@@ -196,7 +198,8 @@ class ContextWriter:
         for old_id in trims:
             update.setdefault(FieldPath("recent", old_id).to_api_repr(), DELETE_FIELD)
             data.pop(old_id, None)
+            recent.pop(old_id, None)
         update["written_at"] = SERVER_TIMESTAMP
         update.update(summary_fields(summary))
         after = {**d, "recent": data, "summary": update["summary"]}
-        return update, (message.owner, days), after, moved
+        return update, (message.owner, days), after, moved, recent
