@@ -12,6 +12,7 @@ to the machine ones, and the day counters with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "rank",
     "reaches",
     "relabel_event",
+    "relabel_stored",
     "sort_key",
     "ttfo_bucket",
     "ttfo_seconds",
@@ -343,6 +345,42 @@ def relabel_event(
     settled, moved = _settled(message, summary, after)
     days = merge_days(merge_days(event_days(new), event_days(old), -1), moved)
     return settled, days
+
+
+def relabel_stored(
+    message: Message,
+    summary: Summary,
+    old: Event | None,
+    new: Event,
+    stored: Iterable[Event],
+    *,
+    device_gone: bool | None = None,
+) -> tuple[Summary, DayCounts, bool] | None:
+    """``relabel_event`` for an adapter that holds the message's stored events (``stored``:
+    all it knows of, ``old`` among them or not): the summary after the relabelling, how the
+    day counters move, and whether ``old``'s device is gone. None when nothing moves: ``old``
+    not stored, or already relabelled (a redelivery: nothing moves twice).
+
+    ``device_gone`` given (a caller that counts opens per device) is used as it is; else no
+    other human open in ``stored`` came from ``old``'s device.
+    """
+    if old is None or not old.is_human or new.is_human:
+        return None
+    humans = [e for e in stored if e.is_human and e.id != old.id]
+    if device_gone is None:
+        device_gone = old.kind == "open" and not any(
+            e.kind == "open" and e.device == old.device for e in humans
+        )
+    after, days = relabel_event(
+        message,
+        summary,
+        old,
+        new,
+        first=min((e.at for e in humans), default=None),
+        last=max((e.at for e in humans), default=None),
+        device_gone=device_gone,
+    )
+    return after, days, device_gone
 
 
 @dataclass(frozen=True)

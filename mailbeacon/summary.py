@@ -11,7 +11,7 @@ from . import words
 from .clock import iso
 from .daycounts import DayCounts, merge_days
 from .model import Event, Message
-from .rollup import Summary, apply_event, relabel_event
+from .rollup import Summary, apply_event, relabel_stored
 
 
 def message_stats(message: Message, summary: Summary, events: Sequence[Event]) -> dict[str, Any]:
@@ -75,18 +75,15 @@ class Tally:
             self._keep(event, 1)
         for changed in relabel:
             old = self.events.get(changed.id)
-            if old is None or not old.is_human or changed.is_human:
+            if old is None:
                 continue
-            humans = [e.at for e in self.events.values() if e.is_human and e.id != old.id]
-            self.summary, moved = relabel_event(
-                self.message,
-                self.summary,
-                old,
-                changed,
-                first=min(humans, default=None),
-                last=max(humans, default=None),
-                device_gone=old.kind == "open" and self.devices.get(old.device, 0) <= 1,
+            gone = old.kind == "open" and self.devices.get(old.device, 0) <= 1  # fast path
+            relabelled = relabel_stored(
+                self.message, self.summary, old, changed, self.events.values(), device_gone=gone
             )
+            if relabelled is None:
+                continue
+            self.summary, moved, _ = relabelled
             merge_days(self.days, moved)
             self._keep(old, -1)
             self.events[old.id] = changed

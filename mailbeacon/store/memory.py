@@ -28,7 +28,7 @@ from ..rollup import (
     message_added,
     page_of,
     reaches,
-    relabel_event,
+    relabel_stored,
 )
 from .ports import RecordsPart, Removed, assemble_context
 
@@ -165,24 +165,16 @@ class MemoryStore(RecordsPart):
         """One stored human event as hindsight sees it now (caller holds the lock)."""
         old = self._events.get(new.id)
         message = self._messages.get(new.message_id)
-        if old is None or message is None or not old.is_human or new.is_human:
+        if old is None or message is None:
             return
+        stored = (e for e in self._events.values() if e.message_id == message.id)
+        moved = relabel_stored(message, self._summaries[message.id], old, new, stored)
+        if moved is None:
+            return
+        summary, days, device_gone = moved
         self._events[new.id] = new
-        humans = [e for e in self._events.values() if e.message_id == message.id and e.is_human]
-        device_gone = old.kind == "open" and not any(
-            e.kind == "open" and e.device == old.device for e in humans
-        )
         if device_gone:
             self._devices.discard((message.id, old.device))
-        summary, days = relabel_event(
-            message,
-            self._summaries[message.id],
-            old,
-            new,
-            first=min((e.at for e in humans), default=None),
-            last=max((e.at for e in humans), default=None),
-            device_gone=device_gone,
-        )
         self._summaries[message.id] = summary
         merge_days(self._days.setdefault(message.owner, {}), days)
 

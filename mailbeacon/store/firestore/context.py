@@ -20,7 +20,7 @@ from typing import Any
 from ... import live
 from ...errors import StoreUnavailable
 from ...model import Event, Message
-from ...rollup import DayCounts, Summary, apply_event, merge_days, relabel_event
+from ...rollup import DayCounts, Summary, apply_event, merge_days, relabel_stored
 from .cache import DocumentCache
 from .client import Connection
 from .days import DayCounters
@@ -108,7 +108,7 @@ class ContextWriter:
                 update_time, d = seen
                 message = message_from(message_id, d)
                 todo = [e for e in events if doc_id(e.id) not in there]
-                update, done, after, moved = self._update(message_id, d, todo, trims, relabels)
+                update, done, after, moved, kept = self._update(message, d, todo, trims, relabels)
                 batch = self.fs.client.batch()
                 batch.update(
                     ref, update, option=self.fs.client.write_option(last_update_time=update_time)
@@ -117,7 +117,7 @@ class ContextWriter:
                     stored = after["recent"].get(event.id) or event_data(event)
                     live_at = first[event.id].live_at
                     if live_at is not None:
-                        as_stored = event_from(event.id, stored)
+                        as_stored = kept.get(event.id, event)
                         stored = {**stored, **live_fields(message, as_stored, live_at)}
                     batch.create(self.fs.event_ref(event.id), stored)
                 for event in moved:  # relabelled: stored before, written again only now
@@ -151,19 +151,21 @@ class ContextWriter:
 
     def _update(
         self,
-        message_id: str,
+        message: Message,
         d: dict[str, Any],
         events: list[Event],
         trims: list[str],
         relabels: list[Event],
-    ) -> tuple[dict[str, Any], tuple[str, DayCounts], dict[str, Any], list[Event]]:
+    ) -> tuple[
+        dict[str, Any], tuple[str, DayCounts], dict[str, Any], list[Event], dict[str, Event]
+    ]:
         """The message document's update for new events and relabellings, what they add to
-        the day counters, the document as it will be after the update, and the stored events
-        whose documents the relabelling rewrites (one write each, only when it happens)."""
+        the day counters, the document as it will be after the update, the stored events
+        whose documents the relabelling rewrites (one write each, only when it happens), and
+        the events its ``recent`` map will hold (as the update leaves them)."""
         from google.cloud.firestore import DELETE_FIELD, SERVER_TIMESTAMP
         from google.cloud.firestore_v1.field_path import FieldPath
 
-        message = message_from(message_id, d)
         summary = Summary.from_dict(d.get("summary"))
         recent = {eid: event_from(eid, e) for eid, e in (d.get("recent") or {}).items()}
         counted = set(recent)
@@ -180,11 +182,11 @@ class ContextWriter:
             recent[event.id] = event
         moved: list[Event] = []
         for new in relabels:
-            old = recent.get(new.id)
-            if old is None or not old.is_human or new.is_human:
+            relabelled = relabel_stored(message, summary, recent.get(new.id), new, recent.values())
+            if relabelled is None:
                 continue  # not in the window, or relabelled before: nothing moves twice
+            summary, more, _ = relabelled
             recent[new.id] = new
-            summary, more = self._relabelled(message, summary, recent, old, new)
             merge_days(days, more)
             if new.id in counted:
                 moved.append(new)
@@ -196,26 +198,8 @@ class ContextWriter:
         for old_id in trims:
             update.setdefault(FieldPath("recent", old_id).to_api_repr(), DELETE_FIELD)
             data.pop(old_id, None)
+            recent.pop(old_id, None)
         update["written_at"] = SERVER_TIMESTAMP
         update.update(summary_fields(summary))
         after = {**d, "recent": data, "summary": update["summary"]}
-        return update, (message.owner, days), after, moved
-
-    @staticmethod
-    def _relabelled(
-        message: Any, summary: Summary, recent: dict[str, Event], old: Event, new: Event
-    ) -> tuple[Summary, DayCounts]:
-        """The summary after one relabelling, judged against the recent window."""
-        humans = [e for e in recent.values() if e.is_human]
-        device_gone = old.kind == "open" and not any(
-            e.kind == "open" and e.device == old.device for e in humans
-        )
-        return relabel_event(
-            message,
-            summary,
-            old,
-            new,
-            first=min((e.at for e in humans), default=None),
-            last=max((e.at for e in humans), default=None),
-            device_gone=device_gone,
-        )
+        return update, (message.owner, days), after, moved, recent

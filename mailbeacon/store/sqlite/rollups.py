@@ -33,11 +33,7 @@ def insert_event(conn: sqlite3.Connection, event: Event, relabel: Sequence[Event
         event_values(event),
     )
     added = cursor.rowcount == 1
-    rollups = Rollups(conn)
-    if added:
-        rollups.event_added(event)
-    for changed in relabel:
-        rollups.relabelled(changed)
+    Rollups(conn).stored(event if added else None, relabel)
     return added
 
 
@@ -92,11 +88,51 @@ class Rollups:
             ),
         )
 
+    def stored(self, event: Event | None, relabel: Sequence[Event]) -> None:
+        """Count a newly stored event in (None: nothing new) and relabel the earlier events
+        hindsight changed: each message's summary read and saved once, its owner's day
+        counters moved once."""
+        touched: dict[str, tuple[Message, Summary, DayCounts] | None] = {}
+
+        def summary_of(message_id: str) -> tuple[Message, Summary, DayCounts] | None:
+            if message_id not in touched:
+                found = self._summary(message_id)
+                touched[message_id] = None if found is None else (*found, {})
+            return touched[message_id]
+
+        if event is not None and (state := summary_of(event.message_id)) is not None:
+            message, before, days = state
+            after, moved = self._apply(message, before, event)
+            touched[message.id] = (message, after, merge_days(days, moved))
+        for new in relabel:
+            row = self.conn.execute("SELECT * FROM events WHERE id = ?", (new.id,)).fetchone()
+            if row is None:
+                continue
+            old = event_row(row)
+            if not old.is_human or new.is_human:
+                continue  # relabelled before (a redelivery): nothing moves twice
+            if (state := summary_of(new.message_id)) is None:
+                continue
+            message, before, days = state
+            after, moved = self._relabel(message, before, old, new)
+            touched[message.id] = (message, after, merge_days(days, moved))
+        for state in touched.values():
+            if state is not None:
+                message, after, days = state
+                self._save(message, after)
+                self._add_days(message.owner, days)
+
     def event_added(self, event: Event, *, days: bool = True) -> None:
         found = self._summary(event.message_id)
         if found is None:
             return
         message, before = found
+        after, moved = self._apply(message, before, event)
+        self._save(message, after)
+        if days:
+            self._add_days(message.owner, moved)
+
+    def _apply(self, message: Message, before: Summary, event: Event) -> tuple[Summary, DayCounts]:
         new_device = False
         if event.is_human and event.kind == "open":
             new_device = (
@@ -106,21 +142,12 @@ class Rollups:
                 ).rowcount
                 == 1
             )
-        after, moved = apply_event(message, before, event, new_device=new_device)
-        self._save(message, after)
-        if days:
-            self._add_days(message.owner, moved)
+        return apply_event(message, before, event, new_device=new_device)
 
-    def relabelled(self, new: Event) -> None:
-        """A stored human event as hindsight sees it now: the row, the summary, the days."""
-        row = self.conn.execute("SELECT * FROM events WHERE id = ?", (new.id,)).fetchone()
-        found = self._summary(new.message_id)
-        if row is None or found is None:
-            return
-        old = event_row(row)
-        if not old.is_human or new.is_human:
-            return  # relabelled before (a redelivery): nothing moves twice
-        message, before = found
+    def _relabel(
+        self, message: Message, before: Summary, old: Event, new: Event
+    ) -> tuple[Summary, DayCounts]:
+        """A stored human event as hindsight sees it now: its row, and the summary after."""
         self.conn.execute(
             "UPDATE events SET verdict = ?, reasons = ? WHERE id = ?",
             (new.verdict.value, json.dumps(list(new.reasons)), new.id),
@@ -143,11 +170,9 @@ class Rollups:
                     "DELETE FROM human_devices WHERE message_id = ? AND device = ?",
                     (message.id, _device(old)),
                 )
-        after, moved = relabel_event(
+        return relabel_event(
             message, before, old, new, first=dt(first), last=dt(last), device_gone=device_gone
         )
-        self._save(message, after)
-        self._add_days(message.owner, moved)
 
     def add_days(self, owner: str, days: DayCounts, *, sign: int = 1) -> None:
         """Add ``days`` (``sign`` -1: take them out) to the owner's counters."""
