@@ -201,7 +201,9 @@ def slack() -> Iterator[Slack]:
     fake.stop()
 
 
-def test_slack_and_chat_app_buttons_act_for_the_owner_only(make_rig, slack: Slack) -> None:  # type: ignore[no-untyped-def]
+def reminded_in_slack(make_rig: Any, slack: Slack) -> tuple[Rig, Any, list[dict[str, Any]]]:
+    """Ana's app installed in Slack with DMs on; one email's reminder fell due and was posted
+    to her DM: the rig, the tracked email and the post's blocks."""
     rig: Rig = make_rig(
         slack_client_id=slack.client_id,
         slack_client_secret=slack.client_secret,
@@ -217,6 +219,11 @@ def test_slack_and_chat_app_buttons_act_for_the_owner_only(make_rig, slack: Slac
     rig.settle()
     (post,) = slack.posts
     blocks = json.loads(post["blocks"]) if isinstance(post["blocks"], str) else post["blocks"]
+    return rig, tracked, blocks
+
+
+def test_slack_and_chat_app_buttons_act_for_the_owner_only(make_rig, slack: Slack) -> None:  # type: ignore[no-untyped-def]
+    rig, tracked, blocks = reminded_in_slack(make_rig, slack)
     ids = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
     assert ids[:3] == [
         "mailbeacon_reminder_snooze-1", "mailbeacon_reminder_snooze-3", "mailbeacon_reminder_done"
@@ -272,21 +279,7 @@ def test_the_open_in_gmail_url_button_posts_nothing_and_changes_nothing(
     """Slack sends a block_actions payload for a URL button too (docs.slack.dev, "Button
     element"); the reminder's Open in Gmail asks for no work, so it is acknowledged, nothing is
     queued, no "Nothing to do." reaches the user and the reminder stays as it was."""
-    rig: Rig = make_rig(
-        slack_client_id=slack.client_id,
-        slack_client_secret=slack.client_secret,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-    )
-    install(rig, slack)
-    slack.users[ANA] = "U0ANA"
-    rig.settings(slack_app_dm=True)
-    tracked = rig.track()
-    reminders.set_reminder(rig.app.records, tracked.message, START, START)
-    assert rig.app.consumers.publish_due_reminders() == 1
-    rig.settle()
-    (post,) = slack.posts
-    blocks = json.loads(post["blocks"]) if isinstance(post["blocks"], str) else post["blocks"]
+    rig, tracked, blocks = reminded_in_slack(make_rig, slack)
     (gmail,) = [
         e
         for b in blocks
