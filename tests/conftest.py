@@ -11,6 +11,7 @@ import pytest
 
 from functions.standins.gmail import Gmail
 from functions.standins.google_signin import GoogleSignIn
+from functions.standins.slack import Slack
 from functions.standins.webhooks import WebhookReceiver
 from mailbeacon.clock import FixedClock
 from tests.support.fake_gcloud import FakeGcloud, fake_gcloud
@@ -61,6 +62,14 @@ def gmail() -> Iterator[Gmail]:
 def google() -> Iterator[GoogleSignIn]:
     """Google's sign-in on loopback, one per module (its users are the module's)."""
     fake = GoogleSignIn()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack() -> Iterator[Slack]:
+    """Slack's Web API and OAuth on loopback (functions/standins/slack.py)."""
+    fake = Slack()
     yield fake
     fake.stop()
 

@@ -23,13 +23,6 @@ SCANNER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, 
 
 
 @pytest.fixture
-def slack() -> Iterator[Slack]:
-    fake = Slack()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def chat() -> Iterator[Chat]:
     fake = Chat()
     yield fake

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -17,13 +16,6 @@ from mailbeacon.bus import NOTIFY
 from .conftest import Rig
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-
-
-@pytest.fixture
-def slack() -> Iterator[Slack]:
-    fake = Slack()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture

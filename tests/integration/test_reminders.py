@@ -194,13 +194,6 @@ def test_the_api_the_cli_and_the_link_page(make_rig, tmp_path: Path) -> None:  #
     assert rig.web.get(link.removeprefix("http://mb.test")).status_code == 404  # expired
 
 
-@pytest.fixture
-def slack() -> Iterator[Slack]:
-    fake = Slack()
-    yield fake
-    fake.stop()
-
-
 def reminded_in_slack(make_rig: Any, slack: Slack) -> tuple[Rig, Any, list[dict[str, Any]]]:
     """Ana's app installed in Slack with DMs on; one email's reminder fell due and was posted
     to her DM: the rig, the tracked email and the post's blocks."""
