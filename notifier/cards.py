@@ -29,18 +29,28 @@ def alert_message(view: AlertView) -> dict[str, Any]:
             }
         }
     )
+    return card_message(
+        view.headline, f"alert-{view.message_id}", "Mailbeacon", widgets, view.thread_key
+    )
+
+
+def card_message(
+    text: str, card_id: str, subtitle: str, widgets: list[dict[str, Any]], thread_key: str
+) -> dict[str, Any]:
+    """A Chat message of one card (its header the text, cut to Chat's title length) in a
+    thread, checked as Chat would check it."""
     message = {
-        "text": view.headline,
+        "text": text,
         "cardsV2": [
             {
-                "cardId": f"alert-{view.message_id}"[:64],
+                "cardId": card_id[:64],
                 "card": {
-                    "header": {"title": view.headline[:200], "subtitle": "Mailbeacon"},
+                    "header": {"title": text[:200], "subtitle": subtitle},
                     "sections": [{"widgets": widgets}],
                 },
             }
         ],
-        "thread": {"threadKey": view.thread_key},
+        "thread": {"threadKey": thread_key},
     }
     check_message(message)
     return message

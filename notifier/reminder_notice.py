@@ -139,28 +139,17 @@ def _chat(view: ReminderView, *, app: bool) -> dict[str, Any]:
 
     buttons = [button(a) for a in LABELS]
     buttons.append({"text": "Open in Gmail", "onClick": {"openLink": {"url": view.gmail_url}}})
-    message = {
-        "text": view.headline,
-        "cardsV2": [
-            {
-                "cardId": f"reminder-{view.message_id}"[:64],
-                "card": {
-                    "header": {"title": view.headline[:200], "subtitle": "Mailbeacon reminder"},
-                    "sections": [
-                        {
-                            "widgets": [
-                                {"textParagraph": {"text": html.escape(view.line)}},
-                                {"buttonList": {"buttons": buttons}},
-                            ]
-                        }
-                    ],
-                },
-            }
-        ],
-        "thread": {"threadKey": f"mailbeacon-{view.message_id}"},
-    }
-    cards.check_message(message)
-    return message
+    widgets = [
+        {"textParagraph": {"text": html.escape(view.line)}},
+        {"buttonList": {"buttons": buttons}},
+    ]
+    return cards.card_message(
+        view.headline,
+        f"reminder-{view.message_id}",
+        "Mailbeacon reminder",
+        widgets,
+        f"mailbeacon-{view.message_id}",
+    )
 
 
 def reminder_post(view: ReminderView) -> Post:
