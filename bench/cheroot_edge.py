@@ -43,7 +43,7 @@ def main(port: int, data_dir: str) -> None:
     from functions.app import create_app
     from functions.bootstrap import bootstrap
     from functions.config import load_config
-    from functions.server import WorkerProcess
+    from functions.server import Child
 
     public = f"http://127.0.0.1:{port}"
     config = load_config(data_dir=Path(data_dir), public_url=public).with_core(
@@ -55,13 +55,13 @@ def main(port: int, data_dir: str) -> None:
     )
     server.max_request_header_size = 64 * 1024
     server.max_request_body_size = 1 << 20
-    worker = WorkerProcess(config).start()
+    worker = Child("worker", "functions.worker:run", (config,), grace=2.0).start()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     try:
         server.safe_start()
     finally:
         server.stop()
-        worker.stop(timeout=2.0)
+        worker.stop()
         app.close()
 
 

@@ -163,6 +163,7 @@ def _edge(env: Env) -> EdgeConfig:
     """The local server's deadlines and limits (short ones make the attack tests fast)."""
     d = EdgeConfig()
     return EdgeConfig(
+        processes=env.int("EDGE_PROCESSES", d.processes, low=0, high=64),
         header_timeout=env.float("HEADER_TIMEOUT", d.header_timeout),
         body_timeout=env.float("BODY_TIMEOUT", d.body_timeout),
         shutdown_timeout=env.float("SHUTDOWN_TIMEOUT", d.shutdown_timeout),

@@ -1,11 +1,15 @@
-"""`mailbeacon serve`: the edge on one event loop, the pipeline in a worker process beside it.
+"""`mailbeacon serve`: the edge on an event loop per CPU, the pipeline in a worker process.
 
 The socket is bound first, so the URLs everything is built with name the real port (with
 ``--port 0`` too), and a port in use is refused before anything is written. Then the App is
 bootstrapped, the worker process started and the edge (functions/edge) served by uvicorn
-on that socket. SIGTERM (or Ctrl-C) ends live streams at once, lets requests in flight finish
-for up to ``MAILBEACON_SHUTDOWN_TIMEOUT`` seconds, stops the worker and exits: threads still
-busy then are daemons and cannot hold the process.
+on that socket; one event loop answers pixels on one CPU only, so on a machine with more
+the port is shared (SO_REUSEPORT: the kernel spreads connections) with an edge process per
+further CPU (``serve_lane``), each appending hits to its own spool lane and holding the
+limits in common with the others (functions/edge/places.py). SIGTERM (or Ctrl-C) ends live
+streams at once, lets requests in flight finish for up to ``MAILBEACON_SHUTDOWN_TIMEOUT``
+seconds, stops the other processes and exits: threads still busy then are daemons and
+cannot hold the process.
 """
 
 from __future__ import annotations
@@ -29,16 +33,46 @@ from .loopback import loopback_host
 
 log = logging.getLogger(__name__)
 
+HEALTH_FILE = "edge.health"
 
-def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket; ``port`` 0 picks a free one. Raises OSError."""
+
+def listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
+    """A listening TCP socket; ``port`` 0 picks a free one. Raises OSError.
+
+    ``shared``: other processes of ours may listen on the same port (``listen_again``).
+    The port is first bound without sharing, so a port another program (or another
+    Mailbeacon) listens on is refused as in use, never silently shared with it."""
+    if shared:
+        with _bound(host, port, reuse_port=False) as probe:
+            port = probe.getsockname()[1]
+        return listen_again(host, port)
+    sock = _bound(host, port, reuse_port=False)
+    return _listening(sock)
+
+
+def listen_again(host: str, port: int) -> socket.socket:
+    """Another listening socket on a port ``listen(..., shared=True)`` holds."""
+    return _listening(_bound(host, port, reuse_port=True))
+
+
+def _bound(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _listening(sock: socket.socket) -> socket.socket:
+    try:
         sock.listen(BACKLOG)
         sock.set_inheritable(False)
     except BaseException:
@@ -87,8 +121,9 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
             file=sys.stderr,
         )
         return 2
+    processes = config.edge.edge_processes()
     try:
-        sock = listen(host, port)
+        sock = listen(host, port, shared=processes > 1)
     except OSError as exc:
         return _cannot_start(exc)
     try:
@@ -97,11 +132,23 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         sock.close()
         return _cannot_start(exc)
     _watch_pipeline(app)
-    worker = None
-    if core.worker:  # the pipeline in its own process; this one only answers
-        worker = WorkerProcess(config.with_core(public_url=public)).start()
+    try:
+        _share_health(app, processes)
+    except OSError as exc:
+        app.close()
+        sock.close()
+        return _cannot_start(exc)
+    final = config.with_core(public_url=public)
+    children: list[Child] = []
+    if core.worker:  # the pipeline in its own process; the edge processes only answer
+        children.append(Child("worker", "functions.worker:run", (final,), grace=2.0).start())
     else:  # edge only: another process drains the spool
         log.warning("MAILBEACON_WORKER=off: hits are recorded but not processed here")
+    where = (host, sock.getsockname()[1])
+    grace = config.edge.shutdown_timeout + 1.0
+    for lane in range(1, processes):
+        args = (final.with_core(spool_lane=lane), *where)
+        children.append(Child(f"edge-{lane}", "functions.server:serve_lane", args, grace).start())
 
     if core.insecure_dev_auth:
         banner = "!" * 72
@@ -112,7 +159,11 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
             file=sys.stderr,
             flush=True,
         )
-    print(f"Mailbeacon listening on {bound} (public URL {public}, data in {core.data_dir})")
+    answering = f"{processes} edge processes" if processes > 1 else "1 edge process"
+    print(
+        f"Mailbeacon listening on {bound} (public URL {public}, data in {core.data_dir};"
+        f" {answering})"
+    )
     hint = "  (local sign-in: use the address you track email as)" if core.insecure_dev_auth else ""
     print(f"Dashboard: {bound}/dashboard/{hint}")
     print(
@@ -121,17 +172,46 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         flush=True,
     )
     edge = build_edge(app)
+
+    def stopping() -> None:
+        for child in children:
+            child.begin_stop()
+
     try:
-        run(edge, sock, config.edge, on_exit=worker.begin_stop if worker else None)
+        run(edge, sock, config.edge, on_exit=stopping)
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
-        if worker is not None:
-            worker.stop(timeout=2.0)
+        stopping()
+        for child in children:
+            child.stop()
         edge.stop()
         app.close()
     return 0
+
+
+def serve_lane(config: AppConfig, host: str, port: int, parent: int) -> None:
+    """One more edge process (``Child`` starts it): the same answers on the same port, its
+    hits in its own spool lane (``config.core.spool_lane``). It dies with the server."""
+    from .worker import die_with, process_logging
+
+    die_with(parent)
+    process_logging(f"edge-{config.core.spool_lane}")
+    app = bootstrap(config)
+    _watch_pipeline(app)
+    _share_health(app, None)
+    edge = build_edge(app)
+    sock = listen_again(host, port)  # ready: the kernel may hand it connections from now
+    log.info("edge process %s answering on port %s", os.getpid(), port)
+    try:
+        run(edge, sock, config.edge)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+        edge.stop()
+        app.close()
 
 
 def _watch_pipeline(app: App) -> None:
@@ -150,23 +230,38 @@ def _watch_pipeline(app: App) -> None:
     app.health.watch(probe)
 
 
-class WorkerProcess:
-    """The pipeline in its own process (functions/worker.py), started fresh (spawn) so that it
-    shares no lock or thread state with the server, and started again if it dies: hits wait
-    in the spool meanwhile, so a crashed worker delays processing and loses nothing."""
+def _share_health(app: App, slots: int | None) -> None:
+    """/healthz says what any edge process last saw when recording (``HealthBoard``): made
+    with a slot per process by the server, opened by each other process."""
+    from mailbeacon.health import HealthBoard
 
-    def __init__(self, config: AppConfig) -> None:
-        self.config = config
+    board = HealthBoard(app.config.core.data_dir / HEALTH_FILE, slots)
+    app.health.share(board, app.config.core.spool_lane)
+
+
+class Child:
+    """A process of the server's (the worker, an edge lane), started fresh (spawn) so that it
+    shares no lock or thread state with this one, and started again if it dies: hits wait
+    in the spool meanwhile, so a crashed worker delays processing and a crashed edge process
+    drops only its connections; neither loses a recorded hit. ``target`` ("module:function")
+    is called with ``args`` and this process's id (it dies with us)."""
+
+    def __init__(self, name: str, target: str, args: tuple[Any, ...], grace: float) -> None:
+        self.name = name
+        self.target = target
+        self.args = args
+        self.grace = grace
         self.process: Any = None
         self._stop = threading.Event()
 
     def _spawn(self) -> None:
         import multiprocessing
 
-        from .worker import run
-
         self.process = multiprocessing.get_context("spawn").Process(
-            target=run, args=(self.config, os.getpid()), name="mailbeacon-worker", daemon=True
+            target=_child_main,
+            args=(self.target, self.args, os.getpid()),
+            name=f"mailbeacon-{self.name}",
+            daemon=True,
         )
         self.process.start()
 
@@ -176,27 +271,40 @@ class WorkerProcess:
             if self.process.is_alive() or self._stop.is_set():
                 delay = 1.0
                 continue
-            log.error("the worker process exited (%s); starting it again", self.process.exitcode)
+            log.error("the %s process exited (%s); starting it again", self.name,
+                      self.process.exitcode)  # fmt: skip
             self._spawn()
             delay = min(60.0, delay * 2)
 
-    def start(self) -> WorkerProcess:
+    def start(self) -> Child:
         self._spawn()
-        threading.Thread(target=self._watch, daemon=True, name="worker-watch").start()
+        threading.Thread(target=self._watch, daemon=True, name=f"{self.name}-watch").start()
         return self
 
     def begin_stop(self) -> None:
-        """Ask it to finish its batch and exit (SIGTERM), while the edge drains."""
+        """Ask it to finish (SIGTERM, once: the worker its batch, an edge its requests in
+        flight)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self.process.is_alive():
             self.process.terminate()
 
-    def stop(self, timeout: float) -> None:
-        """Stopped within ``timeout`` seconds, killed after that (every batch is one
-        transaction with the spool cursor: a kill loses nothing)."""
+    def stop(self) -> None:
+        """Stopped within its grace, killed after that (every worker batch is one
+        transaction with its spool cursor: a kill loses nothing)."""
         self.begin_stop()
-        deadline = time.monotonic() + timeout
+        if not self.process.is_alive():
+            return
+        deadline = time.monotonic() + self.grace
         self.process.join(max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.kill()
             self.process.join(1.0)
+
+
+def _child_main(target: str, args: tuple[Any, ...], parent: int) -> None:
+    import importlib
+
+    module, _, name = target.partition(":")
+    getattr(importlib.import_module(module), name)(*args, parent)

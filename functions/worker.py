@@ -28,7 +28,7 @@ NICENESS = 10
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
     """Ask Linux to kill us when the server goes; elsewhere the poll in ``run`` notices."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -36,14 +36,20 @@ def _die_with(parent: int) -> None:
         os._exit(0)
 
 
-def run(config: AppConfig, parent: int) -> None:
-    """The worker's main: runs until the server stops it or goes away."""
-    _die_with(parent)
-    logging.basicConfig(  # as the server's (functions/cli), secrets redacted the same way
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"
+def process_logging(name: str) -> None:
+    """Log as the server does (functions/cli), secrets redacted the same way, each line
+    naming the process."""
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s %(name)s[{name}]: %(message)s"
     )
     install_log_redaction()
     install_log_limits()
+
+
+def run(config: AppConfig, parent: int) -> None:
+    """The worker's main: runs until the server stops it or goes away."""
+    die_with(parent)
+    process_logging("worker")
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     from .bootstrap import bootstrap

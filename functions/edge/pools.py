@@ -83,25 +83,3 @@ def _settle(loop: asyncio.AbstractEventLoop, future: Any, result: Any, exc: Any)
 
     with contextlib.suppress(RuntimeError):  # a closed loop: the server is exiting
         loop.call_soon_threadsafe(settle)
-
-
-class PerCaller:
-    """At most ``limit`` concurrent requests per caller (loop thread only)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._running: dict[str, int] = {}
-
-    def admit(self, caller: str) -> bool:
-        running = self._running.get(caller, 0)
-        if running >= self.limit:
-            return False
-        self._running[caller] = running + 1
-        return True
-
-    def release(self, caller: str) -> None:
-        left = self._running.get(caller, 1) - 1
-        if left > 0:
-            self._running[caller] = left
-        else:
-            self._running.pop(caller, None)

@@ -21,7 +21,8 @@ from mailbeacon.health import Health
 
 from .answers import TrackingAnswers
 from .asgi import BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
-from .pools import PerCaller, Pool
+from .places import EXPORTS, Places
+from .pools import Pool
 from .recorders import Recorder
 from .settings import EdgeConfig
 from .streams import LiveStreams
@@ -77,6 +78,7 @@ class Edge:
         streams: LiveStreams | None,
         web: WsgiApp,
         config: EdgeConfig,
+        places: Places,
     ) -> None:
         self.tracking = TrackingAnswers(tracker, recorder, health)
         self.recorder = recorder
@@ -88,7 +90,7 @@ class Edge:
             "hooks": Pool("hooks", config.hook_threads, config.hook_threads * 4),
             "exports": Pool("exports", config.export_threads),
         }
-        self.per_caller = PerCaller(config.exports_per_user)
+        self.places = places  # shared with the other edge processes (places.py)
         self.closing = False
         self._reading: set[asyncio.Task[Any]] = set()
 
@@ -136,13 +138,13 @@ class Edge:
         if self.closing:
             return await refuse(send, scope, 503, "shutting down", retry_after=5)
         path: str = scope["path"]
-        caller = None
+        place = None
         if path.startswith(HOOK_PREFIXES):
             pool = self.pools["hooks"]
         elif is_expensive(scope):
             pool = self.pools["exports"]
-            caller = caller_of(scope)
-            if not self.per_caller.admit(caller):
+            place = self.places.take(EXPORTS, caller_of(scope), self.config.exports_per_user)
+            if place is None:
                 message = "one expensive call at a time: wait for the one running"
                 return await refuse(send, scope, 429, message, retry_after=5)
         else:
@@ -160,8 +162,8 @@ class Edge:
             finally:
                 pool.release()
         finally:
-            if caller is not None:
-                self.per_caller.release(caller)
+            if place is not None:
+                self.places.give(place)
 
     async def _in_pool(self, pool: Pool, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bootstrap import App
+from .places import Places
 from .ports import Streams
 from .recorders import recorder_for
 from .router import Edge
@@ -25,6 +26,7 @@ from .tracking import Tracker
 
 log = logging.getLogger(__name__)
 
+PLACES_FILE = "edge.locks"
 BACKLOG = 2048  # pending connections the kernel holds for us (a burst of new clients)
 PRELOADED = ("google.oauth2.id_token", "google.auth.transport.requests")
 """Imported before the first request: /chat, /addon and the sign-in verify Google's tokens
@@ -51,6 +53,7 @@ def build_edge(app: App) -> Edge:
 
     config = app.config.edge
     preload(app)
+    places = Places(app.config.core.data_dir / PLACES_FILE)
     streams = None
     if app.streams_live:
         gate = sign_in_gate(app)
@@ -61,6 +64,7 @@ def build_edge(app: App) -> Edge:
 
         streams = LiveStreams(
             Streams(app.records, app.clock, session_user),
+            places,
             total=config.streams_max,
             per_user=config.streams_per_user,
             heartbeat=config.stream_heartbeat,
@@ -72,6 +76,7 @@ def build_edge(app: App) -> Edge:
         streams,
         create_app(app),
         config,
+        places,
     )
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
+
+MAX_DEFAULT_PROCESSES = 8
 
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    """MAILBEACON_HEADER_TIMEOUT, _BODY_TIMEOUT, _SHUTDOWN_TIMEOUT, _STREAM_HEARTBEAT (seconds),
-    _WEB_THREADS, _EXPORT_THREADS, _EXPORTS_PER_USER, _STREAMS_MAX, _STREAMS_PER_USER."""
+    """MAILBEACON_EDGE_PROCESSES, MAILBEACON_HEADER_TIMEOUT, _BODY_TIMEOUT, _SHUTDOWN_TIMEOUT,
+    _STREAM_HEARTBEAT (seconds), _WEB_THREADS, _EXPORT_THREADS, _EXPORTS_PER_USER, _STREAMS_MAX,
+    _STREAMS_PER_USER."""
 
+    processes: int = 0
+    """Edge processes on the one port (0: one per CPU this process may run on, up to
+    ``MAX_DEFAULT_PROCESSES``). One event loop answers about 10,000 pixels a second on one
+    CPU; more processes share the port's connections (SO_REUSEPORT), each with its own
+    spool lane, pools and streams, the limits held across them (``places.py``)."""
     header_timeout: float = 10.0
     """From a connection's start (or its previous answer) to the end of a request's headers;
     also how long an idle keep-alive connection stays open."""
@@ -34,3 +44,12 @@ class EdgeConfig:
     stream_heartbeat: float = 15.0
     max_body: int = 1 << 20
     """The largest request body (the largest add-on event, addon/events.py MAX_BODY)."""
+
+    def edge_processes(self) -> int:
+        """How many edge processes ``serve`` runs (1 where the port cannot be shared)."""
+        if not hasattr(socket, "SO_REUSEPORT"):
+            return 1
+        if self.processes:
+            return self.processes
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return max(1, min(MAX_DEFAULT_PROCESSES, cpus or 1))

@@ -23,6 +23,7 @@ from mailbeacon.errors import InvalidInput, MailbeaconError
 from ..dashboard.live import RECONNECT_MS, sse
 from ..dashboard.signin import SESSION_COOKIE
 from .asgi import JSON, Receive, Scope, Send, answer, header
+from .places import STREAMS, STREAMS_PER_USER, Places
 from .pools import Pool
 from .ports import StreamParts
 
@@ -42,11 +43,13 @@ def session_cookie(scope: Scope) -> str | None:
 
 
 class LiveStreams:
-    """Every open stream of this server, bounded; ``close`` ends them all."""
+    """Every open stream of this process, bounded across the server's edge processes
+    (``places``); ``close`` ends them all."""
 
     def __init__(
         self,
         parts: StreamParts,
+        places: Places,
         *,
         total: int,
         per_user: int,
@@ -55,10 +58,11 @@ class LiveStreams:
         recheck: float = RECHECK_SECONDS,
     ) -> None:
         self.parts = parts
+        self.places = places
         self.total, self.per_user = total, per_user
         self.heartbeat, self.lifetime, self.recheck = heartbeat, lifetime, recheck
         self.reads = Pool("stream-reads", 2)
-        self._open: dict[asyncio.Event, str] = {}
+        self._open: set[asyncio.Event] = set()
         self._closed = False
 
     def close(self) -> None:
@@ -80,11 +84,14 @@ class LiveStreams:
             return await _error(send, 401, "signed out", head)
         if self._closed:  # (it began while we read the session)
             return await _error(send, 503, "the server is shutting down", head, retry=5)
-        if len(self._open) >= self.total:
+        place = self.places.take(STREAMS, "", self.total)
+        if place is None:
             return await _error(
                 send, 503, "too many live pages open: poll /dashboard/live/poll", head, retry=30
             )
-        if sum(1 for owner in self._open.values() if owner == user) >= self.per_user:
+        mine = self.places.take(STREAMS_PER_USER, user, self.per_user)
+        if mine is None:
+            self.places.give(place)
             return await _error(
                 send, 429, "too many live pages of yours open: poll /dashboard/live/poll", head
             )
@@ -92,7 +99,7 @@ class LiveStreams:
         query = parse_qs(scope["query_string"].decode("latin-1"))
         cursor = last_id.decode("latin-1") if last_id else (query.get("cursor") or [None])[0]
         stop = asyncio.Event()
-        self._open[stop] = user  # taken before the first await below: the bounds hold
+        self._open.add(stop)
         try:
             try:
                 events, cursor = await self.reads.run(
@@ -111,7 +118,9 @@ class LiveStreams:
             finally:
                 watcher.cancel()
         finally:
-            del self._open[stop]
+            self._open.discard(stop)
+            self.places.give(mine)
+            self.places.give(place)
 
     async def _run(
         self, send: Send, stop: asyncio.Event, user: str, cursor: str, events: list

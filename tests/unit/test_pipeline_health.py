@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbeacon.clock import FixedClock
-from mailbeacon.health import Health, PipelineProbe
+from mailbeacon.health import Health, HealthBoard, PipelineProbe
 from mailbeacon.heartbeat import Beat, Heartbeat, read_beat, write_beat
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -138,3 +138,41 @@ def test_a_broken_beat_file_reads_as_no_beat(tmp_path: Path) -> None:
     ):
         path.write_text(junk)
         assert read_beat(path) is None
+
+
+def two_edge_processes(tmp_path: Path, clock: FixedClock) -> tuple[Health, Health]:
+    """Two edge processes' Health on one board, as `mailbeacon serve` shares it (a second
+    mapping of the file is what a second process holds)."""
+    first, second = Health(clock), Health(clock)
+    first.share(HealthBoard(tmp_path / "edge.health", 2), 0)
+    second.share(HealthBoard(tmp_path / "edge.health"), 1)
+    return first, second
+
+
+def test_any_edge_process_reports_a_recording_failure_seen_by_another(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    first, second = two_edge_processes(tmp_path, clock)
+    first.recorded()
+    second.recorded()
+    clock.advance(seconds=5)
+    second.failed("recording hits: hit spool: disk full (No space left on device)")
+    for health in (first, second):  # /healthz may be answered by either
+        report = health.report()
+        assert report["status"] == "degraded" and "disk full" in report["reason"]
+    clock.advance(seconds=0.1)
+    first.recorded()  # the disk has room again: the next hit anywhere clears it
+    assert first.report()["status"] == "ok" and second.report()["status"] == "ok"
+
+
+def test_a_later_failure_wins_over_an_earlier_success_elsewhere(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    first, second = two_edge_processes(tmp_path, clock)
+    first.recorded()
+    clock.advance(seconds=0.2)
+    second.failed("recording hits: read-only file system")
+    clock.advance(seconds=0.2)
+    first.recorded()  # under a second after its last one: not published yet
+    assert first.report()["status"] == "degraded"
+    clock.advance(seconds=1)
+    first.recorded()
+    assert second.report()["status"] == "ok"

@@ -1,0 +1,106 @@
+"""`mailbeacon serve` with an edge process per CPU on one port, as a process.
+
+The kernel spreads connections over the processes (SO_REUSEPORT); each appends its hits to
+its own spool lane and the worker drains them all; a killed edge process is started again;
+a port already taken, even by another Mailbeacon, is refused rather than shared.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mailbeacon.bus.spool import segments
+from tests.support.processes import MAILBEACON, ServerProcess, cli_env, wait_until
+
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+TWO = {"MAILBEACON_EDGE_PROCESSES": "2"}
+
+
+def pixel(server: ServerProcess, path: str) -> int:
+    """One pixel request on a connection of its own (each new connection may land on any
+    process)."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"User-Agent": CHROME, "Connection": "close"})
+        response = conn.getresponse()
+        assert response.read().startswith(b"GIF89a")
+        return response.status
+    finally:
+        conn.close()
+
+
+def edge_pids(server: ServerProcess) -> list[int]:
+    return [int(pid) for pid in re.findall(r"edge process (\d+) answering", server.log.read_text())]
+
+
+def track(server: ServerProcess) -> tuple[str, str]:
+    tracked = server.cli_json("track", "--sender", "ana@example.com", "--to", "bo@example.org")
+    return tracked["message_id"], urlsplit(tracked["pixel_url"]).path
+
+
+def events(server: ServerProcess, message_id: str) -> int:
+    return int(server.cli_json("stats", message_id)["events"])
+
+
+def test_two_edge_processes_share_the_port_and_every_hit_is_counted_once(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", env=TWO).start()
+    try:
+        assert "2 edge processes" in server.log.read_text()
+        wait_until(lambda: edge_pids(server))
+        message_id, path = track(server)
+        assert all(pixel(server, path) == 200 for _ in range(120))
+        spool = tmp_path / "data" / "spool"
+        # both processes answered: each wrote its own lane
+        assert segments(spool) and segments(spool / "lane-1")
+        wait_until(lambda: events(server, message_id) == 120, timeout=30)
+    finally:
+        server.stop()
+
+
+def test_a_killed_edge_process_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", env=TWO).start()
+    try:
+        wait_until(lambda: edge_pids(server))
+        [first] = edge_pids(server)
+        message_id, path = track(server)
+        answered = sum(pixel(server, path) == 200 for _ in range(40))
+        os.kill(first, signal.SIGKILL)
+        answered += sum(pixel(server, path) == 200 for _ in range(40))  # the other answers
+        wait_until(lambda: len(edge_pids(server)) == 2)
+        assert edge_pids(server)[1] != first
+        answered += sum(pixel(server, path) == 200 for _ in range(40))
+        assert answered == 120
+        wait_until(lambda: events(server, message_id) == 120, timeout=30)
+        assert "the edge-1 process exited (-9); starting it again" in server.log.read_text()
+    finally:
+        server.stop()
+
+
+def test_a_port_another_mailbeacon_serves_is_refused_not_shared(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "one", env=TWO).start()
+    try:
+        second = subprocess.run(
+            [*MAILBEACON, "serve", "--port", str(server.port)],
+            env=cli_env(tmp_path / "two", TWO),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert second.returncode == 2
+        assert "cannot start: Address already in use" in second.stderr
+    finally:
+        server.stop()
+
+
+def test_a_stopped_server_leaves_no_edge_process_behind(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", env=TWO).start()
+    wait_until(lambda: edge_pids(server))
+    [child] = edge_pids(server)
+    server.stop()
+    wait_until(lambda: not Path(f"/proc/{child}").exists(), timeout=5)
