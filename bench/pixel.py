@@ -4,9 +4,10 @@ In one run, on this machine:
 - ``nginx``: nginx serving a static 43-byte GIF (the physical limit here), on a free
   loopback port with the bench's own config;
 - ``cheroot``: the edge `serve` ran before the event loop (bench/cheroot_edge.py);
-- ``ours``: `mailbeacon serve`, durable spool append, worker process on.
-Each is loaded with wrk (best of 2 runs), then ours at 64 connections (the tail), then ours
-while 8 connections drip header bytes, 4 send a body packet and stop, 20 live streams are
+- ``ours``: `mailbeacon serve` as documented (an edge process per CPU on the port), durable
+  spool append, worker process on.
+Each is loaded with wrk (best of 2 runs; CPU per request counts the server's processes
+all together), then ours at 64 connections (the tail), then ours while 8 connections drip header bytes, 4 send a body packet and stop, 20 live streams are
 open and 4 users download a CSV export of their messages over and over. Last, with the
 server stopped, every answered hit must be recorded exactly once: stored as an event, or
 waiting in the spool for the worker (niced, it catches up after the load). The ratios and
@@ -141,11 +142,28 @@ def load_average() -> str:
 
 
 def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a server: the process and its children (serve's edge processes and its
+    worker; nginx's workers)."""
+    total = 0.0
+    for each in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
 
 
 def up(url: str) -> bool:
