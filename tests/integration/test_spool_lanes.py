@@ -248,3 +248,17 @@ def test_the_heartbeat_and_the_backlog_cover_every_lane(tmp_path: Path) -> None:
     assert problem == "" and details["spool"] == {"backlog_bytes": 0, "oldest_age": None}
     assert json.loads((tmp_path / "worker.json").read_text())["cursors"].keys() == {"0", "5"}
 
+
+def test_the_core_configs_lane_is_the_buss_lane(tmp_path: Path) -> None:
+    """`serve` gives each edge process ``with_core(spool_lane=k)``; bootstrap passes it on."""
+    from functions.bootstrap import bootstrap
+    from functions.config import AppConfig
+
+    app = bootstrap(AppConfig.local(tmp_path / "data").with_core(spool_lane=2))
+    try:
+        assert isinstance(app.bus, LocalBus) and app.bus.lane == 2
+        app.bus.publish(HITS, {"lane": 2, "n": 0})
+        assert segments(tmp_path / "data" / "spool" / "lane-2") == [1]
+        assert segments(tmp_path / "data" / "spool") == []
+    finally:
+        app.close()
