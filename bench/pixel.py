@@ -373,15 +373,23 @@ def recorded(data: Path, message_id: str) -> tuple[int, int, int]:
     it yet or not (it runs niced and catches up after the load)."""
     import json
 
-    from mailbeacon.bus.spool import Position, find_pending
+    from mailbeacon.bus.local import cursor_name
+    from mailbeacon.bus.spool import Position, find_pending, lane_dir, lanes
 
     with sqlite3.connect(data / "mailbeacon.db") as conn:
-        row = conn.execute("SELECT segment, offset FROM bus_cursor WHERE name = 'hits'").fetchone()
+        rows = conn.execute("SELECT name, segment, offset FROM bus_cursor")
+        cursors = {name: Position(segment, offset) for name, segment, offset in rows}
         query = "SELECT id FROM events WHERE message_id = ?"
         ids = [r[0] for r in conn.execute(query, (message_id,))]
     needle = b'"message_id":' + json.dumps(message_id).encode()
-    start = Position(*row) if row else Position(0, 0)
-    waiting = [json.loads(r)["id"] for r in find_pending(data / "spool", start, needle)]
+    spool = data / "spool"
+    waiting = [  # every edge process's lane, each from its own cursor
+        json.loads(r)["id"]
+        for lane in lanes(spool)
+        for r in find_pending(
+            lane_dir(spool, lane), cursors.get(cursor_name(lane), Position(0, 0)), needle
+        )
+    ]
     return len(ids), len(waiting), len(ids) + len(waiting) - len(set(ids) | set(waiting))
 
 

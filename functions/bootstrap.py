@@ -237,7 +237,13 @@ def _bus(config: AppConfig, db: Any) -> tuple[Bus, Worker | None]:
         # The notifier gives an alert up at the horizon, telling its owner; the bus sets a
         # message aside one backoff later, so that last try is always the notifier's.
         horizon = core.retry_horizon + core.retry_cap
-        bus = LocalBus(db, horizon=horizon, base=core.retry_base, cap=core.retry_cap)
+        bus = LocalBus(
+            db,
+            lane=core.spool_lane,
+            horizon=horizon,
+            base=core.retry_base,
+            cap=core.retry_cap,
+        )
         return bus, bus
     if core.bus == "pubsub":
         pubsub = pubsub_bus(core)

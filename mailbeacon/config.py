@@ -77,6 +77,10 @@ class Config:
     """How often the worker writes its heartbeat (MAILBEACON_HEARTBEAT_SECONDS)."""
     cert_timeout: float = 5.0
     """How long fetching Google's certificates may take in all (MAILBEACON_CERT_TIMEOUT)."""
+    spool_lane: int = 0
+    """The hit spool lane this process appends to: one writer per lane, so `serve` gives each
+    of its edge processes its own (``with_core(spool_lane=k)``); never from the environment.
+    The worker drains every lane whatever its own."""
 
     @property
     def server_file(self) -> Path:

@@ -13,7 +13,7 @@ import mmap
 import os
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +22,10 @@ from typing import Any
 from .clock import Clock, SystemClock
 from .heartbeat import Beat, read_beat
 
-Backlog = Callable[[tuple[int, int] | None], tuple[int, float | None]]
-"""Bytes of hits in the spool past a cursor (None: from the start), and when the oldest of
-them was answered (epoch seconds; None when there are none)."""
+Backlog = Callable[[Mapping[int, tuple[int, int]] | None], tuple[int, float | None]]
+"""Bytes of hits in the spool past each lane's cursor (a lane without one, or None: from its
+start), summed over the lanes, and when the oldest of them was answered (epoch seconds; None
+when there are none)."""
 
 
 @dataclass
@@ -65,7 +66,7 @@ class PipelineProbe:
             if beat.error:
                 details["worker_error"] = beat.error
         if self.backlog is not None:
-            size, oldest = self.backlog(beat.cursor if beat is not None else None)
+            size, oldest = self.backlog(beat.cursors if beat is not None else None)
             if size and oldest is None:  # its first record is unreadable: since the last batch
                 oldest = (beat.processed_at if beat else None) or self.started_at
             waited = _age(now, oldest)

@@ -5,7 +5,7 @@ own health says nothing about the pipeline: a worker that crash-loops (a read-on
 or stalls (a corrupt spool) used to leave `/healthz` at "ok" while nothing was processed.
 Every ``interval`` seconds the worker rewrites a small JSON file in the data dir (written
 aside and renamed into place: a reader sees one whole beat or the previous one). The edge
-reads it when asked, with the spool's size past the beat's cursor, and answers 503 once
+reads it when asked, with the spool's size past the beat's cursors, and answers 503 once
 hits have waited, or the beats stopped, for longer than the stall threshold. A worker that
 cannot write its data dir cannot beat either, which is the point.
 """
@@ -38,7 +38,11 @@ class Beat:
     at: float
     started_at: float
     cursor: tuple[int, int] | None = None
-    """The spool cursor (segment, offset) the worker last committed; None off the spool."""
+    """Lane 0's spool cursor (segment, offset) the worker last committed; None off the spool
+    (written for readers from before lanes, which knew only this one)."""
+    cursors: dict[int, tuple[int, int]] | None = None
+    """Every lane's committed cursor, by lane; None off the spool. A beat from before lanes
+    reads as its one cursor for lane 0."""
     processed_at: float | None = None
     """When a batch of hits was last stored."""
     dead_letters: int = 0
@@ -51,12 +55,19 @@ class Beat:
     def from_json(cls, text: str) -> Beat | None:
         try:
             data = json.loads(text)
-            cursor = data.get("cursor")
+            cursor = _position(data.get("cursor"))
+            lanes = data.get("cursors")
+            cursors: dict[int, tuple[int, int]] | None = None
+            if lanes is not None:
+                cursors = {int(k): (int(at[0]), int(at[1])) for k, at in lanes.items() if at}
+            elif cursor is not None:  # a worker from before lanes: its one cursor is lane 0's
+                cursors = {0: cursor}
             return cls(
                 pid=int(data["pid"]),
                 at=float(data["at"]),
                 started_at=float(data["started_at"]),
-                cursor=(int(cursor[0]), int(cursor[1])) if cursor else None,
+                cursor=cursor,
+                cursors=cursors,
                 processed_at=_optional(data.get("processed_at")),
                 dead_letters=int(data.get("dead_letters", 0)),
                 alerts_failed=int(data.get("alerts_failed", 0)),
@@ -65,6 +76,10 @@ class Beat:
             )
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             return None
+
+
+def _position(value: Any) -> tuple[int, int] | None:
+    return (int(value[0]), int(value[1])) if value else None
 
 
 def _optional(value: Any) -> float | None:
@@ -88,7 +103,8 @@ def write_beat(path: Path, beat: Beat) -> None:
 
 
 Progress = Callable[[], dict[str, Any]]
-"""What the bus reports: ``cursor``, ``processed_at``, ``dead_letters``, ``error``."""
+"""What the bus reports: ``cursor``, ``cursors`` (by lane), ``processed_at``,
+``dead_letters``, ``error``."""
 
 
 @dataclass
@@ -121,12 +137,17 @@ class Heartbeat:
             progress, error = {}, f"{type(exc).__name__}: {exc}"[:300]
         with self._lock:
             failed, last = self._failed, self._last_failure
-        cursor = progress.get("cursor")
+        cursor, lanes = progress.get("cursor"), progress.get("cursors")
         made = Beat(
             pid=os.getpid(),
             at=self.clock.now().timestamp(),
             started_at=self._started,
             cursor=tuple(cursor) if cursor else None,  # type: ignore[arg-type]
+            cursors=(
+                {int(lane): tuple(at) for lane, at in lanes.items()}  # type: ignore[misc]
+                if lanes is not None
+                else None
+            ),
             processed_at=progress.get("processed_at"),
             dead_letters=int(progress.get("dead_letters") or 0),
             alerts_failed=failed,

@@ -6,6 +6,11 @@ batches and hands each batch to its handler inside one SQLite transaction that a
 spool cursor, so a batch is either wholly processed and acknowledged or not at all: a restart
 replays exactly what was not processed, never anything twice.
 
+Each process that answers hits appends to its own spool lane (``lane``; see ``spool.py``),
+and each lane has its own cursor row (``cursor_name``). The worker drains every lane present
+on disk, one batch from one lane at a time and the lanes in turn, so a busy lane never holds
+up a quiet one and a lane whose tail waits for its writer holds up nobody.
+
 Other topics (alerts to send, digests) are rows in the ``outbox`` table: a row is deleted
 only after its handler returns, leased while it runs, retried with exponential backoff and
 jitter on failure (``base`` doubling to ``cap``) and set aside as a dead letter only once it
@@ -19,6 +24,7 @@ The bus owns its tables (``outbox``, ``bus_cursor``) and creates them itself.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import json
 import logging
@@ -26,7 +32,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -69,6 +75,21 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 600.0) -> float:
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** min(attempt - 1, 64))
 
 
+def cursor_name(lane: int) -> str:
+    """The lane's row in ``bus_cursor``: ``hits`` for lane 0 (as before lanes), else
+    ``hits/lane-<k>``."""
+    return HITS if lane == 0 else f"{HITS}/{spool_files.LANE_PREFIX}{lane}"
+
+
+def _lane_of(name: str) -> int | None:
+    """The lane a ``bus_cursor`` row belongs to (None: another reader's row)."""
+    if name == HITS:
+        return 0
+    if name.startswith(f"{HITS}/"):
+        return spool_files.lane_number(name[len(HITS) + 1 :]) or None
+    return None
+
+
 def delivery_key(row_id: int, payload: dict[str, Any]) -> str:
     """Whose turn a row waits for: the same expression as ``_KEY``, in Python."""
     return str(payload.get("owner") or payload.get("message_id") or row_id)
@@ -82,6 +103,7 @@ class LocalBus:
         db: Database,
         *,
         spool_dir: Path | None = None,
+        lane: int = 0,
         max_attempts: int = 8,
         horizon: float = HORIZON,
         base: float = 1.0,
@@ -96,6 +118,10 @@ class LocalBus:
     ) -> None:
         self.db = db
         self.spool_dir = spool_dir or db.path.parent / "spool"
+        self.lane = lane
+        """The spool lane this process appends hits to (one writer per lane); the worker
+        reads every lane whatever its own."""
+        spool_files.lane_dir(self.spool_dir, lane)  # a bad lane fails here, not at a hit
         self.max_attempts = max_attempts
         self.horizon = horizon
         self.base = base
@@ -118,9 +144,9 @@ class LocalBus:
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
         self._dispatch_wake = threading.Event()
-        self._spool_seen: tuple[int, int, int] | None = None
-        self.position: Position | None = None
-        """The spool cursor as this process last committed it (for the heartbeat)."""
+        self._spool_seen: tuple[tuple[int, int, int, int], ...] | None = None
+        self._next_lane = 0
+        """The lane whose turn it is to give the next batch (or the first after it)."""
         self.processed_at: float | None = None
         """When a batch of hits was last stored (epoch seconds)."""
         self.last_error: str | None = None
@@ -182,13 +208,15 @@ class LocalBus:
     def _open_writer(self) -> SpoolWriter:
         with self._writer_lock:
             if self._writer is None:
-                self._writer = SpoolWriter(self.spool_dir, sync=self.db.full_sync)
+                directory = spool_files.lane_dir(self.spool_dir, self.lane)
+                root = self.spool_dir if self.lane else None
+                self._writer = SpoolWriter(directory, sync=self.db.full_sync, root=root)
             return self._writer
 
     # the spool side
 
-    def _cursor(self, conn: sqlite3.Connection | None = None) -> Position:
-        sql, args = "SELECT segment, offset FROM bus_cursor WHERE name = ?", (HITS,)
+    def _cursor(self, lane: int = 0, conn: sqlite3.Connection | None = None) -> Position:
+        sql, args = "SELECT segment, offset FROM bus_cursor WHERE name = ?", (cursor_name(lane),)
         row = (
             conn.execute(sql, args).fetchone()
             if conn
@@ -196,47 +224,93 @@ class LocalBus:
         )
         return Position(row[0], row[1]) if row else Position(0, 0)
 
+    def cursors(self) -> dict[int, Position]:
+        """Every lane's committed cursor, by lane (a lane without a row has none yet)."""
+        rows = self.db.read(
+            "SELECT name, segment, offset FROM bus_cursor WHERE name = ? OR name LIKE ?",
+            (HITS, f"{HITS}/{spool_files.LANE_PREFIX}%"),
+        )
+        found = {}
+        for name, segment, offset in rows:
+            lane = _lane_of(name)
+            if lane is not None:
+                found[lane] = Position(segment, offset)
+        return found
+
+    def _waiting(self) -> list[tuple[Path, Position]]:
+        """Each lane present on disk and where its unprocessed hits start."""
+        cursors = self.cursors()
+        return [
+            (spool_files.lane_dir(self.spool_dir, lane), cursors.get(lane, Position(0, 0)))
+            for lane in spool_files.lanes(self.spool_dir)
+        ]
+
     def pending_hits(self, message_id: str | None = None) -> list[dict[str, Any]]:
         """Hits answered but not yet processed, oldest first (read-only: for readers that
         must not wait for the worker, such as `mailbeacon stats`). With ``message_id``, only
         that message's, found by a byte search before any record is decoded."""
-        cursor = self._cursor()
-        if message_id is None:
-            records = list(spool_files.iter_pending(self.spool_dir, cursor))
-        else:
+        needle = None
+        if message_id is not None:
             needle = b'"message_id":' + json.dumps(message_id).encode()
-            records = spool_files.find_pending(self.spool_dir, cursor, needle)
         found = []
-        for record in records:
-            payload = _decode(record)
-            if payload is not None and message_id in (None, payload.get("message_id")):
-                found.append(payload)
+        lanes = 0
+        for directory, cursor in self._waiting():
+            if needle is None:
+                records = list(spool_files.iter_pending(directory, cursor))
+            else:
+                records = spool_files.find_pending(directory, cursor, needle)
+            lanes += bool(records)
+            for record in records:
+                payload = _decode(record)
+                if payload is not None and message_id in (None, payload.get("message_id")):
+                    found.append(payload)
+        if lanes > 1:  # each lane is in order; across lanes, by when each hit was answered
+            found.sort(key=_answered)
         return found
 
     def _spool_moved(self) -> bool:
-        """Cheaply: has anything been appended or rotated since the last look?"""
-        numbers = spool_files.segments(self.spool_dir)
-        if not numbers:
+        """Cheaply: has anything been appended or rotated in any lane since the last look?
+        (A listing of the spool directory and of each lane, and one stat per lane.)"""
+        seen = []
+        for lane in spool_files.lanes(self.spool_dir):
+            directory = spool_files.lane_dir(self.spool_dir, lane)
+            numbers = spool_files.segments(directory)
+            if not numbers:
+                continue
+            try:
+                size = spool_files.segment_path(directory, numbers[-1]).stat().st_size
+            except FileNotFoundError:
+                return True
+            seen.append((lane, numbers[-1], len(numbers), size))
+        if not seen:
             return False
-        try:
-            size = spool_files.segment_path(self.spool_dir, numbers[-1]).stat().st_size
-        except FileNotFoundError:
-            return True
-        seen = (numbers[-1], len(numbers), size)
-        moved = seen != self._spool_seen
-        self._spool_seen = seen
+        moved = tuple(seen) != self._spool_seen
+        self._spool_seen = tuple(seen)
         return moved
 
     def _drain_spool(self) -> int:
-        """Process one batch from the spool in one transaction; returns records consumed."""
-        handler, many = self.handlers.get(HITS), self.batch_handlers.get(HITS)
-        if handler is None and many is None:
+        """Process one batch of hits from the next lane in turn that has any; returns
+        records consumed (0: every lane is drained, or waits for its writer)."""
+        if self.handlers.get(HITS) is None and self.batch_handlers.get(HITS) is None:
             return 0
+        present = spool_files.lanes(self.spool_dir)
+        turn = bisect.bisect_left(present, self._next_lane)
+        for lane in present[turn:] + present[:turn]:
+            if step := self._drain_lane(lane):
+                self._next_lane = lane + 1
+                return step
+        return 0
+
+    def _drain_lane(self, lane: int) -> int:
+        """Process one batch from ``lane`` in one transaction with its cursor; returns
+        records consumed."""
+        many = self.batch_handlers.get(HITS)
+        directory = spool_files.lane_dir(self.spool_dir, lane)
         # Deferred: the batch's reads and classification run before SQLite's write lock is
         # taken, at the first insert, so other processes' writers wait only for the writes.
         with self.db.write(deferred=True) as conn:
-            start = self._cursor(conn)
-            batch = spool_files.read(self.spool_dir, start, max_records=self.batch)
+            start = self._cursor(lane, conn)
+            batch = spool_files.read(directory, start, max_records=self.batch)
             if batch.end == start:
                 return 0
             payloads = [p for r in batch.records if (p := _decode(r)) is not None]
@@ -253,9 +327,9 @@ class LocalBus:
                 conn.execute("RELEASE batch")
             else:
                 self._one_by_one(conn, payloads)
-            self._save_cursor(conn, batch.end)
-        spool_files.remove(self.spool_dir, batch.finished)
-        self.position, self.processed_at = batch.end, self.now()
+            self._save_cursor(conn, lane, batch.end)
+        spool_files.remove(directory, batch.finished)
+        self.processed_at = self.now()
         return max(1, len(batch.records))
 
     def _one_by_one(self, conn: sqlite3.Connection, payloads: list[dict[str, Any]]) -> None:
@@ -286,11 +360,11 @@ class LocalBus:
             conn.execute("RELEASE hit")
 
     @staticmethod
-    def _save_cursor(conn: sqlite3.Connection, end: Position) -> None:
+    def _save_cursor(conn: sqlite3.Connection, lane: int, end: Position) -> None:
         conn.execute(
             "INSERT INTO bus_cursor VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
             " SET segment = excluded.segment, offset = excluded.offset",
-            (HITS, end.segment, end.offset),
+            (cursor_name(lane), end.segment, end.offset),
         )
 
     # the outbox side
@@ -395,31 +469,45 @@ class LocalBus:
         sql = "SELECT COUNT(*) FROM outbox WHERE dead = 0" + (" AND topic = ?" if topic else "")
         rows = self.db.read(sql, (topic,) if topic else ())[0][0]
         if topic in (None, HITS):
-            rows += sum(1 for _ in spool_files.iter_pending(self.spool_dir, self._cursor()))
+            for directory, cursor in self._waiting():
+                rows += sum(1 for _ in spool_files.iter_pending(directory, cursor))
         return rows
 
     def progress(self) -> dict[str, Any]:
-        """What the worker's heartbeat reports: the committed spool cursor, the last batch
-        stored, dead letters and the last error."""
-        if self.position is None:
-            self.position = self._cursor()
+        """What the worker's heartbeat reports: the committed spool cursors (``cursors``, by
+        lane; ``cursor``, lane 0's, for a reader from before lanes), the last batch stored,
+        dead letters and the last error."""
+        cursors = self.cursors()
+        first = cursors.get(0, Position(0, 0))
         return {
-            "cursor": [self.position.segment, self.position.offset],
+            "cursor": [first.segment, first.offset],
+            "cursors": {lane: [c.segment, c.offset] for lane, c in sorted(cursors.items())},
             "processed_at": self.processed_at,
             "dead_letters": self.dead_letter_count(),
             "error": self.last_error,
         }
 
-    def spool_backlog(self, cursor: tuple[int, int] | None) -> tuple[int, float | None]:
-        """Bytes of hits in the spool past ``cursor`` and when the first was answered
-        (health.Backlog), without reading the backlog."""
-        size, first = spool_files.backlog(self.spool_dir, Position(*cursor) if cursor else None)
-        payload = _decode(first) if first else None
-        try:
-            at = parse_time(str(payload["at"])).timestamp() if payload else None
-        except (KeyError, ValueError):
-            at = None
-        return size, at
+    def spool_backlog(
+        self, cursors: Mapping[int, tuple[int, int]] | None
+    ) -> tuple[int, float | None]:
+        """Bytes of hits in the spool past each lane's cursor in ``cursors`` (a lane without
+        one: all of it), summed over lanes, and when the oldest first hit of a lane was
+        answered (health.Backlog), without reading the backlog."""
+        total, oldest = 0, None
+        for lane in spool_files.lanes(self.spool_dir):
+            cursor = (cursors or {}).get(lane)
+            size, first = spool_files.backlog(
+                spool_files.lane_dir(self.spool_dir, lane), Position(*cursor) if cursor else None
+            )
+            total += size
+            payload = _decode(first) if first else None
+            try:
+                at = parse_time(str(payload["at"])).timestamp() if payload else None
+            except (KeyError, ValueError):
+                at = None
+            if at is not None and (oldest is None or at < oldest):
+                oldest = at
+        return total, oldest
 
     def dead_letter_count(self) -> int:
         return int(self.db.read("SELECT COUNT(*) FROM outbox WHERE dead = 1")[0][0])
@@ -542,6 +630,14 @@ class LocalBus:
             self._pool = None
         if self._writer is not None:
             self._writer.close()
+
+
+def _answered(payload: dict[str, Any]) -> float:
+    """When a hit was answered (epoch seconds; a hit without a readable time sorts first)."""
+    try:
+        return parse_time(str(payload["at"])).timestamp()
+    except (KeyError, ValueError):
+        return float("-inf")
 
 
 def _decode(record: bytes) -> dict[str, Any] | None:

@@ -17,6 +17,13 @@ newest segment an incomplete frame is taken for a write in progress only while t
 true: a frame is one ``write`` of a writer that appends under a lock, so a whole, valid
 frame after it, or a file untouched for ``TORN_SECONDS``, shows a corrupt header (a fake
 length of 60 KB used to stall processing until 60 KB of later hits had arrived).
+
+A spool has one writer per *lane*: each edge process of `mailbeacon serve` appends to its own
+lane, a directory of segments with its own cursor, so the rules above (one writer, a new
+segment per open) hold per lane. Lane 0 is the spool directory itself (data dirs from before
+lanes are lane 0 as they are), lane k its ``lane-<k>`` subdirectory (``lane_dir``). Readers
+take every lane present on disk (``lanes``), looked up each time: a lane may appear while
+they run, and lanes of a previous run with more processes still hold hits.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ HEADER = struct.Struct("<2sII")
 MAX_RECORD = 64 << 10
 CHUNK_BYTES = 1 << 20
 SEGMENT_BYTES = 64 << 20
+LANE_PREFIX = "lane-"
 TORN_SECONDS = 2.0
 """An incomplete frame at the end of a file nobody wrote to for this long is torn."""
 
@@ -61,6 +69,36 @@ def frame(payload: bytes) -> bytes:
 
 def segment_path(directory: Path, number: int) -> Path:
     return directory / f"hits-{number:08d}.log"
+
+
+def lane_dir(spool_dir: Path, lane: int) -> Path:
+    """Where lane ``lane``'s segments are: the spool directory itself for lane 0."""
+    if lane < 0:
+        raise ValueError(f"a spool lane is 0 or more, not {lane}")
+    return spool_dir / f"{LANE_PREFIX}{lane}" if lane else spool_dir
+
+
+def lanes(spool_dir: Path) -> list[int]:
+    """The lanes present, in order: 0 (always) and every ``lane-<k>`` directory, from one
+    listing of the spool directory."""
+    found = [0]
+    try:
+        with os.scandir(spool_dir) as entries:
+            for entry in entries:
+                number = lane_number(entry.name)
+                if number and entry.is_dir():
+                    found.append(number)
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    return sorted(found)
+
+
+def lane_number(name: str) -> int | None:
+    """k for ``lane-<k>`` spelt canonically (``lane-01`` would be a second lane 1), else None."""
+    number = name[len(LANE_PREFIX) :]
+    if not (name.startswith(LANE_PREFIX) and number.isascii() and number.isdigit()):
+        return None
+    return int(number) if number == str(int(number)) else None
 
 
 def segments(directory: Path) -> list[int]:
@@ -82,8 +120,17 @@ def segments(directory: Path) -> list[int]:
 class SpoolWriter:
     """Appends frames to the newest segment; thread-safe; opens its segment on first use."""
 
-    def __init__(self, directory: Path, *, sync: bool = False, segment_bytes: int = SEGMENT_BYTES):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        sync: bool = False,
+        segment_bytes: int = SEGMENT_BYTES,
+        root: Path | None = None,
+    ):
         self.directory = directory
+        self.root = root
+        """The spool directory when ``directory`` is a lane in it: made private first."""
         self.sync = sync
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
@@ -123,6 +170,8 @@ class SpoolWriter:
         data = frame(payload)
         with self._lock:
             if self._fd < 0:
+                if self.root is not None:  # mkdir would make a missing parent world-readable
+                    private_dir(self.root)
                 private_dir(self.directory)  # hits are personal data: owner-only, like the db
                 existing = segments(self.directory)
                 self._open((existing[-1] + 1) if existing else 1)

@@ -603,7 +603,7 @@ def test_the_data_dir_is_private(served: ServerProcess) -> None:
 
 # 11 ------------------------------------------------------------------------------------------
 def test_via_addresses_are_reduced_before_they_are_stored(tmp_path: Path) -> None:
-    from mailbeacon.bus.spool import Position, iter_pending
+    from tests.support.processes import spooled
 
     server = ServerProcess(tmp_path / "data", env={"MAILBEACON_WORKER": "off"}).start()
     try:
@@ -611,9 +611,8 @@ def test_via_addresses_are_reduced_before_they_are_stored(tmp_path: Path) -> Non
         via = "1.1 198.51.100.77:3128 (squid/6.1), 1.0 [2001:db8:1:2::77]:80 (from 192.0.2.55)"
         headers = {"User-Agent": CHROME, "Via": via}
         assert http(tracked["pixel_url"], headers=headers)[0] == 200
-        stored = " ".join(  # the hit as the edge wrote it, in the spool
-            r.decode() for r in iter_pending(server.data_dir / "spool", Position(0, 0))
-        )
+        # the hit as the edge wrote it, in the spool
+        stored = " ".join(r.decode() for r in spooled(server.data_dir))
     finally:
         server.stop()
     payload = json.loads(stored)

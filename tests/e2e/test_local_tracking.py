@@ -104,14 +104,13 @@ def test_forged_tokens_are_404_and_record_nothing(server: ServerProcess) -> None
     db = sqlite3.connect(server.data_dir / "mailbeacon.db")
     assert db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
-    from mailbeacon.bus.spool import Position, iter_pending
+    from tests.support.processes import spooled
 
-    assert list(iter_pending(server.data_dir / "spool", Position(0, 0))) == []
+    assert spooled(server.data_dir) == []
 
 
 def test_a_crash_between_hit_and_processing_loses_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from mailbeacon.bus.spool import Position, iter_pending
-    from tests.support.processes import wait_until
+    from tests.support.processes import spooled, wait_until
 
     data = tmp_path / "data"
     # A worker that never gets to run: the hit is only in the spool when the process dies.
@@ -120,7 +119,7 @@ def test_a_crash_between_hit_and_processing_loses_nothing(tmp_path) -> None:  # 
     assert fetch(tracked["pixel_url"])[0] == 200
     first.kill()
     db = sqlite3.connect(data / "mailbeacon.db")
-    assert len(list(iter_pending(data / "spool", Position(0, 0)))) == 1
+    assert len(spooled(data)) == 1
     assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
     # stats counts it already, without waiting for any worker
     assert first.cli_json("stats", tracked["message_id"])["opens"]["human"] == 1

@@ -37,6 +37,14 @@ def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) ->
         time.sleep(interval)
 
 
+def spooled(data_dir: Path) -> list[bytes]:
+    """Every hit record in a data dir's spool, processed or not, in every edge's lane."""
+    from mailbeacon.bus.spool import Position, iter_pending, lane_dir, lanes
+
+    spool = data_dir / "spool"
+    return [r for lane in lanes(spool) for r in iter_pending(lane_dir(spool, lane), Position(0, 0))]
+
+
 def stop_process(proc: subprocess.Popen[Any] | None, timeout: float = 10.0) -> None:
     """Ask a child process to stop, and kill it if it does not within ``timeout``."""
     if proc is not None and proc.poll() is None:

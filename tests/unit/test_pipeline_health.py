@@ -60,7 +60,7 @@ def test_hits_waiting_past_the_threshold_are_a_503(tmp_path: Path) -> None:
     clock.advance(seconds=2)
     report = health.report()
     assert report["status"] == "degraded" and "61 s ago" in report["reason"]
-    assert seen[-1] == (3, 40)  # measured from the worker's own cursor
+    assert seen[-1] == {0: (3, 40)}  # measured from the worker's own cursor (lane 0's)
 
 
 def test_a_worker_that_stopped_beating_is_a_503_even_with_nothing_waiting(tmp_path: Path) -> None:
@@ -176,3 +176,22 @@ def test_a_later_failure_wins_over_an_earlier_success_elsewhere(tmp_path: Path) 
     clock.advance(seconds=1)
     first.recorded()
     assert second.report()["status"] == "ok"
+
+
+def test_the_beat_carries_every_lanes_cursor_and_an_old_beat_reads_as_lane_0(
+    tmp_path: Path,
+) -> None:
+    clock = FixedClock(T0)
+    progress = {"cursor": [2, 10], "cursors": {0: [2, 10], 3: [1, 77]}, "dead_letters": 0}
+    made = Heartbeat(tmp_path / "worker.json", lambda: progress, clock=clock).beat()
+    assert made.cursors == {0: (2, 10), 3: (1, 77)}
+    kept = read_beat(tmp_path / "worker.json")
+    assert kept is not None and kept.cursors == {0: (2, 10), 3: (1, 77)} and kept.cursor == (2, 10)
+    # a worker from before lanes wrote one cursor: it is lane 0's
+    old = '{"pid": 1, "at": 1, "started_at": 1, "cursor": [4, 5]}'
+    (tmp_path / "worker.json").write_text(old)
+    kept = read_beat(tmp_path / "worker.json")
+    assert kept is not None and kept.cursors == {0: (4, 5)}
+    (tmp_path / "worker.json").write_text('{"pid": 1, "at": 1, "started_at": 1}')
+    kept = read_beat(tmp_path / "worker.json")
+    assert kept is not None and kept.cursors is None  # off the spool: every lane from its start
