@@ -7,8 +7,9 @@ In one run, on this machine:
 - ``ours``: `mailbeacon serve` as documented (an edge process per CPU on the port), durable
   spool append, worker process on.
 Each is loaded with wrk (best of 2 runs; CPU per request counts the server's processes
-all together), then ours at 64 connections (the tail), then ours while 8 connections drip header bytes, 4 send a body packet and stop, 20 live streams are
-open and 4 users download a CSV export of their messages over and over. Last, with the
+all together), then ours at 64 connections (the tail), then ours while 8 connections drip
+header bytes, 4 send a body packet and stop, 20 live streams are open and 4 users download
+a CSV export of their messages over and over. Last, with the
 server stopped, every answered hit must be recorded exactly once: stored as an event, or
 waiting in the spool for the worker (niced, it catches up after the load). The ratios and
 the goals are printed at the end.

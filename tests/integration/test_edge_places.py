@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from functions.edge.places import Places
 places = Places(Path(sys.argv[1]))
-held = [places.take(int(sys.argv[2]), sys.argv[3], int(sys.argv[4])) for _ in range(int(sys.argv[5]))]
+region, key, limit, count = int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+held = [places.take(region, key, limit) for _ in range(count)]
 print("held" if all(p is not None for p in held) else "refused", flush=True)
 sys.stdin.read()  # holds them until told to go (or killed)
 """
