@@ -167,6 +167,9 @@ def test_a_certificate_url_that_never_answers_does_not_stall_the_pixel(tmp_path:
     server = ServerProcess(
         tmp_path / "data",
         env={
+            # A failed fetch is remembered by the process that made it (as by each instance
+            # on Cloud Functions): one edge process, so that every wave below meets it.
+            "MAILBEACON_EDGE_PROCESSES": "1",
             "MAILBEACON_GOOGLE_CERTS_URL": hole.url,
             "MAILBEACON_ADDON_SERVICE_ACCOUNT": "sa@gcp-sa-gsuiteaddons.iam.gserviceaccount.com",
             "MAILBEACON_ADDON_CLIENT_ID": "1234-addon.apps.googleusercontent.com",

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -138,9 +139,17 @@ class ServerProcess:
             self.port = int(listen.rsplit(":", 1)[1])
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:
-                return response.status in (200, 503)
+                if response.status not in (200, 503):
+                    return False
         except OSError:
             return False
+        return self._all_edges_answering()
+
+    def _all_edges_answering(self) -> bool:
+        """Every edge process the server started answers (each logs it once it does)."""
+        log = self.log.read_text()
+        wanted = re.search(r"; (\d+) edge processes\)", log)
+        return not wanted or log.count(" answering on port ") >= int(wanted.group(1)) - 1
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
