@@ -9,6 +9,7 @@ that stopped beating, for longer than the stall threshold turn the answer to 503
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import struct
@@ -102,55 +103,73 @@ class HealthBoard:
     """What each edge process last saw when recording hits, readable by all of them.
 
     `mailbeacon serve` answers from several processes on one port, and any of them may be
-    asked for `/healthz`: each writes its last failure and its last success into its own slot
-    of a small file mapped into every process's memory. The file is written in full when the
-    server starts, so a slot is rewritten in place, in memory: on a full disk too.
+    asked for `/healthz`: each writes the time of its last failure (and the reason) and of
+    its last success that followed someone's failure into its own slot of a small file, and
+    all read it through a read-only mapping (a pixel checks for a failure anywhere without a
+    system call). The file is written in full when the server starts, so a slot is rewritten
+    in place, a full disk allowing it; a data dir turned read-only refuses the write (an
+    OSError, which ``Health`` survives), where a writable mapping would have killed the
+    process (SIGBUS).
+
+    Layout: each slot's (failure time, success time) as doubles, then each slot's reason.
     """
 
-    SLOT = struct.Struct("<ddH")
-    SLOT_BYTES = 256
-    REASON_BYTES = SLOT_BYTES - SLOT.size
+    REASON_BYTES = 254
+    _LENGTH = struct.Struct("<H")
 
     def __init__(self, path: Path, slots: int | None = None) -> None:
         """A new board of ``slots`` (the server, before it starts the others), or the
         board at ``path`` (each other edge process). Raises OSError."""
         flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if slots else 0)
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+        self._fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             if slots:
-                os.write(fd, bytes(slots * self.SLOT_BYTES))
-            size = os.fstat(fd).st_size
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)
-        self.slots = size // self.SLOT_BYTES
+                os.write(self._fd, bytes(slots * (16 + 2 + self.REASON_BYTES)))
+            size = os.fstat(self._fd).st_size
+            self.slots = size // (16 + 2 + self.REASON_BYTES)
+            self._times = struct.Struct(f"<{2 * self.slots}d")
+            self._map = mmap.mmap(self._fd, size, prot=mmap.PROT_READ)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _reason_at(self, slot: int) -> int:
+        return self._times.size + slot * (2 + self.REASON_BYTES)
 
     def write(self, slot: int, failure: tuple[float, str] | None, success: float) -> None:
-        reason = failure[1].encode()[: self.REASON_BYTES] if failure else b""
-        at = failure[0] if failure else 0.0
-        offset = slot * self.SLOT_BYTES
-        self.SLOT.pack_into(self._map, offset, at, success, len(reason))
-        self._map[offset + self.SLOT.size : offset + self.SLOT.size + len(reason)] = reason
+        """Raises OSError."""
+        if failure:  # the reason before the time that points readers to it
+            reason = failure[1].encode()[: self.REASON_BYTES]
+            os.pwrite(self._fd, self._LENGTH.pack(len(reason)) + reason, self._reason_at(slot))
+        os.pwrite(self._fd, struct.pack("<dd", failure[0] if failure else 0.0, success), 16 * slot)
+
+    def newest_failure(self) -> float:
+        """When any process last failed (epoch seconds; 0.0: none since the start)."""
+        return max(self._times.unpack_from(self._map, 0)[0::2])
 
     def newest(self) -> tuple[tuple[float, str] | None, float]:
         """(the newest failure of any process, with its reason; the newest success)."""
-        failure: tuple[float, str] | None = None
-        success = 0.0
-        for slot in range(self.slots):
-            offset = slot * self.SLOT_BYTES
-            at, ok, length = self.SLOT.unpack_from(self._map, offset)
-            success = max(success, ok)
-            if at and (failure is None or at > failure[0]):
-                start = offset + self.SLOT.size
-                failure = (at, self._map[start : start + length].decode(errors="replace"))
-        return failure, success
+        times = self._times.unpack_from(self._map, 0)
+        failures, successes = times[0::2], times[1::2]
+        at = max(failures)
+        if not at:
+            return None, max(successes)
+        start = self._reason_at(failures.index(at))
+        (length,) = self._LENGTH.unpack_from(self._map, start)
+        reason = self._map[start + 2 : start + 2 + min(length, self.REASON_BYTES)]
+        return (at, reason.decode(errors="replace")), max(successes)
+
+    def close(self) -> None:
+        self._map.close()
+        os.close(self._fd)
 
 
 class Health:
     """The last recording failure wins until a later success; the pipeline probe, when there
     is one, adds what the worker is doing. `/healthz` answers from ``report``. With a
-    ``HealthBoard`` (``share``), "last" is over every edge process of the server: a success
-    is published at most once a second unless it follows this process's own failure."""
+    ``HealthBoard`` (``share``), "last" is over every edge process of the server: a process
+    publishes its failures, and its successes while a failure anywhere is newer than its
+    last published success (otherwise nobody needs them: a pixel pays one memory read)."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or SystemClock()
@@ -167,10 +186,11 @@ class Health:
 
     def recorded(self) -> None:
         now = self._last_success = self.clock.now()
-        if self._board is not None:
-            at = now.timestamp()
-            if at - self._published >= 1.0 or self._last_failure is not None:
-                self._publish(at)
+        board = self._board
+        if board is not None and (
+            self._last_failure is not None or board.newest_failure() > self._published
+        ):
+            self._publish(now.timestamp())
 
     def failed(self, reason: str) -> None:
         with self._lock:
@@ -186,21 +206,26 @@ class Health:
             self._published = success
             board = self._board
             assert board is not None
-            board.write(self._slot, (failure[0].timestamp(), failure[1]) if failure else None,
-                        success)  # fmt: skip
+            shared = (failure[0].timestamp(), failure[1]) if failure else None
+            # a data dir gone read-only refuses it: this process's own view still counts
+            with contextlib.suppress(OSError):
+                board.write(self._slot, shared, success)
 
     def watch(self, pipeline: PipelineProbe) -> None:
         """Report the pipeline too (`mailbeacon serve`: the worker is another process)."""
         self.pipeline = pipeline
 
     def _recording(self) -> tuple[tuple[datetime, str] | None, datetime | None]:
+        """The newest failure and success, this process's and (when shared) every other's."""
+        failure, success = self._last_failure, self._last_success
         if self._board is None:
-            return self._last_failure, self._last_success
-        failure, success = self._board.newest()
-        return (
-            (_at(failure[0]), failure[1]) if failure else None,
-            _at(success) if success else None,
-        )
+            return failure, success
+        shared, ok = self._board.newest()
+        if shared and (failure is None or _at(shared[0]) > failure[0]):
+            failure = (_at(shared[0]), shared[1])
+        if ok and (success is None or _at(ok) > success):
+            success = _at(ok)
+        return failure, success
 
     def report(self) -> dict[str, Any]:
         failure, success = self._recording()

@@ -233,7 +233,7 @@ def test_a_worker_crash_looping_on_a_read_only_data_dir_turns_healthz_503(
 
 
 def test_a_corrupt_header_in_the_active_segment_is_skipped_promptly(tmp_path: Path) -> None:
-    from mailbeacon.bus.spool import MAGIC, segment_path, segments
+    from mailbeacon.bus.spool import MAGIC, lane_dir, lanes, segment_path, segments
 
     server = ServerProcess(tmp_path / "data", env=WATCHED).start()
     try:
@@ -241,9 +241,13 @@ def test_a_corrupt_header_in_the_active_segment_is_skipped_promptly(tmp_path: Pa
         open_pixel(first["pixel_url"])
         wait_until(lambda: server.cli_json("stats", first["message_id"])["events"])
         spool = server.data_dir / "spool"
-        active = segment_path(spool, segments(spool)[-1])
-        with active.open("ab") as segment:  # a header claiming 60 KB, and a few bytes
-            segment.write(struct.pack("<2sII", MAGIC, 60_000, 0) + b"garbage")
+        # every edge process's active segment (the next hits may go to any of them)
+        active = [lane_dir(spool, n) for n in lanes(spool) if segments(lane_dir(spool, n))]
+        assert active
+        for lane in active:
+            with segment_path(lane, segments(lane)[-1]).open("ab") as segment:
+                # a header claiming 60 KB, and a few bytes
+                segment.write(struct.pack("<2sII", MAGIC, 60_000, 0) + b"garbage")
         for _ in range(3):
             open_pixel(second["pixel_url"])
         events = wait_until(

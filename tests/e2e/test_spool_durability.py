@@ -15,6 +15,7 @@ import pytest
 
 from mailbeacon.bus import HITS
 from mailbeacon.bus.local import LocalBus
+from mailbeacon.heartbeat import read_beat
 from mailbeacon.store.sqlite import Database
 from tests.support.processes import ServerProcess, wait_until
 from tests.support.tmpfs import small_tmpfs
@@ -140,7 +141,8 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_answers_503(small_disk: Pa
         recorded = len(server.cli_json("stats", tracked["message_id"])["events"])
         os.unlink(filler)  # space again: the next hit is recorded and health recovers
         assert _get(tracked["pixel_url"])[0] == 200
-        assert _get(server.url + "/healthz")[0] == 200
+        got = _get(server.url + "/healthz")
+        assert got[0] == 200, got[1]
         wait_until(
             lambda: len(server.cli_json("stats", tracked["message_id"])["events"]) == recorded + 1
         )
@@ -148,34 +150,24 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_answers_503(small_disk: Pa
         server.stop()
 
 
-def _children(pid: int) -> list[int]:
-    """The worker processes of server ``pid`` (multiprocessing's helpers left out)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) != pid:
-                continue
-            if b"spawn_main" in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-    return found
+def _worker(data_dir: Path) -> int | None:
+    """The worker process's id, from its heartbeat (the server's other children are edge
+    processes)."""
+    beat = read_beat(data_dir / "worker.json")
+    return beat.pid if beat is not None else None
 
 
 def test_a_crashed_worker_is_started_again_and_its_hits_wait_in_the_spool(tmp_path: Path) -> None:
     server = ServerProcess(data_dir=tmp_path / "data").start()
     try:
-        assert server.proc is not None
-        (worker,) = wait_until(lambda: _children(server.proc.pid))  # type: ignore[union-attr]
+        worker = wait_until(lambda: _worker(server.data_dir))
         tracked = _track(server)
         os.kill(worker, 9)
         assert _get(tracked["pixel_url"])[0] == 200  # the edge does not need the worker
         db = sqlite3.connect(tmp_path / "data" / "mailbeacon.db")
         wait_until(lambda: db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1)
-        (again,) = _children(server.proc.pid)  # type: ignore[union-attr]
-        assert again != worker
+        again = wait_until(lambda: (pid := _worker(server.data_dir)) != worker and pid)
+        assert Path(f"/proc/{again}").exists()
         assert "the worker process exited" in server.log.read_text()
     finally:
         server.stop()
