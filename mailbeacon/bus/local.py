@@ -341,6 +341,8 @@ class LocalBus:
             conn.execute("SAVEPOINT hit")
             try:
                 handler(payload)
+            except (StoreUnavailable, sqlite3.Error):
+                raise  # the database itself (another process wrote first): the batch again
             except Exception as exc:
                 conn.execute("ROLLBACK TO hit")
                 log.warning("hit %s failed, retried later: %r", payload.get("id"), exc)
@@ -545,13 +547,18 @@ class LocalBus:
     def _run(self) -> None:
         serial = [t for t in self.handlers if t not in self.concurrent_topics]
         next_outbox = 0.0
+        # A lane whose last bytes are an unfinished frame and that its writer no longer
+        # appends to (a corrupt header; an edge process that died mid-write) does not move:
+        # it is read again once such a frame can be known to be torn (spool.TORN_SECONDS).
+        recheck = 0.0
         while not self._stop.is_set():
             handled = 0
             try:
-                if HITS in self.handlers and self._spool_moved():
+                if HITS in self.handlers and (self._spool_moved() or time.monotonic() >= recheck):
                     while (step := self._drain_spool()) and not self._stop.is_set():
                         handled += step
                     self._spool_moved()  # what we just consumed is seen
+                    recheck = time.monotonic() + spool_files.TORN_SECONDS
                 if time.monotonic() >= next_outbox or self._wake.is_set():
                     self._wake.clear()
                     rows = self._claim(serial, include_leased=False)

@@ -14,7 +14,16 @@ from typing import Any
 
 from mailbeacon.bus import HITS
 from mailbeacon.bus.local import LocalBus, cursor_name
-from mailbeacon.bus.spool import HEADER, MAGIC, SpoolWriter, lane_dir, lanes, segment_path, segments
+from mailbeacon.bus.spool import (
+    HEADER,
+    MAGIC,
+    TORN_SECONDS,
+    SpoolWriter,
+    lane_dir,
+    lanes,
+    segment_path,
+    segments,
+)
 from mailbeacon.clock import FixedClock, parse_time
 from mailbeacon.health import PipelineProbe
 from mailbeacon.heartbeat import Heartbeat
@@ -209,6 +218,34 @@ def test_a_torn_frame_in_one_lane_does_not_stall_the_others(tmp_path: Path) -> N
     assert worker.pending(HITS) == 0  # the torn tail holds no record, and no other lane
     broken.publish(HITS, {"lane": 1, "n": 3})  # a whole frame after it: the tail was torn
     assert worker.drain() == 1 and seen[-1] == (1, 3)
+
+
+def test_a_corrupt_header_in_a_lane_nobody_writes_to_any_more_is_skipped(
+    tmp_path: Path, caplog: Any
+) -> None:
+    """The hits after it go to other lanes (the kernel chose other edge processes): nothing
+    moves in this lane, and its tail is still known to be torn once it is old enough."""
+    db = Database(tmp_path / "mb.db")
+    quiet = LocalBus(db, lane=1)
+    quiet.publish(HITS, {"lane": 1, "n": 0})
+    worker = LocalBus(db)
+    stored = store(worker)
+    worker.start()
+    try:
+        wait_for(lambda: stored() == [(1, 0)])
+        path = segment_path(
+            lane_dir(worker.spool_dir, 1), segments(lane_dir(worker.spool_dir, 1))[-1]
+        )
+        with path.open("ab") as segment:
+            segment.write(HEADER.pack(MAGIC, 60_000, 0) + b"garbage")
+        LocalBus(db).publish(HITS, {"lane": 0, "n": 0})  # the next hit, in another lane
+        wait_for(lambda: len(stored()) == 2)
+        wait_for(lambda: "ends in a torn record" in caplog.text, timeout=TORN_SECONDS + 5)
+        cursors = {n: (p.segment, p.offset) for n, p in worker.cursors().items()}
+        assert worker.pending(HITS) == 0 and worker.spool_backlog(cursors) == (0, None)
+    finally:
+        worker.stop()
+        quiet.stop()
 
 
 def test_the_heartbeat_and_the_backlog_cover_every_lane(tmp_path: Path) -> None:
