@@ -2,8 +2,9 @@
 
 uvicorn, with httptools and uvloop, was chosen over Granian's ASGI mode by measurement
 (docs/architecture.md, "The local server"): close in speed, it runs in this process on a
-socket we bind (so ``--port 0`` URLs are right from the start and the shape stays one server
-process plus the worker), and its one gap, the header deadline, is ``protocol.py``.
+socket we bind (so ``--port 0`` URLs are right from the start, and each edge process of
+``serve`` is one of ours, functions/server.py), and its one gap, the header deadline, is
+``protocol.py``.
 """
 
 from __future__ import annotations
