@@ -33,7 +33,12 @@ class Counts:
 
     def max_writes_per_second(self, path_contains: str = "") -> int:
         """The most writes any one document took within any one-second window."""
-        worst = 0
+        return self.busiest_second(path_contains)[0]
+
+    def busiest_second(self, path_contains: str = "") -> tuple[int, str, list[float]]:
+        """(the most writes one document took within one second, that document, the send
+        times of all its writes): what a failed assertion should show."""
+        worst: tuple[int, str, list[float]] = (0, "", [])
         for path, times in self.writes.items():
             if path_contains not in path:
                 continue
@@ -42,7 +47,8 @@ class Counts:
             for end, t in enumerate(times):
                 while t - times[start] >= 1.0:
                     start += 1
-                worst = max(worst, end - start + 1)
+                if end - start + 1 > worst[0]:
+                    worst = (end - start + 1, path, times)
         return worst
 
 

@@ -11,6 +11,7 @@ longer only adds waiting). A lone hit waits for nothing.
 from __future__ import annotations
 
 import logging
+import time
 
 from ...rollup import DayCounts
 from .client import Connection
@@ -31,7 +32,15 @@ class DayCounters:
         self.coalescer = Coalescer(self._flush, interval=flush_interval)
 
     def add(self, owner: str, days: DayCounts) -> None:
-        """Increment now (a new message: one write per day it touches)."""
+        """Increment now (a new message: one write per day it touches). The day's coalesced
+        writes in this process wait their interval after it (a burst of opens right after
+        sending used to write the day twice within a second)."""
+        self._write(owner, days)
+        now = time.time()
+        for day in days:
+            self.coalescer.written_elsewhere((owner, day), now)
+
+    def _write(self, owner: str, days: DayCounts) -> None:
         from google.cloud.firestore import Increment
 
         for day, counts in days.items():
@@ -60,4 +69,4 @@ class DayCounters:
         for counts in batches:
             for name, n in counts.items():
                 merged[name] = merged.get(name, 0) + n
-        self.add(owner, {day: merged})
+        self._write(owner, {day: merged})
