@@ -10,8 +10,10 @@ from typing import Any
 from mailbeacon.model import Event, Link, Message, Verdict
 from mailbeacon.tokens import new_message_id
 
-T0 = (datetime.now(UTC) - timedelta(days=10)).replace(microsecond=0)
-"""Ten days ago: well inside the events' retention."""
+T0 = (datetime.now(UTC) - timedelta(days=10)).replace(hour=9, minute=0, second=0, microsecond=0)
+"""Ten days ago at 09:00 UTC: well inside the events' retention, and a test's events hours
+after it fall on its day (at the time of day the suite runs, a test run after 22:00 UTC
+counted an open two hours after T0 on the next day)."""
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
