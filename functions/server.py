@@ -173,7 +173,10 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
     )
     edge = build_edge(app)
 
+    asked: list[float] = []  # when the stop began: every child's grace counts from then
+
     def stopping() -> None:
+        asked.append(time.monotonic())
         for child in children:
             child.begin_stop()
 
@@ -185,7 +188,7 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         sock.close()
         stopping()
         for child in children:
-            child.stop()
+            child.stop(since=asked[0])
         edge.stop()
         app.close()
     return 0
@@ -274,7 +277,12 @@ class Child:
             log.error("the %s process exited (%s); starting it again", self.name,
                       self.process.exitcode)  # fmt: skip
             self._spawn()
+            if self._stop.is_set():  # the stop began while it started: it was not told
+                self.process.terminate()
             delay = min(60.0, delay * 2)
+        # Linux kills a child when the *thread* that started it ends (PR_SET_PDEATHSIG): a
+        # child started again from here would be killed at once, without its graceful stop.
+        self.process.join()
 
     def start(self) -> Child:
         self._spawn()
@@ -290,13 +298,14 @@ class Child:
         if self.process.is_alive():
             self.process.terminate()
 
-    def stop(self) -> None:
-        """Stopped within its grace, killed after that (every worker batch is one
-        transaction with its spool cursor: a kill loses nothing)."""
+    def stop(self, since: float | None = None) -> None:
+        """Stopped within its grace from ``since`` (a ``time.monotonic()``; now when None),
+        killed after that (every worker batch is one transaction with its spool cursor: a
+        kill loses nothing)."""
         self.begin_stop()
         if not self.process.is_alive():
             return
-        deadline = time.monotonic() + self.grace
+        deadline = (time.monotonic() if since is None else since) + self.grace
         self.process.join(max(0.0, deadline - time.monotonic()))
         if self.process.is_alive():
             self.process.kill()

@@ -16,7 +16,7 @@ import struct
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,10 @@ def _age(now: float, then: float | None) -> float | None:
     return None if then is None else round(max(0.0, now - then), 1)
 
 
+FAILURE_HOLD = 10.0
+"""Seconds another edge process's recording failure still counts after others recorded."""
+
+
 class HealthBoard:
     """What each edge process last saw when recording hits, readable by all of them.
 
@@ -120,11 +124,16 @@ class HealthBoard:
     def __init__(self, path: Path, slots: int | None = None) -> None:
         """A new board of ``slots`` (the server, before it starts the others), or the
         board at ``path`` (each other edge process). Raises OSError."""
-        flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if slots else 0)
-        self._fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+        if slots:  # made aside and renamed into place: a board mapped elsewhere stays whole
+            aside = path.with_name(f".{path.name}.{os.getpid()}")
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, bytes(slots * (16 + 2 + self.REASON_BYTES)))
+            finally:
+                os.close(fd)
+            os.replace(aside, path)
+        self._fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         try:
-            if slots:
-                os.write(self._fd, bytes(slots * (16 + 2 + self.REASON_BYTES)))
             size = os.fstat(self._fd).st_size
             self.slots = size // (16 + 2 + self.REASON_BYTES)
             self._times = struct.Struct(f"<{2 * self.slots}d")
@@ -147,17 +156,21 @@ class HealthBoard:
         """When any process last failed (epoch seconds; 0.0: none since the start)."""
         return max(self._times.unpack_from(self._map, 0)[0::2])
 
-    def newest(self) -> tuple[tuple[float, str] | None, float]:
-        """(the newest failure of any process, with its reason; the newest success)."""
+    def slots_seen(self) -> list[tuple[float, float, str]]:
+        """Each process's (last failure, last published success, the failure's reason);
+        times in epoch seconds, 0.0 for none."""
         times = self._times.unpack_from(self._map, 0)
-        failures, successes = times[0::2], times[1::2]
-        at = max(failures)
-        if not at:
-            return None, max(successes)
-        start = self._reason_at(failures.index(at))
-        (length,) = self._LENGTH.unpack_from(self._map, start)
-        reason = self._map[start + 2 : start + 2 + min(length, self.REASON_BYTES)]
-        return (at, reason.decode(errors="replace")), max(successes)
+        seen = []
+        for slot in range(self.slots):
+            failure, success = times[2 * slot], times[2 * slot + 1]
+            reason = ""
+            if failure:
+                start = self._reason_at(slot)
+                (length,) = self._LENGTH.unpack_from(self._map, start)
+                raw = self._map[start + 2 : start + 2 + min(length, self.REASON_BYTES)]
+                reason = raw.decode(errors="replace")
+            seen.append((failure, success, reason))
+        return seen
 
     def close(self) -> None:
         self._map.close()
@@ -167,9 +180,9 @@ class HealthBoard:
 class Health:
     """The last recording failure wins until a later success; the pipeline probe, when there
     is one, adds what the worker is doing. `/healthz` answers from ``report``. With a
-    ``HealthBoard`` (``share``), "last" is over every edge process of the server: a process
-    publishes its failures, and its successes while a failure anywhere is newer than its
-    last published success (otherwise nobody needs them: a pixel pays one memory read)."""
+    ``HealthBoard`` (``share``), every edge process of the server counts: a process publishes
+    its failures, and its successes while a failure anywhere is newer than its last published
+    success (otherwise nobody needs them: a pixel pays one memory read)."""
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or SystemClock()
@@ -215,30 +228,45 @@ class Health:
         """Report the pipeline too (`mailbeacon serve`: the worker is another process)."""
         self.pipeline = pipeline
 
-    def _recording(self) -> tuple[tuple[datetime, str] | None, datetime | None]:
-        """The newest failure and success, this process's and (when shared) every other's."""
+    def _recording_problem(self) -> str:
+        """Why recording fails, or "": a process's last failure counts until that process
+        records again, or until others have recorded since and FAILURE_HOLD has passed (a
+        process the kernel sends no more connections to cannot clear its own; one that
+        fails on every hit keeps its failure fresh)."""
         failure, success = self._last_failure, self._last_success
+        own = (
+            failure[0].timestamp() if failure else 0.0,
+            success.timestamp() if success else 0.0,
+            failure[1] if failure else "",
+        )
         if self._board is None:
-            return failure, success
-        shared, ok = self._board.newest()
-        if shared and (failure is None or _at(shared[0]) > failure[0]):
-            failure = (_at(shared[0]), shared[1])
-        if ok and (success is None or _at(ok) > success):
-            success = _at(ok)
-        return failure, success
+            seen = [own]
+        else:
+            seen = self._board.slots_seen()
+            shared = seen[self._slot] if self._slot < len(seen) else (0.0, 0.0, "")
+            seen[self._slot : self._slot + 1] = [
+                (max(own[0], shared[0]), max(own[1], shared[1]), own[2] or shared[2])
+            ]
+        newest_success = max(ok for _, ok, _ in seen)
+        now = self.clock.now().timestamp()
+        problem, newest = "", 0.0
+        for failed_at, ok, reason in seen:
+            if not failed_at or failed_at < ok:
+                continue
+            if newest_success > failed_at and now - failed_at >= FAILURE_HOLD:
+                continue  # recorded elsewhere since, and long ago: that process is idle
+            if failed_at > newest:
+                problem, newest = reason, failed_at
+        return problem
 
     def report(self) -> dict[str, Any]:
-        failure, success = self._recording()
+        problem = self._recording_problem()
         report: dict[str, Any] = {"status": "ok"}
-        if failure and (success is None or failure[0] >= success):
-            report = {"status": "degraded", "reason": failure[1]}
+        if problem:
+            report = {"status": "degraded", "reason": problem}
         if self.pipeline is not None:
             problem, details = self.pipeline.report()
             report["pipeline"] = details
             if problem and report["status"] == "ok":
                 report = {"status": "degraded", "reason": problem, "pipeline": details}
         return report
-
-
-def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)

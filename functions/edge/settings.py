@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from dataclasses import dataclass
 
 MAX_DEFAULT_PROCESSES = 8
@@ -47,7 +48,9 @@ class EdgeConfig:
 
     def edge_processes(self) -> int:
         """How many edge processes ``serve`` runs (1 where the port cannot be shared)."""
-        if not hasattr(socket, "SO_REUSEPORT"):
+        # Elsewhere one socket may take every connection, and a child does not die with the
+        # server (PR_SET_PDEATHSIG is Linux's).
+        if sys.platform != "linux" or not hasattr(socket, "SO_REUSEPORT"):
             return 1
         if self.processes:
             return self.processes

@@ -318,7 +318,7 @@ class LocalBus:
                 conn.execute("SAVEPOINT batch")
                 try:
                     many(payloads)
-                except (StoreUnavailable, sqlite3.Error):
+                except (StoreUnavailable, sqlite3.OperationalError):
                     raise  # the database itself: roll back, the worker retries the batch later
                 except Exception as exc:
                     conn.execute("ROLLBACK TO batch")
@@ -341,8 +341,9 @@ class LocalBus:
             conn.execute("SAVEPOINT hit")
             try:
                 handler(payload)
-            except (StoreUnavailable, sqlite3.Error):
-                raise  # the database itself (another process wrote first): the batch again
+            except (StoreUnavailable, sqlite3.OperationalError):
+                raise  # the database itself (locked, busy, I/O): the batch again; a hit
+                # that breaks a constraint goes to the outbox like any failing hit
             except Exception as exc:
                 conn.execute("ROLLBACK TO hit")
                 log.warning("hit %s failed, retried later: %r", payload.get("id"), exc)

@@ -91,6 +91,12 @@ def test_a_killed_edge_process_is_started_again_and_nothing_is_lost(tmp_path: Pa
         assert answered == 120
         wait_until(lambda: events(server, message_id) == 120, timeout=30)
         assert "the edge-1 process exited (-9); starting it again" in server.log.read_text()
+        again = edge_pids(server)[1]
+        server.stop()
+        # the process started again stops as gracefully as the first would have (it used to
+        # be killed at once: the thread that started it had ended)
+        after = server.log.read_text().split(f"edge process {again} answering")[1]
+        assert "[edge-1]: stopped on signal 15" in after
     finally:
         server.stop()
 

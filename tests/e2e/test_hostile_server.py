@@ -32,6 +32,7 @@ import pytest
 from functions.standins.google_tokens import TokenIssuer
 from functions.standins.loopback import free_port
 from functions.standins.webhooks import WebhookReceiver
+from mailbeacon.health import FAILURE_HOLD
 from tests.support.fake_gcloud import FakeGcloud
 from tests.support.processes import MAILBEACON, ServerProcess, run_cli, wait_until
 from tests.support.tmpfs import small_tmpfs
@@ -510,11 +511,12 @@ def test_a_full_disk_still_serves_the_gif_and_healthz_says_why(small_disk: Path)
         assert "disk full" in report["reason"] or "full" in report["reason"], report
         assert "Traceback" not in server.log.read_text()
         (small_disk / "filler").unlink()
-        wait_until(
+        wait_until(  # the failed process's next hit, or the others' after FAILURE_HOLD
             lambda: (
                 http(tracked["pixel_url"], headers={"User-Agent": CHROME})[0] == 200
                 and http(server.url + "/healthz")[0] == 200
-            )
+            ),
+            timeout=FAILURE_HOLD + 10,
         )
         # recording works again: the hit after the disk was freed is processed and counted
         assert server.cli_json("stats", tracked["message_id"])["events"]

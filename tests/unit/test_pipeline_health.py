@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailbeacon.clock import FixedClock
-from mailbeacon.health import Health, HealthBoard, PipelineProbe
+from mailbeacon.health import FAILURE_HOLD, Health, HealthBoard, PipelineProbe
 from mailbeacon.heartbeat import Beat, Heartbeat, read_beat, write_beat
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -160,25 +160,38 @@ def test_any_edge_process_reports_a_recording_failure_seen_by_another(tmp_path: 
         report = health.report()
         assert report["status"] == "degraded" and "disk full" in report["reason"]
     clock.advance(seconds=0.1)
-    first.recorded()  # the disk has room again: the next hit anywhere clears it
+    second.recorded()  # the disk has room again: its next hit clears it
     assert first.report()["status"] == "ok" and second.report()["status"] == "ok"
 
 
-def test_a_success_anywhere_after_a_failure_anywhere_clears_it_at_once(tmp_path: Path) -> None:
+def test_a_process_failing_on_every_hit_is_reported_while_another_records(tmp_path: Path) -> None:
     clock = FixedClock(T0)
     first, second = two_edge_processes(tmp_path, clock)
-    first.recorded()
-    clock.advance(seconds=0.2)
-    second.failed("recording hits: read-only file system")
+    for _ in range(20):  # its lane's disk refuses every write; the other records fine
+        clock.advance(seconds=1)
+        second.failed("recording hits: hit spool: Too many open files")
+        clock.advance(seconds=0.5)
+        first.recorded()
+        assert first.report()["status"] == "degraded"
+        assert "Too many open files" in second.report()["reason"]
+
+
+def test_a_failed_process_that_gets_no_more_hits_counts_until_the_hold_ends(
+    tmp_path: Path,
+) -> None:
+    """The kernel may send the recovered disk's next hits to the other processes only."""
+    clock = FixedClock(T0)
+    first, second = two_edge_processes(tmp_path, clock)
+    second.failed("recording hits: disk full")
+    clock.advance(seconds=1)
+    first.recorded()  # recorded elsewhere since: the failure is no longer alone
     assert first.report()["status"] == "degraded"
-    clock.advance(seconds=0.2)
-    first.recorded()  # it never failed itself; the failure elsewhere makes it say so
+    clock.advance(seconds=FAILURE_HOLD)
     assert first.report()["status"] == "ok" and second.report()["status"] == "ok"
-    clock.advance(seconds=0.2)
+    # with nobody recording since, a failure stays, however old (a quiet server, disk full)
     first.failed("recording hits: disk full")
-    clock.advance(seconds=0.2)
-    second.recorded()
-    assert first.report()["status"] == "ok"
+    clock.advance(hours=1)
+    assert second.report()["status"] == "degraded"
 
 
 def test_the_beat_carries_every_lanes_cursor_and_an_old_beat_reads_as_lane_0(
