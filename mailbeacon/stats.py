@@ -19,8 +19,12 @@ from .tracking import owned_message
 
 def get_stats(store: MessageFacts, message_id: str, owner: str | None = None) -> dict[str, Any]:
     message = owned_message(store, message_id, owner)
+    # The events first: an event and its message's summary are committed together, so the
+    # summary read after the list counts every event in it (read the other way round, a
+    # click committed between the two reads was listed but not counted).
+    events = store.list_events(message_id)
     summary = store.get_summary(message_id) or Summary()
-    return message_stats(message, summary, store.list_events(message_id))
+    return message_stats(message, summary, events)
 
 
 def get_stats_with_pending(
