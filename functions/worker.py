@@ -50,13 +50,14 @@ def run(config: AppConfig, parent: int) -> None:
     """The worker's main: runs until the server stops it or goes away."""
     die_with(parent)
     process_logging("worker")
-    with contextlib.suppress(OSError):
-        os.nice(NICENESS)
     from .bootstrap import bootstrap
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    app = bootstrap(config)
+    app = bootstrap(config)  # its imports at the usual priority: on a busy machine, at the
+    # lowest, a start took longer than the first hits may wait
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)  # Linux: this thread's, and the threads it starts from here on
     try:
         app.start()  # the bus worker, the digest scheduler, the retention sweep
         while not stop.wait(0.5):
