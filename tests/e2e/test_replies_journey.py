@@ -102,7 +102,13 @@ def test_track_open_remind_snooze_auto_reply_and_reply(
     snooze = next(e["url"] for e in elements if e["text"]["text"] == "Snooze 1 day")
     page = requests.get(snooze, timeout=5)  # what a link scanner would fetch: nothing happens
     assert page.status_code == 200 and "Snooze 1 day" in page.text
-    assert api(served, "GET", f"/api/v1/messages/{message_id}").json()["reminder"]["state"] == "due"
+    # "due" once the notifier has sent it, a moment after the post itself (mark_sent)
+    wait_until(
+        lambda: (
+            api(served, "GET", f"/api/v1/messages/{message_id}").json()["reminder"]["state"]
+            == "due"
+        )
+    )
     token = re.search(r'name="t" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
     assert (
         "Snoozed" in requests.post(served.url + "/reminders/act", data={"t": token}, timeout=5).text
