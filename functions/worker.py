@@ -24,7 +24,7 @@ from .config import AppConfig
 
 log = logging.getLogger(__name__)
 
-NICENESS = 15
+NICENESS = 19
 PR_SET_PDEATHSIG = 1
 
 
