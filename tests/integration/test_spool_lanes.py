@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from mailbeacon.clock import FixedClock, parse_time
 from mailbeacon.health import PipelineProbe
 from mailbeacon.heartbeat import Heartbeat
 from mailbeacon.store.sqlite import Database
+from tests.support.processes import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +37,7 @@ from pathlib import Path
 from mailbeacon.bus import HITS
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.store.sqlite import Database
+from tests.support.processes import wait_until
 data, lane, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 bus = LocalBus(Database(data / "mb.db"), lane=lane)
 for n in range(count):
@@ -73,13 +74,6 @@ def store(bus: LocalBus) -> Callable[[], list[tuple[int, int]]]:
 
     bus.subscribe(HITS, handle)
     return lambda: [(r[0], r[1]) for r in db.read("SELECT lane, n FROM seen ORDER BY rowid")]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def small(bus: LocalBus, lane: int) -> LocalBus:
@@ -128,10 +122,9 @@ def test_two_processes_append_to_their_lanes_while_one_worker_drains_both(
         ]
         for writer in writers:
             assert writer.wait(60) == 0
-        wait_for(lambda: len(stored()) >= 2 * count)
-        time.sleep(0.1)  # anything processed twice would show up now
+        wait_until(lambda: len(stored()) >= 2 * count, timeout=30)
     finally:
-        worker.stop()
+        worker.stop()  # joined: anything processed twice is stored by now
     seen = stored()
     assert Counter(seen).most_common(1)[0][1] == 1
     assert sorted(seen) == [(lane, n) for lane in (0, 1) for n in range(count)]
@@ -172,10 +165,10 @@ def test_a_lane_that_appears_after_the_worker_started_is_drained(tmp_path: Path)
     late = LocalBus(db, lane=3)  # a process of a `serve` started with more CPUs
     worker.start()
     try:
-        wait_for(lambda: stored() == [(0, 0)])
+        wait_until(lambda: stored() == [(0, 0)])
         assert lanes(worker.spool_dir) == [0]  # lane 3's directory comes with its first hit
         late.publish(HITS, {"lane": 3, "n": 0})
-        wait_for(lambda: len(stored()) == 2)
+        wait_until(lambda: len(stored()) == 2)
     finally:
         worker.stop()
         late.stop()
@@ -232,15 +225,15 @@ def test_a_corrupt_header_in_a_lane_nobody_writes_to_any_more_is_skipped(
     stored = store(worker)
     worker.start()
     try:
-        wait_for(lambda: stored() == [(1, 0)])
+        wait_until(lambda: stored() == [(1, 0)])
         path = segment_path(
             lane_dir(worker.spool_dir, 1), segments(lane_dir(worker.spool_dir, 1))[-1]
         )
         with path.open("ab") as segment:
             segment.write(HEADER.pack(MAGIC, 60_000, 0) + b"garbage")
         LocalBus(db).publish(HITS, {"lane": 0, "n": 0})  # the next hit, in another lane
-        wait_for(lambda: len(stored()) == 2)
-        wait_for(lambda: "ends in a torn record" in caplog.text, timeout=TORN_SECONDS + 5)
+        wait_until(lambda: len(stored()) == 2)
+        wait_until(lambda: "ends in a torn record" in caplog.text, timeout=TORN_SECONDS + 5)
         cursors = {n: (p.segment, p.offset) for n, p in worker.cursors().items()}
         assert worker.pending(HITS) == 0 and worker.spool_backlog(cursors) == (0, None)
     finally:
