@@ -148,7 +148,9 @@ def _decide_open(
         return Decision(Action.DROP, "only clicks notify")
     ordered = sorted(human_opens, key=lambda e: (e.at, e.id))
     first = ordered[0] if ordered else event
-    if first.id == event.id:
+    # An open processed after a later one (Pub/Sub's order, or two edge processes' spool
+    # lanes) is the first by time, but the first-open alert already went out for the other.
+    if first.id == event.id and last_alert is None:
         return Decision(Action.SEND, "first open", Alert(AlertKind.OPENED, message, event))
     if settings.notify is Notify.FIRST_OPEN:
         return Decision(Action.DROP, "only the first open notifies")

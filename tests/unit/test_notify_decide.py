@@ -40,6 +40,25 @@ def test_first_open_notifies_at_once() -> None:
     )
 
 
+def test_an_earlier_open_processed_after_a_later_ones_alert_is_not_a_second_first_open() -> None:
+    """Pub/Sub, or two edge processes' spool lanes, may hand the later of two opens over
+    first: it was told as the first open, and the earlier one must not be told again."""
+    earlier, later = event(0), event(0.5)
+    told = decide(later, MESSAGE, settings(), [later], None, T0 + timedelta(minutes=1))
+    assert told.action is Action.SEND and told.alert.kind is AlertKind.OPENED  # type: ignore[union-attr]
+    last = LastAlert(T0 + timedelta(minutes=1), later.at)
+    for notify in (Notify.EVERY_OPEN, Notify.FIRST_OPEN):
+        again = decide(
+            earlier,
+            MESSAGE,
+            settings(notify=notify),
+            [earlier, later],
+            last,
+            T0 + timedelta(minutes=2),
+        )
+        assert again.action is Action.DROP
+
+
 def test_first_open_mode_says_nothing_about_later_opens_but_tells_clicks() -> None:
     first, second = event(0), event(3)
     last = LastAlert(T0, first.at)
