@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import errno
+import itertools
 import json
 import logging
 import random
@@ -289,21 +290,44 @@ class LocalBus:
         return moved
 
     def _drain_spool(self) -> int:
-        """Process one batch of hits from the next lane in turn that has any; returns
-        records consumed (0: every lane is drained, or waits for its writer)."""
+        """Process one batch of hits from the lane whose next hit is the oldest (ties: the
+        next lane in turn), up to the next hit waiting in another lane; returns records
+        consumed (0: every lane is drained, or waits for its writer).
+
+        One person's open and click may reach two edge processes milliseconds apart: taken
+        lane by lane, the click could be classified before the open it followed (and judged
+        a scanner's walk). Across lanes the hits are taken in the order they were answered,
+        as from one spool."""
         if self.handlers.get(HITS) is None and self.batch_handlers.get(HITS) is None:
             return 0
         present = spool_files.lanes(self.spool_dir)
         turn = bisect.bisect_left(present, self._next_lane)
-        for lane in present[turn:] + present[:turn]:
-            if step := self._drain_lane(lane):
-                self._next_lane = lane + 1
-                return step
-        return 0
+        heads = []
+        for rank, lane in enumerate(present[turn:] + present[:turn]):
+            at = self._next_at(lane)
+            if at is not None:
+                heads.append((at, rank, lane))
+        if not heads:
+            return 0
+        heads.sort()
+        _, _, lane = heads[0]
+        step = self._drain_lane(lane, until=heads[1][0] if len(heads) > 1 else None)
+        if step:
+            self._next_lane = lane + 1
+        return step
 
-    def _drain_lane(self, lane: int) -> int:
-        """Process one batch from ``lane`` in one transaction with its cursor; returns
-        records consumed."""
+    def _next_at(self, lane: int) -> str | None:
+        """When ``lane``'s next hit was answered (its ISO time; "" for one without, or for
+        unreadable bytes to skip), or None when the lane has nothing to read."""
+        start = self._cursor(lane)
+        head = spool_files.read(spool_files.lane_dir(self.spool_dir, lane), start, max_records=1)
+        if head.end == start:
+            return None
+        return _answered_at(head.records[0]) if head.records else ""
+
+    def _drain_lane(self, lane: int, *, until: str | None = None) -> int:
+        """Process one batch from ``lane`` in one transaction with its cursor, its hits up
+        to the time ``until`` (at least one); returns records consumed."""
         many = self.batch_handlers.get(HITS)
         directory = spool_files.lane_dir(self.spool_dir, lane)
         # Deferred: the batch's reads and classification run before SQLite's write lock is
@@ -313,6 +337,16 @@ class LocalBus:
             batch = spool_files.read(directory, start, max_records=self.batch)
             if batch.end == start:
                 return 0
+            if until is not None and len(batch.records) > 1:
+                taken = 1 + sum(
+                    1
+                    for _ in itertools.takewhile(
+                        lambda r: _answered_at(r) <= until,
+                        batch.records[1:],
+                    )
+                )
+                if taken < len(batch.records):
+                    batch = spool_files.read(directory, start, max_records=taken)
             payloads = [p for r in batch.records if (p := _decode(r)) is not None]
             if many is not None and len(payloads) > 1:
                 conn.execute("SAVEPOINT batch")
@@ -646,6 +680,16 @@ def _answered(payload: dict[str, Any]) -> float:
         return parse_time(str(payload["at"])).timestamp()
     except (KeyError, ValueError):
         return float("-inf")
+
+
+def _answered_at(record: bytes) -> str:
+    """A spooled hit's time, for ordering lanes ("" when it has none or is not JSON:
+    ``_decode`` warns about those when the batch is processed)."""
+    try:
+        payload = json.loads(record)
+    except ValueError:
+        return ""
+    return str(payload.get("at") or "") if isinstance(payload, dict) else ""
 
 
 def _decode(record: bytes) -> dict[str, Any] | None:

@@ -241,6 +241,19 @@ def test_a_corrupt_header_in_a_lane_nobody_writes_to_any_more_is_skipped(
         quiet.stop()
 
 
+def test_hits_in_two_lanes_are_taken_in_the_order_they_were_answered(tmp_path: Path) -> None:
+    """An open and its click, answered by two edge processes: the open is processed first,
+    whatever the lanes' turn."""
+    db = Database(tmp_path / "mb.db")
+    LocalBus(db, lane=1).publish(HITS, {"lane": 1, "n": 0, "at": "2026-01-05T09:00:00.100Z"})
+    LocalBus(db, lane=0).publish(HITS, {"lane": 0, "n": 0, "at": "2026-01-05T09:00:00.105Z"})
+    LocalBus(db, lane=1).publish(HITS, {"lane": 1, "n": 1, "at": "2026-01-05T09:00:00.110Z"})
+    worker = LocalBus(db)
+    seen = collect(worker)
+    assert worker.drain() == 3
+    assert seen == [(1, 0), (0, 0), (1, 1)]
+
+
 def test_the_heartbeat_and_the_backlog_cover_every_lane(tmp_path: Path) -> None:
     db = Database(tmp_path / "mb.db")
     edges = {lane: LocalBus(db, lane=lane) for lane in (0, 5)}
@@ -265,13 +278,13 @@ def test_the_heartbeat_and_the_backlog_cover_every_lane(tmp_path: Path) -> None:
     problem, details = probe.report()
     assert details["spool"] == {"backlog_bytes": everything, "oldest_age": 80.0}  # lane 5's
     assert "80 s ago" in problem
-    assert worker._drain_spool() == 4 and {lane for lane, _ in seen} == {0}
+    assert worker._drain_spool() == 4 and {lane for lane, _ in seen} == {5}  # the oldest first
     made = beat.beat()
-    assert made.cursors is not None and set(made.cursors) == {0}
+    assert made.cursors is not None and set(made.cursors) == {5}
     problem, details = probe.report()
     assert 0 < details["spool"]["backlog_bytes"] < everything
-    assert details["spool"]["oldest_age"] == 80.0  # lane 5 still waits
-    assert worker._drain_spool() == 4  # lane 5's turn
+    assert details["spool"]["oldest_age"] == 60.0  # lane 0's hits wait now
+    assert worker._drain_spool() == 4  # then lane 0's
     made = beat.beat()
     assert made.cursors is not None and set(made.cursors) == {0, 5}
     problem, details = probe.report()
