@@ -5,7 +5,9 @@ Counters are kept per UTC day, and every series the overview draws per day also 
 (``name@H``; human opens as ``hour:H``), so the days, the chart and the hour-of-week heatmap
 of any time zone are sums of whole hours. Counters kept before hours were (older data) count
 at noon UTC of their day; the breakdowns (verdicts, clients, time to first open) count a UTC
-day when its noon falls in the period.
+day when the middle of its part that has passed falls in the period: its noon, or for today
+the middle of the hours so far (at 00:10 UTC, the last 30 days show today's first opens'
+clients as they show the opens).
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def _hourly(name: str) -> tuple[str, int] | None:
 HOUR = timedelta(hours=1)
 
 
+def _middle_hour(start: datetime, now: datetime) -> int:
+    """The UTC hour in the middle of the part of the day beginning at ``start`` that has
+    passed by ``now``: noon for a past day, for today half the hours so far."""
+    if now >= start + 24 * HOUR:
+        return 12
+    return max(0, (now - start) // HOUR) // 2
+
+
 def _in_period(start: datetime, since: datetime, until: datetime) -> range:
     """The UTC hours of the day beginning at ``start`` whose instant is in ``[since, until)``."""
     lo = 0 if since <= start else min(24, -((start - since) // HOUR))
@@ -125,7 +135,11 @@ Days = dict[date, dict[str, int]]
 
 
 def _counted(
-    days: Mapping[str, Mapping[str, int]], since: datetime, until: datetime, tz: str
+    days: Mapping[str, Mapping[str, int]],
+    since: datetime,
+    until: datetime,
+    tz: str,
+    now: datetime,
 ) -> tuple[dict[str, int], Days, list[list[int]]]:
     """Totals, per local day the DRAWN series, and the local hour-of-week grid for
     ``[since, until)``.
@@ -146,7 +160,7 @@ def _counted(
         local = clock.day(start)
         inside = _in_period(start, since, until)
         if len(inside) != 24:
-            _part_day(counts, local, inside, total, by_day, grid)
+            _part_day(counts, local, inside, _middle_hour(start, now), total, by_day, grid)
             continue
         dates, weekday, shape = local
         names = counts.keys() - ALL_HOURLY  # iterated three times in one order
@@ -179,14 +193,16 @@ def _part_day(
     counts: Mapping[str, int],
     local: tuple[tuple[date, date], int, Shape],
     inside: range,
+    middle: int,
     total: dict[str, int],
     by_day: Days,
     grid: list[list[int]],
 ) -> None:
-    """A UTC day the period starts or ends in, hour by hour; its breakdowns count when its
-    noon is in the period, as do the counts kept before hours were (at noon UTC)."""
+    """A UTC day the period starts or ends in, hour by hour; its breakdowns count when the
+    ``middle`` hour of its part that has passed is in the period, as do the counts kept
+    before hours were (placed at noon UTC: only past days have them)."""
     dates, weekday, shape = local
-    noon_in = 12 in inside
+    noon_in = middle in inside
     hourly: dict[str, int] = {}
     for name, n in counts.items():
         parsed = _hourly(name)
@@ -220,7 +236,7 @@ def summarise(
     utc_first = since.astimezone(UTC).date()
     utc_last = until.astimezone(UTC).date()
     total, by_day, grid = _counted(
-        read(utc_first.isoformat(), utc_last.isoformat()), since, until, tz
+        read(utc_first.isoformat(), utc_last.isoformat()), since, until, tz, now
     )
     days = []
     for offset in range((last - first).days + 1):

@@ -30,7 +30,8 @@ def _counters(rng: random.Random) -> dict[str, dict[str, int]]:
                 name = f"hour:{hour}" if series == "human_opens" else f"{series}@{hour}"
                 counts[name] = n
                 total += n
-            counts[series] = total + (rng.randrange(3) if offset % 5 == 0 else 0)
+            before_hours = offset % 5 == 0 and offset  # today's are all kept by hour
+            counts[series] = total + (rng.randrange(3) if before_hours else 0)
         days[(NOW.date() - timedelta(days=offset)).isoformat()] = counts
     return days
 
@@ -43,6 +44,9 @@ def _expected(days: dict[str, dict[str, int]], since: datetime, until: datetime,
     for key, counts in days.items():
         start = datetime.fromisoformat(key).replace(tzinfo=UTC)
         noon = start + timedelta(hours=12)
+        passed = min(NOW, start + timedelta(days=1)) - start
+        middle = start + (noon - start if passed == timedelta(days=1) else passed // 2)
+        middle = middle.replace(minute=0, second=0)
         for series in SERIES:
             placed = 0
             for hour in range(24):
@@ -62,7 +66,7 @@ def _expected(days: dict[str, dict[str, int]], since: datetime, until: datetime,
                 by_day.setdefault(local_day, {}).setdefault(series, 0)
                 by_day[local_day][series] += rest
                 total[series] = total.get(series, 0) + rest
-        if since <= noon < until:
+        if since <= middle < until:  # the middle of the part of the day passed by NOW
             total["clients"] = total.get("clients", 0) + counts["client:gmail"]
     return {"total": total, "by_day": by_day, "grid": grid}
 
@@ -87,3 +91,15 @@ def test_local_days_and_hours_add_up_hour_by_hour(tz: str) -> None:
             counted = want["by_day"].get(date.fromisoformat(day["date"]), {})
             for series in ("human_opens", "machine_hits", "clicks"):
                 assert day[series] == counted.get(series, 0), (day["date"], series)
+
+
+@pytest.mark.parametrize("minutes_into_today", [10, 60 * 11 + 50, 60 * 23 + 50])
+def test_the_last_30_days_count_todays_clients_as_they_count_its_opens(
+    minutes_into_today: int,
+) -> None:
+    now = datetime(2026, 11, 20, tzinfo=UTC) + timedelta(minutes=minutes_into_today)
+    today = {"2026-11-20": {"hour:0": 1, "human_opens": 1, "client:gmail": 1}}
+    got = summarise(lambda a, b: today, {}, now)
+    assert got["human_opens"] == 1 and got["clients"] == {"gmail": 1}
+    earlier = {"until": (now - timedelta(minutes=minutes_into_today)).isoformat()}
+    assert summarise(lambda a, b: today, earlier, now)["clients"] == {}  # not in the period
