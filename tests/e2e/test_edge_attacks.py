@@ -30,7 +30,13 @@ import pytest
 from functions.bootstrap import bootstrap
 from functions.config import AppConfig
 from mailbeacon.tracking import track_message
-from tests.support.processes import MAILBEACON, ServerProcess, cli_json, wait_until
+from tests.support.processes import (
+    EDGE_PROCESSES,
+    MAILBEACON,
+    ServerProcess,
+    cli_json,
+    wait_until,
+)
 
 HEADER_TIMEOUT = 1.5
 BODY_TIMEOUT = 1.5
@@ -38,6 +44,7 @@ SHUTDOWN_TIMEOUT = 2.0
 EXPORTER = "exporter@example.com"
 EXPORT_MESSAGES = 4000  # a CSV of about 450 KB: more than the sockets and buffers hold
 ENV = {
+    **EDGE_PROCESSES,  # an attack on one process must not reach the others
     "MAILBEACON_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
     "MAILBEACON_BODY_TIMEOUT": str(BODY_TIMEOUT),
     "MAILBEACON_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),

@@ -17,10 +17,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mailbeacon.bus.spool import segments
+from tests.support.processes import EDGE_PROCESSES as TWO
 from tests.support.processes import MAILBEACON, ServerProcess, cli_env, wait_until
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
-TWO = {"MAILBEACON_EDGE_PROCESSES": "2"}
 
 
 def pixel(server: ServerProcess, path: str) -> int:

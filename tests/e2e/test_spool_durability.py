@@ -18,7 +18,7 @@ from mailbeacon.bus.local import LocalBus
 from mailbeacon.health import FAILURE_HOLD
 from mailbeacon.heartbeat import read_beat
 from mailbeacon.store.sqlite import Database
-from tests.support.processes import ServerProcess, wait_until
+from tests.support.processes import EDGE_PROCESSES, ServerProcess, wait_until
 from tests.support.tmpfs import small_tmpfs
 
 TOTAL, CONCURRENCY, KILL_AFTER = 2000, 32, 800  # the kill lands mid-load; each hit costs CPU
@@ -64,7 +64,7 @@ def _load(url: str, answered: set[int], in_flight_lost: set[int], stop: threadin
 @pytest.mark.slow
 def test_kill_9_under_load_loses_no_answered_hit_and_stores_none_twice(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    server = ServerProcess(data_dir=data).start()
+    server = ServerProcess(data_dir=data, env=EDGE_PROCESSES).start()  # a lane each
     tracked = _track(server)
     answered: set[int] = set()
     lost: set[int] = set()
