@@ -3,10 +3,11 @@
 Runs against the Firestore and Pub/Sub emulators, counting at the clients' RPC boundary
 (functions/standins/billing.py). The edge is the real WSGI app (pixel and click through the Flask
 test client) publishing to Pub/Sub; the consumer is the real `process_hit` path fed from a pull
-subscription. Ours: FirestoreStore.get_context (one read of the message document; the owner's
-strictness read, then kept a minute, only for a hit whose verdict it decides), the event's
-document created with its live-feed entry inside, the message's summary and the owner's day
-counters written by coalescers. Baseline, same run and same hits: the context assembled from
+subscription. Ours: FirestoreStore.get_context (one read of the message document, shared by
+the hits of that message handled at the same moment; the owner's strictness read, then kept a
+minute, only for a hit whose verdict it decides), the event's document created with its
+live-feed entry inside, the message's summary and the owner's day counters written by
+coalescers. Baseline, same run and same hits: the context assembled from
 the finer reads (get_message, get_settings, list_events, list_self_views), as the core did
 before, and only the event documents written (no summary, no day counters).
 Reads and writes are also broken down by kind of document (the collection, or the records'

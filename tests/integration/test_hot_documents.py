@@ -86,7 +86,10 @@ def test_500_opens_in_a_minute_all_count_and_no_document_takes_more_than_1_write
     worst, path, times = counts.busiest_second()
     assert worst <= 1, (path, [round(t - times[0], 3) for t in times])  # none twice a second
     assert len(counts.writes[message_doc]) <= elapsed + 2  # the message doc: ~once a second
-    assert writes / OPENS <= 2 and reads / OPENS <= 1.01  # what bench/cost.py reports
+    assert writes / OPENS <= 2  # what bench/cost.py reports
+    # Hits of the message handled at the same moment share its document's read (29 of 500
+    # when measured; one each before): the strictness decides none of them (no settings read).
+    assert reads < OPENS / 4
     feed = store.records.list_records(live.FEED, prefix=f"{message.owner}|")  # inside events
     assert sorted(entry["id"] for _, entry in feed) == sorted(h["id"] for h in hits)
     context = store.get_context(message.id)

@@ -2,7 +2,8 @@
 coalesced commit.
 
 - ``messages/{id}`` keeps ``recent``, a map of the message's latest events (what the
-  classifier needs), and its self views, so get_context is one document read.
+  classifier needs), and its self views, so get_context is one document read, shared by the
+  hits of one message processed at the same moment (shared_reads.py).
 - ``events/{event id}``: one document per classified hit, created once (insert-if-absent),
   with ``expires_at`` as the TTL field, by the same commit that adds the event to its
   message's summary (context.py), so a redelivered hit is stored and counted exactly once.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from ...clock import Clock, SystemClock
 from ...model import Event, MessageContext, Strictness
@@ -25,6 +27,7 @@ from .context import ContextWriter, Pending, by_time
 from .days import DayCounters
 from .docs import event_from, from_doc_id, message_from, to_time
 from .settings import FirestoreSettings
+from .shared_reads import SharedReads
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class FirestorePipeline:
         self.cache = cache
         self.clock = clock or SystemClock()
         self.recent = Coalescer(ContextWriter(fs, cache, days).write, interval=flush_interval)
+        self.reads: SharedReads[Any] = SharedReads()
 
     def add_event(
         self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
@@ -73,9 +77,14 @@ class FirestorePipeline:
         return pending.created
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        """One read of the message document (the owner's strictness is read only when asked)."""
-        with self.fs.translated("get_context"):
-            snap = self.fs.message_ref(message_id).get(**self.fs.rpc)
+        """One read of the message document, or a share of one on the wire (the owner's
+        strictness is read only when asked)."""
+
+        def fetch() -> Any:
+            with self.fs.translated("get_context"):
+                return self.fs.message_ref(message_id).get(**self.fs.rpc)
+
+        snap = self.reads.read(message_id, fetch)
         if not snap.exists:
             return None
         d = snap.to_dict()
