@@ -80,8 +80,8 @@ def compile_bytecode(target: Path) -> bool:
     """Bytecode for every module, when this Python is the functions' runtime (python311).
 
     Each instance of a function starts from the uploaded files, on a read-only or throwaway
-    disk, so without bytecode every cold start compiles every module it imports (25 ms of
-    the pixel's, measured with bench/coldstart.py). The files are hash-based and unchecked:
+    disk, so without bytecode every cold start compiles every module it imports (13-31 ms
+    of the pixel's in bench/coldstart.py). The files are hash-based and unchecked:
     the upload and the build do not keep modification times, which timestamped bytecode
     needs to be used; the folder is made anew by each deployment, so none can be stale."""
     if f"python{sys.version_info.major}{sys.version_info.minor}" != RUNTIME:
