@@ -14,6 +14,8 @@ cannot hold the process.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import logging
 import os
@@ -21,7 +23,8 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.files import write_private
@@ -30,6 +33,9 @@ from .bootstrap import App, bootstrap
 from .config import AppConfig
 from .edge.serving import BACKLOG, build_edge, run
 from .loopback import loopback_host
+
+if TYPE_CHECKING:
+    from mailbeacon.health import HealthBoard
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +139,7 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         return _cannot_start(exc)
     _watch_pipeline(app)
     try:
-        _share_health(app, processes)
+        board = _share_health(app, processes)
     except OSError as exc:
         app.close()
         sock.close()
@@ -148,7 +154,10 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
     grace = config.edge.shutdown_timeout + 1.0
     for lane in range(1, processes):
         args = (final.with_core(spool_lane=lane), *where)
-        children.append(Child(f"edge-{lane}", "functions.server:serve_lane", args, grace).start())
+        gone = functools.partial(_exited, board, lane)
+        children.append(
+            Child(f"edge-{lane}", "functions.server:serve_lane", args, grace, gone).start()
+        )
 
     if core.insecure_dev_auth:
         banner = "!" * 72
@@ -172,6 +181,7 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         flush=True,
     )
     edge = build_edge(app)
+    _answering(board, 0)
 
     asked: list[float] = []  # when the stop began: every child's grace counts from then
 
@@ -203,9 +213,10 @@ def serve_lane(config: AppConfig, host: str, port: int, parent: int) -> None:
     process_logging(f"edge-{config.core.spool_lane}")
     app = bootstrap(config)
     _watch_pipeline(app)
-    _share_health(app, None)
+    board = _share_health(app, None)
     edge = build_edge(app)
     sock = listen_again(host, port)  # ready: the kernel may hand it connections from now
+    _answering(board, config.core.spool_lane)
     log.info("edge process %s answering on port %s", os.getpid(), port)
     try:
         run(edge, sock, config.edge)
@@ -233,13 +244,26 @@ def _watch_pipeline(app: App) -> None:
     app.health.watch(probe)
 
 
-def _share_health(app: App, slots: int | None) -> None:
-    """/healthz says what any edge process last saw when recording (``HealthBoard``): made
-    with a slot per process by the server, opened by each other process."""
+def _share_health(app: App, slots: int | None) -> HealthBoard:
+    """/healthz says what any edge process last saw when recording, and which have stopped
+    answering (``HealthBoard``): made with a slot per process by the server, opened by each
+    other process."""
     from mailbeacon.health import HealthBoard
 
-    board = HealthBoard(app.config.core.data_dir / HEALTH_FILE, slots)
-    app.health.share(board, app.config.core.spool_lane)
+    core = app.config.core
+    board = HealthBoard(core.data_dir / HEALTH_FILE, slots)
+    app.health.share(board, core.spool_lane, down_after=core.stall_seconds)
+    return board
+
+
+def _answering(board: HealthBoard, lane: int) -> None:
+    with contextlib.suppress(OSError):  # a data dir gone read-only: the answers go on
+        board.answering(lane, time.time())
+
+
+def _exited(board: HealthBoard, lane: int, code: int) -> None:
+    with contextlib.suppress(OSError):
+        board.exited(lane, time.time(), code)
 
 
 class Child:
@@ -249,11 +273,20 @@ class Child:
     drops only its connections; neither loses a recorded hit. ``target`` ("module:function")
     is called with ``args`` and this process's id (it dies with us)."""
 
-    def __init__(self, name: str, target: str, args: tuple[Any, ...], grace: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        args: tuple[Any, ...],
+        grace: float,
+        gone: Callable[[int], None] | None = None,
+    ) -> None:
         self.name = name
         self.target = target
         self.args = args
         self.grace = grace
+        self.gone = gone
+        """Told the exit code of each death it is started again after."""
         self.process: Any = None
         self._stop = threading.Event()
 
@@ -276,6 +309,8 @@ class Child:
                 continue
             log.error("the %s process exited (%s); starting it again", self.name,
                       self.process.exitcode)  # fmt: skip
+            if self.gone is not None:
+                self.gone(self.process.exitcode)
             self._spawn()
             if self._stop.is_set():  # the stop began while it started: it was not told
                 self.process.terminate()

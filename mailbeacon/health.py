@@ -115,11 +115,19 @@ class HealthBoard:
     OSError, which ``Health`` survives), where a writable mapping would have killed the
     process (SIGBUS).
 
-    Layout: each slot's (failure time, success time) as doubles, then each slot's reason.
+    The server also keeps each process's life there: when it last began answering (written
+    by the process) and, once the server saw it exit, since when it has been down, its exit
+    code and how often it was started again (written by the server): a process that dies at
+    every start leaves the others answering, and only the board can tell `/healthz` so.
+
+    Layout: each slot's (failure time, success time) as doubles, then each slot's reason,
+    then each slot's life.
     """
 
     REASON_BYTES = 254
     _LENGTH = struct.Struct("<H")
+    _LIFE = struct.Struct("<ddii")  # answering since, down since, last exit code, restarts
+    SLOT_BYTES = 16 + 2 + REASON_BYTES + _LIFE.size
 
     def __init__(self, path: Path, slots: int | None = None) -> None:
         """A new board of ``slots`` (the server, before it starts the others), or the
@@ -128,14 +136,14 @@ class HealthBoard:
             aside = path.with_name(f".{path.name}.{os.getpid()}")
             fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                os.write(fd, bytes(slots * (16 + 2 + self.REASON_BYTES)))
+                os.write(fd, bytes(slots * self.SLOT_BYTES))
             finally:
                 os.close(fd)
             os.replace(aside, path)
         self._fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         try:
             size = os.fstat(self._fd).st_size
-            self.slots = size // (16 + 2 + self.REASON_BYTES)
+            self.slots = size // self.SLOT_BYTES
             self._times = struct.Struct(f"<{2 * self.slots}d")
             self._map = mmap.mmap(self._fd, size, prot=mmap.PROT_READ)
         except BaseException:
@@ -151,6 +159,25 @@ class HealthBoard:
             reason = failure[1].encode()[: self.REASON_BYTES]
             os.pwrite(self._fd, self._LENGTH.pack(len(reason)) + reason, self._reason_at(slot))
         os.pwrite(self._fd, struct.pack("<dd", failure[0] if failure else 0.0, success), 16 * slot)
+
+    def _life_at(self, slot: int) -> int:
+        return self.slots * (16 + 2 + self.REASON_BYTES) + slot * self._LIFE.size
+
+    def answering(self, slot: int, at: float) -> None:
+        """The process of ``slot`` answers from ``at`` on. Raises OSError."""
+        os.pwrite(self._fd, struct.pack("<d", at), self._life_at(slot))
+
+    def exited(self, slot: int, at: float, code: int) -> None:
+        """The server saw the process of ``slot`` gone at ``at`` (its first exit since it last
+        answered starts the time it is down). Raises OSError."""
+        since, down, _, restarts = self._LIFE.unpack_from(self._map, self._life_at(slot))
+        down = down if down > since else at
+        os.pwrite(self._fd, self._LIFE.pack(since, down, code, restarts + 1), self._life_at(slot))
+
+    def lives(self) -> list[tuple[float, float, int, int]]:
+        """Each process's (answering since, down since, last exit code, times started again);
+        down when the second is later than the first."""
+        return [self._LIFE.unpack_from(self._map, self._life_at(s)) for s in range(self.slots)]
 
     def newest_failure(self) -> float:
         """When any process last failed (epoch seconds; 0.0: none since the start)."""
@@ -193,9 +220,12 @@ class Health:
         self._board: HealthBoard | None = None
         self._slot = 0
         self._published = 0.0  # the success last written to the board
+        self._down_after = 60.0
 
-    def share(self, board: HealthBoard, slot: int) -> None:
-        self._board, self._slot = board, slot
+    def share(self, board: HealthBoard, slot: int, *, down_after: float = 60.0) -> None:
+        """Count every edge process on ``board``; this one's is ``slot``. An edge process
+        down longer than ``down_after`` seconds is a problem."""
+        self._board, self._slot, self._down_after = board, slot, down_after
 
     def recorded(self) -> None:
         now = self._last_success = self.clock.now()
@@ -259,11 +289,40 @@ class Health:
                 problem, newest = reason, failed_at
         return problem
 
+    def _edge_processes(self) -> tuple[str, dict[str, Any] | None]:
+        """(the problem, or ""; how many edge processes answer of how many), when there are
+        several: one that exits at every start leaves the others answering, but not for long
+        unnoticed."""
+        board = self._board
+        if board is None or board.slots < 2:
+            return "", None
+        now = self.clock.now().timestamp()
+        lives = board.lives()
+        down = [(slot, life) for slot, life in enumerate(lives) if life[1] > life[0]]
+        problem = ""
+        for slot, (_, since, code, restarts) in down:
+            if now - since > self._down_after:
+                problem = (
+                    f"edge process {slot} has not answered for {now - since:.0f} s (it exited"
+                    f" with code {code}; started again {restarts} times)"
+                )
+                break
+        return problem, {"expected": board.slots, "answering": board.slots - len(down)}
+
     def report(self) -> dict[str, Any]:
         problem = self._recording_problem()
         report: dict[str, Any] = {"status": "ok"}
         if problem:
             report = {"status": "degraded", "reason": problem}
+        processes_problem, processes = self._edge_processes()
+        if processes is not None:
+            report["edge_processes"] = processes
+            if processes_problem and report["status"] == "ok":
+                report = {
+                    "status": "degraded",
+                    "reason": processes_problem,
+                    "edge_processes": processes,
+                }
         if self.pipeline is not None:
             problem, details = self.pipeline.report()
             report["pipeline"] = details

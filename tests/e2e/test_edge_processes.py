@@ -8,6 +8,7 @@ a port already taken, even by another Mailbeacon, is refused rather than shared.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -32,6 +33,16 @@ def pixel(server: ServerProcess, path: str) -> int:
         response = conn.getresponse()
         assert response.read().startswith(b"GIF89a")
         return response.status
+    finally:
+        conn.close()
+
+
+def health(server: ServerProcess) -> tuple[int, dict]:  # type: ignore[type-arg]
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/healthz", headers={"Connection": "close"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
     finally:
         conn.close()
 
@@ -91,12 +102,48 @@ def test_a_killed_edge_process_is_started_again_and_nothing_is_lost(tmp_path: Pa
         assert answered == 120
         wait_until(lambda: events(server, message_id) == 120, timeout=30)
         assert "the edge-1 process exited (-9); starting it again" in server.log.read_text()
+        status, report = health(server)  # back: both answer again
+        assert status == 200 and report["edge_processes"] == {"expected": 2, "answering": 2}
         again = edge_pids(server)[1]
         server.stop()
         # the process started again stops as gracefully as the first would have (it used to
         # be killed at once: the thread that started it had ended)
         after = server.log.read_text().split(f"edge process {again} answering")[1]
         assert "[edge-1]: stopped on signal 15" in after
+    finally:
+        server.stop()
+
+
+def test_an_edge_process_that_dies_at_every_start_turns_healthz_503_while_pixels_go_on(
+    tmp_path: Path,
+) -> None:
+    """Killed, then unable to start again (its health board is gone: it exits at start): the
+    other process answers every pixel, and /healthz, after MAILBEACON_STALL_SECONDS, says
+    which process is down, how it exited and how often it was started again."""
+    env = {**TWO, "MAILBEACON_STALL_SECONDS": "2"}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        wait_until(lambda: edge_pids(server))
+        [first] = edge_pids(server)
+        _, path = track(server)
+        assert health(server)[1]["edge_processes"] == {"expected": 2, "answering": 2}
+        (tmp_path / "data" / "edge.health").unlink()
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: dead(first))
+
+        def down() -> dict | None:  # type: ignore[type-arg]
+            assert pixel(server, path) == 200  # the other process answers meanwhile
+            status, report = health(server)
+            return report if status == 503 else None
+
+        report = wait_until(down, timeout=30)
+        assert report["edge_processes"] == {"expected": 2, "answering": 1}
+        assert re.fullmatch(
+            r"edge process 1 has not answered for \d+ s \(it exited with code 1;"
+            r" started again \d+ times\)",
+            report["reason"],
+        ), report
+        assert "the edge-1 process exited (1); starting it again" in server.log.read_text()
     finally:
         server.stop()
 

@@ -211,3 +211,51 @@ def test_the_beat_carries_every_lanes_cursor_and_an_old_beat_reads_as_lane_0(
     (tmp_path / "worker.json").write_text('{"pid": 1, "at": 1, "started_at": 1}')
     kept = read_beat(tmp_path / "worker.json")
     assert kept is not None and kept.cursors is None  # off the spool: every lane from its start
+
+
+def test_an_edge_process_down_past_the_threshold_is_a_503_and_one_answering_again_clears_it(
+    tmp_path: Path,
+) -> None:
+    """The server marks a lane's exits; the lane marks when it answers. One that exits at every
+    start leaves the other answering pixels, and /healthz (from that one) says so."""
+    clock = FixedClock(T0)
+    server, lane = Health(clock), Health(clock)
+    board = HealthBoard(tmp_path / "edge.health", 2)
+    server.share(board, 0, down_after=60)
+    lane.share(HealthBoard(tmp_path / "edge.health"), 1, down_after=60)
+    board.answering(0, clock.now().timestamp())
+    board.answering(1, clock.now().timestamp())
+    assert server.report() == {"status": "ok", "edge_processes": {"expected": 2, "answering": 2}}
+
+    clock.advance(seconds=5)
+    board.exited(1, clock.now().timestamp(), -9)  # killed; started again, it fails at start
+    for _ in range(7):
+        clock.advance(seconds=10)
+        board.exited(1, clock.now().timestamp(), 1)
+    report = server.report()
+    assert report["status"] == "degraded" and report["edge_processes"]["answering"] == 1
+    assert report["reason"] == (  # down since its first exit, not its last
+        "edge process 1 has not answered for 70 s (it exited with code 1; started again 8 times)"
+    )
+    assert lane.report()["status"] == "degraded"  # the same board, read by either
+
+    clock.advance(seconds=1)
+    board.answering(1, clock.now().timestamp())  # a start that got as far as answering
+    assert server.report()["status"] == "ok"
+    assert server.report()["edge_processes"] == {"expected": 2, "answering": 2}
+
+
+def test_one_edge_process_reports_no_processes_and_a_down_lane_within_the_threshold_is_ok(
+    tmp_path: Path,
+) -> None:
+    clock = FixedClock(T0)
+    alone = Health(clock)
+    alone.share(HealthBoard(tmp_path / "one.health", 1), 0)
+    assert "edge_processes" not in alone.report()
+    health = Health(clock)
+    board = HealthBoard(tmp_path / "edge.health", 2)
+    health.share(board, 0, down_after=60)
+    board.exited(1, clock.now().timestamp(), -9)
+    clock.advance(seconds=59)
+    report = health.report()
+    assert report["status"] == "ok" and report["edge_processes"]["answering"] == 1
