@@ -16,7 +16,7 @@ from functions.standins.billing import Counts, count_firestore
 from mailbeacon import live
 from mailbeacon.bus.local import LocalBus
 from mailbeacon.classify import classify
-from mailbeacon.model import Hit, Message
+from mailbeacon.model import Classification, Hit, Message, MessageContext
 from mailbeacon.pipeline import process_hit
 from mailbeacon.stats import get_stats
 from mailbeacon.store.firestore import RECENT_EVENTS, FirestoreStore
@@ -125,3 +125,46 @@ def test_a_senders_day_is_not_written_twice_in_a_second_by_sending_then_an_open(
     for path in days:
         first, second = counts.writes[path]
         assert second - first >= 1.0  # the days' interval: 0.5 s x DAYS_SLOWER
+
+
+def test_hits_of_one_message_handled_at_once_each_see_the_ones_before_them(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    """A shared read hands one answer to many hits at once: a scanner walking an email's links
+    must still be judged with each hit seeing the ones before it (Turns), not each alone."""
+    from google.cloud import firestore
+
+    counts = Counts()
+    client = count_firestore(firestore.Client(project=PROJECT), counts)
+    store = FirestoreStore(client, prefix=f"turn{secrets.token_hex(3)}_", flush_interval=0.2)
+    bus = LocalBus(Database(tmp_path / "outbox.db"))
+    sent = datetime.now(UTC) - timedelta(hours=3)
+    message = Message(
+        id=secrets.token_urlsafe(12), owner="ann@example.com", recipients=("bo@example.org",),
+        subject="Links", created_at=sent, sent_at=sent,
+    )  # fmt: skip
+    store.add_message(message)
+    burst = 30
+    hits = [
+        Hit(
+            id=secrets.token_hex(12),
+            kind="open",
+            message_id=message.id,
+            at=sent + timedelta(hours=1, milliseconds=100 * i),
+            user_agent=GMAIL_PROXY,
+            ip_hash=f"h{i}",
+            network="66.249.84.0/24",
+        ).to_dict()
+        for i in range(burst)
+    ]
+    seen: dict[str, int] = {}
+
+    def watching(hit: Hit, context: MessageContext) -> Classification:
+        seen[hit.id] = len(context.earlier)
+        return classify(hit, context)
+
+    reads = counts.reads
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda h: process_hit(store, bus, watching, h), hits))
+    assert counts.reads - reads < burst  # reads were shared ...
+    assert sorted(seen.values()) == list(range(burst))  # ... and no hit was judged alone

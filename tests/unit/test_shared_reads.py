@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mailbeacon.store.firestore.shared_reads import SharedReads
+from mailbeacon.store.firestore.shared_reads import SharedReads, Turns
 from tests.support.processes import wait_until
 
 
@@ -51,3 +51,37 @@ def test_a_failed_read_fails_everyone_who_waited_and_the_next_read_fetches_again
             with pytest.raises(TimeoutError):
                 future.result(5)
     assert reads.read("m1", lambda: "fresh") == "fresh"
+
+
+def test_hits_of_one_message_take_turns_until_the_one_before_stored_its_event() -> None:
+    turns = Turns(patience=10)
+    turns.take("m1")  # the first hit: nobody before it
+    went: list[str] = []
+
+    def second() -> None:
+        turns.take("m1")
+        went.append("second")
+        turns.release("m1")
+
+    other = threading.Thread(target=second)
+    other.start()
+    wait_until(lambda: turns.waited == 1)  # waiting for the first
+    turns.take("m2")  # another message: no wait
+    assert went == [] and turns.waited == 1
+    turns.release("m1")  # the first stored its event: the second goes
+    other.join(5)
+    assert went == ["second"]
+    turns.release("m2")
+    turns.take("m1")  # nobody holds it now
+    assert turns.waited == 1
+
+
+def test_a_turn_never_released_holds_the_next_hit_only_for_its_patience() -> None:
+    turns = Turns(patience=0.05)
+    holder = threading.Thread(target=turns.take, args=("m1",))  # then fails: no release
+    holder.start()
+    holder.join(5)
+    turns.take("m1")  # waits its patience, then goes
+    assert turns.waited == 1
+    turns.take("m1")  # this thread's own turn, never released, is not waited for
+    assert turns.waited == 1

@@ -27,7 +27,7 @@ from .context import ContextWriter, Pending, by_time
 from .days import DayCounters
 from .docs import event_from, from_doc_id, message_from, to_time
 from .settings import FirestoreSettings
-from .shared_reads import SharedReads
+from .shared_reads import SharedReads, Turns
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class FirestorePipeline:
         self.clock = clock or SystemClock()
         self.recent = Coalescer(ContextWriter(fs, cache, days).write, interval=flush_interval)
         self.reads: SharedReads[Any] = SharedReads()
+        self.turns = Turns()
 
     def add_event(
         self, event: Event, relabel: Sequence[Event] = (), *, live_at: datetime | None = None
@@ -71,21 +72,26 @@ class FirestorePipeline:
         self.cache.add_fresh(event)
         for changed in relabel:
             self.cache.add_fresh(changed)
+        self.turns.release(event.message_id)  # the next hit of the message sees this one
         pending = Pending(event, tuple(relabel), live_at)
         with self.fs.translated("add_event"):
             self.recent.submit(event.message_id, pending)
         return pending.created
 
     def get_context(self, message_id: str) -> MessageContext | None:
-        """One read of the message document, or a share of one on the wire (the owner's
-        strictness is read only when asked)."""
+        """One read of the message document, or a share of one on the wire, then this hit's
+        turn on the message (``Turns``: released by ``add_event``), so that the events this
+        instance stored for the hits before it are in its context (the owner's strictness is
+        read only when asked)."""
 
         def fetch() -> Any:
             with self.fs.translated("get_context"):
                 return self.fs.message_ref(message_id).get(**self.fs.rpc)
 
         snap = self.reads.read(message_id, fetch)
+        self.turns.take(message_id)
         if not snap.exists:
+            self.turns.release(message_id)
             return None
         d = snap.to_dict()
         self.cache.remember(message_id, snap.update_time, d)
