@@ -4,10 +4,13 @@ counters the stores keep (``daycounts``), never by counting events.
 Counters are kept per UTC day, and every series the overview draws per day also per UTC hour
 (``name@H``; human opens as ``hour:H``), so the days, the chart and the hour-of-week heatmap
 of any time zone are sums of whole hours. Counters kept before hours were (older data) count
-at noon UTC of their day; the breakdowns (verdicts, clients, time to first open) count a UTC
-day when the middle of its part that has passed falls in the period: its noon, or for today
-the middle of the hours so far (at 00:10 UTC, the last 30 days show today's first opens'
-clients as they show the opens).
+at noon UTC of their day. The breakdowns (clients, verdicts, times to first open and reply)
+are kept per UTC day: a day the period covers only in part counts them when the period holds
+most of that day's hourly series they break down (clients: its human opens; verdicts: its
+machine hits; times to first open or reply: its emails opened or replied), so today's opens
+bring their clients at 00:10 UTC, and "today" in a zone behind UTC brings today's. A day
+without those hourly counts (kept before hours were) counts them when the middle of its part
+that has passed is in the period: noon for a past day.
 """
 
 from __future__ import annotations
@@ -108,6 +111,16 @@ def _hourly(name: str) -> tuple[str, int] | None:
 HOUR = timedelta(hours=1)
 
 
+BREAKDOWN_OF = {"client:": "human_opens", "verdict:": "machine_hits", "ttfo:": "opened"}
+BREAKDOWN_OF |= {"ttfr:": "replied"}
+"""Each breakdown's prefix and the hourly series it breaks down."""
+
+
+def _breakdown_series(name: str) -> str | None:
+    prefix = name[: name.find(":") + 1]
+    return BREAKDOWN_OF.get(prefix) if prefix else None
+
+
 def _middle_hour(start: datetime, now: datetime) -> int:
     """The UTC hour in the middle of the part of the day beginning at ``start`` that has
     passed by ``now``: noon for a past day, for today half the hours so far."""
@@ -198,26 +211,36 @@ def _part_day(
     by_day: Days,
     grid: list[list[int]],
 ) -> None:
-    """A UTC day the period starts or ends in, hour by hour; its breakdowns count when the
-    ``middle`` hour of its part that has passed is in the period, as do the counts kept
-    before hours were (placed at noon UTC: only past days have them)."""
+    """A UTC day the period starts or ends in, hour by hour. Its breakdowns count when the
+    period holds most of the hourly series each breaks down (``BREAKDOWN_OF``); without
+    hourly counts, when the ``middle`` hour of its part that has passed is in the period, as
+    do the counts kept before hours were (placed at noon UTC: only past days have them)."""
     dates, weekday, shape = local
     noon_in = middle in inside
     hourly: dict[str, int] = {}
+    held: dict[str, int] = {}
+    breakdowns: list[tuple[str, int]] = []
     for name, n in counts.items():
         parsed = _hourly(name)
         if parsed is None:
-            if noon_in and name not in SERIES:  # a breakdown: whole UTC days
-                total[name] = total.get(name, 0) + n
+            if name not in SERIES:
+                breakdowns.append((name, n))
             continue
         series, hour = parsed
         hourly[series] = hourly.get(series, 0) + n
         if hour in inside:
+            held[series] = held.get(series, 0) + n
             shift, local_hour = shape[hour]
             total[series] = total.get(series, 0) + n
             _add(by_day, dates[shift], series, n)
             if series == "human_opens":
                 grid[(weekday + shift) % 7][local_hour] += n
+    for name, n in breakdowns:
+        series = _breakdown_series(name)
+        of, inside_of = (hourly.get(series, 0), held.get(series, 0)) if series else (0, 0)
+        decided = of and 2 * inside_of != of  # else nothing hourly to go by, or a tie
+        if (2 * inside_of > of) if decided else noon_in:
+            total[name] = total.get(name, 0) + n
     if noon_in:  # counted before hours were kept: at noon UTC
         for series in SERIES:
             rest = counts.get(series, 0) - hourly.get(series, 0)

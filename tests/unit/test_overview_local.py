@@ -66,7 +66,12 @@ def _expected(days: dict[str, dict[str, int]], since: datetime, until: datetime,
                 by_day.setdefault(local_day, {}).setdefault(series, 0)
                 by_day[local_day][series] += rest
                 total[series] = total.get(series, 0) + rest
-        if since <= middle < until:  # the middle of the part of the day passed by NOW
+        opens = [(start + timedelta(hours=h), counts.get(f"hour:{h}", 0)) for h in range(24)]
+        held = sum(n for at, n in opens if since <= at < until)
+        of = sum(n for _, n in opens)
+        if 2 * held > of if of and 2 * held != of else since <= middle < until:
+            # a day in part: where most of its opens are (the middle of its part passed by
+            # NOW when it has none, or half)
             total["clients"] = total.get("clients", 0) + counts["client:gmail"]
     return {"total": total, "by_day": by_day, "grid": grid}
 
@@ -103,3 +108,20 @@ def test_the_last_30_days_count_todays_clients_as_they_count_its_opens(
     assert got["human_opens"] == 1 and got["clients"] == {"gmail": 1}
     earlier = {"until": (now - timedelta(minutes=minutes_into_today)).isoformat()}
     assert summarise(lambda a, b: today, earlier, now)["clients"] == {}  # not in the period
+    # counted before hours were kept (no hourly opens): the middle of the day's part so far
+    old = {"2026-11-20": {"human_opens": 1, "client:gmail": 1}}
+    assert summarise(lambda a, b: old, {}, now)["clients"] == {"gmail": 1}
+
+
+def test_today_in_a_zone_behind_utc_counts_the_clients_of_the_opens_it_shows() -> None:
+    """07:30 in Los Angeles (15:30 UTC): the local day began at 08:00 UTC; the opens since
+    then, and their clients, are today's; the night's (UTC) opens are yesterday's."""
+    now = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+    day = "2026-11-20"
+    args = {"since": "2026-11-20T00:00:00-08:00", "until": "2026-11-21T00:00:00-08:00"}
+    later = {day: {"hour:9": 2, "hour:14": 1, "hour:3": 1, "human_opens": 4, "client:gmail": 4}}
+    got = summarise(lambda a, b: later, args, now, "America/Los_Angeles")
+    assert got["human_opens"] == 3 and got["clients"] == {"gmail": 4}  # most opens: today's
+    night = {day: {"hour:2": 2, "hour:5": 1, "hour:9": 1, "human_opens": 4, "client:gmail": 4}}
+    got = summarise(lambda a, b: night, args, now, "America/Los_Angeles")
+    assert got["human_opens"] == 1 and got["clients"] == {}  # most opens: yesterday's (local)
