@@ -1,6 +1,6 @@
 """The folder Cloud Functions builds from: main.py, requirements.txt and the packages the
 functions import, without what only the command line, the deployer or the tests use, and
-their bytecode, compiled here so that no instance compiles it at its cold start."""
+their bytecode, compiled here so that no instance compiles them at its cold start."""
 
 from __future__ import annotations
 
@@ -68,31 +68,25 @@ def assemble_source(target: Path) -> Path:
     return target
 
 
-GCLOUDIGNORE = """\
-# Written by `mailbeacon deploy`. gcloud uploads everything here but this file: its default
-# list, used when a folder has none, leaves __pycache__/ out, and with it the bytecode compiled
-# for the runtime (a cold start would compile every module again).
-.gcloudignore
-"""
-
-
 def compile_bytecode(target: Path) -> bool:
     """Bytecode for every module, when this Python is the functions' runtime (python311).
 
-    Each instance of a function starts from the uploaded files, on a read-only or throwaway
-    disk, so without bytecode every cold start compiles every module it imports (13-31 ms
-    of the pixel's in bench/coldstart.py). The files are hash-based and unchecked:
-    the upload and the build do not keep modification times, which timestamped bytecode
-    needs to be used; the folder is made anew by each deployment, so none can be stale."""
-    if f"python{sys.version_info.major}{sys.version_info.minor}" != RUNTIME:
-        return False  # the runtime would not read another version's bytecode
+    Each instance of a function starts from the uploaded files (gcloud uploads the whole
+    folder: it has no .git, .gitignore or node_modules, so no ignore list applies) on a disk of
+    its own, so without bytecode every cold start compiles every module it imports (a median
+    13 ms of the pixel's in five runs of bench/coldstart.py). The files are hash-based and
+    checked: the upload and the build do not keep modification times, which timestamped
+    bytecode needs to be used, and a source changed after the assembly is compiled afresh
+    rather than run stale."""
+    if sys.implementation.cache_tag != f"cpython-{RUNTIME.removeprefix('python')}":
+        return False  # the runtime would not read another interpreter's bytecode
     compiled = compileall.compile_dir(
         target,
         quiet=1,
         workers=1,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        optimize=0,  # what the runtime reads (not .opt-1.pyc), whatever PYTHONOPTIMIZE says
+        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
     )
     if not compiled:
         raise RuntimeError(f"the functions' source in {target} does not compile")
-    (target / ".gcloudignore").write_text(GCLOUDIGNORE)
     return True
