@@ -17,6 +17,8 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from mailbeacon.bus.spool import segments
 from tests.support.processes import EDGE_PROCESSES as TWO
 from tests.support.processes import MAILBEACON, ServerProcess, cli_env, wait_until
@@ -86,6 +88,7 @@ def test_two_edge_processes_share_the_port_and_every_hit_is_counted_once(tmp_pat
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_killed_edge_process_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data", env=TWO).start()
     try:
@@ -114,6 +117,7 @@ def test_a_killed_edge_process_is_started_again_and_nothing_is_lost(tmp_path: Pa
         server.stop()
 
 
+@pytest.mark.slow
 def test_an_edge_process_that_dies_at_every_start_turns_healthz_503_while_pixels_go_on(
     tmp_path: Path,
 ) -> None:
