@@ -161,7 +161,7 @@ class HealthBoard:
         os.pwrite(self._fd, struct.pack("<dd", failure[0] if failure else 0.0, success), 16 * slot)
 
     def _life_at(self, slot: int) -> int:
-        return self.slots * (16 + 2 + self.REASON_BYTES) + slot * self._LIFE.size
+        return self._reason_at(self.slots) + slot * self._LIFE.size  # after the reasons
 
     def answering(self, slot: int, at: float) -> None:
         """The process of ``slot`` answers from ``at`` on. Raises OSError."""

@@ -111,8 +111,12 @@ def _hourly(name: str) -> tuple[str, int] | None:
 HOUR = timedelta(hours=1)
 
 
-BREAKDOWN_OF = {"client:": "human_opens", "verdict:": "machine_hits", "ttfo:": "opened"}
-BREAKDOWN_OF |= {"ttfr:": "replied"}
+BREAKDOWN_OF = {
+    "client:": "human_opens",
+    "verdict:": "machine_hits",
+    "ttfo:": "opened",
+    "ttfr:": "replied",
+}
 """Each breakdown's prefix and the hourly series it breaks down."""
 
 

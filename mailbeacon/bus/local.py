@@ -266,7 +266,7 @@ class LocalBus:
                 if payload is not None and message_id in (None, payload.get("message_id")):
                     found.append(payload)
         if lanes > 1:  # each lane is in order; across lanes, by when each hit was answered
-            found.sort(key=_answered)
+            found.sort(key=_sort_time)
         return found
 
     def _spool_moved(self) -> bool:
@@ -302,9 +302,10 @@ class LocalBus:
             return 0
         present = spool_files.lanes(self.spool_dir)
         turn = bisect.bisect_left(present, self._next_lane)
+        cursors = self.cursors()
         heads = []
         for rank, lane in enumerate(present[turn:] + present[:turn]):
-            at = self._next_at(lane)
+            at = self._next_at(lane, cursors.get(lane, Position(0, 0)))
             if at is not None:
                 heads.append((at, rank, lane))
         if not heads:
@@ -316,10 +317,9 @@ class LocalBus:
             self._next_lane = lane + 1
         return step
 
-    def _next_at(self, lane: int) -> str | None:
-        """When ``lane``'s next hit was answered (its ISO time; "" for one without, or for
-        unreadable bytes to skip), or None when the lane has nothing to read."""
-        start = self._cursor(lane)
+    def _next_at(self, lane: int, start: Position) -> str | None:
+        """When ``lane``'s next hit after ``start`` was answered (its ISO time; "" for one
+        without, or for unreadable bytes to skip), or None when the lane has nothing to read."""
         head = spool_files.read(spool_files.lane_dir(self.spool_dir, lane), start, max_records=1)
         if head.end == start:
             return None
@@ -538,10 +538,7 @@ class LocalBus:
             )
             total += size
             payload = _decode(first) if first else None
-            try:
-                at = parse_time(str(payload["at"])).timestamp() if payload else None
-            except (KeyError, ValueError):
-                at = None
+            at = _answered(payload) if payload else None
             if at is not None and (oldest is None or at < oldest):
                 oldest = at
         return total, oldest
@@ -674,12 +671,18 @@ class LocalBus:
             self._writer.close()
 
 
-def _answered(payload: dict[str, Any]) -> float:
-    """When a hit was answered (epoch seconds; a hit without a readable time sorts first)."""
+def _answered(payload: dict[str, Any]) -> float | None:
+    """When a hit was answered (epoch seconds; None when it has no readable time)."""
     try:
         return parse_time(str(payload["at"])).timestamp()
     except (KeyError, ValueError):
-        return float("-inf")
+        return None
+
+
+def _sort_time(payload: dict[str, Any]) -> float:
+    """A hit without a readable time sorts first."""
+    at = _answered(payload)
+    return float("-inf") if at is None else at
 
 
 def _answered_at(record: bytes) -> str:
