@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mailbeacon.errors import MailbeaconError
@@ -31,6 +32,7 @@ from mailbeacon.files import write_private
 
 from .bootstrap import App, bootstrap
 from .config import AppConfig
+from .edge.balance import ConnectionShares, mark_down
 from .edge.serving import BACKLOG, build_edge, run
 from .loopback import loopback_host
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_FILE = "edge.health"
+CONNECTIONS_FILE = "edge.connections"
 
 
 def listen(host: str, port: int, *, shared: bool = False) -> socket.socket:
@@ -138,8 +141,11 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         sock.close()
         return _cannot_start(exc)
     _watch_pipeline(app)
+    shares = None
     try:
         board = _share_health(app, processes)
+        if processes > 1:
+            shares = ConnectionShares(core.data_dir / CONNECTIONS_FILE, 0, processes)
     except OSError as exc:
         app.close()
         sock.close()
@@ -154,7 +160,7 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
     grace = config.edge.shutdown_timeout + 1.0
     for lane in range(1, processes):
         args = (final.with_core(spool_lane=lane), *where)
-        gone = functools.partial(_exited, board, lane)
+        gone = functools.partial(_exited, board, core.data_dir / CONNECTIONS_FILE, lane)
         children.append(
             Child(f"edge-{lane}", "functions.server:serve_lane", args, grace, gone).start()
         )
@@ -191,11 +197,13 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
             child.begin_stop()
 
     try:
-        run(edge, sock, config.edge, on_exit=stopping)
+        run(edge, sock, config.edge, on_exit=stopping, shares=shares)
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
+        if shares is not None:
+            shares.close()
         stopping()
         for child in children:
             child.stop(since=asked[0])
@@ -215,15 +223,25 @@ def serve_lane(config: AppConfig, host: str, port: int, parent: int) -> None:
     _watch_pipeline(app)
     board = _share_health(app, None)
     edge = build_edge(app)
+    lane = config.core.spool_lane
+    try:
+        shares: ConnectionShares | None = ConnectionShares(
+            config.core.data_dir / CONNECTIONS_FILE, lane
+        )
+    except OSError as exc:  # the connections are spread as the kernel hashes them
+        log.warning("edge process %s: connection counts unavailable (%s)", lane, exc)
+        shares = None
     sock = listen_again(host, port)  # ready: the kernel may hand it connections from now
-    _answering(board, config.core.spool_lane)
+    _answering(board, lane)
     log.info("edge process %s answering on port %s", os.getpid(), port)
     try:
-        run(edge, sock, config.edge)
+        run(edge, sock, config.edge, shares=shares)
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
+        if shares is not None:
+            shares.close()
         edge.stop()
         app.close()
 
@@ -261,9 +279,11 @@ def _answering(board: HealthBoard, lane: int) -> None:
         board.answering(lane, time.time())
 
 
-def _exited(board: HealthBoard, lane: int, code: int) -> None:
+def _exited(board: HealthBoard, connections: Path, lane: int, code: int) -> None:
     with contextlib.suppress(OSError):
         board.exited(lane, time.time(), code)
+    with contextlib.suppress(OSError):
+        mark_down(connections, lane)
 
 
 class Child:

@@ -11,6 +11,8 @@ Headers (with the request line) over ``MAX_HEAD_BYTES`` are answered 431 and clo
 
 It also answers the pixel and the click itself when it can (``answer_now``): uvicorn spends
 more per request on its task, events and ASGI messages than the pixel does on all its work.
+With more than one edge process, it counts its connections where the others can see them and
+sheds one, on such an answer, when this process holds too many (balance.py).
 
 These are uvicorn's private hooks and attributes (``connection_made``, ``data_received``,
 ``on_message_begin``, ``on_headers_complete``, ``on_body``, ``on_message_complete``,
@@ -27,6 +29,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .balance import ConnectionShares
+
 MAX_HEAD_BYTES = 64 * 1024
 _TOO_LARGE = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\n"
@@ -39,15 +43,23 @@ Answer = Callable[[bytes, bytes, list[tuple[bytes, bytes]], Any], tuple[bytes, b
 
 
 def deadline_protocol(
-    header_timeout: float, answer_now: Answer | None = None
+    header_timeout: float,
+    answer_now: Answer | None = None,
+    shares: ConnectionShares | None = None,
 ) -> type[HttpToolsProtocol]:
     """The protocol class for uvicorn's ``Config(http=...)``.
 
     ``answer_now`` (the edge's pixel and click) is offered each request without a body and
     with nothing pipelined before it, as its headers complete: when it answers, the answer is
-    written at once, in one write, with no ASGI task, and the request is done.
+    written at once, in one write, with no ASGI task, and the request is done. With
+    ``shares`` (more than one edge process), connections are counted there, and such an
+    answer closes its connection when ``shares`` says this process holds too many.
     """
-    settings = {"header_timeout": header_timeout, "answer_now": staticmethod(answer_now)}
+    settings = {
+        "header_timeout": header_timeout,
+        "answer_now": staticmethod(answer_now),
+        "shares": shares,
+    }
     return type("DeadlineProtocol", (DeadlineProtocol,), settings)
 
 
@@ -57,6 +69,8 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     header_timeout: float = 10.0
     answer_now: Answer | None = None
+    shares: ConnectionShares | None = None
+    _counted = False  # in ``shares``' count of this process's connections
     _deadline: asyncio.TimerHandle | None = None
     _since: float | None = None  # when the wait for the current head began (None: no wait)
     _read_bytes = 0  # everything read while waiting for a request's head
@@ -66,9 +80,15 @@ class DeadlineProtocol(HttpToolsProtocol):
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+        if self.shares is not None:
+            self.shares.opened()
+            self._counted = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
+        if self._counted and self.shares is not None:
+            self._counted = False
+            self.shares.closed()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -131,6 +151,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     def _write_now(self, answer: tuple[bytes, bytes]) -> None:
         self._answered = True
         keep = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
+        if keep and self._counted and self.shares.shed(self.loop.time()):  # type: ignore[union-attr]
+            keep = self._counted = False  # (shed() has counted it gone)
         status, rest = answer
         self.transport.write(
             b"".join((b"HTTP/1.1 ", status, _defaults(self.server_state.default_headers),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..bootstrap import App
+from .balance import ConnectionShares
 from .places import Places
 from .ports import Streams
 from .recorders import recorder_for
@@ -87,8 +88,10 @@ def run(
     config: EdgeConfig,
     *,
     on_exit: Callable[[], None] | None = None,
+    shares: ConnectionShares | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down within ``config.shutdown_timeout``."""
+    """Serve until SIGTERM or SIGINT, then shut down within ``config.shutdown_timeout``;
+    with ``shares``, one of several edge processes on the port (balance.py)."""
     import uvicorn
     import uvloop
 
@@ -98,7 +101,7 @@ def run(
         logging.getLogger(name).setLevel(logging.WARNING)
     settings = uvicorn.Config(
         edge,
-        http=deadline_protocol(config.header_timeout, edge.tracking.answer_now),  # type: ignore[arg-type]
+        http=deadline_protocol(config.header_timeout, edge.tracking.answer_now, shares),  # type: ignore[arg-type]
         interface="asgi3",
         lifespan="off",
         proxy_headers=False,  # X-Forwarded-For is ours to read, by --trust-proxy

@@ -7,6 +7,7 @@ a port already taken, even by another Mailbeacon, is refused rather than shared.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -174,3 +175,72 @@ def test_a_stopped_server_leaves_no_edge_process_behind(tmp_path: Path) -> None:
     [child] = edge_pids(server)
     server.stop()
     wait_until(lambda: dead(child), timeout=5)
+
+
+def held(pids: list[int], port: int) -> dict[int, set[int]]:
+    """The client ports of the connections to ``port`` each process holds, as ``ss -tnp``
+    shows them: /proc/<pid>/fd's sockets matched with /proc/net/tcp's established ones."""
+    owner = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    owner[target[8:-1]] = pid
+    ports: dict[int, set[int]] = {pid: set() for pid in pids}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port and inode in owner:
+                ports[owner[inode]].add(int(remote.rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_keep_alive_connections_the_kernel_spread_unevenly_end_up_even(tmp_path: Path) -> None:
+    """The kernel places each connection by a hash: 30 on one process and 10 on the other is
+    a split it makes. The busier process answers some pixels with `Connection: close` until
+    each holds 20, and every answer on the way is the pixel."""
+    server = ServerProcess(tmp_path / "data", env=TWO).start()
+    clients: list[http.client.HTTPConnection] = []
+    try:
+        wait_until(lambda: edge_pids(server))
+        assert server.proc is not None
+        pids = [server.proc.pid, *edge_pids(server)]
+        _, path = track(server)
+        answers: list[tuple[int, bytes]] = []
+
+        def ask(conn: http.client.HTTPConnection) -> None:
+            conn.request("GET", path, headers={"User-Agent": CHROME})
+            response = conn.getresponse()
+            answers.append((response.status, response.read()[:6]))
+
+        wanted = dict(zip(pids, (30, 10), strict=True))
+        kept: dict[int, list[http.client.HTTPConnection]] = {pid: [] for pid in pids}
+        for _ in range(400):  # connections are made until the kernel has placed 30 and 10
+            if all(len(kept[pid]) == wanted[pid] for pid in pids):
+                break
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            ask(conn)
+            if conn.sock is None:  # answered with Connection: close (the balance at work)
+                continue
+            port = conn.sock.getsockname()[1]
+            [holder] = [pid for pid, ports in held(pids, server.port).items() if port in ports]
+            if len(kept[holder]) < wanted[holder]:
+                kept[holder].append(conn)
+            else:
+                conn.close()
+        clients = [conn for pid in pids for conn in kept[pid]]
+        assert [len(held(pids, server.port)[pid]) for pid in pids] == [30, 10]
+
+        def even() -> bool:
+            for conn in clients:  # one request on each (a closed one connects again)
+                ask(conn)
+            return sorted(len(ports) for ports in held(pids, server.port).values()) == [20, 20]
+
+        wait_until(even, timeout=20)
+        assert set(answers) == {(200, b"GIF89a")}
+    finally:
+        for conn in clients:
+            conn.close()
+        server.stop()
