@@ -224,6 +224,7 @@ def serve_lane(config: AppConfig, host: str, port: int, parent: int) -> None:
     board = _share_health(app, None)
     edge = build_edge(app)
     lane = config.core.spool_lane
+    sock = listen_again(host, port)  # ready: the kernel may hand it connections from now
     try:
         shares: ConnectionShares | None = ConnectionShares(
             config.core.data_dir / CONNECTIONS_FILE, lane
@@ -231,7 +232,6 @@ def serve_lane(config: AppConfig, host: str, port: int, parent: int) -> None:
     except OSError as exc:  # the connections are spread as the kernel hashes them
         log.warning("edge process %s: connection counts unavailable (%s)", lane, exc)
         shares = None
-    sock = listen_again(host, port)  # ready: the kernel may hand it connections from now
     _answering(board, lane)
     log.info("edge process %s answering on port %s", os.getpid(), port)
     try:

@@ -18,7 +18,6 @@ the others never shed towards it.
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
 import struct
@@ -36,7 +35,8 @@ class ConnectionShares:
 
     def __init__(self, path: Path, slot: int, slots: int | None = None) -> None:
         """The file with ``slots`` (the server, before it starts the other processes: every
-        slot down but its own), or the file at ``path`` (each other process). Raises OSError."""
+        slot down but its own), or the file at ``path`` (each other process, once it listens:
+        its slot says 0 from here on). Raises OSError."""
         if slots:  # made aside and renamed into place, as the health board is
             aside = path.with_name(f".{path.name}.{os.getpid()}")
             fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -54,8 +54,10 @@ class ConnectionShares:
             os.close(self._fd)
             raise
         self.slot = slot
+        self._at = slot * _SLOT.size
         self.held = 0
         self._next = 0.0
+        self._stale = False  # a count could not be published: the others see an older one
         self._publish()
 
     def opened(self) -> None:
@@ -66,13 +68,15 @@ class ConnectionShares:
         self.held -= 1
         self._publish()
 
-    def _publish(self) -> None:
-        with contextlib.suppress(OSError):  # a data dir gone read-only: an older count shows
-            os.pwrite(self._fd, _SLOT.pack(self.held), self.slot * _SLOT.size)
+    def _publish(self, count: int | None = None) -> None:
+        try:
+            os.pwrite(self._fd, _SLOT.pack(self.held if count is None else count), self._at)
+        except OSError:  # a data dir gone read-only: counts that no longer move
+            self._stale = True
 
     def shed(self, now: float) -> bool:
         """Whether to close the connection just answered (``now``: the loop's clock)."""
-        if now < self._next:
+        if now < self._next or self._stale:
             return False
         self._next = now + INTERVAL
         counts = self._counts.unpack_from(self._map, 0)
@@ -88,6 +92,8 @@ class ConnectionShares:
         return list(self._counts.unpack_from(self._map, 0))
 
     def close(self) -> None:
+        """This process no longer answers: nobody sheds towards it."""
+        self._publish(DOWN)
         self._map.close()
         os.close(self._fd)
 

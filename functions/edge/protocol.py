@@ -124,6 +124,9 @@ class DeadlineProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         self._waiting_for_head = False
+        if self.transport.is_closing():  # pipelined behind an answer that closed: the client
+            self._answered = True  # retries it elsewhere (RFC 9112, 9.3.2), so nothing is done
+            return
         if self._read_bytes > MAX_HEAD_BYTES and self._head_size() > MAX_HEAD_BYTES:
             return self._too_large()
         answer = self._answer_now()

@@ -103,6 +103,8 @@ def run(
         edge,
         http=deadline_protocol(config.header_timeout, edge.tracking.answer_now, shares),  # type: ignore[arg-type]
         interface="asgi3",
+        ws="none",  # no upgrade hands a connection to another protocol (it would never be
+        # counted closed in balance.py; nothing here speaks WebSocket)
         lifespan="off",
         proxy_headers=False,  # X-Forwarded-For is ours to read, by --trust-proxy
         server_header=False,

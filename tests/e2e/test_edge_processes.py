@@ -8,6 +8,7 @@ a port already taken, even by another Mailbeacon, is refused rather than shared.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -197,6 +198,10 @@ def held(pids: list[int], port: int) -> dict[int, set[int]]:
     return ports
 
 
+def holder_of(pids: list[int], port: int, client_port: int) -> int | None:
+    return next((pid for pid, ports in held(pids, port).items() if client_port in ports), None)
+
+
 def test_keep_alive_connections_the_kernel_spread_unevenly_end_up_even(tmp_path: Path) -> None:
     """The kernel places each connection by a hash: 30 on one process and 10 on the other is
     a split it makes. The busier process answers some pixels with `Connection: close` until
@@ -221,11 +226,10 @@ def test_keep_alive_connections_the_kernel_spread_unevenly_end_up_even(tmp_path:
             if all(len(kept[pid]) == wanted[pid] for pid in pids):
                 break
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-            ask(conn)
-            if conn.sock is None:  # answered with Connection: close (the balance at work)
-                continue
+            conn.connect()  # no request yet: a process sheds only on an answer
+            assert conn.sock is not None
             port = conn.sock.getsockname()[1]
-            [holder] = [pid for pid, ports in held(pids, server.port).items() if port in ports]
+            holder = wait_until(functools.partial(holder_of, pids, server.port, port))
             if len(kept[holder]) < wanted[holder]:
                 kept[holder].append(conn)
             else:

@@ -43,3 +43,13 @@ def test_nobody_sheds_towards_a_process_that_is_down(tmp_path: Path) -> None:
     mark_down(path, 1)  # the server saw it exit (its connections went with it)
     assert not alone.shed(3.0)
     assert alone.counts() == [39, DOWN, DOWN]
+
+
+def test_a_process_that_stops_is_down_for_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "edge.connections"
+    server = holding(ConnectionShares(path, 0, 2), 9)
+    lane = ConnectionShares(path, 1)
+    assert server.shed(1.0)
+    lane.close()  # its stop, or an exception out of its loop
+    assert server.counts() == [8, DOWN]
+    assert not server.shed(2.0)

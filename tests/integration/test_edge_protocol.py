@@ -9,15 +9,18 @@ of uvicorn breaks a hook, one of these fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
+from functions.edge.balance import ConnectionShares
 from functions.edge.protocol import deadline_protocol
 from tests.support.processes import wait_until
 
@@ -47,14 +50,14 @@ def answer_now(method: bytes, target: bytes, headers: Any, client: Any) -> Any:
     return b"200 OK\r\n", b"Content-Length: %d\r\n\r\n" % (len(target) + 5) + body
 
 
-@pytest.fixture(scope="module")
-def port() -> Iterator[int]:
+@contextlib.contextmanager
+def serving(answer: Any, shares: ConnectionShares | None = None) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
     config = uvicorn.Config(
         app,
-        http=deadline_protocol(DEADLINE, answer_now),  # type: ignore[arg-type]
+        http=deadline_protocol(DEADLINE, answer, shares),  # type: ignore[arg-type]
         lifespan="off",
         log_config=None,
         access_log=False,
@@ -64,9 +67,17 @@ def port() -> Iterator[int]:
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])))
     thread.start()
     wait_until(lambda: server.started, timeout=10, interval=0.01)
-    yield sock.getsockname()[1]
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    with serving(answer_now) as bound:
+        yield bound
 
 
 def talk(port: int, data: bytes, *, until: bytes = b"", timeout: float = 5) -> tuple[bytes, float]:
@@ -140,6 +151,33 @@ def test_answered_now_in_order_with_keep_alive_head_and_pipelining(port: int) ->
     assert closed_after < DEADLINE  # closed on "Connection: close", not by the deadline
     got, closed_after = talk(port, b"GET /fast/e HTTP/1.0\r\n\r\n")
     assert b"Connection: close" in got and closed_after < DEADLINE
+
+
+def test_nothing_pipelined_behind_a_shed_answer_is_done(tmp_path: Path) -> None:
+    """A process holding too many connections answers with `Connection: close`: what the
+    client pipelined behind that request is neither answered nor acted on (it retries it on
+    a new connection, RFC 9112 9.3.2), so a pixel is never recorded twice."""
+    shares = ConnectionShares(tmp_path / "edge.connections", 0, 2)
+    ConnectionShares(tmp_path / "edge.connections", 1)  # another process, with none
+    shares.opened()
+    shares.opened()  # two ahead of it before this client connects
+    done: list[bytes] = []
+
+    def recorded(method: bytes, target: bytes, headers: Any, client: Any) -> Any:
+        done.append(target)
+        return answer_now(method, target, headers, client)
+
+    with serving(recorded, shares) as bound:
+        got, closed_after = talk(
+            bound,
+            b"GET /fast/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /fast/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+        )
+    assert got.count(b"HTTP/1.1 ") == 1 and b"Connection: close\r\n" in got, got
+    assert got.endswith(b"fast /fast/1") and closed_after < DEADLINE
+    assert done == [b"/fast/1"]
+    assert shares.held == 2  # the shed connection counted gone once
 
 
 def test_uvicorn_replaces_its_default_headers_each_tick() -> None:
