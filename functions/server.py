@@ -33,7 +33,7 @@ from mailbeacon.files import write_private
 from .bootstrap import App, bootstrap
 from .config import AppConfig
 from .edge.balance import ConnectionShares, mark_down
-from .edge.serving import BACKLOG, build_edge, run
+from .edge.serving import BACKLOG, build_edge, raise_open_files, run
 from .loopback import loopback_host
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ def serve(config: AppConfig, *, host: str, port: int) -> int:
         )
         return 2
     processes = config.edge.edge_processes()
+    raise_open_files()  # before the children start: they inherit it
     try:
         sock = listen(host, port, shared=processes > 1)
     except OSError as exc:

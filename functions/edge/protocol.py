@@ -46,6 +46,7 @@ def deadline_protocol(
     header_timeout: float,
     answer_now: Answer | None = None,
     shares: ConnectionShares | None = None,
+    max_connections: int = 0,
 ) -> type[HttpToolsProtocol]:
     """The protocol class for uvicorn's ``Config(http=...)``.
 
@@ -53,12 +54,15 @@ def deadline_protocol(
     with nothing pipelined before it, as its headers complete: when it answers, the answer is
     written at once, in one write, with no ASGI task, and the request is done. With
     ``shares`` (more than one edge process), connections are counted there, and such an
-    answer closes its connection when ``shares`` says this process holds too many.
+    answer closes its connection when ``shares`` says this process holds too many. With
+    ``max_connections``, a connection made beyond it closes the connections that have waited
+    longest for a request (``_prune``).
     """
     settings = {
         "header_timeout": header_timeout,
         "answer_now": staticmethod(answer_now),
         "shares": shares,
+        "max_connections": max_connections,
     }
     return type("DeadlineProtocol", (DeadlineProtocol,), settings)
 
@@ -70,6 +74,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     answer_now: Answer | None = None
     shares: ConnectionShares | None = None
+    max_connections = 0
     _counted = False  # in ``shares``' count of this process's connections
     _deadline: asyncio.TimerHandle | None = None
     _since: float | None = None  # when the wait for the current head began (None: no wait)
@@ -83,6 +88,13 @@ class DeadlineProtocol(HttpToolsProtocol):
         if self.shares is not None:
             self.shares.opened()
             self._counted = True
+        if self.max_connections and len(self.connections) > self.max_connections:
+            self._make_room()
+
+    def _make_room(self) -> None:
+        now = self.loop.time()
+        if now >= _nothing_to_prune_until[0] and not _prune(self.connections, self.max_connections):
+            _nothing_to_prune_until[0] = now + 0.05  # every one busy: look again later
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
@@ -212,6 +224,26 @@ class DeadlineProtocol(HttpToolsProtocol):
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+
+
+_nothing_to_prune_until = [0.0]
+
+
+def _prune(connections: set[Any], most: int) -> int:
+    """Too many connections for this process's open files (each is one): close those that
+    have waited longest for a request, down to nine tenths of ``most``. Thousands of
+    connections opened and left silent (or dripping a header) would otherwise take every
+    file this process may open until the header deadline, and no new client, the pixel's
+    included, could connect. A request in progress (an export, a live stream, a body being
+    read) is never cut: its own bounds hold it. Returns how many were closed."""
+    waiting = sorted(
+        (c._since, id(c), c) for c in connections if c._since is not None and not c._answered
+    )
+    closing = waiting[: len(connections) - most * 9 // 10]
+    for _, _, connection in closing:
+        connection._cancel()
+        connection.transport.close()
+    return len(closing)
 
 
 _EARLY = 0.002

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 PLACES_FILE = "edge.locks"
 BACKLOG = 2048  # pending connections the kernel holds for us (a burst of new clients)
+FILES_RESERVED = 256
+"""Open files an edge process keeps for what is not a client's connection: the spool, the
+database, the health board, calls out to Google and Slack."""
+MAX_OPEN_FILES = 1 << 20  # where the hard limit is "unlimited" (Linux's fs.nr_open default)
 PRELOADED = ("google.oauth2.id_token", "google.auth.transport.requests")
 """Imported before the first request: /chat, /addon and the sign-in verify Google's tokens
 with them, imported lazily (a pixel's cold start elsewhere must not pay for them)."""
@@ -82,6 +86,34 @@ def build_edge(app: App) -> Edge:
     )
 
 
+def raise_open_files() -> int:
+    """The soft limit on open files raised to the hard one; returns the soft limit now.
+
+    Each connection is an open file, and Debian's soft limit is 1,024: a few hundred silent
+    connections took every one, and the pixel was refused (connection reset) until the
+    header deadline closed them. The children ``serve`` starts inherit the raised limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError) as exc:
+            log.warning("open files stay limited to %s (%s)", soft, exc)
+    return MAX_OPEN_FILES if soft == resource.RLIM_INFINITY else soft
+
+
+def connection_limit() -> int:
+    """Client connections this process holds at most (``protocol._prune`` beyond)."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    soft = MAX_OPEN_FILES if soft == resource.RLIM_INFINITY else soft
+    return max(64, soft - FILES_RESERVED)
+
+
 def run(
     edge: Edge,
     sock: socket.socket,
@@ -101,7 +133,9 @@ def run(
         logging.getLogger(name).setLevel(logging.WARNING)
     settings = uvicorn.Config(
         edge,
-        http=deadline_protocol(config.header_timeout, edge.tracking.answer_now, shares),  # type: ignore[arg-type]
+        http=deadline_protocol(  # type: ignore[arg-type]
+            config.header_timeout, edge.tracking.answer_now, shares, connection_limit()
+        ),
         interface="asgi3",
         ws="none",  # no upgrade hands a connection to another protocol (it would never be
         # counted closed in balance.py; nothing here speaks WebSocket)

@@ -407,6 +407,56 @@ def test_with_full_sync_every_answered_hit_is_flushed_and_stored_once(tmp_path: 
         proc.stop()
 
 
+def open_files(pid: int) -> tuple[int, int]:
+    """The (soft, hard) limit on open files of process ``pid``, as /proc shows it."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            soft, hard = line.split()[3:5]
+            return int(soft), int(hard)
+    raise AssertionError("no open files limit")
+
+
+def test_silent_connections_by_the_hundred_never_lock_the_pixel_out(tmp_path: Path) -> None:
+    """Each connection is an open file. With 400 of them allowed, 1,000 connections opened and
+    left silent used to take every one until the header deadline (here 60 s: longer than
+    the test), and the pixel's clients were reset. The connections that waited longest for
+    a request are closed instead, and the pixel answers."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2048 <= hard:  # this test's own 1,000 sockets, whatever the shell's default
+        resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    env = {**ENV, "MAILBEACON_HEADER_TIMEOUT": "60"}
+    server = ServerProcess(tmp_path / "data", env=env, open_files=(400, 400)).start()
+    silent: list[socket.socket] = []
+    try:
+        tracked = server.cli_json("track", "--sender", "ana@example.com", "--to", "bo@example.org")
+        path = urlsplit(tracked["pixel_url"]).path
+        silent = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(1000)]
+        assert pixel_p99(server, path, 100) < 0.1
+        # the silent ones the server closed were the oldest: the last made are still open
+        wait_until(lambda: sum(drained(sock)[1] for sock in silent[:100]) == 100)
+        assert not any(drained(sock)[1] for sock in silent[-20:])
+    finally:
+        for sock in silent:
+            sock.close()
+        server.stop()
+
+
+def test_serve_raises_its_open_files_limit_to_the_hard_one(tmp_path: Path) -> None:
+    """Debian's soft limit (1,024 files) is far below what a server on the internet needs;
+    the hard limit is what the administrator allows. Every process of `serve` has it."""
+    server = ServerProcess(tmp_path / "data", env=EDGE_PROCESSES, open_files=(300, 4096)).start()
+    try:
+        assert server.proc is not None
+        children = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+        pids = [server.proc.pid, *map(int, children.split())]
+        assert len(pids) >= 3  # the worker and the other edge process
+        assert {open_files(pid) for pid in pids} == {(4096, 4096)}
+    finally:
+        server.stop()
+
+
 def test_port_0_binds_first_so_the_urls_name_the_real_port(tmp_path: Path) -> None:
     """The socket is bound before the App is built: a tracked message's URLs name the port
     the kernel picked, from the first answer on."""

@@ -130,6 +130,8 @@ class ServerProcess:
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
+    open_files: tuple[int, int] | None = None
+    """The (soft, hard) limit on open files the server starts with (the test's own else)."""
     proc: subprocess.Popen[str] | None = None
 
     @property
@@ -169,9 +171,15 @@ class ServerProcess:
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=self._limits if self.open_files else None,
         )
         wait_until(self._healthy, interval=0.02)
         return self
+
+    def _limits(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def stop(self) -> None:
         stop_process(self.proc)
