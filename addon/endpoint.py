@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from mailbeacon.errors import InvalidInput, MailbeaconError, Unauthorized, UnknownMessage
 from mailbeacon.google.gmail import GmailReader
 from mailbeacon.records import Namespace
+from mailbeacon.validation import whole_number
 
 from . import cards as c
 from . import views
@@ -29,7 +30,10 @@ log = logging.getLogger(__name__)
 
 
 def _route_of_url(url: str) -> str | None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1": no route of ours
+        return None
     query = parse_qs(parts.query).get("route")
     if query:
         return resolve_route(query[0])
@@ -50,7 +54,7 @@ class AddonEndpoint:
         """The verified user's Google id is their Chat user id (``users/{sub}``, as in Google's
         add-ons-samples python/travel-adk-ai-agent): the only name the Chat app may look their
         DM up by. Learned once, so alerts can reach a DM before the user ever writes to it."""
-        if not user.sub.isdigit():
+        if whole_number(user.sub, digits=30) is None:
             return  # dev identities and tokens without a numeric subject
         try:
             name = {"name": f"users/{user.sub}"}

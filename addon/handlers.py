@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mailbeacon import reminders
-from mailbeacon.clock import Clock, iso, parse_time
+from mailbeacon.clock import Clock, iso, time_from_input
 from mailbeacon.errors import InvalidInput, InvalidToken, UnknownMessage
 from mailbeacon.google.gmail import GmailMessage, GmailReader, GmailUnavailable, pixel_tokens
 from mailbeacon.model import Message
@@ -25,7 +25,7 @@ from mailbeacon.threads import ReplyBook, learn_thread
 from mailbeacon.tokens import TokenSigner
 from mailbeacon.tracking import TrackedMessage, add_link, owned_message, pixel_insert, track_message
 from mailbeacon.urls import Urls
-from mailbeacon.validation import check_link
+from mailbeacon.validation import check_link, whole_number
 
 from . import cards as c
 from . import config as r
@@ -75,7 +75,7 @@ class Handlers:
         before = None
         if raw := event.parameters.get("before"):
             try:
-                before = parse_time(raw)
+                before = time_from_input(raw)
             except ValueError as exc:
                 raise InvalidInput(f"bad paging cursor {raw[:40]!r}") from exc
         page = event.parameters.get("page", "1")
@@ -141,8 +141,8 @@ class Handlers:
         self, event: AddonEvent, policy: Policy, message: Message | None, **kwargs: Any
     ) -> c.Json:
         remind = kwargs.pop("remind", None)
-        if remind is None and event.value("remind_days").isdigit():
-            remind = int(event.value("remind_days"))
+        if remind is None:
+            remind = whole_number(event.value("remind_days"))
         return views.compose_card(
             self.cfg,
             event.recipients,

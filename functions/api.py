@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from mailbeacon import live, localtime, push, reminders, reporting
-from mailbeacon.clock import Clock, parse_time
+from mailbeacon.clock import Clock, time_from_input
 from mailbeacon.errors import (
     InvalidInput,
     StoreUnavailable,
@@ -122,7 +122,7 @@ def _track_body(body: Any) -> dict[str, Any]:
         if not isinstance(sent_at, str):
             raise InvalidInput('"sent_at" must be an ISO 8601 time')
         try:
-            sent_at = parse_time(sent_at)
+            sent_at = time_from_input(sent_at)
         except ValueError as exc:
             raise InvalidInput('"sent_at" must be an ISO 8601 time') from exc
     return {"recipients": to, "subject": subject, "links": links, "sent_at": sent_at}
@@ -204,7 +204,7 @@ def reminder_due(body: Any, message: Any, deps: ApiDeps) -> Any:
     if "days" in body:
         return reminders.due_in_days(message, body["days"], now)
     try:
-        return parse_time(str(body["due_at"]))
+        return time_from_input(str(body["due_at"]))
     except ValueError as exc:
         raise InvalidInput('"due_at" must be an ISO 8601 time') from exc
 

@@ -44,6 +44,19 @@ def parse_time(value: str) -> datetime:
         raise ValueError(f"time out of range: {value[:40]!r}") from exc
 
 
+INPUT_YEARS = (1970, 9000)
+
+
+def time_from_input(value: str) -> datetime:
+    """A time someone sent or typed (the API, the add-on, the CLI, a query): ``parse_time``,
+    within ``INPUT_YEARS``. A send time in year 1 used to be stored, and every page showing
+    it to someone in a zone behind UTC failed (its local time is before the calendar)."""
+    at = parse_time(value)
+    if not INPUT_YEARS[0] <= at.year <= INPUT_YEARS[1]:
+        raise ValueError(f"{value[:40]!r} is not between the years 1970 and 9000")
+    return at
+
+
 def iso(at: datetime | None) -> str | None:
     """Render a time the one way the contracts use: ISO 8601 in UTC with a Z."""
     if at is None:

@@ -59,7 +59,12 @@ def zones() -> tuple[str, ...]:
 
 
 def local(at: datetime, tz: str) -> datetime:
-    return at.astimezone(zone(tz))
+    """``at`` in ``tz``; in UTC where the zone would take it off the calendar (a time in
+    year 1, stored before input times were bounded, seen from a zone behind UTC)."""
+    try:
+        return at.astimezone(zone(tz))
+    except OverflowError:
+        return at
 
 
 def abbreviation(at: datetime, tz: str) -> str:

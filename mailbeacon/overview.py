@@ -22,7 +22,7 @@ from itertools import repeat
 from operator import add
 from typing import Any
 
-from .clock import iso, parse_time
+from .clock import iso, time_from_input
 from .daycounts import HOURLY, ttfo_seconds
 from .errors import FieldError
 from .localtime import zone
@@ -51,12 +51,9 @@ def _instant(name: str, value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        at = parse_time(value)
-    except (ValueError, OverflowError) as exc:
-        raise FieldError(name, f"must be an ISO 8601 time, got {value[:40]!r}") from exc
-    if not 1970 <= at.year <= 9000:
-        raise FieldError(name, "must be between the years 1970 and 9000")
-    return at
+        return time_from_input(value)
+    except ValueError as exc:
+        raise FieldError(name, f"must be an ISO 8601 time from 1970 to 9000: {exc}") from exc
 
 
 Shape = tuple[tuple[int, int], ...]

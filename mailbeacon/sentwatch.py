@@ -33,6 +33,7 @@ from .replies import ThreadMail
 from .store import MessageStore
 from .threads import Added, ReplyBook, learn_thread, mark_sent, sent_recently
 from .tokens import TokenSigner
+from .validation import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,8 @@ def handle_push(
     if replies is not None:
         recently = sent_recently(state, replies.clock.now())
         replies.from_watch(mailbox, user, added, sent_recently=recently)
-    latest = max((h for h in (newest, pushed, state["history_id"]) if h.isdigit()), key=int)
+    ids = (newest, pushed, state["history_id"])
+    latest = max((h for h in ids if whole_number(h, digits=30) is not None), key=int)
     records.put_record(Namespace.GMAIL_WATCHES, user, {**state, "history_id": latest})
     return matched
 

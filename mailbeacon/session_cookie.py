@@ -54,8 +54,8 @@ class CookieJar:
 
     def entries(self, raw: str | None) -> Entries:
         """The jar's live entries; empty for a missing, forged or malformed cookie."""
-        if not raw or len(raw) > MAX_BYTES or raw.count(".") != 1:
-            return {}
+        if not raw or len(raw) > MAX_BYTES or raw.count(".") != 1 or not raw.isascii():
+            return {}  # (we write only ASCII: base64 and a dot)
         payload, signature = raw.split(".")
         if not hmac.compare_digest(self._sign(payload), signature):
             return {}

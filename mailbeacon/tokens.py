@@ -22,6 +22,18 @@ from pathlib import Path
 from .errors import InvalidInput, InvalidToken
 from .files import private_dir
 
+
+def same_secret(expected: str, presented: str) -> bool:
+    """Whether two texts are equal, in constant time, whatever characters they hold.
+
+    ``hmac.compare_digest`` raises TypeError for a str with a character outside ASCII, so a
+    CSRF token, OAuth state or signature sent with one was a 500; as UTF-8 bytes (a lone
+    surrogate passed through) any two texts compare."""
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), presented.encode("utf-8", "surrogatepass")
+    )
+
+
 VERSION = 1
 MAC_SIZE = 16
 MESSAGE_ID_SIZE = 12

@@ -40,6 +40,17 @@ Further ahead, every open before that time would be taken for the sender's own, 
 MAX_LINKS = 50
 
 
+def whole_number(text: str, digits: int = 6) -> int | None:
+    """``text`` as a whole number when it is 1 to ``digits`` ASCII digits; None otherwise.
+
+    ``str.isdigit`` is true of "²" and "٣" too, and ``int`` refuses the first and reads the
+    second, so a form, a query or an add-on field checked with it reached ``int`` and failed
+    with a 500; and thousands of digits cost a conversion each."""
+    if 0 < len(text) <= digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def check_text(value: object, what: str) -> str:
     """``value`` if it is a string that can be stored and shown: text with lone surrogates
     (from JSON's ``\\ud800`` escapes or undecodable bytes) passes every pattern below, then
@@ -64,7 +75,11 @@ def check_link(value: str) -> str:
     url = check_text(value, "a link").strip()
     if not url.isascii():  # an IRI: keep what the browser would send, percent-encoded
         url = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port over 65535, or not a number, raises here)
+    except ValueError:  # "http://[::1", "http://x:99999/": every click would have failed
+        raise InvalidInput(f"not a valid link: {value[:80]!r}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"not an absolute http(s) link: {value[:80]!r}")
     if len(url) > MAX_URL_CHARS or any(ch in url for ch in "\r\n\t "):

@@ -62,6 +62,9 @@ def verify_slack(
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         # slack_sdk calls int() on it and lets the ValueError out
         raise Unauthorized("missing or malformed X-Slack-Request-Timestamp")
+    if not (lowered.get("x-slack-signature") or "").isascii():
+        # slack_sdk compares it with hmac.compare_digest, which raises on such text
+        raise Unauthorized("malformed X-Slack-Signature")
     try:
         body.decode("utf-8")  # slack_sdk decodes it unguarded; Slack only sends UTF-8
     except UnicodeDecodeError as exc:

@@ -8,7 +8,6 @@ else.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from slack_sdk.web import WebClient
 from mailbeacon.clock import Clock, iso, parse_time
 from mailbeacon.errors import InvalidInput, Unauthorized
 from mailbeacon.records import Namespace, Records
+from mailbeacon.tokens import same_secret
 
 from .config import NotifierConfig
 
@@ -156,7 +156,7 @@ class StoreStateStore(OAuthStateStore):
         """True once for a live state that the same browser started (``cookie`` holds it)."""
         if not state or len(state) > 200:
             return False
-        if cookie is None or not hmac.compare_digest(state.encode(), cookie.encode()):
+        if cookie is None or not same_secret(state, cookie):
             return False  # a state from someone else's browser: login CSRF
         record = self.store.get_record(STATES, state)
         if record is None:

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mailbeacon.clock import parse_time
+from mailbeacon.clock import time_from_input
 from mailbeacon.config import DEFAULT_PORT
 from mailbeacon.errors import InvalidInput
 from mailbeacon.model import Notify, Strictness
@@ -84,7 +84,7 @@ def _on_off(value: str) -> bool:
 
 def _iso_time(value: str) -> datetime:
     try:
-        return parse_time(value)
+        return time_from_input(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected an ISO 8601 time, got {value!r}") from exc
 

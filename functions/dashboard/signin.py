@@ -38,6 +38,7 @@ from mailbeacon.google.identity import (
 from mailbeacon.platform import GOOGLE_CERTS_URL
 from mailbeacon.records import Namespace, Records
 from mailbeacon.session_cookie import KEY_PURPOSE, NAME, CookieJar
+from mailbeacon.tokens import same_secret
 
 if TYPE_CHECKING:  # functions.config reads SignInConfig from here: kept light
     from mailbeacon.tokens import Keyring
@@ -105,7 +106,7 @@ class Gate:
             raise Unauthorized("Google sign-in is not configured (MAILBEACON_SIGNIN_CLIENT_ID)")
         claims = self.verifier.verify(token)
         email = workspace_email(claims, self.config.domains)
-        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce") or ""), nonce):
+        if nonce is not None and not same_secret(str(claims.get("nonce") or ""), nonce):
             raise Unauthorized("the ID token was not issued for this sign-in")
         return email
 
@@ -154,9 +155,7 @@ class Gate:
         return hmac.new(self._csrf_key, binding.encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, binding: str | None, presented: str | None) -> bool:
-        return bool(binding and presented) and hmac.compare_digest(
-            self.csrf(binding), presented or ""
-        )
+        return bool(binding and presented) and same_secret(self.csrf(binding), presented or "")
 
     # the authorization-code flow
     def authorization_url(self, redirect_uri: str, state: str, nonce: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from mailbeacon.errors import MailbeaconError
 from mailbeacon.health import Health
@@ -71,7 +72,11 @@ def hit_headers(raw: list[tuple[bytes, bytes]]) -> tuple[dict[str, str], bool]:
 def _location(outcome: Outcome) -> bytes:
     from werkzeug.urls import iri_to_uri
 
-    return iri_to_uri(outcome.location or "").encode("latin-1")
+    location = outcome.location or ""
+    try:
+        return iri_to_uri(location).encode("latin-1")
+    except ValueError:  # a link tracked before ports were checked ("http://x:99999/")
+        return quote(location, safe="!#$%&'()*+,/:;=?@[]~").encode("latin-1")
 
 
 class TrackingAnswers:

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from mailbeacon.health import Health
+from mailbeacon.validation import whole_number
 
 from .answers import TrackingAnswers
 from .asgi import BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
@@ -53,8 +54,8 @@ def is_expensive(scope: Scope) -> bool:
         from urllib.parse import parse_qs
 
         args = parse_qs(query.decode("latin-1"))
-        limit = (args.get("limit") or ["0"])[0]
-        return bool(args.get("q")) or (limit.isdigit() and int(limit) > LONG_PAGE)
+        limit = whole_number((args.get("limit") or ["0"])[0])
+        return bool(args.get("q")) or (limit is not None and limit > LONG_PAGE)
     return False
 
 

@@ -15,7 +15,7 @@ import json
 import time
 from urllib.parse import parse_qs
 
-from werkzeug.http import parse_cookie
+from werkzeug.sansio.http import parse_cookie
 
 from mailbeacon import live
 from mailbeacon.errors import InvalidInput, MailbeaconError
@@ -39,6 +39,8 @@ HEADERS = [
 def session_cookie(scope: Scope) -> str | None:
     """The dashboard's session cookie, parsed as the Flask pages parse it."""
     raw = header(scope, b"cookie")
+    # werkzeug's sansio parser, as Flask's ``request.cookies`` (werkzeug.http's raises on a
+    # byte that is not UTF-8)
     return parse_cookie(raw.decode("latin-1")).get(SESSION_COOKIE) if raw else None
 
 

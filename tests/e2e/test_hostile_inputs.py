@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -527,3 +528,137 @@ def test_a_full_disk_answers_503_on_every_write_never_500(small_disk: Path) -> N
         assert "Traceback" not in server.log.read_text()
     finally:
         server.stop()
+
+
+# numbers, links, times and header values of other spellings -------------------------------
+NOT_ASCII_DIGITS = ("%C2%B2", "%D9%A3", "9" * 5000)  # "²" (isdigit, int refuses), "٣", long
+
+
+def test_numbers_that_are_not_a_few_ascii_digits_are_refused_never_500(
+    served: ServerProcess, browser: Browserless
+) -> None:
+    client = Browserless(served.url)
+    status, created = client.json(
+        "/api/v1/messages",
+        method="POST",
+        body=json.dumps({"to": ["bo@example.org"], "subject": "Numbers"}).encode(),
+        headers={**DEV, **JSON},
+    )
+    assert status == 201
+    message = created["message_id"]
+    before = stored_rows(served.data_dir)
+    for value in NOT_ASCII_DIGITS:
+        assert client.request(f"/api/v1/messages?limit={value}")[0] == 401  # signed out
+        assert client.request(f"/api/v1/messages?limit={value}", headers=DEV)[0] in (200, 400)
+        assert browser.request(f"/dashboard/messages?limit={value}")[0] in (200, 400)
+        form = f"days={value}&csrf={csrf_of(browser)}".encode()
+        status, page, _ = browser.request(
+            f"/dashboard/messages/{message}/reminder", method="POST", body=form
+        )
+        assert status == 400 and b"how many days" in page, value
+        decoded = urllib.parse.unquote(value)
+        event = {
+            "commonEventObject": {
+                "hostApp": "GMAIL",
+                "formInputs": {"remind_days": {"stringInputs": {"value": [decoded]}}},
+            }
+        }
+        for route in ("/addon/compose/track", "/addon/compose/link"):
+            status, _, _ = client.request(
+                route, method="POST", body=json.dumps(event).encode(), headers=DEV
+            )
+            assert status in (200, 400), (route, value, status)
+    assert stored_rows(served.data_dir) == before
+    assert "Traceback" not in served.log.read_text()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://[::1",
+        "http://[zz]/",
+        "http://a]b/",
+        "http://example.com:99999/",
+        "http://x:abc/",
+        "http://[::1]:99999999/",
+        "https://example.com:-1/",
+    ],
+)
+def test_links_that_cannot_be_followed_are_refused_never_stored(
+    served: ServerProcess, link: str
+) -> None:
+    before = stored_rows(served.data_dir)
+    client = Browserless(served.url)
+    body = json.dumps({"to": ["bo@example.org"], "links": [link]}).encode()
+    status, answer = client.json(
+        "/api/v1/messages", method="POST", body=body, headers={**DEV, **JSON}
+    )
+    assert status == 400 and "link" in answer["error"], answer
+    event = {"commonEventObject": {"hostApp": "GMAIL", "invokedFunction": link}}
+    status, _, _ = client.request(
+        "/addon", method="POST", body=json.dumps(event).encode(), headers=DEV
+    )
+    assert status in (200, 400, 404), status
+    assert stored_rows(served.data_dir) == before
+    assert "Traceback" not in served.log.read_text()
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59+14:00"]
+)
+def test_times_off_the_calendar_we_keep_are_refused(served: ServerProcess, when: str) -> None:
+    """A send time in year 1 used to be stored, and every page showing it to someone in a
+    zone behind UTC answered 500 from then on."""
+    client = Browserless(served.url)
+    status, created = client.json(
+        "/api/v1/messages",
+        method="POST",
+        body=json.dumps({"to": ["bo@example.org"]}).encode(),
+        headers={**DEV, **JSON},
+    )
+    assert status == 201
+    before = stored_rows(served.data_dir)
+    body = json.dumps({"to": ["bo@example.org"], "sent_at": when}).encode()
+    status, answer = client.json(
+        "/api/v1/messages", method="POST", body=body, headers={**DEV, **JSON}
+    )
+    assert status == 400 and "sent_at" in answer["error"], answer
+    status, answer = client.json(
+        f"/api/v1/messages/{created['message_id']}/reminder",
+        method="POST",
+        body=json.dumps({"due_at": when}).encode(),
+        headers={**DEV, **JSON},
+    )
+    assert status == 400 and "due_at" in answer["error"], answer
+    result = run_cli(
+        "track", "--sender", USER, "--to", "bo@example.org", "--sent-at", when,
+        data_dir=served.data_dir,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert stored_rows(served.data_dir) == before
+
+
+def test_header_values_outside_ascii_are_refused_never_500(
+    served: ServerProcess, browser: Browserless
+) -> None:
+    """Cookies, a CSRF token and Slack's signature as clients may send them (latin-1 bytes on
+    the wire): each is a forged value, answered as one."""
+    client = Browserless(served.url)
+    for cookie in ("__session=\xe9.x", "__session=\xff", "a=\xff", "__session=\xe9\xe9.\xe9"):
+        status, _, _ = client.request("/dashboard/signin", headers={"Cookie": cookie})
+        assert status == 200, cookie  # the sign-in page: no session
+        status, _, _ = client.request("/dashboard/messages", headers={"Cookie": cookie})
+        assert status in (302, 303, 401), cookie
+        status, _, _ = client.request("/dashboard/live/stream", headers={"Cookie": cookie})
+        assert status == 401, cookie
+    for token in ("%C3%A9", "%ED%A0%80", "\xe9"):
+        form = f"email_to=bo%40example.org&csrf={token}".encode("latin-1")
+        status, _, _ = browser.request("/dashboard/settings", method="POST", body=form)
+        assert status in (400, 403), (token, status)
+    body = b"{}"
+    for signature in ("v0=\xe9", "v0=\xff\xfe", "\xe9" * 64):
+        headers = {**slack_signed(body), "X-Slack-Signature": signature}
+        for route in ("/slack/events", "/slack/interactivity"):
+            status, _, _ = client.request(route, method="POST", body=body, headers=headers)
+            assert status == 401, (route, signature, status)
+    assert "Traceback" not in served.log.read_text()

@@ -16,6 +16,7 @@ from mailbeacon.policy import (
     enforce_retention,
     update_policy,
 )
+from mailbeacon.validation import whole_number
 
 from ..site import Site, Views, form_expired, not_found, page
 
@@ -39,7 +40,8 @@ def domain(site: Site) -> Response:
 def policy_change(form: Any, user: str) -> PolicyChange:
     """The posted form as a change; InvalidInput says which field is wrong."""
     days = form.get("retention_days", "").strip()
-    if days and not days.isdigit():
+    retention = whole_number(days) if days else None
+    if days and retention is None:
         raise InvalidInput(f"retention days must be a whole number, not {days[:20]!r}")
     admins = [a for a in form.get("admins", "").replace(",", " ").split() if a]
     if user not in [a.lower() for a in admins]:
@@ -47,7 +49,7 @@ def policy_change(form: Any, user: str) -> PolicyChange:
     return PolicyChange(
         tracking=form.get("tracking") == "on",
         track_internal=form.get("track_internal") == "on",
-        retention_days=int(days) if days else None,
+        retention_days=retention,
         channels=[c for c in CHANNELS if form.get(f"channel_{c}") == "on"],
         disclosure=form.get("disclosure", ""),
         admins=admins if admins else KEEP,

@@ -13,6 +13,7 @@ from mailbeacon import reminders
 from mailbeacon.errors import InvalidInput, UnknownMessage
 from mailbeacon.settings import InvalidSettings, SettingsChange
 from mailbeacon.tracking import owned_message
+from mailbeacon.validation import whole_number
 
 from ..site import Site, Views, form, not_found, plain, see
 from .settings import settings_page
@@ -32,12 +33,12 @@ def set_reminder(site: Site, message_id: str) -> Response:
     if request.form.get("clear"):
         reminders.clear_reminder(deps.records, message_id)
         return see(f"/dashboard/messages/{message_id}")
-    days = request.form.get("days", "")
+    days = whole_number(request.form.get("days", ""))
     try:
-        if not days.isdigit():
+        if days is None:
             raise InvalidInput("choose after how many days to be reminded")
         now = deps.clock.now()
-        due = reminders.due_in_days(message, int(days), now)
+        due = reminders.due_in_days(message, days, now)
         summary = deps.store.get_summary(message_id)
         reminders.remind(deps.records, message, due, now, summary)
     except InvalidInput as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Response, g, redirect, request
 
 from mailbeacon.errors import InvalidInput, Unauthorized
+from mailbeacon.tokens import same_secret
 
 from ...loopback import local_request
 from ..signin import FLOW, SESSION, SESSION_COOKIE, SIGNIN
@@ -127,7 +128,7 @@ def signin_callback(site: Site) -> Response:
     flow = jar(site).get(raw(), SIGNIN)
     if not isinstance(flow, dict):
         return refuse(site, "the sign-in took too long or started elsewhere; try again")
-    if not secrets.compare_digest(str(flow.get("state")), request.args.get("state", "")):
+    if not same_secret(str(flow.get("state")), request.args.get("state", "")):
         return refuse(site, "the answer does not belong to this sign-in")
     if request.args.get("error") or not request.args.get("code"):
         return refuse(site, request.args.get("error") or "no authorization code")
