@@ -166,20 +166,26 @@ class ServerProcess:
         (self.data_dir / "server.json").unlink(missing_ok=True)  # a previous server's
         self.log = self.data_dir / f"server-{len(list(self.data_dir.glob('server-*.log')))}.log"
         self.proc = subprocess.Popen(
-            [*MAILBEACON, "serve", "--port", str(self.port), *self.extra_args],
+            [*self._limited(), *MAILBEACON, "serve", "--port", str(self.port), *self.extra_args],
             env=cli_env(self.data_dir, self.env),
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
             text=True,
-            preexec_fn=self._limits if self.open_files else None,
         )
         wait_until(self._healthy, interval=0.02)
         return self
 
-    def _limits(self) -> None:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
+    def _limited(self) -> list[str]:
+        """A Python that sets the limit and becomes the server (not ``preexec_fn``: in a test
+        worker whose gRPC threads run, gRPC's fork handler broke the child)."""
+        if not self.open_files:
+            return []
+        setting = (
+            "import os, resource, sys;"
+            " resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[2])));"
+            " os.execv(sys.argv[3], sys.argv[3:])"
+        )
+        return [sys.executable, "-c", setting, *map(str, self.open_files)]
 
     def stop(self) -> None:
         stop_process(self.proc)
