@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 
 from functions.edge.balance import ConnectionShares
-from functions.edge.protocol import deadline_protocol
+from functions.edge.protocol import MAX_PIPELINED, deadline_protocol
 from tests.support.processes import wait_until
 
 DEADLINE = 0.5
@@ -191,3 +191,30 @@ def test_uvicorn_replaces_its_default_headers_each_tick() -> None:
     after = server.server_state.default_headers
     assert after is not before and any(name == b"date" for name, _ in after)
     assert before == []  # the old list, untouched
+
+
+def test_a_pipeline_longer_than_the_cap_is_answered_400_and_closed(port: int) -> None:
+    """Browsers never pipeline; one send of 10,000 pixel requests held the loop for 0.5 s."""
+    got, closed_after = talk(port, b"GET /fast/p HTTP/1.1\r\nHost: x\r\n\r\n" * 100)
+    answers = got.split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == MAX_PIPELINED + 1, len(answers)
+    assert all(a.startswith(b"200 ") for a in answers[:MAX_PIPELINED])
+    assert answers[-1].startswith(b"400 ") and closed_after < DEADLINE
+    got, _ = talk(port, b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n" * 100)  # the ASGI path too
+    assert got.count(b"HTTP/1.1 400 ") == 1 and got.count(b"HTTP/1.1 ") <= MAX_PIPELINED + 1
+
+
+def test_a_client_that_never_reads_is_not_read_either(port: int) -> None:
+    """Answers to a client that asks and never reads used to pile up in memory without bound
+    (gigabytes in seconds): once they fill the transport's buffer the server stops reading, so
+    the client's own sends stall, or a read over the pipeline cap closes it."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(1.0)
+        batch = b"GET /fast/p HTTP/1.1\r\nHost: x\r\n\r\n" * 16  # under the pipeline cap
+        sent = 0
+        with contextlib.suppress(TimeoutError, ConnectionResetError, BrokenPipeError):
+            while sent < 200_000_000:  # stalls (reading paused) or is closed (a read of more
+                sock.sendall(batch)  # than the cap): either way, bounded
+                sent += len(batch)
+        assert sent < 20_000_000, sent  # kernel buffers and one transport's high-water mark
