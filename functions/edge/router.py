@@ -26,7 +26,7 @@ from .places import EXPORTS, Places
 from .pools import Pool
 from .recorders import Recorder
 from .settings import EdgeConfig
-from .streams import LiveStreams
+from .streams import LiveStreams, session_cookie
 from .tracking import Tracker, route
 from .wsgi import Abandoned, Exchange, WsgiApp, environ_for
 
@@ -61,11 +61,21 @@ def is_expensive(scope: Scope) -> bool:
 
 def caller_of(scope: Scope) -> str:
     """Who is asking, without a store read: their credential (bearer token or session
-    cookie), digested. Anonymous callers share one key, so they share one place."""
+    cookie), digested. Anonymous callers share one key, so they share one place.
+
+    The credential, not the header's spelling: "bearer  X" is accepted as "Bearer X", and a
+    session cookie comes with any other cookies, so keying on the raw header gave a caller
+    one more place per spelling."""
     for name, value in scope["headers"]:
-        if name == b"authorization" or name == b"cookie":
-            return hashlib.sha256(bytes(value)).hexdigest()[:32]
-    return "anonymous"
+        if name == b"authorization":
+            scheme, _, token = bytes(value).strip().partition(b" ")
+            return _digest(scheme.lower() + b" " + token.strip())
+    session = session_cookie(scope)
+    return _digest(session.encode("utf-8", "surrogatepass")) if session else "anonymous"
+
+
+def _digest(credential: bytes) -> str:
+    return hashlib.sha256(credential).hexdigest()[:32]
 
 
 class Edge:

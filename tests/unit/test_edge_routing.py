@@ -74,3 +74,15 @@ def test_the_environ_is_pep_3333s() -> None:
     assert environ["HTTP_COOKIE"] == "a=1; b=2" and environ["HTTP_HOST"] == "mail.example.com"
     assert environ["HTTP_X_FORWARDED_FOR"] == "198.51.100.1"
     assert environ["REMOTE_ADDR"] == "203.0.113.9" and environ["SERVER_PORT"] == "8080"
+
+
+def test_a_caller_is_one_caller_however_the_credential_is_spelled() -> None:
+    """The per-caller limit keyed on the raw header: "bearer  dev:x" or another cookie beside
+    the session gave the same caller a second export place."""
+    token = caller_of(scope("/x", headers=[(b"authorization", b"Bearer dev:ana@example.com")]))
+    for spelling in (b"bearer  dev:ana@example.com", b" BEARER dev:ana@example.com "):
+        assert caller_of(scope("/x", headers=[(b"authorization", spelling)])) == token
+    session = caller_of(scope("/x", headers=[(b"cookie", b"__session=abc")]))
+    for cookie in (b"a=1; __session=abc", b"__session=abc; mb_tz=Europe/Paris"):
+        assert caller_of(scope("/x", headers=[(b"cookie", cookie)])) == session
+    assert caller_of(scope("/x", headers=[(b"cookie", b"mb_tz=UTC")])) == "anonymous"
