@@ -27,6 +27,18 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Put a new private file at ``path``: written aside and renamed into place, so a process
+    that still has the old one open or mapped keeps it whole."""
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(aside, path)
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a small file that only the owner can read."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .clock import Clock, SystemClock
+from .files import replace_private
 from .heartbeat import Beat, read_beat
 
 Backlog = Callable[[Mapping[int, tuple[int, int]] | None], tuple[int, float | None]]
@@ -132,14 +133,8 @@ class HealthBoard:
     def __init__(self, path: Path, slots: int | None = None) -> None:
         """A new board of ``slots`` (the server, before it starts the others), or the
         board at ``path`` (each other edge process). Raises OSError."""
-        if slots:  # made aside and renamed into place: a board mapped elsewhere stays whole
-            aside = path.with_name(f".{path.name}.{os.getpid()}")
-            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, bytes(slots * self.SLOT_BYTES))
-            finally:
-                os.close(fd)
-            os.replace(aside, path)
+        if slots:
+            replace_private(path, bytes(slots * self.SLOT_BYTES))
         self._fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         try:
             size = os.fstat(self._fd).st_size

@@ -23,6 +23,8 @@ import os
 import struct
 from pathlib import Path
 
+from mailbeacon.files import replace_private
+
 INTERVAL = 0.025
 """Seconds between two connections shed by one process (a client on loopback is back
 within a millisecond; one behind a proxy within a round trip)."""
@@ -37,14 +39,8 @@ class ConnectionShares:
         """The file with ``slots`` (the server, before it starts the other processes: every
         slot down but its own), or the file at ``path`` (each other process, once it listens:
         its slot says 0 from here on). Raises OSError."""
-        if slots:  # made aside and renamed into place, as the health board is
-            aside = path.with_name(f".{path.name}.{os.getpid()}")
-            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, _SLOT.pack(DOWN) * slots)
-            finally:
-                os.close(fd)
-            os.replace(aside, path)
+        if slots:
+            replace_private(path, _SLOT.pack(DOWN) * slots)
         self._fd = os.open(path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         try:
             size = os.fstat(self._fd).st_size
