@@ -167,6 +167,7 @@ def _edge(env: Env) -> EdgeConfig:
         header_timeout=env.float("HEADER_TIMEOUT", d.header_timeout),
         body_timeout=env.float("BODY_TIMEOUT", d.body_timeout),
         shutdown_timeout=env.float("SHUTDOWN_TIMEOUT", d.shutdown_timeout),
+        send_timeout=env.float("SEND_TIMEOUT", d.send_timeout),
         stream_heartbeat=env.float("STREAM_HEARTBEAT", d.stream_heartbeat),
         web_threads=env.int("WEB_THREADS", d.web_threads, low=1, high=64),
         export_threads=env.int("EXPORT_THREADS", d.export_threads, low=1, high=64),

@@ -7,7 +7,11 @@ again at each answer, and ends when a request's headers are complete; one that l
 ``header_timeout`` closes the connection. Starting and ending a wait only note the time: the
 connection's one timer, when it fires, closes it or sets itself again for the wait in
 progress (a timer made and cancelled per request cost more than the rest of the protocol).
-Headers (with the request line) over ``MAX_HEAD_BYTES`` are answered 431 and closed.
+Headers (with the request line) over ``MAX_HEAD_BYTES``, or more than ``MAX_HEADER_FIELDS`` of
+them, are answered 431 and closed. A client that reads none of its answers for
+``send_timeout`` is cut off, whatever it asked for (a live stream's send, a CSV's, the pixel's
+pipelined answers would otherwise wait for it for ever). A client that half-closes its side
+after a whole request (``shutdown(SHUT_WR)``) is answered, then closed.
 
 It also answers the pixel and the click itself when it can (``answer_now``): uvicorn spends
 more per request on its task, events and ASGI messages than the pixel does on all its work.
@@ -32,6 +36,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from .balance import ConnectionShares
 
 MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADER_FIELDS = 100
+"""Header fields in one request (Apache's LimitRequestFields): browsers send about twenty.
+Each costs the loop a parser callback: 10,800 tiny fields under the byte cap held it 4-5 ms
+per request, and 16 connections sending them put the pixel's p99 at 97-143 ms."""
 MAX_PIPELINED = 32
 """Requests one read may begin, and requests waiting behind an answer: more is an abuse
 (browsers never pipeline), answered 400 and closed. Without it one send of 10,000 pixel
@@ -40,6 +48,10 @@ requests held the loop for 0.5 s, and a pipeline of other requests grew without 
 
 class Pipelined(Exception):
     """Raised from a parser callback: httptools stops, uvicorn answers 400 and closes."""
+
+
+class HeadRefused(Exception):
+    """Raised from a parser callback once the 431 is written: httptools stops."""
 
 
 _TOO_LARGE = (
@@ -57,6 +69,7 @@ def deadline_protocol(
     answer_now: Answer | None = None,
     shares: ConnectionShares | None = None,
     max_connections: int = 0,
+    send_timeout: float = 30.0,
 ) -> type[HttpToolsProtocol]:
     """The protocol class for uvicorn's ``Config(http=...)``.
 
@@ -66,10 +79,12 @@ def deadline_protocol(
     ``shares`` (more than one edge process), connections are counted there, and such an
     answer closes its connection when ``shares`` says this process holds too many. With
     ``max_connections``, a connection made beyond it closes the connections that have waited
-    longest for a request (``_prune``).
+    longest for a request (``_prune``). A connection whose answers wait in its buffer, the
+    client reading none of them, for ``send_timeout`` is aborted.
     """
     settings = {
         "header_timeout": header_timeout,
+        "send_timeout": send_timeout,
         "answer_now": staticmethod(answer_now),
         "shares": shares,
         "max_connections": max_connections,
@@ -82,6 +97,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     concrete by ``deadline_protocol``, which sets the two class attributes."""
 
     header_timeout: float = 10.0
+    send_timeout: float = 30.0
     answer_now: Answer | None = None
     shares: ConnectionShares | None = None
     max_connections = 0
@@ -92,6 +108,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     _waiting_for_head = True
     _answered = False
     _begun = 0  # requests begun in the current read
+    _stalled: asyncio.TimerHandle | None = None  # set while the client reads none of its answers
+    _half_closed = False  # the client sent EOF after whole requests: answer them, then close
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -109,6 +127,9 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
         if self._counted and self.shares is not None:
             self._counted = False
             self.shares.closed()
@@ -128,6 +149,35 @@ class DeadlineProtocol(HttpToolsProtocol):
         """The request line and header fields, as parsed (what was read may hold more: a body
         sent with them)."""
         return len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+
+    def eof_received(self) -> bool | None:
+        """The client will send nothing more. Requests it sent whole are still answered (a
+        half-close is allowed, and a POST it made was acted on: without its answer the client
+        would retry it); then the connection closes. A request cut short by the EOF never will
+        be whole: the connection closes now (its handler sees a disconnect)."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or cycle.more_body or self._read_bytes:
+            return None  # nothing to answer, or a request that cannot end: close
+        self._half_closed = True
+        if not cycle.response_started:
+            cycle.keep_alive = False  # its answer says "Connection: close"
+        return True  # keep our side open for the answers
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """uvicorn's, and the cap on the number of fields."""
+        headers = self.headers
+        if len(headers) >= MAX_HEADER_FIELDS:
+            self._too_large()
+            raise HeadRefused
+        name = name.lower()
+        value = value.rstrip(b" \t")  # (llhttp keeps trailing whitespace: RFC 9110 5.5)
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        headers.append((name, value))
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.transport.is_closing():  # (closing: answered 431 already)
+            super().send_400_response(msg)
 
     def _too_large(self) -> None:
         self._disarm()
@@ -208,13 +258,24 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def pause_writing(self) -> None:
         """The client reads slower than it asks: read nothing more until it catches up (the
-        answers to a client that never read grew in memory without bound)."""
+        answers to a client that never read grew in memory without bound), and cut it off if
+        it reads nothing for ``send_timeout`` (a send waiting for it would wait for ever: a
+        live stream never read outlived its lifetime, its places taken)."""
         super().pause_writing()
         self.flow.pause_reading()
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(self.send_timeout, self._reads_nothing)
 
     def resume_writing(self) -> None:
         super().resume_writing()
         self.flow.resume_reading()
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _reads_nothing(self) -> None:
+        self._stalled = None
+        self.transport.abort()  # (connection_lost: the handler's send returns, it ends)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # (which resumes reading)
@@ -223,6 +284,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self.cycle is None or self.cycle.response_complete:  # nothing pipelined
+            if self._half_closed:  # every request the client sent is answered
+                return self.transport.close()
             self._arm()
 
     def _arm(self) -> None:

@@ -134,7 +134,11 @@ def run(
     settings = uvicorn.Config(
         edge,
         http=deadline_protocol(  # type: ignore[arg-type]
-            config.header_timeout, edge.tracking.answer_now, shares, connection_limit()
+            config.header_timeout,
+            edge.tracking.answer_now,
+            shares,
+            connection_limit(),
+            config.send_timeout,
         ),
         interface="asgi3",
         ws="none",  # no upgrade hands a connection to another protocol (it would never be

@@ -21,14 +21,22 @@ import pytest
 import uvicorn
 
 from functions.edge.balance import ConnectionShares
-from functions.edge.protocol import MAX_PIPELINED, deadline_protocol
+from functions.edge.protocol import MAX_HEADER_FIELDS, MAX_PIPELINED, deadline_protocol
 from tests.support.processes import wait_until
 
 DEADLINE = 0.5
 
 
+ENDLESS_ENDED = threading.Event()
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The ASGI path: echoes the body's length."""
+    """The ASGI path: echoes the body's length; ``/endless`` answers for ever (as a live
+    stream does) until its client is gone."""
+    if scope["path"] == "/endless":
+        return await endless(receive, send)
+    if scope["path"] == "/late":  # a handler that takes a while (a Flask call on a thread)
+        await asyncio.sleep(0.2)
     body = b""
     while True:
         message = await receive()
@@ -39,6 +47,22 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     headers = [(b"content-length", str(len(text)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": text})
+
+
+async def endless(receive: Any, send: Any) -> None:
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.create_task(watch())
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    while not gone.is_set():
+        await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+    watcher.cancel()
+    ENDLESS_ENDED.set()
 
 
 def answer_now(method: bytes, target: bytes, headers: Any, client: Any) -> Any:
@@ -57,7 +81,7 @@ def serving(answer: Any, shares: ConnectionShares | None = None) -> Iterator[int
     sock.listen(64)
     config = uvicorn.Config(
         app,
-        http=deadline_protocol(DEADLINE, answer, shares),  # type: ignore[arg-type]
+        http=deadline_protocol(DEADLINE, answer, shares, send_timeout=DEADLINE),  # type: ignore[arg-type]
         lifespan="off",
         log_config=None,
         access_log=False,
@@ -130,6 +154,73 @@ def test_an_idle_keep_alive_connection_is_closed_at_the_deadline(port: int) -> N
 def test_a_head_over_the_cap_is_answered_431(port: int) -> None:
     got, _ = talk(port, b"GET / HTTP/1.1\r\nX-Pad: " + b"a" * 70_000 + b"\r\n\r\n")
     assert got.startswith(b"HTTP/1.1 431 ")
+
+
+def test_more_header_fields_than_the_cap_are_answered_431(port: int) -> None:
+    """10,800 tiny fields fit under the byte cap and cost the loop 4-5 ms a request."""
+    for target in (b"/fast/many", b"/other"):
+        fields = b"".join(b"A%d: b\r\n" % n for n in range(MAX_HEADER_FIELDS + 1))
+        got, closed_after = talk(port, b"GET " + target + b" HTTP/1.1\r\n" + fields + b"\r\n")
+        assert got.startswith(b"HTTP/1.1 431 ") and got.count(b"HTTP/1.1 ") == 1, got
+        assert closed_after < DEADLINE
+        fields = b"".join(b"A%d: b\r\n" % n for n in range(MAX_HEADER_FIELDS - 1))
+        request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n"
+        got, _ = talk(port, request)
+        assert got.startswith(b"HTTP/1.1 200 "), got
+
+
+def half_closed(port: int, data: bytes) -> tuple[bytes, float]:
+    """Send ``data``, then shut our side (SHUT_WR); what came back until the server closed."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        started = time.monotonic()
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(5)
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+        return got, time.monotonic() - started
+
+
+def test_requests_sent_whole_before_a_half_close_are_answered_then_closed(port: int) -> None:
+    """A client may shut its sending side once it has sent its request: it is answered (a
+    POST was acted on; without an answer its client would send it again), then closed."""
+    got, closed_after = half_closed(
+        port, b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    )
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"asgi 5"), got
+    assert b"connection: close" in got.lower() and closed_after < DEADLINE
+    got, closed_after = half_closed(
+        port,
+        b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        b"GET /fast/h HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /y HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    answers = got.split(b"HTTP/1.1 ")[1:]
+    assert len(answers) == 3 and answers[0].endswith(b"asgi 2"), got
+    assert answers[1].endswith(b"asgi 0") and answers[2].endswith(b"asgi 0")
+    assert closed_after < DEADLINE
+    got, closed_after = half_closed(port, b"GET /fast/now HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert got.endswith(b"fast /fast/now") and closed_after < DEADLINE
+    # a body cut short by the EOF can never end: closed at once, unanswered
+    got, closed_after = half_closed(
+        port, b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nhel"
+    )
+    assert got == b"" and closed_after < DEADLINE
+
+
+def test_a_client_that_reads_nothing_is_cut_off_at_the_send_deadline(port: int) -> None:
+    """An answer that never ends (a live stream, a CSV) to a client that reads none of it:
+    its send used to wait for the client for ever, the handler and its places held."""
+    ENDLESS_ENDED.clear()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ENDLESS_ENDED.wait(DEADLINE + 10)  # buffers fill in moments, then the deadline
+        sock.settimeout(5)  # what the buffers held, then the end (never, before)
+        with contextlib.suppress(ConnectionResetError):
+            while sock.recv(1 << 20):
+                pass
 
 
 def test_answered_now_in_order_with_keep_alive_head_and_pipelining(port: int) -> None:
