@@ -70,11 +70,41 @@ async def refuse(
         await answer(send, status, body, TEXT, extra, head=scope["method"] == "HEAD")
 
 
-async def read_body(scope: Scope, receive: Receive, *, limit: int, seconds: float) -> bytes:
+class BodyBudget:
+    """The bytes of request bodies being read at once in this process, bounded.
+
+    Bodies are read before a pool place is taken (a body that stalls holds nothing but its
+    own connection: sixty of them used to take every place for their whole deadline), so the
+    pools no longer bound how many are read at once; this bounds what they hold. Counted on
+    the loop thread only."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> bool:
+        if self.used + size > self.limit:
+            return False
+        self.used += size
+        return True
+
+    def give(self, size: int) -> None:
+        self.used -= size
+
+
+async def read_body(
+    scope: Scope,
+    receive: Receive,
+    *,
+    limit: int,
+    seconds: float,
+    budget: BodyBudget | None = None,
+) -> bytes:
     """The whole request body, read on the loop within ``seconds``; BodyRefused otherwise.
 
     A declared length over ``limit`` is refused before a byte is read; a chunked body is
-    refused as soon as it passes ``limit``. Whoever is slow pays with their connection only.
+    refused as soon as it passes ``limit``; one that would take ``budget`` past its limit is
+    refused 503. Whoever is slow pays with their connection only.
     """
     declared = header(scope, b"content-length")
     if declared is not None:
@@ -89,7 +119,7 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int, seconds: floa
     elif header(scope, b"transfer-encoding") is None:
         return b""  # no body (uvicorn would hand us an empty one anyway)
     chunks: list[bytes] = []
-    size = 0
+    size = held = 0
     try:
         async with asyncio.timeout(seconds):
             while True:
@@ -100,8 +130,15 @@ async def read_body(scope: Scope, receive: Receive, *, limit: int, seconds: floa
                 size += len(chunk)
                 if size > limit:
                     raise BodyRefused(413, f"request body over {limit} bytes")
+                if budget is not None:
+                    if not budget.take(len(chunk)):
+                        raise BodyRefused(503, "busy: too many request bodies being read")
+                    held += len(chunk)
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     return b"".join(chunks)
     except TimeoutError:
         raise BodyRefused(408, f"request body not received within {seconds:g} s") from None
+    finally:
+        if held:
+            budget.give(held)  # type: ignore[union-attr]

@@ -34,6 +34,9 @@ class Pool:
         for n in range(threads):
             threading.Thread(target=self._work, name=f"{name}-{n}", daemon=True).start()
 
+    def full(self) -> bool:
+        return self.in_use >= self.capacity
+
     def admit(self) -> bool:
         """Take a place (loop thread only); False when the pool and its queue are full."""
         if self.in_use >= self.capacity:

@@ -6,7 +6,8 @@
 - Everything else: the Flask app (the same one Cloud Functions run) in a bounded pool chosen
   by route: ``hooks`` (add-on, Slack, Chat, Gmail push), ``exports`` (CSV, data export,
   search, long pages; one at a time per caller) or ``web`` (the dashboard and the API). The
-  body is read on the loop first, under a deadline; a full pool answers 503 at once.
+  body is read on the loop first, under a deadline and before a pool place is taken (a body
+  that stalls holds only its connection); a full pool answers 503 at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from mailbeacon.health import Health
 from mailbeacon.validation import whole_number
 
 from .answers import TrackingAnswers
-from .asgi import BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
+from .asgi import BodyBudget, BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
 from .places import EXPORTS, Places
 from .pools import Pool
 from .recorders import Recorder
@@ -102,6 +103,7 @@ class Edge:
             "exports": Pool("exports", config.export_threads),
         }
         self.places = places  # shared with the other edge processes (places.py)
+        self.bodies = BodyBudget(config.body_budget)
         self.closing = False
         self._reading: set[asyncio.Task[Any]] = set()
 
@@ -144,7 +146,7 @@ class Edge:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
 
-    # in a pool ----------------------------------------------------------------------------
+    # the Flask app ------------------------------------------------------------------------
     async def flask(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.closing:
             return await refuse(send, scope, 503, "shutting down", retry_after=5)
@@ -161,39 +163,50 @@ class Edge:
         else:
             pool = self.pools["web"]
         try:
+            if pool.full():  # refused before the client sends its body for nothing
+                return await _busy(pool, scope, send)
+            body = await self._read_body(scope, receive, send)
+            if body is None:  # refused (answered) or the client left
+                return None
             if not pool.admit():
-                pool.refused += 1
-                now = time.monotonic()
-                if now - pool.warned_at >= 10:  # a flood writes a line per pool per 10 s
-                    log.warning("%s pool full: %s requests refused (503)", pool.name, pool.refused)
-                    pool.warned_at, pool.refused = now, 0
-                return await refuse(send, scope, 503, "busy, try again", retry_after=2)
+                return await _busy(pool, scope, send)
             try:
-                await self._in_pool(pool, scope, receive, send)
+                await self._in_pool(pool, scope, receive, send, body)
             finally:
                 pool.release()
         finally:
             if place is not None:
                 self.places.give(place)
 
-    async def _in_pool(self, pool: Pool, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The body, read on the loop; None when it was refused (and answered) or the client
+        left. Shutdown stops the wait (``close``)."""
         task = asyncio.current_task()
         assert task is not None
         self._reading.add(task)
         try:
-            body = await read_body(
-                scope, receive, limit=self.config.max_body, seconds=self.config.body_timeout
+            return await read_body(
+                scope,
+                receive,
+                limit=self.config.max_body,
+                seconds=self.config.body_timeout,
+                budget=self.bodies,
             )
         except BodyRefused as exc:
-            return await refuse(send, scope, exc.status, str(exc))
+            await refuse(send, scope, exc.status, str(exc))
         except Disconnected:
-            return None
+            pass
         except asyncio.CancelledError:
             if not self.closing:
                 raise
-            return await refuse(send, scope, 503, "shutting down", retry_after=5)
+            await refuse(send, scope, 503, "shutting down", retry_after=5)
         finally:
             self._reading.discard(task)
+        return None
+
+    async def _in_pool(
+        self, pool: Pool, scope: Scope, receive: Receive, send: Send, body: bytes
+    ) -> None:
         exchange = Exchange(asyncio.get_running_loop(), send, self.config.send_timeout)
         watcher = asyncio.create_task(_watch_disconnect(receive, exchange))
         try:
@@ -207,6 +220,15 @@ class Edge:
             status, headers, data = whole
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": data})
+
+
+async def _busy(pool: Pool, scope: Scope, send: Send) -> None:
+    pool.refused += 1
+    now = time.monotonic()
+    if now - pool.warned_at >= 10:  # a flood writes a line per pool per 10 s
+        log.warning("%s pool full: %s requests refused (503)", pool.name, pool.refused)
+        pool.warned_at, pool.refused = now, 0
+    await refuse(send, scope, 503, "busy, try again", retry_after=2)
 
 
 async def _watch_disconnect(receive: Receive, exchange: Exchange) -> None:

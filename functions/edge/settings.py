@@ -13,8 +13,8 @@ MAX_DEFAULT_PROCESSES = 8
 @dataclass(frozen=True)
 class EdgeConfig:
     """MAILBEACON_EDGE_PROCESSES, MAILBEACON_HEADER_TIMEOUT, _BODY_TIMEOUT, _SHUTDOWN_TIMEOUT,
-    _STREAM_HEARTBEAT (seconds), _WEB_THREADS, _EXPORT_THREADS, _EXPORTS_PER_USER, _STREAMS_MAX,
-    _STREAMS_PER_USER."""
+    _SEND_TIMEOUT, _STREAM_HEARTBEAT (seconds), _WEB_THREADS, _EXPORT_THREADS, _EXPORTS_PER_USER,
+    _STREAMS_MAX, _STREAMS_PER_USER."""
 
     processes: int = 0
     """Edge processes on the one port (0: one per CPU this process may run on, up to
@@ -29,7 +29,8 @@ class EdgeConfig:
     shutdown_timeout: float = 5.0
     """How long SIGTERM waits for requests in flight before the process exits anyway."""
     send_timeout: float = 30.0
-    """How long a long answer (a CSV) waits for a client that reads nothing."""
+    """How long an answer (a CSV, a live stream, pipelined pixels) waits for a client that
+    reads nothing before the connection is cut."""
     web_threads: int = 4
     """Threads for the dashboard and the API (each with as many queued requests again)."""
     hook_threads: int = 4
@@ -45,6 +46,9 @@ class EdgeConfig:
     stream_heartbeat: float = 15.0
     max_body: int = 1 << 20
     """The largest request body (the largest add-on event, addon/events.py MAX_BODY)."""
+    body_budget: int = 64 << 20
+    """The bytes of request bodies one edge process holds while reading them (asgi.BodyBudget):
+    more is 503. Bodies are read before a pool place is taken, so no pool bounds them."""
 
     def edge_processes(self) -> int:
         """How many edge processes ``serve`` runs (1 where the port cannot be shared)."""

@@ -10,6 +10,7 @@ Retry-After), and SIGTERM with streams open exits within its bound. Deadlines ar
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import select
@@ -191,6 +192,89 @@ def test_dripping_headers_and_stalled_bodies_never_delay_the_pixel(
         assert stalled.answers.get(n, b"").startswith(b"HTTP/1.1 408 "), stalled.answers
     # nothing of the half-sent messages was stored
     assert server.cli_json("stats", pixel.split("/")[-1][:0] or "x") if False else True
+
+
+def test_bodies_that_never_come_take_no_pool_place(tmp_path: Path) -> None:
+    """Sixty API requests that announce a body and never send it (Expect: 100-continue, then
+    nothing) and twenty add-on requests whose chunked body drips a byte at a time: each
+    holds only its own connection until its body deadline (408). They used to take every
+    pool place meanwhile, and the API and the add-on answered 503 to everyone."""
+    body_timeout = 6.0
+    env = {**ENV, "MAILBEACON_BODY_TIMEOUT": str(body_timeout), "MAILBEACON_HEADER_TIMEOUT": "6"}
+    server = ServerProcess(tmp_path / "data", extra_args=("--insecure-dev-auth",), env=env)
+    server.start()
+    expecting = chunked = None
+    try:
+        expecting = Attack(
+            server.port,
+            b"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer dev:a@example.com\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\nExpect: 100-continue\r\n\r\n",
+            None,
+            60,
+        )
+        chunked = Attack(
+            server.port,
+            b"POST /addon/homepage HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"1\r\n{\r\n",
+            20,
+        )
+        attack = expecting
+        wait_until(lambda: all(b"100 Continue" in a for a in attack.answers.values()), timeout=5)
+        for n in range(10):  # each on a connection of its own: both processes are reached
+            assert get(server, "/api/v1/overview", f"p{n}@example.com").status == 200
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            conn.request(
+                "POST", "/addon/homepage", body=b"{}", headers={"Content-Type": "application/json"}
+            )
+            assert conn.getresponse().status == 401  # not 503: heard, and refused unsigned
+            conn.close()
+        assert not expecting.closed_after and not chunked.closed_after  # still attacking
+        wait_until(lambda: len(expecting.closed_after) == 60, timeout=body_timeout + 5)
+        assert all(
+            a.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 408 ")
+            for a in expecting.answers.values()
+        )
+    finally:
+        for attacker in (expecting, chunked):
+            if attacker is not None:
+                attacker.stop()
+        server.stop()
+
+
+def test_a_request_sent_whole_before_a_half_close_is_answered_and_made_once(
+    server: ServerProcess,
+) -> None:
+    """A client that shuts its sending side after its request (as `nc -N` does) gets its
+    answer; before, a POST made its message and the answer was dropped (a client retrying
+    it would have made it twice)."""
+    body = b'{"to": ["half@example.org"], "subject": "Half-closed"}'
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(
+            b"POST /api/v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer dev:half@example.com\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(10)
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 201 ") and b'"pixel_url"' in got, got
+    listed = get_json(server, "/api/v1/messages", "half@example.com")
+    assert [m["subject"] for m in listed["messages"]] == ["Half-closed"]
+
+
+def get_json(server: ServerProcess, path: str, user: str) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", path, headers={"Authorization": f"Bearer dev:{user}"})
+    response = conn.getresponse()
+    assert response.status == 200
+    try:
+        return json.loads(response.read())
+    finally:
+        conn.close()
 
 
 def sign_in(server: ServerProcess, email: str) -> str:

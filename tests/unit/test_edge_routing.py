@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
+
+from functions.edge.asgi import BodyBudget, BodyRefused, read_body
 from functions.edge.router import caller_of, is_expensive
 from functions.edge.wsgi import environ_for
 
@@ -86,3 +90,34 @@ def test_a_caller_is_one_caller_however_the_credential_is_spelled() -> None:
     for cookie in (b"a=1; __session=abc", b"__session=abc; mb_tz=Europe/Paris"):
         assert caller_of(scope("/x", headers=[(b"cookie", cookie)])) == session
     assert caller_of(scope("/x", headers=[(b"cookie", b"mb_tz=UTC")])) == "anonymous"
+
+
+def test_bodies_read_at_once_hold_at_most_the_budget() -> None:
+    """Bodies are read before a pool place is taken, so the budget alone bounds what they
+    hold: a body that would pass it is refused 503, and what a body held is given back
+    whatever its end (read, refused, cut off)."""
+    budget = BodyBudget(10)
+    scope = {"headers": [(b"content-length", b"8")]}
+
+    def chunks(*parts: bytes) -> Any:
+        messages = iter(
+            [
+                {"type": "http.request", "body": p, "more_body": n < len(parts) - 1}
+                for n, p in enumerate(parts)
+            ]
+        )
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        return receive
+
+    async def read(*parts: bytes) -> bytes:
+        return await read_body(scope, chunks(*parts), limit=100, seconds=5, budget=budget)
+
+    assert asyncio.run(read(b"abcd", b"efgh")) == b"abcdefgh"
+    assert budget.used == 0
+    budget.take(5)  # another body being read holds five
+    with pytest.raises(BodyRefused) as refused:
+        asyncio.run(read(b"abcd", b"efgh"))
+    assert refused.value.status == 503 and budget.used == 5
