@@ -34,6 +34,7 @@ class GoogleSignIn:
         self.next_claims: dict[str, Any] = {}
         """Claims to put in (or, as None, leave out of) the next ID tokens."""
         self._codes: dict[str, tuple[str, str | None, str, str]] = {}
+        self._instance = secrets.token_hex(4)
         self.server = LoopbackServer(self._serve)
 
     def env(self, domains: str = "acme.test") -> dict[str, str]:
@@ -43,7 +44,9 @@ class GoogleSignIn:
             "MAILBEACON_SIGNIN_CLIENT_ID": self.client_id,
             "MAILBEACON_SIGNIN_CLIENT_SECRET": self.client_secret,
             "MAILBEACON_WORKSPACE_DOMAINS": domains,
-            "MAILBEACON_GOOGLE_CERTS_URL": base + "/oauth2/v1/certs",
+            # a query naming this stand-in: the certificate cache is keyed on the URL (as in
+            # google_tokens.TokenIssuer.certs_url)
+            "MAILBEACON_GOOGLE_CERTS_URL": f"{base}/oauth2/v1/certs?google={self._instance}",
             "MAILBEACON_GOOGLE_AUTH_URL": base + "/o/oauth2/v2/auth",
             "MAILBEACON_GOOGLE_TOKEN_URL": base + "/token",
         }

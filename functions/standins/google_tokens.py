@@ -14,6 +14,7 @@ Google, so the real verification path runs.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 import time
 from typing import Any
@@ -69,6 +70,7 @@ class TokenIssuer:
         pem, certificate = self._key
         self.certs = {key_id: certificate}
         self._signer = crypt.RSASigner.from_string(pem, key_id)
+        self._instance = secrets.token_hex(4)
         self.server = LoopbackServer(self._serve)
 
     def _serve(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
@@ -80,7 +82,11 @@ class TokenIssuer:
 
     @property
     def certs_url(self) -> str:
-        return self.server.url + "/oauth2/v1/certs"
+        """Google's path, and a query naming this issuer: the verifier's certificate cache
+        is one per process and keyed on the URL, so an issuer started later on a port the
+        kernel gave again would otherwise be answered with the earlier one's keys (a valid
+        token refused, once in ten CI runs)."""
+        return f"{self.server.url}/oauth2/v1/certs?issuer={self._instance}"
 
     def token(
         self,
