@@ -104,6 +104,9 @@ def dev_sign_in(page: Page, base: str, email: str) -> None:
 
 
 def subjects(page: Page) -> list[str]:
+    """The list's first column, once the page is loaded: a click on Apply returns when the
+    new page's navigation has begun, and reading the rows then could see none (CI did)."""
+    page.wait_for_load_state("load")
     return [t.strip() for t in page.locator("#messages tbody tr td:first-child").all_inner_texts()]
 
 
