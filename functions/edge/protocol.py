@@ -27,7 +27,10 @@ tests/integration/test_edge_protocol.py, which fails if an upgrade breaks them.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -109,6 +112,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     _answered = False
     _begun = 0  # requests begun in the current read
     _stalled: asyncio.TimerHandle | None = None  # set while the client reads none of its answers
+    _unsent = 0  # the answers' bytes waiting when the send deadline was last set
     _half_closed = False  # the client sent EOF after whole requests: answer them, then close
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
@@ -264,6 +268,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().pause_writing()
         self.flow.pause_reading()
         if self._stalled is None:
+            self._unsent = _unsent(self.transport)
             self._stalled = self.loop.call_later(self.send_timeout, self._reads_nothing)
 
     def resume_writing(self) -> None:
@@ -274,6 +279,11 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._stalled = None
 
     def _reads_nothing(self) -> None:
+        unsent = _unsent(self.transport)
+        if unsent < self._unsent:  # it reads, slowly (not yet below the low-water mark)
+            self._unsent = unsent
+            self._stalled = self.loop.call_later(self.send_timeout, self._reads_nothing)
+            return
         self._stalled = None
         self.transport.abort()  # (connection_lost: the handler's send returns, it ends)
 
@@ -319,6 +329,23 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._deadline = None
 
 
+def _unsent(transport: Any) -> int:
+    """The answers' bytes not yet taken by the client: in the transport's buffer, and in the
+    kernel's send queue (not yet acknowledged; Linux's SIOCOUTQ). The kernel's queue is where
+    a slow reader's progress shows: the transport's buffer moves only when half of it drains."""
+    unsent = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if sock is not None and _OUTQ is not None:
+        try:
+            queued = array.array("i", [0])
+            fcntl.ioctl(sock.fileno(), _OUTQ, queued)
+            unsent += queued[0]
+        except OSError:
+            pass
+    return unsent
+
+
+_OUTQ = getattr(termios, "TIOCOUTQ", None)  # (SIOCOUTQ on a TCP socket)
 _nothing_to_prune_until = [0.0]
 
 

@@ -209,12 +209,37 @@ def test_requests_sent_whole_before_a_half_close_are_answered_then_closed(port: 
     assert got == b"" and closed_after < DEADLINE
 
 
+def small_window(port: int) -> socket.socket:
+    """A connection whose receive buffer is small from the start (set after the connection,
+    the window the client first offered stays large)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    return sock
+
+
+def test_a_client_that_reads_slowly_is_not_cut_off(port: int) -> None:
+    """Reading slowly is reading: its answers' buffer shrinks between two deadlines, though
+    not yet below the mark that lets the handler send more."""
+    ENDLESS_ENDED.clear()
+    with small_window(port) as sock:
+        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        read = 0
+        ends = time.monotonic() + DEADLINE * 6
+        while time.monotonic() < ends:  # about 40 KB/s: 64 KiB take longer than a deadline
+            chunk = sock.recv(2048)
+            assert chunk, f"cut off after {read} bytes"
+            read += len(chunk)
+            time.sleep(0.05)  # (the client's pace, not a wait for the server)
+        assert not ENDLESS_ENDED.is_set()
+
+
 def test_a_client_that_reads_nothing_is_cut_off_at_the_send_deadline(port: int) -> None:
     """An answer that never ends (a live stream, a CSV) to a client that reads none of it:
     its send used to wait for the client for ever, the handler and its places held."""
     ENDLESS_ENDED.clear()
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    with small_window(port) as sock:
         sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
         assert ENDLESS_ENDED.wait(DEADLINE + 10)  # buffers fill in moments, then the deadline
         sock.settimeout(5)  # what the buffers held, then the end (never, before)
