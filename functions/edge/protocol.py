@@ -143,11 +143,22 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._begun = 0
         if self._waiting_for_head:
             self._read_bytes += len(data)
+        else:
+            self._framing += len(data)
         super().data_received(data)
-        # Still no complete head after this many bytes: the parser holds a header line it
-        # has not finished (a body in the same read no longer counts once it has).
-        if self._waiting_for_head and self._read_bytes > MAX_HEAD_BYTES:
+        if self._waiting_for_head:
+            # Still no complete head after this many bytes: the parser holds a header line it
+            # has not finished (a body in the same read no longer counts once it has).
+            if self._read_bytes > MAX_HEAD_BYTES:
+                self._too_large()
+        elif self._framing > MAX_HEAD_BYTES:
             self._too_large()
+
+    # Within a message, bytes that bring no body: a chunk's size line and extensions, and the
+    # trailers after the last chunk. A trailer value tens of megabytes long held the loop for
+    # seconds (httptools grows a field's value by copying it at each read) and the process's
+    # memory by hundreds of megabytes; each body chunk resets the count.
+    _framing = 0
 
     def _head_size(self) -> int:
         """The request line and header fields, as parsed (what was read may hold more: a body
@@ -188,7 +199,9 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._waiting_for_head = False
         self._answered = True  # no ASGI cycle: the parser's later callbacks are ignored
         if not self.transport.is_closing():
-            self.transport.write(_TOO_LARGE)
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete or not cycle.response_started:
+                self.transport.write(_TOO_LARGE)  # (not in the middle of another answer)
             self.transport.close()
 
     def on_message_begin(self) -> None:
@@ -212,8 +225,13 @@ class DeadlineProtocol(HttpToolsProtocol):
             return self._too_large()
         answer = self._answer_now()
         if answer is not None:
-            return self._write_now(answer)
-        self._asgi()
+            self._write_now(answer)
+        else:
+            self._asgi()
+        # Fields after the body (a chunked body's trailers) go to a list nobody reads: they
+        # were appended to the request's headers, and a bearer token sent as a trailer signed
+        # the request in. (They still count towards the cap.)
+        self.headers = []
 
     def _asgi(self) -> None:
         """uvicorn's scope, made by its own on_message_begin, then its request cycle."""
@@ -247,6 +265,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_body(self, body: bytes) -> None:
+        self._framing = 0
         if not self._answered:  # (answered requests have no body)
             super().on_body(body)
 
@@ -258,7 +277,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         else:
             super().on_message_complete()
         self._waiting_for_head = True  # the next request's head is counted from here
-        self._read_bytes = 0
+        self._read_bytes = self._framing = 0
 
     def pause_writing(self) -> None:
         """The client reads slower than it asks: read nothing more until it catches up (the

@@ -44,6 +44,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     text = f"asgi {len(body)}".encode()
+    if scope["path"] == "/headers":  # the request's header names, as the app sees them
+        text += b" " + b",".join(name for name, _ in scope["headers"])
     headers = [(b"content-length", str(len(text)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": text})
@@ -167,6 +169,39 @@ def test_more_header_fields_than_the_cap_are_answered_431(port: int) -> None:
         request = b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n"
         got, _ = talk(port, request)
         assert got.startswith(b"HTTP/1.1 200 "), got
+
+
+def test_trailers_are_never_taken_for_headers(port: int) -> None:
+    """A chunked body's trailer fields reached the app as request headers: a bearer token
+    sent only as a trailer signed the request in."""
+    got, _ = talk(
+        port,
+        b"POST /headers HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\nAuthorization: Bearer dev:eve@example.com\r\nX-Late: 1\r\n\r\n",
+    )
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"asgi 3 host,transfer-encoding"), got
+
+
+def test_framing_and_trailers_past_the_head_cap_are_answered_431(port: int) -> None:
+    """One trailer value tens of megabytes long held the loop for seconds (httptools copies a
+    field's value at each read) and the process's memory by hundreds of megabytes; a chunk's
+    extensions are bounded alike. A long body in many chunks is not."""
+    start = b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+    for framing in (b"0\r\nX-Big: " + b"a" * 200_000, b"3;ext=" + b"e" * 200_000):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(start)
+            sock.settimeout(5)
+            with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                for n in range(0, len(framing), 16384):  # in reads of its own, as a client
+                    sock.sendall(framing[n : n + 16384])  # sending megabytes would
+            got = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(65536):
+                    got += chunk
+        assert got.startswith(b"HTTP/1.1 431 "), got
+    chunks = b"".join(b"%x\r\n%s\r\n" % (4000, b"b" * 4000) for _ in range(100))
+    got, _ = talk(port, start + chunks + b"0\r\n\r\n")
+    assert got.endswith(b"asgi 400003"), got
 
 
 def half_closed(port: int, data: bytes) -> tuple[bytes, float]:
