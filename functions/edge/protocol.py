@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import fcntl
+import socket
+import struct
 import termios
 from collections.abc import Callable
 from typing import Any
@@ -304,7 +307,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._stalled = self.loop.call_later(self.send_timeout, self._reads_nothing)
             return
         self._stalled = None
-        self.transport.abort()  # (connection_lost: the handler's send returns, it ends)
+        _reset(self.transport)  # (connection_lost: the handler's send returns, it ends)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # (which resumes reading)
@@ -335,7 +338,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         due = since + self.header_timeout
         if self.loop.time() >= due - _EARLY:
             if self.transport.get_write_buffer_size():  # answers it never read: not kept
-                self.transport.abort()
+                _reset(self.transport)
             else:
                 self.transport.close()
         else:  # a later wait than the one this timer was set for
@@ -364,6 +367,17 @@ def _unsent(transport: Any) -> int:
     return unsent
 
 
+def _reset(transport: Any) -> None:
+    """Abort with a reset: a plain abort leaves what the kernel queued for a client that does
+    not read (megabytes) held until that client closes its end (FIN-WAIT-1, for ever)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_NONE)
+    transport.abort()
+
+
+_LINGER_NONE = struct.pack("ii", 1, 0)  # on, 0 s: close() resets and drops the queue
 _OUTQ = getattr(termios, "TIOCOUTQ", None)  # (SIOCOUTQ on a TCP socket)
 _nothing_to_prune_until = [0.0]
 
