@@ -27,14 +27,15 @@ from tests.support.processes import wait_until
 DEADLINE = 0.5
 
 
-ENDLESS_ENDED = threading.Event()
+ENDLESS_ENDED: dict[bytes, threading.Event] = {}  # by the request's query
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The ASGI path: echoes the body's length; ``/endless`` answers for ever (as a live
     stream does) until its client is gone."""
     if scope["path"] == "/endless":
-        return await endless(receive, send)
+        ended = ENDLESS_ENDED.setdefault(scope["query_string"], threading.Event())
+        return await endless(receive, send, ended)
     if scope["path"] == "/late":  # a handler that takes a while (a Flask call on a thread)
         await asyncio.sleep(0.2)
     body = b""
@@ -51,7 +52,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": text})
 
 
-async def endless(receive: Any, send: Any) -> None:
+async def endless(receive: Any, send: Any, ended: threading.Event) -> None:
     gone = asyncio.Event()
 
     async def watch() -> None:
@@ -63,8 +64,10 @@ async def endless(receive: Any, send: Any) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     while not gone.is_set():
         await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+        await asyncio.sleep(0)  # (once the client is gone, send returns at once: let the
+        # watcher see it, or this loop would spin for ever)
     watcher.cancel()
-    ENDLESS_ENDED.set()
+    ended.set()
 
 
 def answer_now(method: bytes, target: bytes, headers: Any, client: Any) -> Any:
@@ -256,9 +259,9 @@ def small_window(port: int) -> socket.socket:
 def test_a_client_that_reads_slowly_is_not_cut_off(port: int) -> None:
     """Reading slowly is reading: its answers' buffer shrinks between two deadlines, though
     not yet below the mark that lets the handler send more."""
-    ENDLESS_ENDED.clear()
+    ended = ENDLESS_ENDED.setdefault(b"slow", threading.Event())
     with small_window(port) as sock:
-        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /endless?slow HTTP/1.1\r\nHost: x\r\n\r\n")
         sock.settimeout(5)
         read = 0
         ends = time.monotonic() + DEADLINE * 6
@@ -267,16 +270,16 @@ def test_a_client_that_reads_slowly_is_not_cut_off(port: int) -> None:
             assert chunk, f"cut off after {read} bytes"
             read += len(chunk)
             time.sleep(0.05)  # (the client's pace, not a wait for the server)
-        assert not ENDLESS_ENDED.is_set()
+        assert not ended.is_set()
 
 
 def test_a_client_that_reads_nothing_is_cut_off_at_the_send_deadline(port: int) -> None:
     """An answer that never ends (a live stream, a CSV) to a client that reads none of it:
     its send used to wait for the client for ever, the handler and its places held."""
-    ENDLESS_ENDED.clear()
+    ended = ENDLESS_ENDED.setdefault(b"unread", threading.Event())
     with small_window(port) as sock:
-        sock.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert ENDLESS_ENDED.wait(DEADLINE + 10)  # buffers fill in moments, then the deadline
+        sock.sendall(b"GET /endless?unread HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ended.wait(DEADLINE + 10)  # buffers fill in moments, then the deadline
         sock.settimeout(5)  # reset: what the kernel queued for it is dropped, not kept
         with pytest.raises(ConnectionResetError):  # until this end closes (FIN-WAIT-1)
             while sock.recv(1 << 20):
