@@ -29,7 +29,7 @@ from .recorders import Recorder
 from .settings import EdgeConfig
 from .streams import LiveStreams, session_cookie
 from .tracking import Tracker, route
-from .wsgi import Abandoned, Exchange, WsgiApp, environ_for
+from .wsgi import Abandoned, Answer, Exchange, NoRoom, WsgiApp, environ_for, send_answer
 
 log = logging.getLogger(__name__)
 
@@ -151,31 +151,44 @@ class Edge:
         if self.closing:
             return await refuse(send, scope, 503, "shutting down", retry_after=5)
         path: str = scope["path"]
-        place = None
+        expensive = False
         if path.startswith(HOOK_PREFIXES):
             pool = self.pools["hooks"]
         elif is_expensive(scope):
-            pool = self.pools["exports"]
+            pool, expensive = self.pools["exports"], True
+        else:
+            pool = self.pools["web"]
+        if pool.full() and not expensive:  # refused before the client sends its body for
+            return await _busy(pool, scope, send)  # nothing (an expensive caller: 429 first)
+        body = await self._read_body(scope, receive, send)
+        if body is None:  # refused (answered) or the client left
+            return None
+        place = None
+        if expensive:  # (taken once the body is in: a stalled one holds nothing)
             place = self.places.take(EXPORTS, caller_of(scope), self.config.exports_per_user)
             if place is None:
                 message = "one expensive call at a time: wait for the one running"
                 return await refuse(send, scope, 429, message, retry_after=5)
-        else:
-            pool = self.pools["web"]
         try:
-            if pool.full():  # refused before the client sends its body for nothing
-                return await _busy(pool, scope, send)
-            body = await self._read_body(scope, receive, send)
-            if body is None:  # refused (answered) or the client left
-                return None
             if not pool.admit():
                 return await _busy(pool, scope, send)
+            exchange = Exchange()
+            watcher = asyncio.create_task(_watch_disconnect(receive, exchange))
             try:
-                await self._in_pool(pool, scope, receive, send, body)
+                try:
+                    answer = await self._call(pool, scope, body, exchange)
+                except NoRoom as exc:
+                    log.warning("%s %s: %s", scope["method"], path, exc)
+                    message = "no room to make the answer now, try again later"
+                    return await refuse(send, scope, 503, message, retry_after=30)
+                finally:
+                    pool.release()  # the thread is free: the answer is sent from the loop
+                if answer is not None:
+                    await send_answer(send, answer, exchange.gone)
             finally:
-                pool.release()
+                watcher.cancel()
         finally:
-            if place is not None:
+            if place is not None:  # a caller's expensive call ends when its answer is sent
                 self.places.give(place)
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
@@ -204,22 +217,16 @@ class Edge:
             self._reading.discard(task)
         return None
 
-    async def _in_pool(
-        self, pool: Pool, scope: Scope, receive: Receive, send: Send, body: bytes
-    ) -> None:
-        exchange = Exchange(asyncio.get_running_loop(), send, self.config.send_timeout)
-        watcher = asyncio.create_task(_watch_disconnect(receive, exchange))
+    async def _call(
+        self, pool: Pool, scope: Scope, body: bytes, exchange: Exchange
+    ) -> Answer | None:
+        """The Flask app's whole answer, made on a thread of ``pool``; None if the client
+        left meanwhile (nothing to send)."""
         try:
-            whole = await pool.run(exchange.call, self.web, environ_for(scope, body))
-        except Abandoned as exc:  # uvicorn closes a connection whose answer never ended
+            return await pool.run(exchange.call, self.web, environ_for(scope, body))
+        except Abandoned as exc:
             log.info("%s %s abandoned: %s", scope["method"], scope["path"], exc)
-            return
-        finally:
-            watcher.cancel()
-        if whole is not None:
-            status, headers, data = whole
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": data})
+        return None
 
 
 async def _busy(pool: Pool, scope: Scope, send: Send) -> None:

@@ -1,20 +1,22 @@
 """The Flask app behind the loop: a WSGI call on a pool thread, its answer sent by the loop.
 
-The body was read on the loop already (``asgi.read_body``), so the thread never waits for a
-client to send; it waits for a client to read only while streaming a long answer (a CSV), and
-then at most ``send_seconds`` per chunk before the answer is abandoned. An answer of up to
-``BUFFER`` bytes (nearly all of them) is handed over whole and frees the thread at once.
+The body was read on the loop already (``asgi.read_body``), and the answer is taken whole
+before the loop sends it: up to ``BUFFER`` bytes (nearly every answer) in memory, a longer
+one (a CSV, a data export) in a temporary file. So the thread is free as soon as the app has
+answered, whatever the client's pace: a CSV streamed from the thread held the export pool's
+one thread, and every other user's export was refused, for as long as a client took to read
+it (or 30 s, for one that read nothing).
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import io
+import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 from .asgi import Scope, Send
@@ -66,53 +68,62 @@ def environ_for(scope: Scope, body: bytes) -> dict[str, Any]:
 
 
 class Abandoned(Exception):
-    """The client stopped reading (or left) while a long answer was being sent."""
+    """The client left while its answer was being made."""
+
+
+class NoRoom(Exception):
+    """A long answer could not be written aside (the disk is full)."""
+
+
+Answer = tuple[int, list[tuple[bytes, bytes]], "bytes | IO[bytes]"]
+"""(status, headers, body): the body in memory, or a temporary file to send and close."""
 
 
 class Exchange:
-    """One WSGI call's way back to the loop: a whole answer, or chunks with backpressure."""
+    """One WSGI call, made on a pool thread; ``gone`` is set by the loop if the client left."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, send_seconds: float) -> None:
-        self.loop = loop
-        self.send = send
-        self.send_seconds = send_seconds
-        self.gone = threading.Event()  # set by the loop when the client disconnects
-        self.started = False
+    def __init__(self) -> None:
+        self.gone = threading.Event()
 
-    def call(self, app: WsgiApp, environ: dict[str, Any]) -> tuple[int, Any, bytes] | None:
-        """Run the app (on a pool thread). Returns (status, headers, body) for an answer
-        that fits in ``BUFFER``; None when it was streamed (already sent)."""
+    def call(self, app: WsgiApp, environ: dict[str, Any]) -> Answer:
+        """Run the app (on a pool thread) and return its whole answer."""
         head: list[Any] = []
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], None]:
-            if exc_info is not None and self.started:
-                raise exc_info[1].with_traceback(exc_info[2])
             encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
             head[:] = [int(status[:3]), encoded]
             return self._write
 
         result = app(environ, start_response)
+        aside: IO[bytes] | None = None
         try:
             pending: list[bytes] = []
             size = 0
             for chunk in result:
                 if not chunk:
                     continue
-                if self.started:
-                    self._push(head, chunk, more=True)
+                if self.gone.is_set():
+                    raise Abandoned("the client left")
+                if aside is not None:
+                    _write_aside(aside, chunk)
                     continue
                 pending.append(chunk)
                 size += len(chunk)
-                if size > BUFFER:
-                    self._push(head, b"".join(pending), more=True)
-                    pending, size = [], 0
-            if not self.started:
+                if size > BUFFER:  # a long answer: on to a file, as the rest will be
+                    aside = _new_aside()
+                    _write_aside(aside, b"".join(pending))
+                    pending = []
+            if aside is None:
                 return head[0], head[1], b"".join(pending)
-            self._push(head, b"", more=False)
-            return None
+            aside.seek(0)
+            answer: Answer = (head[0], head[1], aside)
+            aside = None  # (the caller's to close now)
+            return answer
         finally:
+            if aside is not None:
+                aside.close()
             close = getattr(result, "close", None)
             if close is not None:
                 close()
@@ -120,18 +131,42 @@ class Exchange:
     def _write(self, data: bytes) -> None:
         raise NotImplementedError("the write() callable of start_response is not supported")
 
-    def _push(self, head: list[Any], chunk: bytes, *, more: bool) -> None:
-        if self.gone.is_set():
-            raise Abandoned("the client left")
-        if not self.started:
-            self.started = True
-            self._send({"type": "http.response.start", "status": head[0], "headers": head[1]})
-        self._send({"type": "http.response.body", "body": chunk, "more_body": more})
 
-    def _send(self, message: dict[str, Any]) -> None:
-        future = asyncio.run_coroutine_threadsafe(self.send(message), self.loop)
-        try:
-            future.result(self.send_seconds)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise Abandoned(f"the client read nothing for {self.send_seconds:g} s") from None
+def _new_aside() -> IO[bytes]:
+    try:  # closed by whoever holds it last (``call`` or ``send_answer``)
+        return tempfile.TemporaryFile(prefix="mailbeacon-answer-")
+    except OSError as exc:
+        raise NoRoom(f"no room for the answer: {exc.strerror or exc}") from None
+
+
+def _write_aside(aside: IO[bytes], data: bytes) -> None:
+    try:
+        aside.write(data)
+    except OSError as exc:
+        raise NoRoom(f"no room for the answer: {exc.strerror or exc}") from None
+
+
+async def send_answer(send: Send, answer: Answer, gone: threading.Event) -> None:
+    """Send an answer made by ``Exchange.call`` from the loop; a long one is read from its
+    file a ``BUFFER`` at a time as the client takes it (the protocol cuts off a client that
+    takes nothing), with its length, and the file is closed."""
+    status, headers, body = answer
+    if isinstance(body, bytes):
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    try:
+        if not any(name == b"content-length" for name, _ in headers):
+            size = os.fstat(body.fileno()).st_size
+            headers = [*headers, (b"content-length", str(size).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        while not gone.is_set():
+            chunk = body.read(BUFFER)
+            if not chunk:
+                break
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            return  # the client left: the connection is closed
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    finally:
+        body.close()

@@ -377,30 +377,22 @@ def get(server: ServerProcess, path: str, user: str) -> http.client.HTTPResponse
 def test_exports_and_api_floods_are_bounded_and_refused_at_once(
     server: ServerProcess, pixel: str
 ) -> None:
-    """A CSV export that never finishes fills its edge process's export pool: another caller
-    that reaches that process gets 503 at once (one reaching another process has its own
-    pool), the same caller a second export 429 on any process; a flood of API queries gets
-    answers or 503s, never a wait; the pixel answers throughout (cheroot: 2,000/s fell to
-    1.6/s)."""
+    """A CSV export whose client reads nothing holds no thread (its answer, made, waits on
+    disk): every other caller's export is answered at once on any process (it used to fill
+    its process's export pool, and others got 503 for as long as the client held on); a
+    flood of API queries gets answers or 503s, never a wait; the pixel answers throughout
+    (cheroot: 2,000/s fell to 1.6/s). (A full pool's 503 and a busy caller's 429, which need
+    a call held while it is made: tests/integration/test_edge_pools.py.)"""
     holders = [start_export(server, EXPORTER)]
     try:
-        # the export is running (its answer has started) before we go on
+        # the export's answer has begun before we go on
         for sock in holders:
             wait_until(lambda s=sock: select.select([s], [], [], 0)[0], timeout=10)
-        others = []
-        for n in range(20):  # each on a connection of its own: the kernel picks the process
+        for n in range(8):  # each on a connection of its own: the kernel picks the process
             started = time.monotonic()
             other = get(server, "/api/v1/messages.csv", f"someone{n}@example.com")
             assert time.monotonic() - started < 2.0  # at once, not after an export's minutes
-            others.append(other.status)
-            if other.status == 503:
-                assert other.getheader("Retry-After")
-                break
-        assert others[-1] == 503 and set(others) <= {200, 503}, others
-        started = time.monotonic()
-        again = get(server, "/api/v1/messages.csv", EXPORTER)
-        assert time.monotonic() - started < 2.0
-        assert again.status == 429 and again.getheader("Retry-After")
+            assert other.status == 200, other.status
         # a flood of mixed queries from 12 clients at once, while the exports hang
         statuses: list[int] = []
 
