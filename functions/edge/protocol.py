@@ -46,6 +46,9 @@ MAX_HEADER_FIELDS = 100
 """Header fields in one request (Apache's LimitRequestFields): browsers send about twenty.
 Each costs the loop a parser callback: 10,800 tiny fields under the byte cap held it 4-5 ms
 per request, and 16 connections sending them put the pixel's p99 at 97-143 ms."""
+MIN_PROGRESS = 4096
+"""Bytes a client must take per send deadline to count as reading (a byte every 30 s kept
+a connection, and an export's place, for ever)."""
 MAX_PIPELINED = 32
 """Requests one read may begin, and requests waiting behind an answer: more is an abuse
 (browsers never pipeline), answered 400 and closed. Without it one send of 10,000 pixel
@@ -116,7 +119,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     _begun = 0  # requests begun in the current read
     _stalled: asyncio.TimerHandle | None = None  # set while the client reads none of its answers
     _unsent = 0  # the answers' bytes waiting when the send deadline was last set
-    _half_closed = False  # the client sent EOF after whole requests: answer them, then close
+    _close_when_answered = False  # (EOF after whole requests, or a head refused behind them)
+    _refused = False  # a head over a cap: nothing more is parsed
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -155,7 +159,7 @@ class DeadlineProtocol(HttpToolsProtocol):
             if self._read_bytes > MAX_HEAD_BYTES:
                 self._too_large()
         elif self._framing > MAX_HEAD_BYTES:
-            self._too_large()
+            self._too_large(framing=True)
 
     # Within a message, bytes that bring no body: a chunk's size line and extensions, and the
     # trailers after the last chunk. A trailer value tens of megabytes long held the loop for
@@ -176,7 +180,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or cycle.response_complete or cycle.more_body or self._read_bytes:
             return None  # nothing to answer, or a request that cannot end: close
-        self._half_closed = True
+        self._close_when_answered = True
         if not cycle.response_started:
             cycle.keep_alive = False  # its answer says "Connection: close"
         return True  # keep our side open for the answers
@@ -185,7 +189,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         """uvicorn's, and the cap on the number of fields."""
         headers = self.headers
         if len(headers) >= MAX_HEADER_FIELDS:
-            self._too_large()
+            self._too_large(framing=not self._waiting_for_head)  # (trailers: framing)
             raise HeadRefused
         name = name.lower()
         value = value.rstrip(b" \t")  # (llhttp keeps trailing whitespace: RFC 9110 5.5)
@@ -194,18 +198,36 @@ class DeadlineProtocol(HttpToolsProtocol):
         headers.append((name, value))
 
     def send_400_response(self, msg: str) -> None:
-        if not self.transport.is_closing():  # (closing: answered 431 already)
+        if not self._refused:  # (refused: answered 431, or closing once answers are out)
             super().send_400_response(msg)
 
-    def _too_large(self) -> None:
+    def _too_large(self, *, framing: bool = False) -> None:
+        """431 and close: over a cap in a head or (``framing``) in a message's framing or
+        trailers. The 431 is written only where it is the next answer on the connection: an
+        answer in progress, or requests waiting behind one, would take it for theirs. A head
+        refused behind requests still to answer lets their answers go out first (nothing
+        more is read), then closes."""
+        cycle = self.cycle
+        if framing:  # the message's own cycle, if it has one (not answered now), unstarted
+            writable = not self._answered and cycle is not None and not cycle.response_started
+        else:  # nothing before it still to answer
+            writable = cycle is None or cycle.response_complete
+        writable = writable and not self.pipeline
         self._disarm()
         self._waiting_for_head = False
         self._answered = True  # no ASGI cycle: the parser's later callbacks are ignored
-        if not self.transport.is_closing():
-            cycle = self.cycle
-            if cycle is None or cycle.response_complete or not cycle.response_started:
-                self.transport.write(_TOO_LARGE)  # (not in the middle of another answer)
-            self.transport.close()
+        self._refused = True
+        if self.transport.is_closing():
+            return
+        if writable:
+            self.transport.write(_TOO_LARGE)
+        elif not framing:  # answers owed to the requests before it: they go out, then close
+            self.flow.pause_reading()
+            self._close_when_answered = True
+            if cycle is not None and not cycle.response_started:
+                cycle.keep_alive = False
+            return
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         """What uvicorn's does, less the ASGI scope (a dict and a copy of the app's state):
@@ -302,7 +324,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def _reads_nothing(self) -> None:
         unsent = _unsent(self.transport)
-        if unsent < self._unsent:  # it reads, slowly (not yet below the low-water mark)
+        if unsent <= self._unsent - MIN_PROGRESS:  # it reads, slowly (still above the mark)
             self._unsent = unsent
             self._stalled = self.loop.call_later(self.send_timeout, self._reads_nothing)
             return
@@ -311,12 +333,12 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()  # (which resumes reading)
-        if self.flow.write_paused:
+        if self.flow.write_paused or self._refused:
             self.flow.pause_reading()
         if self.transport.is_closing():
             return
         if self.cycle is None or self.cycle.response_complete:  # nothing pipelined
-            if self._half_closed:  # every request the client sent is answered
+            if self._close_when_answered:  # every request the client sent is answered
                 return self.transport.close()
             self._arm()
 

@@ -29,7 +29,16 @@ from .recorders import Recorder
 from .settings import EdgeConfig
 from .streams import LiveStreams, session_cookie
 from .tracking import Tracker, route
-from .wsgi import Abandoned, Answer, Exchange, NoRoom, WsgiApp, environ_for, send_answer
+from .wsgi import (
+    Abandoned,
+    Answer,
+    AsideBudget,
+    Exchange,
+    NoRoom,
+    WsgiApp,
+    environ_for,
+    send_answer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +113,7 @@ class Edge:
         }
         self.places = places  # shared with the other edge processes (places.py)
         self.bodies = BodyBudget(config.body_budget)
+        self.asides = AsideBudget(config.aside_budget)
         self.closing = False
         self._reading: set[asyncio.Task[Any]] = set()
 
@@ -172,11 +182,14 @@ class Edge:
         try:
             if not pool.admit():
                 return await _busy(pool, scope, send)
-            exchange = Exchange()
+            exchange = Exchange(self.asides)
             watcher = asyncio.create_task(_watch_disconnect(receive, exchange))
             try:
                 try:
                     answer = await self._call(pool, scope, body, exchange)
+                except asyncio.CancelledError:
+                    exchange.gone.set()  # (shutdown: the thread stops making the answer)
+                    raise
                 except NoRoom as exc:
                     log.warning("%s %s: %s", scope["method"], path, exc)
                     message = "no room to make the answer now, try again later"

@@ -49,6 +49,9 @@ class EdgeConfig:
     body_budget: int = 64 << 20
     """The bytes of request bodies one edge process holds while reading them (asgi.BodyBudget):
     more is 503. Bodies are read before a pool place is taken, so no pool bounds them."""
+    aside_budget: int = 256 << 20
+    """The bytes of long answers (CSVs, data exports) one edge process holds written aside
+    until their clients have read them (wsgi.AsideBudget): a long answer past it is 503."""
 
     def edge_processes(self) -> int:
         """How many edge processes ``serve`` runs (1 where the port cannot be shared)."""

@@ -10,8 +10,8 @@ it (or 30 s, for one that read nothing).
 
 from __future__ import annotations
 
+import asyncio
 import io
-import os
 import sys
 import tempfile
 import threading
@@ -75,50 +75,54 @@ class NoRoom(Exception):
     """A long answer could not be written aside (the disk is full)."""
 
 
-Answer = tuple[int, list[tuple[bytes, bytes]], "bytes | IO[bytes]"]
-"""(status, headers, body): the body in memory, or a temporary file to send and close."""
+Answer = tuple[int, list[tuple[bytes, bytes]], "bytes | Aside"]
+"""(status, headers, body): the body in memory, or written aside, to send and close."""
 
 
 class Exchange:
     """One WSGI call, made on a pool thread; ``gone`` is set by the loop if the client left."""
 
-    def __init__(self) -> None:
+    def __init__(self, aside_budget: AsideBudget) -> None:
         self.gone = threading.Event()
+        self.budget = aside_budget
 
     def call(self, app: WsgiApp, environ: dict[str, Any]) -> Answer:
         """Run the app (on a pool thread) and return its whole answer."""
         head: list[Any] = []
+        begun = [False]  # body bytes taken: the head counts as sent (PEP 3333)
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], None]:
+            if exc_info is not None and begun[0]:
+                raise exc_info[1].with_traceback(exc_info[2])
             encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
             head[:] = [int(status[:3]), encoded]
             return self._write
 
         result = app(environ, start_response)
-        aside: IO[bytes] | None = None
+        aside: Aside | None = None
         try:
             pending: list[bytes] = []
             size = 0
             for chunk in result:
                 if not chunk:
                     continue
+                begun[0] = True
                 if self.gone.is_set():
                     raise Abandoned("the client left")
                 if aside is not None:
-                    _write_aside(aside, chunk)
+                    aside.write(chunk)
                     continue
                 pending.append(chunk)
                 size += len(chunk)
                 if size > BUFFER:  # a long answer: on to a file, as the rest will be
-                    aside = _new_aside()
-                    _write_aside(aside, b"".join(pending))
+                    aside = Aside(self.budget)
+                    aside.write(b"".join(pending))
                     pending = []
             if aside is None:
                 return head[0], head[1], b"".join(pending)
-            aside.seek(0)
-            answer: Answer = (head[0], head[1], aside)
+            answer: Answer = (head[0], head[1], aside.ready())
             aside = None  # (the caller's to close now)
             return answer
         finally:
@@ -132,18 +136,59 @@ class Exchange:
         raise NotImplementedError("the write() callable of start_response is not supported")
 
 
-def _new_aside() -> IO[bytes]:
-    try:  # closed by whoever holds it last (``call`` or ``send_answer``)
-        return tempfile.TemporaryFile(prefix="mailbeacon-answer-")
-    except OSError as exc:
-        raise NoRoom(f"no room for the answer: {exc.strerror or exc}") from None
+class AsideBudget:
+    """The bytes of long answers written aside and not yet sent, in this process, bounded
+    (a client that reads slowly holds its answer until it has read it): past the limit a
+    long answer is refused (NoRoom: 503). Counted from pool threads and the loop."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.limit:
+                return False
+            self.used += size
+            return True
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
 
 
-def _write_aside(aside: IO[bytes], data: bytes) -> None:
-    try:
-        aside.write(data)
-    except OSError as exc:
-        raise NoRoom(f"no room for the answer: {exc.strerror or exc}") from None
+class Aside:
+    """A long answer in a temporary file, its bytes counted in the budget until closed."""
+
+    def __init__(self, budget: AsideBudget) -> None:
+        self.budget = budget
+        self.size = 0
+        try:
+            self.file: IO[bytes] = tempfile.TemporaryFile(prefix="mailbeacon-answer-")  # noqa: SIM115 (closed by close())
+        except OSError as exc:
+            raise NoRoom(f"no room for the answer: {exc.strerror or exc}") from None
+
+    def write(self, data: bytes) -> None:
+        if not self.budget.take(len(data)):
+            raise NoRoom("too many long answers waiting for their clients")
+        self.size += len(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise NoRoom(f"no room for the answer: {exc.strerror or exc}") from None
+
+    def ready(self) -> Aside:
+        self.file.seek(0)
+        return self
+
+    def read(self, size: int) -> bytes:
+        return self.file.read(size)
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+            self.budget.give(self.size)
 
 
 async def send_answer(send: Send, answer: Answer, gone: threading.Event) -> None:
@@ -157,14 +202,15 @@ async def send_answer(send: Send, answer: Answer, gone: threading.Event) -> None
         return
     try:
         if not any(name == b"content-length" for name, _ in headers):
-            size = os.fstat(body.fileno()).st_size
-            headers = [*headers, (b"content-length", str(size).encode())]
+            headers = [*headers, (b"content-length", str(body.size).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         while not gone.is_set():
             chunk = body.read(BUFFER)
             if not chunk:
                 break
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            # a send to a client that left returns at once: let the watcher tell us
+            await asyncio.sleep(0)
         else:
             return  # the client left: the connection is closed
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -174,6 +174,20 @@ def test_more_header_fields_than_the_cap_are_answered_431(port: int) -> None:
         assert got.startswith(b"HTTP/1.1 200 "), got
 
 
+def test_a_head_refused_behind_a_request_in_flight_lets_its_answer_out(port: int) -> None:
+    """The 431 was written where the answer to the request before it belonged: the client
+    took it for that request's answer (a POST made, its answer lost)."""
+    fields = b"".join(b"A%d: b\r\n" % n for n in range(MAX_HEADER_FIELDS + 1))
+    got, closed_after = talk(
+        port,
+        b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        b"GET /x HTTP/1.1\r\n" + fields + b"\r\n",
+    )
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"asgi 5"), got
+    assert got.count(b"HTTP/1.1 ") == 1 and b"connection: close" in got.lower()
+    assert closed_after < DEADLINE
+
+
 def test_trailers_are_never_taken_for_headers(port: int) -> None:
     """A chunked body's trailer fields reached the app as request headers: a bearer token
     sent only as a trailer signed the request in."""

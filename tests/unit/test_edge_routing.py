@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
 
 from functions.edge.asgi import BodyBudget, BodyRefused, read_body
 from functions.edge.router import caller_of, is_expensive
-from functions.edge.wsgi import environ_for
+from functions.edge.wsgi import BUFFER, AsideBudget, Exchange, NoRoom, environ_for
 
 
 def scope(path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> Any:
@@ -121,3 +122,41 @@ def test_bodies_read_at_once_hold_at_most_the_budget() -> None:
     with pytest.raises(BodyRefused) as refused:
         asyncio.run(read(b"abcd", b"efgh"))
     assert refused.value.status == 503 and budget.used == 5
+
+
+def test_an_error_after_the_body_began_is_raised_not_glued_to_it() -> None:
+    """PEP 3333: once body bytes were produced the head counts as sent, so start_response
+    with exc_info re-raises (the server answers 500 or drops the connection); replacing the
+    status glued a 500 to the half of a CSV."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "text/csv")])
+        yield b"a,b\n"
+        try:
+            raise LookupError("the store went away")
+        except LookupError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        yield b"error page"
+
+    with pytest.raises(LookupError):
+        Exchange(AsideBudget(1 << 20)).call(app, {})
+
+
+def test_long_answers_written_aside_are_bounded_and_given_back() -> None:
+    budget = AsideBudget(BUFFER * 4)
+
+    def long(size: int) -> Any:
+        def app(environ: dict[str, Any], start_response: Any) -> Any:
+            start_response("200 OK", [("Content-Type", "text/csv")])
+            return (b"x" * 1024 for _ in range(size // 1024))
+
+        return app
+
+    status, _, body = Exchange(budget).call(long(BUFFER * 3), {})
+    assert status == 200 and not isinstance(body, bytes) and budget.used == BUFFER * 3
+    with pytest.raises(NoRoom):  # a second would pass the budget while the first waits
+        Exchange(budget).call(long(BUFFER * 3), {})
+    assert budget.used == BUFFER * 3  # (the refused one gave its part back)
+    assert len(body.read(BUFFER * 4)) == BUFFER * 3
+    body.close()
+    assert budget.used == 0
