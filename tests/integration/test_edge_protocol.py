@@ -28,6 +28,7 @@ DEADLINE = 0.5
 
 
 ENDLESS_ENDED: dict[bytes, threading.Event] = {}  # by the request's query
+CLIENT_SHUT = threading.Event()  # set by ``half_closed`` once the client's EOF is sent
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -36,8 +37,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] == "/endless":
         ended = ENDLESS_ENDED.setdefault(scope["query_string"], threading.Event())
         return await endless(receive, send, ended)
-    if scope["path"] == "/late":  # a handler that takes a while (a Flask call on a thread)
-        await asyncio.sleep(0.2)
+    if scope["path"] == "/late":  # answers once its client has shut its side (as a Flask
+        await asyncio.to_thread(CLIENT_SHUT.wait, 5)  # call on a thread may well answer)
     body = b""
     while True:
         message = await receive()
@@ -180,8 +181,8 @@ def test_a_head_refused_behind_a_request_in_flight_lets_its_answer_out(port: int
     fields = b"".join(b"A%d: b\r\n" % n for n in range(MAX_HEADER_FIELDS + 1))
     got, closed_after = talk(
         port,
-        b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-        b"GET /x HTTP/1.1\r\n" + fields + b"\r\n",
+        b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"  # (both parsed
+        b"GET /x HTTP/1.1\r\n" + fields + b"\r\n",  # in one read: before POST's answer starts)
     )
     assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"asgi 5"), got
     assert got.count(b"HTTP/1.1 ") == 1 and b"connection: close" in got.lower()
@@ -223,10 +224,12 @@ def test_framing_and_trailers_past_the_head_cap_are_answered_431(port: int) -> N
 
 def half_closed(port: int, data: bytes) -> tuple[bytes, float]:
     """Send ``data``, then shut our side (SHUT_WR); what came back until the server closed."""
+    CLIENT_SHUT.clear()
     with socket.create_connection(("127.0.0.1", port)) as sock:
         started = time.monotonic()
         sock.sendall(data)
         sock.shutdown(socket.SHUT_WR)
+        CLIENT_SHUT.set()
         sock.settimeout(5)
         got = b""
         while chunk := sock.recv(65536):
