@@ -7,6 +7,8 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from .budget import Budget
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -70,35 +72,13 @@ async def refuse(
         await answer(send, status, body, TEXT, extra, head=scope["method"] == "HEAD")
 
 
-class BodyBudget:
-    """The bytes of request bodies being read at once in this process, bounded.
-
-    Bodies are read before a pool place is taken (a body that stalls holds nothing but its
-    own connection: sixty of them used to take every place for their whole deadline), so the
-    pools no longer bound how many are read at once; this bounds what they hold. Counted on
-    the loop thread only."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-
-    def take(self, size: int) -> bool:
-        if self.used + size > self.limit:
-            return False
-        self.used += size
-        return True
-
-    def give(self, size: int) -> None:
-        self.used -= size
-
-
 async def read_body(
     scope: Scope,
     receive: Receive,
     *,
     limit: int,
     seconds: float,
-    budget: BodyBudget | None = None,
+    budget: Budget | None = None,
 ) -> bytes:
     """The whole request body, read on the loop within ``seconds``; BodyRefused otherwise.
 

@@ -22,7 +22,8 @@ from mailbeacon.health import Health
 from mailbeacon.validation import whole_number
 
 from .answers import TrackingAnswers
-from .asgi import BodyBudget, BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
+from .asgi import BodyRefused, Disconnected, Receive, Scope, Send, read_body, refuse
+from .budget import Budget
 from .places import EXPORTS, Places
 from .pools import Pool
 from .recorders import Recorder
@@ -32,7 +33,6 @@ from .tracking import Tracker, route
 from .wsgi import (
     Abandoned,
     Answer,
-    AsideBudget,
     Exchange,
     NoRoom,
     WsgiApp,
@@ -112,8 +112,8 @@ class Edge:
             "exports": Pool("exports", config.export_threads),
         }
         self.places = places  # shared with the other edge processes (places.py)
-        self.bodies = BodyBudget(config.body_budget)
-        self.asides = AsideBudget(config.aside_budget)
+        self.bodies = Budget(config.body_budget)  # request bodies being read
+        self.asides = Budget(config.aside_budget)  # long answers written aside
         self.closing = False
         self._reading: set[asyncio.Task[Any]] = set()
 

@@ -47,11 +47,11 @@ class EdgeConfig:
     max_body: int = 1 << 20
     """The largest request body (the largest add-on event, addon/events.py MAX_BODY)."""
     body_budget: int = 64 << 20
-    """The bytes of request bodies one edge process holds while reading them (asgi.BodyBudget):
+    """The bytes of request bodies one edge process holds while reading them (budget.Budget):
     more is 503. Bodies are read before a pool place is taken, so no pool bounds them."""
     aside_budget: int = 256 << 20
     """The bytes of long answers (CSVs, data exports) one edge process holds written aside
-    until their clients have read them (wsgi.AsideBudget): a long answer past it is 503."""
+    until their clients have read them (budget.Budget): a long answer past it is 503."""
 
     def edge_processes(self) -> int:
         """How many edge processes ``serve`` runs (1 where the port cannot be shared)."""

@@ -20,6 +20,7 @@ from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 from .asgi import Scope, Send
+from .budget import Budget
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 BUFFER = 64 * 1024
@@ -82,19 +83,19 @@ Answer = tuple[int, list[tuple[bytes, bytes]], "bytes | Aside"]
 class Exchange:
     """One WSGI call, made on a pool thread; ``gone`` is set by the loop if the client left."""
 
-    def __init__(self, aside_budget: AsideBudget) -> None:
+    def __init__(self, aside_budget: Budget) -> None:
         self.gone = threading.Event()
         self.budget = aside_budget
 
     def call(self, app: WsgiApp, environ: dict[str, Any]) -> Answer:
         """Run the app (on a pool thread) and return its whole answer."""
         head: list[Any] = []
-        begun = [False]  # body bytes taken: the head counts as sent (PEP 3333)
+        begun = False  # body bytes taken: the head counts as sent (PEP 3333)
 
         def start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], None]:
-            if exc_info is not None and begun[0]:
+            if exc_info is not None and begun:
                 raise exc_info[1].with_traceback(exc_info[2])
             encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
             head[:] = [int(status[:3]), encoded]
@@ -108,7 +109,7 @@ class Exchange:
             for chunk in result:
                 if not chunk:
                     continue
-                begun[0] = True
+                begun = True
                 if self.gone.is_set():
                     raise Abandoned("the client left")
                 if aside is not None:
@@ -136,32 +137,10 @@ class Exchange:
         raise NotImplementedError("the write() callable of start_response is not supported")
 
 
-class AsideBudget:
-    """The bytes of long answers written aside and not yet sent, in this process, bounded
-    (a client that reads slowly holds its answer until it has read it): past the limit a
-    long answer is refused (NoRoom: 503). Counted from pool threads and the loop."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._lock = threading.Lock()
-
-    def take(self, size: int) -> bool:
-        with self._lock:
-            if self.used + size > self.limit:
-                return False
-            self.used += size
-            return True
-
-    def give(self, size: int) -> None:
-        with self._lock:
-            self.used -= size
-
-
 class Aside:
     """A long answer in a temporary file, its bytes counted in the budget until closed."""
 
-    def __init__(self, budget: AsideBudget) -> None:
+    def __init__(self, budget: Budget) -> None:
         self.budget = budget
         self.size = 0
         try:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from functions.edge.asgi import BodyBudget, BodyRefused, read_body
+from functions.edge.asgi import BodyRefused, read_body
+from functions.edge.budget import Budget
 from functions.edge.router import caller_of, is_expensive
-from functions.edge.wsgi import BUFFER, AsideBudget, Exchange, NoRoom, environ_for
+from functions.edge.wsgi import BUFFER, Exchange, NoRoom, environ_for
 
 
 def scope(path: str, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> Any:
@@ -97,7 +98,7 @@ def test_bodies_read_at_once_hold_at_most_the_budget() -> None:
     """Bodies are read before a pool place is taken, so the budget alone bounds what they
     hold: a body that would pass it is refused 503, and what a body held is given back
     whatever its end (read, refused, cut off)."""
-    budget = BodyBudget(10)
+    budget = Budget(10)
     scope = {"headers": [(b"content-length", b"8")]}
 
     def chunks(*parts: bytes) -> Any:
@@ -139,11 +140,11 @@ def test_an_error_after_the_body_began_is_raised_not_glued_to_it() -> None:
         yield b"error page"
 
     with pytest.raises(LookupError):
-        Exchange(AsideBudget(1 << 20)).call(app, {})
+        Exchange(Budget(1 << 20)).call(app, {})
 
 
 def test_long_answers_written_aside_are_bounded_and_given_back() -> None:
-    budget = AsideBudget(BUFFER * 4)
+    budget = Budget(BUFFER * 4)
 
     def long(size: int) -> Any:
         def app(environ: dict[str, Any], start_response: Any) -> Any:
