@@ -176,10 +176,18 @@ class DeadlineProtocol(HttpToolsProtocol):
         """The client will send nothing more. Requests it sent whole are still answered (a
         half-close is allowed, and a POST it made was acted on: without its answer the client
         would retry it); then the connection closes. A request cut short by the EOF never will
-        be whole: the connection closes now (its handler sees a disconnect)."""
+        be whole, and an event stream (a live page) is never whole either: a browser that
+        closes the page sends this EOF, and its stream must end now, not at its lifetime
+        (its user's places were held, and the next pages refused): both close now (their
+        handlers see a disconnect)."""
         cycle = self.cycle
         if cycle is None or cycle.response_complete or cycle.more_body or self._read_bytes:
             return None  # nothing to answer, or a request that cannot end: close
+        if any(
+            name == b"accept" and b"text/event-stream" in value
+            for name, value in cycle.scope["headers"]
+        ):
+            return None
         self._close_when_answered = True
         if not cycle.response_started:
             cycle.keep_alive = False  # its answer says "Connection: close"

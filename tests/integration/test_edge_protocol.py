@@ -273,6 +273,24 @@ def small_window(port: int) -> socket.socket:
     return sock
 
 
+def test_an_event_stream_ends_at_its_clients_eof(port: int) -> None:
+    """A browser closing a live page sends an EOF: the stream is never whole, so it ends
+    then (kept open as a half-close, it held its user's stream places for minutes)."""
+    ended = ENDLESS_ENDED.setdefault(b"events", threading.Event())
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"GET /endless?events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        sock.recv(1)  # its answer has begun
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(2)  # read on (a client reading is never cut off): the server ends it
+        ends = time.monotonic() + 5
+        with contextlib.suppress(ConnectionResetError):
+            while sock.recv(1 << 20) and time.monotonic() < ends:
+                pass
+        assert ended.wait(1) and time.monotonic() < ends
+
+
 def test_a_client_that_reads_slowly_is_not_cut_off(port: int) -> None:
     """Reading slowly is reading: its answers' buffer shrinks between two deadlines, though
     not yet below the mark that lets the handler send more."""
